@@ -1,0 +1,5 @@
+// Entry point for the MikroORM CLI (`npm run migration:create`).
+import { loadConfig } from './src/config/app-config.js';
+import { ormOptions } from './src/database/orm-options.js';
+
+export default ormOptions(loadConfig().databaseUrl);

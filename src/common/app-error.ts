@@ -1,0 +1,41 @@
+import { HttpStatus } from '@nestjs/common';
+
+/**
+ * Stable, documented codes for every problem the API answers with. Clients
+ * switch on these, so a code is never renamed once released.
+ */
+export enum ErrorCode {
+  BadRequest = 'BAD_REQUEST',
+  ValidationFailed = 'VALIDATION_FAILED',
+  NotMultipart = 'NOT_MULTIPART',
+  FileMissing = 'FILE_MISSING',
+  FileEmpty = 'FILE_EMPTY',
+  NotCsv = 'NOT_CSV',
+  CsvTooLarge = 'CSV_TOO_LARGE',
+  CsvInvalid = 'CSV_INVALID',
+  InvalidId = 'INVALID_ID',
+  NotFound = 'NOT_FOUND',
+  RequestNotFound = 'REQUEST_NOT_FOUND',
+  RequestNotFinished = 'REQUEST_NOT_FINISHED',
+  FileNotFound = 'FILE_NOT_FOUND',
+  MethodNotAllowed = 'METHOD_NOT_ALLOWED',
+  PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
+  UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
+  ServiceUnavailable = 'SERVICE_UNAVAILABLE',
+  Internal = 'INTERNAL_ERROR',
+}
+
+/** A failure the API reports as an RFC 9457 problem document. */
+export class AppError extends Error {
+  constructor(
+    readonly status: HttpStatus,
+    readonly code: ErrorCode,
+    readonly title: string,
+    readonly detail?: string,
+    /** Extension members merged into the problem document. */
+    readonly extensions: Record<string, unknown> = {},
+  ) {
+    super(detail ?? title);
+    this.name = 'AppError';
+  }
+}

@@ -1,0 +1,89 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { AppRole, EnvironmentVariables } from './env.dto.js';
+
+export interface Limits {
+  csvBytes: number;
+  csvRows: number;
+  urlsPerRow: number;
+  urlLength: number;
+  imageBytes: number;
+  imagePixels: number;
+  fetchTimeoutMs: number;
+  redirects: number;
+}
+
+/** Typed, validated configuration; injected wherever settings are read. */
+export class AppConfig {
+  readonly databaseUrl: string;
+  readonly redisUrl: string;
+  readonly role: AppRole;
+  readonly port: number;
+  readonly host: string;
+  readonly publicBaseUrl: string;
+  readonly storageDriver: 'local';
+  readonly storageDir: string;
+  readonly allowPrivateNetworks: boolean;
+  readonly limits: Limits;
+  readonly workerConcurrency: number;
+  readonly jobAttempts: number;
+  readonly jobBackoffMs: number;
+  readonly queuePrefix: string;
+
+  constructor(env: EnvironmentVariables) {
+    this.databaseUrl = env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/pixbatch';
+    this.redisUrl = env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    this.role = env.APP_ROLE ?? 'all';
+    this.port = env.PORT ?? 3000;
+    this.host = env.HOST ?? '0.0.0.0';
+    this.publicBaseUrl = (env.PUBLIC_BASE_URL ?? `http://localhost:${this.port}`).replace(/\/+$/, '');
+    this.storageDriver = env.STORAGE_DRIVER ?? 'local';
+    this.storageDir = resolve(env.STORAGE_DIR ?? 'data/storage');
+    this.allowPrivateNetworks = env.ALLOW_PRIVATE_NETWORKS ?? false;
+    this.limits = {
+      csvBytes: env.MAX_CSV_BYTES ?? 50 * 1024 * 1024,
+      csvRows: env.MAX_CSV_ROWS ?? 100_000,
+      urlsPerRow: env.MAX_URLS_PER_ROW ?? 50,
+      urlLength: env.MAX_URL_LENGTH ?? 2048,
+      imageBytes: env.MAX_IMAGE_BYTES ?? 25 * 1024 * 1024,
+      imagePixels: env.MAX_IMAGE_PIXELS ?? 50_000_000,
+      fetchTimeoutMs: env.FETCH_TIMEOUT_MS ?? 30_000,
+      redirects: env.MAX_REDIRECTS ?? 5,
+    };
+    // Two images in flight per core keeps libvips busy while the next download
+    // arrives (TOOLCHAIN.md: 2-4 in flight is best on 2 cores).
+    this.workerConcurrency = env.WORKER_CONCURRENCY ?? Math.max(2, availableParallelism() * 2);
+    this.jobAttempts = env.JOB_ATTEMPTS ?? 5;
+    this.jobBackoffMs = env.JOB_BACKOFF_MS ?? 2000;
+    this.queuePrefix = env.QUEUE_PREFIX ?? 'pixbatch';
+  }
+
+  get runsApi(): boolean {
+    return this.role !== 'worker';
+  }
+
+  get runsWorker(): boolean {
+    return this.role !== 'api';
+  }
+}
+
+export class ConfigValidationError extends Error {}
+
+/** Reads the environment once at boot and fails with every bad variable named. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
+  const known = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
+  const parsed = plainToInstance(EnvironmentVariables, known);
+  const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: false });
+  if (errors.length > 0) {
+    const lines = errors.map(
+      (error) =>
+        `  ${error.property}=${JSON.stringify(error.value)}: ${Object.values(error.constraints ?? {}).join('; ')}`,
+    );
+    throw new ConfigValidationError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  return new AppConfig(parsed);
+}

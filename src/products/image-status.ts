@@ -1,0 +1,6 @@
+export enum ImageStatus {
+  Pending = 'pending',
+  Processing = 'processing',
+  Succeeded = 'succeeded',
+  Failed = 'failed',
+}

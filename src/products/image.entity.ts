@@ -1,0 +1,58 @@
+import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { ProcessingRequest } from '../requests/processing-request.entity.js';
+import { ImageStatus } from './image-status.js';
+import { Product } from './product.entity.js';
+
+@Entity({ tableName: 'image' })
+@Index({ properties: ['request', 'status'] })
+@Index({ properties: ['product', 'position'] })
+export class Image {
+  @PrimaryKey({ type: 'uuid' })
+  id: string;
+
+  @ManyToOne({ entity: () => ProcessingRequest, deleteRule: 'cascade' })
+  request: ProcessingRequest;
+
+  @ManyToOne({ entity: () => Product, deleteRule: 'cascade' })
+  product: Product;
+
+  /** 0-based index of the URL within the product's Input Image Urls cell. */
+  @Property({ type: 'integer' })
+  position: number;
+
+  @Property({ type: 'text' })
+  inputUrl: string;
+
+  @Enum({ items: () => ImageStatus, nativeEnumName: 'image_status' })
+  status: ImageStatus = ImageStatus.Pending;
+
+  @Property({ type: 'text', nullable: true })
+  outputKey: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  format: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  errorCode: string | null = null;
+
+  @Property({ type: 'text', nullable: true })
+  errorMessage: string | null = null;
+
+  @Property({ type: 'integer', nullable: true })
+  bytesIn: number | null = null;
+
+  @Property({ type: 'integer', nullable: true })
+  bytesOut: number | null = null;
+
+  @Property({ type: 'integer', nullable: true })
+  width: number | null = null;
+
+  @Property({ type: 'integer', nullable: true })
+  height: number | null = null;
+
+  @Property({ type: 'integer' })
+  attempts = 0;
+
+  @Property({ type: 'datetime', nullable: true })
+  completedAt: Date | null = null;
+}

@@ -1,0 +1,36 @@
+import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { ProcessingRequest } from '../requests/processing-request.entity.js';
+
+@Entity({ tableName: 'product' })
+@Index({ properties: ['request', 'rowNumber'] })
+export class Product {
+  @PrimaryKey({ type: 'uuid' })
+  id: string;
+
+  @ManyToOne({ entity: () => ProcessingRequest, deleteRule: 'cascade' })
+  request: ProcessingRequest;
+
+  /** 1-based position among the data rows of the CSV. */
+  @Property({ type: 'integer' })
+  rowNumber: number;
+
+  @Property({ type: 'text' })
+  serialNumber: string;
+
+  @Property({ type: 'text' })
+  name: string;
+
+  @Property({ type: 'json' })
+  inputUrls: string[];
+
+  /** Aligned 1:1 with inputUrls; null where an image failed. Filled at finalize. */
+  @Property({ type: 'json', nullable: true })
+  outputUrls: (string | null)[] | null = null;
+
+  /** Every cell of the row as uploaded, aligned with the request's columns. */
+  @Property({ type: 'json' })
+  cells: string[];
+
+  @Property({ type: 'boolean' })
+  processed = false;
+}

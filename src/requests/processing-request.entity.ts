@@ -1,0 +1,54 @@
+import { Entity, Enum, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { RequestStatus } from './request-status.js';
+
+export interface ProcessingOptions {
+  /** Scale factor applied to both sides, in (0, 1]; null keeps the size. */
+  resize: number | null;
+}
+
+@Entity({ tableName: 'processing_request' })
+export class ProcessingRequest {
+  @PrimaryKey({ type: 'uuid' })
+  id: string;
+
+  @Enum({ items: () => RequestStatus, nativeEnumName: 'request_status' })
+  @Index()
+  status: RequestStatus = RequestStatus.Pending;
+
+  @Property({ type: 'text' })
+  originalFilename: string;
+
+  @Property({ type: 'text', nullable: true })
+  webhookUrl: string | null = null;
+
+  @Property({ type: 'json' })
+  options: ProcessingOptions;
+
+  /** The CSV header row as uploaded, in order; the export echoes it. */
+  @Property({ type: 'json' })
+  columns: string[];
+
+  @Property({ type: 'integer' })
+  productCount: number;
+
+  @Property({ type: 'integer' })
+  imageCount: number;
+
+  @Property({ type: 'integer' })
+  imagesSucceeded = 0;
+
+  @Property({ type: 'integer' })
+  imagesFailed = 0;
+
+  @Property({ type: 'text', nullable: true })
+  resultFileKey: string | null = null;
+
+  @Property({ type: 'datetime' })
+  createdAt: Date = new Date();
+
+  @Property({ type: 'datetime', nullable: true })
+  startedAt: Date | null = null;
+
+  @Property({ type: 'datetime', nullable: true })
+  completedAt: Date | null = null;
+}

@@ -1,0 +1,23 @@
+export enum RequestStatus {
+  Pending = 'pending',
+  Processing = 'processing',
+  Completed = 'completed',
+  CompletedWithErrors = 'completed_with_errors',
+  Failed = 'failed',
+}
+
+export const TERMINAL_REQUEST_STATUSES: readonly RequestStatus[] = [
+  RequestStatus.Completed,
+  RequestStatus.CompletedWithErrors,
+  RequestStatus.Failed,
+];
+
+export function isTerminal(status: RequestStatus): boolean {
+  return TERMINAL_REQUEST_STATUSES.includes(status);
+}
+
+/** The terminal status a request earns from its image outcomes. */
+export function terminalStatusFor(succeeded: number, failed: number): RequestStatus {
+  if (succeeded === 0) return RequestStatus.Failed;
+  return failed === 0 ? RequestStatus.Completed : RequestStatus.CompletedWithErrors;
+}
