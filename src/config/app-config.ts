@@ -30,6 +30,7 @@ export class AppConfig {
   readonly workerConcurrency: number;
   readonly jobAttempts: number;
   readonly jobBackoffMs: number;
+  readonly jobLockMs: number;
   readonly queuePrefix: string;
 
   constructor(env: EnvironmentVariables) {
@@ -57,6 +58,8 @@ export class AppConfig {
     this.workerConcurrency = env.WORKER_CONCURRENCY ?? Math.max(2, availableParallelism() * 2);
     this.jobAttempts = env.JOB_ATTEMPTS ?? 5;
     this.jobBackoffMs = env.JOB_BACKOFF_MS ?? 2000;
+    // A killed worker's jobs are handed to another worker after about this long.
+    this.jobLockMs = env.JOB_LOCK_MS ?? 30_000;
     this.queuePrefix = env.QUEUE_PREFIX ?? 'pixbatch';
   }
 

@@ -130,6 +130,12 @@ export class EnvironmentVariables {
   JOB_BACKOFF_MS?: number;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  JOB_LOCK_MS?: number;
+
+  @IsOptional()
   @IsString()
   QUEUE_PREFIX?: string;
 }

@@ -13,6 +13,8 @@ export enum ImageErrorCode {
   NotAnImage = 'NOT_AN_IMAGE',
   UnsupportedFormat = 'UNSUPPORTED_FORMAT',
   TooManyPixels = 'TOO_MANY_PIXELS',
+  /** An animation with more frames than the transformer accepts. */
+  TooManyFrames = 'TOO_MANY_FRAMES',
   DecodeError = 'DECODE_ERROR',
   ProcessingError = 'PROCESSING_ERROR',
 }

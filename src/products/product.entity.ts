@@ -31,6 +31,13 @@ export class Product {
   @Property({ type: 'json' })
   cells: string[];
 
+  @Property({ type: 'integer' })
+  imageCount: number;
+
+  /** Images of this product in a terminal state; processed once it reaches imageCount. */
+  @Property({ type: 'integer' })
+  imagesDone = 0;
+
   @Property({ type: 'boolean' })
   processed = false;
 }

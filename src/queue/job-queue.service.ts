@@ -30,9 +30,9 @@ export class JobQueue {
     await this.requests.add(JobName.FinalizeRequest, { requestId }, { jobId: requestId });
   }
 
-  /** Redis round trip used by the readiness probe. */
-  async ping(): Promise<void> {
-    const client = await this.images.client;
-    await client.ping();
+  /** Image jobs not yet finished; a real Redis round trip, hence also the readiness check. */
+  async imageQueueDepth(): Promise<{ waiting: number; active: number; delayed: number }> {
+    const counts = await this.images.getJobCounts('waiting', 'active', 'delayed');
+    return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0 };
   }
 }

@@ -32,6 +32,9 @@ export class ProcessingRequest {
   productCount: number;
 
   @Property({ type: 'integer' })
+  productsProcessed = 0;
+
+  @Property({ type: 'integer' })
   imageCount: number;
 
   @Property({ type: 'integer' })

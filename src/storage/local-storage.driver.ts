@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { StorageDriver, StoredObject, isSafeKey } from './storage.driver.js';
 
 export class LocalStorageDriver extends StorageDriver {
@@ -9,14 +11,15 @@ export class LocalStorageDriver extends StorageDriver {
     super();
   }
 
-  async put(key: string, data: Buffer): Promise<void> {
+  async put(key: string, data: Buffer | Readable): Promise<void> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     // Write beside the target and rename: readers never see a half-written file,
     // and a retried job replaces the same key instead of adding another.
     const temporary = `${path}.${randomUUID()}.tmp`;
     try {
-      await writeFile(temporary, data);
+      if (Buffer.isBuffer(data)) await writeFile(temporary, data);
+      else await pipeline(data, createWriteStream(temporary));
       await rename(temporary, path);
     } catch (error) {
       await rm(temporary, { force: true });

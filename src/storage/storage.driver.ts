@@ -10,7 +10,7 @@ export interface StoredObject {
  * and deterministic, so writing the same key twice replaces, never duplicates.
  */
 export abstract class StorageDriver {
-  abstract put(key: string, data: Buffer): Promise<void>;
+  abstract put(key: string, data: Buffer | Readable): Promise<void>;
   /** Resolves to null when the key does not exist. */
   abstract get(key: string): Promise<StoredObject | null>;
   /** Throws when the storage cannot take a write; used by readiness. */

@@ -1,4 +1,4 @@
-import { Migration20261121054914 } from './Migration20261121054914.js';
+import { Migration20261121055148 } from './Migration20261121055148.js';
 
 // Every migration, in order; the app applies this list rather than globbing files.
-export const migrationsList = [{ name: 'Migration20261121054914', class: Migration20261121054914 }];
+export const migrationsList = [{ name: 'Migration20261121055148', class: Migration20261121055148 }];

@@ -1,0 +1,19 @@
+# One image, three roles (APP_ROLE=all|api|worker).
+FROM node:24-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json mikro-orm.config.ts ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev
+
+FROM node:24-bookworm-slim
+ENV NODE_ENV=production STORAGE_DIR=/data/storage
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+RUN mkdir -p /data/storage && chown -R node:node /data
+USER node
+EXPOSE 3000
+CMD ["node", "dist/src/main.js"]

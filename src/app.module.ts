@@ -1,0 +1,31 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DatabaseModule } from './database/database.module.js';
+import { ExportModule } from './export/export.module.js';
+import { HealthModule } from './health/health.module.js';
+import { ProcessingModule } from './processing/processing.module.js';
+import { ProductsModule } from './products/products.module.js';
+import { QueueModule } from './queue/queue.module.js';
+import { RequestsModule } from './requests/requests.module.js';
+import { StorageModule } from './storage/storage.module.js';
+import { UploadsModule } from './uploads/uploads.module.js';
+
+/** The modules a role needs: the API serves HTTP, the worker runs the jobs, `all` does both. */
+@Module({})
+export class AppModule {
+  static forConfig(config: AppConfig): DynamicModule {
+    const api = [UploadsModule, RequestsModule, ProductsModule, ExportModule, HealthModule];
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        QueueModule,
+        StorageModule,
+        ...(config.runsApi ? api : []),
+        ...(config.runsWorker ? [ProcessingModule] : []),
+      ],
+    };
+  }
+}

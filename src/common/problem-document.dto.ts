@@ -1,0 +1,25 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+
+export class ProblemIssueDto {
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'CSV data row (1-based, header excluded)' })
+  row?: number | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Physical line in the file (1-based)' })
+  line?: number | null;
+  @ApiPropertyOptional({ nullable: true, type: String, example: 'Input Image Urls' }) column?: string | null;
+  @ApiPropertyOptional({ nullable: true, type: Number, description: '1-based column position' })
+  columnIndex?: number | null;
+  @ApiPropertyOptional({ example: 'INVALID_URL' }) code?: string;
+  @ApiProperty({ example: 'URL 2 "htp:/x" is not a valid http(s) URL' }) message: string;
+}
+
+/** RFC 9457 problem document with pixbatch's extension members. */
+export class ProblemDocumentDto {
+  @ApiProperty({ example: 'https://pixbatch.dev/problems/csv-invalid' }) type: string;
+  @ApiProperty({ example: 'The CSV has invalid rows' }) title: string;
+  @ApiProperty({ example: 422 }) status: number;
+  @ApiProperty({ example: 'CSV_INVALID', description: 'Stable machine-readable code' }) code: string;
+  @ApiPropertyOptional({ example: '2 rows have errors; nothing was stored.' }) detail?: string;
+  @ApiPropertyOptional({ example: '/api/v1/requests' }) instance?: string;
+  @ApiPropertyOptional({ type: [ProblemIssueDto] }) errors?: ProblemIssueDto[];
+  @ApiPropertyOptional({ description: 'Total number of issues when `errors` was truncated' }) errorCount?: number;
+}

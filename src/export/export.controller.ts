@@ -1,0 +1,75 @@
+import { Controller, Get, HttpStatus, Param, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { AppError, ErrorCode } from '../common/app-error.js';
+import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { ParseRequestIdPipe } from '../common/parse-request-id.pipe.js';
+import { isTerminal } from '../requests/request-status.js';
+import { RequestsService } from '../requests/requests.service.js';
+import { StorageDriver } from '../storage/storage.driver.js';
+
+const EXPORT_PROBLEMS = {
+  400: 'Malformed request id',
+  404: 'Unknown request id',
+  409: 'The request has not finished yet; poll its status',
+};
+
+@ApiTags('requests')
+@Controller()
+export class ExportController {
+  constructor(
+    private readonly requests: RequestsService,
+    private readonly storage: StorageDriver,
+  ) {}
+
+  @Get('api/v1/requests/:id/export')
+  @ApiOperation({
+    summary: 'Result CSV: the input columns, then Output Image Urls aligned with the inputs, then Errors',
+    operationId: 'exportRequest',
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'The result CSV (UTF-8 with BOM, CRLF)', schema: { type: 'string' } })
+  @ApiProblemResponses(EXPORT_PROBLEMS)
+  exportRequest(@Param('id', ParseRequestIdPipe) id: string, @Res() reply: FastifyReply): Promise<void> {
+    return this.send(id, reply);
+  }
+
+  @Get('export/:id')
+  @ApiOperation({ summary: 'Result CSV (alias of the original design)', operationId: 'exportRequestLegacy', deprecated: true })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiProduces('text/csv')
+  @ApiOkResponse({ description: 'The result CSV', schema: { type: 'string' } })
+  @ApiProblemResponses(EXPORT_PROBLEMS)
+  exportRequestLegacy(@Param('id', ParseRequestIdPipe) id: string, @Res() reply: FastifyReply): Promise<void> {
+    return this.send(id, reply);
+  }
+
+  private async send(id: string, reply: FastifyReply): Promise<void> {
+    const request = await this.requests.findOrFail(id);
+    if (!isTerminal(request.status) || !request.resultFileKey) {
+      throw new AppError(
+        HttpStatus.CONFLICT,
+        ErrorCode.RequestNotFinished,
+        'Request not finished',
+        `The request is ${request.status}; the export is available once it is completed, completed_with_errors or failed.`,
+        { requestStatus: request.status },
+      );
+    }
+    const file = await this.storage.get(request.resultFileKey);
+    if (!file) throw new Error(`Result file ${request.resultFileKey} of request ${id} is missing from storage`);
+    await reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-length', file.size)
+      .header('content-disposition', contentDisposition(request.originalFilename))
+      .send(file.stream);
+  }
+}
+
+/** RFC 6266 filename with an ASCII fallback, so any uploaded name is safe in the header. */
+function contentDisposition(originalFilename: string): string {
+  const base = originalFilename.replace(/\.csv$/i, '') || 'products';
+  const name = `${base}-result.csv`;
+  const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}

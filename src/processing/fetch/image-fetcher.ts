@@ -1,0 +1,193 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import axios, { type AxiosInstance } from 'axios';
+import { ImageErrorCode, ImageJobError, httpErrorCode } from '../image-error.js';
+import {
+  type AddressPolicy,
+  BLOCKED_ADDRESS_ERROR_CODE,
+  type Resolver,
+  assertUrlAllowed,
+  createGuardedLookup,
+} from './address-guard.js';
+
+export interface ImageFetcherOptions {
+  /** One deadline for DNS, connect, headers and the whole body, across all redirects. */
+  timeoutMs: number;
+  /** Cap on the decoded body. */
+  maxBytes: number;
+  maxRedirects: number;
+  allowPrivateNetworks: boolean;
+  resolver?: Resolver;
+  /** Which addresses count as reachable when private networks are not allowed; defaults to isPublicAddress. */
+  isAllowedAddress?: AddressPolicy;
+  userAgent?: string;
+}
+
+/** Provider token for the options, for wiring ImageFetcher as a plain class provider. */
+export const IMAGE_FETCHER_OPTIONS = Symbol('IMAGE_FETCHER_OPTIONS');
+
+export interface FetchedImage {
+  data: Buffer;
+  contentType: string | null;
+  finalUrl: string;
+}
+
+const ACCEPT = 'image/avif,image/webp,image/png,image/jpeg,image/gif,*/*;q=0.5';
+const DEFAULT_USER_AGENT = 'pixbatch/0.1';
+const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
+const RETRYABLE_STATUSES = new Set([408, 425, 429]);
+
+/**
+ * Downloads one image over HTTP(S) with bounded time, bytes and redirects,
+ * refusing non-public addresses unless private networks are allowed.
+ */
+@Injectable()
+export class ImageFetcher implements OnModuleDestroy {
+  private readonly httpAgent: http.Agent;
+  private readonly httpsAgent: https.Agent;
+  private readonly client: AxiosInstance;
+
+  constructor(@Inject(IMAGE_FETCHER_OPTIONS) private readonly options: ImageFetcherOptions) {
+    const lookup = createGuardedLookup(options);
+    this.httpAgent = new http.Agent({ keepAlive: true, lookup });
+    this.httpsAgent = new https.Agent({ keepAlive: true, lookup });
+    this.client = axios.create({
+      // The fetch adapter would bypass the agents and with them the address guard.
+      adapter: 'http',
+      httpAgent: this.httpAgent,
+      httpsAgent: this.httpsAgent,
+      // An environment proxy would make the guard vet the proxy, not the image host.
+      proxy: false,
+      // Redirects are followed by hand so that every hop passes assertUrlAllowed.
+      maxRedirects: 0,
+      responseType: 'stream',
+      decompress: true,
+      validateStatus: null,
+      headers: { Accept: ACCEPT, 'User-Agent': options.userAgent ?? DEFAULT_USER_AGENT },
+    });
+  }
+
+  async fetch(url: string, signal?: AbortSignal): Promise<FetchedImage> {
+    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    try {
+      return await this.follow(parseUrl(url), signal ? AbortSignal.any([signal, deadline]) : deadline);
+    } catch (error) {
+      if (error instanceof ImageJobError) {
+        throw error;
+      }
+      if (signal?.aborted) {
+        throw signal.reason;
+      }
+      if (deadline.aborted) {
+        throw new ImageJobError(
+          ImageErrorCode.FetchTimeout,
+          `No complete response within ${this.options.timeoutMs} ms`,
+          true,
+          { cause: error },
+        );
+      }
+      throw toImageJobError(error);
+    }
+  }
+
+  onModuleDestroy(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+
+  private async follow(start: URL, signal: AbortSignal): Promise<FetchedImage> {
+    let url = start;
+    for (let redirects = 0; ; redirects += 1) {
+      assertUrlAllowed(url, this.options.allowPrivateNetworks, this.options.isAllowedAddress);
+      const response = await this.client.get<Readable>(url.href, { signal });
+      const { status } = response;
+      const location = response.headers['location'];
+
+      if (REDIRECT_STATUSES.has(status) && typeof location === 'string') {
+        response.data.destroy();
+        if (redirects >= this.options.maxRedirects) {
+          throw new ImageJobError(
+            ImageErrorCode.TooManyRedirects,
+            `More than ${this.options.maxRedirects} redirects`,
+            false,
+          );
+        }
+        url = parseUrl(location, url);
+        continue;
+      }
+      if (status < 200 || status > 299) {
+        response.data.destroy();
+        throw new ImageJobError(
+          httpErrorCode(status),
+          `Server answered HTTP ${status}`,
+          RETRYABLE_STATUSES.has(status) || (status >= 500 && status <= 599),
+        );
+      }
+      // Content-Length counts encoded bytes; the decoded cap is enforced while reading.
+      if (Number(response.headers['content-length']) > this.options.maxBytes) {
+        response.data.destroy();
+        throw this.tooLarge();
+      }
+      const contentType = response.headers['content-type'];
+      return {
+        data: await this.readBody(response.data),
+        contentType: typeof contentType === 'string' ? contentType : null,
+        finalUrl: url.href,
+      };
+    }
+  }
+
+  private async readBody(body: Readable): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    // Leaving the loop by throwing destroys the stream and its socket.
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > this.options.maxBytes) {
+        throw this.tooLarge();
+      }
+      chunks.push(chunk);
+    }
+    if (size === 0) {
+      throw new ImageJobError(ImageErrorCode.EmptyBody, 'The response body is empty', false);
+    }
+    return Buffer.concat(chunks, size);
+  }
+
+  private tooLarge(): ImageJobError {
+    return new ImageJobError(ImageErrorCode.TooLarge, `The image is larger than ${this.options.maxBytes} bytes`, false);
+  }
+}
+
+function parseUrl(input: string, base?: URL): URL {
+  try {
+    return new URL(input, base);
+  } catch (error) {
+    const what = base ? 'The redirect target' : 'The URL';
+    throw new ImageJobError(ImageErrorCode.InvalidUrl, `${what} is not a valid URL`, false, { cause: error });
+  }
+}
+
+function toImageJobError(error: unknown): ImageJobError {
+  // axios copies the code of the socket, DNS or lookup error it wraps.
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case BLOCKED_ADDRESS_ERROR_CODE:
+      // axios keeps the guard's message, which names the host and the address.
+      return new ImageJobError(ImageErrorCode.BlockedAddress, (error as Error).message, false, { cause: error });
+    case 'ENOTFOUND':
+      return new ImageJobError(ImageErrorCode.DnsError, 'The host name does not resolve', false, { cause: error });
+    case 'EAI_AGAIN':
+      return new ImageJobError(ImageErrorCode.DnsError, 'DNS lookup failed temporarily', true, { cause: error });
+    case 'ETIMEDOUT':
+      return new ImageJobError(ImageErrorCode.FetchTimeout, 'The connection timed out', true, { cause: error });
+    default:
+      // ECONNREFUSED, ECONNRESET (also "socket hang up"), EPIPE, unreachable
+      // networks and bodies cut short: worth another attempt later.
+      return new ImageJobError(ImageErrorCode.ConnectionError, `Connection failed (${code ?? 'unknown'})`, true, {
+        cause: error,
+      });
+  }
+}

@@ -1,0 +1,96 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Job, UnrecoverableError } from 'bullmq';
+import { AppConfig } from '../config/app-config.js';
+import { ImageStatus } from '../products/image-status.js';
+import { JobQueue } from '../queue/job-queue.service.js';
+import { ProcessImageJob, QueueName } from '../queue/queue.constants.js';
+import { RequestProgressRepository } from '../requests/request-progress.repository.js';
+import { StorageDriver } from '../storage/storage.driver.js';
+import { ImageFetcher } from './fetch/image-fetcher.js';
+import { ImageErrorCode, ImageJobError } from './image-error.js';
+import { EXTENSION } from './transform/image-format.js';
+import { ImageTransformer } from './transform/image-transformer.js';
+
+/**
+ * One job per image: fetch, compress, store, then record the outcome. BullMQ
+ * delivers at least once, so every step is idempotent: the storage key is
+ * derived from the image id and the outcome is counted by a guarded UPDATE.
+ */
+// autorun is off so concurrency and lock settings from the environment apply
+// before the first job is taken (decorator options are fixed at import time).
+@Processor(QueueName.Images, { autorun: false })
+export class ImageJobProcessor extends WorkerHost implements OnApplicationBootstrap {
+  private readonly logger = new Logger(ImageJobProcessor.name);
+
+  constructor(
+    private readonly progress: RequestProgressRepository,
+    private readonly fetcher: ImageFetcher,
+    private readonly transformer: ImageTransformer,
+    private readonly storage: StorageDriver,
+    private readonly queue: JobQueue,
+    private readonly config: AppConfig,
+  ) {
+    super();
+  }
+
+  onApplicationBootstrap(): void {
+    Object.assign(this.worker.opts, {
+      lockDuration: this.config.jobLockMs,
+      stalledInterval: this.config.jobLockMs,
+    });
+    this.worker.concurrency = this.config.workerConcurrency;
+    this.worker.run().catch((error: unknown) => this.logger.error('Image worker stopped', error as Error));
+  }
+
+  async process(job: Job<ProcessImageJob>): Promise<string> {
+    const claim = await this.progress.claimImage(job.data.imageId);
+    if (!claim) return 'gone';
+    if (claim.alreadyTerminal) {
+      // An earlier delivery recorded the outcome but may have died before
+      // enqueueing finalize; enqueueing again is a no-op if it did not.
+      if (claim.requestDone) await this.queue.enqueueFinalize(claim.requestId);
+      return 'already-recorded';
+    }
+
+    let stored: { key: string; result: Awaited<ReturnType<ImageTransformer['transform']>> };
+    try {
+      const fetched = await this.fetcher.fetch(claim.inputUrl);
+      const result = await this.transformer.transform(fetched.data, { resize: claim.options.resize });
+      const key = `images/${claim.requestId}/${claim.imageId}.${EXTENSION[result.format]}`;
+      await this.storage.put(key, result.data);
+      stored = { key, result };
+    } catch (error) {
+      const failure = asImageJobError(error);
+      const attempts = job.opts.attempts ?? 1;
+      if (failure.retryable && job.attemptsMade + 1 < attempts) throw failure;
+      const recorded = await this.progress.recordOutcome(claim.imageId, {
+        status: ImageStatus.Failed,
+        errorCode: failure.code,
+        errorMessage: failure.message,
+      });
+      if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
+      throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
+    }
+
+    const { key, result } = stored;
+    const recorded = await this.progress.recordOutcome(claim.imageId, {
+      status: ImageStatus.Succeeded,
+      outputKey: key,
+      format: result.format,
+      bytesIn: result.bytesIn,
+      bytesOut: result.bytesOut,
+      width: result.width,
+      height: result.height,
+    });
+    if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
+    return key;
+  }
+}
+
+/** Unknown failures (storage, a library bug) are retried, then reported generically. */
+function asImageJobError(error: unknown): ImageJobError {
+  if (error instanceof ImageJobError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new ImageJobError(ImageErrorCode.ProcessingError, `Processing failed: ${message}`, true, { cause: error });
+}

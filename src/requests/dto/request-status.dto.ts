@@ -1,0 +1,70 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { RequestStatus } from '../request-status.js';
+
+export class ImageCountsDto {
+  @ApiProperty({ example: 300 }) total: number;
+  @ApiProperty({ example: 240 }) succeeded: number;
+  @ApiProperty({ example: 3 }) failed: number;
+  @ApiProperty({ example: 57, description: 'Not yet in a terminal state' }) pending: number;
+}
+
+export class ProductCountsDto {
+  @ApiProperty({ example: 100 }) total: number;
+  @ApiProperty({ example: 80, description: 'Products whose every image is terminal' }) processed: number;
+}
+
+export class RequestCountsDto {
+  @ApiProperty({ type: ProductCountsDto }) products: ProductCountsDto;
+  @ApiProperty({ type: ImageCountsDto }) images: ImageCountsDto;
+}
+
+export class ImageErrorSummaryDto {
+  @ApiProperty({ example: '17' }) serialNumber: string;
+  @ApiProperty({ example: 'SKU17' }) productName: string;
+  @ApiProperty({ example: 3, description: 'CSV data row (1-based)' }) row: number;
+  @ApiProperty({ example: 'https://example.com/missing.jpg' }) url: string;
+  @ApiProperty({ example: 'HTTP_404' }) code: string;
+  @ApiProperty({ example: 'The server answered 404 Not Found' }) message: string;
+}
+
+export class ProcessingOptionsDto {
+  @ApiProperty({ nullable: true, type: Number, example: 0.5, description: 'Resize factor, null when the size is kept' })
+  resize: number | null;
+}
+
+export class RequestLinksDto {
+  @ApiProperty({ example: '/api/v1/requests/0b9f…' }) self: string;
+  @ApiProperty({ example: '/api/v1/requests/0b9f…/products' }) products: string;
+  @ApiProperty({ example: '/api/v1/requests/0b9f…/export' }) export: string;
+}
+
+export class RequestStatusDto {
+  @ApiProperty({ format: 'uuid' }) requestId: string;
+  @ApiProperty({ enum: RequestStatus, enumName: 'RequestStatus' }) status: RequestStatus;
+  @ApiProperty({ description: 'True once the status is terminal and the export is available' }) completed: boolean;
+  @ApiProperty({ example: 'products.csv' }) originalFilename: string;
+  @ApiProperty({ type: ProcessingOptionsDto }) options: ProcessingOptionsDto;
+  @ApiProperty({ type: RequestCountsDto }) counts: RequestCountsDto;
+  @ApiProperty({ example: 81.0, description: 'Share of images in a terminal state, 0-100' }) percent: number;
+  @ApiProperty({ format: 'date-time' }) createdAt: string;
+  @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String }) startedAt: string | null;
+  @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String }) completedAt: string | null;
+  @ApiProperty({ type: [ImageErrorSummaryDto], description: 'The first failed images, in CSV order' })
+  errors: ImageErrorSummaryDto[];
+  @ApiProperty({ type: RequestLinksDto }) links: RequestLinksDto;
+}
+
+export class CreatedRequestDto {
+  @ApiProperty({ format: 'uuid' }) requestId: string;
+  @ApiProperty({ enum: RequestStatus, enumName: 'RequestStatus', example: RequestStatus.Pending }) status: RequestStatus;
+  @ApiProperty({ example: 100 }) productCount: number;
+  @ApiProperty({ example: 300 }) imageCount: number;
+  @ApiProperty({ type: RequestLinksDto }) links: RequestLinksDto;
+}
+
+/** Shape of the original design's `GET /api/status/?request_id=` answer, plus the v1 fields. */
+export class LegacyStatusDto extends RequestStatusDto {
+  @ApiProperty({ format: 'uuid' }) request_id: string;
+  @ApiProperty({ format: 'date-time' }) Created_at: string;
+  @ApiProperty() Completed: boolean;
+}

@@ -1,0 +1,50 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { ParseRequestIdPipe } from '../common/parse-request-id.pipe.js';
+import { LegacyStatusDto, RequestStatusDto } from './dto/request-status.dto.js';
+import { RequestsService } from './requests.service.js';
+
+const STATUS_PROBLEMS = { 400: 'Malformed request id', 404: 'Unknown request id' };
+
+@ApiTags('requests')
+@Controller()
+export class RequestsController {
+  constructor(private readonly requests: RequestsService) {}
+
+  @Get('api/v1/requests/:id')
+  @ApiOperation({ summary: 'Status, counts and first errors of a processing request', operationId: 'getRequest' })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: RequestStatusDto })
+  @ApiProblemResponses(STATUS_PROBLEMS)
+  getRequest(@Param('id', ParseRequestIdPipe) id: string): Promise<RequestStatusDto> {
+    return this.requests.getStatus(id);
+  }
+
+  @Get('status/:id')
+  @ApiOperation({
+    summary: 'Status (alias of the original design)',
+    operationId: 'getStatusLegacy',
+    deprecated: true,
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiOkResponse({ type: RequestStatusDto })
+  @ApiProblemResponses(STATUS_PROBLEMS)
+  getStatusLegacy(@Param('id', ParseRequestIdPipe) id: string): Promise<RequestStatusDto> {
+    return this.requests.getStatus(id);
+  }
+
+  @Get('api/status')
+  @ApiOperation({
+    summary: 'Status by query parameter (alias of the original design, with its field names)',
+    operationId: 'getStatusByQueryLegacy',
+    deprecated: true,
+  })
+  @ApiQuery({ name: 'request_id', format: 'uuid' })
+  @ApiOkResponse({ type: LegacyStatusDto })
+  @ApiProblemResponses(STATUS_PROBLEMS)
+  async getStatusByQueryLegacy(@Query('request_id', ParseRequestIdPipe) id: string): Promise<LegacyStatusDto> {
+    const status = await this.requests.getStatus(id);
+    return { ...status, request_id: status.requestId, Created_at: status.createdAt, Completed: status.completed };
+  }
+}

@@ -1,0 +1,83 @@
+import { EntityManager } from '@mikro-orm/postgresql';
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { AppError, ErrorCode } from '../common/app-error.js';
+import { ImageStatus } from '../products/image-status.js';
+import { ImageErrorSummaryDto, RequestStatusDto } from './dto/request-status.dto.js';
+import { ProcessingRequest } from './processing-request.entity.js';
+import { requestLinks } from './request-links.js';
+import { isTerminal } from './request-status.js';
+
+const FIRST_ERRORS = 10;
+
+@Injectable()
+export class RequestsService {
+  constructor(private readonly em: EntityManager) {}
+
+  /** Loads a request or answers 404; callers have already validated the id's shape. */
+  async findOrFail(requestId: string): Promise<ProcessingRequest> {
+    const request = await this.em.fork().findOne(ProcessingRequest, { id: requestId });
+    if (!request) {
+      throw new AppError(
+        HttpStatus.NOT_FOUND,
+        ErrorCode.RequestNotFound,
+        'Request not found',
+        `No processing request has the id ${requestId}.`,
+      );
+    }
+    return request;
+  }
+
+  /** Answers from the request's counters; only the first few errors touch the image table. */
+  async getStatus(requestId: string): Promise<RequestStatusDto> {
+    const request = await this.findOrFail(requestId);
+    const errors = request.imagesFailed > 0 ? await this.firstErrors(requestId) : [];
+    return toRequestStatusDto(request, errors);
+  }
+
+  private async firstErrors(requestId: string): Promise<ImageErrorSummaryDto[]> {
+    const rows = await this.em.fork().execute<
+      { serial_number: string; name: string; row_number: number; input_url: string; error_code: string; error_message: string }[]
+    >(
+      `SELECT p.serial_number, p.name, p.row_number, i.input_url, i.error_code, i.error_message
+         FROM image i JOIN product p ON p.id = i.product_id
+        WHERE i.request_id = ? AND i.status = ?
+        ORDER BY p.row_number, i.position
+        LIMIT ${FIRST_ERRORS}`,
+      [requestId, ImageStatus.Failed],
+    );
+    return rows.map((row) => ({
+      serialNumber: row.serial_number,
+      productName: row.name,
+      row: row.row_number,
+      url: row.input_url,
+      code: row.error_code,
+      message: row.error_message,
+    }));
+  }
+}
+
+export function toRequestStatusDto(request: ProcessingRequest, errors: ImageErrorSummaryDto[]): RequestStatusDto {
+  const done = request.imagesSucceeded + request.imagesFailed;
+  return {
+    requestId: request.id,
+    status: request.status,
+    completed: isTerminal(request.status),
+    originalFilename: request.originalFilename,
+    options: { resize: request.options.resize },
+    counts: {
+      products: { total: request.productCount, processed: request.productsProcessed },
+      images: {
+        total: request.imageCount,
+        succeeded: request.imagesSucceeded,
+        failed: request.imagesFailed,
+        pending: request.imageCount - done,
+      },
+    },
+    percent: request.imageCount === 0 ? 100 : Math.floor((done / request.imageCount) * 1000) / 10,
+    createdAt: request.createdAt.toISOString(),
+    startedAt: request.startedAt?.toISOString() ?? null,
+    completedAt: request.completedAt?.toISOString() ?? null,
+    errors,
+    links: requestLinks(request.id),
+  };
+}

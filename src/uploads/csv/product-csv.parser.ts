@@ -1,0 +1,499 @@
+import { pipeline } from 'node:stream/promises';
+import { CsvError, parse, type InfoRecord } from 'csv-parse';
+
+export interface CsvLimits {
+  csvRows: number;
+  urlsPerRow: number;
+  urlLength: number;
+}
+
+export interface ParsedProduct {
+  /** 1-based index among the non-blank data rows (header excluded). */
+  rowNumber: number;
+  /** 1-based physical line where the record starts in the file. */
+  line: number;
+  serialNumber: string;
+  name: string;
+  /** Normalized absolute http(s) URLs in cell order; duplicates kept so output stays aligned. */
+  urls: string[];
+  /** Every cell of the row as uploaded (untrimmed), aligned with `ParsedCsv.columns`. */
+  cells: string[];
+}
+
+export interface ParsedCsv {
+  /** Header cells as uploaded, BOM stripped and trimmed. */
+  columns: string[];
+  products: ParsedProduct[];
+}
+
+/** Stable codes for what is wrong with an uploaded CSV; clients switch on them. */
+export enum CsvErrorCode {
+  EmptyFile = 'EMPTY_FILE',
+  NoRows = 'NO_ROWS',
+  MalformedCsv = 'MALFORMED_CSV',
+  RecordTooLarge = 'RECORD_TOO_LARGE',
+  MissingColumn = 'MISSING_COLUMN',
+  DuplicateColumn = 'DUPLICATE_COLUMN',
+  TooManyRows = 'TOO_MANY_ROWS',
+  WrongColumnCount = 'WRONG_COLUMN_COUNT',
+  MissingSerialNumber = 'MISSING_SERIAL_NUMBER',
+  DuplicateSerialNumber = 'DUPLICATE_SERIAL_NUMBER',
+  MissingProductName = 'MISSING_PRODUCT_NAME',
+  ValueTooLong = 'VALUE_TOO_LONG',
+  MissingImageUrls = 'MISSING_IMAGE_URLS',
+  TooManyUrls = 'TOO_MANY_URLS',
+  UrlTooLong = 'URL_TOO_LONG',
+  InvalidUrl = 'INVALID_URL',
+  UnsupportedUrlScheme = 'UNSUPPORTED_URL_SCHEME',
+  UrlHasCredentials = 'URL_HAS_CREDENTIALS',
+}
+
+export interface CsvIssue {
+  /** Data row number as in `ParsedProduct.rowNumber`; null for file- and header-level issues. */
+  row: number | null;
+  line: number | null;
+  /** Header text as uploaded, or the expected header when it is missing. */
+  column: string | null;
+  /** 1-based position of the column in the header. */
+  columnIndex: number | null;
+  code: CsvErrorCode;
+  message: string;
+}
+
+/** The CSV was read but breaks the contract; `issues` is capped, `issueCount` is the true total. */
+export class CsvValidationError extends Error {
+  constructor(
+    readonly issues: CsvIssue[],
+    readonly issueCount: number,
+  ) {
+    super(`The CSV has ${issueCount} problem${issueCount === 1 ? '' : 's'}`);
+    this.name = 'CsvValidationError';
+  }
+}
+
+/** The body is not UTF-8 text at all (binary, NUL bytes, another encoding). */
+export class NotCsvError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotCsvError';
+  }
+}
+
+export const MAX_REPORTED_ISSUES = 1000;
+export const MAX_SERIAL_NUMBER_LENGTH = 100;
+export const MAX_PRODUCT_NAME_LENGTH = 500;
+const MAX_QUOTED_URL_LENGTH = 200;
+/**
+ * What one record may buffer beyond a full URL cell. A quote left open makes
+ * the parser swallow the rest of the upload as one cell; the cap makes that
+ * fail early with a pointer to the record instead.
+ */
+const RECORD_HEADROOM_BYTES = 1024 * 1024;
+
+interface RequiredColumn {
+  header: string;
+  aliases: readonly string[];
+}
+
+const SERIAL_NUMBER: RequiredColumn = {
+  header: 'S. No.',
+  aliases: ['sno', 'serialno', 'serialnumber', 'srno', 'slno', 'serial'],
+};
+const PRODUCT_NAME: RequiredColumn = { header: 'Product Name', aliases: ['productname', 'name', 'product'] };
+const IMAGE_URLS: RequiredColumn = {
+  header: 'Input Image Urls',
+  aliases: ['inputimageurls', 'inputimageurl', 'imageurls', 'imageurl', 'inputurls', 'urls'],
+};
+const REQUIRED_COLUMNS = [SERIAL_NUMBER, PRODUCT_NAME, IMAGE_URLS];
+const REQUIRED_HEADERS = REQUIRED_COLUMNS.map((column) => `"${column.header}"`).join(', ');
+
+/** 0-based positions of the required columns in the header. */
+interface ColumnMap {
+  serialNumber: number;
+  name: number;
+  urls: number;
+}
+
+class IssueCollector {
+  readonly issues: CsvIssue[] = [];
+  count = 0;
+
+  add(issue: CsvIssue): void {
+    this.count++;
+    if (this.issues.length < MAX_REPORTED_ISSUES) this.issues.push(issue);
+  }
+
+  error(): CsvValidationError {
+    return new CsvValidationError(this.issues, this.count);
+  }
+}
+
+/**
+ * Streams an uploaded CSV through csv-parse and validates it against the CSV
+ * contract (DESIGN.md). Every problem in the file is collected and thrown
+ * together as a CsvValidationError; only a broken structure (bad quoting, a bad
+ * header, too many rows) stops reading early.
+ */
+export async function parseProductCsv(
+  input: AsyncIterable<Buffer> | NodeJS.ReadableStream,
+  limits: CsvLimits,
+): Promise<ParsedCsv> {
+  return new ProductCsvReader(limits).read(input);
+}
+
+class ProductCsvReader {
+  private readonly issues = new IssueCollector();
+  private readonly products: ParsedProduct[] = [];
+  private readonly firstRowOfSerial = new Map<string, number>();
+  private header: { columns: string[]; columnMap: ColumnMap } | null = null;
+  private dataRows = 0;
+  /**
+   * Physical lines taken by the records read so far. csv-parse's own `info.lines`
+   * marks where a record ends and counts a CRLF inside a quoted cell twice, so
+   * lines are counted here: a record spans one line plus the line breaks held in
+   * its cells, and csv-parse reports the blank lines it skipped.
+   */
+  private recordLines = 0;
+
+  constructor(private readonly limits: CsvLimits) {}
+
+  async read(input: AsyncIterable<Buffer> | NodeJS.ReadableStream): Promise<ParsedCsv> {
+    const parser = parse({
+      bom: true,
+      // Row lengths are checked here so that a bad row is reported, not fatal.
+      relax_column_count: true,
+      skip_empty_lines: true,
+      // Left to auto-discovery, csv-parse keeps the first line ending it meets and
+      // then reads the others as cell text, so mixed endings need all three.
+      record_delimiter: ['\r\n', '\n', '\r'],
+      max_record_size: RECORD_HEADROOM_BYTES + this.limits.urlsPerRow * (this.limits.urlLength + 1),
+      // Records are handled inside the parser rather than read from its output:
+      // a parse error discards whatever output is still buffered, and the rows
+      // before the error must be counted and reported first.
+      on_record: (record: string[], context: InfoRecord) => {
+        this.onRecord(record, context.empty_lines);
+        return null;
+      },
+    });
+    // Nothing is pushed out of the parser; flowing mode lets it end.
+    parser.resume();
+    try {
+      await pipeline(utf8Chunks(input), parser);
+    } catch (error) {
+      if (!(error instanceof CsvError)) throw error;
+      this.issues.add({
+        row: this.header === null ? null : this.dataRows + 1,
+        line: this.nextLine(typeof error.empty_lines === 'number' ? error.empty_lines : 0),
+        column: null,
+        columnIndex: null,
+        ...describeParserError(error),
+      });
+      throw this.issues.error();
+    }
+
+    if (this.header === null) {
+      this.fileIssue(
+        CsvErrorCode.EmptyFile,
+        `The file is empty; expected a header row naming ${REQUIRED_HEADERS} and at least one product row.`,
+      );
+      throw this.issues.error();
+    }
+    if (this.dataRows === 0) this.fileIssue(CsvErrorCode.NoRows, 'The file has a header row but no product rows.');
+    if (this.issues.count > 0) throw this.issues.error();
+    return { columns: this.header.columns, products: this.products };
+  }
+
+  /** Where the next record starts, given the blank lines csv-parse has skipped so far. */
+  private nextLine(emptyLines: number): number {
+    return 1 + this.recordLines + emptyLines;
+  }
+
+  /** Throwing here fails the parser, so pipeline() stops reading the upload. */
+  private onRecord(record: string[], emptyLines: number): void {
+    const line = this.nextLine(emptyLines);
+    this.recordLines += 1 + countLineBreaks(record);
+    if (record.every((cell) => cell.trim() === '')) return;
+
+    if (this.header === null) {
+      const columns = record.map((cell) => cell.trim());
+      const columnMap = mapHeader(columns, line, this.issues);
+      if (columnMap === null) throw this.issues.error();
+      this.header = { columns, columnMap };
+      return;
+    }
+
+    this.dataRows++;
+    if (this.dataRows > this.limits.csvRows) {
+      this.issues.add({
+        row: this.dataRows,
+        line,
+        column: null,
+        columnIndex: null,
+        code: CsvErrorCode.TooManyRows,
+        message: `The file has more than ${this.limits.csvRows} data rows; split it into smaller files.`,
+      });
+      throw this.issues.error();
+    }
+    const product = validateRow(
+      { rowNumber: this.dataRows, line, cells: record },
+      this.header,
+      this.limits,
+      this.firstRowOfSerial,
+      this.issues,
+    );
+    if (product !== null) this.products.push(product);
+  }
+
+  private fileIssue(code: CsvErrorCode, message: string): void {
+    this.issues.add({ row: null, line: null, column: null, columnIndex: null, code, message });
+  }
+}
+
+/**
+ * Passes the upload on unchanged while proving it is UTF-8 text. The decoder
+ * runs in streaming mode so a character split across chunks is not mistaken for
+ * an invalid one; NUL is rejected because no text CSV holds it (and PostgreSQL
+ * text cannot store it).
+ */
+async function* utf8Chunks(input: AsyncIterable<Buffer> | NodeJS.ReadableStream): AsyncGenerator<Buffer> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const notUtf8 = (): NotCsvError =>
+    new NotCsvError('The file is not UTF-8 text; save it as "CSV UTF-8" and upload it again.');
+  for await (const chunk of input) {
+    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    if (bytes.includes(0)) throw new NotCsvError('The file holds binary data (NUL bytes), so it is not a CSV.');
+    try {
+      decoder.decode(bytes, { stream: true });
+    } catch {
+      throw notUtf8();
+    }
+    yield bytes;
+  }
+  try {
+    decoder.decode();
+  } catch {
+    throw notUtf8();
+  }
+}
+
+function countLineBreaks(cells: string[]): number {
+  let breaks = 0;
+  for (const cell of cells) {
+    if (cell.includes('\n') || cell.includes('\r')) breaks += cell.match(/\r\n|\r|\n/g)!.length;
+  }
+  return breaks;
+}
+
+function normalizeHeader(header: string): string {
+  return header.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** Finds the required columns, or reports why the header is unusable and returns null. */
+function mapHeader(columns: string[], line: number, issues: IssueCollector): ColumnMap | null {
+  const before = issues.count;
+  const found = new Map<RequiredColumn, number>();
+  const seen = new Map<string, number>();
+  const duplicate = (index: number, message: string): void =>
+    issues.add({
+      row: null,
+      line,
+      column: columns[index]!,
+      columnIndex: index + 1,
+      code: CsvErrorCode.DuplicateColumn,
+      message,
+    });
+
+  columns.forEach((header, index) => {
+    const required = REQUIRED_COLUMNS.find((column) => column.aliases.includes(normalizeHeader(header)));
+    const first = seen.get(header);
+    // Blank headers are left alone: spreadsheets often save stray empty columns.
+    if (first !== undefined && header !== '') {
+      duplicate(index, `Column "${header}" appears twice (columns ${first + 1} and ${index + 1}).`);
+    } else if (required !== undefined && found.has(required)) {
+      const other = found.get(required)!;
+      duplicate(
+        index,
+        `Columns "${columns[other]}" (${other + 1}) and "${header}" (${index + 1}) both match ` +
+          `"${required.header}"; keep only one.`,
+      );
+    }
+    if (first === undefined) seen.set(header, index);
+    if (required !== undefined && !found.has(required)) found.set(required, index);
+  });
+
+  for (const required of REQUIRED_COLUMNS) {
+    if (found.has(required)) continue;
+    issues.add({
+      row: null,
+      line,
+      column: required.header,
+      columnIndex: null,
+      code: CsvErrorCode.MissingColumn,
+      message: `Required column "${required.header}" is missing; the header row must name ${REQUIRED_HEADERS}.`,
+    });
+  }
+  if (issues.count > before) return null;
+  return { serialNumber: found.get(SERIAL_NUMBER)!, name: found.get(PRODUCT_NAME)!, urls: found.get(IMAGE_URLS)! };
+}
+
+interface RawRow {
+  rowNumber: number;
+  line: number;
+  cells: string[];
+}
+
+/** Reports every problem of one data row; returns the product only when it has none. */
+function validateRow(
+  raw: RawRow,
+  { columns, columnMap }: { columns: string[]; columnMap: ColumnMap },
+  limits: CsvLimits,
+  firstRowOfSerial: Map<string, number>,
+  issues: IssueCollector,
+): ParsedProduct | null {
+  const { rowNumber, line, cells } = raw;
+  const before = issues.count;
+  const report = (columnIndex: number | null, code: CsvErrorCode, message: string): void =>
+    issues.add({
+      row: rowNumber,
+      line,
+      column: columnIndex === null ? null : columns[columnIndex]!,
+      columnIndex: columnIndex === null ? null : columnIndex + 1,
+      code,
+      message,
+    });
+
+  // Cells cannot be matched to columns reliably once the count is off, so
+  // checking them would only add noise to the real problem.
+  if (cells.length !== columns.length) {
+    report(
+      null,
+      CsvErrorCode.WrongColumnCount,
+      `Expected ${columns.length} cells (one per header column), found ${cells.length}. ` +
+        'Cells holding commas must be quoted, e.g. "https://a.example/1.jpg,https://a.example/2.jpg".',
+    );
+    return null;
+  }
+
+  const serialNumber = cells[columnMap.serialNumber]!.trim();
+  if (serialNumber === '') {
+    report(columnMap.serialNumber, CsvErrorCode.MissingSerialNumber, 'The serial number is empty.');
+  } else if (isLongerThan(serialNumber, MAX_SERIAL_NUMBER_LENGTH)) {
+    report(
+      columnMap.serialNumber,
+      CsvErrorCode.ValueTooLong,
+      `The serial number is longer than ${MAX_SERIAL_NUMBER_LENGTH} characters.`,
+    );
+  } else {
+    const firstRow = firstRowOfSerial.get(serialNumber);
+    if (firstRow === undefined) {
+      firstRowOfSerial.set(serialNumber, rowNumber);
+    } else {
+      report(
+        columnMap.serialNumber,
+        CsvErrorCode.DuplicateSerialNumber,
+        `Serial number "${serialNumber}" already appears in row ${firstRow}.`,
+      );
+    }
+  }
+
+  const name = cells[columnMap.name]!.trim();
+  if (name === '') {
+    report(columnMap.name, CsvErrorCode.MissingProductName, 'The product name is empty.');
+  } else if (isLongerThan(name, MAX_PRODUCT_NAME_LENGTH)) {
+    report(
+      columnMap.name,
+      CsvErrorCode.ValueTooLong,
+      `The product name is longer than ${MAX_PRODUCT_NAME_LENGTH} characters.`,
+    );
+  }
+
+  // Raw whitespace cannot occur inside a URL, so it separates URLs as well as commas do.
+  const pieces = cells[columnMap.urls]!.split(/[\s,]+/).filter((piece) => piece !== '');
+  if (pieces.length === 0) {
+    report(columnMap.urls, CsvErrorCode.MissingImageUrls, 'No image URL given.');
+  } else if (pieces.length > limits.urlsPerRow) {
+    report(
+      columnMap.urls,
+      CsvErrorCode.TooManyUrls,
+      `${pieces.length} image URLs given; at most ${limits.urlsPerRow} are allowed per row.`,
+    );
+  }
+  const urls: string[] = [];
+  pieces.forEach((piece, index) => {
+    const checked = checkUrl(piece, limits.urlLength);
+    if (typeof checked === 'string') {
+      urls.push(checked);
+    } else {
+      report(columnMap.urls, checked.code, `URL ${index + 1} ${quoteUrl(piece)} ${checked.problem}`);
+    }
+  });
+
+  if (issues.count > before) return null;
+  return { rowNumber, line, serialNumber, name, urls, cells };
+}
+
+/** Counts characters as people do (code points), not UTF-16 units. */
+function isLongerThan(value: string, max: number): boolean {
+  return value.length > max && [...value].length > max;
+}
+
+/** The normalized URL, or why it is refused. */
+function checkUrl(text: string, maxLength: number): string | { code: CsvErrorCode; problem: string } {
+  const tooLong = { code: CsvErrorCode.UrlTooLong, problem: `is longer than ${maxLength} characters.` };
+  if (text.length > maxLength) return tooLong;
+  const url = URL.parse(text);
+  if (url === null) {
+    return { code: CsvErrorCode.InvalidUrl, problem: 'is not an absolute URL (expected http:// or https://).' };
+  }
+  // WHATWG parsing refuses an http(s) URL without a host, so passing this check
+  // also guarantees one.
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    return {
+      code: CsvErrorCode.UnsupportedUrlScheme,
+      problem: `uses the scheme "${url.protocol.slice(0, -1)}"; only http and https are supported.`,
+    };
+  }
+  if (url.username !== '' || url.password !== '') {
+    return { code: CsvErrorCode.UrlHasCredentials, problem: 'contains a user name or password; remove them.' };
+  }
+  // Normalizing percent-encodes non-ASCII text, which can push a URL over the limit.
+  if (url.href.length > maxLength) return tooLong;
+  return url.href;
+}
+
+function quoteUrl(url: string): string {
+  return `"${url.length > MAX_QUOTED_URL_LENGTH ? `${url.slice(0, MAX_QUOTED_URL_LENGTH)}…` : url}"`;
+}
+
+function describeParserError(error: CsvError): { code: CsvErrorCode; message: string } {
+  switch (error.code) {
+    case 'CSV_MAX_RECORD_SIZE':
+      return {
+        code: CsvErrorCode.RecordTooLarge,
+        message:
+          'The record starting on this line is too large to be a product row; ' +
+          'a quote that is never closed is the usual cause.',
+      };
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return {
+        code: CsvErrorCode.MalformedCsv,
+        message: 'A quoted cell in the record starting on this line is never closed.',
+      };
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return {
+        code: CsvErrorCode.MalformedCsv,
+        message:
+          'A quoted cell in the record starting on this line has text after its closing quote; ' +
+          'a quote inside a quoted cell must be doubled ("").',
+      };
+    case 'INVALID_OPENING_QUOTE':
+      return {
+        code: CsvErrorCode.MalformedCsv,
+        message:
+          'A cell in the record starting on this line has a quote in the middle of unquoted text; ' +
+          'quote the whole cell and double the inner quote ("").',
+      };
+    default:
+      return { code: CsvErrorCode.MalformedCsv, message: `The CSV is malformed: ${error.message}` };
+  }
+}

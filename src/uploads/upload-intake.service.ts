@@ -1,0 +1,124 @@
+import { HttpStatus, Injectable } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validate } from 'class-validator';
+import type { FastifyRequest } from 'fastify';
+import { AppError, ErrorCode } from '../common/app-error.js';
+import { AppConfig } from '../config/app-config.js';
+import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { CsvErrorCode, CsvValidationError, NotCsvError, ParsedCsv, parseProductCsv } from './csv/product-csv.parser.js';
+import { CreateRequestDto } from './dto/create-request.dto.js';
+import { UploadsService } from './uploads.service.js';
+
+const FILE_FIELD = 'file';
+
+/**
+ * Reads the multipart upload as a stream: the CSV part goes straight through
+ * the parser, the other parts are the options. Every rejection is a problem
+ * document, and nothing reaches the database until the whole file validated.
+ */
+@Injectable()
+export class UploadIntake {
+  constructor(
+    private readonly uploads: UploadsService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async accept(request: FastifyRequest): Promise<CreatedRequestDto> {
+    if (!request.isMultipart()) {
+      throw new AppError(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.NotMultipart,
+        'Expected multipart/form-data',
+        'Send the CSV as a multipart/form-data part named "file".',
+      );
+    }
+    const fields: Record<string, string> = {};
+    let csv: ParsedCsv | undefined;
+    let filename = 'products.csv';
+
+    for await (const part of request.parts()) {
+      if (part.type === 'field') {
+        if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
+        fields[part.fieldname] = String(part.value);
+        continue;
+      }
+      if (part.fieldname !== FILE_FIELD) {
+        part.file.resume();
+        throw new AppError(
+          HttpStatus.BAD_REQUEST,
+          ErrorCode.BadRequest,
+          'Unexpected file part',
+          `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
+        );
+      }
+      filename = part.filename || filename;
+      try {
+        csv = await parseProductCsv(part.file, this.config.limits);
+      } catch (error) {
+        part.file.resume();
+        throw this.translateParseError(error);
+      }
+    }
+
+    if (!csv) throw fileMissing('No part named "file" was sent.');
+    const options = await validateFields(fields);
+    return this.uploads.createRequest({
+      csv,
+      originalFilename: filename,
+      webhookUrl: options.webhookUrl ?? null,
+      resize: options.resize === undefined || options.resize === 1 ? null : options.resize,
+    });
+  }
+
+  private translateParseError(error: unknown): unknown {
+    if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
+      return new AppError(
+        HttpStatus.PAYLOAD_TOO_LARGE,
+        ErrorCode.CsvTooLarge,
+        'CSV too large',
+        `The CSV is larger than the limit of ${this.config.limits.csvBytes} bytes.`,
+        { limitBytes: this.config.limits.csvBytes },
+      );
+    }
+    if (error instanceof NotCsvError) {
+      return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.NotCsv, 'The file is not a CSV', error.message);
+    }
+    if (error instanceof CsvValidationError) {
+      if (error.issues.length === 1 && error.issues[0]!.code === CsvErrorCode.EmptyFile) {
+        return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.FileEmpty, 'The file is empty', error.issues[0]!.message);
+      }
+      const rows = new Set(error.issues.map((issue) => issue.row));
+      return new AppError(
+        HttpStatus.UNPROCESSABLE_ENTITY,
+        ErrorCode.CsvInvalid,
+        'The CSV has errors',
+        `${error.issueCount} issue(s) in ${rows.size} row(s) or header; nothing was stored.`,
+        { errorCount: error.issueCount, errors: error.issues },
+      );
+    }
+    return error;
+  }
+}
+
+function fileMissing(detail: string): AppError {
+  return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.FileMissing, 'No CSV file', detail);
+}
+
+async function validateFields(fields: Record<string, string>): Promise<CreateRequestDto> {
+  const dto = plainToInstance(CreateRequestDto, fields);
+  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+  if (errors.length > 0) {
+    const issues = errors.map((error) => ({
+      field: error.property,
+      message: Object.values(error.constraints ?? {}).join('; '),
+    }));
+    throw new AppError(
+      HttpStatus.BAD_REQUEST,
+      ErrorCode.ValidationFailed,
+      'Invalid upload fields',
+      issues.map((issue) => `${issue.field}: ${issue.message}`).join('; '),
+      { errors: issues },
+    );
+  }
+  return dto;
+}

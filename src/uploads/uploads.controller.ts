@@ -1,0 +1,74 @@
+import { Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiBody, ApiBodyOptions, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { UploadIntake } from './upload-intake.service.js';
+
+const UPLOAD_PROBLEMS = {
+  400: 'Not multipart/form-data, no `file` part, an empty file, a body that is not CSV text, or invalid fields',
+  413: 'The CSV is larger than the configured limit',
+  422: 'The CSV has invalid rows or headers; every issue is listed with its row, line and column, and nothing was stored',
+};
+
+const UPLOAD_BODY: ApiBodyOptions = {
+  schema: {
+    type: 'object',
+    required: ['file'],
+    properties: {
+      file: { type: 'string', format: 'binary', description: 'The CSV: S. No., Product Name, Input Image Urls' },
+      webhookUrl: { type: 'string', format: 'uri', maxLength: 2048 },
+      resize: { type: 'number', minimum: 0.01, maximum: 1, example: 0.5 },
+    },
+  },
+};
+
+@ApiTags('requests')
+@Controller()
+export class UploadsController {
+  constructor(private readonly intake: UploadIntake) {}
+
+  @Post('api/v1/requests')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({
+    summary: 'Upload a CSV of products; images are processed in the background',
+    operationId: 'createRequest',
+  })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody(UPLOAD_BODY)
+  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiProblemResponses(UPLOAD_PROBLEMS)
+  async createRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    const created = await this.intake.accept(request);
+    void reply.header('location', created.links.self);
+    return created;
+  }
+
+  @Post('upload')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Upload (alias of the original design)', operationId: 'uploadLegacy', deprecated: true })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody(UPLOAD_BODY)
+  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiProblemResponses(UPLOAD_PROBLEMS)
+  uploadLegacy(@Req() request: FastifyRequest) {
+    return this.acceptLegacy(request);
+  }
+
+  @Post('api/upload')
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Upload (alias of the original design)', operationId: 'apiUploadLegacy', deprecated: true })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody(UPLOAD_BODY)
+  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiProblemResponses(UPLOAD_PROBLEMS)
+  apiUploadLegacy(@Req() request: FastifyRequest) {
+    return this.acceptLegacy(request);
+  }
+
+  /** The original designs answered with `request_id`; keep it beside the v1 fields. */
+  private async acceptLegacy(request: FastifyRequest) {
+    const created = await this.intake.accept(request);
+    return { ...created, request_id: created.requestId };
+  }
+}

@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { UploadIntake } from './upload-intake.service.js';
+import { UploadsController } from './uploads.controller.js';
+import { UploadsService } from './uploads.service.js';
+
+@Module({
+  controllers: [UploadsController],
+  providers: [UploadsService, UploadIntake],
+})
+export class UploadsModule {}

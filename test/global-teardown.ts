@@ -1,0 +1,6 @@
+import { dropTestDatabase } from './support/test-database.js';
+
+/** Leaves nothing behind: the test database goes with the run. */
+export default async function globalTeardown(): Promise<void> {
+  await dropTestDatabase();
+}

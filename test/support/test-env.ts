@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AppConfig, loadConfig } from '../../src/config/app-config.js';
+
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/pixbatch_test';
+// A separate Redis database index keeps test queues away from a developer's running service.
+export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
+
+/** Refuses any database whose name does not say it is for tests. */
+export function assertTestDatabase(url: string): void {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  if (!name.endsWith('_test')) {
+    throw new Error(`Refusing to run tests against database "${name}": its name must end in _test.`);
+  }
+}
+
+/**
+ * Environment for one suite: the test database, its own queue prefix and
+ * storage directory (so suites never see each other's jobs or files), the
+ * private-network guard opened for the local image server, and short delays.
+ */
+export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
+  assertTestDatabase(TEST_DATABASE_URL);
+  return {
+    DATABASE_URL: TEST_DATABASE_URL,
+    REDIS_URL: TEST_REDIS_URL,
+    APP_ROLE: 'all',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    PUBLIC_BASE_URL: 'http://files.pixbatch.test',
+    STORAGE_DIR: mkdtempSync(join(tmpdir(), 'pixbatch-test-')),
+    QUEUE_PREFIX: `pixbatch-test-${randomUUID().slice(0, 8)}`,
+    ALLOW_PRIVATE_NETWORKS: 'true',
+    JOB_ATTEMPTS: '3',
+    JOB_BACKOFF_MS: '50',
+    FETCH_TIMEOUT_MS: '3000',
+    WORKER_CONCURRENCY: '4',
+    ...overrides,
+  };
+}
+
+export function testConfig(overrides: Record<string, string> = {}): AppConfig {
+  return loadConfig(testEnv(overrides));
+}
