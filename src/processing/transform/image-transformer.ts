@@ -1,0 +1,266 @@
+import { Inject, Injectable } from '@nestjs/common';
+import sharp, { type FailOnOptions, type Metadata, type Sharp } from 'sharp';
+import { ImageErrorCode, ImageJobError } from '../image-error.js';
+import { type ImageFormat, sniffImageFormat } from './image-format.js';
+
+export interface ImageTransformerOptions {
+  /** Largest decoded size accepted, summed over all frames of an animation. */
+  maxPixels: number;
+  /**
+   * libvips abandons an image after this many seconds (integer, 1-3600); unset means
+   * no limit. It bounds decoding and pixel work, not PNG palette quantisation,
+   * which runs after them (measured: 2.2 s for 2500x2500 under a 1 s timeout).
+   */
+  timeoutSeconds?: number;
+}
+
+/** Provider token for the options, for wiring ImageTransformer as a plain class provider. */
+export const IMAGE_TRANSFORMER_OPTIONS = Symbol('IMAGE_TRANSFORMER_OPTIONS');
+
+export interface TransformOptions {
+  /** Scale factor, 0 < f <= 1, applied to both sides; null keeps the dimensions. */
+  resize: number | null;
+}
+
+export interface TransformResult {
+  data: Buffer;
+  format: ImageFormat;
+  /** Dimensions of `data` as displayed (after EXIF orientation); one frame's for animations. */
+  width: number;
+  height: number;
+  bytesIn: number;
+  bytesOut: number;
+  /** True when `data` is the input itself because re-encoding did not make it smaller. */
+  keptOriginal: boolean;
+}
+
+const QUALITY = 50;
+
+/** Longer animations are refused: every frame is decoded into memory at once. */
+export const MAX_FRAMES = 200;
+
+// 'error' fails truncated JPEG, PNG, WebP, AVIF and still GIF data, and PNG CRC
+// errors ('truncated' lets bad CRCs through). sharp's default 'warning' also refuses
+// files that libjpeg merely warns about and that browsers display. libvips decodes
+// a truncated GIF animation up to its last complete frame at every level.
+const FAIL_ON: FailOnOptions = 'error';
+
+// sharp names AVIF's loader after its HEIF container.
+const LOADER: Record<ImageFormat, string> = { jpeg: 'jpeg', png: 'png', gif: 'gif', webp: 'webp', avif: 'heif' };
+
+// libvips reports decoder failures in the loaders' own words; anything else that
+// goes wrong in a pipeline (an encoder, the timeout) is a processing error.
+const DECODE_FAILURE = new RegExp(
+  [
+    'VipsJpeg',
+    'jpegload',
+    'libpng read error',
+    'pngload',
+    'gifload',
+    'webpload',
+    'webp: unable to parse',
+    'heifload',
+    'heif: Invalid input',
+    'corrupt header',
+    'premature end',
+  ].join('|'),
+  'i',
+);
+const TIMED_OUT = /^timeout:/;
+
+/*
+ * Encoder settings, measured with sharp 0.35.5 / libvips 8.18 on 2 cores
+ * (per 1200x1200 image, one at a time):
+ * - JPEG: mozjpeg would save 28-41 % more bytes at 2-4.5x the time (TOOLCHAIN.md).
+ * - PNG: lossless compressionLevel 9 kept a photo at 99 % of its input (and made an
+ *   adaptively filtered one 2.7x larger); palette quantisation at effort 1 gives
+ *   16-36 % in 0.53-0.56 s (about 1.9 images/s; effort 3 is 10-15 % slower for no
+ *   gain, the default effort 7 takes 6.7 s), and 21 % for a flat logo with alpha.
+ * - AVIF: effort 1 gives the same bytes and PSNR as efforts 2-3 in 150-370 ms
+ *   against 280-1100 ms; the default effort 4 is 5-12x slower for at most 16 % fewer bytes.
+ * - GIF: sharp re-uses the input palette; lower efforts, fewer colours and lossy
+ *   inter-frame options made our test animations larger, so its defaults stay.
+ */
+const ENCODERS: Record<ImageFormat, (image: Sharp) => Sharp> = {
+  jpeg: (image) => image.jpeg({ quality: QUALITY, mozjpeg: false, progressive: false }),
+  png: (image) => image.png({ palette: true, quality: QUALITY, effort: 1, compressionLevel: 9 }),
+  webp: (image) => image.webp({ quality: QUALITY }),
+  avif: (image) => image.avif({ quality: QUALITY, effort: 1 }),
+  gif: (image) => image.gif(),
+};
+
+interface Size {
+  width: number;
+  height: number;
+}
+
+interface Source extends Size {
+  frames: number;
+}
+
+let concurrencyConfigured = false;
+
+/**
+ * The one place sharp is used: turns downloaded bytes into a compressed image
+ * of the same format, or says why it cannot (an ImageJobError, always permanent:
+ * the same bytes would fail the same way again).
+ */
+@Injectable()
+export class ImageTransformer {
+  constructor(@Inject(IMAGE_TRANSFORMER_OPTIONS) private readonly options: ImageTransformerOptions) {
+    if (!Number.isInteger(options.maxPixels) || options.maxPixels < 1) {
+      throw new RangeError(`maxPixels must be a positive integer, got ${options.maxPixels}`);
+    }
+    const { timeoutSeconds } = options;
+    if (
+      timeoutSeconds !== undefined &&
+      !(Number.isInteger(timeoutSeconds) && timeoutSeconds >= 1 && timeoutSeconds <= 3600)
+    ) {
+      throw new RangeError(`timeoutSeconds must be an integer from 1 to 3600, got ${timeoutSeconds}`);
+    }
+    if (!concurrencyConfigured) {
+      // Parallelism comes from several images in flight, not threads per image: on
+      // 2 cores more libvips threads per image were 5-15 % slower (TOOLCHAIN.md).
+      // glibc builds already default to 1, musl and macOS builds to the core count.
+      sharp.concurrency(1);
+      concurrencyConfigured = true;
+    }
+  }
+
+  async transform(input: Buffer, options: TransformOptions): Promise<TransformResult> {
+    const format = identify(input);
+    const animated = format === 'gif' || format === 'webp';
+    const source = await this.inspect(input, format, animated);
+    const target = scaled(source, options.resize);
+    // A factor too close to 1 to change a dimension is treated as no resize.
+    const resizing = target.width !== source.width || target.height !== source.height;
+
+    const { data, info } = await this.encode(input, format, source, resizing ? target : null);
+
+    // Never hand back more bytes than we were given: when re-encoding at the same
+    // size does not shrink the file (already well compressed, or tiny), the input
+    // is returned unchanged. A resize is always honoured, since the caller asked
+    // for those dimensions. The kept original also keeps its metadata and colour
+    // profile; browsers apply its EXIF orientation, hence the oriented size.
+    if (!resizing && data.length >= input.length) {
+      return {
+        data: input,
+        format,
+        width: source.width,
+        height: source.height,
+        bytesIn: input.length,
+        bytesOut: input.length,
+        keptOriginal: true,
+      };
+    }
+    return {
+      data,
+      format,
+      width: info.width,
+      height: info.pageHeight ?? info.height,
+      bytesIn: input.length,
+      bytesOut: data.length,
+      keptOriginal: false,
+    };
+  }
+
+  /**
+   * Reads the header only, so a small file declaring a huge image is refused
+   * before anything is allocated for its pixels. Returns the displayed size of
+   * one frame.
+   */
+  private async inspect(input: Buffer, format: ImageFormat, animated: boolean): Promise<Source> {
+    let metadata: Metadata;
+    try {
+      // No pixel limit here: the count is checked below, frames included, with the
+      // dimensions in the message.
+      metadata = await sharp(input, { failOn: FAIL_ON, animated, limitInputPixels: false }).metadata();
+    } catch (error) {
+      throw permanent(ImageErrorCode.DecodeError, `Unreadable ${format} header: ${describe(error)}`, error);
+    }
+    // The sniffed format decides the loader; an AVIF signature around HEVC data is HEIC.
+    if (metadata.format !== LOADER[format] || (format === 'avif' && metadata.compression !== 'av1')) {
+      const actual = metadata.compression ? `${metadata.format}/${metadata.compression}` : metadata.format;
+      throw permanent(ImageErrorCode.UnsupportedFormat, `Content is ${actual}, not the ${format} its signature claims`);
+    }
+
+    const frames = animated ? (metadata.pages ?? 1) : 1;
+    const frameHeight = animated ? (metadata.pageHeight ?? metadata.height) : metadata.height;
+    if (frames > MAX_FRAMES) {
+      throw permanent(ImageErrorCode.TooManyFrames, `${frames} frames exceed the limit of ${MAX_FRAMES}`);
+    }
+    const pixels = metadata.width * frameHeight * frames;
+    if (pixels > this.options.maxPixels) {
+      const size = `${metadata.width}x${frameHeight}${frames > 1 ? ` x ${frames} frames` : ''}`;
+      throw permanent(
+        ImageErrorCode.TooManyPixels,
+        `${size} = ${pixels} pixels exceed the limit of ${this.options.maxPixels}`,
+      );
+    }
+    // libvips cannot rotate a multi-frame image ("Rotate is not supported for
+    // multi-page images"), so an animation keeps its stored orientation.
+    return frames > 1 ? { width: metadata.width, height: frameHeight, frames } : { ...metadata.autoOrient, frames };
+  }
+
+  private async encode(input: Buffer, format: ImageFormat, source: Source, size: Size | null) {
+    const animated = source.frames > 1;
+    // Without keep*/with* calls sharp writes no EXIF, XMP, IPTC or ICC data; colour
+    // is converted to sRGB (CMYK through its profile or libvips' default one) first.
+    const image = sharp(input, { failOn: FAIL_ON, animated, limitInputPixels: this.options.maxPixels });
+    if (!animated) image.autoOrient();
+    image.toColourspace('srgb');
+    if (this.options.timeoutSeconds !== undefined) image.timeout({ seconds: this.options.timeoutSeconds });
+    // fit 'fill' with both sides computed from the factor; for animations the height is per frame.
+    if (size) image.resize({ width: size.width, height: size.height, fit: 'fill' });
+    try {
+      return await ENCODERS[format](image).toBuffer({ resolveWithObject: true });
+    } catch (error) {
+      const full = error instanceof Error ? error.message : String(error);
+      const text = describe(error);
+      if (TIMED_OUT.test(full)) {
+        throw permanent(
+          ImageErrorCode.ProcessingError,
+          `Processing took longer than ${this.options.timeoutSeconds} s (${text})`,
+          error,
+        );
+      }
+      if (DECODE_FAILURE.test(full)) {
+        throw permanent(ImageErrorCode.DecodeError, `Corrupt ${format} data: ${text}`, error);
+      }
+      throw permanent(ImageErrorCode.ProcessingError, `Could not process the ${format} image: ${text}`, error);
+    }
+  }
+}
+
+function identify(input: Buffer): ImageFormat {
+  const format = sniffImageFormat(input);
+  if (format === null) throw permanent(ImageErrorCode.NotAnImage, 'The content is not an image');
+  if (format === 'unsupported-image') {
+    throw permanent(ImageErrorCode.UnsupportedFormat, 'Only JPEG, PNG, GIF, WebP and AVIF images are processed');
+  }
+  return format;
+}
+
+/** Each side is rounded on its own and kept at least 1 pixel. */
+function scaled(size: Size, factor: number | null): Size {
+  if (factor === null) return size;
+  if (!(factor > 0 && factor <= 1)) throw new RangeError(`resize must be in (0, 1], got ${factor}`);
+  return {
+    width: Math.max(1, Math.round(size.width * factor)),
+    height: Math.max(1, Math.round(size.height * factor)),
+  };
+}
+
+function permanent(code: ImageErrorCode, message: string, cause?: unknown): ImageJobError {
+  return new ImageJobError(code, message, false, cause === undefined ? undefined : { cause });
+}
+
+/**
+ * libvips messages can run to dozens of lines (a truncated AVIF logs every failed
+ * seek); the decoder's own line, else the first, is enough for a stored error.
+ */
+function describe(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  return lines.find((line) => DECODE_FAILURE.test(line)) ?? lines[0] ?? text;
+}
