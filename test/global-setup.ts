@@ -1,9 +1,9 @@
-import { prepareDatabase } from '../src/database/prepare-database.js';
-import { dropTestDatabase } from './support/test-database.js';
-import { TEST_DATABASE_URL } from './support/test-env.js';
+import { dropTestDatabase } from './support/test-database.ts';
 
-/** Starts every run from an empty, fully migrated test database (which also exercises creation). */
+/**
+ * Every run starts without the test database; the first suite to boot the app
+ * creates and migrates it, exactly as a fresh install would.
+ */
 export default async function globalSetup(): Promise<void> {
   await dropTestDatabase();
-  await prepareDatabase(TEST_DATABASE_URL);
 }

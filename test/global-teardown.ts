@@ -1,4 +1,4 @@
-import { dropTestDatabase } from './support/test-database.js';
+import { dropTestDatabase } from './support/test-database.ts';
 
 /** Leaves nothing behind: the test database goes with the run. */
 export default async function globalTeardown(): Promise<void> {

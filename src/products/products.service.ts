@@ -44,7 +44,7 @@ export class ProductsService {
         >(
           `SELECT product_id, position, input_url, status, output_key, format, width, height,
                   bytes_in, bytes_out, attempts, error_code, error_message
-             FROM image WHERE product_id = ANY(?::uuid[]) ORDER BY product_id, position`,
+             FROM image WHERE product_id IN (?) ORDER BY product_id, position`,
           [products.map((product) => product.id)],
         )
       : [];

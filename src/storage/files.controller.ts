@@ -13,13 +13,12 @@ const PUBLIC_PREFIX = 'images/';
 export class FilesController {
   constructor(private readonly storage: StorageDriver) {}
 
-  @Get('*key')
+  @Get('*')
   @ApiOperation({ summary: 'Download a stored output image', operationId: 'getFile' })
-  @ApiParam({ name: 'key', description: 'Storage key, as found in an output URL' })
+  @ApiParam({ name: '*', description: 'Storage key, as found in an output URL' })
   @ApiProduces('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif')
   @ApiOkResponse({ description: 'The image bytes' })
-  async getFile(@Param('key') key: string | string[], @Res() reply: FastifyReply): Promise<void> {
-    const path = Array.isArray(key) ? key.join('/') : key;
+  async getFile(@Param('*') path: string, @Res() reply: FastifyReply): Promise<void> {
     const object = path.startsWith(PUBLIC_PREFIX) ? await this.storage.get(path) : null;
     if (!path.startsWith(PUBLIC_PREFIX) || !object) {
       throw new AppError(HttpStatus.NOT_FOUND, ErrorCode.FileNotFound, 'File not found', `No file is stored under ${path}.`);

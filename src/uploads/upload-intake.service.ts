@@ -36,28 +36,33 @@ export class UploadIntake {
     let csv: ParsedCsv | undefined;
     let filename = 'products.csv';
 
-    for await (const part of request.parts()) {
-      if (part.type === 'field') {
-        if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
-        fields[part.fieldname] = String(part.value);
-        continue;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'field') {
+          if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
+          fields[part.fieldname] = String(part.value);
+          continue;
+        }
+        if (part.fieldname !== FILE_FIELD) {
+          part.file.resume();
+          throw new AppError(
+            HttpStatus.BAD_REQUEST,
+            ErrorCode.BadRequest,
+            'Unexpected file part',
+            `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
+          );
+        }
+        filename = part.filename || filename;
+        try {
+          csv = await parseProductCsv(part.file, this.config.limits);
+        } finally {
+          // The parser may stop early (row limit, bad header); drain the rest so the request can end.
+          part.file.resume();
+        }
       }
-      if (part.fieldname !== FILE_FIELD) {
-        part.file.resume();
-        throw new AppError(
-          HttpStatus.BAD_REQUEST,
-          ErrorCode.BadRequest,
-          'Unexpected file part',
-          `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
-        );
-      }
-      filename = part.filename || filename;
-      try {
-        csv = await parseProductCsv(part.file, this.config.limits);
-      } catch (error) {
-        part.file.resume();
-        throw this.translateParseError(error);
-      }
+    } catch (error) {
+      // The size limit surfaces from the file stream or from the parts iterator, depending on timing.
+      throw this.translateParseError(error);
     }
 
     if (!csv) throw fileMissing('No part named "file" was sent.');

@@ -7,7 +7,8 @@ import { requestLinks } from '../requests/request-links.js';
 import { RequestStatus } from '../requests/request-status.js';
 import type { ParsedCsv } from './csv/product-csv.parser.js';
 
-// Rows per INSERT; unnest() keeps the parameter count fixed whatever the size.
+// Products per INSERT; each chunk travels as one JSON parameter, so the
+// statement and its parameter count stay the same whatever the CSV's size.
 const INSERT_CHUNK = 5000;
 
 export interface NewRequest {
@@ -55,41 +56,37 @@ export class UploadsService {
       for (let start = 0; start < products.length; start += INSERT_CHUNK) {
         const chunk = products.slice(start, start + INSERT_CHUNK);
         const productIds = chunk.map(() => randomUUID());
+        const productRows = chunk.map((product, index) => ({
+          id: productIds[index],
+          row_number: product.rowNumber,
+          serial_number: product.serialNumber,
+          name: product.name,
+          input_urls: product.urls,
+          cells: product.cells,
+          image_count: product.urls.length,
+        }));
         await tx.execute(
           `INSERT INTO product (id, request_id, row_number, serial_number, name, input_urls, cells, image_count)
-           SELECT id, ?::uuid, row_number, serial_number, name, input_urls::jsonb, cells::jsonb, image_count
-             FROM unnest(?::uuid[], ?::int[], ?::text[], ?::text[], ?::text[], ?::text[], ?::int[])
-                  AS t(id, row_number, serial_number, name, input_urls, cells, image_count)`,
-          [
-            requestId,
-            productIds,
-            chunk.map((product) => product.rowNumber),
-            chunk.map((product) => product.serialNumber),
-            chunk.map((product) => product.name),
-            chunk.map((product) => JSON.stringify(product.urls)),
-            chunk.map((product) => JSON.stringify(product.cells)),
-            chunk.map((product) => product.urls.length),
-          ],
+           SELECT id, ?::uuid, row_number, serial_number, name, input_urls, cells, image_count
+             FROM jsonb_to_recordset(?::jsonb)
+                  AS t(id uuid, row_number int, serial_number text, name text, input_urls jsonb, cells jsonb, image_count int)`,
+          [requestId, JSON.stringify(productRows)],
         );
-        const ids: string[] = [];
-        const owners: string[] = [];
-        const positions: number[] = [];
-        const urls: string[] = [];
-        chunk.forEach((product, index) => {
-          product.urls.forEach((url, position) => {
-            ids.push(randomUUID());
-            owners.push(productIds[index]!);
-            positions.push(position);
-            urls.push(url);
-          });
-        });
+        const imageRows = chunk.flatMap((product, index) =>
+          product.urls.map((url, position) => ({
+            id: randomUUID(),
+            product_id: productIds[index],
+            position,
+            input_url: url,
+          })),
+        );
         await tx.execute(
           `INSERT INTO image (id, request_id, product_id, position, input_url)
            SELECT id, ?::uuid, product_id, position, input_url
-             FROM unnest(?::uuid[], ?::uuid[], ?::int[], ?::text[]) AS t(id, product_id, position, input_url)`,
-          [requestId, ids, owners, positions, urls],
+             FROM jsonb_to_recordset(?::jsonb) AS t(id uuid, product_id uuid, position int, input_url text)`,
+          [requestId, JSON.stringify(imageRows)],
         );
-        imageIds.push(...ids);
+        imageIds.push(...imageRows.map((image) => image.id));
       }
     });
 

@@ -5,6 +5,8 @@ import { ImageServer } from '../support/image-server.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 import { productCsv } from '../factories/csv.factory.js';
 
+const LIMIT_BYTES = 200_000;
+const LIMIT_ROWS = 500;
 const VALID_CSV = 'S. No.,Product Name,Input Image Urls\n1,SKU1,https://example.com/a.jpg\n';
 
 describe('upload → process → status → export', () => {
@@ -13,7 +15,7 @@ describe('upload → process → status → export', () => {
 
   beforeAll(async () => {
     images = await ImageServer.start();
-    harness = await startTestApp();
+    harness = await startTestApp({ MAX_CSV_BYTES: String(LIMIT_BYTES), MAX_CSV_ROWS: String(LIMIT_ROWS) });
   });
 
   afterAll(async () => {
@@ -35,7 +37,7 @@ describe('upload → process → status → export', () => {
 
   it('processes every kind of image, records failures, and exports aligned output URLs', async () => {
     const csv = productCsv([
-      { serial: 1, name: 'Photo', urls: [images.url('/photo.jpg'), images.url('/alpha.png')] },
+      { serial: 1, name: 'Photo', urls: [images.url('/photo.jpg?size=large&q="x"'), images.url('/alpha.png')] },
       { serial: 2, name: 'Oriented', urls: [images.url('/rotated.jpg'), images.url('/cmyk.jpg'), images.url('/anim.gif')] },
       { serial: 3, name: 'Broken', urls: [images.url('/missing.jpg'), images.url('/redirect/3'), images.url('/page.jpg')] },
       { serial: 4, name: 'Slow and flaky', urls: [images.url('/slow.jpg'), images.url('/flaky.jpg')] },
@@ -184,11 +186,23 @@ describe('upload → process → status → export', () => {
     expect(response.json()).toMatchObject({ status, code });
   });
 
+  function manyRows(count: number): string {
+    return productCsv(
+      Array.from({ length: count }, (_, index) => ({ serial: index + 1, name: `SKU${index + 1}`, urls: [images.url('/photo.jpg')] })),
+    );
+  }
+
   it('answers 413 for a CSV over the size limit', async () => {
-    const big = 'S. No.,Product Name,Input Image Urls\n' + `1,x,${images.url('/photo.jpg')}\n`.repeat(200_000);
+    const big = manyRows(LIMIT_ROWS).padEnd(LIMIT_BYTES + 1, '\n');
     const response = await upload(big);
     expect(response.statusCode).toBe(413);
-    expect(response.json()).toMatchObject({ code: 'CSV_TOO_LARGE' });
+    expect(response.json()).toMatchObject({ code: 'CSV_TOO_LARGE', limitBytes: LIMIT_BYTES });
+  });
+
+  it('answers 422 for a CSV over the row limit', async () => {
+    const response = await upload(manyRows(LIMIT_ROWS + 1));
+    expect(response.statusCode).toBe(422);
+    expect(response.json().errors).toEqual([expect.objectContaining({ code: 'TOO_MANY_ROWS', row: LIMIT_ROWS + 1 })]);
   });
 
   it('answers 400 for a malformed id, 404 for an unknown one, and 409 for an unfinished export', async () => {

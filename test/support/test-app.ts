@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHttpApp } from '../../src/bootstrap.js';
 import { AppConfig } from '../../src/config/app-config.js';
+import { prepareDatabase } from '../../src/database/prepare-database.js';
 import { testConfig } from './test-env.js';
 
 export interface TestApp {
@@ -14,9 +15,15 @@ export interface TestApp {
 /** Boots the whole application (API + worker) on Fastify without a network listener. */
 export async function startTestApp(overrides: Record<string, string> = {}): Promise<TestApp> {
   const config = testConfig(overrides);
+  await prepareDatabase(config.databaseUrl);
   const app = await createHttpApp(config);
-  await app.init();
-  await app.getHttpAdapter().getInstance().ready();
+  try {
+    await app.init();
+    await app.getHttpAdapter().getInstance().ready();
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
   return {
     app,
     config,

@@ -1,5 +1,17 @@
+// Loaded by jest's globalSetup through Node's own ESM loader, which cannot
+// resolve the `.js` specifiers of our TypeScript sources: no relative imports here.
 import pg from 'pg';
-import { TEST_DATABASE_URL, assertTestDatabase } from './test-env.js';
+
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/pixbatch_test';
+
+/** Refuses any database whose name does not say it is for tests. */
+export function assertTestDatabase(url: string): void {
+  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+  if (!name.endsWith('_test')) {
+    throw new Error(`Refusing to run tests against database "${name}": its name must end in _test.`);
+  }
+}
 
 export async function dropTestDatabase(): Promise<void> {
   assertTestDatabase(TEST_DATABASE_URL);

@@ -3,19 +3,10 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
+import { TEST_DATABASE_URL, assertTestDatabase } from './test-database.js';
 
-export const TEST_DATABASE_URL =
-  process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/pixbatch_test';
 // A separate Redis database index keeps test queues away from a developer's running service.
 export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379/15';
-
-/** Refuses any database whose name does not say it is for tests. */
-export function assertTestDatabase(url: string): void {
-  const name = decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
-  if (!name.endsWith('_test')) {
-    throw new Error(`Refusing to run tests against database "${name}": its name must end in _test.`);
-  }
-}
 
 /**
  * Environment for one suite: the test database, its own queue prefix and
