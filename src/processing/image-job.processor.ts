@@ -1,5 +1,5 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
 import { AppConfig } from '../config/app-config.js';
 import { ImageStatus } from '../products/image-status.js';
@@ -20,7 +20,7 @@ import { ImageTransformer } from './transform/image-transformer.js';
 // autorun is off so concurrency and lock settings from the environment apply
 // before the first job is taken (decorator options are fixed at import time).
 @Processor(QueueName.Images, { autorun: false })
-export class ImageJobProcessor extends WorkerHost implements OnApplicationBootstrap {
+export class ImageJobProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(ImageJobProcessor.name);
 
   constructor(
@@ -41,6 +41,16 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     });
     this.worker.concurrency = this.config.workerConcurrency;
     this.worker.run().catch((error: unknown) => this.logger.error('Image worker stopped', error as Error));
+  }
+
+  /**
+   * Graceful stop: take no new job, let the ones in flight finish. This runs
+   * in onModuleDestroy, before the ORM and Redis connections close on
+   * application shutdown, so in-flight jobs can still record their outcome.
+   */
+  async onModuleDestroy(): Promise<void> {
+    await this.worker.close();
+    this.fetcher.close();
   }
 
   async process(job: Job<ProcessImageJob>): Promise<string> {

@@ -103,7 +103,8 @@ export class ImageServer {
       response.writeHead(404).end();
       return;
     }
-    if (route.delayMs) await new Promise((resolve) => setTimeout(resolve, route.delayMs));
+    // unref: a delayed answer to a client that is gone must not keep the test run alive.
+    if (route.delayMs) await new Promise((resolve) => setTimeout(resolve, route.delayMs).unref());
     if (response.destroyed) return;
     const headers: Record<string, string> = {};
     if (route.type) headers['content-type'] = route.type;

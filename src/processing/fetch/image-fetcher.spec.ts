@@ -154,7 +154,7 @@ describe('ImageFetcher', () => {
   });
 
   afterEach(() => {
-    fetchers.splice(0).forEach((created) => created.onModuleDestroy());
+    fetchers.splice(0).forEach((created) => created.close());
   });
 
   afterAll(async () => {

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import axios, { type AxiosInstance } from 'axios';
 import { ImageErrorCode, ImageJobError, httpErrorCode } from '../image-error.js';
 import {
@@ -44,7 +44,7 @@ const RETRYABLE_STATUSES = new Set([408, 425, 429]);
  * refusing non-public addresses unless private networks are allowed.
  */
 @Injectable()
-export class ImageFetcher implements OnModuleDestroy {
+export class ImageFetcher {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly client: AxiosInstance;
@@ -92,7 +92,8 @@ export class ImageFetcher implements OnModuleDestroy {
     }
   }
 
-  onModuleDestroy(): void {
+  /** Drops keep-alive sockets; called by the worker once no job can fetch any more. */
+  close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
   }
