@@ -1,0 +1,122 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { parse } from 'csv-parse/sync';
+import { loadConfig } from '../../src/config/app-config.js';
+import { prepareDatabase } from '../../src/database/prepare-database.js';
+import { ormOptions } from '../../src/database/orm-options.js';
+import { ExportService } from '../../src/export/export.service.js';
+import { RequestFinalizer } from '../../src/processing/request-finalizer.service.js';
+import { ImageStatus } from '../../src/products/image-status.js';
+import { RequestProgressRepository } from '../../src/requests/request-progress.repository.js';
+import { LocalStorageDriver } from '../../src/storage/local-storage.driver.js';
+import { seedRequest } from '../factories/request.factory.js';
+import { TEST_DATABASE_URL } from '../support/test-database.js';
+
+const success = {
+  status: ImageStatus.Succeeded,
+  outputKey: 'images/x/y.jpg',
+  format: 'jpeg',
+  bytesIn: 1000,
+  bytesOut: 400,
+  width: 10,
+  height: 10,
+} as const;
+
+/**
+ * BullMQ delivers a job at least once, so the same image can be finished by
+ * two deliveries at the same moment. These run the guarded transitions
+ * concurrently on the real PostgreSQL and check that nothing is counted twice.
+ */
+describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
+  let orm: MikroORM;
+  let progress: RequestProgressRepository;
+  let finalizer: RequestFinalizer;
+  let storageDir: string;
+
+  beforeAll(async () => {
+    await prepareDatabase(TEST_DATABASE_URL);
+    orm = await MikroORM.init(ormOptions(TEST_DATABASE_URL));
+    storageDir = await mkdtemp(join(tmpdir(), 'pixbatch-progress-'));
+    progress = new RequestProgressRepository(orm.em);
+    const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'http://cdn.test' });
+    finalizer = new RequestFinalizer(orm.em, new ExportService(), new LocalStorageDriver(storageDir), config);
+  });
+
+  afterAll(async () => {
+    await orm?.close(true);
+    await rm(storageDir, { recursive: true, force: true });
+  });
+
+  async function counters(requestId: string) {
+    const [row] = await orm.em.fork().execute<{ images_succeeded: number; images_failed: number; products_processed: number; status: string }[]>(
+      'SELECT images_succeeded, images_failed, products_processed, status FROM processing_request WHERE id = ?',
+      [requestId],
+    );
+    return row!;
+  }
+
+  it('counts an image once when ten deliveries record it at the same time', async () => {
+    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
+    const image = imageIds[0]![0]!;
+    await progress.claimImage(image);
+    const results = await Promise.all(Array.from({ length: 10 }, () => progress.recordOutcome(image, success)));
+    expect(results.filter((result) => result.counted)).toHaveLength(1);
+    expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 0, products_processed: 0 });
+  });
+
+  it('reports the request done exactly once when its last images finish together', async () => {
+    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2, 1]);
+    const all = imageIds.flat();
+    const results = await Promise.all(
+      all.map((image, index) =>
+        progress.recordOutcome(
+          image,
+          index === 1
+            ? { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'The server answered 404' }
+            : success,
+        ),
+      ),
+    );
+    expect(results.filter((result) => result.counted)).toHaveLength(3);
+    expect(results.filter((result) => result.requestDone)).toHaveLength(1);
+    expect(await counters(requestId)).toMatchObject({ images_succeeded: 2, images_failed: 1, products_processed: 2 });
+  });
+
+  it('does not restart an image that already reached a terminal state', async () => {
+    const { imageIds } = await seedRequest(orm.em.fork(), [1]);
+    const image = imageIds[0]![0]!;
+    expect(await progress.claimImage(image)).toMatchObject({ alreadyTerminal: false, requestDone: false });
+    await progress.recordOutcome(image, success);
+    expect(await progress.claimImage(image)).toMatchObject({ alreadyTerminal: true, requestDone: true });
+    const [row] = await orm.em.fork().execute<{ status: string; attempts: number }[]>(
+      'SELECT status, attempts FROM image WHERE id = ?',
+      [image],
+    );
+    expect(row).toEqual({ status: 'succeeded', attempts: 1 });
+  });
+
+  it('finalizes once when two finalize jobs run together, with output URLs aligned to inputs', async () => {
+    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [3]);
+    const [first, second, third] = imageIds[0]!;
+    await progress.recordOutcome(first!, { ...success, outputKey: `images/${requestId}/a.jpg` });
+    await progress.recordOutcome(second!, { status: ImageStatus.Failed, errorCode: 'NOT_AN_IMAGE', errorMessage: 'HTML' });
+    await progress.recordOutcome(third!, { ...success, outputKey: `images/${requestId}/c.jpg` });
+
+    const outcomes = await Promise.all([finalizer.finalize(requestId), finalizer.finalize(requestId)]);
+    expect(outcomes.filter((status) => status !== null)).toEqual(['completed_with_errors']);
+    expect(await counters(requestId)).toMatchObject({ status: 'completed_with_errors' });
+
+    const rows: string[][] = parse(await readFile(join(storageDir, 'results', `${requestId}.csv`)), { bom: true });
+    expect(rows[1]![3]).toBe(`http://cdn.test/files/images/${requestId}/a.jpg,,http://cdn.test/files/images/${requestId}/c.jpg`);
+    expect(rows[1]![4]).toBe('http://images.test/0/1.jpg -> NOT_AN_IMAGE: HTML');
+  });
+
+  it('does not finalize a request that still has open images', async () => {
+    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
+    await progress.recordOutcome(imageIds[0]![0]!, success);
+    expect(await finalizer.finalize(requestId)).toBeNull();
+    expect(await counters(requestId)).toMatchObject({ status: 'pending' });
+  });
+});
