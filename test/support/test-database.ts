@@ -2,8 +2,12 @@
 // resolve the `.js` specifiers of our TypeScript sources: no relative imports here.
 import pg from 'pg';
 
-export const TEST_DATABASE_URL =
-  process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/pixbatch_test';
+// Each run gets its own database unless one is named, so two runs on one
+// machine (a developer and CI, or parallel agents) never drop each other's data.
+// globalSetup fixes the name in the environment, which the test workers and
+// any child process they spawn inherit.
+process.env.TEST_DATABASE_URL ??= `postgresql://postgres@127.0.0.1:5432/pixbatch_${process.pid}_test`;
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL;
 
 /** Refuses any database whose name does not say it is for tests. */
 export function assertTestDatabase(url: string): void {
