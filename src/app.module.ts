@@ -8,6 +8,7 @@ import { ProcessingModule } from './processing/processing.module.js';
 import { ProductsModule } from './products/products.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { RequestsModule } from './requests/requests.module.js';
+import { SecurityModule } from './security/security.module.js';
 import { StorageModule } from './storage/storage.module.js';
 import { UploadsModule } from './uploads/uploads.module.js';
 
@@ -15,7 +16,7 @@ import { UploadsModule } from './uploads/uploads.module.js';
 @Module({})
 export class AppModule {
   static forConfig(config: AppConfig): DynamicModule {
-    const api = [UploadsModule, RequestsModule, ProductsModule, ExportModule, HealthModule];
+    const api = [SecurityModule, UploadsModule, RequestsModule, ProductsModule, ExportModule, HealthModule];
     return {
       module: AppModule,
       imports: [

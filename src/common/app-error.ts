@@ -22,6 +22,9 @@ export enum ErrorCode {
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
   ServiceUnavailable = 'SERVICE_UNAVAILABLE',
+  ApiKeyMissing = 'API_KEY_MISSING',
+  ApiKeyInvalid = 'API_KEY_INVALID',
+  RateLimited = 'RATE_LIMITED',
   Internal = 'INTERNAL_ERROR',
 }
 

@@ -32,6 +32,11 @@ export class AppConfig {
   readonly jobBackoffMs: number;
   readonly jobLockMs: number;
   readonly queuePrefix: string;
+  /** Empty: the API is open (local use); otherwise every API route needs one of these in `x-api-key`. */
+  readonly apiKeys: readonly string[];
+  /** Requests per minute per API key (or per IP without one); 0 disables the limit. */
+  readonly rateLimitPerMinute: number;
+  readonly uploadRateLimitPerMinute: number;
 
   constructor(env: EnvironmentVariables) {
     this.databaseUrl = env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/pixbatch';
@@ -61,6 +66,12 @@ export class AppConfig {
     // A killed worker's jobs are handed to another worker after about this long.
     this.jobLockMs = env.JOB_LOCK_MS ?? 30_000;
     this.queuePrefix = env.QUEUE_PREFIX ?? 'pixbatch';
+    this.apiKeys = (env.API_KEYS ?? '')
+      .split(',')
+      .map((key) => key.trim())
+      .filter(Boolean);
+    this.rateLimitPerMinute = env.RATE_LIMIT_PER_MINUTE ?? 1200;
+    this.uploadRateLimitPerMinute = env.UPLOAD_RATE_LIMIT_PER_MINUTE ?? 300;
   }
 
   get runsApi(): boolean {

@@ -138,4 +138,20 @@ export class EnvironmentVariables {
   @IsOptional()
   @IsString()
   QUEUE_PREFIX?: string;
+
+  @IsOptional()
+  @IsString()
+  API_KEYS?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_LIMIT_PER_MINUTE?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  UPLOAD_RATE_LIMIT_PER_MINUTE?: number;
 }

@@ -8,11 +8,13 @@ import {
 } from '@nestjs/terminus';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { StorageDriver } from '../storage/storage.driver.js';
+import { Public } from '../security/public.decorator.js';
 
 // A probe must answer quickly even when a dependency hangs rather than refuses.
 const CHECK_TIMEOUT_MS = 2000;
 
 @ApiTags('health')
+@Public()
 @Controller('health')
 export class HealthController {
   constructor(

@@ -4,11 +4,13 @@ import type { FastifyReply } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { contentTypeOf } from './content-types.js';
 import { StorageDriver } from './storage.driver.js';
+import { Public } from '../security/public.decorator.js';
 
 // Only output images are public; result CSVs go through the export endpoint.
 const PUBLIC_PREFIX = 'images/';
 
 @ApiTags('files')
+@Public()
 @Controller('files')
 export class FilesController {
   constructor(private readonly storage: StorageDriver) {}
