@@ -8,6 +8,10 @@ interface Route {
   body?: Buffer | string;
   delayMs?: number;
   location?: string;
+  /** Send without Content-Length (chunked transfer). */
+  chunked?: boolean;
+  /** Send the body one byte at a time, this many ms apart. */
+  dripMs?: number;
 }
 
 /**
@@ -110,6 +114,19 @@ export class ImageServer {
     if (route.type) headers['content-type'] = route.type;
     if (route.location) headers.location = route.location;
     response.writeHead(route.status ?? 200, headers);
-    response.end(route.body);
+    const body = typeof route.body === 'string' ? Buffer.from(route.body) : route.body;
+    if (route.dripMs && body) {
+      for (const byte of body) {
+        if (response.destroyed) return;
+        response.write(Buffer.from([byte]));
+        await new Promise((resolve) => setTimeout(resolve, route.dripMs).unref());
+      }
+      response.end();
+    } else if (route.chunked && body) {
+      response.write(body);
+      response.end();
+    } else {
+      response.end(body);
+    }
   }
 }
