@@ -11,12 +11,23 @@ import { RequestsModule } from './requests/requests.module.js';
 import { SecurityModule } from './security/security.module.js';
 import { StorageModule } from './storage/storage.module.js';
 import { UploadsModule } from './uploads/uploads.module.js';
+import { WebhookDeliveriesModule } from './webhooks/webhook-deliveries.module.js';
+import { WebhookDeliveryModule } from './webhooks/webhook-delivery.module.js';
+import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 /** The modules a role needs: the API serves HTTP, the worker runs the jobs, `all` does both. */
 @Module({})
 export class AppModule {
   static forConfig(config: AppConfig): DynamicModule {
-    const api = [SecurityModule, UploadsModule, RequestsModule, ProductsModule, ExportModule, HealthModule];
+    const api = [
+      SecurityModule,
+      UploadsModule,
+      RequestsModule,
+      ProductsModule,
+      ExportModule,
+      WebhookDeliveriesModule,
+      HealthModule,
+    ];
     return {
       module: AppModule,
       imports: [
@@ -24,8 +35,9 @@ export class AppModule {
         DatabaseModule,
         QueueModule,
         StorageModule,
+        WebhooksModule,
         ...(config.runsApi ? api : []),
-        ...(config.runsWorker ? [ProcessingModule] : []),
+        ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule] : []),
       ],
     };
   }

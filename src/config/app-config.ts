@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { parseDurationList } from './duration.js';
 import { AppRole, EnvironmentVariables } from './env.dto.js';
 
 export interface Limits {
@@ -13,6 +14,21 @@ export interface Limits {
   imagePixels: number;
   fetchTimeoutMs: number;
   redirects: number;
+}
+
+export interface WebhookSettings {
+  /**
+   * Standard Webhooks keys (`whsec_…`); two during a rotation, and every
+   * delivery is then signed with both. Empty: webhooks are off (uploads with
+   * a webhookUrl are refused, workers deliver nothing) rather than unsigned.
+   */
+  signingSecrets: readonly string[];
+  /** One deadline per attempt: connect, headers and the (capped) body. */
+  timeoutMs: number;
+  /** Wait before each retry; a delivery makes at most one attempt more than there are delays. */
+  retryDelaysMs: readonly number[];
+  /** How often each worker looks for due deliveries whose queue job was lost. */
+  sweepIntervalMs: number;
 }
 
 /** Typed, validated configuration; injected wherever settings are read. */
@@ -27,6 +43,7 @@ export class AppConfig {
   readonly storageDir: string;
   readonly allowPrivateNetworks: boolean;
   readonly limits: Limits;
+  readonly webhooks: WebhookSettings;
   readonly workerConcurrency: number;
   readonly jobAttempts: number;
   readonly jobBackoffMs: number;
@@ -57,6 +74,13 @@ export class AppConfig {
       imagePixels: env.MAX_IMAGE_PIXELS ?? 50_000_000,
       fetchTimeoutMs: env.FETCH_TIMEOUT_MS ?? 30_000,
       redirects: env.MAX_REDIRECTS ?? 5,
+    };
+    this.webhooks = {
+      signingSecrets: env.WEBHOOK_SIGNING_SECRET?.trim().split(/\s+/) ?? [],
+      timeoutMs: env.WEBHOOK_TIMEOUT_MS ?? 15_000,
+      // Svix's schedule: eight attempts over about 28 hours before giving up.
+      retryDelaysMs: parseDurationList(env.WEBHOOK_RETRY_DELAYS ?? '5s,5m,30m,2h,5h,10h,10h')!,
+      sweepIntervalMs: env.WEBHOOK_SWEEP_INTERVAL_MS ?? 30_000,
     };
     // Two images in flight per core keeps libvips busy while the next download
     // arrives (TOOLCHAIN.md: 2-4 in flight is best on 2 cores).

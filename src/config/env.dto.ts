@@ -1,5 +1,17 @@
 import { Transform } from 'class-transformer';
-import { IsBoolean, IsIn, IsInt, IsOptional, IsString, IsUrl, Max, Min } from 'class-validator';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Max,
+  Min,
+  ValidateBy,
+  type ValidationOptions,
+} from 'class-validator';
+import { parseDurationList } from './duration.js';
 
 export const APP_ROLES = ['all', 'api', 'worker'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -13,6 +25,49 @@ const toBool = ({ value }: { value: unknown }) => {
   if (['false', '0', 'no', 'off'].includes(text)) return false;
   return value;
 };
+
+// Standard Webhooks: `whsec_` + base64 of 24 to 64 random bytes.
+const WEBHOOK_SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+
+function isWebhookSecretList(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const keys = value.trim().split(/\s+/);
+  return (
+    keys.length <= 2 &&
+    keys.every((key) => {
+      const base64 = WEBHOOK_SECRET.exec(key)?.[1];
+      const bytes = base64 ? Buffer.from(base64, 'base64').length : 0;
+      return bytes >= 24 && bytes <= 64;
+    })
+  );
+}
+
+function IsWebhookSecretList(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isWebhookSecretList',
+      validator: {
+        validate: isWebhookSecretList,
+        defaultMessage: () =>
+          'must be one key, or two separated by a space while rotating, each "whsec_" + base64 of 24-64 random bytes',
+      },
+    },
+    options,
+  );
+}
+
+function IsDurationList(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isDurationList',
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && parseDurationList(value) !== null,
+        defaultMessage: () => 'must be comma-separated durations such as "5s,5m,30m,2h" (units ms, s, m, h, d)',
+      },
+    },
+    options,
+  );
+}
 
 /**
  * The environment as the operator writes it. Names are the contract of
@@ -59,6 +114,26 @@ export class EnvironmentVariables {
   @Transform(toBool)
   @IsBoolean()
   ALLOW_PRIVATE_NETWORKS?: boolean;
+
+  @IsOptional()
+  @IsWebhookSecretList()
+  WEBHOOK_SIGNING_SECRET?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  WEBHOOK_TIMEOUT_MS?: number;
+
+  @IsOptional()
+  @IsDurationList()
+  WEBHOOK_RETRY_DELAYS?: string;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  WEBHOOK_SWEEP_INTERVAL_MS?: number;
 
   @IsOptional()
   @Transform(toInt)

@@ -4,9 +4,11 @@ import { defineConfig } from '@mikro-orm/postgresql';
 import { Image } from '../products/image.entity.js';
 import { Product } from '../products/product.entity.js';
 import { ProcessingRequest } from '../requests/processing-request.entity.js';
+import { WebhookAttempt } from '../webhooks/webhook-attempt.entity.js';
+import { WebhookDelivery } from '../webhooks/webhook-delivery.entity.js';
 import { migrationsList } from './migrations/index.js';
 
-export const ENTITIES = [ProcessingRequest, Product, Image];
+export const ENTITIES = [ProcessingRequest, Product, Image, WebhookDelivery, WebhookAttempt];
 
 /**
  * One ORM configuration for the app, the tests and the CLI. Entities and

@@ -6,12 +6,13 @@ import { ImageStatus } from '../products/image-status.js';
 import { outputUrlFor } from '../products/output-url.js';
 import { RequestStatus, isTerminal, terminalStatusFor } from '../requests/request-status.js';
 import { StorageDriver } from '../storage/storage.driver.js';
+import { WebhookOutbox } from '../webhooks/webhook-outbox.service.js';
 
 /**
  * Closes a request once every image is terminal: fills each product's output
- * URLs, writes the result CSV once, and sets the terminal status, all while
- * holding the request's row lock so concurrent or repeated finalize jobs
- * find the work done.
+ * URLs, writes the result CSV once, and sets the terminal status together
+ * with its webhook event, all while holding the request's row lock so
+ * concurrent or repeated finalize jobs find the work done.
  */
 @Injectable()
 export class RequestFinalizer {
@@ -22,10 +23,11 @@ export class RequestFinalizer {
     private readonly exporter: ExportService,
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
+    private readonly webhooks: WebhookOutbox,
   ) {}
 
   async finalize(requestId: string): Promise<RequestStatus | null> {
-    return this.em.fork().transactional(async (tx) => {
+    const finalized = await this.em.fork().transactional(async (tx) => {
       const [request] = await tx.execute<
         { status: RequestStatus; columns: string[]; images_succeeded: number; images_failed: number; image_count: number }[]
       >(
@@ -51,10 +53,15 @@ export class RequestFinalizer {
         `UPDATE processing_request SET status = ?, result_file_key = ?, completed_at = now() WHERE id = ?`,
         [status, resultFileKey, requestId],
       );
+      const deliveryId = await this.webhooks.recordTerminalEvent(tx, requestId);
       this.logger.log(
         `Request ${requestId} ${status}: ${request.images_succeeded} succeeded, ${request.images_failed} failed`,
       );
-      return status;
+      return { status, deliveryId };
     });
+    // Only after the commit, so the job never looks for a row that is not there.
+    // Dying right here loses nothing: the sweep queues the committed event.
+    if (finalized?.deliveryId) await this.webhooks.dispatch(finalized.deliveryId);
+    return finalized?.status ?? null;
   }
 }

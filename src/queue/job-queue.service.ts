@@ -1,7 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { JobName, QueueName } from './queue.constants.js';
+import { DeliverWebhookJob, JobName, QueueName, webhookJobId } from './queue.constants.js';
 
 // addBulk sends one Redis round trip per chunk; this keeps each under a few MB.
 const BULK_CHUNK = 1000;
@@ -12,6 +12,7 @@ export class JobQueue {
   constructor(
     @InjectQueue(QueueName.Images) private readonly images: Queue,
     @InjectQueue(QueueName.Requests) private readonly requests: Queue,
+    @InjectQueue(QueueName.Webhooks) private readonly webhooks: Queue,
   ) {}
 
   async enqueueImages(requestId: string, imageIds: readonly string[]): Promise<void> {
@@ -28,6 +29,18 @@ export class JobQueue {
 
   async enqueueFinalize(requestId: string): Promise<void> {
     await this.requests.add(JobName.FinalizeRequest, { requestId }, { jobId: requestId });
+  }
+
+  async enqueueWebhookDelivery(deliveryId: string, attempt: number, delayMs = 0): Promise<void> {
+    const data: DeliverWebhookJob = { deliveryId };
+    await this.webhooks.add(JobName.DeliverWebhook, data, {
+      jobId: webhookJobId(deliveryId, attempt),
+      delay: delayMs,
+      // The delivery log lives in PostgreSQL; a finished job only has to free its id
+      // so that the sweep can queue the attempt again if it never got made.
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
   }
 
   /** Image jobs not yet finished; a real Redis round trip, hence also the readiness check. */

@@ -22,7 +22,7 @@ import { JobQueue } from './job-queue.service.js';
         },
       }),
     }),
-    BullModule.registerQueue({ name: QueueName.Images }, { name: QueueName.Requests }),
+    BullModule.registerQueue({ name: QueueName.Images }, { name: QueueName.Requests }, { name: QueueName.Webhooks }),
   ],
   providers: [JobQueue],
   exports: [BullModule, JobQueue],

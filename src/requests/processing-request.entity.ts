@@ -21,6 +21,10 @@ export class ProcessingRequest {
   @Property({ type: 'text', nullable: true })
   webhookUrl: string | null = null;
 
+  /** Event types the webhook receives; null means the default, every terminal event. */
+  @Property({ type: 'json', nullable: true })
+  webhookEvents: string[] | null = null;
+
   @Property({ type: 'json' })
   options: ProcessingOptions;
 

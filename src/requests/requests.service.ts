@@ -2,7 +2,9 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { ImageStatus } from '../products/image-status.js';
-import { ImageErrorSummaryDto, RequestStatusDto } from './dto/request-status.dto.js';
+import { WebhookDeliveryRepository } from '../webhooks/webhook-delivery.repository.js';
+import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/webhook-event.js';
+import { ImageErrorSummaryDto, RequestStatusDto, RequestWebhookDto } from './dto/request-status.dto.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { requestLinks } from './request-links.js';
 import { isTerminal } from './request-status.js';
@@ -11,7 +13,10 @@ const FIRST_ERRORS = 10;
 
 @Injectable()
 export class RequestsService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly webhookDeliveries: WebhookDeliveryRepository,
+  ) {}
 
   /** Loads a request or answers 404; callers have already validated the id's shape. */
   async findOrFail(requestId: string): Promise<ProcessingRequest> {
@@ -31,7 +36,21 @@ export class RequestsService {
   async getStatus(requestId: string): Promise<RequestStatusDto> {
     const request = await this.findOrFail(requestId);
     const errors = request.imagesFailed > 0 ? await this.firstErrors(requestId) : [];
-    return toRequestStatusDto(request, errors);
+    return toRequestStatusDto(request, errors, request.webhookUrl ? await this.webhookState(request) : null);
+  }
+
+  private async webhookState(request: ProcessingRequest): Promise<RequestWebhookDto> {
+    const delivery = isTerminal(request.status) ? await this.webhookDeliveries.summaryForRequest(request.id) : null;
+    return {
+      url: request.webhookUrl!,
+      events: (request.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS) as WebhookEventType[],
+      // The event is written with the terminal status, so a terminal request without one did not subscribe to it.
+      state: !isTerminal(request.status) ? 'awaiting_completion' : (delivery?.status ?? 'not_subscribed'),
+      attempts: delivery?.attemptCount ?? 0,
+      nextAttemptAt: delivery?.nextAttemptAt?.toISOString() ?? null,
+      deliveredAt: delivery?.deliveredAt?.toISOString() ?? null,
+      deliveries: `${requestLinks(request.id).self}/webhook-deliveries`,
+    };
   }
 
   private async firstErrors(requestId: string): Promise<ImageErrorSummaryDto[]> {
@@ -56,7 +75,11 @@ export class RequestsService {
   }
 }
 
-export function toRequestStatusDto(request: ProcessingRequest, errors: ImageErrorSummaryDto[]): RequestStatusDto {
+export function toRequestStatusDto(
+  request: ProcessingRequest,
+  errors: ImageErrorSummaryDto[],
+  webhook: RequestWebhookDto | null,
+): RequestStatusDto {
   const done = request.imagesSucceeded + request.imagesFailed;
   return {
     requestId: request.id,
@@ -79,5 +102,6 @@ export function toRequestStatusDto(request: ProcessingRequest, errors: ImageErro
     completedAt: request.completedAt?.toISOString() ?? null,
     errors,
     links: requestLinks(request.id),
+    webhook,
   };
 }

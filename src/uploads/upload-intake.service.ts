@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { WebhookRegistrar } from '../webhooks/webhook-registration.service.js';
 import { CsvErrorCode, CsvValidationError, NotCsvError, ParsedCsv, parseProductCsv } from './csv/product-csv.parser.js';
 import { CreateRequestDto } from './dto/create-request.dto.js';
 import { UploadsService } from './uploads.service.js';
@@ -21,6 +22,7 @@ export class UploadIntake {
   constructor(
     private readonly uploads: UploadsService,
     private readonly config: AppConfig,
+    private readonly webhooks: WebhookRegistrar,
   ) {}
 
   async accept(request: FastifyRequest): Promise<CreatedRequestDto> {
@@ -67,10 +69,12 @@ export class UploadIntake {
 
     if (!csv) throw fileMissing('No part named "file" was sent.');
     const options = await validateFields(fields);
+    const webhook = await this.webhooks.register(options.webhookUrl, options.webhookEvents);
     return this.uploads.createRequest({
       csv,
       originalFilename: filename,
-      webhookUrl: options.webhookUrl ?? null,
+      webhookUrl: webhook?.url ?? null,
+      webhookEvents: webhook?.events ?? null,
       resize: options.resize === undefined || options.resize === 1 ? null : options.resize,
     });
   }

@@ -3,12 +3,17 @@ import { ApiAcceptedResponse, ApiBody, ApiBodyOptions, ApiConsumes, ApiOperation
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-event.js';
+import { WEBHOOK_URL_MAX_LENGTH } from '../webhooks/webhook-registration.service.js';
 import { UploadIntake } from './upload-intake.service.js';
 
 const UPLOAD_PROBLEMS = {
   400: 'Not multipart/form-data, no `file` part, an empty file, a body that is not CSV text, or invalid fields',
   413: 'The CSV is larger than the configured limit',
-  422: 'The CSV has invalid rows or headers; every issue is listed with its row, line and column, and nothing was stored',
+  422:
+    'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the ' +
+    'webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored',
+  503: 'A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
 };
 
 const UPLOAD_BODY: ApiBodyOptions = {
@@ -17,7 +22,17 @@ const UPLOAD_BODY: ApiBodyOptions = {
     required: ['file'],
     properties: {
       file: { type: 'string', format: 'binary', description: 'The CSV: S. No., Product Name, Input Image Urls' },
-      webhookUrl: { type: 'string', format: 'uri', maxLength: 2048 },
+      webhookUrl: {
+        type: 'string',
+        format: 'uri',
+        maxLength: WEBHOOK_URL_MAX_LENGTH,
+        description: 'Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status',
+      },
+      webhookEvents: {
+        type: 'string',
+        description: `Comma-separated event types; default all: ${WEBHOOK_EVENT_TYPES.join(', ')}`,
+        example: 'request.failed',
+      },
       resize: { type: 'number', minimum: 0.01, maximum: 1, example: 0.5 },
     },
   },

@@ -15,6 +15,8 @@ export interface NewRequest {
   csv: ParsedCsv;
   originalFilename: string;
   webhookUrl: string | null;
+  /** Null: every terminal event. */
+  webhookEvents: readonly string[] | null;
   resize: number | null;
 }
 
@@ -40,13 +42,14 @@ export class UploadsService {
     await this.em.fork().transactional(async (tx) => {
       await tx.execute(
         `INSERT INTO processing_request
-           (id, status, original_filename, webhook_url, options, columns, product_count, image_count, created_at)
-         VALUES (?, ?, ?, ?, ?::jsonb, ?::jsonb, ?, ?, now())`,
+           (id, status, original_filename, webhook_url, webhook_events, options, columns, product_count, image_count, created_at)
+         VALUES (?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?, ?, now())`,
         [
           requestId,
           RequestStatus.Pending,
           input.originalFilename,
           input.webhookUrl,
+          input.webhookEvents && JSON.stringify(input.webhookEvents),
           JSON.stringify({ resize: input.resize }),
           JSON.stringify(input.csv.columns),
           products.length,

@@ -178,7 +178,7 @@ describe('upload → process → status → export', () => {
     ['a PNG instead of a CSV', multipart({}, { content: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]) }), 400, 'NOT_CSV'],
     ['an unknown field', multipart({ colour: 'red' }, { content: VALID_CSV }), 400, 'VALIDATION_FAILED'],
     ['a resize out of range', multipart({ resize: '2' }, { content: VALID_CSV }), 400, 'VALIDATION_FAILED'],
-    ['a webhook URL that is not http(s)', multipart({ webhookUrl: 'ftp://x.test/' }, { content: VALID_CSV }), 400, 'VALIDATION_FAILED'],
+    ['a webhook URL that is not http(s)', multipart({ webhookUrl: 'ftp://x.test/' }, { content: VALID_CSV }), 422, 'WEBHOOK_URL_INVALID'],
   ])('answers %s with a problem document', async (_case, request, status, code) => {
     const response = await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...request });
     expect(response.statusCode).toBe(status);

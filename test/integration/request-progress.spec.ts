@@ -9,8 +9,11 @@ import { ormOptions } from '../../src/database/orm-options.js';
 import { ExportService } from '../../src/export/export.service.js';
 import { RequestFinalizer } from '../../src/processing/request-finalizer.service.js';
 import { ImageStatus } from '../../src/products/image-status.js';
+import type { JobQueue } from '../../src/queue/job-queue.service.js';
 import { RequestProgressRepository } from '../../src/requests/request-progress.repository.js';
 import { LocalStorageDriver } from '../../src/storage/local-storage.driver.js';
+import { RetrySchedule } from '../../src/webhooks/retry-schedule.js';
+import { WebhookOutbox } from '../../src/webhooks/webhook-outbox.service.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { TEST_DATABASE_URL } from '../support/test-database.js';
 
@@ -41,7 +44,9 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     storageDir = await mkdtemp(join(tmpdir(), 'pixbatch-progress-'));
     progress = new RequestProgressRepository(orm.em);
     const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'http://cdn.test' });
-    finalizer = new RequestFinalizer(orm.em, new ExportService(), new LocalStorageDriver(storageDir), config);
+    // The seeded requests have no webhook, so the outbox never reaches for the queue.
+    const outbox = new WebhookOutbox(config, null as unknown as JobQueue, new RetrySchedule(config.webhooks.retryDelaysMs));
+    finalizer = new RequestFinalizer(orm.em, new ExportService(), new LocalStorageDriver(storageDir), config, outbox);
   });
 
   afterAll(async () => {

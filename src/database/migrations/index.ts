@@ -1,4 +1,8 @@
 import { Migration20261121055148 } from './Migration20261121055148.js';
+import { Migration20261121062518 } from './Migration20261121062518.js';
 
 // Every migration, in order; the app applies this list rather than globbing files.
-export const migrationsList = [{ name: 'Migration20261121055148', class: Migration20261121055148 }];
+export const migrationsList = [
+  { name: 'Migration20261121055148', class: Migration20261121055148 },
+  { name: 'Migration20261121062518', class: Migration20261121062518 },
+];

@@ -1,4 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { WebhookDeliveryStatus } from '../../webhooks/webhook-delivery-status.js';
+import { WebhookEventType } from '../../webhooks/webhook-event.js';
 import { RequestStatus } from '../request-status.js';
 
 export class ImageCountsDto {
@@ -38,6 +40,28 @@ export class RequestLinksDto {
   @ApiProperty({ example: '/api/v1/requests/0b9f…/export' }) export: string;
 }
 
+/** Before the request is terminal there is nothing to deliver yet; afterwards, the delivery's own status. */
+export const WEBHOOK_STATES = ['awaiting_completion', 'not_subscribed', ...Object.values(WebhookDeliveryStatus)] as const;
+export type WebhookState = (typeof WEBHOOK_STATES)[number];
+
+export class RequestWebhookDto {
+  @ApiProperty({ example: 'https://example.com/hooks/pixbatch' }) url: string;
+  @ApiProperty({ enum: WebhookEventType, enumName: 'WebhookEventType', isArray: true }) events: WebhookEventType[];
+  @ApiProperty({
+    enum: WEBHOOK_STATES,
+    enumName: 'WebhookState',
+    description:
+      '`awaiting_completion` until the request is terminal; `not_subscribed` when its event is not in `events`; ' +
+      'then the delivery status: pending, sending, delivered, failed (410 Gone or a refused target) or exhausted',
+  })
+  state: WebhookState;
+  @ApiProperty({ example: 1, description: 'Attempts made so far' }) attempts: number;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) nextAttemptAt: string | null;
+  @ApiProperty({ format: 'date-time', nullable: true, type: String }) deliveredAt: string | null;
+  @ApiProperty({ example: '/api/v1/requests/0b9f…/webhook-deliveries', description: 'Every attempt, in detail' })
+  deliveries: string;
+}
+
 export class RequestStatusDto {
   @ApiProperty({ format: 'uuid' }) requestId: string;
   @ApiProperty({ enum: RequestStatus, enumName: 'RequestStatus' }) status: RequestStatus;
@@ -52,6 +76,8 @@ export class RequestStatusDto {
   @ApiProperty({ type: [ImageErrorSummaryDto], description: 'The first failed images, in CSV order' })
   errors: ImageErrorSummaryDto[];
   @ApiProperty({ type: RequestLinksDto }) links: RequestLinksDto;
+  @ApiProperty({ type: RequestWebhookDto, nullable: true, description: 'Null when the upload registered no webhookUrl' })
+  webhook: RequestWebhookDto | null;
 }
 
 export class CreatedRequestDto {

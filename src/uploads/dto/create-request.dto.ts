@@ -1,18 +1,32 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsNumber, IsOptional, IsUrl, Max, MaxLength, Min } from 'class-validator';
+import { IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
+import { WEBHOOK_EVENT_TYPES } from '../../webhooks/webhook-event.js';
+import { WEBHOOK_URL_MAX_LENGTH } from '../../webhooks/webhook-registration.service.js';
 
-/** The multipart fields that accompany the CSV file. */
+/**
+ * The multipart fields that accompany the CSV file. The webhook fields are
+ * only checked for presence here: WebhookRegistrar vets them, with a 422 and
+ * a specific code per problem.
+ */
 export class CreateRequestDto {
   @ApiPropertyOptional({
-    description: 'Called with a signed event when the request reaches a terminal status',
+    description:
+      'Called with a signed event when the request reaches a terminal status: http(s), no credentials, a public address',
     example: 'https://example.com/hooks/pixbatch',
-    maxLength: 2048,
+    maxLength: WEBHOOK_URL_MAX_LENGTH,
   })
   @IsOptional()
-  @MaxLength(2048)
-  @IsUrl({ protocols: ['http', 'https'], require_protocol: true, require_tld: false })
+  @IsString()
   webhookUrl?: string;
+
+  @ApiPropertyOptional({
+    description: `Comma-separated event types to send; default all of them: ${WEBHOOK_EVENT_TYPES.join(', ')}`,
+    example: 'request.completed_with_errors,request.failed',
+  })
+  @IsOptional()
+  @IsString()
+  webhookEvents?: string;
 
   @ApiPropertyOptional({
     description: 'Scale factor for both sides, greater than 0 and at most 1 (0.5 halves width and height). Omit to keep the size.',

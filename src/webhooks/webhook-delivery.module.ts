@@ -1,0 +1,23 @@
+import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { WebhookDeliveryProcessor } from './webhook-delivery.processor.js';
+import { WEBHOOK_SENDER_OPTIONS, WebhookSender } from './webhook-sender.js';
+import { WebhookSweeper } from './webhook-sweeper.service.js';
+
+/** The worker role's part: sending attempts and sweeping up lost jobs. */
+@Module({
+  providers: [
+    {
+      provide: WEBHOOK_SENDER_OPTIONS,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({
+        timeoutMs: config.webhooks.timeoutMs,
+        allowPrivateNetworks: config.allowPrivateNetworks,
+      }),
+    },
+    WebhookSender,
+    WebhookDeliveryProcessor,
+    WebhookSweeper,
+  ],
+})
+export class WebhookDeliveryModule {}

@@ -1,0 +1,25 @@
+import { Global, Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { RetrySchedule } from './retry-schedule.js';
+import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
+import { WebhookOutbox } from './webhook-outbox.service.js';
+import { WebhookRegistrar } from './webhook-registration.service.js';
+import { WebhookSigner } from './webhook-signer.js';
+
+/**
+ * What every role needs: the API registers webhooks and reports their state,
+ * the worker's finalizer writes events to the outbox. Global like the queue,
+ * since uploads, requests and processing all reach it.
+ */
+@Global()
+@Module({
+  providers: [
+    { provide: WebhookSigner, inject: [AppConfig], useFactory: (config: AppConfig) => new WebhookSigner(config.webhooks.signingSecrets) },
+    { provide: RetrySchedule, inject: [AppConfig], useFactory: (config: AppConfig) => new RetrySchedule(config.webhooks.retryDelaysMs) },
+    WebhookDeliveryRepository,
+    WebhookOutbox,
+    WebhookRegistrar,
+  ],
+  exports: [WebhookSigner, RetrySchedule, WebhookDeliveryRepository, WebhookOutbox, WebhookRegistrar],
+})
+export class WebhooksModule {}
