@@ -332,6 +332,37 @@ describe('signed webhooks', () => {
     expect(verify(received!)).toMatchObject({ type: 'request.failed', data: { requestId: failedId, status: 'failed' } });
   }, SLOW);
 
+  it('leaves an attempt in flight alone until its lease runs out, then takes it over and logs it as lost', async () => {
+    // What a worker killed mid-attempt leaves behind: the delivery taken ("sending",
+    // attempt 1 open) with a lease that expires shortly.
+    const em = harness.app.get(MikroORM).em.fork();
+    const { requestId } = await seedRequest(em, [1]);
+    const deliveryId = randomUUID();
+    await em.execute(
+      `INSERT INTO webhook_delivery
+         (id, request_id, event_id, event_type, url, payload, status, attempt_count, attempts_allowed, locked_until, created_at)
+       VALUES (?, ?, ?, 'request.completed', ?, '{"type":"request.completed"}', 'sending', 1, 4,
+               now() + interval '1500 milliseconds', now())`,
+      [deliveryId, requestId, `msg_${randomUUID()}`, receiver.url('/taken-over')],
+    );
+    await em.execute(`INSERT INTO webhook_attempt (id, delivery_id, number, started_at) VALUES (?, ?, 1, now())`, [
+      randomUUID(),
+      deliveryId,
+    ]);
+
+    // Several sweeps pass while the lease holds: the attempt might still be under way.
+    await sleep(1000);
+    expect(receiver.received('/taken-over')).toHaveLength(0);
+
+    const delivery = await finishedDelivery(harness.app, requestId);
+    expect(receiver.received('/taken-over')).toHaveLength(1);
+    expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
+    expect(delivery.attempts).toEqual([
+      expect.objectContaining({ number: 1, statusCode: null, errorCode: 'LEASE_EXPIRED', finishedAt: expect.any(String) }),
+      expect.objectContaining({ number: 2, statusCode: 200 }),
+    ]);
+  }, SLOW);
+
   it.each([
     ['credentials in the URL', { webhookUrl: 'https://user:secret@hooks.example.com/x' }, 'WEBHOOK_URL_INVALID'],
     ['a scheme other than http(s)', { webhookUrl: 'ftp://hooks.example.com/x' }, 'WEBHOOK_URL_INVALID'],
