@@ -4,6 +4,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
 import { ExportModule } from './export/export.module.js';
 import { HealthModule } from './health/health.module.js';
+import { ObservabilityModule } from './observability/observability.module.js';
 import { ProcessingModule } from './processing/processing.module.js';
 import { ProductsModule } from './products/products.module.js';
 import { QueueModule } from './queue/queue.module.js';
@@ -15,7 +16,10 @@ import { WebhookDeliveriesModule } from './webhooks/webhook-deliveries.module.js
 import { WebhookDeliveryModule } from './webhooks/webhook-delivery.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
-/** The modules a role needs: the API serves HTTP, the worker runs the jobs, `all` does both. */
+/**
+ * The modules a role needs: the API serves HTTP, the worker runs the jobs, `all`
+ * does both. Every role has health checks, logs and metrics.
+ */
 @Module({})
 export class AppModule {
   static forConfig(config: AppConfig): DynamicModule {
@@ -26,12 +30,13 @@ export class AppModule {
       ProductsModule,
       ExportModule,
       WebhookDeliveriesModule,
-      HealthModule,
     ];
     return {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        ObservabilityModule,
+        HealthModule,
         DatabaseModule,
         QueueModule,
         StorageModule,

@@ -3,20 +3,41 @@ import multipart from '@fastify/multipart';
 import { INestApplicationContext, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
 import { AppConfig } from './config/app-config.js';
+import { MetricsService } from './observability/metrics.service.js';
+import { REQUEST_ID_HEADER, requestIdOf } from './observability/observability.module.js';
+import { createOpenApiDocument } from './openapi-document.js';
 
-/** Builds the HTTP application (roles `all` and `api`) without listening. */
+/** Builds the HTTP application (roles `all` and `api`, or a worker with METRICS_PORT) without listening. */
 export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     // Only JSON bodies are parsed by Fastify; the CSV arrives through multipart streaming.
     bodyLimit: 1024 * 1024,
     routerOptions: { ignoreTrailingSlash: true },
+    requestIdHeader: false,
+    genReqId: requestIdOf,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, {
-    bufferLogs: false,
+    bufferLogs: true,
+  });
+  app.useLogger(app.get(Logger));
+  const fastify = app.getHttpAdapter().getInstance();
+  fastify.addHook('onRequest', async (request, reply) => {
+    // The raw request carries the id to pino-http, the header carries it back to the caller.
+    (request.raw as typeof request.raw & { id?: string }).id = request.id;
+    void reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  const metrics = app.get(MetricsService);
+  // Labelled by route template (/api/v1/requests/:id), not the raw URL, to keep the series count bounded.
+  fastify.addHook('onResponse', async (request, reply) => {
+    metrics.httpDuration.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: reply.statusCode },
+      reply.elapsedTime / 1000,
+    );
   });
   await app.register(helmet, {
     // Swagger UI at /docs needs inline scripts and styles; everything else is JSON, CSV or images.
@@ -43,10 +64,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   });
   // Bodies of types we do not parse are left unread, so the upload route can
   // answer with a specific problem ("expected multipart") instead of a bare 415.
-  app
-    .getHttpAdapter()
-    .getInstance()
-    .addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
   app.useGlobalFilters(new ProblemDetailsFilter());
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true }));
   app.enableShutdownHooks();
@@ -54,27 +72,14 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
   return app;
 }
 
-/** Builds the worker-only application: no HTTP server, just queues. */
+/** Builds the worker-only application: no HTTP server (see METRICS_PORT), just queues. */
 export async function createWorkerContext(config: AppConfig): Promise<INestApplicationContext> {
-  const context = await NestFactory.createApplicationContext(AppModule.forConfig(config));
+  const context = await NestFactory.createApplicationContext(AppModule.forConfig(config), { bufferLogs: true });
+  context.useLogger(context.get(Logger));
   context.enableShutdownHooks();
   return context;
 }
 
 export function setUpOpenApi(app: NestFastifyApplication): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('pixbatch')
-      .setDescription(
-        'Upload a CSV of products with image URLs; every image is fetched, compressed (quality 50, format kept, ' +
-          'optional resize) and stored. Poll the status, then download a result CSV with input and output URLs side by side. ' +
-          'Errors are RFC 9457 problem documents (application/problem+json) with a stable `code`.',
-      )
-      .setVersion('1.0.0')
-      .build(),
-    { operationIdFactory: (_controller, method) => method },
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  SwaggerModule.setup('docs', app, createOpenApiDocument(app), { jsonDocumentUrl: 'docs-json' });
 }
-

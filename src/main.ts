@@ -9,8 +9,15 @@ async function main(): Promise<void> {
   const config = loadConfig();
   await prepareDatabase(config.databaseUrl);
   if (config.role === 'worker') {
-    await createWorkerContext(config);
-    logger.log('Worker started');
+    if (config.metricsPort === null) {
+      await createWorkerContext(config);
+      logger.log('Worker started');
+      return;
+    }
+    // Probes and Prometheus need an HTTP port on each worker; only health, metrics and files are served.
+    const worker = await createHttpApp(config);
+    await worker.listen(config.metricsPort, config.host);
+    logger.log(`Worker started; /metrics and /health on ${await worker.getUrl()}`);
     return;
   }
   const app = await createHttpApp(config);

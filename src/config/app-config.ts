@@ -48,7 +48,13 @@ export class AppConfig {
   readonly jobAttempts: number;
   readonly jobBackoffMs: number;
   readonly jobLockMs: number;
+  /** How often each worker looks for stuck requests and images (see StuckWorkSweeper). */
+  readonly sweepIntervalMs: number;
   readonly queuePrefix: string;
+  readonly logLevel: string;
+  readonly prettyLogs: boolean;
+  /** Worker role only: serve /metrics and /health on this port (the API serves them on PORT). */
+  readonly metricsPort: number | null;
   /** Empty: the API is open (local use); otherwise every API route needs one of these in `x-api-key`. */
   readonly apiKeys: readonly string[];
   /** Requests per minute per API key (or per IP without one); 0 disables the limit. */
@@ -89,7 +95,12 @@ export class AppConfig {
     this.jobBackoffMs = env.JOB_BACKOFF_MS ?? 2000;
     // A killed worker's jobs are handed to another worker after about this long.
     this.jobLockMs = env.JOB_LOCK_MS ?? 30_000;
+    this.sweepIntervalMs = env.SWEEP_INTERVAL_MS ?? 30_000;
     this.queuePrefix = env.QUEUE_PREFIX ?? 'pixbatch';
+    this.logLevel = env.LOG_LEVEL ?? 'info';
+    // JSON lines unless a person is watching: log collectors parse JSON, people read pretty.
+    this.prettyLogs = (env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
+    this.metricsPort = env.METRICS_PORT ?? null;
     this.apiKeys = (env.API_KEYS ?? '')
       .split(',')
       .map((key) => key.trim())

@@ -211,12 +211,33 @@ export class EnvironmentVariables {
   JOB_LOCK_MS?: number;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  SWEEP_INTERVAL_MS?: number;
+
+  @IsOptional()
   @IsString()
   QUEUE_PREFIX?: string;
 
   @IsOptional()
   @IsString()
   API_KEYS?: string;
+
+  @IsOptional()
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL?: string;
+
+  @IsOptional()
+  @IsIn(['json', 'pretty'])
+  LOG_FORMAT?: 'json' | 'pretty';
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
+  METRICS_PORT?: number;
 
   @IsOptional()
   @Transform(toInt)

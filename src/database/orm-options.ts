@@ -26,6 +26,8 @@ export function ormOptions(databaseUrl: string) {
       tableName: 'mikro_orm_migrations',
       migrationsList,
       snapshotOnMigrate: false,
+      // prepareDatabase logs what was applied, through the app's logger.
+      silent: true,
     },
     pool: { min: 0, max: 10 },
     allowGlobalContext: false,

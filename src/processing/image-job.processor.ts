@@ -1,7 +1,9 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { Job, UnrecoverableError } from 'bullmq';
+import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../observability/metrics.service.js';
 import { ImageStatus } from '../products/image-status.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { ProcessImageJob, QueueName } from '../queue/queue.constants.js';
@@ -30,6 +32,8 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     private readonly storage: StorageDriver,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+    private readonly pino: PinoLogger,
   ) {
     super();
   }
@@ -53,7 +57,14 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     this.fetcher.close();
   }
 
-  async process(job: Job<ProcessImageJob>): Promise<string> {
+  /** Every log line of a job carries its request, image and attempt. */
+  process(job: Job<ProcessImageJob>): Promise<string> {
+    const bindings = { requestId: job.data.requestId, imageId: job.data.imageId, attempt: job.attemptsMade + 1 };
+    return this.pino.runInContext(() => this.handle(job), { bindings });
+  }
+
+  private async handle(job: Job<ProcessImageJob>): Promise<string> {
+    const started = performance.now();
     const claim = await this.progress.claimImage(job.data.imageId);
     if (!claim) return 'gone';
     if (claim.alreadyTerminal) {
@@ -73,12 +84,20 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     } catch (error) {
       const failure = asImageJobError(error);
       const attempts = job.opts.attempts ?? 1;
-      if (failure.retryable && job.attemptsMade + 1 < attempts) throw failure;
+      if (failure.retryable && job.attemptsMade + 1 < attempts) {
+        this.metrics.jobAttemptsFailed.inc({ code: failure.code });
+        this.logger.warn(`Attempt failed, will retry: ${failure.code} ${failure.message}`);
+        throw failure;
+      }
       const recorded = await this.progress.recordOutcome(claim.imageId, {
         status: ImageStatus.Failed,
         errorCode: failure.code,
         errorMessage: failure.message,
       });
+      if (recorded.counted) {
+        this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: failure.code });
+        this.logger.warn(`Image failed: ${failure.code} ${failure.message}`);
+      }
       if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
       throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
     }
@@ -93,6 +112,12 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
       width: result.width,
       height: result.height,
     });
+    if (recorded.counted) {
+      this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Succeeded, code: '' });
+      this.metrics.imageDuration.observe({ format: result.format }, (performance.now() - started) / 1000);
+      this.metrics.imageBytes.inc({ direction: 'in' }, result.bytesIn);
+      this.metrics.imageBytes.inc({ direction: 'out' }, result.bytesOut);
+    }
     if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
     return key;
   }

@@ -238,6 +238,26 @@ describe('upload → process → status → export', () => {
     });
   });
 
+  it('exports Prometheus metrics for HTTP routes, images and the queue', async () => {
+    const response = await harness.app.inject({ method: 'GET', url: '/metrics' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['content-type']).toContain('text/plain');
+    const text = response.body;
+    const value = (line: RegExp) => Number(text.match(line)?.[1] ?? NaN);
+    // The earlier tests in this file processed images, some failing with 404.
+    expect(value(/^pixbatch_images_processed_total\{outcome="succeeded",code=""\} (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^pixbatch_images_processed_total\{outcome="failed",code="HTTP_404"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(text).toMatch(/pixbatch_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/requests\/:id",status_code="200"\} \d+/);
+    expect(text).toMatch(/^pixbatch_image_jobs\{state="waiting"\} \d+/m);
+  });
+
+  it('answers with the caller\'s request id, or a new one', async () => {
+    const kept = await harness.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'trace-123' } });
+    expect(kept.headers['x-request-id']).toBe('trace-123');
+    const fresh = await harness.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'bad id\n' } });
+    expect(fresh.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('reports readiness and liveness, and serves the OpenAPI document', async () => {
     expect((await harness.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
     const ready = await harness.app.inject({ method: 'GET', url: '/health/ready' });

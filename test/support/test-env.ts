@@ -29,6 +29,11 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     JOB_BACKOFF_MS: '50',
     FETCH_TIMEOUT_MS: '3000',
     WORKER_CONCURRENCY: '4',
+    // Failures print the assertions; the service's own info lines would bury them.
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    // Suites share one database but not queues: a sweeper would adopt other
+    // suites' requests. Suites that test the sweep use a database of their own.
+    SWEEP_INTERVAL_MS: '3600000',
     ...overrides,
   };
 }

@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { JobQueue } from '../queue/job-queue.service.js';
+
+/**
+ * Every Prometheus metric the service exports, in one registry per process.
+ * Names follow Prometheus conventions: a `pixbatch_` prefix, base units
+ * (seconds, bytes), `_total` on counters.
+ */
+@Injectable()
+export class MetricsService {
+  readonly registry = new Registry();
+
+  readonly httpDuration = new Histogram({
+    name: 'pixbatch_http_request_duration_seconds',
+    help: 'HTTP request latency by route template, method and status code',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly imagesProcessed = new Counter({
+    name: 'pixbatch_images_processed_total',
+    help: 'Images that reached a terminal state, by outcome and error code',
+    labelNames: ['outcome', 'code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly jobAttemptsFailed = new Counter({
+    name: 'pixbatch_image_attempts_failed_total',
+    help: 'Image job attempts that failed and will be retried, by error code',
+    labelNames: ['code'] as const,
+    registers: [this.registry],
+  });
+
+  readonly imageDuration = new Histogram({
+    name: 'pixbatch_image_processing_seconds',
+    help: 'Time to fetch, compress and store one image, by format',
+    labelNames: ['format'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly imageBytes = new Counter({
+    name: 'pixbatch_image_bytes_total',
+    help: 'Bytes of images downloaded (in) and stored (out)',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+
+  readonly webhookAttempts = new Counter({
+    name: 'pixbatch_webhook_attempts_total',
+    help: 'Webhook delivery attempts by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(queue: JobQueue) {
+    collectDefaultMetrics({ register: this.registry });
+    new Gauge({
+      name: 'pixbatch_image_jobs',
+      help: 'Image jobs in the queue by state (shared by every worker)',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        const depth = await queue.imageQueueDepth();
+        for (const [state, count] of Object.entries(depth)) this.set({ state }, count);
+      },
+    });
+  }
+}
