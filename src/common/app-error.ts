@@ -31,6 +31,8 @@ export enum ErrorCode {
   ApiKeyMissing = 'API_KEY_MISSING',
   ApiKeyInvalid = 'API_KEY_INVALID',
   RateLimited = 'RATE_LIMITED',
+  InvalidIdempotencyKey = 'INVALID_IDEMPOTENCY_KEY',
+  IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',
   Internal = 'INTERNAL_ERROR',
 }
 

@@ -1,4 +1,4 @@
-import { Entity, Enum, Index, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
+import { Entity, Enum, Index, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { RequestStatus } from './request-status.js';
 
 export interface ProcessingOptions {
@@ -20,6 +20,18 @@ export class ProcessingRequest {
 
   @Property({ type: 'text', nullable: true })
   webhookUrl: string | null = null;
+
+  /**
+   * The client's Idempotency-Key, scoped by API key: a retried upload with the
+   * same key and file returns this request instead of creating another.
+   */
+  @Property({ type: 'text', nullable: true })
+  @Unique()
+  idempotencyKey: string | null = null;
+
+  /** SHA-256 of the CSV bytes and the options, to tell a retry from a different upload under the same key. */
+  @Property({ type: 'text', nullable: true })
+  uploadFingerprint: string | null = null;
 
   /** Event types the webhook receives; null means the default, every terminal event. */
   @Property({ type: 'json', nullable: true })

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
@@ -8,6 +10,7 @@ import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { WebhookRegistrar } from '../webhooks/webhook-registration.service.js';
 import { CsvErrorCode, CsvValidationError, NotCsvError, ParsedCsv, parseProductCsv } from './csv/product-csv.parser.js';
 import { CreateRequestDto } from './dto/create-request.dto.js';
+import { IdempotencyService, uploadFingerprint } from './idempotency.service.js';
 import { UploadsService } from './uploads.service.js';
 
 const FILE_FIELD = 'file';
@@ -23,9 +26,11 @@ export class UploadIntake {
     private readonly uploads: UploadsService,
     private readonly config: AppConfig,
     private readonly webhooks: WebhookRegistrar,
+    private readonly idempotency: IdempotencyService,
   ) {}
 
-  async accept(request: FastifyRequest): Promise<CreatedRequestDto> {
+  /** `replayed` is true when an earlier upload with the same Idempotency-Key created the request. */
+  async accept(request: FastifyRequest): Promise<CreatedRequestDto & { replayed?: boolean }> {
     if (!request.isMultipart()) {
       throw new AppError(
         HttpStatus.BAD_REQUEST,
@@ -34,9 +39,11 @@ export class UploadIntake {
         'Send the CSV as a multipart/form-data part named "file".',
       );
     }
+    const idempotencyKey = this.idempotency.scopedKey(request);
     const fields: Record<string, string> = {};
     let csv: ParsedCsv | undefined;
     let filename = 'products.csv';
+    const csvHash = createHash('sha256');
 
     try {
       for await (const part of request.parts()) {
@@ -56,7 +63,7 @@ export class UploadIntake {
         }
         filename = part.filename || filename;
         try {
-          csv = await parseProductCsv(part.file, this.config.limits);
+          csv = await parseProductCsv(hashing(part.file, csvHash), this.config.limits);
         } finally {
           // The parser may stop early (row limit, bad header); drain the rest so the request can end.
           part.file.resume();
@@ -70,13 +77,31 @@ export class UploadIntake {
     if (!csv) throw fileMissing('No part named "file" was sent.');
     const options = await validateFields(fields);
     const webhook = await this.webhooks.register(options.webhookUrl, options.webhookEvents);
-    return this.uploads.createRequest({
-      csv,
-      originalFilename: filename,
-      webhookUrl: webhook?.url ?? null,
-      webhookEvents: webhook?.events ?? null,
-      resize: options.resize === undefined || options.resize === 1 ? null : options.resize,
-    });
+    const resize = options.resize === undefined || options.resize === 1 ? null : options.resize;
+    const webhookUrl = webhook?.url ?? null;
+    const webhookEvents = webhook?.events ?? null;
+    const fingerprint = uploadFingerprint(csvHash.digest('hex'), { resize, webhookUrl, webhookEvents });
+    if (idempotencyKey) {
+      const replayed = await this.idempotency.replay(idempotencyKey, fingerprint);
+      if (replayed) return { ...replayed, replayed: true };
+    }
+    try {
+      return await this.uploads.createRequest({
+        csv,
+        originalFilename: filename,
+        webhookUrl,
+        webhookEvents,
+        resize,
+        idempotencyKey,
+        uploadFingerprint: fingerprint,
+      });
+    } catch (error) {
+      // A concurrent retry with the same key committed first: answer with its request.
+      if (!(idempotencyKey && error instanceof UniqueConstraintViolationException)) throw error;
+      const replayed = await this.idempotency.replay(idempotencyKey, fingerprint);
+      if (!replayed) throw error;
+      return { ...replayed, replayed: true };
+    }
   }
 
   private translateParseError(error: unknown): unknown {
@@ -106,6 +131,14 @@ export class UploadIntake {
       );
     }
     return error;
+  }
+}
+
+/** Passes the upload through unchanged while hashing it, so the file is read once. */
+async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
   }
 }
 

@@ -1,5 +1,14 @@
 import { Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiBodyOptions, ApiConsumes, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse,
+  ApiBody,
+  ApiBodyOptions,
+  ApiConsumes,
+  ApiHeader,
+  ApiHeaderOptions,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
@@ -9,11 +18,21 @@ import { UploadIntake } from './upload-intake.service.js';
 
 const UPLOAD_PROBLEMS = {
   400: 'Not multipart/form-data, no `file` part, an empty file, a body that is not CSV text, or invalid fields',
+  409: 'The Idempotency-Key was already used for a different file or options (IDEMPOTENCY_KEY_REUSED)',
   413: 'The CSV is larger than the configured limit',
   422:
     'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the ' +
     'webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored',
   503: 'A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
+};
+
+const IDEMPOTENCY_HEADER: ApiHeaderOptions = {
+  name: 'Idempotency-Key',
+  required: false,
+  description:
+    'Makes a retried upload safe: the same key with the same file and options returns the request it created ' +
+    '(with `Idempotent-Replayed: true`); the same key with a different upload is a 409. Scoped per API key.',
+  schema: { type: 'string', maxLength: 255 },
 };
 
 const UPLOAD_BODY: ApiBodyOptions = {
@@ -51,12 +70,11 @@ export class UploadsController {
   })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
+  @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiAcceptedResponse({ type: CreatedRequestDto })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
-  async createRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
-    const created = await this.intake.accept(request);
-    void reply.header('location', created.links.self);
-    return created;
+  createRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return this.accept(request, reply);
   }
 
   @Post('upload')
@@ -64,10 +82,11 @@ export class UploadsController {
   @ApiOperation({ summary: 'Upload (alias of the original design)', operationId: 'uploadLegacy', deprecated: true })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
+  @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiAcceptedResponse({ type: CreatedRequestDto })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
-  uploadLegacy(@Req() request: FastifyRequest) {
-    return this.acceptLegacy(request);
+  uploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return this.acceptLegacy(request, reply);
   }
 
   @Post('api/upload')
@@ -75,15 +94,23 @@ export class UploadsController {
   @ApiOperation({ summary: 'Upload (alias of the original design)', operationId: 'apiUploadLegacy', deprecated: true })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
+  @ApiHeader(IDEMPOTENCY_HEADER)
   @ApiAcceptedResponse({ type: CreatedRequestDto })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
-  apiUploadLegacy(@Req() request: FastifyRequest) {
-    return this.acceptLegacy(request);
+  apiUploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
+    return this.acceptLegacy(request, reply);
   }
 
   /** The original designs answered with `request_id`; keep it beside the v1 fields. */
-  private async acceptLegacy(request: FastifyRequest) {
-    const created = await this.intake.accept(request);
+  private async acceptLegacy(request: FastifyRequest, reply: FastifyReply) {
+    const created = await this.accept(request, reply);
     return { ...created, request_id: created.requestId };
+  }
+
+  private async accept(request: FastifyRequest, reply: FastifyReply): Promise<CreatedRequestDto> {
+    const { replayed, ...created } = await this.intake.accept(request);
+    void reply.header('location', created.links.self);
+    if (replayed) void reply.header('idempotent-replayed', 'true');
+    return created;
   }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from '@mikro-orm/postgresql';
-import { Injectable } from '@nestjs/common';
+import { HttpStatus, Injectable, Logger } from '@nestjs/common';
+import { AppError, ErrorCode } from '../common/app-error.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { requestLinks } from '../requests/request-links.js';
@@ -18,10 +19,15 @@ export interface NewRequest {
   /** Null: every terminal event. */
   webhookEvents: readonly string[] | null;
   resize: number | null;
+  /** Client-scoped Idempotency-Key, unique across requests; null without the header. */
+  idempotencyKey: string | null;
+  uploadFingerprint: string;
 }
 
 @Injectable()
 export class UploadsService {
+  private readonly logger = new Logger(UploadsService.name);
+
   constructor(
     private readonly em: EntityManager,
     private readonly queue: JobQueue,
@@ -42,8 +48,9 @@ export class UploadsService {
     await this.em.fork().transactional(async (tx) => {
       await tx.execute(
         `INSERT INTO processing_request
-           (id, status, original_filename, webhook_url, webhook_events, options, columns, product_count, image_count, created_at)
-         VALUES (?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?, ?, now())`,
+           (id, status, original_filename, webhook_url, webhook_events, options, columns, product_count, image_count,
+            idempotency_key, upload_fingerprint, created_at)
+         VALUES (?, ?, ?, ?, ?::jsonb, ?::jsonb, ?::jsonb, ?, ?, ?, ?, now())`,
         [
           requestId,
           RequestStatus.Pending,
@@ -54,6 +61,8 @@ export class UploadsService {
           JSON.stringify(input.csv.columns),
           products.length,
           imageCount,
+          input.idempotencyKey,
+          input.uploadFingerprint,
         ],
       );
       for (let start = 0; start < products.length; start += INSERT_CHUNK) {
@@ -93,7 +102,11 @@ export class UploadsService {
       }
     });
 
-    await this.queue.enqueueImages(requestId, imageIds);
+    try {
+      await this.queue.enqueueImages(requestId, imageIds);
+    } catch (error) {
+      throw await this.withdraw(requestId, error);
+    }
     return {
       requestId,
       status: RequestStatus.Pending,
@@ -101,5 +114,29 @@ export class UploadsService {
       imageCount,
       links: requestLinks(requestId),
     };
+  }
+
+  /**
+   * The queue refused the jobs (producers fail fast while Redis is down):
+   * the request is taken back, so a 503 means "nothing stored, try again".
+   * Jobs a partial enqueue did add find their image gone and end at once.
+   * Should the delete fail too (a double fault), the request stays and the
+   * stuck-work sweep queues it once Redis is back, while the client, told to
+   * retry, may upload it a second time.
+   */
+  private async withdraw(requestId: string, cause: unknown): Promise<AppError> {
+    this.logger.warn(`Could not queue request ${requestId}; withdrawing it: ${(cause as Error).message}`);
+    await this.em
+      .fork()
+      .execute('DELETE FROM processing_request WHERE id = ?', [requestId])
+      .catch((error: unknown) =>
+        this.logger.error(`Request ${requestId} stays stored; the sweep will queue it: ${(error as Error).message}`),
+      );
+    return new AppError(
+      HttpStatus.SERVICE_UNAVAILABLE,
+      ErrorCode.ServiceUnavailable,
+      'The job queue is unavailable',
+      'Nothing was stored; upload the file again in a moment.',
+    );
   }
 }
