@@ -1,6 +1,19 @@
 import { INestApplication } from '@nestjs/common';
-import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
+import {
+  DocumentBuilder,
+  getSchemaPath,
+  OpenAPIObject,
+  OperationObject,
+  PathItemObject,
+  PathsObject,
+  ResponsesObject,
+  SwaggerModule,
+} from '@nestjs/swagger';
+import { PROBLEM_CONTENT_TYPE } from './common/problem-details.filter.js';
+import { ProblemDocumentDto } from './common/problem-document.dto.js';
 import { API_KEY_HEADER } from './security/api-key.guard.js';
+import { WebhookEventDto } from './webhooks/dto/webhook-event.dto.js';
+import { WEBHOOK_EVENT_TYPES } from './webhooks/webhook-event.js';
 
 export const API_KEY_SCHEME = 'apiKey';
 
@@ -8,6 +21,7 @@ const TAG_DESCRIPTIONS: Record<string, string> = {
   requests: 'Upload a CSV, follow its processing, download the result',
   files: 'Output images, public so product pages can embed them',
   health: 'Probes for load balancers and orchestrators',
+  webhooks: "Signed events POSTed to a request's webhookUrl, and the log of their deliveries",
 };
 
 /**
@@ -37,28 +51,86 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
     )
     .addSecurityRequirements(API_KEY_SCHEME)
     .build();
-  const document = SwaggerModule.createDocument(app, config, { operationIdFactory: (_controller, method) => method });
+  config.webhooks = webhooks();
+  const document = SwaggerModule.createDocument(app, config, {
+    operationIdFactory: (_controller, method) => method,
+    extraModels: [ProblemDocumentDto, WebhookEventDto],
+  });
   return normalize(document);
 }
 
-/** Sorted paths, schemas and tags, so a new route or DTO shows up as a small diff of openapi.json. */
+const SIGNATURE_HEADERS: [string, string][] = [
+  ['webhook-id', 'The event id: the same on every retry and redelivery, so receivers can drop duplicates'],
+  ['webhook-timestamp', 'Unix seconds of this attempt; reject old ones to stop replays'],
+  ['webhook-signature', '`v1,<base64 HMAC-SHA256>` per Standard Webhooks; two, space-separated, while the key is rotated'],
+];
+
+/** OpenAPI 3.1 `webhooks`: what pixbatch POSTs to a request's webhookUrl, one entry per event type. */
+function webhooks(): Record<string, PathItemObject> {
+  return Object.fromEntries(
+    WEBHOOK_EVENT_TYPES.map((type) => [
+      type,
+      {
+        post: {
+          summary: `Event ${type}, sent once the request reaches that terminal status`,
+          tags: ['webhooks'],
+          security: [],
+          parameters: SIGNATURE_HEADERS.map(([name, description]) => ({
+            name,
+            in: 'header',
+            required: true,
+            description,
+            schema: { type: 'string' },
+          })),
+          requestBody: { required: true, content: { 'application/json': { schema: { $ref: getSchemaPath(WebhookEventDto) } } } },
+          responses: {
+            '200': { description: 'Any 2xx: delivered' },
+            '410': { description: 'Gone: no more attempts for this delivery' },
+            default: { description: 'Anything else (or no answer): retried with backoff' },
+          },
+        },
+      },
+    ]),
+  );
+}
+
+/** Problems the global guards answer with on every route that is not public. */
+const GUARD_PROBLEMS: Record<string, string> = {
+  '401': 'API key missing or not valid (only when the server is configured with API_KEYS)',
+  '429': 'Rate limit exceeded; retry after the Retry-After header',
+};
+
+/**
+ * Adds what the global guards answer, then sorts paths, schemas, responses and
+ * tags, so a new route or DTO shows up as a small diff of openapi.json.
+ */
 function normalize(document: OpenAPIObject): OpenAPIObject {
   const tags = new Set<string>();
-  for (const item of Object.values(document.paths)) {
-    for (const operation of Object.values(item)) {
-      for (const tag of (operation as { tags?: string[] }).tags ?? []) tags.add(tag);
-    }
+  const paths: PathsObject = {};
+  for (const [path, item] of sortedEntries(document.paths)) {
+    paths[path] = Object.fromEntries(
+      Object.entries(item).map(([method, operation]: [string, OperationObject]) => {
+        for (const tag of operation.tags ?? []) tags.add(tag);
+        const responses: ResponsesObject = { ...operation.responses };
+        if (operation.security?.length !== 0) {
+          for (const [status, description] of Object.entries(GUARD_PROBLEMS)) {
+            responses[status] ??= { description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDocumentDto) } } } };
+          }
+        }
+        return [method, { ...operation, responses: Object.fromEntries(sortedEntries(responses)) }];
+      }),
+    );
   }
   return {
     ...document,
     tags: [...tags].sort().map((name) => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name })),
-    paths: sortKeys(document.paths),
-    components: { ...document.components, schemas: sortKeys(document.components?.schemas ?? {}) },
+    paths,
+    components: { ...document.components, schemas: Object.fromEntries(sortedEntries(document.components?.schemas ?? {})) },
   };
 }
 
-function sortKeys<T>(record: Record<string, T>): Record<string, T> {
-  return Object.fromEntries(Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+function sortedEntries<T>(record: Record<string, T>): [string, T][] {
+  return Object.entries(record).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 /** The committed form of the document: two-space JSON with a final newline. */

@@ -9,6 +9,8 @@ export class ProblemIssueDto {
   @ApiPropertyOptional({ nullable: true, type: Number, description: '1-based column position' })
   columnIndex?: number | null;
   @ApiPropertyOptional({ example: 'INVALID_URL' }) code?: string;
+  @ApiPropertyOptional({ example: 'resize', description: 'The form field at fault (VALIDATION_FAILED on upload fields)' })
+  field?: string;
   @ApiProperty({ example: 'URL 2 "htp:/x" is not a valid http(s) URL' }) message: string;
 }
 
@@ -22,4 +24,9 @@ export class ProblemDocumentDto {
   @ApiPropertyOptional({ example: '/api/v1/requests' }) instance?: string;
   @ApiPropertyOptional({ type: [ProblemIssueDto] }) errors?: ProblemIssueDto[];
   @ApiPropertyOptional({ description: 'Total number of issues when `errors` was truncated' }) errorCount?: number;
+  @ApiPropertyOptional({ example: 30, description: 'RATE_LIMITED: seconds until the window resets (also in Retry-After)' })
+  retryAfterSeconds?: number;
+  @ApiPropertyOptional({ example: 52428800, description: 'CSV_TOO_LARGE: the configured limit' }) limitBytes?: number;
+  @ApiPropertyOptional({ example: 'processing', description: 'REQUEST_NOT_FINISHED: the current status' })
+  requestStatus?: string;
 }

@@ -14,7 +14,7 @@ export class ProductsController {
   @Get()
   @ApiOperation({ summary: 'Products of a request with the state of each image, in CSV order', operationId: 'listProducts' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: ProductPageDto })
+  @ApiOkResponse({ type: ProductPageDto, description: 'One page of products' })
   @ApiProblemResponses({ 400: 'Malformed request id or paging parameters', 404: 'Unknown request id' })
   listProducts(@Param('id', ParseRequestIdPipe) id: string, @Query() query: ListProductsQuery): Promise<ProductPageDto> {
     return this.products.listProducts(id, query.page, query.pageSize);

@@ -15,7 +15,7 @@ export class RequestsController {
   @Get('api/v1/requests/:id')
   @ApiOperation({ summary: 'Status, counts and first errors of a processing request', operationId: 'getRequest' })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: RequestStatusDto })
+  @ApiOkResponse({ type: RequestStatusDto, description: 'Status, counts and the first errors' })
   @ApiProblemResponses(STATUS_PROBLEMS)
   getRequest(@Param('id', ParseRequestIdPipe) id: string): Promise<RequestStatusDto> {
     return this.requests.getStatus(id);
@@ -28,7 +28,7 @@ export class RequestsController {
     deprecated: true,
   })
   @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: RequestStatusDto })
+  @ApiOkResponse({ type: RequestStatusDto, description: 'Status, counts and the first errors' })
   @ApiProblemResponses(STATUS_PROBLEMS)
   getStatusLegacy(@Param('id', ParseRequestIdPipe) id: string): Promise<RequestStatusDto> {
     return this.requests.getStatus(id);
@@ -41,7 +41,7 @@ export class RequestsController {
     deprecated: true,
   })
   @ApiQuery({ name: 'request_id', format: 'uuid' })
-  @ApiOkResponse({ type: LegacyStatusDto })
+  @ApiOkResponse({ type: LegacyStatusDto, description: 'Status with the original field names beside the v1 ones' })
   @ApiProblemResponses(STATUS_PROBLEMS)
   async getStatusByQueryLegacy(@Query('request_id', ParseRequestIdPipe) id: string): Promise<LegacyStatusDto> {
     const status = await this.requests.getStatus(id);

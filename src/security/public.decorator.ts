@@ -1,9 +1,11 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { DECORATORS } from '@nestjs/swagger';
 
 export const IS_PUBLIC = 'pixbatch:public';
 
 /**
  * Marks routes that stay open when API keys are configured: probes, the API
  * documentation, and output images (browsers load them by URL, without headers).
+ * The empty security list tells OpenAPI clients not to send the key there.
  */
-export const Public = () => SetMetadata(IS_PUBLIC, true);
+export const Public = () => applyDecorators(SetMetadata(IS_PUBLIC, true), SetMetadata(DECORATORS.API_SECURITY, []));

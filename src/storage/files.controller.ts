@@ -1,6 +1,7 @@
-import { Controller, Get, HttpStatus, Param, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import { Controller, Get, HttpStatus, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { contentTypeOf } from './content-types.js';
 import { StorageDriver } from './storage.driver.js';
@@ -8,6 +9,13 @@ import { Public } from '../security/public.decorator.js';
 
 // Only output images are public; result CSVs go through the export endpoint.
 const PUBLIC_PREFIX = 'images/';
+
+const IMAGE_CONTENT = Object.fromEntries(
+  ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif'].map((type) => [
+    type,
+    { schema: { type: 'string', format: 'binary' } },
+  ]),
+);
 
 @ApiTags('files')
 @Public()
@@ -17,10 +25,12 @@ export class FilesController {
 
   @Get('*')
   @ApiOperation({ summary: 'Download a stored output image', operationId: 'getFile' })
-  @ApiParam({ name: '*', description: 'Storage key, as found in an output URL' })
-  @ApiProduces('image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif')
-  @ApiOkResponse({ description: 'The image bytes' })
-  async getFile(@Param('*') path: string, @Res() reply: FastifyReply): Promise<void> {
+  // OpenAPI names the wildcard {path}; read through @Req so that `*` is not documented as a second path parameter.
+  @ApiParam({ name: 'path', type: String, description: 'Storage key, as found in an output URL', example: 'images/<requestId>/<imageId>.jpg' })
+  @ApiOkResponse({ description: 'The image bytes', content: IMAGE_CONTENT })
+  @ApiProblemResponses({ 404: 'No output image is stored under this key' })
+  async getFile(@Req() request: FastifyRequest<{ Params: { '*': string } }>, @Res() reply: FastifyReply): Promise<void> {
+    const path = request.params['*'];
     const object = path.startsWith(PUBLIC_PREFIX) ? await this.storage.get(path) : null;
     if (!path.startsWith(PUBLIC_PREFIX) || !object) {
       throw new AppError(HttpStatus.NOT_FOUND, ErrorCode.FileNotFound, 'File not found', `No file is stored under ${path}.`);

@@ -1,0 +1,116 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { serializeOpenApi } from '../../src/openapi-document.js';
+import { startTestApp, TestApp } from '../support/test-app.js';
+
+const run = promisify(execFile);
+const SDK_SOURCE = 'clients/typescript/src';
+const PROBLEM_REF = '#/components/schemas/ProblemDocumentDto';
+
+type Json = Record<string, any>;
+
+/** Where two documents differ, three levels deep at most (paths › /x › get): enough to find the route or schema. */
+function differences(a: Json, b: Json, at: string[] = []): string[] {
+  const keys = new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})]);
+  return [...keys].flatMap((key) => {
+    const [left, right] = [a?.[key], b?.[key]];
+    if (JSON.stringify(left) === JSON.stringify(right)) return [];
+    const here = [...at, key];
+    const objects = typeof left === 'object' && typeof right === 'object' && left && right;
+    return here.length < 3 && objects ? differences(left, right, here) : [here.join(' › ')];
+  });
+}
+
+async function files(dir: string): Promise<Map<string, string>> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  const found = new Map<string, string>();
+  for (const entry of entries.filter((e) => e.isFile())) {
+    const path = join(entry.parentPath, entry.name);
+    found.set(relative(dir, path), await readFile(path, 'utf8'));
+  }
+  return found;
+}
+
+function operations(document: Json): [string, Json][] {
+  return Object.entries(document.paths as Json).flatMap(([path, item]) =>
+    Object.entries(item as Json).map(([method, operation]): [string, Json] => [`${method.toUpperCase()} ${path}`, operation]),
+  );
+}
+
+describe('OpenAPI contract', () => {
+  let testApp: TestApp;
+  let served: Json;
+
+  beforeAll(async () => {
+    testApp = await startTestApp();
+    served = (await testApp.app.inject({ method: 'GET', url: '/docs-json' })).json();
+  });
+
+  afterAll(async () => {
+    await testApp?.close();
+  });
+
+  it('openapi.json is the document the running app serves', async () => {
+    const committed = await readFile('openapi.json', 'utf8');
+    if (serializeOpenApi(served as never) !== committed) {
+      const where = differences(JSON.parse(committed), served).slice(0, 20).join(', ');
+      throw new Error(`openapi.json differs from the running app at ${where || 'formatting'}: run npm run openapi`);
+    }
+  });
+
+  it('is OpenAPI 3.1 with one unique operationId and a tag per route', () => {
+    expect(served.openapi).toBe('3.1.0');
+    const ids = operations(served).map(([, operation]) => operation.operationId);
+    expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const [route, operation] of operations(served)) expect([route, operation.tags?.length]).toEqual([route, 1]);
+  });
+
+  it('documents every error answer as a problem document', () => {
+    for (const [route, operation] of operations(served)) {
+      for (const [status, response] of Object.entries(operation.responses as Json)) {
+        if (Number(status) < 400) continue;
+        const schema = response.content?.['application/problem+json']?.schema;
+        // Terminus documents its own 503 body for the probes.
+        if (route.startsWith('GET /health/')) continue;
+        expect([route, status, schema?.$ref]).toEqual([route, status, PROBLEM_REF]);
+      }
+    }
+  });
+
+  it('asks for the API key everywhere but on the probes and the output images', () => {
+    expect(served.components.securitySchemes.apiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-api-key' });
+    expect(served.security).toEqual([{ apiKey: [] }]);
+    const open = operations(served)
+      .filter(([, operation]) => Array.isArray(operation.security) && operation.security.length === 0)
+      .map(([route]) => route);
+    expect(open.sort()).toEqual(['GET /files/{path}', 'GET /health/live', 'GET /health/ready']);
+    for (const [route, operation] of operations(served)) {
+      if (!open.includes(route)) expect([route, Object.keys(operation.responses)]).toEqual([route, expect.arrayContaining(['401', '429'])]);
+    }
+  });
+
+  it('describes the upload as a multipart form with the CSV as a binary part', () => {
+    const form = served.paths['/api/v1/requests'].post.requestBody.content['multipart/form-data'].schema;
+    expect(form.required).toContain('file');
+    expect(form.properties.file).toMatchObject({ type: 'string', format: 'binary' });
+    expect(form.properties.resize).toMatchObject({ type: 'number', maximum: 1 });
+    expect(served.paths['/api/v1/requests/{id}/export'].get.responses['200'].content).toHaveProperty('text/csv');
+  });
+
+  it('clients/typescript is what the generator makes from openapi.json, without warnings', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'pixbatch-sdk-'));
+    try {
+      const { stdout, stderr } = await run(process.execPath, ['clients/typescript/generate.mjs', out]);
+      expect(`${stdout}${stderr}`).not.toMatch(/warn|error/i);
+      const [fresh, committed] = [await files(out), await files(SDK_SOURCE)];
+      const changed = [...new Set([...fresh.keys(), ...committed.keys()])].filter((file) => fresh.get(file) !== committed.get(file));
+      if (changed.length > 0) throw new Error(`${SDK_SOURCE} differs from a fresh generation in ${changed.join(', ')}: run npm run sdk`);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
