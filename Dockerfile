@@ -6,6 +6,8 @@ COPY scripts/complete-lockfile.mjs ./scripts/
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json nest-cli.json mikro-orm.config.ts ./
 COPY src ./src
+# The CLI (bin pixbatch) is compiled together with the generated SDK it uses.
+COPY clients/typescript/src ./clients/typescript/src
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim

@@ -1,0 +1,230 @@
+import { createWriteStream, openAsBlob } from 'node:fs';
+import { access, rename, rm } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { RequestStatusDto } from '../../clients/typescript/src/index.js';
+import { ApiCallError, PixbatchApi } from './pixbatch-api.js';
+import { formatDuration, ProgressMeter, progressView } from './progress.js';
+
+/** What the shell sees: scripts branch on these, so they never change meaning. */
+export enum ExitCode {
+  Completed = 0,
+  UsageOrTransport = 1,
+  CompletedWithErrors = 2,
+  Failed = 3,
+  Interrupted = 130,
+}
+
+const TERMINAL_EXIT: Record<string, ExitCode> = {
+  completed: ExitCode.Completed,
+  completed_with_errors: ExitCode.CompletedWithErrors,
+  failed: ExitCode.Failed,
+};
+
+const POLL_MS = 500;
+// A restarting server or a brief network fault should not end a long wait.
+const MAX_POLL_FAILURES = 10;
+
+export const USAGE = `Usage: pixbatch <command> [options]
+
+Commands:
+  submit <csv>          Upload a CSV of products and image URLs
+  status <id>           Show a request's status, counts and first errors
+  export <id>           Download the result CSV (to stdout unless -o is given)
+
+Options:
+  --wait                submit, status: wait for the end with a progress bar; the exit code
+                        tells how it ended (0 completed, 2 completed_with_errors, 3 failed)
+  -o, --output FILE     export: write the CSV here; submit --wait: also download the result
+  --webhook-url URL     submit: call this URL with a signed event when the request ends
+  --resize FACTOR       submit: scale both sides, 0 < FACTOR <= 1 (e.g. 0.5)
+  --url URL             the pixbatch server (default $PIXBATCH_URL or http://localhost:3000)
+  --api-key KEY         sent as x-api-key (default $PIXBATCH_API_KEY)
+  -h, --help            show this help
+
+Exit codes: 0 success, 1 usage or connection error, 2 completed_with_errors, 3 failed.`;
+
+const OPTIONS = {
+  wait: { type: 'boolean' },
+  output: { type: 'string', short: 'o' },
+  'webhook-url': { type: 'string' },
+  resize: { type: 'string' },
+  url: { type: 'string' },
+  'api-key': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} satisfies ParseArgsConfig['options'];
+
+export interface CliIo {
+  stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  stderr: NodeJS.WritableStream;
+  env: Record<string, string | undefined>;
+  /** Aborted when the user interrupts (Ctrl-C) a wait. */
+  signal?: AbortSignal;
+}
+
+class UsageError extends Error {}
+
+export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
+  const say = (line = '') => io.stdout.write(`${line}\n`);
+  try {
+    const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+    const [command, ...rest] = positionals;
+    if (values.help || !command) {
+      say(USAGE);
+      return values.help ? ExitCode.Completed : ExitCode.UsageOrTransport;
+    }
+    const api = new PixbatchApi(
+      (values.url ?? io.env.PIXBATCH_URL ?? 'http://localhost:3000').replace(/\/+$/, ''),
+      values['api-key'] ?? io.env.PIXBATCH_API_KEY,
+    );
+    const target = single(rest, command === 'submit' ? 'a CSV file' : 'a request id');
+    switch (command) {
+      case 'submit':
+        return await submit(api, target, values, io, say);
+      case 'status':
+        return await status(api, target, Boolean(values.wait), io, say);
+      case 'export':
+        await exportCsv(api, target, values.output, io);
+        if (values.output) say(`Result CSV written to ${values.output}`);
+        return ExitCode.Completed;
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } catch (error) {
+    return report(error, io);
+  }
+}
+
+async function submit(
+  api: PixbatchApi,
+  path: string,
+  values: { wait?: boolean; output?: string; 'webhook-url'?: string; resize?: string },
+  io: CliIo,
+  say: (line?: string) => void,
+): Promise<ExitCode> {
+  const resize = values.resize === undefined ? undefined : Number(values.resize);
+  if (resize !== undefined && !Number.isFinite(resize)) throw new UsageError(`--resize must be a number, got "${values.resize}"`);
+  if (values.output && !values.wait) throw new UsageError('--output with submit needs --wait (the result exists only at the end)');
+  await access(path).catch(() => {
+    throw new UsageError(`cannot read ${path}`);
+  });
+  // A file-backed Blob: the CSV is streamed from disk, not read into memory first.
+  const file = new File([await openAsBlob(path, { type: 'text/csv' })], basename(path), { type: 'text/csv' });
+  const created = await api.submit(file, { webhookUrl: values['webhook-url'], resize });
+  say(`Submitted ${file.name}: request ${created.requestId} (${created.productCount} products, ${created.imageCount} images)`);
+  if (!values.wait) {
+    say(`Follow it with: pixbatch status ${created.requestId} --wait`);
+    return ExitCode.Completed;
+  }
+  const final = await waitForEnd(api, created.requestId, io);
+  summarize(final, say);
+  if (values.output) {
+    await exportCsv(api, created.requestId, values.output, io);
+    say(`Result CSV written to ${values.output}`);
+  }
+  return TERMINAL_EXIT[final.status] ?? ExitCode.UsageOrTransport;
+}
+
+async function status(api: PixbatchApi, id: string, wait: boolean, io: CliIo, say: (line?: string) => void): Promise<ExitCode> {
+  const current = wait ? await waitForEnd(api, id, io) : await api.status(id);
+  say(`Request ${current.requestId} (${current.originalFilename})`);
+  summarize(current, say);
+  return wait ? (TERMINAL_EXIT[current.status] ?? ExitCode.UsageOrTransport) : ExitCode.Completed;
+}
+
+async function waitForEnd(api: PixbatchApi, id: string, io: CliIo): Promise<RequestStatusDto> {
+  const meter = new ProgressMeter();
+  const view = progressView(io.stdout);
+  let failures = 0;
+  try {
+    for (;;) {
+      let current: RequestStatusDto;
+      try {
+        current = await api.status(id);
+        failures = 0;
+      } catch (error) {
+        if (!(error instanceof ApiCallError) || !error.transient || ++failures > MAX_POLL_FAILURES) throw error;
+        await sleep(POLL_MS * failures, undefined, { signal: io.signal });
+        continue;
+      }
+      view.update(meter.measure(current));
+      if (current.completed) return current;
+      await sleep(POLL_MS, undefined, { signal: io.signal });
+    }
+  } catch (error) {
+    if (io.signal?.aborted) throw new Interrupted(id);
+    throw error;
+  } finally {
+    view.finish();
+  }
+}
+
+class Interrupted extends Error {
+  constructor(readonly requestId: string) {
+    super('interrupted');
+  }
+}
+
+function summarize(request: RequestStatusDto, say: (line?: string) => void): void {
+  const { images, products } = request.counts;
+  const took =
+    request.startedAt && request.completedAt
+      ? ` in ${formatDuration((Date.parse(request.completedAt) - Date.parse(request.startedAt)) / 1000)}`
+      : '';
+  say(`Status: ${request.status}${request.completed ? took : ` (${request.percent}%)`}`);
+  say(`Images: ${images.succeeded} succeeded, ${images.failed} failed, ${images.pending} pending, of ${images.total}`);
+  say(`Products: ${products.processed} of ${products.total} processed`);
+  if (request.webhook) {
+    const { state, attempts, url } = request.webhook;
+    say(`Webhook: ${state}, ${attempts} attempt(s) to ${url}`);
+  }
+  if (request.errors.length > 0) {
+    say(`First errors:`);
+    for (const error of request.errors) {
+      say(`  row ${error.row} (${error.productName}) ${error.url}: ${error.code} ${error.message}`);
+    }
+  }
+}
+
+/** To a file (written beside it and renamed, so a failed download leaves nothing half-written) or to stdout. */
+async function exportCsv(api: PixbatchApi, id: string, output: string | undefined, io: CliIo): Promise<void> {
+  const body = Readable.fromWeb(await api.export(id));
+  if (!output) {
+    await pipeline(body, io.stdout, { end: false });
+    return;
+  }
+  const partial = `${output}.part`;
+  try {
+    await pipeline(body, createWriteStream(partial));
+    await rename(partial, output);
+  } catch (error) {
+    await rm(partial, { force: true });
+    throw error;
+  }
+}
+
+function single(values: string[], what: string): string {
+  if (values.length !== 1) throw new UsageError(values.length === 0 ? `expected ${what}` : `expected one argument, got ${values.length}`);
+  return values[0]!;
+}
+
+function report(error: unknown, io: CliIo): ExitCode {
+  if (error instanceof Interrupted) {
+    io.stderr.write(`Stopped waiting; the request goes on. Resume with: pixbatch status ${error.requestId} --wait\n`);
+    return ExitCode.Interrupted;
+  }
+  if (error instanceof ApiCallError) {
+    io.stderr.write(`error: ${error.message}\n${error.details.map((line) => `  ${line}\n`).join('')}`);
+    return ExitCode.UsageOrTransport;
+  }
+  const argumentError = (error as { code?: string }).code?.startsWith('ERR_PARSE_ARGS');
+  if (error instanceof UsageError || argumentError) {
+    io.stderr.write(`error: ${(error as Error).message}\nRun pixbatch --help for usage.\n`);
+    return ExitCode.UsageOrTransport;
+  }
+  io.stderr.write(`error: ${error instanceof Error ? error.message : String(error)}\n`);
+  return ExitCode.UsageOrTransport;
+}

@@ -1,0 +1,87 @@
+import { createClient, type Client } from '../../clients/typescript/src/client/index.js';
+import {
+  createRequest,
+  exportRequest,
+  getRequest,
+  type CreatedRequestDto,
+  type ProblemDocumentDto,
+  type RequestStatusDto,
+} from '../../clients/typescript/src/index.js';
+
+/** A call that did not succeed, worded for a person, with what the API said in detail. */
+export class ApiCallError extends Error {
+  constructor(
+    message: string,
+    readonly details: string[] = [],
+    /** Worth trying again: no answer at all, a 5xx or a rate limit. */
+    readonly transient = false,
+  ) {
+    super(message);
+    this.name = 'ApiCallError';
+  }
+}
+
+export interface SubmitOptions {
+  webhookUrl?: string;
+  resize?: number;
+}
+
+/** The few calls the CLI makes, through the generated SDK, with failures turned into ApiCallError. */
+export class PixbatchApi {
+  private readonly client: Client;
+
+  constructor(
+    readonly baseUrl: string,
+    apiKey?: string,
+  ) {
+    this.client = createClient({ baseUrl, auth: apiKey });
+  }
+
+  async submit(file: File, options: SubmitOptions): Promise<CreatedRequestDto> {
+    return this.unwrap(await createRequest({ client: this.client, body: { file, ...options } }));
+  }
+
+  async status(id: string): Promise<RequestStatusDto> {
+    return this.unwrap(await getRequest({ client: this.client, path: { id } }));
+  }
+
+  /** The result CSV as the server sent it, byte for byte (the BOM included). */
+  async export(id: string): Promise<ReadableStream<Uint8Array>> {
+    const body = this.unwrap(await exportRequest({ client: this.client, path: { id }, parseAs: 'stream' }));
+    return body as unknown as ReadableStream<Uint8Array>;
+  }
+
+  private unwrap<T>(result: { data?: T; error?: unknown; response?: Response }): T {
+    if (result.error === undefined) return result.data as T;
+    const { error, response } = result;
+    if (!response) {
+      // fetch rejects with a TypeError whose cause names the socket error (ECONNREFUSED, ENOTFOUND, …).
+      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
+      throw new ApiCallError(`cannot reach ${this.baseUrl} (${reason})`, [], true);
+    }
+    const transient = response.status >= 500 || response.status === 429;
+    if (isProblem(error)) {
+      const detail = error.detail ? `: ${error.detail}` : '';
+      throw new ApiCallError(
+        `${error.title} (${error.code}, HTTP ${response.status})${detail}`,
+        (error.errors ?? []).map(describeIssue),
+        transient,
+      );
+    }
+    throw new ApiCallError(`HTTP ${response.status} from ${response.url}`, [], transient);
+  }
+}
+
+function isProblem(value: unknown): value is ProblemDocumentDto {
+  return typeof value === 'object' && value !== null && 'code' in value && 'title' in value;
+}
+
+function describeIssue(issue: NonNullable<ProblemDocumentDto['errors']>[number]): string {
+  const where = [
+    issue.row != null ? `row ${issue.row}` : null,
+    issue.line != null ? `line ${issue.line}` : null,
+    issue.column ?? issue.field ?? null,
+  ].filter(Boolean);
+  return `${where.length ? `${where.join(', ')}: ` : ''}${issue.code ? `${issue.code} ` : ''}${issue.message}`;
+}
