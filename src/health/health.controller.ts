@@ -1,11 +1,8 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import {
-  HealthCheck,
-  HealthCheckService,
-  HealthIndicatorService,
-  MikroOrmHealthIndicator,
-} from '@nestjs/terminus';
+import type { FastifyReply } from 'fastify';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { StorageDriver } from '../storage/storage.driver.js';
 import { Public } from '../security/public.decorator.js';
@@ -20,7 +17,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly database: MikroOrmHealthIndicator,
+    private readonly em: EntityManager,
     private readonly queue: JobQueue,
     private readonly storage: StorageDriver,
   ) {}
@@ -38,13 +35,39 @@ export class HealthController {
     operationId: 'getReadiness',
   })
   @HealthCheck()
-  ready() {
+  async ready(@Res({ passthrough: true }) reply: FastifyReply) {
+    try {
+      return await this.checkDependencies();
+    } catch (error) {
+      // Terminus reports a failed check by throwing; a probe (and whoever is
+      // paged) needs its report of which dependency is down, which the global
+      // problem filter would reduce to a bare "Service Unavailable".
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      void reply.status(503);
+      return error.getResponse();
+    }
+  }
+
+  private checkDependencies() {
     return this.health.check([
-      () => this.database.pingCheck('database').withTimeout(CHECK_TIMEOUT_MS),
+      // A real query rather than terminus' MikroORM indicator, which reports a
+      // fresh process "not connected" until something else has used the pool.
+      () =>
+        this.indicators
+          .check('database')
+          .attempt(async () => {
+            await this.em.fork().execute('SELECT 1');
+          })
+          .withTimeout(CHECK_TIMEOUT_MS),
+      // Queue depth and connected image workers, for dashboards and for
+      // noticing a backlog with no worker to drain it.
       () =>
         this.indicators
           .check('redis')
-          .attempt(async () => ({ imageQueue: await this.queue.imageQueueDepth() }))
+          .attempt(async () => ({
+            imageQueue: await this.queue.imageQueueDepth(),
+            imageWorkers: await this.queue.imageWorkerCount(),
+          }))
           .withTimeout(CHECK_TIMEOUT_MS),
       () =>
         this.indicators

@@ -43,6 +43,11 @@ export class JobQueue {
     });
   }
 
+  /** Worker connections on the image queue, across every process (Redis CLIENT LIST). */
+  imageWorkerCount(): Promise<number> {
+    return this.images.getWorkersCount();
+  }
+
   /** Image jobs not yet finished; a real Redis round trip, hence also the readiness check. */
   async imageQueueDepth(): Promise<{ waiting: number; active: number; delayed: number }> {
     const counts = await this.images.getJobCounts('waiting', 'active', 'delayed');
