@@ -2,6 +2,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { DelayedError, type Job } from 'bullmq';
 import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../observability/metrics.service.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { DeliverWebhookJob, QueueName } from '../queue/queue.constants.js';
 import { RetrySchedule } from './retry-schedule.js';
@@ -33,6 +34,7 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
     private readonly schedule: RetrySchedule,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
   ) {
     super();
   }
@@ -69,6 +71,8 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
       this.logger.warn(`Delivery ${attempt.deliveryId} attempt ${attempt.number} outlived its lease; outcome not recorded`);
       return 'lease-lost';
     }
+    // Outcome of this attempt: delivered, retrying (pending), failed (410, blocked) or exhausted.
+    this.metrics.webhookAttempts.inc({ outcome: decision.status === WebhookDeliveryStatus.Pending ? 'retrying' : decision.status });
     if (decision.status === WebhookDeliveryStatus.Pending) {
       await this.queue.enqueueWebhookDelivery(attempt.deliveryId, attempt.number + 1, decision.delayMs);
     }

@@ -269,6 +269,16 @@ describe('signed webhooks', () => {
     expect((await listDeliveries(harness.app, requestId))[0]).toMatchObject({ status: 'failed', attemptCount: 1 });
   }, SLOW);
 
+  it('counts attempts by outcome in /metrics', async () => {
+    const text = (await harness.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const count = (outcome: string) =>
+      Number(text.match(new RegExp(`^pixbatch_webhook_attempts_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+    // The tests above delivered events, retried after a 500, and stopped on a 410.
+    expect(count('delivered')).toBeGreaterThan(0);
+    expect(count('retrying')).toBeGreaterThan(0);
+    expect(count('failed')).toBeGreaterThan(0);
+  });
+
   it('301 is a failure and is not followed; every attempt fails and the delivery ends exhausted', async () => {
     receiver.respond('/moved', { status: 301, headers: { location: receiver.url('/new-home') } });
     const requestId = await completedRequestWithWebhook('/moved');
