@@ -6,6 +6,7 @@ import { ImageFetcher } from './fetch/image-fetcher.js';
 import { FinalizeRequestProcessor } from './finalize-request.processor.js';
 import { ImageJobProcessor } from './image-job.processor.js';
 import { RequestFinalizer } from './request-finalizer.service.js';
+import { StuckWorkSweeper } from './stuck-work.sweeper.js';
 import { ImageTransformer } from './transform/image-transformer.js';
 
 /** The worker role: image jobs and request finalization. */
@@ -32,6 +33,7 @@ import { ImageTransformer } from './transform/image-transformer.js';
     ImageJobProcessor,
     FinalizeRequestProcessor,
     RequestFinalizer,
+    StuckWorkSweeper,
   ],
 })
 export class ProcessingModule {}

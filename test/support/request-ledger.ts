@@ -1,0 +1,102 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import pg from 'pg';
+import { TEST_DATABASE_URL, assertTestDatabase } from './test-database.js';
+
+/**
+ * A database of the suite's own on the shared PostgreSQL. Each suite's
+ * sweeper adopts every stranded request it finds in its database, so suites
+ * that sweep must not share one with suites whose queues they cannot see.
+ */
+export function scratchDatabaseUrl(suite: string): string {
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/pixbatch_${process.pid}_${suite}_test`;
+  return url.toString();
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  assertTestDatabase(databaseUrl);
+  const url = new URL(databaseUrl);
+  const name = decodeURIComponent(url.pathname.slice(1));
+  url.pathname = '/postgres';
+  const admin = new pg.Client({ connectionString: url.toString() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+export interface Ledger {
+  status: string;
+  imageCount: number;
+  /** The request's counters, as the status endpoint reports them. */
+  counted: { succeeded: number; failed: number; productsProcessed: number };
+  /** What the rows say: every image row by state, products whose every image is counted. */
+  rows: { succeeded: number; failed: number; open: number; productsDone: number; productCount: number; imagesDone: number };
+  imageIds: string[];
+  maxAttempts: number;
+}
+
+/** Reads a request's counters and, independently, the rows they summarise. */
+export async function ledger(databaseUrl: string, requestId: string): Promise<Ledger> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const { rows } = await client.query(
+      `SELECT r.status, r.image_count, r.images_succeeded, r.images_failed, r.products_processed, r.product_count,
+              (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status = 'succeeded') AS rows_succeeded,
+              (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status = 'failed') AS rows_failed,
+              (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status IN ('pending', 'processing')) AS rows_open,
+              (SELECT count(*)::int FROM product p WHERE p.request_id = r.id AND p.processed AND p.images_done = p.image_count) AS products_done,
+              (SELECT coalesce(sum(p.images_done), 0)::int FROM product p WHERE p.request_id = r.id) AS images_done,
+              (SELECT max(i.attempts) FROM image i WHERE i.request_id = r.id) AS max_attempts,
+              (SELECT array_agg(i.id::text ORDER BY i.id) FROM image i WHERE i.request_id = r.id) AS image_ids
+         FROM processing_request r WHERE r.id = $1`,
+      [requestId],
+    );
+    const row = rows[0];
+    if (!row) throw new Error(`Request ${requestId} is not in the database`);
+    return {
+      status: row.status,
+      imageCount: row.image_count,
+      counted: { succeeded: row.images_succeeded, failed: row.images_failed, productsProcessed: row.products_processed },
+      rows: {
+        succeeded: row.rows_succeeded,
+        failed: row.rows_failed,
+        open: row.rows_open,
+        productsDone: row.products_done,
+        productCount: row.product_count,
+        imagesDone: row.images_done,
+      },
+      imageIds: row.image_ids,
+      maxAttempts: row.max_attempts,
+    };
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * Every image terminal and counted exactly once: the request's counters, the
+ * products' counters and the image rows agree, and storage holds one output
+ * per image under its deterministic key, nothing else (no second copy, no
+ * temporary file left by a killed write).
+ */
+export async function expectCountedOnce(databaseUrl: string, storageDir: string, requestId: string): Promise<Ledger> {
+  const book = await ledger(databaseUrl, requestId);
+  expect(book.status).toBe('completed');
+  expect(book.rows).toEqual({
+    succeeded: book.imageCount,
+    failed: 0,
+    open: 0,
+    productsDone: book.rows.productCount,
+    productCount: book.rows.productCount,
+    imagesDone: book.imageCount,
+  });
+  expect(book.counted).toEqual({ succeeded: book.imageCount, failed: 0, productsProcessed: book.rows.productCount });
+  const files = await readdir(join(storageDir, 'images', requestId));
+  expect(files.sort()).toEqual(book.imageIds.map((id) => `${id}.jpg`).sort());
+  return book;
+}
