@@ -1,8 +1,23 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
+import { Processor, RedisOptions, Worker, WorkerOptions } from 'bullmq';
 import { AppConfig } from '../config/app-config.js';
 import { QueueName } from './queue.constants.js';
 import { JobQueue } from './job-queue.service.js';
+
+/**
+ * BullMQ's production guide: a worker waits out a Redis outage (its commands
+ * queue until the connection is back, and BullMQ forces maxRetriesPerRequest
+ * null on it), so a job finished during the outage is still recorded. Nest
+ * builds each worker from its queue's connection options, which fail fast
+ * (below); workers turn the offline queue back on.
+ */
+class OutageTolerantWorker extends Worker {
+  constructor(name: string, processor: Processor, opts: WorkerOptions<RedisOptions>) {
+    super(name, processor, { ...opts, connection: { ...opts.connection, enableOfflineQueue: true, maxRetriesPerRequest: null } });
+  }
+}
+BullModule.workerClass = OutageTolerantWorker;
 
 @Global()
 @Module({
@@ -11,9 +26,12 @@ import { JobQueue } from './job-queue.service.js';
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
         prefix: config.queuePrefix,
-        // BullMQ's production guide: workers must wait out a Redis outage
-        // rather than fail commands, hence no per-request retry cap.
-        connection: { url: config.redisUrl, maxRetriesPerRequest: null, enableOfflineQueue: true },
+        // Producers fail fast while Redis is down (BullMQ's "failing fast when
+        // Redis is down"): an upload answers 503 at once and the readiness
+        // probe reports it, instead of both hanging until Redis is back. The
+        // price: a blip of a few hundred milliseconds fails an upload that
+        // waiting would have saved, and the client has to retry it.
+        connection: { url: config.redisUrl, enableOfflineQueue: false },
         defaultJobOptions: {
           attempts: config.jobAttempts,
           backoff: { type: 'exponential', delay: config.jobBackoffMs },
