@@ -26,5 +26,12 @@ export default {
       testTimeout: 60_000,
     },
     { ...withServices, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], testTimeout: 120_000 },
+    // Fault suites start and stop their own PostgreSQL and Redis, kill
+    // processes and push a 50 000-row batch through: minutes, not seconds
+    // (each test sets its own timeout). They run from `npm run test:faults`,
+    // which sets the flag, not from `npm test`.
+    ...(process.env.PIXBATCH_FAULT_TESTS
+      ? [{ ...base, displayName: 'faults', testMatch: ['<rootDir>/test/faults/**/*.fault-spec.ts'] }]
+      : []),
   ],
 };
