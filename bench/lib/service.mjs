@@ -1,0 +1,240 @@
+// Runs the built service (dist/src/main.js) as child processes against its own
+// PostgreSQL database, Redis key prefix and storage directory, and removes all
+// three afterwards.
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+// The bench compiles its own copy (npm run bench), so a build running beside it
+// (the test script rebuilds dist/) cannot swap the code out mid-measurement.
+const MAIN = join(ROOT, 'bench/.dist/src/main.js');
+const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** One isolated deployment: a database, a queue prefix and a storage directory. */
+export class BenchEnvironment {
+  static async create() {
+    const env = new BenchEnvironment();
+    env.dir = await mkdtemp(join(tmpdir(), 'pixbatch-bench-'));
+    env.database = `pixbatch_bench_${process.pid}`;
+    env.queuePrefix = `pixbatch-bench-${process.pid}`;
+    env.processes = [];
+    env.started = 0;
+    // Every process shares the API's port in PUBLIC_BASE_URL, the base of output image URLs.
+    env.port = await freePort();
+    await env.dropDatabase();
+    return env;
+  }
+
+  get databaseUrl() {
+    return `${POSTGRES}/${this.database}`;
+  }
+
+  /** Starts one process of the service; `role` is all, api or worker. */
+  async start(role, { env: extraEnv = {}, nodeArgs = [] } = {}) {
+    const { port } = this;
+    const log = join(this.dir, `${role}-${++this.started}.log`);
+    const out = createWriteStream(log);
+    const child = spawn(process.execPath, [...nodeArgs, MAIN], {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        NODE_ENV: 'production',
+        APP_ROLE: role,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+        DATABASE_URL: this.databaseUrl,
+        REDIS_URL,
+        QUEUE_PREFIX: this.queuePrefix,
+        STORAGE_DIR: join(this.dir, 'storage'),
+        ALLOW_PRIVATE_NETWORKS: 'true',
+        ...extraEnv,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    for (const stream of [child.stdout, child.stderr]) {
+      stream.on('data', (chunk) => {
+        out.write(chunk);
+        if (output.length < 100_000) output += chunk;
+      });
+    }
+    const exited = new Promise((done) => child.once('exit', (code, signal) => done({ code, signal })));
+    const proc = { role, pid: child.pid, child, port, exited, log, baseUrl: `http://127.0.0.1:${port}` };
+    this.processes.push(proc);
+
+    const started = Date.now();
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`${role} exited at start:\n${output.slice(-2000)}`);
+      if (Date.now() - started > 60_000) throw new Error(`${role} did not start within 60 s:\n${output.slice(-2000)}`);
+      if (role === 'worker' ? output.includes('Worker started') : await live(proc.baseUrl)) break;
+      await sleep(100);
+    }
+    return proc;
+  }
+
+  async stop(proc) {
+    if (proc.child.exitCode === null) {
+      proc.child.kill('SIGTERM');
+      const timer = setTimeout(() => proc.child.kill('SIGKILL'), 15_000);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+    this.processes = this.processes.filter((p) => p !== proc);
+  }
+
+  /** Stops every process and removes the database, the Redis keys and the storage (and the logs unless kept). */
+  async destroy({ keepLogs = false } = {}) {
+    for (const proc of [...this.processes]) await this.stop(proc);
+    await this.dropDatabase();
+    await this.clearQueues();
+    if (keepLogs) {
+      await rm(join(this.dir, 'storage'), { recursive: true, force: true });
+      console.error(`· service logs kept in ${this.dir}`);
+    } else {
+      await rm(this.dir, { recursive: true, force: true });
+    }
+  }
+
+  /** Between scenarios: same database name, fresh contents. */
+  async reset() {
+    for (const proc of [...this.processes]) await this.stop(proc);
+    await this.dropDatabase();
+    await this.clearQueues();
+    await rm(join(this.dir, 'storage'), { recursive: true, force: true });
+  }
+
+  async query(sql, params = []) {
+    const client = new pg.Client({ connectionString: this.databaseUrl });
+    await client.connect();
+    try {
+      return (await client.query(sql, params)).rows;
+    } finally {
+      await client.end();
+    }
+  }
+
+  async dropDatabase() {
+    const client = new pg.Client({ connectionString: `${POSTGRES}/postgres` });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(this.database)} WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+  }
+
+  async clearQueues() {
+    const redis = new Redis(REDIS_URL, { lazyConnect: true });
+    await redis.connect();
+    try {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.queuePrefix}:*`, 'COUNT', 1000);
+        if (keys.length > 0) await redis.unlink(...keys);
+        cursor = next;
+      } while (cursor !== '0');
+    } finally {
+      redis.disconnect();
+    }
+  }
+
+  async writeFile(name, content) {
+    const path = join(this.dir, name);
+    await writeFile(path, content);
+    return path;
+  }
+}
+
+// Liveness, not readiness: MikroORM reports itself unconnected until its pool's
+// first query, so /health/ready fails on an idle process.
+async function live(baseUrl) {
+  try {
+    const response = await fetch(`${baseUrl}/health/live`);
+    await response.arrayBuffer();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+function freePort() {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** Uploads a CSV; resolves with the response and the time to the 202. */
+export async function upload(baseUrl, csv, fields = {}) {
+  const form = new FormData();
+  form.set('file', new Blob([csv], { type: 'text/csv' }), 'products.csv');
+  for (const [name, value] of Object.entries(fields)) form.set(name, String(value));
+  const started = performance.now();
+  const response = await fetch(`${baseUrl}/api/v1/requests`, { method: 'POST', body: form });
+  const body = await response.json();
+  const ackMs = performance.now() - started;
+  if (response.status !== 202) throw new Error(`upload answered ${response.status}: ${JSON.stringify(body)}`);
+  return { ...body, ackMs, startedAt: Date.now() - ackMs };
+}
+
+/** Polls the status endpoint until the request is terminal. */
+export async function waitForTerminal(baseUrl, requestId, { intervalMs = 200, timeoutMs = 600_000 } = {}) {
+  const started = Date.now();
+  for (;;) {
+    const response = await fetch(`${baseUrl}/api/v1/requests/${requestId}`);
+    const status = await response.json();
+    if (status.completed) return status;
+    if (Date.now() - started > timeoutMs) throw new Error(`request ${requestId} not terminal after ${timeoutMs} ms`);
+    await sleep(intervalMs);
+  }
+}
+
+/** Memory and CPU of a process from /proc (Linux); `mainCpuSeconds` is its JavaScript thread's share. */
+export async function processStats(pid) {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  return {
+    rssMb: kb('VmRSS') / 1024,
+    peakMb: kb('VmHWM') / 1024,
+    cpuSeconds: await cpuSeconds(`/proc/${pid}/stat`),
+    mainCpuSeconds: await cpuSeconds(`/proc/${pid}/task/${pid}/stat`),
+  };
+}
+
+async function cpuSeconds(statPath) {
+  const stat = await readFile(statPath, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Resets the kernel's peak-RSS mark, so VmHWM covers only what follows. */
+export async function resetPeak(pid) {
+  await writeFile(`/proc/${pid}/clear_refs`, '5');
+}
+
+/** A CSV of `rows` products with `perRow` URLs each, taken round-robin from `urls`. */
+export function productCsv(rows, perRow, urls) {
+  const lines = ['S. No.,Product Name,Input Image Urls'];
+  let next = 0;
+  for (let row = 1; row <= rows; row++) {
+    const cell = [];
+    for (let k = 0; k < perRow; k++) cell.push(urls[next++ % urls.length]);
+    lines.push(`${row},Product ${row},"${cell.join(',')}"`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -1,0 +1,219 @@
+// npm run bench [-- --runs 3] [--only bare,split,all,formats,ingest] [--lanes 4]
+//               [--profile DIR] [--node-args='--trace-gc'] [--keep-logs]
+// Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
+import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { bareLoop } from './lib/bare.mjs';
+import { SETS, loadCorpus } from './lib/corpus.mjs';
+import { startImageServer } from './lib/image-server.mjs';
+import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
+import { CpuMeter, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
+
+const SECTIONS = ['bare', 'split', 'all', 'formats', 'ingest'];
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '1' },
+    only: { type: 'string', default: SECTIONS.join(',') },
+    lanes: { type: 'string', default: '4' },
+    // Writes V8 CPU profiles of the service processes (open them in Chrome DevTools).
+    profile: { type: 'string' },
+    // Extra Node.js options for the service processes, e.g. --node-args=--trace-gc.
+    'node-args': { type: 'string' },
+    'keep-logs': { type: 'boolean', default: false },
+  },
+});
+const runs = Number(args.runs);
+const only = new Set(args.only.split(','));
+const lanes = Number(args.lanes);
+const log = (message) => console.error(`· ${message}`);
+
+const THROUGHPUT_SET = 'jpeg-1600';
+const WARM_UP_IMAGES = 8;
+const URLS_PER_PRODUCT = 3;
+const SERVICES = ['postgres', 'redis-server'];
+
+console.log(
+  `pixbatch bench: ${availableParallelism()} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
+    `Node ${process.version}, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, ` +
+    `load average ${loadavg()[0].toFixed(2)}`,
+);
+
+const corpus = await loadCorpus(join(import.meta.dirname, '.corpus'), log);
+const server = await startImageServer(corpus);
+const env = await BenchEnvironment.create();
+const results = [];
+try {
+  for (let run = 1; run <= runs; run++) {
+    log(`run ${run}/${runs}`);
+    const metrics = {};
+    if (only.has('bare')) Object.assign(metrics, await bare());
+    if (only.has('split')) Object.assign(metrics, await pipeline('split', metrics));
+    if (only.has('all')) Object.assign(metrics, await pipeline('all', metrics));
+    if (only.has('formats')) Object.assign(metrics, await formats());
+    if (only.has('ingest')) Object.assign(metrics, await ingest());
+    results.push(metrics);
+  }
+} finally {
+  await env.destroy({ keepLogs: args['keep-logs'] });
+  await server.close();
+}
+printTable(summarize(results));
+
+async function bare() {
+  const images = corpus[THROUGHPUT_SET];
+  log(`bare sharp: ${images.length} × ${describeSet(THROUGHPUT_SET)}, ${lanes} lanes`);
+  await bareLoop(images.slice(0, WARM_UP_IMAGES), { lanes });
+  const cpu = await CpuMeter.start();
+  const result = await bareLoop(images, { lanes });
+  const busy = await cpu.stop();
+  return {
+    'bare.others': metric('bare sharp, CPU used by other programs', othersShare(busy, result.cpuMsPerImage * images.length), '%', 0),
+    'bare.perSecond': metric(`bare sharp, ${lanes} lanes`, result.perSecond, 'img/s', 1),
+    'bare.cpu': metric('bare sharp, CPU per image', result.cpuMsPerImage, 'ms', 1),
+    'bare.outIn': metric('bare sharp output/input bytes', result.bytesOut / result.bytesIn, '', 3),
+  };
+}
+
+/** Upload → every image fetched, compressed, stored and counted → finalized, over HTTP. */
+async function pipeline(mode, previous) {
+  const images = corpus[THROUGHPUT_SET];
+  log(`pipeline (${mode === 'split' ? 'APP_ROLE=api + APP_ROLE=worker' : 'APP_ROLE=all'}): ${images.length} images`);
+  await env.reset();
+  const nodeArgs = args['node-args']?.split(' ') ?? [];
+  if (args.profile) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${args.profile}`);
+  const options = { nodeArgs };
+  const procs =
+    mode === 'split'
+      ? [await env.start('api', options), await env.start('worker', options)]
+      : [await env.start('all', options)];
+  const api = procs[0];
+  const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
+
+  // The first jobs pay for JIT compilation and connection pools, as the bare loop's warm-up does.
+  const warmUp = await upload(api.baseUrl, productCsv(WARM_UP_IMAGES / 2, 2, urls));
+  await waitForTerminal(api.baseUrl, warmUp.requestId);
+
+  for (const proc of procs) await resetPeak(proc.pid);
+  const before = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+  const cpu = await CpuMeter.start();
+  const benchCpu = process.cpuUsage();
+  const servicesBefore = await cpuSecondsByCommand(SERVICES);
+  const csv = productCsv(images.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls);
+  const created = await upload(api.baseUrl, csv);
+  const status = await waitForTerminal(api.baseUrl, created.requestId, { intervalMs: 250 });
+  const busy = await cpu.stop();
+  const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
+  const servicesAfter = await cpuSecondsByCommand(SERVICES);
+  const after = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+  if (status.status !== 'completed') throw new Error(`pipeline ended ${status.status}: ${JSON.stringify(status.errors)}`);
+
+  const seconds = (Date.parse(status.completedAt) - created.startedAt) / 1000;
+  const perSecond = images.length / seconds;
+  const [bytes] = await env.query(
+    `SELECT sum(bytes_in)::float8 AS bytes_in, sum(bytes_out)::float8 AS bytes_out FROM image WHERE request_id = $1`,
+    [created.requestId],
+  );
+  const label = mode === 'split' ? 'pipeline api+worker' : 'pipeline all-in-one';
+  const out = {
+    [`${mode}.perSecond`]: metric(`${label}, upload→terminal`, perSecond, 'img/s', 1),
+    [`${mode}.ack`]: metric(`${label}, upload ack (${images.length} URLs)`, created.ackMs, 'ms', 0),
+    [`${mode}.cpuBusy`]: metric(`${label}, machine CPU busy`, busy.share * 100, '%', 0),
+    [`${mode}.outIn`]: metric(`${label}, output/input bytes`, bytes.bytes_out / bytes.bytes_in, '', 3),
+  };
+  if (previous['bare.perSecond']) {
+    out[`${mode}.ratio`] = metric(`${label} / bare ratio (target ≥ 0.9)`, perSecond / previous['bare.perSecond'].value, '', 2);
+  }
+  procs.forEach((proc, index) => {
+    out[`${mode}.${proc.role}.peak`] = metric(`${label}, ${proc.role} peak RSS`, after[index].peakMb, 'MB', 0);
+    const perImage = (field) => ((after[index][field] - before[index][field]) / images.length) * 1000;
+    out[`${mode}.${proc.role}.cpu`] = metric(`${label}, ${proc.role} CPU per image`, perImage('cpuSeconds'), 'ms', 1);
+    out[`${mode}.${proc.role}.mainCpu`] = metric(
+      `${label}, ${proc.role} JS thread CPU per image`,
+      perImage('mainCpuSeconds'),
+      'ms',
+      1,
+    );
+  });
+  // CPU time, unlike wall time, barely moves when other work shares the machine:
+  // the cost of the whole pipeline per image against the bare loop's.
+  let pipelineCpuMs = procs.reduce((sum, _, i) => sum + after[i].cpuSeconds - before[i].cpuSeconds, 0);
+  for (const name of SERVICES) {
+    const seconds = servicesAfter[name] - servicesBefore[name];
+    pipelineCpuMs += seconds;
+    out[`${mode}.${name}.cpu`] = metric(`${label}, ${name} CPU per image`, (seconds / images.length) * 1000, 'ms', 1);
+  }
+  pipelineCpuMs = (pipelineCpuMs / images.length) * 1000;
+  out[`${mode}.cpuTotal`] = metric(`${label}, all CPU per image`, pipelineCpuMs, 'ms', 1);
+  if (previous['bare.cpu']) {
+    out[`${mode}.cpuRatio`] = metric(`${label}, bare/pipeline CPU per image`, previous['bare.cpu'].value / pipelineCpuMs, '', 2);
+  }
+  // The bench process itself (image server, status polling) is not another program.
+  const others = othersShare(busy, pipelineCpuMs * images.length + benchCpuMs);
+  out[`${mode}.others`] = metric(`${label}, CPU used by other programs`, others, '%', 0);
+  if (previous['bare.others']) {
+    // On a shared machine: each rate divided by the share of the CPU that was left to it.
+    const adjusted = perSecond / (1 - others / 100) / (previous['bare.perSecond'].value / (1 - previous['bare.others'].value / 100));
+    out[`${mode}.adjustedRatio`] = metric(`${label} / bare ratio, adjusted for other programs`, adjusted, '', 2);
+  }
+  await env.reset();
+  return out;
+}
+
+/** Each format through the service's transformer, with the speed per megapixel next to JPEG's. */
+async function formats() {
+  const out = {};
+  let jpegMpxPerSecond;
+  for (const name of ['jpeg-1200sq', 'png-1200sq', 'png-alpha-800', 'webp-1200sq', 'gif-anim-320']) {
+    const set = SETS[name];
+    log(`format ${name}: ${corpus[name].length} × ${describeSet(name)}`);
+    await bareLoop(corpus[name].slice(0, 2), { lanes });
+    const result = await bareLoop(corpus[name], { lanes });
+    const mpx = (set.width * set.height * (set.frames ?? 1)) / 1e6;
+    const mpxPerSecond = result.perSecond * mpx;
+    jpegMpxPerSecond ??= mpxPerSecond;
+    out[`format.${name}.perSecond`] = metric(`${describeSet(name)}: images/s`, result.perSecond, 'img/s', 1);
+    out[`format.${name}.slower`] = metric(`${describeSet(name)}: time per pixel vs JPEG`, jpegMpxPerSecond / mpxPerSecond, '×', 2);
+    out[`format.${name}.outIn`] = metric(`${describeSet(name)}: output/input bytes`, result.bytesOut / result.bytesIn, '', 3);
+    out[`format.${name}.kept`] = metric(`${describeSet(name)}: originals kept`, result.kept, `/${result.images}`, 0);
+  }
+  return out;
+}
+
+/** Acknowledgement time and API memory for large CSVs; no worker runs, so only ingest is measured. */
+async function ingest() {
+  const out = {};
+  for (const rows of [10_000, 100_000]) {
+    log(`ingest: ${rows} rows × ${URLS_PER_PRODUCT} URLs`);
+    await env.reset();
+    const api = await env.start('api');
+    const urls = Array.from({ length: rows * URLS_PER_PRODUCT }, (_, i) => `https://images.example.com/p/${i}.jpg`);
+    const csv = productCsv(rows, URLS_PER_PRODUCT, urls);
+    const idle = await processStats(api.pid);
+    await resetPeak(api.pid);
+    const created = await upload(api.baseUrl, csv);
+    const stats = await processStats(api.pid);
+    const k = `${rows / 1000}k`;
+    out[`ingest.${k}.ack`] = metric(`ingest ${k} rows (${(csv.length / 2 ** 20).toFixed(1)} MB): ack`, created.ackMs, 'ms', 0);
+    out[`ingest.${k}.idle`] = metric(`ingest ${k} rows: API RSS before upload`, idle.rssMb, 'MB', 0);
+    out[`ingest.${k}.peak`] = metric(`ingest ${k} rows: API peak RSS`, stats.peakMb, 'MB', 0);
+  }
+  await env.reset();
+  return out;
+}
+
+/** Percentage of the machine's CPU that processes other than ours used, given our CPU milliseconds. */
+function othersShare(busy, ourCpuMs) {
+  return Math.max(0, (busy.busySeconds - ourCpuMs / 1000) / (busy.seconds * availableParallelism())) * 100;
+}
+
+function metric(label, value, unit, digits) {
+  return { label, value, unit, digits };
+}
+
+function describeSet(name) {
+  const set = SETS[name];
+  const frames = set.frames ? ` × ${set.frames} frames` : '';
+  return `${set.format.toUpperCase()}${set.alpha ? '+alpha' : ''} ${set.width}×${set.height}${frames}`;
+}
