@@ -7,6 +7,7 @@ import { ImageFetcher, type ImageFetcherOptions } from './image-fetcher.js';
 
 const IMAGE = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
 const MAX_BYTES = 1024;
+const LARGER_IMAGE = Buffer.concat([IMAGE, Buffer.alloc(900, 7)]);
 const TIMEOUT_MS = 500;
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 
@@ -72,6 +73,18 @@ describe('ImageFetcher', () => {
         res.end(compressed);
         return;
       }
+      case '/gzip-image': {
+        // Content-Length is the compressed size, which is not the size of what the caller gets.
+        const compressed = gzipSync(LARGER_IMAGE);
+        res.writeHead(200, { 'content-type': 'image/png', 'content-encoding': 'gzip', 'content-length': compressed.length });
+        res.end(compressed);
+        return;
+      }
+      case '/image-in-chunks':
+        res.writeHead(200, { 'content-type': 'image/png', 'content-length': LARGER_IMAGE.length });
+        res.write(LARGER_IMAGE.subarray(0, 300));
+        setTimeout(() => res.end(LARGER_IMAGE.subarray(300)), 20);
+        return;
       case '/drip': {
         res.writeHead(200, { 'content-type': 'image/png' });
         const timer = setInterval(() => res.write(Buffer.alloc(1)), 200);
@@ -172,6 +185,16 @@ describe('ImageFetcher', () => {
       await fetcher().fetch(url('/image'));
       expect(seen[0].headers.accept).toBe('image/avif,image/webp,image/png,image/jpeg,image/gif,*/*;q=0.5');
       expect(seen[0].headers['user-agent']).toBe('pixbatch/0.1');
+    });
+
+    it('assembles a body that arrives in several chunks', async () => {
+      const result = await fetcher().fetch(url('/image-in-chunks'));
+      expect(result.data).toEqual(LARGER_IMAGE);
+    });
+
+    it('returns the decoded body of a compressed response whatever its Content-Length says', async () => {
+      const result = await fetcher().fetch(url('/gzip-image'));
+      expect(result.data).toEqual(LARGER_IMAGE);
     });
 
     it('uses a configured User-Agent', async () => {
