@@ -3,13 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import sharp from 'sharp';
+import { loadConfig } from '../../src/config/app-config.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { AppProcess } from '../support/app-process.js';
 import { freePort } from '../support/free-port.js';
 import { ImageServer } from '../support/image-server.js';
 import { dropDatabase, expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
 import { cleanUp } from '../support/test-app.js';
-import { testConfig, testEnv } from '../support/test-env.js';
+import { testEnv } from '../support/test-env.js';
 import { waitUntil } from '../support/wait-until.js';
 import { seconds } from './fault-harness.js';
 
@@ -42,7 +43,7 @@ describe(`load: a ${ROWS}-row CSV`, () => {
 
   afterAll(async () => {
     await Promise.all(processes.map((child) => child.kill()));
-    await cleanUp(testConfig(env));
+    await cleanUp(loadConfig(env));
     await images?.close();
     await dropDatabase(databaseUrl);
     await rm(logs, { recursive: true, force: true });
