@@ -109,7 +109,8 @@ describe('ImageTransformer', () => {
       photo(64, 64).jpeg({ quality: 30 }).toBuffer(),
     ]);
     Object.assign(fixtures, { jpeg, png, webp, avif, gif, stillGif, rotated, cmyk, tinyJpeg });
-  });
+    // Encoding the fixtures takes about a second alone and several on a busy shared machine.
+  }, 30_000);
 
   const expectFailure = async (input: Buffer, code: string, using = transformer) => {
     const error: unknown = await using.transform(input, { resize: null }).then(
