@@ -13,12 +13,8 @@ const PAGE = 1000;
 const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
 const OPEN_IMAGE_STATES = `('${ImageStatus.Pending}', '${ImageStatus.Processing}')`;
 
-export interface SweepReport {
-  /** Requests whose images were all terminal but whose finalize job was missing or finished. */
-  finalized: string[];
-  /** Image jobs added again (missing from Redis) or retried (finished without an outcome), per request. */
-  requeued: Record<string, number>;
-}
+/** Hashed into the advisory lock key that one sweep at a time holds. */
+export const SWEEP_LOCK_NAME = 'pixbatch:stuck-work-sweep';
 
 type JobCheck = 'live' | 'missing' | 'retried';
 
@@ -77,28 +73,30 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
     await this.running;
   }
 
-  /** One pass; null when another worker holds the sweep lock. */
-  async sweep(): Promise<SweepReport | null> {
+  /** One pass; false when another worker holds the sweep lock. */
+  async sweep(): Promise<boolean> {
     return this.em.fork().transactional(async (tx) => {
       // The lock lives as long as this transaction; if a Redis call hangs,
       // PostgreSQL ends the idle session so the lock cannot be held forever.
       await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(10_000, 2 * this.staleAfterMs)}`);
       const [lock] = await tx.execute<{ acquired: boolean }[]>(
-        `SELECT pg_try_advisory_xact_lock(hashtext('pixbatch:stuck-work-sweep')) AS acquired`,
+        'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
+        [SWEEP_LOCK_NAME],
       );
-      if (!lock?.acquired) return null;
-      return { finalized: await this.finalizeDoneRequests(tx), requeued: await this.requeueStrandedImages(tx) };
+      if (!lock?.acquired) return false;
+      await this.finalizeDoneRequests(tx);
+      await this.requeueStrandedImages(tx);
+      return true;
     });
   }
 
   /** (a) Every image is terminal but the request is not: its finalize job was lost or gave up. */
-  private async finalizeDoneRequests(tx: EntityManager): Promise<string[]> {
+  private async finalizeDoneRequests(tx: EntityManager): Promise<void> {
     const done = await tx.execute<{ id: string }[]>(
       `SELECT id FROM processing_request
         WHERE status IN ${OPEN_REQUEST_STATES} AND images_succeeded + images_failed >= image_count
         LIMIT ${PAGE}`,
     );
-    const repaired: string[] = [];
     for (const { id } of done) {
       const check = await this.checkJob(this.requests, id);
       if (check === 'live') continue;
@@ -107,13 +105,11 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
         `Request ${id}: every image is terminal but the request was not finalized; ` +
           (check === 'missing' ? 'finalize job re-enqueued' : 'finished finalize job retried'),
       );
-      repaired.push(id);
     }
-    return repaired;
   }
 
   /** (b) Open images of requests that stopped making progress, whose job is gone or finished. */
-  private async requeueStrandedImages(tx: EntityManager): Promise<Record<string, number>> {
+  private async requeueStrandedImages(tx: EntityManager): Promise<void> {
     const stale = await tx.execute<{ id: string }[]>(
       `SELECT r.id FROM processing_request r
         WHERE r.status IN ${OPEN_REQUEST_STATES} AND r.images_succeeded + r.images_failed < r.image_count
@@ -122,7 +118,6 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
               < now() - ? * interval '1 millisecond'`,
       [this.staleAfterMs],
     );
-    const requeued: Record<string, number> = {};
     for (const { id: requestId } of stale) {
       let added = 0;
       let retried = 0;
@@ -147,9 +142,7 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
         retried > 0 && `retried ${retried} image job(s) that finished without recording an outcome`,
       ];
       this.logger.warn(`Request ${requestId}: ${repairs.filter(Boolean).join('; ')}`);
-      requeued[requestId] = added + retried;
     }
-    return requeued;
   }
 
   /**

@@ -1,7 +1,10 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import { EntityManager } from '@mikro-orm/postgresql';
 import type { Queue } from 'bullmq';
+import pg from 'pg';
+import { SWEEP_LOCK_NAME, StuckWorkSweeper } from '../../src/processing/stuck-work.sweeper.js';
 import { ImageStatus } from '../../src/products/image-status.js';
+import { JobQueue } from '../../src/queue/job-queue.service.js';
 import { QueueName } from '../../src/queue/queue.constants.js';
 import { RequestProgressRepository } from '../../src/requests/request-progress.repository.js';
 import { productCsv } from '../factories/csv.factory.js';
@@ -9,6 +12,7 @@ import { seedRequest } from '../factories/request.factory.js';
 import { ImageServer } from '../support/image-server.js';
 import { dropDatabase, expectCountedOnce, ledger, scratchDatabaseUrl } from '../support/request-ledger.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
+import { waitUntil } from '../support/wait-until.js';
 
 /**
  * Work PostgreSQL knows about but Redis no longer holds: the stuck-work
@@ -77,15 +81,55 @@ describe('stuck-work sweep', () => {
     });
   }, 30_000);
 
-  it('finalizes a request whose images are all recorded but whose finalize job was lost', async () => {
+  /** A request whose every image is recorded, with no finalize job unless `beforeRecording` queues one. */
+  async function seedUnfinalized(beforeRecording?: (requestId: string) => Promise<void>): Promise<string> {
     const em = api.app.get(EntityManager).fork();
     const progress = api.app.get(RequestProgressRepository);
     const { requestId, imageIds } = await seedRequest(em, [2]);
+    await beforeRecording?.(requestId);
     for (const imageId of imageIds.flat()) {
       await progress.recordOutcome(imageId, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' });
     }
+    return requestId;
+  }
+
+  it('finalizes a request whose images are all recorded but whose finalize job was lost', async () => {
+    const requestId = await seedUnfinalized();
+    const status = await waitForTerminal(api.app, requestId, 10_000);
+    expect(status).toMatchObject({ status: 'failed', counts: { images: { total: 2, failed: 2 } } });
+  }, 20_000);
+
+  it('retries a finalize job that completed too early, whose id blocks adding it again', async () => {
+    const requests = api.app.get<Queue>(getQueueToken(QueueName.Requests));
+    const requestId = await seedUnfinalized(async (id) => {
+      await api.app.get(JobQueue).enqueueFinalize(id);
+      // Finalize finds images still open and completes doing nothing; its job is kept.
+      await waitUntil('the early finalize job to complete', async () => (await requests.getJobState(id)) === 'completed');
+    });
+    await api.app.get(JobQueue).enqueueFinalize(requestId);
+    expect(await requests.getJobState(requestId)).toBe('completed');
 
     const status = await waitForTerminal(api.app, requestId, 10_000);
     expect(status).toMatchObject({ status: 'failed', counts: { images: { total: 2, failed: 2 } } });
+  }, 20_000);
+
+  it('sweeps one worker at a time: while another holds the lock, a sweep repairs nothing', async () => {
+    const holder = new pg.Client({ connectionString: databaseUrl });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock(hashtext($1))', [SWEEP_LOCK_NAME]);
+      const requestId = await seedUnfinalized();
+      expect(await api.app.get(StuckWorkSweeper).sweep()).toBe(false);
+      // The suite's own timer keeps trying meanwhile, with the same result.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect((await ledger(databaseUrl, requestId)).status).toBe('pending');
+
+      await holder.query('COMMIT');
+      const status = await waitForTerminal(api.app, requestId, 10_000);
+      expect(status).toMatchObject({ status: 'failed' });
+    } finally {
+      await holder.end();
+    }
   }, 20_000);
 });
