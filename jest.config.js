@@ -17,15 +17,12 @@ const withServices = {
 };
 
 export default {
+  // A global option: jest ignores testTimeout inside a project entry.
+  testTimeout: 30_000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
-    {
-      ...withServices,
-      displayName: 'integration',
-      testMatch: ['<rootDir>/test/integration/**/*.spec.ts'],
-      testTimeout: 60_000,
-    },
-    { ...withServices, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'], testTimeout: 120_000 },
+    { ...withServices, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'] },
+    { ...withServices, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     // Fault suites start and stop their own PostgreSQL and Redis, kill
     // processes and push a 50 000-row batch through: minutes, not seconds
     // (each test sets its own timeout). They run from `npm run test:faults`,
