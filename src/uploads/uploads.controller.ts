@@ -23,7 +23,9 @@ const UPLOAD_PROBLEMS = {
   422:
     'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the ' +
     'webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored',
-  503: 'A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
+  503:
+    'The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent ' +
+    'but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
 };
 
 const IDEMPOTENCY_HEADER: ApiHeaderOptions = {

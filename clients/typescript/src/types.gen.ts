@@ -422,7 +422,7 @@ export type ApiUploadLegacyErrors = {
      */
     429: ProblemDocumentDto;
     /**
-     * A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
+     * The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
      */
     503: ProblemDocumentDto;
 };
@@ -488,7 +488,7 @@ export type CreateRequestErrors = {
      */
     429: ProblemDocumentDto;
     /**
-     * A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
+     * The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
      */
     503: ProblemDocumentDto;
 };
@@ -1048,7 +1048,7 @@ export type UploadLegacyErrors = {
      */
     429: ProblemDocumentDto;
     /**
-     * A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
+     * The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
      */
     503: ProblemDocumentDto;
 };
