@@ -20,25 +20,35 @@ export class CpuMeter {
 }
 
 /**
- * CPU seconds used so far by every process with one of the given command
- * names (e.g. postgres, redis-server). Processes that exit in between are
- * lost, which is fine for the long-lived server and pool connections.
+ * CPU seconds used so far by each process with one of the given command names
+ * (e.g. postgres, redis-server), by pid: compare two samples with cpuBetween.
  */
 export async function cpuSecondsByCommand(names) {
-  const totals = Object.fromEntries(names.map((name) => [name, 0]));
+  const sample = Object.fromEntries(names.map((name) => [name, new Map()]));
   for (const entry of await readdir('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
       const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      if (!(command in totals)) continue;
+      if (!(command in sample)) continue;
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      totals[command] += (Number(fields[11]) + Number(fields[12])) / 100;
+      sample[command].set(entry, (Number(fields[11]) + Number(fields[12])) / 100);
     } catch {
       // The process ended while we looked.
     }
   }
-  return totals;
+  return sample;
+}
+
+/**
+ * CPU seconds a command's processes used between two samples. A process that
+ * ended in between is lost (fine for servers and pooled connections); one that
+ * started counts from zero.
+ */
+export function cpuBetween(before, after) {
+  let seconds = 0;
+  for (const [pid, total] of after) seconds += total - (before.get(pid) ?? 0);
+  return seconds;
 }
 
 async function sample() {
