@@ -1,8 +1,9 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,formats,ingest] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,ingest] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import { bareLoop } from './lib/bare.mjs';
@@ -11,7 +12,7 @@ import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'formats', 'ingest'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'ingest'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -33,6 +34,8 @@ const THROUGHPUT_SET = 'jpeg-1600';
 const WARM_UP_IMAGES = 8;
 const URLS_PER_PRODUCT = 3;
 const SERVICES = ['postgres', 'redis-server'];
+const STATUS_RATE = 200;
+const STATUS_SECONDS = 5;
 
 console.log(
   `pixbatch bench: ${availableParallelism()} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
@@ -51,6 +54,7 @@ try {
     if (only.has('bare')) Object.assign(metrics, await bare());
     if (only.has('split')) Object.assign(metrics, await pipeline('split', metrics));
     if (only.has('all')) Object.assign(metrics, await pipeline('all', metrics));
+    if (only.has('status')) Object.assign(metrics, await statusUnderLoad());
     if (only.has('formats')) Object.assign(metrics, await formats());
     if (only.has('ingest')) Object.assign(metrics, await ingest());
     results.push(metrics);
@@ -159,6 +163,55 @@ async function pipeline(mode, previous) {
   }
   await env.reset();
   return out;
+}
+
+/**
+ * The status endpoint's latency while a batch is processing: GETs sent at a
+ * fixed rate (open loop, so a slow answer does not slow the sender down) for
+ * STATUS_SECONDS, against an api + worker pair busy with twice the JPEG set.
+ */
+async function statusUnderLoad() {
+  const images = corpus[THROUGHPUT_SET];
+  log(`status: ${STATUS_RATE} GET/s for ${STATUS_SECONDS} s during a batch`);
+  await env.reset();
+  const [api] = [await env.start('api'), await env.start('worker')];
+  const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
+  const created = await upload(api.baseUrl, productCsv((images.length * 2) / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
+  const target = `${api.baseUrl}/api/v1/requests/${created.requestId}`;
+  const latencies = [];
+  let failures = 0;
+  let busyAtEnd = true;
+  const pending = [];
+  const started = performance.now();
+  for (let n = 0; n < STATUS_RATE * STATUS_SECONDS; n++) {
+    const due = started + (n * 1000) / STATUS_RATE;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    const sent = performance.now();
+    pending.push(
+      fetch(target)
+        .then(async (response) => {
+          const body = await response.json();
+          latencies.push(performance.now() - sent);
+          if (!response.ok) failures++;
+          busyAtEnd = !body.completed;
+        })
+        .catch(() => failures++),
+    );
+  }
+  await Promise.all(pending);
+  await waitForTerminal(api.baseUrl, created.requestId);
+  await env.reset();
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  const label = `status GET at ${STATUS_RATE}/s during a batch`;
+  if (!busyAtEnd) log('the batch finished before the status load did; the tail ran against an idle service');
+  return {
+    'status.p50': metric(`${label}: p50`, at(0.5), 'ms', 1),
+    'status.p99': metric(`${label}: p99 (target < 20)`, at(0.99), 'ms', 1),
+    'status.max': metric(`${label}: max`, latencies.at(-1), 'ms', 1),
+    'status.failures': metric(`${label}: failed`, failures, `/${STATUS_RATE * STATUS_SECONDS}`, 0),
+  };
 }
 
 /** Each format through the service's transformer, with the speed per megapixel next to JPEG's. */
