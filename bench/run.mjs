@@ -1,4 +1,4 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,ingest] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,ingest] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -12,7 +12,7 @@ import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'ingest'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'ingest'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -56,6 +56,7 @@ try {
     if (only.has('all')) Object.assign(metrics, await pipeline('all', metrics));
     if (only.has('status')) Object.assign(metrics, await statusUnderLoad());
     if (only.has('formats')) Object.assign(metrics, await formats());
+    if (only.has('resize')) Object.assign(metrics, await resize());
     if (only.has('ingest')) Object.assign(metrics, await ingest());
     results.push(metrics);
   }
@@ -232,6 +233,18 @@ async function formats() {
     out[`format.${name}.kept`] = metric(`${describeSet(name)}: originals kept`, result.kept, `/${result.images}`, 0);
   }
   return out;
+}
+
+/** Resize mode (issue target: 80 images/s for 2000x1500 JPEGs at 50 %) through the service's transformer. */
+async function resize() {
+  const name = 'jpeg-2000';
+  log(`resize 0.5: ${corpus[name].length} × ${describeSet(name)}`);
+  await bareLoop(corpus[name].slice(0, 4), { lanes, resize: 0.5 });
+  const result = await bareLoop(corpus[name], { lanes, resize: 0.5 });
+  return {
+    'resize.perSecond': metric(`${describeSet(name)} resized to 50 %: images/s (target ≥ 80)`, result.perSecond, 'img/s', 1),
+    'resize.cpu': metric(`${describeSet(name)} resized to 50 %: CPU per image`, result.cpuMsPerImage, 'ms', 1),
+  };
 }
 
 /** Acknowledgement time and API memory for large CSVs; no worker runs, so only ingest is measured. */
