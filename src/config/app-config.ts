@@ -12,6 +12,9 @@ export interface Limits {
   urlLength: number;
   imageBytes: number;
   imagePixels: number;
+  imageFrames: number;
+  /** libvips gives up on one image after this long. */
+  imageTimeoutSeconds: number;
   fetchTimeoutMs: number;
   redirects: number;
 }
@@ -78,6 +81,8 @@ export class AppConfig {
       urlLength: env.MAX_URL_LENGTH ?? 2048,
       imageBytes: env.MAX_IMAGE_BYTES ?? 25 * 1024 * 1024,
       imagePixels: env.MAX_IMAGE_PIXELS ?? 50_000_000,
+      imageFrames: env.MAX_IMAGE_FRAMES ?? 200,
+      imageTimeoutSeconds: env.IMAGE_TIMEOUT_SECONDS ?? 60,
       fetchTimeoutMs: env.FETCH_TIMEOUT_MS ?? 30_000,
       redirects: env.MAX_REDIRECTS ?? 5,
     };

@@ -28,7 +28,11 @@ import { ImageTransformer } from './transform/image-transformer.js';
       provide: ImageTransformer,
       inject: [AppConfig],
       useFactory: (config: AppConfig) =>
-        new ImageTransformer({ maxPixels: config.limits.imagePixels, timeoutSeconds: 60 }),
+        new ImageTransformer({
+          maxPixels: config.limits.imagePixels,
+          maxFrames: config.limits.imageFrames,
+          timeoutSeconds: config.limits.imageTimeoutSeconds,
+        }),
     },
     ImageJobProcessor,
     FinalizeRequestProcessor,

@@ -345,6 +345,13 @@ describe('ImageTransformer', () => {
       await expectFailure(long, ImageErrorCode.TooManyFrames);
     });
 
+    it('takes a lower frame limit from its options', async () => {
+      const limited = new ImageTransformer({ maxPixels: MAX_PIXELS, maxFrames: 3 });
+
+      const error = await expectFailure(fixtures.gif, ImageErrorCode.TooManyFrames, limited);
+      expect(error.message).toContain('limit of 3');
+    });
+
     it.each<[string, () => Promise<Buffer>]>([
       ['SVG', async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')],
       ['TIFF', () => photo(32, 32).tiff().toBuffer()],
