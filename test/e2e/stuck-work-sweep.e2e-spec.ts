@@ -10,7 +10,8 @@ import { RequestProgressRepository } from '../../src/requests/request-progress.r
 import { productCsv } from '../factories/csv.factory.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { ImageServer } from '../support/image-server.js';
-import { dropDatabase, expectCountedOnce, ledger, scratchDatabaseUrl } from '../support/request-ledger.js';
+import { expectCountedOnce, ledger, scratchDatabaseUrl } from '../support/request-ledger.js';
+import { dropDatabase } from '../support/test-database.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 import { waitUntil } from '../support/wait-until.js';
 

@@ -7,7 +7,8 @@ import { AppProcess } from '../support/app-process.js';
 import { ImageServer } from '../support/image-server.js';
 import { PrivateRedis } from '../support/private-redis.js';
 import { multipart } from '../support/test-app.js';
-import { dropDatabase, expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
+import { expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
+import { dropDatabase } from '../support/test-database.js';
 import { testEnv } from '../support/test-env.js';
 import { waitUntil } from '../support/wait-until.js';
 import {

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppProcess } from '../support/app-process.js';
 import { ImageServer } from '../support/image-server.js';
-import { dropDatabase, expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
+import { expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
+import { dropDatabase } from '../support/test-database.js';
 import { testEnv } from '../support/test-env.js';
 import {
   Api,

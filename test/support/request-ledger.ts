@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
-import { TEST_DATABASE_URL, assertTestDatabase } from './test-database.js';
+import { TEST_DATABASE_URL } from './test-database.js';
 
 /**
  * A database of the suite's own on the shared PostgreSQL. Each suite's
@@ -12,20 +12,6 @@ export function scratchDatabaseUrl(suite: string): string {
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/pixbatch_${process.pid}_${suite}_test`;
   return url.toString();
-}
-
-export async function dropDatabase(databaseUrl: string): Promise<void> {
-  assertTestDatabase(databaseUrl);
-  const url = new URL(databaseUrl);
-  const name = decodeURIComponent(url.pathname.slice(1));
-  url.pathname = '/postgres';
-  const admin = new pg.Client({ connectionString: url.toString() });
-  await admin.connect();
-  try {
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
-  } finally {
-    await admin.end();
-  }
 }
 
 export interface Ledger {

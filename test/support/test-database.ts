@@ -18,8 +18,13 @@ export function assertTestDatabase(url: string): void {
 }
 
 export async function dropTestDatabase(): Promise<void> {
-  assertTestDatabase(TEST_DATABASE_URL);
-  const url = new URL(TEST_DATABASE_URL);
+  await dropDatabase(TEST_DATABASE_URL);
+}
+
+/** Drops a test database (and only a test database), closing its connections first. */
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  assertTestDatabase(databaseUrl);
+  const url = new URL(databaseUrl);
   const name = decodeURIComponent(url.pathname.slice(1));
   url.pathname = '/postgres';
   const admin = new pg.Client({ connectionString: url.toString() });
