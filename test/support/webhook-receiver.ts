@@ -1,5 +1,5 @@
-import { createServer, IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingHttpHeaders, IncomingMessage, Server, ServerResponse } from 'node:http';
+import { startLoopbackServer, stopLoopbackServer } from './loopback-server.js';
 
 export interface Reply {
   status?: number;
@@ -69,18 +69,13 @@ export class WebhookReceiver {
   }
 
   async close(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => this.server?.close(() => resolve()) ?? resolve());
+    await stopLoopbackServer(this.server);
   }
 
-  private listen(): Promise<void> {
-    this.server = createServer((request, response) => void this.handle(request, response));
-    return new Promise((resolve) => {
-      this.server!.listen(0, '127.0.0.1', () => {
-        this.baseUrl = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
-        resolve();
-      });
-    });
+  private async listen(): Promise<void> {
+    ({ server: this.server, baseUrl: this.baseUrl } = await startLoopbackServer((request, response) =>
+      this.handle(request, response),
+    ));
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
