@@ -12,7 +12,7 @@ import { StorageDriver } from '../storage/storage.driver.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
 import { ImageErrorCode, ImageJobError } from './image-error.js';
 import { EXTENSION } from './transform/image-format.js';
-import { ImageTransformer } from './transform/image-transformer.js';
+import { ImageTransformer, type TransformInfo } from './transform/image-transformer.js';
 
 /**
  * One job per image: fetch, compress, store, then record the outcome. BullMQ
@@ -74,13 +74,9 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
       return 'already-recorded';
     }
 
-    let stored: { key: string; result: Awaited<ReturnType<ImageTransformer['transform']>> };
+    let stored: { key: string; result: TransformInfo };
     try {
-      const fetched = await this.fetcher.fetch(claim.inputUrl);
-      const result = await this.transformer.transform(fetched.data, { resize: claim.options.resize });
-      const key = `images/${claim.requestId}/${claim.imageId}.${EXTENSION[result.format]}`;
-      await this.storage.put(key, result.data);
-      stored = { key, result };
+      stored = await this.fetchAndStore(claim.requestId, claim.imageId, claim.inputUrl, claim.options.resize);
     } catch (error) {
       const failure = asImageJobError(error);
       const attempts = job.opts.attempts ?? 1;
@@ -120,6 +116,23 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     }
     if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
     return key;
+  }
+
+  /**
+   * libvips writes the output file itself and the download buffer is reused
+   * once libvips is done with it: no Buffer per image for V8 to account for.
+   */
+  private async fetchAndStore(requestId: string, imageId: string, url: string, resize: number | null) {
+    const fetched = await this.fetcher.fetch(url);
+    try {
+      const key = `images/${requestId}/${imageId}.${EXTENSION[this.transformer.identify(fetched.data)]}`;
+      const result = await this.storage.putFile(key, (path) =>
+        this.transformer.transformToFile(fetched.data, { resize }, path),
+      );
+      return { key, result };
+    } finally {
+      fetched.release();
+    }
   }
 }
 

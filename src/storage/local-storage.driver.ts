@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StorageDriver, StoredObject, isSafeKey } from './storage.driver.js';
@@ -12,15 +12,23 @@ export class LocalStorageDriver extends StorageDriver {
   }
 
   async put(key: string, data: Buffer | Readable): Promise<void> {
+    await this.putFile(key, async (path) => {
+      if (Buffer.isBuffer(data)) await writeFile(path, data);
+      else await pipeline(data, createWriteStream(path));
+    });
+  }
+
+  async putFile<T>(key: string, write: (path: string) => Promise<T>): Promise<T> {
     const path = this.pathOf(key);
     await mkdir(dirname(path), { recursive: true });
     // Write beside the target and rename: readers never see a half-written file,
-    // and a retried job replaces the same key instead of adding another.
-    const temporary = `${path}.${randomUUID()}.tmp`;
+    // and a retried job replaces the same key instead of adding another. The
+    // extension stays last, for writers that pick the format from it.
+    const temporary = join(dirname(path), `.${randomUUID()}.tmp.${basename(path)}`);
     try {
-      if (Buffer.isBuffer(data)) await writeFile(temporary, data);
-      else await pipeline(data, createWriteStream(temporary));
+      const result = await write(temporary);
       await rename(temporary, path);
+      return result;
     } catch (error) {
       await rm(temporary, { force: true });
       throw error;

@@ -11,6 +11,11 @@ export interface StoredObject {
  */
 export abstract class StorageDriver {
   abstract put(key: string, data: Buffer | Readable): Promise<void>;
+  /**
+   * Stores what `write` writes to the path it is given, for producers that
+   * write files themselves (libvips); the path keeps the key's extension.
+   */
+  abstract putFile<T>(key: string, write: (path: string) => Promise<T>): Promise<T>;
   /** Resolves to null when the key does not exist. */
   abstract get(key: string): Promise<StoredObject | null>;
   /** Throws when the storage cannot take a write; used by readiness. */

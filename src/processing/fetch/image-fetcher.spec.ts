@@ -178,7 +178,31 @@ describe('ImageFetcher', () => {
   describe('success', () => {
     it('downloads an image and reports its type and final URL', async () => {
       const result = await fetcher().fetch(url('/image'));
-      expect(result).toEqual({ data: IMAGE, contentType: 'image/png', finalUrl: url('/image') });
+      expect(result).toEqual({
+        data: IMAGE,
+        contentType: 'image/png',
+        finalUrl: url('/image'),
+        release: expect.any(Function),
+      });
+    });
+
+    it('reuses the memory of a released download for the next one', async () => {
+      const created = fetcher();
+      const first = await created.fetch(url('/image'));
+      const memory = first.data.buffer;
+      first.release();
+
+      const second = await created.fetch(url('/image'));
+
+      expect(second.data.buffer).toBe(memory);
+      expect(second.data).toEqual(IMAGE);
+    });
+
+    it('never shares memory between downloads that are both still held', async () => {
+      const created = fetcher();
+      const [first, second] = await Promise.all([created.fetch(url('/image')), created.fetch(url('/image'))]);
+
+      expect(second.data.buffer).not.toBe(first.data.buffer);
     });
 
     it('asks for images and names itself', async () => {

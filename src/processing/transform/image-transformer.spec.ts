@@ -1,3 +1,6 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
@@ -299,6 +302,58 @@ describe('ImageTransformer', () => {
 
       expect(result).toMatchObject({ width: 64, height: 48 });
       expect((await sharp(result.data, { animated: true }).metadata()).pages).toBe(4);
+    });
+  });
+
+  describe('writing to a file', () => {
+    let dir: string;
+
+    beforeAll(async () => {
+      dir = await mkdtemp(join(tmpdir(), 'pixbatch-transform-'));
+    });
+
+    afterAll(async () => {
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it.each<ImageFormat>(['jpeg', 'png', 'webp', 'gif'])(
+      'writes the same %s bytes that transform returns, in the same format whatever the file name',
+      async (format) => {
+        // The name has no image extension: the format must come from the input, not the path.
+        const path = join(dir, `${format}.tmp`);
+        const { data, ...expected } = await transformer.transform(fixtures[format], { resize: 0.5 });
+
+        const info = await transformer.transformToFile(fixtures[format], { resize: 0.5 }, path);
+
+        expect(info).toEqual(expected);
+        const written = await readFile(path);
+        expect(sniffImageFormat(written)).toBe(format);
+        expect(written.length).toBe(info.bytesOut);
+        expect(written.equals(data)).toBe(true);
+      },
+    );
+
+    it('writes the original bytes when re-encoding does not shrink them', async () => {
+      const path = join(dir, 'kept.jpg');
+
+      const info = await transformer.transformToFile(fixtures.tinyJpeg, { resize: null }, path);
+
+      expect(info).toMatchObject({ keptOriginal: true, bytesOut: fixtures.tinyJpeg.length });
+      expect((await readFile(path)).equals(fixtures.tinyJpeg)).toBe(true);
+    });
+
+    it('fails like transform and writes nothing for bytes that are not an image', async () => {
+      const path = join(dir, 'not-an-image.jpg');
+
+      await expect(
+        transformer.transformToFile(Buffer.from('<html></html>'), { resize: null }, path),
+      ).rejects.toMatchObject({ code: ImageErrorCode.NotAnImage });
+      await expect(readFile(path)).rejects.toMatchObject({ code: 'ENOENT' });
+    });
+
+    it('names the format of bytes before anything is decoded', () => {
+      expect(transformer.identify(fixtures.png)).toBe('png');
+      expect(() => transformer.identify(Buffer.from('hello'))).toThrow(ImageJobError);
     });
   });
 

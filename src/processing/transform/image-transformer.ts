@@ -1,5 +1,6 @@
+import { writeFile } from 'node:fs/promises';
 import { Inject, Injectable } from '@nestjs/common';
-import sharp, { type FailOnOptions, type Metadata, type Sharp } from 'sharp';
+import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
 import { type ImageFormat, sniffImageFormat } from './image-format.js';
 
@@ -24,15 +25,19 @@ export interface TransformOptions {
   resize: number | null;
 }
 
-export interface TransformResult {
+export interface TransformResult extends TransformInfo {
   data: Buffer;
+}
+
+/** What was written, for transformToFile. */
+export interface TransformInfo {
   format: ImageFormat;
   /** Dimensions of `data` as displayed (after EXIF orientation); one frame's for animations. */
   width: number;
   height: number;
   bytesIn: number;
   bytesOut: number;
-  /** True when `data` is the input itself because re-encoding did not make it smaller. */
+  /** True when the output is the input itself because re-encoding did not make it smaller. */
   keptOriginal: boolean;
 }
 
@@ -135,41 +140,40 @@ export class ImageTransformer {
     }
   }
 
+  /** The format the input's bytes declare; throws the error transform would for anything else. */
+  identify(input: Buffer): ImageFormat {
+    return identify(input);
+  }
+
   async transform(input: Buffer, options: TransformOptions): Promise<TransformResult> {
+    const plan = await this.plan(input, options);
+    const { data, info } = await this.encode(input, plan, (image) => image.toBuffer({ resolveWithObject: true }));
+    if (keepsOriginal(plan, input, data.length)) return { data: input, ...original(plan, input) };
+    return { data, ...encoded(plan, input, info) };
+  }
+
+  /**
+   * transform, with libvips writing the output to `path` itself: the encoded
+   * image never becomes a JavaScript Buffer. Each Buffer is external memory to
+   * V8, and in a worker at dozens of images a second their churn is what
+   * triggered most of its full garbage collections (bench/README.md).
+   */
+  async transformToFile(input: Buffer, options: TransformOptions, path: string): Promise<TransformInfo> {
+    const plan = await this.plan(input, options);
+    const info = await this.encode(input, plan, (image) => image.toFile(path));
+    if (!keepsOriginal(plan, input, info.size)) return encoded(plan, input, info);
+    await writeFile(path, input);
+    return original(plan, input);
+  }
+
+  private async plan(input: Buffer, options: TransformOptions): Promise<Plan> {
     const format = identify(input);
     const animated = format === 'gif' || format === 'webp';
     const source = await this.inspect(input, format, animated);
     const target = scaled(source, options.resize);
     // A factor too close to 1 to change a dimension is treated as no resize.
     const resizing = target.width !== source.width || target.height !== source.height;
-
-    const { data, info } = await this.encode(input, format, source, resizing ? target : null);
-
-    // Never hand back more bytes than we were given: when re-encoding at the same
-    // size does not shrink the file (already well compressed, or tiny), the input
-    // is returned unchanged. A resize is always honoured, since the caller asked
-    // for those dimensions. The kept original also keeps its metadata and colour
-    // profile; browsers apply its EXIF orientation, hence the oriented size.
-    if (!resizing && data.length >= input.length) {
-      return {
-        data: input,
-        format,
-        width: source.width,
-        height: source.height,
-        bytesIn: input.length,
-        bytesOut: input.length,
-        keptOriginal: true,
-      };
-    }
-    return {
-      data,
-      format,
-      width: info.width,
-      height: info.pageHeight ?? info.height,
-      bytesIn: input.length,
-      bytesOut: data.length,
-      keptOriginal: false,
-    };
+    return { format, source, target: resizing ? target : null };
   }
 
   /**
@@ -211,7 +215,8 @@ export class ImageTransformer {
     return frames > 1 ? { width: metadata.width, height: frameHeight, frames } : { ...metadata.autoOrient, frames };
   }
 
-  private async encode(input: Buffer, format: ImageFormat, source: Source, size: Size | null) {
+  private async encode<T>(input: Buffer, plan: Plan, write: (image: Sharp) => Promise<T>): Promise<T> {
+    const { format, source, target: size } = plan;
     const animated = source.frames > 1;
     // Without keep*/with* calls sharp writes no EXIF, XMP, IPTC or ICC data; colour
     // is converted to sRGB (CMYK through its profile or libvips' default one) first.
@@ -222,7 +227,7 @@ export class ImageTransformer {
     // fit 'fill' with both sides computed from the factor; for animations the height is per frame.
     if (size) image.resize({ width: size.width, height: size.height, fit: 'fill' });
     try {
-      return await ENCODERS[format](image).toBuffer({ resolveWithObject: true });
+      return await write(ENCODERS[format](image));
     } catch (error) {
       const full = error instanceof Error ? error.message : String(error);
       const text = describe(error);
@@ -239,6 +244,47 @@ export class ImageTransformer {
       throw permanent(ImageErrorCode.ProcessingError, `Could not process the ${format} image: ${text}`, error);
     }
   }
+}
+
+interface Plan {
+  format: ImageFormat;
+  source: Source;
+  /** Null: no resize. */
+  target: Size | null;
+}
+
+/**
+ * Never hand back more bytes than we were given: when re-encoding at the same
+ * size does not shrink the file (already well compressed, or tiny), the input
+ * is the output. A resize is always honoured, since the caller asked for those
+ * dimensions. The kept original also keeps its metadata and colour profile;
+ * browsers apply its EXIF orientation, hence the oriented size.
+ */
+function keepsOriginal(plan: Plan, input: Buffer, encodedBytes: number): boolean {
+  return plan.target === null && encodedBytes >= input.length;
+}
+
+function original(plan: Plan, input: Buffer): TransformInfo {
+  const { format, source } = plan;
+  return {
+    format,
+    width: source.width,
+    height: source.height,
+    bytesIn: input.length,
+    bytesOut: input.length,
+    keptOriginal: true,
+  };
+}
+
+function encoded(plan: Plan, input: Buffer, info: OutputInfo): TransformInfo {
+  return {
+    format: plan.format,
+    width: info.width,
+    height: info.pageHeight ?? info.height,
+    bytesIn: input.length,
+    bytesOut: info.size,
+    keptOriginal: false,
+  };
 }
 
 function identify(input: Buffer): ImageFormat {
