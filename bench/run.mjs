@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import sharp from 'sharp';
-import { bareLoop } from './lib/bare.mjs';
+import { bareLoop, serviceTransformer } from './lib/bare.mjs';
+import { meanPsnr, productShots } from './lib/quality.mjs';
 import { SETS, loadCorpus } from './lib/corpus.mjs';
 import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
@@ -238,13 +239,37 @@ async function formats() {
 /** Resize mode (issue target: 80 images/s for 2000x1500 JPEGs at 50 %) through the service's transformer. */
 async function resize() {
   const name = 'jpeg-2000';
-  log(`resize 0.5: ${corpus[name].length} × ${describeSet(name)}`);
-  await bareLoop(corpus[name].slice(0, 4), { lanes, resize: 0.5 });
-  const result = await bareLoop(corpus[name], { lanes, resize: 0.5 });
-  return {
-    'resize.perSecond': metric(`${describeSet(name)} resized to 50 %: images/s (target ≥ 80)`, result.perSecond, 'img/s', 1),
-    'resize.cpu': metric(`${describeSet(name)} resized to 50 %: CPU per image`, result.cpuMsPerImage, 'ms', 1),
-  };
+  const set = corpus[name];
+  const shots = await productShots(12);
+  const out = {};
+  // The default (JPEG shrink on load), then every pixel decoded, as before it.
+  for (const [key, label, transformer] of [
+    ['resize', 'shrink on load (default)', serviceTransformer()],
+    ['resizeFull', 'full decode (JPEG_SHRINK_ON_LOAD=false)', serviceTransformer({ JPEG_SHRINK_ON_LOAD: 'false' })],
+  ]) {
+    log(`resize 0.5, ${label}: ${set.length} × ${describeSet(name)}, then ${shots.length} product shots`);
+    await bareLoop(set.slice(0, 4), { lanes, resize: 0.5, transformer });
+    const result = await bareLoop(set, { lanes, resize: 0.5, transformer, keep: true });
+    const sample = set.slice(0, 12).map((image) => image.data);
+    const shotResult = await bareLoop(shots, { lanes, resize: 0.5, transformer, keep: true });
+    const shotInputs = shots.map((image) => image.data);
+    const what = `${describeSet(name)} at 50 %, ${label}`;
+    const target = key === 'resize' ? ' (target ≥ 80)' : '';
+    Object.assign(out, {
+      [`${key}.perSecond`]: metric(`${what}: images/s${target}`, result.perSecond, 'img/s', 1),
+      [`${key}.cpu`]: metric(`${what}: CPU per image`, result.cpuMsPerImage, 'ms', 1),
+      [`${key}.psnr`]: metric(`${what}: PSNR vs full-decode Lanczos, corpus`, await meanPsnr(sample, result.outputs), 'dB', 2),
+      [`${key}.outIn`]: metric(`${what}: output/input bytes, corpus`, result.bytesOut / result.bytesIn, '', 3),
+      [`${key}.shotPsnr`]: metric(
+        `${what}: PSNR vs full-decode Lanczos, product shots`,
+        await meanPsnr(shotInputs, shotResult.outputs),
+        'dB',
+        2,
+      ),
+      [`${key}.shotOutIn`]: metric(`${what}: output/input bytes, product shots`, shotResult.bytesOut / shotResult.bytesIn, '', 3),
+    });
+  }
+  return out;
 }
 
 /** Acknowledgement time and API memory for large CSVs; no worker runs, so only ingest is measured. */

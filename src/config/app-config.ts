@@ -45,6 +45,8 @@ export class AppConfig {
   readonly storageDriver: 'local';
   readonly storageDir: string;
   readonly allowPrivateNetworks: boolean;
+  /** Resizes decode JPEGs at 1/2, 1/4 or 1/8 size where the factor allows (ImageTransformerOptions). */
+  readonly jpegShrinkOnLoad: boolean;
   readonly limits: Limits;
   readonly webhooks: WebhookSettings;
   readonly workerConcurrency: number;
@@ -74,6 +76,7 @@ export class AppConfig {
     this.storageDriver = env.STORAGE_DRIVER ?? 'local';
     this.storageDir = resolve(env.STORAGE_DIR ?? 'data/storage');
     this.allowPrivateNetworks = env.ALLOW_PRIVATE_NETWORKS ?? false;
+    this.jpegShrinkOnLoad = env.JPEG_SHRINK_ON_LOAD ?? true;
     this.limits = {
       csvBytes: env.MAX_CSV_BYTES ?? 50 * 1024 * 1024,
       csvRows: env.MAX_CSV_ROWS ?? 100_000,

@@ -116,6 +116,11 @@ export class EnvironmentVariables {
   ALLOW_PRIVATE_NETWORKS?: boolean;
 
   @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  JPEG_SHRINK_ON_LOAD?: boolean;
+
+  @IsOptional()
   @IsWebhookSecretList()
   WEBHOOK_SIGNING_SECRET?: string;
 

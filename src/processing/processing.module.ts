@@ -7,7 +7,7 @@ import { FinalizeRequestProcessor } from './finalize-request.processor.js';
 import { ImageJobProcessor } from './image-job.processor.js';
 import { RequestFinalizer } from './request-finalizer.service.js';
 import { StuckWorkSweeper } from './stuck-work.sweeper.js';
-import { ImageTransformer } from './transform/image-transformer.js';
+import { ImageTransformer, imageTransformerOptions } from './transform/image-transformer.js';
 
 /** The worker role: image jobs and request finalization. */
 @Module({
@@ -27,12 +27,7 @@ import { ImageTransformer } from './transform/image-transformer.js';
     {
       provide: ImageTransformer,
       inject: [AppConfig],
-      useFactory: (config: AppConfig) =>
-        new ImageTransformer({
-          maxPixels: config.limits.imagePixels,
-          maxFrames: config.limits.imageFrames,
-          timeoutSeconds: config.limits.imageTimeoutSeconds,
-        }),
+      useFactory: (config: AppConfig) => new ImageTransformer(imageTransformerOptions(config)),
     },
     ImageJobProcessor,
     FinalizeRequestProcessor,

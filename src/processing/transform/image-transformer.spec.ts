@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
@@ -302,6 +302,72 @@ describe('ImageTransformer', () => {
 
       expect(result).toMatchObject({ width: 64, height: 48 });
       expect((await sharp(result.data, { animated: true }).metadata()).pages).toBe(4);
+    });
+  });
+
+  describe('JPEG shrink on load', () => {
+    let scratchDir: string;
+    let shrinking: ImageTransformer;
+    let decodingAll: ImageTransformer;
+
+    beforeAll(async () => {
+      scratchDir = await mkdtemp(join(tmpdir(), 'pixbatch-scratch-'));
+      shrinking = new ImageTransformer({ maxPixels: MAX_PIXELS, scratchDir });
+      decodingAll = new ImageTransformer({ maxPixels: MAX_PIXELS, jpegShrinkOnLoad: false });
+    });
+
+    afterEach(async () => {
+      // Every scratch copy is removed, whatever the outcome.
+      expect(await readdir(scratchDir)).toEqual([]);
+    });
+
+    afterAll(async () => {
+      await rm(scratchDir, { recursive: true, force: true });
+    });
+
+    it.each([
+      [800, 600, 0.5, 400, 300],
+      [801, 601, 0.5, 401, 301],
+      [800, 600, 0.25, 200, 150],
+      [800, 600, 0.4, 320, 240],
+    ])('resizes %dx%d by %p to exactly %dx%d', async (width, height, resize, outWidth, outHeight) => {
+      const input = await photo(width, height).jpeg({ quality: 90 }).toBuffer();
+
+      const result = await shrinking.transform(input, { resize });
+
+      expect(result).toMatchObject({ width: outWidth, height: outHeight, keptOriginal: false });
+      expect(await sharp(result.data).metadata()).toMatchObject({ width: outWidth, height: outHeight });
+    });
+
+    it('gives nearly the picture a full decode gives', async () => {
+      const shrunk = await shrinking.transform(fixtures.jpeg, { resize: 0.5 });
+      const full = await decodingAll.transform(fixtures.jpeg, { resize: 0.5 });
+
+      // Different bytes: the two really took different decoding paths.
+      expect(shrunk.data.equals(full.data)).toBe(false);
+      const [a, b] = await Promise.all([shrunk, full].map((result) => sharp(result.data).raw().toBuffer()));
+      let squaredError = 0;
+      for (let i = 0; i < a.length; i++) squaredError += (a[i] - b[i]) ** 2;
+      const psnr = 10 * Math.log10((255 * 255) / (squaredError / a.length));
+      expect(psnr).toBeGreaterThan(28);
+    });
+
+    it('applies EXIF orientation to a JPEG shrunk on load', async () => {
+      const result = await shrinking.transform(fixtures.rotated, { resize: 0.5 });
+
+      expect(result).toMatchObject({ width: 100, height: 150 });
+      const top = await meanColour(result.data, { top: 0, height: 50 });
+      expect(top.r).toBeGreaterThan(top.b + 50);
+    });
+
+    it('still refuses a truncated JPEG as a decode error', async () => {
+      const error: unknown = await shrinking.transform(truncated(fixtures.jpeg), { resize: 0.5 }).catch((e) => e);
+
+      expect(error).toMatchObject({ code: ImageErrorCode.DecodeError, retryable: false });
+    });
+
+    it('refuses a scratch directory that libvips would read load options from', () => {
+      expect(() => new ImageTransformer({ maxPixels: MAX_PIXELS, scratchDir: '/tmp/[x]' })).toThrow(RangeError);
     });
   });
 

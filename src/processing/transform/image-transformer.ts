@@ -1,6 +1,10 @@
-import { writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp } from 'sharp';
+import type { AppConfig } from '../../config/app-config.js';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
 import { type ImageFormat, sniffImageFormat } from './image-format.js';
 
@@ -15,6 +19,24 @@ export interface ImageTransformerOptions {
   timeoutSeconds?: number;
   /** Longer animations are refused: every frame is decoded into memory at once. Default MAX_FRAMES. */
   maxFrames?: number;
+  /**
+   * Shrink JPEGs by 2, 4 or 8 while decoding (libjpeg's DCT scaling) when a
+   * resize reduces them at least that much, instead of decoding every pixel.
+   * Default true. See shrinkOnLoadFactor for the measured trade-off.
+   */
+  jpegShrinkOnLoad?: boolean;
+  /** Where a JPEG shrunk on load is written for libvips to read it from. Default os.tmpdir(). */
+  scratchDir?: string;
+}
+
+/** The options the worker runs with; the bench builds its bare loop from them too. */
+export function imageTransformerOptions(config: AppConfig): ImageTransformerOptions {
+  return {
+    maxPixels: config.limits.imagePixels,
+    maxFrames: config.limits.imageFrames,
+    timeoutSeconds: config.limits.imageTimeoutSeconds,
+    jpegShrinkOnLoad: config.jpegShrinkOnLoad,
+  };
 }
 
 /** Provider token for the options, for wiring ImageTransformer as a plain class provider. */
@@ -120,6 +142,8 @@ let concurrencyConfigured = false;
  */
 @Injectable()
 export class ImageTransformer {
+  private readonly scratchDir: string;
+
   constructor(@Inject(IMAGE_TRANSFORMER_OPTIONS) private readonly options: ImageTransformerOptions) {
     if (!Number.isInteger(options.maxPixels) || options.maxPixels < 1) {
       throw new RangeError(`maxPixels must be a positive integer, got ${options.maxPixels}`);
@@ -130,6 +154,11 @@ export class ImageTransformer {
       !(Number.isInteger(timeoutSeconds) && timeoutSeconds >= 1 && timeoutSeconds <= 3600)
     ) {
       throw new RangeError(`timeoutSeconds must be an integer from 1 to 3600, got ${timeoutSeconds}`);
+    }
+    this.scratchDir = options.scratchDir ?? tmpdir();
+    if (/[[\]]/.test(this.scratchDir)) {
+      // libvips would read the brackets as the start of load options.
+      throw new RangeError(`scratchDir must not contain square brackets, got ${this.scratchDir}`);
     }
     if (!concurrencyConfigured) {
       // Parallelism comes from several images in flight, not threads per image: on
@@ -173,7 +202,9 @@ export class ImageTransformer {
     const target = scaled(source, options.resize);
     // A factor too close to 1 to change a dimension is treated as no resize.
     const resizing = target.width !== source.width || target.height !== source.height;
-    return { format, source, target: resizing ? target : null };
+    const shrinkOnLoad =
+      resizing && format === 'jpeg' && this.options.jpegShrinkOnLoad !== false ? shrinkOnLoadFactor(source, target) : 1;
+    return { format, source, target: resizing ? target : null, shrinkOnLoad };
   }
 
   /**
@@ -218,9 +249,16 @@ export class ImageTransformer {
   private async encode<T>(input: Buffer, plan: Plan, write: (image: Sharp) => Promise<T>): Promise<T> {
     const { format, source, target: size } = plan;
     const animated = source.frames > 1;
+    // sharp offers libjpeg's shrink only through libvips' "file[options]" syntax.
+    const scratch = plan.shrinkOnLoad > 1 ? join(this.scratchDir, `pixbatch-${randomUUID()}.jpg`) : null;
+    if (scratch) await writeFile(scratch, input);
     // Without keep*/with* calls sharp writes no EXIF, XMP, IPTC or ICC data; colour
     // is converted to sRGB (CMYK through its profile or libvips' default one) first.
-    const image = sharp(input, { failOn: FAIL_ON, animated, limitInputPixels: this.options.maxPixels });
+    const image = sharp(scratch ? `${scratch}[shrink=${plan.shrinkOnLoad}]` : input, {
+      failOn: FAIL_ON,
+      animated,
+      limitInputPixels: this.options.maxPixels,
+    });
     if (!animated) image.autoOrient();
     image.toColourspace('srgb');
     if (this.options.timeoutSeconds !== undefined) image.timeout({ seconds: this.options.timeoutSeconds });
@@ -242,6 +280,8 @@ export class ImageTransformer {
         throw permanent(ImageErrorCode.DecodeError, `Corrupt ${format} data: ${text}`, error);
       }
       throw permanent(ImageErrorCode.ProcessingError, `Could not process the ${format} image: ${text}`, error);
+    } finally {
+      if (scratch) await rm(scratch, { force: true });
     }
   }
 }
@@ -251,6 +291,27 @@ interface Plan {
   source: Source;
   /** Null: no resize. */
   target: Size | null;
+  /** 1, or the 2, 4 or 8 a JPEG is shrunk by while decoding. */
+  shrinkOnLoad: number;
+}
+
+/**
+ * The largest of 8, 4 and 2 that the resize reduces both sides by at least
+ * (Lanczos does the rest), or 1. sharp shrinks on load by itself only when a
+ * factor of at least 1.5 is left for Lanczos, so an exact 50 % resize decoded
+ * every pixel. Measured for 2000x1500 JPEGs at 50 % (bench/, 2 cores): 25 instead
+ * of 46 ms of CPU per image; against a full-decode Lanczos reference, PSNR 38.5
+ * instead of 39.3 dB at 2 % fewer bytes for a product-shot-like image (flat
+ * background, hard edges, text), but 29.7 instead of 35.0 dB at 44 % more bytes
+ * for the bench's noise-textured photos: the DCT keeps the fine texture that
+ * Lanczos smooths away, and that texture costs bytes. JPEG_SHRINK_ON_LOAD=false
+ * turns it off.
+ */
+function shrinkOnLoadFactor(source: Size, target: Size): number {
+  const reduction = Math.min(source.width / target.width, source.height / target.height);
+  // A rounded target side can be a pixel more than the exact half.
+  const slack = 1.001;
+  return [8, 4, 2].find((factor) => reduction * slack >= factor) ?? 1;
 }
 
 /**
