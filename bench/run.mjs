@@ -1,6 +1,7 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,ingest] [--lanes 4]
-//               [--profile DIR] [--node-args='--trace-gc'] [--keep-logs]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest] [--lanes 4]
+//               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
+import { access } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +14,7 @@ import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'ingest'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -23,6 +24,8 @@ const { values: args } = parseArgs({
     profile: { type: 'string' },
     // Extra Node.js options for the service processes, e.g. --node-args=--trace-gc.
     'node-args': { type: 'string' },
+    // Extra environment for the service processes, e.g. --service-env=MALLOC_ARENA_MAX=2,WORKER_CONCURRENCY=6.
+    'service-env': { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
   },
 });
@@ -37,6 +40,12 @@ const URLS_PER_PRODUCT = 3;
 const SERVICES = ['postgres', 'redis-server'];
 const STATUS_RATE = 200;
 const STATUS_SECONDS = 5;
+const MEMORY_BATCHES = 4;
+const ALLOCATORS = [
+  ['glibc', {}],
+  ['glibc, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
+  ['jemalloc (LD_PRELOAD)', { LD_PRELOAD: 'libjemalloc.so.2' }],
+];
 
 console.log(
   `pixbatch bench: ${availableParallelism()} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
@@ -58,6 +67,7 @@ try {
     if (only.has('status')) Object.assign(metrics, await statusUnderLoad());
     if (only.has('formats')) Object.assign(metrics, await formats());
     if (only.has('resize')) Object.assign(metrics, await resize());
+    if (only.has('memory')) Object.assign(metrics, await workerMemory());
     if (only.has('ingest')) Object.assign(metrics, await ingest());
     results.push(metrics);
   }
@@ -89,7 +99,7 @@ async function pipeline(mode, previous) {
   await env.reset();
   const nodeArgs = args['node-args']?.split(' ') ?? [];
   if (args.profile) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${args.profile}`);
-  const options = { nodeArgs };
+  const options = { nodeArgs, env: serviceEnv() };
   const procs =
     mode === 'split'
       ? [await env.start('api', options), await env.start('worker', options)]
@@ -272,6 +282,42 @@ async function resize() {
   return out;
 }
 
+/**
+ * The worker's resident memory over consecutive batches, per memory allocator:
+ * bounded means the last batch ends where the first did. Each batch is the
+ * 1600x1200 JPEGs, the 1200x1200 PNGs and the 2000x1500 JPEGs, so buffers of
+ * many sizes come and go.
+ */
+async function workerMemory() {
+  const out = {};
+  const urls = [THROUGHPUT_SET, 'png-1200sq', 'jpeg-2000'].flatMap((name) =>
+    corpus[name].map((image) => server.urlOf(name, image)),
+  );
+  for (const [label, allocatorEnv] of ALLOCATORS) {
+    if (allocatorEnv.LD_PRELOAD && !(await exists('/lib/x86_64-linux-gnu/libjemalloc.so.2'))) continue;
+    log(`worker memory, ${label}: ${MEMORY_BATCHES} batches of ${urls.length} images`);
+    await env.reset();
+    const [api, worker] = [await env.start('api'), await env.start('worker', { env: { ...allocatorEnv, ...serviceEnv() } })];
+    const rss = [];
+    for (let batch = 0; batch < MEMORY_BATCHES; batch++) {
+      const created = await upload(api.baseUrl, productCsv(urls.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
+      await waitForTerminal(api.baseUrl, created.requestId);
+      rss.push((await processStats(worker.pid)).rssMb);
+    }
+    const key = `memory.${label.split(/[ ,]/)[0]}${allocatorEnv.MALLOC_ARENA_MAX ? '.arenas' : ''}`;
+    const what = `worker RSS, ${label}`;
+    out[`${key}.first`] = metric(`${what}, after batch 1`, rss[0], 'MB', 0);
+    out[`${key}.last`] = metric(`${what}, after batch ${MEMORY_BATCHES}`, rss.at(-1), 'MB', 0);
+    out[`${key}.peak`] = metric(`${what}, peak`, (await processStats(worker.pid)).peakMb, 'MB', 0);
+  }
+  await env.reset();
+  return out;
+}
+
+async function exists(path) {
+  return access(path).then(() => true, () => false);
+}
+
 /** Acknowledgement time and API memory for large CSVs; no worker runs, so only ingest is measured. */
 async function ingest() {
   const out = {};
@@ -292,6 +338,11 @@ async function ingest() {
   }
   await env.reset();
   return out;
+}
+
+function serviceEnv() {
+  const pairs = args['service-env']?.split(',').filter(Boolean) ?? [];
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 }
 
 /** Percentage of the machine's CPU that processes other than ours used, given our CPU milliseconds. */
