@@ -1,11 +1,11 @@
 // npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
+import { execFile } from 'node:child_process';
 import { access } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import sharp from 'sharp';
 import { bareLoop, serviceTransformer } from './lib/bare.mjs';
 import { meanPsnr, productShots } from './lib/quality.mjs';
@@ -33,6 +33,7 @@ const runs = Number(args.runs);
 const only = new Set(args.only.split(','));
 const lanes = Number(args.lanes);
 const log = (message) => console.error(`· ${message}`);
+const run = promisify(execFile);
 
 const THROUGHPUT_SET = 'jpeg-1600';
 const WARM_UP_IMAGES = 8;
@@ -180,38 +181,25 @@ async function pipeline(mode, previous) {
 /**
  * The status endpoint's latency while a batch is processing: GETs sent at a
  * fixed rate (open loop, so a slow answer does not slow the sender down) for
- * STATUS_SECONDS, against an api + worker pair busy with twice the JPEG set.
+ * STATUS_SECONDS, against an api + worker pair busy with twice the JPEG set,
+ * from a separate process (bench/lib/status-load.mjs).
  */
 async function statusUnderLoad() {
   const images = corpus[THROUGHPUT_SET];
   log(`status: ${STATUS_RATE} GET/s for ${STATUS_SECONDS} s during a batch`);
   await env.reset();
-  const [api] = [await env.start('api'), await env.start('worker')];
+  const options = { env: serviceEnv() };
+  const [api] = [await env.start('api', options), await env.start('worker', options)];
   const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
   const created = await upload(api.baseUrl, productCsv((images.length * 2) / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
   const target = `${api.baseUrl}/api/v1/requests/${created.requestId}`;
-  const latencies = [];
-  let failures = 0;
-  let busyAtEnd = true;
-  const pending = [];
-  const started = performance.now();
-  for (let n = 0; n < STATUS_RATE * STATUS_SECONDS; n++) {
-    const due = started + (n * 1000) / STATUS_RATE;
-    const wait = due - performance.now();
-    if (wait > 0) await sleep(wait);
-    const sent = performance.now();
-    pending.push(
-      fetch(target)
-        .then(async (response) => {
-          const body = await response.json();
-          latencies.push(performance.now() - sent);
-          if (!response.ok) failures++;
-          busyAtEnd = !body.completed;
-        })
-        .catch(() => failures++),
-    );
-  }
-  await Promise.all(pending);
+  const { stdout } = await run(process.execPath, [
+    join(import.meta.dirname, 'lib/status-load.mjs'),
+    target,
+    String(STATUS_RATE),
+    String(STATUS_SECONDS),
+  ]);
+  const { latencies, failures, busyAtEnd } = JSON.parse(stdout);
   await waitForTerminal(api.baseUrl, created.requestId);
   await env.reset();
   latencies.sort((a, b) => a - b);

@@ -47,6 +47,8 @@ export class AppConfig {
   readonly allowPrivateNetworks: boolean;
   /** Resizes decode JPEGs at 1/2, 1/4 or 1/8 size where the factor allows (ImageTransformerOptions). */
   readonly jpegShrinkOnLoad: boolean;
+  /** Linux: the nice value of the image-encoding threads (0 leaves them as they are). */
+  readonly imageThreadNice: number;
   readonly limits: Limits;
   readonly webhooks: WebhookSettings;
   readonly workerConcurrency: number;
@@ -77,6 +79,7 @@ export class AppConfig {
     this.storageDir = resolve(env.STORAGE_DIR ?? 'data/storage');
     this.allowPrivateNetworks = env.ALLOW_PRIVATE_NETWORKS ?? false;
     this.jpegShrinkOnLoad = env.JPEG_SHRINK_ON_LOAD ?? true;
+    this.imageThreadNice = env.IMAGE_THREAD_NICE ?? 10;
     this.limits = {
       csvBytes: env.MAX_CSV_BYTES ?? 50 * 1024 * 1024,
       csvRows: env.MAX_CSV_ROWS ?? 100_000,

@@ -121,6 +121,13 @@ export class EnvironmentVariables {
   JPEG_SHRINK_ON_LOAD?: boolean;
 
   @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(19)
+  IMAGE_THREAD_NICE?: number;
+
+  @IsOptional()
   @IsWebhookSecretList()
   WEBHOOK_SIGNING_SECRET?: string;
 

@@ -12,6 +12,7 @@ import { StorageDriver } from '../storage/storage.driver.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
 import { ImageErrorCode, ImageJobError } from './image-error.js';
 import { EXTENSION } from './transform/image-format.js';
+import { lowerImageThreadPriority } from './thread-priority.js';
 import { ImageTransformer, type TransformInfo } from './transform/image-transformer.js';
 
 /**
@@ -38,7 +39,9 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     super();
   }
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
+    const lowered = await lowerImageThreadPriority(this.config.imageThreadNice);
+    if (lowered > 0) this.logger.log(`${lowered} image threads run at nice ${this.config.imageThreadNice}`);
     Object.assign(this.worker.opts, {
       lockDuration: this.config.jobLockMs,
       stalledInterval: this.config.jobLockMs,

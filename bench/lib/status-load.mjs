@@ -1,0 +1,30 @@
+// node status-load.mjs URL RATE SECONDS: GETs URL at RATE per second for SECONDS
+// (open loop: a slow answer does not slow the sender down) and prints, as JSON,
+// every latency in ms, the failures, and whether the last answer still showed
+// the request busy. A process of its own, so that the bench's image server does
+// not share an event loop with the clock that times the answers.
+import { setTimeout as sleep } from 'node:timers/promises';
+
+const [target, rate, seconds] = [process.argv[2], Number(process.argv[3]), Number(process.argv[4])];
+const latencies = [];
+let failures = 0;
+let busyAtEnd = true;
+const pending = [];
+const started = performance.now();
+for (let n = 0; n < rate * seconds; n++) {
+  const wait = started + (n * 1000) / rate - performance.now();
+  if (wait > 0) await sleep(wait);
+  const sent = performance.now();
+  pending.push(
+    fetch(target)
+      .then(async (response) => {
+        const body = await response.json();
+        latencies.push(performance.now() - sent);
+        if (!response.ok) failures++;
+        busyAtEnd = !body.completed;
+      })
+      .catch(() => failures++),
+  );
+}
+await Promise.all(pending);
+console.log(JSON.stringify({ latencies, failures, busyAtEnd }));
