@@ -229,11 +229,15 @@ class ProductCsvReader {
     return { columns: this.header.columns, productCount: this.productCount, imageCount: this.imageCount };
   }
 
-  /** csv-parse handles a chunk synchronously, so the records of the previous one reached the sink by now. */
+  /**
+   * Resuming after a yield means csv-parse has handled the chunk (it does so
+   * synchronously), so its records reached the sink: the sink starts writing
+   * them before the next chunk is awaited, however long that one takes.
+   */
   private async *paced(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
     for await (const chunk of chunks) {
-      await this.sink.ready();
       yield chunk;
+      await this.sink.ready();
     }
   }
 
