@@ -118,6 +118,15 @@ export class RequestDraft implements ProductSink {
         this.requestId,
       ],
     );
+    // A URL repeated within the request is fetched once: each later occurrence
+    // points at the first (ids grow in file order) and takes its outcome.
+    await tx.execute(
+      `UPDATE image i SET source_image_id = d.first_id
+         FROM (SELECT id, first_value(id) OVER (PARTITION BY input_url ORDER BY id) AS first_id
+                 FROM image WHERE request_id = ?) d
+        WHERE i.id = d.id AND d.id <> d.first_id`,
+      [this.requestId],
+    );
     await this.end(() => tx.commit());
     return { productCount: this.productCount, imageCount: this.imageCount };
   }

@@ -84,11 +84,13 @@ export class UploadsService implements BeforeApplicationShutdown {
   /** Queues the images after `after` (exclusive), one page; returns where the next page starts, or null at the end. */
   private async enqueuePage(requestId: string, after: ImageCursor): Promise<ImageCursor | null> {
     // Walks product (request_id, row_number) and image (product_id, position),
-    // the two indexes the rows were appended to.
+    // the two indexes the rows were appended to. A repeated URL has no job of
+    // its own: it takes the outcome of its source image.
     const page = await this.em.fork().execute<{ id: string; row_number: number; position: number }[]>(
       `SELECT i.id, p.row_number, i.position
          FROM product p JOIN image i ON i.product_id = p.id
         WHERE p.request_id = ? AND p.row_number >= ? AND (p.row_number, i.position) > (?, ?)
+          AND i.source_image_id IS NULL
         ORDER BY p.row_number, i.position
         LIMIT ${ENQUEUE_PAGE}`,
       [requestId, after.rowNumber, after.rowNumber, after.position],

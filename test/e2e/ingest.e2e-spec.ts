@@ -64,10 +64,47 @@ describe('ingest of CSVs larger than one chunk', () => {
 
     const queue = harness.app.get(JobQueue);
     await waitUntil('every image job queued', async () => (await queue.imageQueueDepth()).waiting === total * 2);
+    // Every URL is distinct, so none takes another image's outcome.
+    expect(await count('SELECT count(*) AS n FROM image WHERE source_image_id IS NOT NULL')).toBe(0);
 
     // Images go with their product when a request is deleted, with no foreign key of their own to the request.
     await orm.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
     expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ?', [requestId])).toBe(0);
+  });
+
+  it('queues one job per distinct URL and points every repeat at its first occurrence', async () => {
+    const list = rows(OPEN_AFTER + 500);
+    // The first row's URL again in a later chunk, and twice in the last row.
+    const repeated = list[0]!.urls[0]!;
+    list[OPEN_AFTER + 100]!.urls[1] = repeated;
+    list[OPEN_AFTER + 499]!.urls = [repeated, repeated];
+    const queue = harness.app.get(JobQueue);
+    const queuedBefore = (await queue.imageQueueDepth()).waiting;
+    const response = await post(multipart({}, { content: productCsv(list) }));
+    expect(response.statusCode).toBe(202);
+    const { requestId } = response.json();
+    const sources = await orm.em.fork().execute<{ row_number: number; position: number; source: string | null }[]>(
+      `SELECT p.row_number, i.position, s.id AS source FROM image i JOIN product p ON p.id = i.product_id
+         LEFT JOIN image s ON s.id = i.source_image_id
+        WHERE i.request_id = ? AND i.input_url = ? ORDER BY p.row_number, i.position`,
+      [requestId, repeated],
+    );
+    expect(sources[0]).toEqual({ row_number: 1, position: 0, source: null });
+    const [firstImage] = await orm.em.fork().execute<{ id: string }[]>(
+      `SELECT i.id FROM image i JOIN product p ON p.id = i.product_id WHERE p.request_id = ? AND p.row_number = 1 AND i.position = 0`,
+      [requestId],
+    );
+    const firstId = firstImage!.id;
+    expect(sources.slice(1)).toEqual([
+      { row_number: OPEN_AFTER + 101, position: 1, source: firstId },
+      { row_number: OPEN_AFTER + 500, position: 0, source: firstId },
+      { row_number: OPEN_AFTER + 500, position: 1, source: firstId },
+    ]);
+    const distinct = (OPEN_AFTER + 500) * 2 - 3;
+    await waitUntil(
+      'every distinct image queued',
+      async () => (await queue.imageQueueDepth()).waiting - queuedBefore === distinct,
+    );
   });
 
   it('rejects a large CSV whose bad rows come after stored chunks, with every issue, and stores nothing', async () => {
