@@ -103,12 +103,12 @@ export class RequestProgressRepository {
                 error_code = ?, error_message = ?, completed_at = now()
           WHERE id = ? AND status IN ${OPEN_IMAGE_STATES}
         RETURNING id, request_id, product_id, status, output_key, format, bytes_in, bytes_out, width, height,
-                  error_code, error_message, completed_at
+                  error_code, error_message, attempts, completed_at
        ), copies AS (
          UPDATE image d
             SET status = f.status, output_key = f.output_key, format = f.format, bytes_in = f.bytes_in,
                 bytes_out = f.bytes_out, width = f.width, height = f.height, error_code = f.error_code,
-                error_message = f.error_message, completed_at = f.completed_at
+                error_message = f.error_message, attempts = f.attempts, completed_at = f.completed_at
            FROM finished f
           WHERE d.source_image_id = f.id AND d.status IN ${OPEN_IMAGE_STATES}
         RETURNING d.product_id

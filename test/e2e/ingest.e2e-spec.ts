@@ -65,7 +65,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     const queue = harness.app.get(JobQueue);
     await waitUntil('every image job queued', async () => (await queue.imageQueueDepth()).waiting === total * 2);
     // Every URL is distinct, so none takes another image's outcome.
-    expect(await count('SELECT count(*) AS n FROM image WHERE source_image_id IS NOT NULL')).toBe(0);
+    expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL', [requestId])).toBe(0);
 
     // Images go with their product when a request is deleted, with no foreign key of their own to the request.
     await orm.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
