@@ -12,6 +12,7 @@ import { meanPsnr, productShots } from './lib/quality.mjs';
 import { SETS, loadCorpus } from './lib/corpus.mjs';
 import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
+import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 
 const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest'];
@@ -306,7 +307,13 @@ async function exists(path) {
   return access(path).then(() => true, () => false);
 }
 
-/** Acknowledgement time and API memory for large CSVs; no worker runs, so only ingest is measured. */
+/**
+ * Acknowledgement time and API memory for large CSVs, then until every image
+ * job is queued; no worker runs, so only ingest is measured. Then the export of
+ * the 100 000-row request: every image is recorded as succeeded in SQL (as the
+ * image jobs would have) and a worker runs only the request's finalize job,
+ * which fills the output URLs and streams the result CSV from the database.
+ */
 async function ingest() {
   const out = {};
   for (const rows of [10_000, 100_000]) {
@@ -317,12 +324,18 @@ async function ingest() {
     const csv = productCsv(rows, URLS_PER_PRODUCT, urls);
     const idle = await processStats(api.pid);
     await resetPeak(api.pid);
+    const started = performance.now();
     const created = await upload(api.baseUrl, csv);
     const stats = await processStats(api.pid);
+    const queuedMs = await waitForQueued(env, rows * URLS_PER_PRODUCT, started);
+    const queued = await processStats(api.pid);
     const k = `${rows / 1000}k`;
     out[`ingest.${k}.ack`] = metric(`ingest ${k} rows (${(csv.length / 2 ** 20).toFixed(1)} MB): ack`, created.ackMs, 'ms', 0);
     out[`ingest.${k}.idle`] = metric(`ingest ${k} rows: API RSS before upload`, idle.rssMb, 'MB', 0);
-    out[`ingest.${k}.peak`] = metric(`ingest ${k} rows: API peak RSS`, stats.peakMb, 'MB', 0);
+    out[`ingest.${k}.peak`] = metric(`ingest ${k} rows: API peak RSS at the ack`, stats.peakMb, 'MB', 0);
+    out[`ingest.${k}.queued`] = metric(`ingest ${k} rows: every job queued after`, queuedMs, 'ms', 0);
+    out[`ingest.${k}.queuedPeak`] = metric(`ingest ${k} rows: API peak RSS until then`, queued.peakMb, 'MB', 0);
+    if (rows === 100_000) Object.assign(out, await exportOf(api, created.requestId, k));
   }
   await env.reset();
   return out;
@@ -331,6 +344,25 @@ async function ingest() {
 function serviceEnv() {
   const pairs = args['service-env']?.split(',').filter(Boolean) ?? [];
   return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
+async function exportOf(api, requestId, k) {
+  log(`export: ${k} rows`);
+  await env.stop(api);
+  // The image jobs would find their images done; only the finalize job is wanted.
+  await env.clearQueues();
+  await markAllSucceeded(env, requestId);
+  const worker = await env.start('worker');
+  const idle = await processStats(worker.pid);
+  await resetPeak(worker.pid);
+  const ms = await finalize(env, requestId);
+  const stats = await processStats(worker.pid);
+  await env.stop(worker);
+  return {
+    [`export.${k}.ms`]: metric(`export ${k} rows: finalize (output URLs + result CSV)`, ms, 'ms', 0),
+    [`export.${k}.idle`]: metric(`export ${k} rows: worker RSS before`, idle.rssMb, 'MB', 0),
+    [`export.${k}.peak`]: metric(`export ${k} rows: worker peak RSS`, stats.peakMb, 'MB', 0),
+  };
 }
 
 /** Percentage of the machine's CPU that processes other than ours used, given our CPU milliseconds. */

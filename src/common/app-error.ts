@@ -13,6 +13,7 @@ export enum ErrorCode {
   NotCsv = 'NOT_CSV',
   CsvTooLarge = 'CSV_TOO_LARGE',
   CsvInvalid = 'CSV_INVALID',
+  UploadTimeout = 'UPLOAD_TIMEOUT',
   WebhookUrlInvalid = 'WEBHOOK_URL_INVALID',
   WebhookUrlBlocked = 'WEBHOOK_URL_BLOCKED',
   WebhookEventsInvalid = 'WEBHOOK_EVENTS_INVALID',

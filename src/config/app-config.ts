@@ -8,6 +8,11 @@ import { AppRole, EnvironmentVariables } from './env.dto.js';
 export interface Limits {
   csvBytes: number;
   csvRows: number;
+  /**
+   * How long the rest of an upload may take to arrive once its first rows are
+   * stored: a transaction, and so a pooled connection, is open meanwhile.
+   */
+  uploadTimeoutMs: number;
   urlsPerRow: number;
   urlLength: number;
   imageBytes: number;
@@ -83,6 +88,7 @@ export class AppConfig {
     this.limits = {
       csvBytes: env.MAX_CSV_BYTES ?? 50 * 1024 * 1024,
       csvRows: env.MAX_CSV_ROWS ?? 100_000,
+      uploadTimeoutMs: env.UPLOAD_TIMEOUT_MS ?? 120_000,
       urlsPerRow: env.MAX_URLS_PER_ROW ?? 50,
       urlLength: env.MAX_URL_LENGTH ?? 2048,
       imageBytes: env.MAX_IMAGE_BYTES ?? 25 * 1024 * 1024,

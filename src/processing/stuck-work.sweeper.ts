@@ -124,7 +124,9 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
       let after = '00000000-0000-0000-0000-000000000000';
       for (;;) {
         const page = await tx.execute<{ id: string }[]>(
-          `SELECT id FROM image WHERE request_id = ? AND status IN ${OPEN_IMAGE_STATES} AND id > ?
+          // A repeated URL has no job: it is finished with its source image.
+          `SELECT id FROM image
+            WHERE request_id = ? AND status IN ${OPEN_IMAGE_STATES} AND source_image_id IS NULL AND id > ?
             ORDER BY id LIMIT ${PAGE}`,
           [requestId, after],
         );

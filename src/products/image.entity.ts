@@ -6,11 +6,19 @@ import { Product } from './product.entity.js';
 @Entity({ tableName: 'image' })
 @Index({ properties: ['request', 'status'] })
 @Index({ properties: ['product', 'position'] })
+// Partial: only repeated URLs have a source, and the index is only searched for them.
+@Index({
+  name: 'image_source_image_id_index',
+  expression: 'create index "image_source_image_id_index" on "image" ("source_image_id") where "source_image_id" is not null',
+})
 export class Image {
   @PrimaryKey({ type: 'uuid' })
   id: string;
 
-  @ManyToOne({ entity: () => ProcessingRequest, deleteRule: 'cascade' })
+  // No foreign key: the product's already ties the image to the request (and
+  // cascades its deletion), and checking a second one on each of a large
+  // CSV's image rows doubled the insert time.
+  @ManyToOne({ entity: () => ProcessingRequest, createForeignKeyConstraint: false })
   request: ProcessingRequest;
 
   @ManyToOne({ entity: () => Product, deleteRule: 'cascade' })
@@ -22,6 +30,13 @@ export class Image {
 
   @Property({ type: 'text' })
   inputUrl: string;
+
+  /**
+   * The first image of the request with the same input URL, when this one
+   * repeats it: it gets no job of its own and takes that image's outcome.
+   */
+  @Property({ type: 'uuid', nullable: true })
+  sourceImageId: string | null = null;
 
   @Enum({ items: () => ImageStatus, nativeEnumName: 'image_status' })
   status: ImageStatus = ImageStatus.Pending;

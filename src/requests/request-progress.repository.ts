@@ -95,22 +95,37 @@ export class RequestProgressRepository {
     const succeeded = outcome.status === ImageStatus.Succeeded;
     const connection = this.em.getConnection();
     const [result] = await connection.execute<{ counted: boolean; request_done: boolean | null }[]>(
+      // The images repeating this one's URL (source_image_id) take the same
+      // outcome in the same statement, counted with it, and only when it moves.
       `WITH finished AS (
          UPDATE image
             SET status = ?, output_key = ?, format = ?, bytes_in = ?, bytes_out = ?, width = ?, height = ?,
                 error_code = ?, error_message = ?, completed_at = now()
           WHERE id = ? AND status IN ${OPEN_IMAGE_STATES}
-        RETURNING request_id, product_id
+        RETURNING id, request_id, product_id, status, output_key, format, bytes_in, bytes_out, width, height,
+                  error_code, error_message, attempts, completed_at
+       ), copies AS (
+         UPDATE image d
+            SET status = f.status, output_key = f.output_key, format = f.format, bytes_in = f.bytes_in,
+                bytes_out = f.bytes_out, width = f.width, height = f.height, error_code = f.error_code,
+                error_message = f.error_message, attempts = f.attempts, completed_at = f.completed_at
+           FROM finished f
+          WHERE d.source_image_id = f.id AND d.status IN ${OPEN_IMAGE_STATES}
+        RETURNING d.product_id
+       ), done AS (
+         SELECT product_id FROM finished UNION ALL SELECT product_id FROM copies
        ), product_done AS (
-         UPDATE product p SET images_done = p.images_done + 1, processed = (p.images_done + 1 >= p.image_count)
-           FROM finished f WHERE p.id = f.product_id
+         UPDATE product p SET images_done = p.images_done + c.n, processed = (p.images_done + c.n >= p.image_count)
+           FROM (SELECT product_id, count(*)::int AS n FROM done GROUP BY product_id) c
+          WHERE p.id = c.product_id
          RETURNING p.processed AS done
        ), request_done AS (
          UPDATE processing_request r
-            SET images_succeeded = r.images_succeeded + ?,
-                images_failed = r.images_failed + ?,
+            SET images_succeeded = r.images_succeeded + ? * c.n,
+                images_failed = r.images_failed + ? * c.n,
                 products_processed = r.products_processed + (SELECT count(*)::int FROM product_done WHERE done)
-           FROM finished f WHERE r.id = f.request_id
+           FROM finished f, (SELECT count(*)::int AS n FROM done) c
+          WHERE r.id = f.request_id
          RETURNING r.images_succeeded + r.images_failed >= r.image_count AS done
        )
        SELECT EXISTS (SELECT 1 FROM finished) AS counted, (SELECT done FROM request_done) AS request_done`,

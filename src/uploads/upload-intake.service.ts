@@ -8,17 +8,19 @@ import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { WebhookRegistrar } from '../webhooks/webhook-registration.service.js';
-import { CsvErrorCode, CsvValidationError, NotCsvError, ParsedCsv, parseProductCsv } from './csv/product-csv.parser.js';
+import { CsvErrorCode, CsvSummary, CsvValidationError, NotCsvError, parseProductCsv } from './csv/product-csv.parser.js';
 import { CreateRequestDto } from './dto/create-request.dto.js';
 import { IdempotencyService, uploadFingerprint } from './idempotency.service.js';
+import { RequestDraft, UploadTimeoutError } from './request-draft.js';
 import { UploadsService } from './uploads.service.js';
 
 const FILE_FIELD = 'file';
 
 /**
  * Reads the multipart upload as a stream: the CSV part goes straight through
- * the parser, the other parts are the options. Every rejection is a problem
- * document, and nothing reaches the database until the whole file validated.
+ * the parser into a request draft, the other parts are the options. Every
+ * rejection is a problem document, and the draft is rolled back with it, so a
+ * rejected upload stores nothing.
  */
 @Injectable()
 export class UploadIntake {
@@ -41,8 +43,8 @@ export class UploadIntake {
     }
     const idempotencyKey = this.idempotency.scopedKey(request);
     const fields: Record<string, string> = {};
-    let csv: ParsedCsv | undefined;
-    let filename = 'products.csv';
+    let draft: RequestDraft | undefined;
+    let csv: CsvSummary | undefined;
     const csvHash = createHash('sha256');
 
     try {
@@ -61,46 +63,48 @@ export class UploadIntake {
             `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
           );
         }
-        filename = part.filename || filename;
+        draft = this.uploads.draft(part.filename || 'products.csv');
         try {
-          csv = await parseProductCsv(hashing(part.file, csvHash), this.config.limits);
+          const upload = untilAborted(hashing(part.file, csvHash), draft.signal);
+          csv = await parseProductCsv(upload, this.config.limits, draft);
         } finally {
           // The parser may stop early (row limit, bad header); drain the rest so the request can end.
           part.file.resume();
         }
       }
+      if (!draft || !csv) throw fileMissing('No part named "file" was sent.');
+      const options = await validateFields(fields);
+      const webhook = await this.webhooks.register(options.webhookUrl, options.webhookEvents);
+      const resize = options.resize === undefined || options.resize === 1 ? null : options.resize;
+      const webhookUrl = webhook?.url ?? null;
+      const webhookEvents = webhook?.events ?? null;
+      const fingerprint = uploadFingerprint(csvHash.digest('hex'), { resize, webhookUrl, webhookEvents });
+      if (idempotencyKey) {
+        const replayed = await this.idempotency.replay(idempotencyKey, fingerprint);
+        if (replayed) {
+          await draft.abort();
+          return { ...replayed, replayed: true };
+        }
+      }
+      try {
+        return await this.uploads.submit(draft, {
+          webhookUrl,
+          webhookEvents,
+          resize,
+          idempotencyKey,
+          uploadFingerprint: fingerprint,
+        });
+      } catch (error) {
+        // A concurrent retry with the same key committed first: answer with its request.
+        if (!(idempotencyKey && error instanceof UniqueConstraintViolationException)) throw error;
+        const replayed = await this.idempotency.replay(idempotencyKey, fingerprint);
+        if (!replayed) throw error;
+        return { ...replayed, replayed: true };
+      }
     } catch (error) {
+      await draft?.abort();
       // The size limit surfaces from the file stream or from the parts iterator, depending on timing.
       throw this.translateParseError(error);
-    }
-
-    if (!csv) throw fileMissing('No part named "file" was sent.');
-    const options = await validateFields(fields);
-    const webhook = await this.webhooks.register(options.webhookUrl, options.webhookEvents);
-    const resize = options.resize === undefined || options.resize === 1 ? null : options.resize;
-    const webhookUrl = webhook?.url ?? null;
-    const webhookEvents = webhook?.events ?? null;
-    const fingerprint = uploadFingerprint(csvHash.digest('hex'), { resize, webhookUrl, webhookEvents });
-    if (idempotencyKey) {
-      const replayed = await this.idempotency.replay(idempotencyKey, fingerprint);
-      if (replayed) return { ...replayed, replayed: true };
-    }
-    try {
-      return await this.uploads.createRequest({
-        csv,
-        originalFilename: filename,
-        webhookUrl,
-        webhookEvents,
-        resize,
-        idempotencyKey,
-        uploadFingerprint: fingerprint,
-      });
-    } catch (error) {
-      // A concurrent retry with the same key committed first: answer with its request.
-      if (!(idempotencyKey && error instanceof UniqueConstraintViolationException)) throw error;
-      const replayed = await this.idempotency.replay(idempotencyKey, fingerprint);
-      if (!replayed) throw error;
-      return { ...replayed, replayed: true };
     }
   }
 
@@ -112,6 +116,15 @@ export class UploadIntake {
         'CSV too large',
         `The CSV is larger than the limit of ${this.config.limits.csvBytes} bytes.`,
         { limitBytes: this.config.limits.csvBytes },
+      );
+    }
+    if (error instanceof UploadTimeoutError) {
+      return new AppError(
+        HttpStatus.REQUEST_TIMEOUT,
+        ErrorCode.UploadTimeout,
+        'Upload too slow',
+        `The rest of the CSV did not arrive within ${error.timeoutMs / 1000} s of its first rows; nothing was stored.`,
+        { timeoutMs: error.timeoutMs },
       );
     }
     if (error instanceof NotCsvError) {
@@ -131,6 +144,28 @@ export class UploadIntake {
       );
     }
     return error;
+  }
+}
+
+/**
+ * Ends the read with the signal's reason as soon as it is aborted, even while
+ * the client sends nothing at all.
+ */
+async function* untilAborted(source: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
+  const iterator = source[Symbol.asyncIterator]();
+  const aborted = new Promise<never>((_, reject) => {
+    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
+  });
+  aborted.catch(() => {});
+  try {
+    for (;;) {
+      const next = await Promise.race([iterator.next(), aborted]);
+      if (next.done) return;
+      yield next.value;
+    }
+  } finally {
+    // Not awaited: after an abort the source may still be waiting for a chunk that never comes.
+    void iterator.return?.()?.catch(() => {});
   }
 }
 

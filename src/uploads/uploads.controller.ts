@@ -19,6 +19,9 @@ import { UploadIntake } from './upload-intake.service.js';
 const UPLOAD_PROBLEMS = {
   400: 'Not multipart/form-data, no `file` part, an empty file, a body that is not CSV text, or invalid fields',
   409: 'The Idempotency-Key was already used for a different file or options (IDEMPOTENCY_KEY_REUSED)',
+  408:
+    'The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); ' +
+    'nothing was stored',
   413: 'The CSV is larger than the configured limit',
   422:
     'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the ' +

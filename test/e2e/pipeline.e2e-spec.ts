@@ -136,6 +136,37 @@ describe('upload → process → status → export', () => {
     expect(await sharp(await outputImage(rows[2]![5]!)).metadata()).toMatchObject({ width: 400, height: 300 });
   });
 
+  it('fetches a URL repeated within a request once and gives every occurrence its outcome', async () => {
+    images.route('/repeated.jpg', { body: images.images.get('/photo2.jpg'), type: 'image/jpeg' });
+    images.route('/repeated-missing.jpg', { status: 404, type: 'text/plain', body: 'not found' });
+    const [photo, missing] = [images.url('/repeated.jpg'), images.url('/repeated-missing.jpg')];
+    const csv = productCsv([
+      { serial: 1, name: 'Twice in one row', urls: [photo, photo] },
+      { serial: 2, name: 'Again, and a 404', urls: [missing, photo] },
+      { serial: 3, name: 'The 404 again', urls: [missing] },
+    ]);
+    const response = await upload(csv);
+    expect(response.json()).toMatchObject({ productCount: 3, imageCount: 5 });
+    const { requestId } = response.json();
+    const status = await waitForTerminal(harness.app, requestId);
+    expect(status).toMatchObject({
+      status: 'completed_with_errors',
+      counts: { products: { total: 3, processed: 3 }, images: { total: 5, succeeded: 3, failed: 2, pending: 0 } },
+    });
+    expect(images.hitCount('/repeated.jpg')).toBe(1);
+    expect(images.hitCount('/repeated-missing.jpg')).toBe(1);
+
+    const rows: string[][] = parse(
+      (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/export` })).rawPayload,
+      { bom: true },
+    );
+    const output = rows[1]![3]!.split(',')[0]!;
+    expect(output).toMatch(/^http/);
+    expect(rows.slice(1).map((row) => row[3])).toEqual([`${output},${output}`, `,${output}`, '']);
+    expect(rows[3]![4]).toContain('HTTP_404');
+    expect(await sharp(await outputImage(output)).metadata()).toMatchObject({ width: 800, height: 600 });
+  });
+
   it('rejects a CSV with several bad rows with every issue and stores nothing', async () => {
     const orm = harness.app.get(MikroORM);
     const count = async () =>

@@ -102,6 +102,62 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     expect(row).toEqual({ status: 'succeeded', attempts: 1 });
   });
 
+  /** Makes the given images repeat the URL of `source`, as the ingest marks them. */
+  async function repeat(source: string, copies: string[]): Promise<void> {
+    await orm.em.fork().execute(
+      `UPDATE image SET source_image_id = ?, input_url = (SELECT input_url FROM image WHERE id = ?) WHERE id IN (?, ?)`,
+      [source, source, copies[0], copies[1] ?? copies[0]],
+    );
+  }
+
+  async function images(requestId: string) {
+    return orm.em.fork().execute<{ status: string; output_key: string | null; error_code: string | null; width: number | null }[]>(
+      `SELECT i.status, i.output_key, i.error_code, i.width FROM image i JOIN product p ON p.id = i.product_id
+        WHERE i.request_id = ? ORDER BY p.row_number, i.position`,
+      [requestId],
+    );
+  }
+
+  it('gives a repeated URL its first occurrence\'s success, in the same and in another product, counted once', async () => {
+    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2, 1]);
+    const [first, sameProduct] = imageIds[0]!;
+    const otherProduct = imageIds[1]![0]!;
+    await repeat(first!, [sameProduct!, otherProduct]);
+    const results = await Promise.all(Array.from({ length: 10 }, () => progress.recordOutcome(first!, success)));
+    expect(results.filter((result) => result.counted)).toEqual([{ counted: true, requestDone: true }]);
+    expect(await counters(requestId)).toMatchObject({ images_succeeded: 3, images_failed: 0, products_processed: 2 });
+    expect(await images(requestId)).toEqual(
+      Array.from({ length: 3 }, () => ({ status: 'succeeded', output_key: success.outputKey, error_code: null, width: 10 })),
+    );
+    const [products] = await orm.em.fork().execute<{ done: number[] }[]>(
+      'SELECT array_agg(images_done ORDER BY row_number) AS done FROM product WHERE request_id = ?',
+      [requestId],
+    );
+    expect(products!.done).toEqual([2, 1]);
+  });
+
+  it('gives a repeated URL its first occurrence\'s failure, and exports it on every row', async () => {
+    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [1, 2]);
+    const [first] = imageIds[0]!;
+    const [other, copy] = imageIds[1]!;
+    await repeat(first!, [copy!]);
+    await progress.recordOutcome(other!, { ...success, outputKey: `images/${requestId}/other.jpg` });
+    const failed = await progress.recordOutcome(first!, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' });
+    expect(failed).toEqual({ counted: true, requestDone: true });
+    expect(await progress.recordOutcome(first!, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' })).toEqual({
+      counted: false,
+      requestDone: true,
+    });
+    expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 2, products_processed: 2 });
+    expect((await images(requestId)).map((image) => image.error_code)).toEqual(['HTTP_404', null, 'HTTP_404']);
+
+    expect(await finalizer.finalize(requestId)).toBe('completed_with_errors');
+    const rows: string[][] = parse(await readFile(join(storageDir, 'results', `${requestId}.csv`)), { bom: true });
+    expect(rows[1]![3]).toBe('');
+    expect(rows[2]![3]).toBe(`http://cdn.test/files/images/${requestId}/other.jpg,`);
+    expect(rows[2]![4]).toBe('http://images.test/0/0.jpg -> HTTP_404: gone');
+  });
+
   it('finalizes once when two finalize jobs run together, with output URLs aligned to inputs', async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [3]);
     const [first, second, third] = imageIds[0]!;

@@ -406,6 +406,10 @@ export type ApiUploadLegacyErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); nothing was stored
+     */
+    408: ProblemDocumentDto;
+    /**
      * The Idempotency-Key was already used for a different file or options (IDEMPOTENCY_KEY_REUSED)
      */
     409: ProblemDocumentDto;
@@ -471,6 +475,10 @@ export type CreateRequestErrors = {
      * API key missing or not valid (only when the server is configured with API_KEYS)
      */
     401: ProblemDocumentDto;
+    /**
+     * The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); nothing was stored
+     */
+    408: ProblemDocumentDto;
     /**
      * The Idempotency-Key was already used for a different file or options (IDEMPOTENCY_KEY_REUSED)
      */
@@ -1031,6 +1039,10 @@ export type UploadLegacyErrors = {
      * API key missing or not valid (only when the server is configured with API_KEYS)
      */
     401: ProblemDocumentDto;
+    /**
+     * The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); nothing was stored
+     */
+    408: ProblemDocumentDto;
     /**
      * The Idempotency-Key was already used for a different file or options (IDEMPOTENCY_KEY_REUSED)
      */

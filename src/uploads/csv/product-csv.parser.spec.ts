@@ -5,8 +5,9 @@ import {
   CsvLimits,
   CsvValidationError,
   MAX_REPORTED_ISSUES,
+  CsvSummary,
   NotCsvError,
-  ParsedCsv,
+  ParsedProduct,
   parseProductCsv,
 } from './product-csv.parser.js';
 
@@ -48,9 +49,24 @@ class EndlessUpload {
   }
 }
 
-function parseText(text: string | Buffer, limits: CsvLimits = LIMITS, chunkSize = 64 * 1024): Promise<ParsedCsv> {
+interface Collected extends CsvSummary {
+  products: ParsedProduct[];
+}
+
+/** Parses into a sink that keeps every product it receives. */
+async function collect(input: AsyncIterable<Buffer> | NodeJS.ReadableStream, limits: CsvLimits): Promise<Collected> {
+  const products: ParsedProduct[] = [];
+  const summary = await parseProductCsv(input, limits, {
+    header: () => {},
+    add: (product) => products.push(product),
+    ready: async () => {},
+  });
+  return { ...summary, products };
+}
+
+function parseText(text: string | Buffer, limits: CsvLimits = LIMITS, chunkSize = 64 * 1024): Promise<Collected> {
   const data = typeof text === 'string' ? Buffer.from(text) : text;
-  return parseProductCsv(inChunks(data, chunkSize), limits);
+  return collect(inChunks(data, chunkSize), limits);
 }
 
 async function validationErrorOf(promise: Promise<unknown>): Promise<CsvValidationError> {
@@ -76,6 +92,8 @@ describe('parseProductCsv', () => {
       const parsed = await parseText(CANONICAL);
       expect(parsed).toEqual({
         columns: ['S. No.', 'Product Name', 'Input Image Urls'],
+        productCount: 1,
+        imageCount: 2,
         products: [
           {
             rowNumber: 1,
@@ -224,7 +242,7 @@ describe('parseProductCsv', () => {
     });
 
     it('accepts a Node.js readable stream', async () => {
-      const parsed = await parseProductCsv(Readable.from([Buffer.from(CANONICAL)]), LIMITS);
+      const parsed = await collect(Readable.from([Buffer.from(CANONICAL)]), LIMITS);
       expect(parsed.products).toHaveLength(1);
     });
   });
@@ -258,7 +276,7 @@ describe('parseProductCsv', () => {
       const insideBom = 2;
       const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), data]);
 
-      const parsed = await parseProductCsv(
+      const parsed = await collect(
         cutAt(withBom, insideBom, insideE + 3, insideEmoji + 3, insideCrlf + 3),
         LIMITS,
       );
@@ -267,6 +285,66 @@ describe('parseProductCsv', () => {
         ['Crème 🍮', 2],
         ['B', 3],
       ]);
+    });
+  });
+
+  describe('sink', () => {
+    const rows = (count: number) => Array.from({ length: count }, (_, i) => `${i + 1},SKU${i + 1},https://example.com/${i}.jpg`);
+
+    it('hands products over while reading and waits for the sink before reading on', async () => {
+      const received: number[] = [];
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => (release = resolve));
+      let chunksRead = 0;
+      async function* upload(): AsyncGenerator<Buffer> {
+        for (const line of [HEADER, ...rows(10)]) {
+          chunksRead++;
+          yield Buffer.from(`${line}\n`);
+        }
+      }
+      const parsing = parseProductCsv(upload(), LIMITS, {
+        header: () => {},
+        add: (product) => received.push(product.rowNumber),
+        // Holds the parser once the first product has arrived.
+        ready: () => (received.length > 0 ? held : Promise.resolve()),
+      });
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(received).toEqual([1]);
+      // csv-parse may look one line ahead before it completes a record.
+      expect(chunksRead).toBeLessThanOrEqual(4);
+      release();
+      expect(await parsing).toMatchObject({ productCount: 10, imageCount: 10 });
+      expect(received).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    });
+
+    it('stops handing products over at the first issue but still reports every issue', async () => {
+      const received: number[] = [];
+      const lines = rows(6);
+      lines[2] = '3,,https://example.com/2.jpg';
+      lines[4] = '5,SKU5,ftp://example.com/4.jpg';
+      const error = await validationErrorOf(
+        parseProductCsv(inChunks(Buffer.from(csv(HEADER, ...lines)), 16), LIMITS, {
+          header: () => {},
+          add: (product) => received.push(product.rowNumber),
+          ready: async () => {},
+        }),
+      );
+      expect(received).toEqual([1, 2]);
+      expect(error.issues.map((issue) => [issue.row, issue.code])).toEqual([
+        [3, CsvErrorCode.MissingProductName],
+        [5, CsvErrorCode.UnsupportedUrlScheme],
+      ]);
+    });
+
+    it('ends the parse with the error of a sink that fails', async () => {
+      const failure = new Error('database gone');
+      await expect(
+        parseProductCsv(inChunks(Buffer.from(csv(HEADER, ...rows(20))), 32), LIMITS, {
+          header: () => {},
+          add: () => {},
+          ready: () => Promise.reject(failure),
+        }),
+      ).rejects.toBe(failure);
     });
   });
 
@@ -331,7 +409,7 @@ describe('parseProductCsv', () => {
 
     it('stops reading when the header is unusable', async () => {
       const upload = new EndlessUpload('S. No.,Product Name\n', (i) => `${i},\n`);
-      const error = await validationErrorOf(parseProductCsv(upload.chunks(), LIMITS));
+      const error = await validationErrorOf(collect(upload.chunks(), LIMITS));
       expect(error.issues.map((i) => i.code)).toEqual([CsvErrorCode.MissingColumn]);
       expect(upload.released).toBe(true);
       expect(upload.rowsRead).toBeLessThan(10);
@@ -498,7 +576,7 @@ describe('parseProductCsv', () => {
     it('reports TOO_MANY_ROWS once and stops reading the upload', async () => {
       const upload = new EndlessUpload(`${HEADER}\n`, (i) => `${i},,https://example.com/${i}.jpg\n`);
 
-      const error = await validationErrorOf(parseProductCsv(upload.chunks(), { ...LIMITS, csvRows: 10 }));
+      const error = await validationErrorOf(collect(upload.chunks(), { ...LIMITS, csvRows: 10 }));
       expect(error.issues.filter((i) => i.code === CsvErrorCode.TooManyRows)).toEqual([
         {
           row: 11,
@@ -542,7 +620,7 @@ describe('parseProductCsv', () => {
         (i) => `${i + 1},B,https://example.com/b.jpg\n`,
       );
       const stream = Readable.from(upload.chunks());
-      const issues = (await validationErrorOf(parseProductCsv(stream, LIMITS))).issues;
+      const issues = (await validationErrorOf(collect(stream, LIMITS))).issues;
       expect(issues.map((i) => [i.row, i.line, i.code])).toEqual([[1, 2, CsvErrorCode.MalformedCsv]]);
       expect(stream.destroyed).toBe(true);
       expect(upload.released).toBe(true);
@@ -589,7 +667,7 @@ describe('parseProductCsv', () => {
       ['a character cut off at the end', Buffer.from(`${HEADER}\n1,🍮`).subarray(0, -1)],
     ])('rejects %s with NotCsvError', async (_, data) => {
       for (const size of [1, 3, data.length]) {
-        await expect(parseProductCsv(inChunks(data, size), LIMITS)).rejects.toBeInstanceOf(NotCsvError);
+        await expect(collect(inChunks(data, size), LIMITS)).rejects.toBeInstanceOf(NotCsvError);
       }
     });
 

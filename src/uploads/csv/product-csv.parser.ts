@@ -16,14 +16,33 @@ export interface ParsedProduct {
   name: string;
   /** Normalized absolute http(s) URLs in cell order; duplicates kept so output stays aligned. */
   urls: string[];
-  /** Every cell of the row as uploaded (untrimmed), aligned with `ParsedCsv.columns`. */
+  /** Every cell of the row as uploaded (untrimmed), aligned with `CsvSummary.columns`. */
   cells: string[];
 }
 
-export interface ParsedCsv {
+/** What a valid CSV held; the products themselves went to the sink as they were read. */
+export interface CsvSummary {
   /** Header cells as uploaded, BOM stripped and trimmed. */
   columns: string[];
-  products: ParsedProduct[];
+  productCount: number;
+  imageCount: number;
+}
+
+/**
+ * Receives a CSV while it is read, so that a large upload never sits in
+ * memory whole. Products arrive in file order and only while the file is
+ * valid so far: after the first issue the rest is only checked, so the
+ * receiver can stop storing and later discard what it stored.
+ */
+export interface ProductSink {
+  header(columns: string[]): void;
+  add(product: ParsedProduct): void;
+  /**
+   * Awaited before each further piece of the upload is read: a sink that is
+   * writing holds the parser (and so the client) back instead of buffering.
+   * A rejection ends the parse with that error.
+   */
+  ready(): Promise<void>;
 }
 
 /** Stable codes for what is wrong with an uploaded CSV; clients switch on them. */
@@ -129,21 +148,25 @@ class IssueCollector {
 }
 
 /**
- * Streams an uploaded CSV through csv-parse and validates it against the CSV
- * contract (DESIGN.md). Every problem in the file is collected and thrown
- * together as a CsvValidationError; only a broken structure (bad quoting, a bad
- * header, too many rows) stops reading early.
+ * Streams an uploaded CSV through csv-parse, validates it against the CSV
+ * contract (DESIGN.md) and hands each valid product to `sink` as it is read.
+ * Every problem in the file is collected and thrown together as a
+ * CsvValidationError; only a broken structure (bad quoting, a bad header, too
+ * many rows) stops reading early.
  */
 export async function parseProductCsv(
   input: AsyncIterable<Buffer> | NodeJS.ReadableStream,
   limits: CsvLimits,
-): Promise<ParsedCsv> {
-  return new ProductCsvReader(limits).read(input);
+  sink: ProductSink,
+): Promise<CsvSummary> {
+  return new ProductCsvReader(limits, sink).read(input);
 }
 
 class ProductCsvReader {
   private readonly issues = new IssueCollector();
-  private readonly products: ParsedProduct[] = [];
+  private productCount = 0;
+  private imageCount = 0;
+  // Serials only, not products: what a 100 000-row file keeps in memory.
   private readonly firstRowOfSerial = new Map<string, number>();
   private header: { columns: string[]; columnMap: ColumnMap } | null = null;
   private dataRows = 0;
@@ -155,9 +178,12 @@ class ProductCsvReader {
    */
   private recordLines = 0;
 
-  constructor(private readonly limits: CsvLimits) {}
+  constructor(
+    private readonly limits: CsvLimits,
+    private readonly sink: ProductSink,
+  ) {}
 
-  async read(input: AsyncIterable<Buffer> | NodeJS.ReadableStream): Promise<ParsedCsv> {
+  async read(input: AsyncIterable<Buffer> | NodeJS.ReadableStream): Promise<CsvSummary> {
     const parser = parse({
       bom: true,
       // Row lengths are checked here so that a bad row is reported, not fatal.
@@ -178,7 +204,7 @@ class ProductCsvReader {
     // Nothing is pushed out of the parser; flowing mode lets it end.
     parser.resume();
     try {
-      await pipeline(utf8Chunks(input), parser);
+      await pipeline(this.paced(utf8Chunks(input)), parser);
     } catch (error) {
       if (!(error instanceof CsvError)) throw error;
       this.issues.add({
@@ -200,7 +226,19 @@ class ProductCsvReader {
     }
     if (this.dataRows === 0) this.fileIssue(CsvErrorCode.NoRows, 'The file has a header row but no product rows.');
     if (this.issues.count > 0) throw this.issues.error();
-    return { columns: this.header.columns, products: this.products };
+    return { columns: this.header.columns, productCount: this.productCount, imageCount: this.imageCount };
+  }
+
+  /**
+   * Resuming after a yield means csv-parse has handled the chunk (it does so
+   * synchronously), so its records reached the sink: the sink starts writing
+   * them before the next chunk is awaited, however long that one takes.
+   */
+  private async *paced(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+    for await (const chunk of chunks) {
+      yield chunk;
+      await this.sink.ready();
+    }
   }
 
   /** Where the next record starts, given the blank lines csv-parse has skipped so far. */
@@ -219,6 +257,7 @@ class ProductCsvReader {
       const columnMap = mapHeader(columns, line, this.issues);
       if (columnMap === null) throw this.issues.error();
       this.header = { columns, columnMap };
+      this.sink.header(columns);
       return;
     }
 
@@ -241,7 +280,11 @@ class ProductCsvReader {
       this.firstRowOfSerial,
       this.issues,
     );
-    if (product !== null) this.products.push(product);
+    if (product !== null && this.issues.count === 0) {
+      this.productCount++;
+      this.imageCount += product.urls.length;
+      this.sink.add(product);
+    }
   }
 
   private fileIssue(code: CsvErrorCode, message: string): void {

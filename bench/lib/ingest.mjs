@@ -1,0 +1,60 @@
+// Helpers of the ingest section: the queue of a bench deployment, and a request
+// brought to "every image done" in SQL so that only its finalize runs.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Queue } from 'bullmq';
+
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+/** A BullMQ queue of the deployment (names as in src/queue/queue.constants.ts); close it after use. */
+export function benchQueue(env, name) {
+  return new Queue(name, { connection: { url: REDIS_URL }, prefix: env.queuePrefix });
+}
+
+/** Polls until `count` image jobs wait in the queue; resolves with the time it took from `since`. */
+export async function waitForQueued(env, count, since, timeoutMs = 300_000) {
+  const images = benchQueue(env, 'images');
+  try {
+    for (;;) {
+      const { waiting } = await images.getJobCounts('waiting');
+      if (waiting >= count) return performance.now() - since;
+      if (performance.now() - since > timeoutMs) throw new Error(`only ${waiting} of ${count} image jobs queued`);
+      await sleep(100);
+    }
+  } finally {
+    await images.close();
+  }
+}
+
+/** Records every image of the request as succeeded, with its counters, as the image jobs would have. */
+export async function markAllSucceeded(env, requestId) {
+  await env.query(
+    `UPDATE image SET status = 'succeeded', output_key = 'images/' || request_id || '/' || id || '.jpg', format = 'jpeg',
+                      bytes_in = 500000, bytes_out = 190000, width = 1600, height = 1200, attempts = 1, completed_at = now()
+      WHERE request_id = $1`,
+    [requestId],
+  );
+  await env.query(`UPDATE product SET images_done = image_count, processed = true WHERE request_id = $1`, [requestId]);
+  await env.query(
+    `UPDATE processing_request SET status = 'processing', started_at = now(), images_succeeded = image_count,
+                                   products_processed = product_count
+      WHERE id = $1`,
+    [requestId],
+  );
+}
+
+/** Queues the request's finalize job and waits until it has written the result CSV; resolves with the time taken. */
+export async function finalize(env, requestId, timeoutMs = 300_000) {
+  const requests = benchQueue(env, 'requests');
+  const started = performance.now();
+  try {
+    await requests.add('finalize-request', { requestId }, { jobId: requestId });
+  } finally {
+    await requests.close();
+  }
+  for (;;) {
+    const [row] = await env.query('SELECT status, result_file_key FROM processing_request WHERE id = $1', [requestId]);
+    if (row.result_file_key) return performance.now() - started;
+    if (performance.now() - started > timeoutMs) throw new Error(`request ${requestId} not finalized: ${row.status}`);
+    await sleep(100);
+  }
+}

@@ -1,0 +1,159 @@
+import { Readable } from 'node:stream';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { JobQueue } from '../../src/queue/job-queue.service.js';
+import { OPEN_AFTER } from '../../src/uploads/request-draft.js';
+import { productCsv } from '../factories/csv.factory.js';
+import { TestApp, multipart, startTestApp } from '../support/test-app.js';
+import { waitUntil } from '../support/wait-until.js';
+
+const UPLOAD_TIMEOUT_MS = 1000;
+
+/**
+ * CSVs larger than one buffered chunk: stored while they are read, inside a
+ * transaction that a rejection or a stalled client rolls back. API role only,
+ * so the queued jobs stay in Redis to be counted.
+ */
+describe('ingest of CSVs larger than one chunk', () => {
+  let harness: TestApp;
+  let orm: MikroORM;
+
+  beforeAll(async () => {
+    harness = await startTestApp({ APP_ROLE: 'api', UPLOAD_TIMEOUT_MS: String(UPLOAD_TIMEOUT_MS) });
+    orm = harness.app.get(MikroORM);
+  });
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  async function count(sql: string, params: unknown[] = []): Promise<number> {
+    const [row] = await orm.em.fork().execute<{ n: string }[]>(sql, params);
+    return Number(row!.n);
+  }
+
+  const requests = () => count('SELECT count(*) AS n FROM processing_request');
+  const products = () => count('SELECT count(*) AS n FROM product');
+
+  function rows(total: number) {
+    return Array.from({ length: total }, (_, index) => ({
+      serial: index + 1,
+      name: `SKU ${index + 1}`,
+      urls: [`http://images.invalid/${index}/a.jpg`, `http://images.invalid/${index}/b.jpg`],
+    }));
+  }
+
+  function post(body: { payload: Buffer | Readable; headers: Record<string, string> }) {
+    return harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...body });
+  }
+
+  it('stores every product and image and queues each image once', async () => {
+    const total = OPEN_AFTER * 2 + 345;
+    const response = await post(multipart({}, { content: productCsv(rows(total)) }));
+    expect(response.statusCode).toBe(202);
+    const { requestId, productCount, imageCount } = response.json();
+    expect({ productCount, imageCount }).toEqual({ productCount: total, imageCount: total * 2 });
+    expect(await count('SELECT count(*) AS n FROM product WHERE request_id = ?', [requestId])).toBe(total);
+    expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ?', [requestId])).toBe(total * 2);
+    // Row numbers, positions and URLs line up across chunk boundaries.
+    const [last] = await orm.em.fork().execute<{ row_number: number; position: number; input_url: string }[]>(
+      `SELECT p.row_number, i.position, i.input_url FROM image i JOIN product p ON p.id = i.product_id
+        WHERE i.request_id = ? ORDER BY i.id DESC LIMIT 1`,
+      [requestId],
+    );
+    expect(last).toEqual({ row_number: total, position: 1, input_url: `http://images.invalid/${total - 1}/b.jpg` });
+
+    const queue = harness.app.get(JobQueue);
+    await waitUntil('every image job queued', async () => (await queue.imageQueueDepth()).waiting === total * 2);
+    // Every URL is distinct, so none takes another image's outcome.
+    expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL', [requestId])).toBe(0);
+
+    // Images go with their product when a request is deleted, with no foreign key of their own to the request.
+    await orm.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
+    expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ?', [requestId])).toBe(0);
+  });
+
+  it('queues one job per distinct URL and points every repeat at its first occurrence', async () => {
+    const list = rows(OPEN_AFTER + 500);
+    // The first row's URL again in a later chunk, and twice in the last row.
+    const repeated = list[0]!.urls[0]!;
+    list[OPEN_AFTER + 100]!.urls[1] = repeated;
+    list[OPEN_AFTER + 499]!.urls = [repeated, repeated];
+    const queue = harness.app.get(JobQueue);
+    const queuedBefore = (await queue.imageQueueDepth()).waiting;
+    const response = await post(multipart({}, { content: productCsv(list) }));
+    expect(response.statusCode).toBe(202);
+    const { requestId } = response.json();
+    const sources = await orm.em.fork().execute<{ row_number: number; position: number; source: string | null }[]>(
+      `SELECT p.row_number, i.position, s.id AS source FROM image i JOIN product p ON p.id = i.product_id
+         LEFT JOIN image s ON s.id = i.source_image_id
+        WHERE i.request_id = ? AND i.input_url = ? ORDER BY p.row_number, i.position`,
+      [requestId, repeated],
+    );
+    expect(sources[0]).toEqual({ row_number: 1, position: 0, source: null });
+    const [firstImage] = await orm.em.fork().execute<{ id: string }[]>(
+      `SELECT i.id FROM image i JOIN product p ON p.id = i.product_id WHERE p.request_id = ? AND p.row_number = 1 AND i.position = 0`,
+      [requestId],
+    );
+    const firstId = firstImage!.id;
+    expect(sources.slice(1)).toEqual([
+      { row_number: OPEN_AFTER + 101, position: 1, source: firstId },
+      { row_number: OPEN_AFTER + 500, position: 0, source: firstId },
+      { row_number: OPEN_AFTER + 500, position: 1, source: firstId },
+    ]);
+    const distinct = (OPEN_AFTER + 500) * 2 - 3;
+    await waitUntil(
+      'every distinct image queued',
+      async () => (await queue.imageQueueDepth()).waiting - queuedBefore === distinct,
+    );
+  });
+
+  it('rejects a large CSV whose bad rows come after stored chunks, with every issue, and stores nothing', async () => {
+    const before = { requests: await requests(), products: await products() };
+    const list = rows(OPEN_AFTER * 2);
+    list[OPEN_AFTER + 10]!.name = '';
+    list[OPEN_AFTER * 2 - 1]!.serial = 1;
+    const response = await post(multipart({}, { content: productCsv(list) }));
+    expect(response.statusCode).toBe(422);
+    expect(response.json()).toMatchObject({ code: 'CSV_INVALID', errorCount: 2 });
+    expect(response.json().errors.map((issue: { row: number; code: string }) => [issue.row, issue.code])).toEqual([
+      [OPEN_AFTER + 11, 'MISSING_PRODUCT_NAME'],
+      [OPEN_AFTER * 2, 'DUPLICATE_SERIAL_NUMBER'],
+    ]);
+    expect({ requests: await requests(), products: await products() }).toEqual(before);
+  });
+
+  it('applies option fields sent after the file part', async () => {
+    const boundary = 'pixbatch-fields-last';
+    const csv = productCsv(rows(OPEN_AFTER + 1));
+    const payload = Buffer.from(
+      `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="late.csv"\r\nContent-Type: text/csv\r\n\r\n` +
+        `${csv}\r\n--${boundary}\r\nContent-Disposition: form-data; name="resize"\r\n\r\n0.5\r\n--${boundary}--\r\n`,
+    );
+    const response = await post({ payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+    expect(response.statusCode).toBe(202);
+    const [stored] = await orm.em.fork().execute<{ options: unknown; original_filename: string; product_count: number }[]>(
+      'SELECT options, original_filename, product_count FROM processing_request WHERE id = ?',
+      [response.json().requestId],
+    );
+    expect(stored).toEqual({ options: { resize: 0.5 }, original_filename: 'late.csv', product_count: OPEN_AFTER + 1 });
+  });
+
+  it('rolls back and answers 408 when the rest of a large upload stalls', async () => {
+    const before = { requests: await requests(), products: await products() };
+    const { payload, headers } = multipart({}, { content: productCsv(rows(OPEN_AFTER * 2)) });
+    // The first chunk's worth of rows, then nothing: a client that stopped sending.
+    const stalled = new Readable({ read() {} });
+    stalled.push(payload.subarray(0, Math.floor(payload.length * 0.75)));
+    const started = Date.now();
+    const response = await post({ payload: stalled, headers });
+    expect(response.statusCode).toBe(408);
+    expect(response.json()).toMatchObject({ code: 'UPLOAD_TIMEOUT', timeoutMs: UPLOAD_TIMEOUT_MS });
+    expect(Date.now() - started).toBeLessThan(UPLOAD_TIMEOUT_MS + 5000);
+    expect({ requests: await requests(), products: await products() }).toEqual(before);
+    const idle = await count(
+      `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND state = 'idle in transaction'`,
+    );
+    expect(idle).toBe(0);
+    stalled.destroy();
+  });
+});
