@@ -95,6 +95,11 @@ const DECODE_FAILURE = new RegExp(
   'i',
 );
 const TIMED_OUT = /^timeout:/;
+// libvips keeps one error buffer for the whole process, and a pipeline starting
+// on another thread can clear it between a failure and sharp reading it: sharp
+// then reports "Unknown error" (seen for a truncated JPEG next to other failing
+// images, about one run in four of the hostile-input e2e test).
+const UNKNOWN_ERROR = /^(Unknown error)?\s*$/;
 
 /*
  * Encoder settings, measured with sharp 0.35.5 / libvips 8.18 on 2 cores
@@ -246,6 +251,19 @@ export class ImageTransformer {
     return frames > 1 ? { width: metadata.width, height: frameHeight, frames } : { ...metadata.autoOrient, frames };
   }
 
+  /**
+   * Decodes the input alone and returns the decoder's complaint, or null when
+   * it decodes. For failures whose message libvips lost (see UNKNOWN_ERROR).
+   */
+  private async decodeFailure(input: Buffer, animated: boolean): Promise<string | null> {
+    try {
+      await sharp(input, { failOn: FAIL_ON, animated, limitInputPixels: this.options.maxPixels }).raw().toBuffer();
+      return null;
+    } catch (error) {
+      return describe(error);
+    }
+  }
+
   private async encode<T>(input: Buffer, plan: Plan, write: (image: Sharp) => Promise<T>): Promise<T> {
     const { format, source, target: size } = plan;
     const animated = source.frames > 1;
@@ -278,6 +296,16 @@ export class ImageTransformer {
       }
       if (DECODE_FAILURE.test(full)) {
         throw permanent(ImageErrorCode.DecodeError, `Corrupt ${format} data: ${text}`, error);
+      }
+      if (UNKNOWN_ERROR.test(full)) {
+        const reason = await this.decodeFailure(input, animated);
+        if (reason !== null) {
+          throw permanent(ImageErrorCode.DecodeError, `Corrupt ${format} data: ${reason}`, error);
+        }
+        // Decoding alone works, so what failed is not the data: worth another attempt.
+        throw new ImageJobError(ImageErrorCode.ProcessingError, `Could not process the ${format} image: ${text}`, true, {
+          cause: error,
+        });
       }
       throw permanent(ImageErrorCode.ProcessingError, `Could not process the ${format} image: ${text}`, error);
     } finally {
