@@ -20,4 +20,5 @@ COPY package.json ./
 RUN mkdir -p /data/storage && chown -R node:node /data
 USER node
 EXPOSE 3000
-CMD ["node", "dist/src/main.js"]
+# The flags of package.json config.nodeFlags (what `npm start` uses); see README, Performance.
+CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]

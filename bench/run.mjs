@@ -99,9 +99,7 @@ async function pipeline(mode, previous) {
   const images = corpus[THROUGHPUT_SET];
   log(`pipeline (${mode === 'split' ? 'APP_ROLE=api + APP_ROLE=worker' : 'APP_ROLE=all'}): ${images.length} images`);
   await env.reset();
-  const nodeArgs = args['node-args']?.split(' ') ?? [];
-  if (args.profile) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${args.profile}`);
-  const options = { nodeArgs, env: serviceEnv() };
+  const options = { nodeArgs: nodeArgs(), env: serviceEnv() };
   const procs =
     mode === 'split'
       ? [await env.start('api', options), await env.start('worker', options)]
@@ -189,7 +187,7 @@ async function statusUnderLoad() {
   const images = corpus[THROUGHPUT_SET];
   log(`status: ${STATUS_RATE} GET/s for ${STATUS_SECONDS} s during a batch`);
   await env.reset();
-  const options = { env: serviceEnv() };
+  const options = { nodeArgs: nodeArgs(), env: serviceEnv() };
   const [api] = [await env.start('api', options), await env.start('worker', options)];
   const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
   const created = await upload(api.baseUrl, productCsv((images.length * 2) / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
@@ -286,7 +284,10 @@ async function workerMemory() {
     if (allocatorEnv.LD_PRELOAD && !(await exists('/lib/x86_64-linux-gnu/libjemalloc.so.2'))) continue;
     log(`worker memory, ${label}: ${MEMORY_BATCHES} batches of ${urls.length} images`);
     await env.reset();
-    const [api, worker] = [await env.start('api'), await env.start('worker', { env: { ...allocatorEnv, ...serviceEnv() } })];
+    const [api, worker] = [
+      await env.start('api', { nodeArgs: nodeArgs() }),
+      await env.start('worker', { nodeArgs: nodeArgs(), env: { ...allocatorEnv, ...serviceEnv() } }),
+    ];
     const rss = [];
     for (let batch = 0; batch < MEMORY_BATCHES; batch++) {
       const created = await upload(api.baseUrl, productCsv(urls.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
@@ -319,7 +320,7 @@ async function ingest() {
   for (const rows of [10_000, 100_000]) {
     log(`ingest: ${rows} rows × ${URLS_PER_PRODUCT} URLs`);
     await env.reset();
-    const api = await env.start('api');
+    const api = await env.start('api', { nodeArgs: nodeArgs(), env: serviceEnv() });
     const urls = Array.from({ length: rows * URLS_PER_PRODUCT }, (_, i) => `https://images.example.com/p/${i}.jpg`);
     const csv = productCsv(rows, URLS_PER_PRODUCT, urls);
     const idle = await processStats(api.pid);
@@ -341,6 +342,13 @@ async function ingest() {
   return out;
 }
 
+/** Node.js options for the service processes, after package.json's config.nodeFlags. */
+function nodeArgs() {
+  const extra = args['node-args']?.split(' ').filter(Boolean) ?? [];
+  if (args.profile) extra.push('--cpu-prof', `--cpu-prof-dir=${args.profile}`);
+  return extra;
+}
+
 function serviceEnv() {
   const pairs = args['service-env']?.split(',').filter(Boolean) ?? [];
   return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
@@ -352,7 +360,7 @@ async function exportOf(api, requestId, k) {
   // The image jobs would find their images done; only the finalize job is wanted.
   await env.clearQueues();
   await markAllSucceeded(env, requestId);
-  const worker = await env.start('worker');
+  const worker = await env.start('worker', { nodeArgs: nodeArgs(), env: serviceEnv() });
   const idle = await processStats(worker.pid);
   await resetPeak(worker.pid);
   const ms = await finalize(env, requestId);

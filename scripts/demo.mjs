@@ -4,7 +4,7 @@
 // started, it stops. Start it through scripts/demo (npm run demo), which builds first.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const SERVICE_URL = (process.env.PIXBATCH_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
@@ -13,6 +13,8 @@ const IMAGES_URL = 'http://127.0.0.1:8099/products/1.jpg';
 const OUT_DIR = 'data/demo';
 const RESULT = `${OUT_DIR}/products-result.csv`;
 const SERVICE_LOG = `${OUT_DIR}/service.log`;
+// The Node.js options `npm start` runs the service with.
+const NODE_FLAGS = JSON.parse(await readFile('package.json', 'utf8')).config.nodeFlags.split(' ').filter(Boolean);
 
 const started = [];
 
@@ -74,7 +76,7 @@ async function main() {
     // The private-network guard is opened for this process only: the sample images live on 127.0.0.1.
     // Liveness, not readiness: the app listens only once migrations ran and every module started.
     const env = { PORT: port, ALLOW_PRIVATE_NETWORKS: 'true' };
-    await startAndWait('pixbatch', ['dist/src/main.js'], env, `${SERVICE_URL}/health/live`, SERVICE_LOG, 90_000);
+    await startAndWait('pixbatch', [...NODE_FLAGS, 'dist/src/main.js'], env, `${SERVICE_URL}/health/live`, SERVICE_LOG, 90_000);
   }
   console.log(`\n$ pixbatch submit examples/products.csv --wait -o ${RESULT}`);
   const cli = spawn(process.execPath, ['dist/src/cli/main.js', 'submit', 'examples/products.csv', '--wait', '-o', RESULT, '--url', SERVICE_URL], {
