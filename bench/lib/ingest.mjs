@@ -34,6 +34,11 @@ export async function markAllSucceeded(env, requestId) {
     [requestId],
   );
   await env.query(`UPDATE product SET images_done = image_count, processed = true WHERE request_id = $1`, [requestId]);
+  // Workers record images one by one over hours, and autovacuum refreshes the
+  // statistics meanwhile; one bulk UPDATE just before the finalize would leave the
+  // planner with the empty tables' statistics.
+  await env.query('ANALYZE image');
+  await env.query('ANALYZE product');
   await env.query(
     `UPDATE processing_request SET status = 'processing', started_at = now(), images_succeeded = image_count,
                                    products_processed = product_count

@@ -20,10 +20,14 @@ export class ExportService {
       const page = await em.execute<
         { row_number: number; cells: string[]; output_urls: (string | null)[] | null; errors: string[] }[]
       >(
+        // The errors come from the product's few images (its index), filtered in the
+        // aggregate: with a status condition in WHERE and statistics not yet updated
+        // after a large request, the planner also scanned the status index per row
+        // (435 instead of 7 ms per page of 1 000).
         `SELECT p.row_number, p.cells, p.output_urls,
                 COALESCE((SELECT jsonb_agg(i.input_url || ' -> ' || i.error_code || ': ' || i.error_message
-                                           ORDER BY i.position)
-                            FROM image i WHERE i.product_id = p.id AND i.status = ?), '[]'::jsonb) AS errors
+                                           ORDER BY i.position) FILTER (WHERE i.status = ?)
+                            FROM image i WHERE i.product_id = p.id), '[]'::jsonb) AS errors
            FROM product p
           WHERE p.request_id = ? AND p.row_number > ?
           ORDER BY p.row_number
