@@ -17,6 +17,9 @@ export const INSERT_CHUNK = 1000;
 
 /** What is only known once the whole multipart body has been read. */
 export interface RequestDetails {
+  /** The parser's counts of the products it handed to the draft, and of their URLs. */
+  productCount: number;
+  imageCount: number;
   webhookUrl: string | null;
   /** Null: every terminal event. */
   webhookEvents: readonly string[] | null;
@@ -55,8 +58,6 @@ export class RequestDraft implements ProductSink {
   private readonly aborter = new AbortController();
   private columns: string[] = [];
   private buffer: ParsedProduct[] = [];
-  private productCount = 0;
-  private imageCount = 0;
   private tx: EntityManager | null = null;
   private writing: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
@@ -88,8 +89,8 @@ export class RequestDraft implements ProductSink {
     this.writeBuffer();
   }
 
-  /** Stores the rest, completes the request row and commits; returns the counts stored. */
-  async commit(details: RequestDetails): Promise<{ productCount: number; imageCount: number }> {
+  /** Stores the rest, completes the request row and commits. */
+  async commit(details: RequestDetails): Promise<void> {
     // The whole upload has arrived: what is left is the server's own work.
     clearTimeout(this.timer);
     if (this.expired) throw new UploadTimeoutError(this.timeoutMs);
@@ -111,8 +112,8 @@ export class RequestDraft implements ProductSink {
         details.webhookUrl,
         details.webhookEvents && JSON.stringify(details.webhookEvents),
         JSON.stringify({ resize: details.resize }),
-        this.productCount,
-        this.imageCount,
+        details.productCount,
+        details.imageCount,
         details.idempotencyKey,
         details.uploadFingerprint,
         this.requestId,
@@ -128,7 +129,6 @@ export class RequestDraft implements ProductSink {
       [this.requestId],
     );
     await this.end(() => tx.commit());
-    return { productCount: this.productCount, imageCount: this.imageCount };
   }
 
   /**
@@ -165,8 +165,6 @@ export class RequestDraft implements ProductSink {
     const tx = this.tx ?? (await this.open());
     const rows = products.map((product) => {
       const imageIds = product.urls.map(() => this.nextId());
-      this.productCount++;
-      this.imageCount += product.urls.length;
       return {
         id: this.nextId(),
         row_number: product.rowNumber,

@@ -88,6 +88,8 @@ export class UploadIntake {
       }
       try {
         return await this.uploads.submit(draft, {
+          productCount: csv.productCount,
+          imageCount: csv.imageCount,
           webhookUrl,
           webhookEvents,
           resize,

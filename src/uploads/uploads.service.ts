@@ -40,9 +40,8 @@ export class UploadsService implements BeforeApplicationShutdown {
    * commit fails.
    */
   async submit(draft: RequestDraft, details: RequestDetails): Promise<CreatedRequestDto> {
-    let counts: { productCount: number; imageCount: number };
     try {
-      counts = await draft.commit(details);
+      await draft.commit(details);
     } catch (error) {
       await draft.abort();
       throw error;
@@ -62,7 +61,13 @@ export class UploadsService implements BeforeApplicationShutdown {
       throw await this.withdraw(requestId, error);
     }
     if (next) this.enqueueLater(requestId, next);
-    return { requestId, status: RequestStatus.Pending, ...counts, links: requestLinks(requestId) };
+    return {
+      requestId,
+      status: RequestStatus.Pending,
+      productCount: details.productCount,
+      imageCount: details.imageCount,
+      links: requestLinks(requestId),
+    };
   }
 
   /** Graceful stop: jobs still being queued are queued before the Redis connections close. */
