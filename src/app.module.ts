@@ -2,14 +2,15 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
-import { ExportModule } from './export/export.module.js';
+import { ExportApiModule } from './export/export-api.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { ProcessingModule } from './processing/processing.module.js';
 import { ProductsModule } from './products/products.module.js';
 import { QueueModule } from './queue/queue.module.js';
-import { RequestsModule } from './requests/requests.module.js';
+import { RequestsApiModule } from './requests/requests-api.module.js';
 import { SecurityModule } from './security/security.module.js';
+import { FilesModule } from './storage/files.module.js';
 import { StorageModule } from './storage/storage.module.js';
 import { UploadsModule } from './uploads/uploads.module.js';
 import { WebhookDeliveriesModule } from './webhooks/webhook-deliveries.module.js';
@@ -18,7 +19,9 @@ import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 /**
  * The modules a role needs: the API serves HTTP, the worker runs the jobs, `all`
- * does both. Every role has health checks, logs and metrics.
+ * does both. Every role has health checks, logs and metrics. Only the API list
+ * holds controllers besides those two, so a worker's METRICS_PORT serves
+ * /health and /metrics and nothing else.
  */
 @Module({})
 export class AppModule {
@@ -26,10 +29,11 @@ export class AppModule {
     const api = [
       SecurityModule,
       UploadsModule,
-      RequestsModule,
+      RequestsApiModule,
       ProductsModule,
-      ExportModule,
+      ExportApiModule,
       WebhookDeliveriesModule,
+      FilesModule,
     ];
     return {
       module: AppModule,

@@ -7,12 +7,16 @@ import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
+import { recordRoutes } from './common/route-catalog.js';
 import { AppConfig } from './config/app-config.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './observability/observability.module.js';
 import { createOpenApiDocument } from './openapi-document.js';
 
-/** Builds the HTTP application (roles `all` and `api`, or a worker with METRICS_PORT) without listening. */
+/**
+ * Builds the HTTP application without listening: the API for roles `all` and
+ * `api`; for a worker with METRICS_PORT, only its probes and metrics.
+ */
 export async function createHttpApp(config: AppConfig): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
     // Only JSON bodies are parsed by Fastify; the CSV arrives through multipart streaming.
@@ -21,6 +25,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     requestIdHeader: false,
     genReqId: requestIdOf,
   });
+  recordRoutes(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, {
     bufferLogs: true,
   });
@@ -52,6 +57,18 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     // Output images are meant to be embedded by other sites' product pages.
     crossOriginResourcePolicy: { policy: 'cross-origin' },
   });
+  if (config.runsApi) await registerMultipart(app, config);
+  // Bodies of types we do not parse are left unread, so the upload route can
+  // answer with a specific problem ("expected multipart") instead of a bare 415.
+  fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
+  app.useGlobalFilters(new ProblemDetailsFilter());
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true }));
+  app.enableShutdownHooks();
+  if (config.runsApi) setUpOpenApi(app);
+  return app;
+}
+
+async function registerMultipart(app: NestFastifyApplication, config: AppConfig): Promise<void> {
   await app.register(multipart, {
     limits: {
       fileSize: config.limits.csvBytes,
@@ -62,14 +79,6 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
       headerPairs: 100,
     },
   });
-  // Bodies of types we do not parse are left unread, so the upload route can
-  // answer with a specific problem ("expected multipart") instead of a bare 415.
-  fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));
-  app.useGlobalFilters(new ProblemDetailsFilter());
-  app.useGlobalPipes(new ValidationPipe({ whitelist: true, transform: true, forbidNonWhitelisted: true }));
-  app.enableShutdownHooks();
-  setUpOpenApi(app);
-  return app;
 }
 
 /** Builds the worker-only application: no HTTP server (see METRICS_PORT), just queues. */

@@ -14,7 +14,7 @@ async function main(): Promise<void> {
       logger.log('Worker started');
       return;
     }
-    // Probes and Prometheus need an HTTP port on each worker; only health, metrics and files are served.
+    // Probes and Prometheus need an HTTP port on each worker; only /health and /metrics are served.
     const worker = await createHttpApp(config);
     await worker.listen(config.metricsPort, config.host);
     logger.log(`Worker started; /metrics and /health on ${await worker.getUrl()}`);

@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
 import { RequestsModule } from '../requests/requests.module.js';
-import { ExportController } from './export.controller.js';
 import { ExportService } from './export.service.js';
 
+/** The result CSV, for every role; the route is in ExportApiModule. */
 @Module({
   imports: [RequestsModule],
-  controllers: [ExportController],
   providers: [ExportService],
   exports: [ExportService],
 })

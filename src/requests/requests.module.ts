@@ -1,10 +1,9 @@
 import { Module } from '@nestjs/common';
 import { RequestProgressRepository } from './request-progress.repository.js';
-import { RequestsController } from './requests.controller.js';
 import { RequestsService } from './requests.service.js';
 
+/** Requests' providers, for every role; the routes are in RequestsApiModule. */
 @Module({
-  controllers: [RequestsController],
   providers: [RequestsService, RequestProgressRepository],
   exports: [RequestsService, RequestProgressRepository],
 })

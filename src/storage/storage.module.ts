@@ -1,12 +1,10 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { FilesController } from './files.controller.js';
 import { LocalStorageDriver } from './local-storage.driver.js';
 import { StorageDriver } from './storage.driver.js';
 
 @Global()
 @Module({
-  controllers: [FilesController],
   providers: [
     {
       provide: StorageDriver,
