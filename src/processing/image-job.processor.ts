@@ -8,6 +8,7 @@ import { ImageStatus } from '../products/image-status.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { ProcessImageJob, QueueName } from '../queue/queue.constants.js';
 import { RequestProgressRepository } from '../requests/request-progress.repository.js';
+import { imageKey, imagePutOptions } from '../storage/storage-keys.js';
 import { StorageDriver } from '../storage/storage.driver.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
 import { ImageErrorCode, ImageJobError } from './image-error.js';
@@ -128,8 +129,8 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
   private async fetchAndStore(requestId: string, imageId: string, url: string, resize: number | null) {
     const fetched = await this.fetcher.fetch(url);
     try {
-      const key = `images/${requestId}/${imageId}.${EXTENSION[this.transformer.identify(fetched.data)]}`;
-      const result = await this.storage.putFile(key, (path) =>
+      const key = imageKey(requestId, imageId, EXTENSION[this.transformer.identify(fetched.data)]);
+      const result = await this.storage.writeThrough(key, imagePutOptions(key), (path) =>
         this.transformer.transformToFile(fetched.data, { resize }, path),
       );
       return { key, result };

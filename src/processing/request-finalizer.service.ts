@@ -1,10 +1,9 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '../config/app-config.js';
 import { ExportService } from '../export/export.service.js';
 import { ImageStatus } from '../products/image-status.js';
-import { outputUrlFor } from '../products/output-url.js';
 import { RequestStatus, isTerminal, terminalStatusFor } from '../requests/request-status.js';
+import { PublicUrls } from '../storage/public-urls.js';
 import { StorageDriver } from '../storage/storage.driver.js';
 import { WebhookOutbox } from '../webhooks/webhook-outbox.service.js';
 
@@ -22,7 +21,7 @@ export class RequestFinalizer {
     private readonly em: EntityManager,
     private readonly exporter: ExportService,
     private readonly storage: StorageDriver,
-    private readonly config: AppConfig,
+    private readonly urls: PublicUrls,
     private readonly webhooks: WebhookOutbox,
   ) {}
 
@@ -44,10 +43,12 @@ export class RequestFinalizer {
                         jsonb_agg(CASE WHEN i.status = ? THEN ?::text || i.output_key END ORDER BY i.position) AS urls
                    FROM image i WHERE i.request_id = ? GROUP BY i.product_id) agg
           WHERE p.id = agg.product_id`,
-        [ImageStatus.Succeeded, outputUrlFor(this.config.publicBaseUrl, ''), requestId],
+        [ImageStatus.Succeeded, this.urls.file(''), requestId],
       );
       const resultFileKey = `results/${requestId}.csv`;
-      await this.storage.put(resultFileKey, this.exporter.resultCsv(tx, requestId, request.columns));
+      await this.storage.put(resultFileKey, this.exporter.resultCsv(tx, requestId, request.columns), {
+        contentType: 'text/csv; charset=utf-8',
+      });
       const status = terminalStatusFor(request.images_succeeded, request.images_failed);
       await tx.execute(
         `UPDATE processing_request SET status = ?, result_file_key = ?, completed_at = now() WHERE id = ?`,

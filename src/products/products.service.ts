@@ -1,17 +1,16 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/app-config.js';
 import { RequestsService } from '../requests/requests.service.js';
+import { PublicUrls } from '../storage/public-urls.js';
 import { ProductImageDto, ProductPageDto } from './dto/product-page.dto.js';
 import { ImageStatus } from './image-status.js';
-import { outputUrlFor } from './output-url.js';
 
 @Injectable()
 export class ProductsService {
   constructor(
     private readonly em: EntityManager,
     private readonly requests: RequestsService,
-    private readonly config: AppConfig,
+    private readonly urls: PublicUrls,
   ) {}
 
   async listProducts(requestId: string, page: number, pageSize: number): Promise<ProductPageDto> {
@@ -57,7 +56,7 @@ export class ProductsService {
         status: image.status,
         outputUrl:
           image.status === ImageStatus.Succeeded && image.output_key
-            ? outputUrlFor(this.config.publicBaseUrl, image.output_key)
+            ? this.urls.file(image.output_key)
             : null,
         format: image.format,
         width: image.width,

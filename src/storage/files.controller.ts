@@ -3,12 +3,9 @@ import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger'
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
-import { contentTypeOf } from './content-types.js';
+import { isPublicKey } from './storage-keys.js';
 import { StorageDriver } from './storage.driver.js';
 import { Public } from '../security/public.decorator.js';
-
-// Only output images are public; result CSVs go through the export endpoint.
-const PUBLIC_PREFIX = 'images/';
 
 const IMAGE_CONTENT = Object.fromEntries(
   ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif'].map((type) => [
@@ -31,14 +28,16 @@ export class FilesController {
   @ApiProblemResponses({ 404: 'No output image is stored under this key' })
   async getFile(@Req() request: FastifyRequest<{ Params: { '*': string } }>, @Res() reply: FastifyReply): Promise<void> {
     const path = request.params['*'];
-    const object = path.startsWith(PUBLIC_PREFIX) ? await this.storage.get(path) : null;
-    if (!path.startsWith(PUBLIC_PREFIX) || !object) {
+    // Only output images are public; result CSVs go through the export endpoint.
+    const object = isPublicKey(path) ? await this.storage.get(path) : null;
+    if (!object) {
       throw new AppError(HttpStatus.NOT_FOUND, ErrorCode.FileNotFound, 'File not found', `No file is stored under ${path}.`);
     }
     // A key belongs to one image of one request and is never reused.
     await reply
-      .header('content-type', contentTypeOf(path))
+      .header('content-type', object.contentType)
       .header('content-length', object.size)
+      .header('etag', object.etag)
       .header('cache-control', 'public, max-age=31536000, immutable')
       .header('x-content-type-options', 'nosniff')
       .send(object.stream);

@@ -1,9 +1,12 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
 import { LocalStorageDriver } from './local-storage.driver.js';
 
-describe('LocalStorageDriver.putFile', () => {
+const IMAGE = { contentType: 'image/jpeg' };
+
+describe('LocalStorageDriver', () => {
   let root: string;
   let storage: LocalStorageDriver;
 
@@ -18,7 +21,7 @@ describe('LocalStorageDriver.putFile', () => {
 
   it('stores what the writer wrote under the key, from a path that keeps the extension', async () => {
     let given = '';
-    const result = await storage.putFile('images/r/1.webp', async (path) => {
+    const result = await storage.writeThrough('images/r/1.webp', IMAGE, async (path) => {
       given = path;
       await writeFile(path, 'pixels');
       return 42;
@@ -32,25 +35,52 @@ describe('LocalStorageDriver.putFile', () => {
   });
 
   it('replaces an earlier file under the same key', async () => {
-    await storage.put('images/r/1.jpg', Buffer.from('first'));
-    await storage.put('images/r/1.jpg', Buffer.from('second'));
+    await storage.put('images/r/1.jpg', Buffer.from('first'), IMAGE);
+    await storage.put('images/r/1.jpg', Buffer.from('second'), IMAGE);
 
     expect(await readFile(join(root, 'images', 'r', '1.jpg'), 'utf8')).toBe('second');
     expect(await readdir(join(root, 'images', 'r'))).toEqual(['1.jpg']);
   });
 
   it('leaves neither the key nor a partial file behind when the writer fails', async () => {
-    const failing = storage.putFile('images/r/2.png', async (path) => {
+    await storage.put('images/r/1.jpg', Buffer.from('other'), IMAGE);
+    const failing = storage.writeThrough('images/r/2.png', IMAGE, async (path) => {
       await writeFile(path, 'half');
       throw new Error('encoder failed');
     });
 
     await expect(failing).rejects.toThrow('encoder failed');
-    expect(await readdir(join(root, 'images', 'r'))).toEqual([]);
+    expect(await readdir(join(root, 'images', 'r'))).toEqual(['1.jpg']);
+    expect(await readdir(join(root, '.scratch'))).toEqual([]);
     expect(await storage.get('images/r/2.png')).toBeNull();
   });
 
   it('refuses a key that would leave the storage root', async () => {
-    await expect(storage.putFile('../outside.jpg', async () => undefined)).rejects.toThrow('Unsafe storage key');
+    await expect(storage.writeThrough('../outside.jpg', IMAGE, async () => undefined)).rejects.toThrow('Unsafe storage key');
+    expect(await storage.get('../outside.jpg')).toBeNull();
+  });
+
+  it('reads a byte range, with the size, type and ETag of the whole object', async () => {
+    await storage.put('images/r/1.jpg', Buffer.from('0123456789'), IMAGE);
+    const object = await storage.get('images/r/1.jpg', { start: 2, end: 4 });
+
+    expect(object).toMatchObject({ size: 10, contentType: 'image/jpeg' });
+    expect(object!.etag).toMatch(/^".+"$/);
+    expect(await text(object!.stream)).toBe('234');
+    expect(await storage.head('images/r/1.jpg')).toMatchObject({ size: 10, etag: object!.etag });
+  });
+
+  it('deletes one key, or every key under a prefix and nothing beside it', async () => {
+    await storage.put('images/a/1.jpg', Buffer.from('1'), IMAGE);
+    await storage.put('images/a/2.jpg', Buffer.from('2'), IMAGE);
+    await storage.put('images/ab/1.jpg', Buffer.from('3'), IMAGE);
+
+    await storage.delete('images/a/1.jpg');
+    await storage.delete('images/a/missing.jpg');
+    expect(await storage.head('images/a/1.jpg')).toBeNull();
+    expect(await storage.deleteByPrefix('images/a/')).toBe(1);
+    expect(await storage.head('images/a/2.jpg')).toBeNull();
+    expect(await storage.head('images/ab/1.jpg')).not.toBeNull();
+    expect(await storage.deleteByPrefix('images/none/')).toBe(0);
   });
 });

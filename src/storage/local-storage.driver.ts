@@ -1,57 +1,92 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { StorageDriver, StoredObject, isSafeKey } from './storage.driver.js';
+import { contentTypeOf } from './content-types.js';
+import { ByteRange, ObjectInfo, PutOptions, StorageDriver, StoredObject } from './storage.driver.js';
+import { isSafeKey } from './storage-keys.js';
 
+// Scratch files live on the storage volume (so storing one is a rename) in a
+// folder no key can name: keys start with a letter or digit.
+const SCRATCH = '.scratch';
+
+/**
+ * Files under STORAGE_DIR. The content type follows from the key's extension
+ * and the ETag from size and modification time, so nothing is kept beside a file.
+ */
 export class LocalStorageDriver extends StorageDriver {
   constructor(private readonly root: string) {
     super();
   }
 
-  async put(key: string, data: Buffer | Readable): Promise<void> {
-    await this.putFile(key, async (path) => {
-      if (Buffer.isBuffer(data)) await writeFile(path, data);
-      else await pipeline(data, createWriteStream(path));
+  async put(key: string, body: Buffer | Readable, options: PutOptions): Promise<void> {
+    await this.writeThrough(key, options, async (path) => {
+      if (Buffer.isBuffer(body)) await writeFile(path, body);
+      else await pipeline(body, createWriteStream(path));
     });
   }
 
-  async putFile<T>(key: string, write: (path: string) => Promise<T>): Promise<T> {
-    const path = this.pathOf(key);
-    await mkdir(dirname(path), { recursive: true });
-    // Write beside the target and rename: readers never see a half-written file,
-    // and a retried job replaces the same key instead of adding another. The
-    // extension stays last, for writers that pick the format from it.
-    const temporary = join(dirname(path), `.${randomUUID()}.tmp.${basename(path)}`);
-    try {
-      const result = await write(temporary);
-      await rename(temporary, path);
-      return result;
-    } catch (error) {
-      await rm(temporary, { force: true });
-      throw error;
-    }
+  async putFile(key: string, path: string, _options: PutOptions): Promise<void> {
+    const target = this.pathOf(key);
+    await mkdir(dirname(target), { recursive: true });
+    // Readers never see a half-written file, and a retried job replaces the key.
+    await rename(path, target);
   }
 
-  async get(key: string): Promise<StoredObject | null> {
+  async scratchPath(key: string): Promise<string> {
+    this.pathOf(key);
+    const folder = join(this.root, SCRATCH);
+    await mkdir(folder, { recursive: true });
+    return join(folder, `${randomUUID()}.${basename(key)}`);
+  }
+
+  async head(key: string): Promise<ObjectInfo | null> {
     if (!isSafeKey(key)) return null;
-    const path = this.pathOf(key);
     try {
-      const info = await stat(path);
+      const info = await stat(this.pathOf(key));
       if (!info.isFile()) return null;
-      return { stream: createReadStream(path), size: info.size };
+      return {
+        size: info.size,
+        contentType: contentTypeOf(key),
+        etag: `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`,
+        lastModified: info.mtime,
+      };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
       throw error;
     }
   }
 
+  async get(key: string, range?: ByteRange): Promise<StoredObject | null> {
+    const info = await this.head(key);
+    if (!info) return null;
+    return { ...info, stream: createReadStream(this.pathOf(key), range) };
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async deleteByPrefix(prefix: string): Promise<number> {
+    if (!prefix.endsWith('/')) throw new Error(`A prefix ends in '/': ${prefix}`);
+    const folder = this.pathOf(prefix.slice(0, -1));
+    let count = 0;
+    try {
+      count = (await readdir(folder, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).length;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+      throw error;
+    }
+    await rm(folder, { recursive: true, force: true });
+    return count;
+  }
+
   async checkWritable(): Promise<void> {
     const key = `health-check/${randomUUID()}`;
-    await this.put(key, Buffer.from('ok'));
-    await rm(this.pathOf(key), { force: true });
+    await this.put(key, Buffer.from('ok'), { contentType: 'text/plain' });
+    await this.delete(key);
   }
 
   private pathOf(key: string): string {

@@ -1,30 +1,67 @@
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
-export interface StoredObject {
-  stream: Readable;
+export interface PutOptions {
+  contentType: string;
+  /** e.g. immutable caching for output images, whose keys are never reused. */
+  cacheControl?: string;
+}
+
+export interface ObjectInfo {
   size: number;
+  contentType: string;
+  /** Quoted, as HTTP sends it. */
+  etag: string;
+  lastModified: Date;
+}
+
+/** Inclusive byte offsets, as in an HTTP Range header. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface StoredObject extends ObjectInfo {
+  /** The whole object, or only the requested range. */
+  stream: Readable;
 }
 
 /**
- * Where output images and result CSVs live. Keys are relative, slash-separated
- * and deterministic, so writing the same key twice replaces, never duplicates.
+ * Where output images live: local disk for one machine, an object store for
+ * many. Keys are relative, slash-separated and deterministic (storage-keys.ts),
+ * so writing the same key twice replaces, never duplicates; a failed write
+ * leaves no partial object.
  */
 export abstract class StorageDriver {
-  abstract put(key: string, data: Buffer | Readable): Promise<void>;
+  abstract put(key: string, body: Buffer | Readable, options: PutOptions): Promise<void>;
+  /** Stores the local file at `path` under `key`; the file may be moved away. */
+  abstract putFile(key: string, path: string, options: PutOptions): Promise<void>;
   /**
-   * Stores what `write` writes to the path it is given, for producers that
-   * write files themselves (libvips); the path keeps the key's extension.
+   * A fresh local path, ending in the key's extension, for producers that
+   * write files themselves (libvips picks the format from the extension).
+   * The local driver hands out one on the storage volume, so putFile is a rename.
    */
-  abstract putFile<T>(key: string, write: (path: string) => Promise<T>): Promise<T>;
+  abstract scratchPath(key: string): Promise<string>;
   /** Resolves to null when the key does not exist. */
-  abstract get(key: string): Promise<StoredObject | null>;
-  /** Throws when the storage cannot take a write; used by readiness. */
+  abstract head(key: string): Promise<ObjectInfo | null>;
+  /** Resolves to null when the key does not exist; `range` must lie within the object. */
+  abstract get(key: string, range?: ByteRange): Promise<StoredObject | null>;
+  /** Removing a missing key is not an error. */
+  abstract delete(key: string): Promise<void>;
+  /** Removes every object whose key starts with `prefix` (which ends in '/'); resolves to how many. */
+  abstract deleteByPrefix(prefix: string): Promise<number>;
+  /** Throws, with the reason, when the store cannot take a write; used by readiness. */
   abstract checkWritable(): Promise<void>;
-}
 
-const KEY_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
-
-/** Rejects anything that could escape the storage root (`..`, absolute paths, odd bytes). */
-export function isSafeKey(key: string): boolean {
-  return key.length <= 512 && KEY_PATTERN.test(key) && !key.split('/').some((part) => part === '..' || part === '.');
+  /** Lets `write` produce the file at a scratch path, then stores it; nothing is left behind on failure. */
+  async writeThrough<T>(key: string, options: PutOptions, write: (path: string) => Promise<T>): Promise<T> {
+    const path = await this.scratchPath(key);
+    try {
+      const result = await write(path);
+      await this.putFile(key, path, options);
+      return result;
+    } finally {
+      await rm(path, { force: true });
+    }
+  }
 }

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/app-config.js';
 import { JobQueue } from '../queue/job-queue.service.js';
+import { PublicUrls } from '../storage/public-urls.js';
 import { requestLinks } from '../requests/request-links.js';
 import type { RequestStatus } from '../requests/request-status.js';
 import { RetrySchedule } from './retry-schedule.js';
@@ -17,7 +17,7 @@ import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventPayload, eventForStatus } from
 @Injectable()
 export class WebhookOutbox {
   constructor(
-    private readonly config: AppConfig,
+    private readonly urls: PublicUrls,
     private readonly queue: JobQueue,
     private readonly schedule: RetrySchedule,
   ) {}
@@ -70,8 +70,8 @@ export class WebhookOutbox {
         createdAt: new Date(request.created_at).toISOString(),
         completedAt: new Date(request.completed_at).toISOString(),
         links: {
-          status: `${this.config.publicBaseUrl}${links.self}`,
-          export: `${this.config.publicBaseUrl}${links.export}`,
+          status: this.urls.api(links.self),
+          export: this.urls.api(links.export),
         },
       },
     };

@@ -11,6 +11,7 @@ import { RequestFinalizer } from '../../src/processing/request-finalizer.service
 import { ImageStatus } from '../../src/products/image-status.js';
 import type { JobQueue } from '../../src/queue/job-queue.service.js';
 import { RequestProgressRepository } from '../../src/requests/request-progress.repository.js';
+import { PublicUrls } from '../../src/storage/public-urls.js';
 import { LocalStorageDriver } from '../../src/storage/local-storage.driver.js';
 import { RetrySchedule } from '../../src/webhooks/retry-schedule.js';
 import { WebhookOutbox } from '../../src/webhooks/webhook-outbox.service.js';
@@ -45,8 +46,9 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     progress = new RequestProgressRepository(orm.em);
     const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'http://cdn.test' });
     // The seeded requests have no webhook, so the outbox never reaches for the queue.
-    const outbox = new WebhookOutbox(config, null as unknown as JobQueue, new RetrySchedule(config.webhooks.retryDelaysMs));
-    finalizer = new RequestFinalizer(orm.em, new ExportService(), new LocalStorageDriver(storageDir), config, outbox);
+    const urls = new PublicUrls(config);
+    const outbox = new WebhookOutbox(urls, null as unknown as JobQueue, new RetrySchedule(config.webhooks.retryDelaysMs));
+    finalizer = new RequestFinalizer(orm.em, new ExportService(), new LocalStorageDriver(storageDir), urls, outbox);
   });
 
   afterAll(async () => {
