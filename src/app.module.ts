@@ -6,6 +6,7 @@ import { ExportApiModule } from './export/export-api.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { ProcessingModule } from './processing/processing.module.js';
+import { ProductsDataModule } from './products/products-data.module.js';
 import { ProductsModule } from './products/products.module.js';
 import { QueueModule } from './queue/queue.module.js';
 import { RequestsApiModule } from './requests/requests-api.module.js';
@@ -45,6 +46,7 @@ export class AppModule {
         QueueModule,
         StorageModule,
         WebhooksModule,
+        ProductsDataModule,
         ...(config.runsApi ? api : []),
         ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule] : []),
       ],

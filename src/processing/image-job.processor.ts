@@ -5,13 +5,13 @@ import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { ImageStatus } from '../products/image-status.js';
+import { ImageRepository } from '../products/image.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { ProcessImageJob, QueueName } from '../queue/queue.constants.js';
-import { RequestProgressRepository } from '../requests/request-progress.repository.js';
 import { imageKey, imagePutOptions } from '../storage/storage-keys.js';
 import { StorageDriver } from '../storage/storage.driver.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
-import { ImageErrorCode, ImageJobError } from './image-error.js';
+import { ImageRetryPolicy } from './image-retry-policy.js';
 import { EXTENSION } from './transform/image-format.js';
 import { lowerImageThreadPriority } from './thread-priority.js';
 import { ImageTransformer, type TransformInfo } from './transform/image-transformer.js';
@@ -28,7 +28,8 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
   private readonly logger = new Logger(ImageJobProcessor.name);
 
   constructor(
-    private readonly progress: RequestProgressRepository,
+    private readonly images: ImageRepository,
+    private readonly retries: ImageRetryPolicy,
     private readonly fetcher: ImageFetcher,
     private readonly transformer: ImageTransformer,
     private readonly storage: StorageDriver,
@@ -69,7 +70,7 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
 
   private async handle(job: Job<ProcessImageJob>): Promise<string> {
     const started = performance.now();
-    const claim = await this.progress.claimImage(job.data.imageId);
+    const claim = await this.images.claimImage(job.data.imageId);
     if (!claim) return 'gone';
     if (claim.alreadyTerminal) {
       // An earlier delivery recorded the outcome but may have died before
@@ -82,14 +83,13 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     try {
       stored = await this.fetchAndStore(claim.requestId, claim.imageId, claim.inputUrl, claim.options.resize);
     } catch (error) {
-      const failure = asImageJobError(error);
-      const attempts = job.opts.attempts ?? 1;
-      if (failure.retryable && job.attemptsMade + 1 < attempts) {
+      const failure = this.retries.classify(error);
+      if (this.retries.shouldRetry(failure, job.attemptsMade + 1, job.opts.attempts ?? 1)) {
         this.metrics.jobAttemptsFailed.inc({ code: failure.code });
         this.logger.warn(`Attempt failed, will retry: ${failure.code} ${failure.message}`);
         throw failure;
       }
-      const recorded = await this.progress.recordOutcome(claim.imageId, {
+      const recorded = await this.images.recordOutcome(claim.imageId, {
         status: ImageStatus.Failed,
         errorCode: failure.code,
         errorMessage: failure.message,
@@ -103,7 +103,7 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     }
 
     const { key, result } = stored;
-    const recorded = await this.progress.recordOutcome(claim.imageId, {
+    const recorded = await this.images.recordOutcome(claim.imageId, {
       status: ImageStatus.Succeeded,
       outputKey: key,
       format: result.format,
@@ -138,11 +138,4 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
       fetched.release();
     }
   }
-}
-
-/** Unknown failures (storage, a library bug) are retried, then reported generically. */
-function asImageJobError(error: unknown): ImageJobError {
-  if (error instanceof ImageJobError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new ImageJobError(ImageErrorCode.ProcessingError, `Processing failed: ${message}`, true, { cause: error });
 }

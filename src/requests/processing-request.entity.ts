@@ -59,9 +59,6 @@ export class ProcessingRequest {
   @Property({ type: 'integer' })
   imagesFailed = 0;
 
-  @Property({ type: 'text', nullable: true })
-  resultFileKey: string | null = null;
-
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();
 

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { EntityManager } from '@mikro-orm/postgresql';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
-import { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { requestLinks } from '../requests/request-links.js';
+import { RequestRepository } from '../requests/request.repository.js';
 import { API_KEY_HEADER } from '../security/api-key.guard.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
@@ -20,7 +19,7 @@ const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
  */
 @Injectable()
 export class IdempotencyService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly requests: RequestRepository) {}
 
   /** The client-scoped key from the header, or null when the header is absent. */
   scopedKey(request: FastifyRequest): string | null {
@@ -42,7 +41,7 @@ export class IdempotencyService {
 
   /** The request an earlier upload with this key created, or null; a 409 when that upload differed. */
   async replay(scopedKey: string, fingerprint: string): Promise<CreatedRequestDto | null> {
-    const existing = await this.em.fork().findOne(ProcessingRequest, { idempotencyKey: scopedKey });
+    const existing = await this.requests.findByIdempotencyKey(scopedKey);
     if (!existing) return null;
     if (existing.uploadFingerprint !== fingerprint) {
       throw new AppError(
