@@ -185,6 +185,27 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     expect(rows[1]![4]).toBe('http://images.test/0/1.jpg -> NOT_AN_IMAGE: HTML');
   });
 
+  it('derives output URLs from the stored keys when exported, so a new base URL applies to finished requests', async () => {
+    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
+    const [first, second] = imageIds[0]!;
+    await progress.recordOutcome(first!, { ...success, outputKey: `images/${requestId}/a.jpg` });
+    await progress.recordOutcome(second!, { ...success, outputKey: `images/${requestId}/b.jpg` });
+    expect(await finalizer.finalize(requestId)).toBe('completed');
+
+    const moved = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'https://images.example' });
+    const later = new ExportService(new ProductRepository(orm.em), new PublicUrls(moved));
+    const rows: string[][] = parse(await text(later.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'])), {
+      bom: true,
+    });
+    expect(rows[1]![3]).toBe(`https://images.example/files/images/${requestId}/a.jpg,https://images.example/files/images/${requestId}/b.jpg`);
+    const [stored] = await orm.em.fork().execute<{ columns: string[] }[]>(
+      `SELECT array_agg(column_name::text) AS columns FROM information_schema.columns
+        WHERE table_name IN ('product', 'processing_request')
+          AND column_name IN ('output_urls', 'input_urls', 'result_file_key')`,
+    );
+    expect(stored!.columns).toBeNull();
+  });
+
   it('does not finalize a request that still has open images', async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
     await progress.recordOutcome(imageIds[0]![0]!, success);
