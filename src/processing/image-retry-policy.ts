@@ -1,4 +1,3 @@
-import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { ImageErrorCode, ImageJobError } from './image-error.js';
 
@@ -22,7 +21,6 @@ export type SweepAction = 'leave' | 'enqueue' | 'retry';
  * - the sweep leaves a live job alone, adds a job that Redis lost, and gives
  *   a job that finished without recording an outcome a fresh set of attempts.
  */
-@Injectable()
 export class ImageRetryPolicy {
   readonly attempts: number;
   readonly backoffMs: number;

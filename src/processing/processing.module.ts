@@ -30,7 +30,7 @@ import { ImageTransformer, imageTransformerOptions } from './transform/image-tra
     },
     ImageJobProcessor,
     FinalizeRequestProcessor,
-    ImageRetryPolicy,
+    { provide: ImageRetryPolicy, inject: [AppConfig], useFactory: (config: AppConfig) => new ImageRetryPolicy(config) },
     StuckWorkSweeper,
   ],
 })
