@@ -367,7 +367,7 @@ async function exportOf(api, requestId, k) {
   const stats = await processStats(worker.pid);
   await env.stop(worker);
   return {
-    [`export.${k}.ms`]: metric(`export ${k} rows: finalize (output URLs + result CSV)`, ms, 'ms', 0),
+    [`export.${k}.ms`]: metric(`export ${k} rows: finalize (status and webhook event only; the CSV is now built by GET .../export)`, ms, 'ms', 0),
     [`export.${k}.idle`]: metric(`export ${k} rows: worker RSS before`, idle.rssMb, 'MB', 0),
     [`export.${k}.peak`]: metric(`export ${k} rows: worker peak RSS`, stats.peakMb, 'MB', 0),
   };
