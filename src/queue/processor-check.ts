@@ -13,9 +13,10 @@ export const CONSUMED_QUEUES: readonly QueueName[] = Object.values(QueueName);
 
 export class MissingProcessorError extends Error {
   constructor(readonly queues: readonly string[]) {
+    const named = queues.map((name) => `"${name}"`).join(', ');
     super(
-      `This worker has no processor for queue${queues.length > 1 ? 's' : ''} ${queues.map((name) => `"${name}"`).join(', ')}: ` +
-        'its jobs would wait forever. Register a @Processor() provider for it in a module the worker imports.',
+      `This worker has no processor for queue${queues.length > 1 ? 's' : ''} ${named}: its jobs would wait forever. ` +
+        'Register a @Processor() provider for it in a module the worker imports.',
     );
     this.name = 'MissingProcessorError';
   }

@@ -129,7 +129,11 @@ describe('WebhookSender', () => {
     await new Promise((resolve) => closed.close(resolve));
 
     const sent = await sender().post(`http://127.0.0.1:${closedPort}/`, {}, '{}');
-    expect(sent).toMatchObject({ statusCode: null, errorCode: 'CONNECTION_ERROR', errorMessage: 'Connection failed (ECONNREFUSED)' });
+    expect(sent).toMatchObject({
+      statusCode: null,
+      errorCode: 'CONNECTION_ERROR',
+      errorMessage: 'Connection failed (ECONNREFUSED)',
+    });
   });
 
   it('records a URL that is not http(s) as INVALID_URL', async () => {

@@ -3,7 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { startLoopbackServer, stopLoopbackServer } from '../../../test/support/loopback-server.js';
 import type { ResolvedAddress } from './address-guard.js';
 import { OutboundError, OutboundErrorCode } from './outbound-error.js';
-import { OutboundHttpClient, type OutboundClientOptions, type OutboundRequest, type OutboundResponse } from './outbound-http-client.js';
+import {
+  OutboundHttpClient,
+  type OutboundClientOptions,
+  type OutboundRequest,
+  type OutboundResponse,
+} from './outbound-http-client.js';
 
 // The image fetcher's spec covers redirects, the guard, limits and error codes
 // through a GET; this one covers what the webhook sender relies on as well.
@@ -23,7 +28,8 @@ describe('OutboundHttpClient', () => {
       req.on('end', () => {
         if (!sockets.has(req.socket)) sockets.set(req.socket, sockets.size);
         const path = req.url ?? '/';
-        seen.push({ method: req.method ?? '', path, headers: req.headers, body: Buffer.concat(chunks).toString(), socket: sockets.get(req.socket)! });
+        const body = Buffer.concat(chunks).toString();
+        seen.push({ method: req.method ?? '', path, headers: req.headers, body, socket: sockets.get(req.socket)! });
         switch (path) {
           case '/ok':
             res.writeHead(200, { 'content-type': 'text/plain' }).end('fine');
@@ -110,7 +116,8 @@ describe('OutboundHttpClient', () => {
 
   it('POSTs the body with the default headers, which the request can add to', async () => {
     const body = Buffer.from('{"event":1}');
-    await client().exchange(request('/ok', { method: 'POST', body, headers: { 'Content-Type': 'application/json' } }), text);
+    const headers = { 'Content-Type': 'application/json' };
+    await client().exchange(request('/ok', { method: 'POST', body, headers }), text);
     expect(seen).toEqual([
       expect.objectContaining({
         method: 'POST',

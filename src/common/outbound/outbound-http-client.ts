@@ -2,7 +2,13 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import { type AddressPolicy, BLOCKED_ADDRESS_ERROR_CODE, type Resolver, assertUrlAllowed, createGuardedLookup } from './address-guard.js';
+import {
+  type AddressPolicy,
+  BLOCKED_ADDRESS_ERROR_CODE,
+  type Resolver,
+  assertUrlAllowed,
+  createGuardedLookup,
+} from './address-guard.js';
 import { OutboundError, OutboundErrorCode, httpErrorCode } from './outbound-error.js';
 
 export interface OutboundClientOptions {
@@ -129,7 +135,10 @@ export class OutboundHttpClient {
     this.httpsAgent.destroy();
   }
 
-  private async follow(request: OutboundRequest, signal: AbortSignal): Promise<{ response: AxiosResponse<Readable>; url: URL }> {
+  private async follow(
+    request: OutboundRequest,
+    signal: AbortSignal,
+  ): Promise<{ response: AxiosResponse<Readable>; url: URL }> {
     let url = parseUrl(request.url);
     for (let redirects = 0; ; redirects += 1) {
       assertUrlAllowed(url, this.options.allowPrivateNetworks, this.options.isAllowedAddress);
