@@ -1,4 +1,5 @@
-import { ImageErrorCode, ImageJobError, httpErrorCode } from './image-error.js';
+import { httpErrorCode } from '../common/outbound/outbound-error.js';
+import { ImageErrorCode, ImageJobError } from './image-error.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
 
 const policy = new ImageRetryPolicy({ jobAttempts: 5, jobBackoffMs: 2000 });
