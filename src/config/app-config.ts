@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { parseDurationList } from './duration.js';
-import { AppRole, EnvironmentVariables } from './env.dto.js';
+import { AppRole, EnvironmentVariables, parseTrustProxy, TrustProxy } from './env.dto.js';
 
 export interface Limits {
   csvBytes: number;
@@ -47,6 +47,8 @@ export class AppConfig {
   readonly port: number;
   readonly host: string;
   readonly publicBaseUrl: string;
+  /** Which proxies' X-Forwarded-For to believe for the client address (rate limits, logs); none by default. */
+  readonly trustProxy: TrustProxy;
   readonly storageDriver: 'local';
   readonly storageDir: string;
   readonly allowPrivateNetworks: boolean;
@@ -80,6 +82,7 @@ export class AppConfig {
     this.port = env.PORT ?? 3000;
     this.host = env.HOST ?? '0.0.0.0';
     this.publicBaseUrl = (env.PUBLIC_BASE_URL ?? `http://localhost:${this.port}`).replace(/\/+$/, '');
+    this.trustProxy = env.TRUST_PROXY === undefined ? false : parseTrustProxy(env.TRUST_PROXY)!;
     this.storageDriver = env.STORAGE_DRIVER ?? 'local';
     this.storageDir = resolve(env.STORAGE_DIR ?? 'data/storage');
     this.allowPrivateNetworks = env.ALLOW_PRIVATE_NETWORKS ?? false;

@@ -13,6 +13,21 @@ import {
 } from 'class-validator';
 import { parseDurationList } from './duration.js';
 
+export type TrustProxy = boolean | string[];
+
+/**
+ * Which X-Forwarded-For hops to believe, in the forms Fastify's `trustProxy`
+ * takes; undefined when the text is none of them.
+ */
+export function parseTrustProxy(text: string): TrustProxy | undefined {
+  const value = text.trim().toLowerCase();
+  if (value === 'false' || value === '0') return false;
+  if (value === 'true') return true;
+  const entries = value.split(',').map((entry) => entry.trim());
+  const address = /^(?:[0-9.]+|[0-9a-f:]+)(?:\/\d{1,3})?$/;
+  return entries.every((entry) => address.test(entry) && /[.:]/.test(entry)) ? entries : undefined;
+}
+
 export const APP_ROLES = ['all', 'api', 'worker'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
 
@@ -114,6 +129,17 @@ export class EnvironmentVariables {
   @Transform(toBool)
   @IsBoolean()
   ALLOW_PRIVATE_NETWORKS?: boolean;
+
+  /** `false` (default), `true`, or comma-separated proxy addresses/CIDRs (see parseTrustProxy). */
+  @IsOptional()
+  @ValidateBy({
+    name: 'isTrustProxy',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parseTrustProxy(value) !== undefined,
+      defaultMessage: () => 'must be false, true, or comma-separated proxy IP addresses or CIDR ranges',
+    },
+  })
+  TRUST_PROXY?: string;
 
   @IsOptional()
   @Transform(toBool)

@@ -26,6 +26,8 @@ export class ExportController {
   @ApiOperation({
     summary: 'Result CSV: the input columns, then Output Image Urls aligned with the inputs, then Errors',
     operationId: 'exportRequest',
+    description:
+      'Streams the result CSV (UTF-8 with a BOM, in the input delimiter) from the database; output URLs are derived from storage keys when asked. 409 REQUEST_NOT_FINISHED until the request is terminal.',
   })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiProduces('text/csv')
@@ -36,7 +38,13 @@ export class ExportController {
   }
 
   @Get('export/:id')
-  @ApiOperation({ summary: 'Result CSV (alias of the original design)', operationId: 'exportRequestLegacy', deprecated: true })
+  @ApiOperation({
+    summary: 'Result CSV (alias of the original design)',
+    operationId: 'exportRequestLegacy',
+    description:
+      'Same as GET /api/v1/requests/{id}/export, kept for clients of the original design.',
+    deprecated: true,
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'The result CSV', schema: { type: 'string' } })

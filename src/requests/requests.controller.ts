@@ -13,7 +13,12 @@ export class RequestsController {
   constructor(private readonly requests: RequestsService) {}
 
   @Get('api/v1/requests/:id')
-  @ApiOperation({ summary: 'Status, counts and first errors of a processing request', operationId: 'getRequest' })
+  @ApiOperation({
+    summary: 'Status, counts and first errors of a processing request',
+    operationId: 'getRequest',
+    description:
+      'Status, image and product counts, percent done, timestamps and the first image errors of one request.',
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: RequestStatusDto, description: 'Status, counts and the first errors' })
   @ApiProblemResponses(STATUS_PROBLEMS)
@@ -25,6 +30,8 @@ export class RequestsController {
   @ApiOperation({
     summary: 'Status (alias of the original design)',
     operationId: 'getStatusLegacy',
+    description:
+      'Same as GET /api/v1/requests/{id}, kept for clients of the original design.',
     deprecated: true,
   })
   @ApiParam({ name: 'id', format: 'uuid' })
@@ -38,6 +45,8 @@ export class RequestsController {
   @ApiOperation({
     summary: 'Status by query parameter (alias of the original design, with its field names)',
     operationId: 'getStatusByQueryLegacy',
+    description:
+      'The status under the field names of the original design, with the id in the `request_id` query parameter.',
     deprecated: true,
   })
   @ApiQuery({ name: 'request_id', format: 'uuid' })

@@ -7,12 +7,13 @@ import { isPublicKey } from './storage-keys.js';
 import { StorageDriver } from './storage.driver.js';
 import { Public } from '../security/public.decorator.js';
 
-const IMAGE_CONTENT = Object.fromEntries(
-  ['image/jpeg', 'image/png', 'image/gif', 'image/webp', 'image/avif'].map((type) => [
-    type,
-    { schema: { type: 'string', format: 'binary' } },
-  ]),
-);
+// One wildcard entry: generators (openapi-python-client among them) drop a
+// response listing several concrete image types, and the format follows the input.
+const IMAGE_CONTENT = {
+  'image/*': {
+    schema: { type: 'string', format: 'binary', description: 'JPEG, PNG, GIF, WebP or AVIF, as the input was' },
+  },
+};
 
 @ApiTags('files')
 @Public()
@@ -21,7 +22,12 @@ export class FilesController {
   constructor(private readonly storage: StorageDriver) {}
 
   @Get('*')
-  @ApiOperation({ summary: 'Download a stored output image', operationId: 'getFile' })
+  @ApiOperation({
+    summary: 'Download a stored output image',
+    operationId: 'getFile',
+    description:
+      'Serves an output image from local storage by its key. Keys are unguessable, so the files are public and can be embedded by product pages.',
+  })
   // OpenAPI names the wildcard {path}; read through @Req so that `*` is not documented as a second path parameter.
   @ApiParam({ name: 'path', type: String, description: 'Storage key, as found in an output URL', example: 'images/<requestId>/<imageId>.jpg' })
   @ApiOkResponse({ description: 'The image bytes', content: IMAGE_CONTENT })

@@ -3,6 +3,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
+import type { Multipart } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
@@ -48,7 +49,7 @@ export class UploadIntake {
     const csvHash = createHash('sha256');
 
     try {
-      for await (const part of request.parts()) {
+      for await (const part of multipartParts(request)) {
         if (part.type === 'field') {
           if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
           fields[part.fieldname] = String(part.value);
@@ -65,8 +66,13 @@ export class UploadIntake {
         }
         draft = this.uploads.draft(part.filename || 'products.csv');
         try {
-          const upload = untilAborted(hashing(part.file, csvHash), draft.signal);
+          const upload = untilAborted(hashing(multipartStream(part.file), csvHash), draft.signal);
           csv = await parseProductCsv(upload, this.config.limits, draft);
+        } catch (error) {
+          // Past the limit the file stream just ends, cut mid-row; the parser would
+          // then blame a valid row before the parts iterator reports the limit.
+          if (part.file.truncated) throw Object.assign(new Error('file too large'), { code: 'FST_REQ_FILE_TOO_LARGE' });
+          throw error;
         } finally {
           // The parser may stop early (row limit, bad header); drain the rest so the request can end.
           part.file.resume();
@@ -105,12 +111,27 @@ export class UploadIntake {
       }
     } catch (error) {
       await draft?.abort();
+      if (request.raw.destroyed && error instanceof MalformedMultipartError) {
+        // Nobody is left to answer; a client giving up mid-upload is not a server fault.
+        request.log.info({ reason: error.message }, 'client closed the connection during the upload; nothing was stored');
+      }
       // The size limit surfaces from the file stream or from the parts iterator, depending on timing.
       throw this.translateParseError(error);
     }
   }
 
   private translateParseError(error: unknown): unknown {
+    if (error instanceof MalformedMultipartError) {
+      return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.MultipartInvalid, 'Malformed multipart body', error.message);
+    }
+    if ((error as { code?: string }).code === 'FST_FILES_LIMIT') {
+      return new AppError(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.TooManyFiles,
+        'More than one file',
+        'Only one file, in the part named "file", is accepted.',
+      );
+    }
     if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
       return new AppError(
         HttpStatus.PAYLOAD_TOO_LARGE,
@@ -146,6 +167,46 @@ export class UploadIntake {
       );
     }
     return error;
+  }
+}
+
+/** busboy's complaint about the body's framing (boundary, part headers, early end): the client's fault, not ours. */
+class MalformedMultipartError extends Error {}
+
+/**
+ * Fastify's multipart errors carry a status and an FST_ code; anything else
+ * thrown while the body is being split into parts comes from busboy, i.e. from
+ * a body that is not well-formed multipart (no boundary, a wrong one, no end).
+ */
+function asMultipartError(error: unknown): unknown {
+  if (error instanceof AppError || typeof (error as { statusCode?: unknown })?.statusCode === 'number') return error;
+  return new MalformedMultipartError(error instanceof Error ? error.message : String(error));
+}
+
+async function* multipartParts(request: FastifyRequest): AsyncGenerator<Multipart> {
+  let iterator: AsyncIterator<Multipart>;
+  try {
+    iterator = request.parts()[Symbol.asyncIterator]();
+  } catch (error) {
+    throw asMultipartError(error);
+  }
+  for (;;) {
+    let next: IteratorResult<Multipart>;
+    try {
+      next = await iterator.next();
+    } catch (error) {
+      throw asMultipartError(error);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+async function* multipartStream(file: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield* file;
+  } catch (error) {
+    throw asMultipartError(error);
   }
 }
 

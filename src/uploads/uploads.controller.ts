@@ -37,8 +37,11 @@ const IDEMPOTENCY_HEADER: ApiHeaderOptions = {
   description:
     'Makes a retried upload safe: the same key with the same file and options returns the request it created ' +
     '(with `Idempotent-Replayed: true`); the same key with a different upload is a 409. Scoped per API key.',
-  schema: { type: 'string', maxLength: 255 },
+  // The same rule as IdempotencyService: 1-255 printable ASCII characters, no spaces.
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[!-~]+$' },
 };
+
+const EVENT_ALTERNATIVES = WEBHOOK_EVENT_TYPES.map((type) => type.replaceAll('.', '\\.')).join('|');
 
 const UPLOAD_BODY: ApiBodyOptions = {
   schema: {
@@ -55,10 +58,20 @@ const UPLOAD_BODY: ApiBodyOptions = {
       webhookEvents: {
         type: 'string',
         description: `Comma-separated event types; default all: ${WEBHOOK_EVENT_TYPES.join(', ')}`,
+        // A comma-separated list in one form field, so the enum is written as a pattern of its values.
+        pattern: `^(${EVENT_ALTERNATIVES})(,(${EVENT_ALTERNATIVES}))*$`,
         example: 'request.failed',
       },
       resize: { type: 'number', minimum: 0.01, maximum: 1, example: 0.5 },
     },
+  },
+};
+
+const CREATED_HEADERS = {
+  Location: { description: 'URL of the new request (links.self)', schema: { type: 'string' } },
+  'Idempotent-Replayed': {
+    description: '`true` when an earlier upload with the same Idempotency-Key created this request',
+    schema: { type: 'string', enum: ['true'] },
   },
 };
 
@@ -72,11 +85,13 @@ export class UploadsController {
   @ApiOperation({
     summary: 'Upload a CSV of products; images are processed in the background',
     operationId: 'createRequest',
+    description:
+      'Streams the CSV through the parser and stores the request, its products and images in one transaction, then answers 202 before any image is fetched. A rejected CSV stores nothing; every row error is listed at once.',
   })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
   @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
   createRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.accept(request, reply);
@@ -84,11 +99,17 @@ export class UploadsController {
 
   @Post('upload')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Upload (alias of the original design)', operationId: 'uploadLegacy', deprecated: true })
+  @ApiOperation({
+    summary: 'Upload (alias of the original design)',
+    operationId: 'uploadLegacy',
+    description:
+      'Same as POST /api/v1/requests, kept for clients of the original design; the answer also carries `request_id`.',
+    deprecated: true,
+  })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
   @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
   uploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.acceptLegacy(request, reply);
@@ -96,11 +117,17 @@ export class UploadsController {
 
   @Post('api/upload')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Upload (alias of the original design)', operationId: 'apiUploadLegacy', deprecated: true })
+  @ApiOperation({
+    summary: 'Upload (alias of the original design)',
+    operationId: 'apiUploadLegacy',
+    description:
+      'Same as POST /api/v1/requests, kept for clients of the original design; the answer also carries `request_id`.',
+    deprecated: true,
+  })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
   @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
   apiUploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.acceptLegacy(request, reply);
