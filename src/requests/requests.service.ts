@@ -21,15 +21,17 @@ export class RequestsService {
   /** Loads a request or answers 404; callers have already validated the id's shape. */
   async findOrFail(requestId: string): Promise<ProcessingRequest> {
     const request = await this.em.fork().findOne(ProcessingRequest, { id: requestId });
-    if (!request) {
-      throw new AppError(
-        HttpStatus.NOT_FOUND,
-        ErrorCode.RequestNotFound,
-        'Request not found',
-        `No processing request has the id ${requestId}.`,
-      );
-    }
+    if (!request) throw requestNotFound(requestId);
     return request;
+  }
+
+  /** The tenant a request belongs to, or null when there is no such request. */
+  async ownerOf(requestId: string): Promise<string | null> {
+    const rows = await this.em.fork().execute<{ tenant: string }[]>(
+      'SELECT tenant FROM processing_request WHERE id = ?',
+      [requestId],
+    );
+    return rows[0]?.tenant ?? null;
   }
 
   /** Answers from the request's counters; only the first few errors touch the image table. */
@@ -73,6 +75,16 @@ export class RequestsService {
       message: row.error_message,
     }));
   }
+}
+
+/** What a missing request, and another tenant's, answers. */
+export function requestNotFound(requestId: string): AppError {
+  return new AppError(
+    HttpStatus.NOT_FOUND,
+    ErrorCode.RequestNotFound,
+    'Request not found',
+    `No processing request has the id ${requestId}.`,
+  );
 }
 
 export function toRequestStatusDto(

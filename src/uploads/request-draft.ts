@@ -24,6 +24,8 @@ export interface RequestDetails {
   /** Null: every terminal event. */
   webhookEvents: readonly string[] | null;
   resize: number | null;
+  /** The caller's tenant (API_KEYS name), which alone sees the request afterwards. */
+  tenant: string;
   /** Client-scoped Idempotency-Key, unique across requests; null without the header. */
   idempotencyKey: string | null;
   uploadFingerprint: string;
@@ -106,7 +108,7 @@ export class RequestDraft implements ProductSink {
     await tx.execute(
       `UPDATE processing_request
           SET webhook_url = ?, webhook_events = ?::jsonb, options = ?::jsonb, product_count = ?, image_count = ?,
-              idempotency_key = ?, upload_fingerprint = ?
+              idempotency_key = ?, upload_fingerprint = ?, tenant = ?
         WHERE id = ?`,
       [
         details.webhookUrl,
@@ -116,6 +118,7 @@ export class RequestDraft implements ProductSink {
         details.imageCount,
         details.idempotencyKey,
         details.uploadFingerprint,
+        details.tenant,
         this.requestId,
       ],
     );
