@@ -8,6 +8,7 @@ import { ObservabilityModule } from './observability/observability.module.js';
 import { ProcessingModule } from './processing/processing.module.js';
 import { ProductsModule } from './products/products.module.js';
 import { QueueModule } from './queue/queue.module.js';
+import { RequestRetentionModule } from './requests/request-retention.module.js';
 import { RequestsApiModule } from './requests/requests-api.module.js';
 import { SecurityModule } from './security/security.module.js';
 import { FilesModule } from './storage/files.module.js';
@@ -46,7 +47,7 @@ export class AppModule {
         StorageModule,
         WebhooksModule,
         ...(config.runsApi ? api : []),
-        ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule] : []),
+        ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule, RequestRetentionModule] : []),
       ],
     };
   }
