@@ -43,6 +43,8 @@ const SERVICES = ['postgres', 'redis-server'];
 const STATUS_RATE = 200;
 const STATUS_SECONDS = 5;
 const MEMORY_BATCHES = 4;
+const LIST_REQUESTS = 100_000;
+const LIST_CALLS = 200;
 const ALLOCATORS = [
   ['glibc', {}],
   ['glibc, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
@@ -342,9 +344,6 @@ async function ingest() {
   await env.reset();
   return out;
 }
-
-const LIST_REQUESTS = 100_000;
-const LIST_CALLS = 200;
 
 /**
  * GET /api/v1/requests with LIST_REQUESTS requests in the table, 90 % of them
