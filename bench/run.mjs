@@ -1,4 +1,4 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 import { execFile } from 'node:child_process';
@@ -15,7 +15,7 @@ import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForT
 import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -43,6 +43,8 @@ const SERVICES = ['postgres', 'redis-server'];
 const STATUS_RATE = 200;
 const STATUS_SECONDS = 5;
 const MEMORY_BATCHES = 4;
+const LIST_REQUESTS = 100_000;
+const LIST_CALLS = 200;
 const ALLOCATORS = [
   ['glibc', {}],
   ['glibc, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
@@ -71,6 +73,7 @@ try {
     if (only.has('resize')) Object.assign(metrics, await resize());
     if (only.has('memory')) Object.assign(metrics, await workerMemory());
     if (only.has('ingest')) Object.assign(metrics, await ingest());
+    if (only.has('list')) Object.assign(metrics, await listRequests());
     results.push(metrics);
   }
 } finally {
@@ -338,6 +341,59 @@ async function ingest() {
     out[`ingest.${k}.queuedPeak`] = metric(`ingest ${k} rows: API peak RSS until then`, queued.peakMb, 'MB', 0);
     if (rows === 100_000) Object.assign(out, await exportOf(api, created.requestId, k));
   }
+  await env.reset();
+  return out;
+}
+
+/**
+ * GET /api/v1/requests with LIST_REQUESTS requests in the table, 90 % of them
+ * the caller's tenant: the first page, a page 20 pages deep (by cursor), a
+ * status filter and a date window; median and p95 of LIST_CALLS sequential
+ * calls each, over HTTP from this process.
+ */
+async function listRequests() {
+  log(`list: ${LIST_REQUESTS} requests`);
+  await env.reset();
+  const api = await env.start('api', { nodeArgs: nodeArgs(), env: { ...serviceEnv(), API_KEYS: 'bench:bench-key,other:other-key' } });
+  await env.query(
+    `INSERT INTO processing_request (id, tenant, status, original_filename, options, columns, product_count, image_count,
+                                     images_succeeded, images_failed, created_at, completed_at)
+     SELECT gen_random_uuid(), CASE WHEN n % 10 = 0 THEN 'other' ELSE 'bench' END,
+            (ARRAY['completed', 'completed_with_errors', 'failed', 'processing', 'pending'])[1 + n % 5]::request_status,
+            'products-' || n || '.csv', '{"resize":null}', '["S. No.","Product Name","Input Image Urls"]', 100, 300, 290, 10,
+            timestamp '2026-01-01' + n * interval '1 minute', timestamp '2026-01-01' + n * interval '1 minute' + interval '5 minutes'
+       FROM generate_series(1, $1) AS n`,
+    [LIST_REQUESTS],
+  );
+  await env.query('ANALYZE processing_request');
+  const get = async (query) => {
+    const response = await fetch(`${api.baseUrl}/api/v1/requests?${query}`, { headers: { 'x-api-key': 'bench-key' } });
+    const body = await response.json();
+    if (!response.ok) throw new Error(`list answered ${response.status}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  let deep = '';
+  for (let page = 0; page < 20; page++) deep = (await get(`limit=50${deep && `&cursor=${deep}`}`)).nextCursor;
+  const cases = [
+    ['first', 'first page (50)', 'limit=50'],
+    ['deep', 'page 21 by cursor (50)', `limit=50&cursor=${deep}`],
+    ['status', 'status=failed,pending (50)', 'limit=50&status=failed,pending'],
+    ['window', 'one day by createdAfter/Before (200)', 'limit=200&createdAfter=2026-02-01T00:00:00Z&createdBefore=2026-02-02T00:00:00Z'],
+  ];
+  const out = {};
+  for (const [key, label, query] of cases) {
+    for (let n = 0; n < 20; n++) await get(query);
+    const latencies = [];
+    for (let n = 0; n < LIST_CALLS; n++) {
+      const started = performance.now();
+      await get(query);
+      latencies.push(performance.now() - started);
+    }
+    latencies.sort((a, b) => a - b);
+    out[`list.${key}.p50`] = metric(`list ${LIST_REQUESTS / 1000}k: ${label} p50`, latencies[Math.floor(LIST_CALLS / 2)], 'ms', 1);
+    out[`list.${key}.p95`] = metric(`list ${LIST_REQUESTS / 1000}k: ${label} p95`, latencies[Math.floor(LIST_CALLS * 0.95)], 'ms', 1);
+  }
+  await env.stop(api);
   await env.reset();
   return out;
 }

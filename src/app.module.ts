@@ -9,6 +9,7 @@ import { ProcessingModule } from './processing/processing.module.js';
 import { ProductsDataModule } from './products/products-data.module.js';
 import { ProductsModule } from './products/products.module.js';
 import { QueueModule } from './queue/queue.module.js';
+import { RequestRetentionModule } from './requests/request-retention.module.js';
 import { RequestsApiModule } from './requests/requests-api.module.js';
 import { SecurityModule } from './security/security.module.js';
 import { FilesModule } from './storage/files.module.js';
@@ -48,7 +49,7 @@ export class AppModule {
         WebhooksModule,
         ProductsDataModule,
         ...(config.runsApi ? api : []),
-        ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule] : []),
+        ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule, RequestRetentionModule] : []),
       ],
     };
   }

@@ -4,8 +4,11 @@ import {
   createRequest,
   exportRequest,
   getRequest,
+  listRequests,
   type CreatedRequestDto,
+  type ListRequestsData,
   type ProblemDocumentDto,
+  type RequestListDto,
   type RequestStatusDto,
 } from '../../clients/typescript/src/index.js';
 
@@ -62,6 +65,10 @@ export class PixbatchApi {
 
   async status(id: string): Promise<RequestStatusDto> {
     return this.unwrap(await getRequest({ client: this.client, path: { id } }));
+  }
+
+  async list(query: NonNullable<ListRequestsData['query']>): Promise<RequestListDto> {
+    return this.unwrap(await listRequests({ client: this.client, query }));
   }
 
   /** The result CSV as the server sent it, byte for byte (the BOM included). */

@@ -39,6 +39,7 @@ export enum ErrorCode {
   RateLimited = 'RATE_LIMITED',
   InvalidIdempotencyKey = 'INVALID_IDEMPOTENCY_KEY',
   IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',
+  InvalidCursor = 'INVALID_CURSOR',
   Internal = 'INTERNAL_ERROR',
 }
 

@@ -41,3 +41,43 @@ describe('TRUST_PROXY', () => {
     expect(() => loadConfig({ TRUST_PROXY: 'yes please' })).toThrow(/TRUST_PROXY/);
   });
 });
+
+describe('loadConfig: API keys and tenants', () => {
+  it('names keys by tenant; unnamed keys share the default tenant; two keys may share a name', () => {
+    const config = loadConfig({ API_KEYS: 'alice:a1, bob:b1,legacy,alice:a2' });
+
+    expect([...config.apiKeys]).toEqual([
+      ['a1', 'alice'],
+      ['b1', 'bob'],
+      ['legacy', 'default'],
+      ['a2', 'alice'],
+    ]);
+  });
+
+  it('is open without API_KEYS and keeps requests forever without RETENTION_DAYS', () => {
+    const config = loadConfig({});
+
+    expect(config.apiKeys.size).toBe(0);
+    expect(config.retentionDays).toBeNull();
+  });
+
+  it('reads RETENTION_DAYS', () => {
+    expect(loadConfig({ RETENTION_DAYS: '30' }).retentionDays).toBe(30);
+  });
+
+  it.each([
+    ['API_KEYS', 'al ice:k1'],
+    ['API_KEYS', 'alice:'],
+    ['API_KEYS', 'alice:k1,bob:k1'],
+    ['RETENTION_DAYS', '0'],
+    ['RETENTION_DAYS', '7d'],
+  ])('fails at boot on %s=%s, naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigValidationError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+});
+
+it('names a bad API_KEYS without printing the keys', () => {
+  expect(() => loadConfig({ API_KEYS: 'alice:secret-one,bob:secret-one' })).toThrow(/API_KEYS=\(hidden\)/);
+  expect(() => loadConfig({ API_KEYS: 'alice:secret-one,bob:secret-one' })).not.toThrow(/secret-one/);
+});

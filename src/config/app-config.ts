@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { parseApiKeys } from './api-keys.js';
 import { parseDurationList } from './duration.js';
 import { AppRole, EnvironmentVariables, parseTrustProxy, TrustProxy } from './env.dto.js';
 
@@ -69,8 +70,14 @@ export class AppConfig {
   readonly prettyLogs: boolean;
   /** Worker role only: serve /metrics and /health on this port (the API serves them on PORT). */
   readonly metricsPort: number | null;
-  /** Empty: the API is open (local use); otherwise every API route needs one of these in `x-api-key`. */
-  readonly apiKeys: readonly string[];
+  /**
+   * Key → tenant. Empty: the API is open (local use) and every caller sees
+   * every request; otherwise every API route needs one of these keys in
+   * `x-api-key` and sees only its tenant's requests.
+   */
+  readonly apiKeys: ReadonlyMap<string, string>;
+  /** Finished requests older than this many days are deleted; null keeps them forever. */
+  readonly retentionDays: number | null;
   /** Requests per minute per API key (or per IP without one); 0 disables the limit. */
   readonly rateLimitPerMinute: number;
   readonly uploadRateLimitPerMinute: number;
@@ -121,10 +128,8 @@ export class AppConfig {
     // JSON lines unless a person is watching: log collectors parse JSON, people read pretty.
     this.prettyLogs = (env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
     this.metricsPort = env.METRICS_PORT ?? null;
-    this.apiKeys = (env.API_KEYS ?? '')
-      .split(',')
-      .map((key) => key.trim())
-      .filter(Boolean);
+    this.apiKeys = parseApiKeys(env.API_KEYS ?? '');
+    this.retentionDays = env.RETENTION_DAYS ?? null;
     this.rateLimitPerMinute = env.RATE_LIMIT_PER_MINUTE ?? 1200;
     this.uploadRateLimitPerMinute = env.UPLOAD_RATE_LIMIT_PER_MINUTE ?? 300;
   }
@@ -140,6 +145,9 @@ export class AppConfig {
 
 export class ConfigValidationError extends Error {}
 
+// Boot errors end up in logs: name these variables, never print their values.
+const SECRETS = new Set(['API_KEYS', 'WEBHOOK_SIGNING_SECRET']);
+
 /** Reads the environment once at boot and fails with every bad variable named. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.fromEntries(
@@ -150,7 +158,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (errors.length > 0) {
     const lines = errors.map(
       (error) =>
-        `  ${error.property}=${JSON.stringify(error.value)}: ${Object.values(error.constraints ?? {}).join('; ')}`,
+        `  ${error.property}=${SECRETS.has(error.property) ? '(hidden)' : JSON.stringify(error.value)}: ${Object.values(error.constraints ?? {}).join('; ')}`,
     );
     throw new ConfigValidationError(`Invalid configuration:\n${lines.join('\n')}`);
   }

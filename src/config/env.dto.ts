@@ -11,6 +11,7 @@ import {
   ValidateBy,
   type ValidationOptions,
 } from 'class-validator';
+import { parseApiKeys } from './api-keys.js';
 import { parseDurationList } from './duration.js';
 
 export type TrustProxy = boolean | string[];
@@ -40,6 +41,16 @@ const toBool = ({ value }: { value: unknown }) => {
   if (['false', '0', 'no', 'off'].includes(text)) return false;
   return value;
 };
+
+function isApiKeyList(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    parseApiKeys(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // Standard Webhooks: `whsec_` + base64 of 24 to 64 random bytes.
 const WEBHOOK_SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
@@ -278,8 +289,22 @@ export class EnvironmentVariables {
   QUEUE_PREFIX?: string;
 
   @IsOptional()
-  @IsString()
+  @ValidateBy(
+    { name: 'isApiKeyList', validator: { validate: isApiKeyList } },
+    {
+      message:
+        'comma-separated keys, each optionally named by its tenant (`alice:key1,bob:key2,key3`); ' +
+        'a tenant name is 1-64 letters, digits, `.`, `_` or `-`, and a key belongs to one tenant only',
+    },
+  )
   API_KEYS?: string;
+
+  /** Unset: finished requests are kept forever. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RETENTION_DAYS?: number;
 
   @IsOptional()
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

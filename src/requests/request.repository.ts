@@ -24,6 +24,8 @@ export interface DraftDetails {
   imageCount: number;
   idempotencyKey: string | null;
   uploadFingerprint: string;
+  /** The caller's tenant (API_KEYS name), which alone sees the request afterwards. */
+  tenant: string;
 }
 
 /** The request row as the finalizer sees it, locked. */
@@ -65,6 +67,14 @@ export class RequestRepository {
     return this.em.fork().findOne(ProcessingRequest, { id: requestId });
   }
 
+  /** The tenant a request belongs to, or null when there is no such request. */
+  async ownerOf(requestId: string): Promise<string | null> {
+    const rows = await this.em.fork().execute<{ tenant: string }[]>('SELECT tenant FROM processing_request WHERE id = ?', [
+      requestId,
+    ]);
+    return rows[0]?.tenant ?? null;
+  }
+
   findByIdempotencyKey(scopedKey: string): Promise<ProcessingRequest | null> {
     return this.em.fork().findOne(ProcessingRequest, { idempotencyKey: scopedKey });
   }
@@ -83,7 +93,7 @@ export class RequestRepository {
     await tx.execute(
       `UPDATE processing_request
           SET webhook_url = ?, webhook_events = ?::jsonb, options = ?::jsonb, product_count = ?, image_count = ?,
-              idempotency_key = ?, upload_fingerprint = ?
+              idempotency_key = ?, upload_fingerprint = ?, tenant = ?
         WHERE id = ?`,
       [
         details.webhookUrl,
@@ -93,6 +103,7 @@ export class RequestRepository {
         details.imageCount,
         details.idempotencyKey,
         details.uploadFingerprint,
+        details.tenant,
         requestId,
       ],
     );

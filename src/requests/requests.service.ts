@@ -22,15 +22,13 @@ export class RequestsService {
   /** Loads a request or answers 404; callers have already validated the id's shape. */
   async findOrFail(requestId: string): Promise<ProcessingRequest> {
     const request = await this.requests.findById(requestId);
-    if (!request) {
-      throw new AppError(
-        HttpStatus.NOT_FOUND,
-        ErrorCode.RequestNotFound,
-        'Request not found',
-        `No processing request has the id ${requestId}.`,
-      );
-    }
+    if (!request) throw requestNotFound(requestId);
     return request;
+  }
+
+  /** The tenant a request belongs to, or null when there is no such request. */
+  ownerOf(requestId: string): Promise<string | null> {
+    return this.requests.ownerOf(requestId);
   }
 
   /** Answers from the request's counters; only the first few errors touch the image table. */
@@ -53,6 +51,16 @@ export class RequestsService {
       deliveries: `${requestLinks(request.id).self}/webhook-deliveries`,
     };
   }
+}
+
+/** What a missing request, and another tenant's, answers. */
+export function requestNotFound(requestId: string): AppError {
+  return new AppError(
+    HttpStatus.NOT_FOUND,
+    ErrorCode.RequestNotFound,
+    'Request not found',
+    `No processing request has the id ${requestId}.`,
+  );
 }
 
 export function toRequestStatusDto(

@@ -5,7 +5,7 @@ import { AppError, ErrorCode } from '../common/app-error.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { requestLinks } from '../requests/request-links.js';
 import { RequestRepository } from '../requests/request.repository.js';
-import { API_KEY_HEADER } from '../security/api-key.guard.js';
+import { tenantOf } from '../security/tenant.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 // The IETF draft leaves the format open; printable ASCII, bounded, is what clients send (UUIDs, ULIDs).
@@ -14,7 +14,7 @@ const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
 /**
  * `Idempotency-Key` on upload: a client that retries after a timeout gets
  * the request it already created instead of a second one. Keys are scoped
- * per API key, and the unique constraint on the column settles concurrent
+ * per tenant, and the unique constraint on the column settles concurrent
  * retries. The same key with a different file or options is a 409.
  */
 @Injectable()
@@ -34,9 +34,9 @@ export class IdempotencyService {
         'An Idempotency-Key is 1 to 255 printable ASCII characters, e.g. a UUID.',
       );
     }
-    const apiKey = request.headers[API_KEY_HEADER];
-    const scope = typeof apiKey === 'string' && apiKey ? createHash('sha256').update(apiKey).digest('hex').slice(0, 16) : '-';
-    return `${scope}:${key}`;
+    // Per tenant, so a key rotation keeps replaying; '-' on an open service, which has no tenants.
+    const tenant = tenantOf(request);
+    return `${tenant === null ? '-' : `tenant.${tenant}`}:${key}`;
   }
 
   /** The request an earlier upload with this key created, or null; a 409 when that upload differed. */

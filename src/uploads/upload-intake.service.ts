@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { owningTenantOf } from '../security/tenant.js';
 import { WebhookRegistrar } from '../webhooks/webhook-registration.service.js';
 import { CsvErrorCode, CsvSummary, CsvValidationError, NotCsvError, parseProductCsv } from './csv/product-csv.parser.js';
 import { CreateRequestDto } from './dto/create-request.dto.js';
@@ -101,6 +102,7 @@ export class UploadIntake {
           resize,
           idempotencyKey,
           uploadFingerprint: fingerprint,
+          tenant: owningTenantOf(request),
         });
       } catch (error) {
         // A concurrent retry with the same key committed first: answer with its request.

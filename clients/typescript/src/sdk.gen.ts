@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, type ClientMeta, formDataBodySerializer, type Options as Options2, type RequestResult, type TDataShape } from './client/index.js';
-import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses } from './types.gen.js';
+import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, DeleteRequestData, DeleteRequestErrors, DeleteRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListRequestsData, ListRequestsErrors, ListRequestsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -50,6 +50,15 @@ export const apiUploadLegacy = <ThrowOnError extends boolean = false>(options: O
 });
 
 /**
+ * The caller's requests, newest first, one page at a time (follow nextCursor)
+ */
+export const listRequests = <ThrowOnError extends boolean = false>(options?: Options<ListRequestsData, ThrowOnError>): RequestResult<ListRequestsResponses, ListRequestsErrors, ThrowOnError> => (options?.client ?? client).get<ListRequestsResponses, ListRequestsErrors, ThrowOnError>({
+    security: [{ name: 'x-api-key', type: 'apiKey' }],
+    url: '/api/v1/requests',
+    ...options
+});
+
+/**
  * Upload a CSV of products; images are processed in the background
  *
  * Streams the CSV through the parser and stores the request, its products and images in one transaction, then answers 202 before any image is fetched. A rejected CSV stores nothing; every row error is listed at once.
@@ -63,6 +72,15 @@ export const createRequest = <ThrowOnError extends boolean = false>(options: Opt
         'Content-Type': null,
         ...options.headers
     }
+});
+
+/**
+ * Delete a finished request with its products, images, webhook deliveries and output files
+ */
+export const deleteRequest = <ThrowOnError extends boolean = false>(options: Options<DeleteRequestData, ThrowOnError>): RequestResult<DeleteRequestResponses, DeleteRequestErrors, ThrowOnError> => (options.client ?? client).delete<DeleteRequestResponses, DeleteRequestErrors, ThrowOnError>({
+    security: [{ name: 'x-api-key', type: 'apiKey' }],
+    url: '/api/v1/requests/{id}',
+    ...options
 });
 
 /**

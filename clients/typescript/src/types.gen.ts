@@ -185,6 +185,17 @@ export type RequestLinksDto = {
     export: string;
 };
 
+export type RequestListDto = {
+    /**
+     * Newest first
+     */
+    items: Array<RequestSummaryDto>;
+    /**
+     * Pass as `cursor` (with the same filters) for the next page; null on the last page
+     */
+    nextCursor: string | null;
+};
+
 export type RequestStatus = 'pending' | 'processing' | 'completed' | 'completed_with_errors' | 'failed';
 
 export type RequestStatusDto = {
@@ -213,6 +224,25 @@ export type RequestStatusDto = {
      * Null when the upload registered no webhookUrl
      */
     webhook: RequestWebhookDto | null;
+};
+
+export type RequestSummaryDto = {
+    requestId: string;
+    status: RequestStatus;
+    /**
+     * True once the status is terminal and the export is available
+     */
+    completed: boolean;
+    originalFilename: string;
+    counts: RequestCountsDto;
+    /**
+     * Share of images in a terminal state, 0-100
+     */
+    percent: number;
+    createdAt: string;
+    startedAt?: string | null;
+    completedAt?: string | null;
+    links: RequestLinksDto;
 };
 
 export type RequestWebhookDto = {
@@ -439,6 +469,57 @@ export type ApiUploadLegacyResponses = {
 
 export type ApiUploadLegacyResponse = ApiUploadLegacyResponses[keyof ApiUploadLegacyResponses];
 
+export type ListRequestsData = {
+    body?: never;
+    path?: never;
+    query?: {
+        limit?: number;
+        /**
+         * The previous page's `nextCursor`, opaque; send the same filters with it
+         */
+        cursor?: string;
+        /**
+         * Only these statuses; repeat the parameter or separate with commas
+         */
+        status?: Array<RequestStatus>;
+        /**
+         * Only requests created at or after this time
+         */
+        createdAfter?: string;
+        /**
+         * Only requests created before this time
+         */
+        createdBefore?: string;
+    };
+    url: '/api/v1/requests';
+};
+
+export type ListRequestsErrors = {
+    /**
+     * Bad limit, status, date or cursor (VALIDATION_FAILED, INVALID_CURSOR)
+     */
+    400: ProblemDocumentDto;
+    /**
+     * API key missing or not valid (only when the server is configured with API_KEYS)
+     */
+    401: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded; retry after the Retry-After header
+     */
+    429: ProblemDocumentDto;
+};
+
+export type ListRequestsError = ListRequestsErrors[keyof ListRequestsErrors];
+
+export type ListRequestsResponses = {
+    /**
+     * One page of status summaries
+     */
+    200: RequestListDto;
+};
+
+export type ListRequestsResponse = ListRequestsResponses[keyof ListRequestsResponses];
+
 export type CreateRequestData = {
     body: {
         /**
@@ -508,6 +589,49 @@ export type CreateRequestResponses = {
 };
 
 export type CreateRequestResponse = CreateRequestResponses[keyof CreateRequestResponses];
+
+export type DeleteRequestData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/requests/{id}';
+};
+
+export type DeleteRequestErrors = {
+    /**
+     * Malformed request id
+     */
+    400: ProblemDocumentDto;
+    /**
+     * API key missing or not valid (only when the server is configured with API_KEYS)
+     */
+    401: ProblemDocumentDto;
+    /**
+     * Unknown request id
+     */
+    404: ProblemDocumentDto;
+    /**
+     * The request is still pending or processing (REQUEST_NOT_FINISHED)
+     */
+    409: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded; retry after the Retry-After header
+     */
+    429: ProblemDocumentDto;
+};
+
+export type DeleteRequestError = DeleteRequestErrors[keyof DeleteRequestErrors];
+
+export type DeleteRequestResponses = {
+    /**
+     * Deleted; the id answers 404 from now on
+     */
+    204: void;
+};
+
+export type DeleteRequestResponse = DeleteRequestResponses[keyof DeleteRequestResponses];
 
 export type GetRequestData = {
     body?: never;
