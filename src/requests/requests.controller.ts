@@ -25,6 +25,11 @@ export class RequestsController {
   @ApiOperation({
     summary: "The caller's requests, newest first, one page at a time (follow nextCursor)",
     operationId: 'listRequests',
+    description:
+      'Each item is the status summary of one request (counts, percent, timestamps, original file name). ' +
+      'Filter by `status` (repeat it or separate values by commas) and by creation time; pass the same filters ' +
+      'again with `cursor` to read the next page. With API keys set, only the requests made with keys of the ' +
+      "caller's tenant are listed.",
   })
   @ApiOkResponse({ type: RequestListDto, description: 'One page of status summaries' })
   @ApiProblemResponses({ 400: 'Bad limit, status, date or cursor (VALIDATION_FAILED, INVALID_CURSOR)' })
@@ -37,6 +42,9 @@ export class RequestsController {
   @ApiOperation({
     summary: 'Delete a finished request with its products, images, webhook deliveries and output files',
     operationId: 'deleteRequest',
+    description:
+      'Only a finished request can be deleted (409 while it runs). Its products, images, webhook deliveries and ' +
+      'output files go with it; its id answers 404 afterwards.',
   })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiNoContentResponse({ description: 'Deleted; the id answers 404 from now on' })

@@ -51,6 +51,8 @@ export const apiUploadLegacy = <ThrowOnError extends boolean = false>(options: O
 
 /**
  * The caller's requests, newest first, one page at a time (follow nextCursor)
+ *
+ * Each item is the status summary of one request (counts, percent, timestamps, original file name). Filter by `status` (repeat it or separate values by commas) and by creation time; pass the same filters again with `cursor` to read the next page. With API keys set, only the requests made with keys of the caller's tenant are listed.
  */
 export const listRequests = <ThrowOnError extends boolean = false>(options?: Options<ListRequestsData, ThrowOnError>): RequestResult<ListRequestsResponses, ListRequestsErrors, ThrowOnError> => (options?.client ?? client).get<ListRequestsResponses, ListRequestsErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],
@@ -76,6 +78,8 @@ export const createRequest = <ThrowOnError extends boolean = false>(options: Opt
 
 /**
  * Delete a finished request with its products, images, webhook deliveries and output files
+ *
+ * Only a finished request can be deleted (409 while it runs). Its products, images, webhook deliveries and output files go with it; its id answers 404 afterwards.
  */
 export const deleteRequest = <ThrowOnError extends boolean = false>(options: Options<DeleteRequestData, ThrowOnError>): RequestResult<DeleteRequestResponses, DeleteRequestErrors, ThrowOnError> => (options.client ?? client).delete<DeleteRequestResponses, DeleteRequestErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],
