@@ -10,8 +10,8 @@ const PAGE = 1000;
 @Injectable()
 export class ExportService {
   /** `em` is the caller's transaction when finalizing, so it reads the output URLs just written. */
-  resultCsv(em: EntityManager, requestId: string, columns: string[]): Readable {
-    return createResultCsvStream(columns, this.rows(em, requestId)) as Readable;
+  resultCsv(em: EntityManager, requestId: string, columns: string[], delimiter: string): Readable {
+    return createResultCsvStream(columns, this.rows(em, requestId), { delimiter }) as Readable;
   }
 
   private async *rows(em: EntityManager, requestId: string): AsyncGenerator<ResultRow> {

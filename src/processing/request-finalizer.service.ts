@@ -29,9 +29,16 @@ export class RequestFinalizer {
   async finalize(requestId: string): Promise<RequestStatus | null> {
     const finalized = await this.em.fork().transactional(async (tx) => {
       const [request] = await tx.execute<
-        { status: RequestStatus; columns: string[]; images_succeeded: number; images_failed: number; image_count: number }[]
+        {
+          status: RequestStatus;
+          columns: string[];
+          csv_delimiter: string;
+          images_succeeded: number;
+          images_failed: number;
+          image_count: number;
+        }[]
       >(
-        `SELECT status, columns, images_succeeded, images_failed, image_count
+        `SELECT status, columns, csv_delimiter, images_succeeded, images_failed, image_count
            FROM processing_request WHERE id = ? FOR UPDATE`,
         [requestId],
       );
@@ -47,7 +54,7 @@ export class RequestFinalizer {
         [ImageStatus.Succeeded, outputUrlFor(this.config.publicBaseUrl, ''), requestId],
       );
       const resultFileKey = `results/${requestId}.csv`;
-      await this.storage.put(resultFileKey, this.exporter.resultCsv(tx, requestId, request.columns));
+      await this.storage.put(resultFileKey, this.exporter.resultCsv(tx, requestId, request.columns, request.csv_delimiter));
       const status = terminalStatusFor(request.images_succeeded, request.images_failed);
       await tx.execute(
         `UPDATE processing_request SET status = ?, result_file_key = ?, completed_at = now() WHERE id = ?`,

@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { RequestStatus } from '../requests/request-status.js';
-import type { ParsedProduct, ProductSink } from './csv/product-csv.parser.js';
+import type { CsvDialect, ParsedProduct, ProductSink } from './csv/product-csv.parser.js';
 
 /**
  * Products buffered before the transaction is opened: a CSV up to this size
@@ -57,6 +57,7 @@ export class RequestDraft implements ProductSink {
   private readonly nextId = uuidV7Sequence();
   private readonly aborter = new AbortController();
   private columns: string[] = [];
+  private delimiter = ',';
   private buffer: ParsedProduct[] = [];
   private tx: EntityManager | null = null;
   private writing: Promise<void> = Promise.resolve();
@@ -75,8 +76,9 @@ export class RequestDraft implements ProductSink {
     return this.aborter.signal;
   }
 
-  header(columns: string[]): void {
+  header(columns: string[], dialect: CsvDialect): void {
     this.columns = columns;
+    this.delimiter = dialect.delimiter;
   }
 
   add(product: ParsedProduct): void {
@@ -208,9 +210,9 @@ export class RequestDraft implements ProductSink {
     }, this.timeoutMs);
     await tx.execute(
       `INSERT INTO processing_request
-         (id, status, original_filename, options, columns, product_count, image_count, created_at)
-       VALUES (?, ?, ?, '{}'::jsonb, ?::jsonb, 0, 0, now())`,
-      [this.requestId, RequestStatus.Pending, this.originalFilename, JSON.stringify(this.columns)],
+         (id, status, original_filename, options, columns, csv_delimiter, product_count, image_count, created_at)
+       VALUES (?, ?, ?, '{}'::jsonb, ?::jsonb, ?, 0, 0, now())`,
+      [this.requestId, RequestStatus.Pending, this.originalFilename, JSON.stringify(this.columns), this.delimiter],
     );
     return tx;
   }

@@ -595,6 +595,17 @@ function countLineBreaks(cells: string[]): number {
   return breaks;
 }
 
+/** The URLs of an `Input Image Urls` cell as written, in order, repeats kept. */
+export function splitUrlCell(cell: string): string[] {
+  // Raw whitespace cannot occur inside a URL, so it separates URLs as well as commas do.
+  return cell.split(/[\s,]+/).filter((piece) => piece !== '');
+}
+
+/** Where a header row (as stored with a request) holds the image URLs; -1 if it has none. */
+export function imageUrlsColumnIndex(columns: string[]): number {
+  return columns.findIndex((header) => IMAGE_URLS.aliases.includes(normalizeHeader(header)));
+}
+
 function normalizeHeader(header: string): string {
   return header.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
@@ -725,8 +736,7 @@ function validateRow(
     );
   }
 
-  // Raw whitespace cannot occur inside a URL, so it separates URLs as well as commas do.
-  const pieces = cells[columnMap.urls]!.split(/[\s,]+/).filter((piece) => piece !== '');
+  const pieces = splitUrlCell(cells[columnMap.urls]!);
   if (pieces.length === 0) {
     report(columnMap.urls, CsvErrorCode.MissingImageUrls, 'No image URL given.');
   } else if (pieces.length > limits.urlsPerRow) {
