@@ -580,11 +580,10 @@ function describeHeader(columns: string[], dialect: CsvDialect): string {
     .map((column) => `"${column.length > DESCRIBED_COLUMN_LENGTH ? `${column.slice(0, DESCRIBED_COLUMN_LENGTH)}…` : column}"`)
     .join(', ');
   const more = columns.length > DESCRIBED_COLUMNS ? `, … (${columns.length} in all)` : '';
-  const how = dialect.sepLine ? 'as its "sep=" line says' : 'as far as it could be told';
-  return (
-    `The header seems separated by ${DELIMITER_NAMES[dialect.delimiter]} (${how}) and reads ${shown}${more}. ` +
-    'Accepted separators: comma, semicolon, tab and "|".'
-  );
+  const separated = dialect.sepLine
+    ? `is separated by ${DELIMITER_NAMES[dialect.delimiter]}, as its "sep=" line says,`
+    : `seems separated by ${DELIMITER_NAMES[dialect.delimiter]}`;
+  return `The header ${separated} and reads ${shown}${more}. Accepted separators: comma, semicolon, tab and "|".`;
 }
 
 function countLineBreaks(cells: string[]): number {

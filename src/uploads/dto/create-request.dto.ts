@@ -5,7 +5,7 @@ import { WEBHOOK_EVENT_TYPES } from '../../webhooks/webhook-event.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../../webhooks/webhook-registration.service.js';
 
 const RESIZE_MESSAGE =
-  'resize must be a plain number from 0.01 to 1, the factor for width and height (0.5 halves them; "50%" is not accepted)';
+  'resize must be a plain number from 0.01 to 1, the factor for width and height: 0.5 halves them ("50%" is not accepted)';
 
 /**
  * The multipart fields that accompany the CSV file. The webhook fields are
