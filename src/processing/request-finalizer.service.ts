@@ -54,7 +54,8 @@ export class RequestFinalizer {
         [ImageStatus.Succeeded, outputUrlFor(this.config.publicBaseUrl, ''), requestId],
       );
       const resultFileKey = `results/${requestId}.csv`;
-      await this.storage.put(resultFileKey, this.exporter.resultCsv(tx, requestId, request.columns, request.csv_delimiter));
+      const resultCsv = this.exporter.resultCsv(tx, requestId, request.columns, request.csv_delimiter);
+      await this.storage.put(resultFileKey, resultCsv);
       const status = terminalStatusFor(request.images_succeeded, request.images_failed);
       await tx.execute(
         `UPDATE processing_request SET status = ?, result_file_key = ?, completed_at = now() WHERE id = ?`,

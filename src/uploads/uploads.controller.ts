@@ -130,7 +130,7 @@ export class UploadsController {
   })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
-  @ApiOkResponse({ type: CsvCheckDto })
+  @ApiOkResponse({ type: CsvCheckDto, description: 'How the CSV was read; nothing was stored' })
   @ApiProblemResponses(CHECK_PROBLEMS)
   validateRequest(@Req() request: FastifyRequest): Promise<CsvCheckDto> {
     return this.intake.check(request);
