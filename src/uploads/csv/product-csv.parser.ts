@@ -400,7 +400,10 @@ function notUtf8(): NotCsvError {
 }
 
 function nulBytes(): NotCsvError {
-  return new NotCsvError('The file holds binary data (NUL bytes), so it is not a CSV.');
+  return new NotCsvError(
+    'The file holds binary data (NUL bytes), so it is not a CSV; if it is text, save it as "CSV UTF-8" ' +
+      '(or UTF-16 with a byte order mark) and upload it again.',
+  );
 }
 
 /**
