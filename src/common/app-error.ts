@@ -13,6 +13,7 @@ export enum ErrorCode {
   FileMissing = 'FILE_MISSING',
   FileEmpty = 'FILE_EMPTY',
   NotCsv = 'NOT_CSV',
+  SpreadsheetNotCsv = 'SPREADSHEET_NOT_CSV',
   CsvTooLarge = 'CSV_TOO_LARGE',
   CsvInvalid = 'CSV_INVALID',
   UploadTimeout = 'UPLOAD_TIMEOUT',

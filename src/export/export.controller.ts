@@ -68,7 +68,7 @@ export class ExportController {
     await reply
       .header('content-type', 'text/csv; charset=utf-8')
       .header('content-disposition', contentDisposition(request.originalFilename))
-      .send(this.exporter.resultCsv(id, request.columns));
+      .send(this.exporter.resultCsv(id, request.columns, request.csvDelimiter));
   }
 }
 

@@ -18,8 +18,8 @@ export class ExportService {
     private readonly urls: PublicUrls,
   ) {}
 
-  resultCsv(requestId: string, columns: string[]): Readable {
-    return createResultCsvStream(columns, this.rows(requestId)) as Readable;
+  resultCsv(requestId: string, columns: string[], delimiter: string): Readable {
+    return createResultCsvStream(columns, this.rows(requestId), { delimiter }) as Readable;
   }
 
   private async *rows(requestId: string): AsyncGenerator<ResultRow> {

@@ -60,6 +60,10 @@ export class ProcessingRequest {
   @Property({ type: 'json' })
   columns: string[];
 
+  /** The uploaded CSV's field separator; the export writes the same one. */
+  @Property({ type: 'text', default: ',' })
+  csvDelimiter: string = ',';
+
   @Property({ type: 'integer' })
   productCount: number;
 

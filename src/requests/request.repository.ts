@@ -80,12 +80,18 @@ export class RequestRepository {
   }
 
   /** The request row an upload opens its transaction with; the details follow in `completeDraft`. */
-  async insertDraft(tx: EntityManager, requestId: string, originalFilename: string, columns: string[]): Promise<void> {
+  async insertDraft(
+    tx: EntityManager,
+    requestId: string,
+    originalFilename: string,
+    columns: string[],
+    csvDelimiter: string,
+  ): Promise<void> {
     await tx.execute(
       `INSERT INTO processing_request
-         (id, status, original_filename, options, columns, product_count, image_count, created_at)
-       VALUES (?, ?, ?, '{}'::jsonb, ?::jsonb, 0, 0, now())`,
-      [requestId, RequestStatus.Pending, originalFilename, JSON.stringify(columns)],
+         (id, status, original_filename, options, columns, csv_delimiter, product_count, image_count, created_at)
+       VALUES (?, ?, ?, '{}'::jsonb, ?::jsonb, ?, 0, 0, now())`,
+      [requestId, RequestStatus.Pending, originalFilename, JSON.stringify(columns), csvDelimiter],
     );
   }
 

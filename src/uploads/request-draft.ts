@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ImageRepository } from '../products/image.repository.js';
 import type { ProductRepository } from '../products/product.repository.js';
 import type { DraftDetails, RequestRepository } from '../requests/request.repository.js';
-import type { ParsedProduct, ProductSink } from './csv/product-csv.parser.js';
+import type { CsvDialect, ParsedProduct, ProductSink } from './csv/product-csv.parser.js';
 
 /**
  * Products buffered before the transaction is opened: a CSV up to this size
@@ -59,11 +59,14 @@ export class RequestDraft implements ProductSink {
   private readonly nextId = uuidV7Sequence();
   private readonly aborter = new AbortController();
   private columns: string[] = [];
+  private delimiter = ',';
   private buffer: ParsedProduct[] = [];
   private tx: EntityManager | null = null;
   private writing: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private expired = false;
+  /** Set when the whole upload has arrived; from then on the deadline no longer applies. */
+  private arrived = false;
   private ended?: Promise<void>;
 
   constructor(
@@ -78,8 +81,9 @@ export class RequestDraft implements ProductSink {
     return this.aborter.signal;
   }
 
-  header(columns: string[]): void {
+  header(columns: string[], dialect: CsvDialect): void {
     this.columns = columns;
+    this.delimiter = dialect.delimiter;
   }
 
   add(product: ParsedProduct): void {
@@ -95,6 +99,7 @@ export class RequestDraft implements ProductSink {
   /** Stores the rest, completes the request row and commits. */
   async commit(details: RequestDetails): Promise<void> {
     // The whole upload has arrived: what is left is the server's own work.
+    this.arrived = true;
     clearTimeout(this.timer);
     if (this.expired) throw new UploadTimeoutError(this.timeoutMs);
     await this.writing;
@@ -163,12 +168,15 @@ export class RequestDraft implements ProductSink {
     const tx = this.em.fork();
     await tx.begin();
     this.tx = tx;
-    this.timer = setTimeout(() => {
+    // The first chunk's insert may still be opening the transaction when the
+    // upload ends: a deadline armed after commit() began would roll back a
+    // request already answered 202 (seen under load: 202, then no rows).
+    if (!this.arrived) this.timer = setTimeout(() => {
       this.expired = true;
       this.aborter.abort(new UploadTimeoutError(this.timeoutMs));
       void this.abort();
     }, this.timeoutMs);
-    await this.repositories.requests.insertDraft(tx, this.requestId, this.originalFilename, this.columns);
+    await this.repositories.requests.insertDraft(tx, this.requestId, this.originalFilename, this.columns, this.delimiter);
     return tx;
   }
 }

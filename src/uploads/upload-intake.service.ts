@@ -10,7 +10,16 @@ import { AppConfig } from '../config/app-config.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { owningTenantOf } from '../security/tenant.js';
 import { WebhookRegistrar } from '../webhooks/webhook-registration.service.js';
-import { CsvErrorCode, CsvSummary, CsvValidationError, NotCsvError, parseProductCsv } from './csv/product-csv.parser.js';
+import {
+  CsvErrorCode,
+  CsvSummary,
+  CsvValidationError,
+  NotCsvError,
+  ParsedProduct,
+  parseProductCsv,
+  SpreadsheetFileError,
+} from './csv/product-csv.parser.js';
+import { CHECK_PREVIEW_ROWS, CsvCheckDto, toCsvCheckDto } from './dto/csv-check.dto.js';
 import { CreateRequestDto } from './dto/create-request.dto.js';
 import { IdempotencyService, uploadFingerprint } from './idempotency.service.js';
 import { RequestDraft, UploadTimeoutError } from './request-draft.js';
@@ -52,6 +61,7 @@ export class UploadIntake {
     try {
       for await (const part of multipartParts(request)) {
         if (part.type === 'field') {
+          if (isBlank(part.value)) continue;
           if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
           fields[part.fieldname] = String(part.value);
           continue;
@@ -122,6 +132,60 @@ export class UploadIntake {
     }
   }
 
+  /**
+   * The same body as `accept`, read the same way, but nothing is stored: the
+   * caller learns how the CSV was understood, or gets the same problem document.
+   */
+  async check(request: FastifyRequest): Promise<CsvCheckDto> {
+    if (!request.isMultipart()) {
+      throw new AppError(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.NotMultipart,
+        'Expected multipart/form-data',
+        'Send the CSV as a multipart/form-data part named "file".',
+      );
+    }
+    const fields: Record<string, string> = {};
+    const firstRows: ParsedProduct[] = [];
+    let csv: CsvSummary | undefined;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'field') {
+          if (isBlank(part.value)) continue;
+          if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
+          fields[part.fieldname] = String(part.value);
+          continue;
+        }
+        if (part.fieldname !== FILE_FIELD) {
+          part.file.resume();
+          throw new AppError(
+            HttpStatus.BAD_REQUEST,
+            ErrorCode.BadRequest,
+            'Unexpected file part',
+            `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
+          );
+        }
+        try {
+          csv = await parseProductCsv(part.file, this.config.limits, {
+            header: () => {},
+            add: (product) => {
+              if (firstRows.length < CHECK_PREVIEW_ROWS) firstRows.push(product);
+            },
+            ready: async () => {},
+          });
+        } finally {
+          part.file.resume();
+        }
+      }
+      if (!csv) throw fileMissing('No part named "file" was sent.');
+      const options = await validateFields(fields);
+      await this.webhooks.register(options.webhookUrl, options.webhookEvents);
+      return toCsvCheckDto(csv, firstRows);
+    } catch (error) {
+      throw this.translateParseError(error);
+    }
+  }
+
   private translateParseError(error: unknown): unknown {
     if (error instanceof MalformedMultipartError) {
       return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.MultipartInvalid, 'Malformed multipart body', error.message);
@@ -150,6 +214,15 @@ export class UploadIntake {
         'Upload too slow',
         `The rest of the CSV did not arrive within ${error.timeoutMs / 1000} s of its first rows; nothing was stored.`,
         { timeoutMs: error.timeoutMs },
+      );
+    }
+    if (error instanceof SpreadsheetFileError) {
+      return new AppError(
+        HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode.SpreadsheetNotCsv,
+        'The file is a spreadsheet, not a CSV',
+        error.message,
+        { format: error.format },
       );
     }
     if (error instanceof NotCsvError) {
@@ -242,13 +315,19 @@ async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof c
   }
 }
 
+/** Swagger UI and many forms send a cleared field as an empty string; it means "not given". */
+function isBlank(value: unknown): boolean {
+  return String(value).trim() === '';
+}
+
 function fileMissing(detail: string): AppError {
   return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.FileMissing, 'No CSV file', detail);
 }
 
 async function validateFields(fields: Record<string, string>): Promise<CreateRequestDto> {
   const dto = plainToInstance(CreateRequestDto, fields);
-  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+  // One message per field: a value like "50%" would otherwise fail every check of its field at once.
+  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
   if (errors.length > 0) {
     const issues = errors.map((error) => ({
       field: error.property,

@@ -6,6 +6,7 @@ import {
   ApiConsumes,
   ApiHeader,
   ApiHeaderOptions,
+  ApiOkResponse,
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
@@ -14,6 +15,7 @@ import { ApiProblemResponses } from '../common/api-problem-responses.decorator.j
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-event.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../webhooks/webhook-registration.service.js';
+import { CsvCheckDto } from './dto/csv-check.dto.js';
 import { UploadIntake } from './upload-intake.service.js';
 
 const UPLOAD_PROBLEMS = {
@@ -23,12 +25,21 @@ const UPLOAD_PROBLEMS = {
     'The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); ' +
     'nothing was stored',
   413: 'The CSV is larger than the configured limit',
+  415: 'The file is an Excel workbook, .xlsx or .xls (SPREADSHEET_NOT_CSV): save it as "CSV UTF-8" and upload that',
   422:
     'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the ' +
     'webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored',
   503:
     'The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent ' +
     'but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
+};
+
+const CHECK_PROBLEMS = {
+  400: UPLOAD_PROBLEMS[400],
+  413: UPLOAD_PROBLEMS[413],
+  415: UPLOAD_PROBLEMS[415],
+  422: UPLOAD_PROBLEMS[422],
+  503: 'A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
 };
 
 const IDEMPOTENCY_HEADER: ApiHeaderOptions = {
@@ -48,7 +59,12 @@ const UPLOAD_BODY: ApiBodyOptions = {
     type: 'object',
     required: ['file'],
     properties: {
-      file: { type: 'string', format: 'binary', description: 'The CSV: S. No., Product Name, Input Image Urls' },
+      file: {
+        type: 'string',
+        format: 'binary',
+        description:
+          'The CSV: S. No., Product Name, Input Image Urls; separated by comma, semicolon, tab or "|"; UTF-8, or UTF-16 with a BOM',
+      },
       webhookUrl: {
         type: 'string',
         format: 'uri',
@@ -131,6 +147,23 @@ export class UploadsController {
   @ApiProblemResponses(UPLOAD_PROBLEMS)
   apiUploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.acceptLegacy(request, reply);
+  }
+
+  @Post('api/v1/requests/validate')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Check a CSV without storing anything: how it was read (separator, encoding, columns, counts, first rows)',
+    operationId: 'validateRequest',
+    description:
+      'Takes the same multipart body as createRequest and runs the same parser and checks, but stores nothing and ' +
+      'queues nothing. Answers how the file was read, or the same problem document the upload would answer.',
+  })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody(UPLOAD_BODY)
+  @ApiOkResponse({ type: CsvCheckDto, description: 'How the CSV was read; nothing was stored' })
+  @ApiProblemResponses(CHECK_PROBLEMS)
+  validateRequest(@Req() request: FastifyRequest): Promise<CsvCheckDto> {
+    return this.intake.check(request);
   }
 
   /** The original designs answered with `request_id`; keep it beside the v1 fields. */

@@ -62,7 +62,7 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
 
   /** The export as the API streams it, read from the database after finalize. */
   async function exported(requestId: string): Promise<string[][]> {
-    return parse(await text(exporter.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'])), { bom: true });
+    return parse(await text(exporter.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'], ',')), { bom: true });
   }
 
   async function counters(requestId: string) {
@@ -194,7 +194,7 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
 
     const moved = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'https://images.example' });
     const later = new ExportService(new ProductRepository(orm.em), new PublicUrls(moved));
-    const rows: string[][] = parse(await text(later.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'])), {
+    const rows: string[][] = parse(await text(later.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'], ',')), {
       bom: true,
     });
     expect(rows[1]![3]).toBe(`https://images.example/files/images/${requestId}/a.jpg,https://images.example/files/images/${requestId}/b.jpg`);

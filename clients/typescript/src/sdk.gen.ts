@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, type ClientMeta, formDataBodySerializer, type Options as Options2, type RequestResult, type TDataShape } from './client/index.js';
-import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, DeleteRequestData, DeleteRequestErrors, DeleteRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListRequestsData, ListRequestsErrors, ListRequestsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses } from './types.gen.js';
+import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, DeleteRequestData, DeleteRequestErrors, DeleteRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListRequestsData, ListRequestsErrors, ListRequestsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses, ValidateRequestData, ValidateRequestErrors, ValidateRequestResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -69,6 +69,22 @@ export const createRequest = <ThrowOnError extends boolean = false>(options: Opt
     ...formDataBodySerializer,
     security: [{ name: 'x-api-key', type: 'apiKey' }],
     url: '/api/v1/requests',
+    ...options,
+    headers: {
+        'Content-Type': null,
+        ...options.headers
+    }
+});
+
+/**
+ * Check a CSV without storing anything: how it was read (separator, encoding, columns, counts, first rows)
+ *
+ * Takes the same multipart body as createRequest and runs the same parser and checks, but stores nothing and queues nothing. Answers how the file was read, or the same problem document the upload would answer.
+ */
+export const validateRequest = <ThrowOnError extends boolean = false>(options: Options<ValidateRequestData, ThrowOnError>): RequestResult<ValidateRequestResponses, ValidateRequestErrors, ThrowOnError> => (options.client ?? client).post<ValidateRequestResponses, ValidateRequestErrors, ThrowOnError>({
+    ...formDataBodySerializer,
+    security: [{ name: 'x-api-key', type: 'apiKey' }],
+    url: '/api/v1/requests/validate',
     ...options,
     headers: {
         'Content-Type': null,

@@ -14,6 +14,46 @@ export type CreatedRequestDto = {
     links: RequestLinksDto;
 };
 
+export type CsvCheckDto = {
+    /**
+     * The field separator recognised; the export uses it too
+     */
+    delimiter: ',' | ';' | '\t' | '|';
+    encoding: 'utf-8' | 'utf-16le' | 'utf-16be';
+    /**
+     * The file began with Excel's "sep=" line, which named the separator
+     */
+    sepLine: boolean;
+    columns: Array<string>;
+    productCount: number;
+    /**
+     * Image URLs over all rows, repeats included
+     */
+    urlCount: number;
+    /**
+     * The first 5 rows as they will be processed
+     */
+    firstRows: Array<CsvPreviewRowDto>;
+};
+
+export type CsvPreviewRowDto = {
+    /**
+     * Data row (1-based, header excluded)
+     */
+    row: number;
+    /**
+     * Line of the file where the row starts
+     */
+    line: number;
+    serialNumber: string;
+    name: string;
+    urls: Array<string>;
+    /**
+     * Every cell as uploaded, aligned with `columns`
+     */
+    cells: Array<string>;
+};
+
 export type ImageCountsDto = {
     total: number;
     succeeded: number;
@@ -402,7 +442,7 @@ export type GetStatusByQueryLegacyResponse = GetStatusByQueryLegacyResponses[key
 export type ApiUploadLegacyData = {
     body: {
         /**
-         * The CSV: S. No., Product Name, Input Image Urls
+         * The CSV: S. No., Product Name, Input Image Urls; separated by comma, semicolon, tab or "|"; UTF-8, or UTF-16 with a BOM
          */
         file: Blob | File;
         /**
@@ -447,6 +487,10 @@ export type ApiUploadLegacyErrors = {
      * The CSV is larger than the configured limit
      */
     413: ProblemDocumentDto;
+    /**
+     * The file is an Excel workbook, .xlsx or .xls (SPREADSHEET_NOT_CSV): save it as "CSV UTF-8" and upload that
+     */
+    415: ProblemDocumentDto;
     /**
      * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
      */
@@ -523,7 +567,7 @@ export type ListRequestsResponse = ListRequestsResponses[keyof ListRequestsRespo
 export type CreateRequestData = {
     body: {
         /**
-         * The CSV: S. No., Product Name, Input Image Urls
+         * The CSV: S. No., Product Name, Input Image Urls; separated by comma, semicolon, tab or "|"; UTF-8, or UTF-16 with a BOM
          */
         file: Blob | File;
         /**
@@ -569,6 +613,10 @@ export type CreateRequestErrors = {
      */
     413: ProblemDocumentDto;
     /**
+     * The file is an Excel workbook, .xlsx or .xls (SPREADSHEET_NOT_CSV): save it as "CSV UTF-8" and upload that
+     */
+    415: ProblemDocumentDto;
+    /**
      * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
      */
     422: ProblemDocumentDto;
@@ -589,6 +637,69 @@ export type CreateRequestResponses = {
 };
 
 export type CreateRequestResponse = CreateRequestResponses[keyof CreateRequestResponses];
+
+export type ValidateRequestData = {
+    body: {
+        /**
+         * The CSV: S. No., Product Name, Input Image Urls; separated by comma, semicolon, tab or "|"; UTF-8, or UTF-16 with a BOM
+         */
+        file: Blob | File;
+        /**
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         */
+        webhookUrl?: string;
+        /**
+         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
+         */
+        webhookEvents?: string;
+        resize?: number;
+    };
+    path?: never;
+    query?: never;
+    url: '/api/v1/requests/validate';
+};
+
+export type ValidateRequestErrors = {
+    /**
+     * Not multipart/form-data, no `file` part, an empty file, a body that is not CSV text, or invalid fields
+     */
+    400: ProblemDocumentDto;
+    /**
+     * API key missing or not valid (only when the server is configured with API_KEYS)
+     */
+    401: ProblemDocumentDto;
+    /**
+     * The CSV is larger than the configured limit
+     */
+    413: ProblemDocumentDto;
+    /**
+     * The file is an Excel workbook, .xlsx or .xls (SPREADSHEET_NOT_CSV): save it as "CSV UTF-8" and upload that
+     */
+    415: ProblemDocumentDto;
+    /**
+     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
+     */
+    422: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded; retry after the Retry-After header
+     */
+    429: ProblemDocumentDto;
+    /**
+     * A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
+     */
+    503: ProblemDocumentDto;
+};
+
+export type ValidateRequestError = ValidateRequestErrors[keyof ValidateRequestErrors];
+
+export type ValidateRequestResponses = {
+    /**
+     * How the CSV was read; nothing was stored
+     */
+    200: CsvCheckDto;
+};
+
+export type ValidateRequestResponse = ValidateRequestResponses[keyof ValidateRequestResponses];
 
 export type DeleteRequestData = {
     body?: never;
@@ -1138,7 +1249,7 @@ export type GetStatusLegacyResponse = GetStatusLegacyResponses[keyof GetStatusLe
 export type UploadLegacyData = {
     body: {
         /**
-         * The CSV: S. No., Product Name, Input Image Urls
+         * The CSV: S. No., Product Name, Input Image Urls; separated by comma, semicolon, tab or "|"; UTF-8, or UTF-16 with a BOM
          */
         file: Blob | File;
         /**
@@ -1183,6 +1294,10 @@ export type UploadLegacyErrors = {
      * The CSV is larger than the configured limit
      */
     413: ProblemDocumentDto;
+    /**
+     * The file is an Excel workbook, .xlsx or .xls (SPREADSHEET_NOT_CSV): save it as "CSV UTF-8" and upload that
+     */
+    415: ProblemDocumentDto;
     /**
      * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
      */
