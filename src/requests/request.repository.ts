@@ -1,7 +1,7 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ProcessingRequest } from './processing-request.entity.js';
-import { RequestStatus } from './request-status.js';
+import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
 
 export const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
 
@@ -53,6 +53,9 @@ export interface TerminalRequest {
 
 /** Hashed into the advisory lock key that one sweep at a time holds. */
 export const SWEEP_LOCK_NAME = 'pixbatch:stuck-work-sweep';
+/** Hashed into the advisory lock key that one retention pass at a time holds. */
+export const RETENTION_LOCK_NAME = 'pixbatch:retention-sweep';
+const TERMINAL_REQUEST_STATES = `(${TERMINAL_REQUEST_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /**
  * Owner of the processing_request table. Statements that take part in a
@@ -118,6 +121,39 @@ export class RequestRepository {
   /** Deletes the request; its products and images go with it (foreign key cascade). */
   async delete(requestId: string): Promise<void> {
     await this.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
+  }
+
+  /** The request's status, its row locked for the rest of `tx` (a deletion holds it while files go). */
+  async lockStatus(tx: EntityManager, requestId: string): Promise<RequestStatus | null> {
+    const [row] = await tx.execute<{ status: RequestStatus }[]>(
+      'SELECT status FROM processing_request WHERE id = ? FOR UPDATE',
+      [requestId],
+    );
+    return row?.status ?? null;
+  }
+
+  /** Removes requests; their products, images, deliveries and attempts go with them (ON DELETE CASCADE). */
+  async deleteMany(tx: EntityManager, requestIds: readonly string[]): Promise<void> {
+    if (requestIds.length > 0) await tx.execute('DELETE FROM processing_request WHERE id IN (?)', [requestIds]);
+  }
+
+  /**
+   * Takes the retention pass's advisory lock for `tx`, then locks up to `limit`
+   * requests finished more than `days` ago, skipping rows another transaction
+   * holds; null when another process runs the pass.
+   */
+  async lockFinishedBefore(tx: EntityManager, days: number, limit: number): Promise<string[] | null> {
+    const [lock] = await tx.execute<{ acquired: boolean }[]>('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired', [
+      RETENTION_LOCK_NAME,
+    ]);
+    if (!lock?.acquired) return null;
+    const rows = await tx.execute<{ id: string }[]>(
+      `SELECT id FROM processing_request
+        WHERE completed_at < now() - ? * interval '1 day' AND status IN ${TERMINAL_REQUEST_STATES}
+        ORDER BY completed_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+      [days, limit],
+    );
+    return rows.map(({ id }) => id);
   }
 
   /** Locks the row for the rest of `tx`, so concurrent finalize jobs run one after the other. */
