@@ -14,6 +14,7 @@ import { ImageErrorCode, ImageJobError } from './image-error.js';
 import { EXTENSION } from './transform/image-format.js';
 import { lowerImageThreadPriority } from './thread-priority.js';
 import { ImageTransformer, type TransformInfo } from './transform/image-transformer.js';
+import { transformFailureDetail } from './transform/transform-failure.js';
 
 /**
  * One job per image: fetch, compress, store, then record the outcome. BullMQ
@@ -95,7 +96,8 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
       });
       if (recorded.counted) {
         this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: failure.code });
-        this.logger.warn(`Image failed: ${failure.code} ${failure.message}`);
+        // The stored message is for the client; the library's own words (paths included) only go here.
+        this.logger.warn(`Image failed: ${failure.code} ${failure.message} (${transformFailureDetail(failure) ?? 'no detail'})`);
       }
       if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
       throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
@@ -142,6 +144,8 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
 /** Unknown failures (storage, a library bug) are retried, then reported generically. */
 function asImageJobError(error: unknown): ImageJobError {
   if (error instanceof ImageJobError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new ImageJobError(ImageErrorCode.ProcessingError, `Processing failed: ${message}`, true, { cause: error });
+  // The message can name server paths (storage): it goes to the logs through `cause` only.
+  return new ImageJobError(ImageErrorCode.ProcessingError, 'Processing failed because of a problem on our side.', true, {
+    cause: error,
+  });
 }
