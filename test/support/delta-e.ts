@@ -4,9 +4,11 @@ import sharp from 'sharp';
  * Mean CIEDE2000 colour difference between two images of the same size, both read
  * as 8-bit sRGB (neither carries a profile here), alpha ignored. Pixels are sampled
  * on a grid so a large photo costs no more than about 40 000 comparisons.
+ * `average` first shrinks both by that factor: a colour shift survives the
+ * averaging, a lossy encoder's noise (JPEG blocks, a palette) mostly does not.
  */
-export async function meanDeltaE2000(a: Buffer, b: Buffer): Promise<number> {
-  const [left, right] = await Promise.all([a, b].map((image) => rgb(image)));
+export async function meanDeltaE2000(a: Buffer, b: Buffer, average = 1): Promise<number> {
+  const [left, right] = await Promise.all([a, b].map((image) => rgb(image, average)));
   if (left.width !== right.width || left.height !== right.height) {
     throw new Error(`Sizes differ: ${left.width}x${left.height} and ${right.width}x${right.height}`);
   }
@@ -23,9 +25,15 @@ export async function meanDeltaE2000(a: Buffer, b: Buffer): Promise<number> {
   return total / count;
 }
 
-async function rgb(image: Buffer) {
+async function rgb(image: Buffer, average: number) {
   // No colour management here: both sides are already sRGB, and a grey image is spread to RGB.
-  const { data, info } = await sharp(image).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  const { width, height } = await sharp(image).metadata();
+  const { data, info } = await sharp(image)
+    .removeAlpha()
+    .resize({ width: Math.round(width / average), height: Math.round(height / average), fit: 'fill', kernel: 'linear' })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   if (info.channels !== 3) throw new Error(`Expected 3 channels, got ${info.channels}`);
   return { data, width: info.width, height: info.height };
 }
