@@ -509,8 +509,9 @@ describe('ImageTransformer', () => {
   describe('failures', () => {
     it('refuses a truncated JPEG as a decode error', async () => {
       const error = await expectFailure(truncated(fixtures.jpeg), ImageErrorCode.DecodeError);
-      // libvips' words stay in the cause, for the logs; the client reads plain words.
-      expect((error.cause as Error).message).toMatch(/premature end/i);
+      // The cause (for the logs) says what was found: libvips' "premature end" before
+      // truncation.ts caught a missing end marker first; the client reads plain words.
+      expect((error.cause as Error).message).toMatch(/truncated: no end marker/i);
       expect(error.message).toMatch(/JPEG file is incomplete/);
     });
 

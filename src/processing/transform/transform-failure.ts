@@ -30,7 +30,7 @@ export function decodeError(format: ImageFormat, libvipsText: string, cause?: un
 
 /** An incomplete file we detect ourselves (libvips would accept it). */
 export function truncatedError(format: ImageFormat): ImageJobError {
-  return decodeError(format, 'truncated: the file ends before its trailer');
+  return decodeError(format, 'truncated: no end marker (JPEG EOI, PNG IEND, GIF trailer) after the image data');
 }
 
 /** A failure that is not the image's fault; the worker may try again when `retryable`. */
