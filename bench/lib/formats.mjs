@@ -2,7 +2,7 @@
 // plain sharp script's at the same quality (50) with sharp's default effort, both
 // scored by SSIM against the input decoded the same way (and resized the same way).
 import { execFile } from 'node:child_process';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -128,4 +128,34 @@ async function timed(runs, work) {
   }
   times.sort((a, b) => a - b);
   return { value, ms: times[Math.floor(times.length / 2)] };
+}
+
+const FORMATS = { jpeg: 'jpeg', png: 'png', gif: 'gif' };
+
+/** The readable files of test/fixtures/real-images.sh's set (it unpacks them on first use). */
+export async function realImageFiles() {
+  const fixtures = join(import.meta.dirname, '..', '..', 'test', 'fixtures');
+  const { stdout } = await run('bash', [join(fixtures, 'real-images.sh')]);
+  const root = stdout.trim().split('\n').pop();
+  const files = [];
+  for (const dir of [join(root, 'go', 'image'), join(root, 'go', 'png'), join(root, 'go', 'png', 'pngsuite')]) {
+    for (const name of (await readdir(dir)).sort()) {
+      const format = FORMATS[name.split('.').pop()];
+      if (format && !name.startsWith('invalid-')) files.push({ name, format, data: await readFile(join(dir, name)) });
+    }
+  }
+  return files;
+}
+
+/** A flat-colour animation like a shop's banner: 12 frames of 480x320 shapes and text. */
+export async function flatGif() {
+  const frames = [];
+  for (let i = 0; i < 12; i++) {
+    const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="480" height="320"><rect width="100%" height="100%" fill="#f4e9d0"/>
+      <rect x="${20 + i * 25}" y="60" width="120" height="90" fill="#d23c2a"/><circle cx="${400 - i * 20}" cy="220" r="60" fill="#2a6bd2"/>
+      <polygon points="${200 + i * 5},20 ${260 + i * 5},140 ${140 + i * 5},140" fill="#2f9e44"/>
+      <text x="20" y="300" font-size="28" font-family="sans-serif" fill="#222">SALE ${i}</text></svg>`;
+    frames.push(await sharp(Buffer.from(svg)).png().toBuffer());
+  }
+  return sharp(frames, { join: { animated: true } }).gif({ delay: 100, loop: 0 }).toBuffer();
 }
