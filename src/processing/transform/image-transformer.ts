@@ -149,6 +149,12 @@ const greyPng = (image: Sharp): Sharp => image.png({ palette: false, compression
 const SMALL_PNG_PIXELS = 250_000;
 const smallPng = (image: Sharp): Sharp => image.png({ palette: true, quality: QUALITY, compressionLevel: 9 });
 
+function encoderFor(format: ImageFormat, colour: Colour, output: Size): (image: Sharp) => Sharp {
+  if (format !== 'png') return ENCODERS[format];
+  if (colour === 'grey') return greyPng;
+  return output.width * output.height <= SMALL_PNG_PIXELS ? smallPng : ENCODERS.png;
+}
+
 interface Size {
   width: number;
   height: number;
@@ -335,9 +341,7 @@ export class ImageTransformer {
       if (this.options.timeoutSeconds !== undefined) image.timeout({ seconds: this.options.timeoutSeconds });
       // fit 'fill' with both sides computed from the factor; for animations the height is per frame.
       if (size) image.resize({ width: size.width, height: size.height, fit: 'fill' });
-      const encoder =
-        format !== 'png' ? ENCODERS[format] : source.colour === 'grey' ? greyPng : (size ?? source).width * (size ?? source).height <= SMALL_PNG_PIXELS ? smallPng : ENCODERS.png;
-      return await write(encoder(image));
+      return await write(encoderFor(format, source.colour, size ?? source)(image));
     } catch (error) {
       throw await this.failure(input, format, animated, error);
     } finally {
