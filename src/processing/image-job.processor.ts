@@ -15,6 +15,7 @@ import { ImageRetryPolicy } from './image-retry-policy.js';
 import { EXTENSION } from './transform/image-format.js';
 import { lowerImageThreadPriority } from './thread-priority.js';
 import { ImageTransformer, type TransformInfo } from './transform/image-transformer.js';
+import { transformFailureDetail } from './transform/transform-failure.js';
 
 /**
  * One job per image: fetch, compress, store, then record the outcome. BullMQ
@@ -96,7 +97,8 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
       });
       if (recorded.counted) {
         this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: failure.code });
-        this.logger.warn(`Image failed: ${failure.code} ${failure.message}`);
+        // The stored message is for the client; the library's own words (paths included) only go here.
+        this.logger.warn(`Image failed: ${failure.code} ${failure.message} (${transformFailureDetail(failure) ?? 'no detail'})`);
       }
       if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
       throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
