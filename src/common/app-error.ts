@@ -25,6 +25,7 @@ export enum ErrorCode {
   RequestNotFound = 'REQUEST_NOT_FOUND',
   RequestNotFinished = 'REQUEST_NOT_FINISHED',
   FileNotFound = 'FILE_NOT_FOUND',
+  RangeNotSatisfiable = 'RANGE_NOT_SATISFIABLE',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',
   PayloadTooLarge = 'PAYLOAD_TOO_LARGE',
   UnsupportedMediaType = 'UNSUPPORTED_MEDIA_TYPE',
