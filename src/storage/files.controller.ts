@@ -28,6 +28,18 @@ type FileRequest = FastifyRequest<{ Params: { '*': string } }>;
 export class FilesController {
   constructor(private readonly storage: StorageDriver) {}
 
+  // Declared before GET: Fastify would otherwise add its own HEAD route for the GET, which reads the bytes.
+  @Head('*')
+  @ApiOperation({ summary: 'Size, type and ETag of a stored output image', operationId: 'headFile' })
+  @ApiParam({ name: 'path', type: String, description: 'Storage key, as found in an output URL' })
+  @ApiOkResponse({ description: 'The image exists; headers only' })
+  @ApiResponse({ status: 404, description: 'No output image is stored under this key' })
+  async headFile(@Req() request: FileRequest, @Res() reply: FastifyReply): Promise<void> {
+    const info = await this.find(request.params['*']);
+    this.commonHeaders(reply, info);
+    await reply.header('content-length', info.size).send();
+  }
+
   @Get('*')
   @ApiOperation({ summary: 'Download a stored output image', operationId: 'getFile' })
   // OpenAPI names the wildcard {path}; read through @Req so that `*` is not documented as a second path parameter.
@@ -69,17 +81,6 @@ export class FilesController {
         .header('content-length', range.end - range.start + 1);
     }
     await reply.send(object.stream);
-  }
-
-  @Head('*')
-  @ApiOperation({ summary: 'Size, type and ETag of a stored output image', operationId: 'headFile' })
-  @ApiParam({ name: 'path', type: String, description: 'Storage key, as found in an output URL' })
-  @ApiOkResponse({ description: 'The image exists; headers only' })
-  @ApiResponse({ status: 404, description: 'No output image is stored under this key' })
-  async headFile(@Req() request: FileRequest, @Res() reply: FastifyReply): Promise<void> {
-    const info = await this.find(request.params['*']);
-    this.commonHeaders(reply, info);
-    await reply.header('content-length', info.size).send();
   }
 
   private async find(key: string): Promise<ObjectInfo> {
