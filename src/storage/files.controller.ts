@@ -1,5 +1,5 @@
 import { Controller, Get, Head, HttpStatus, Req, Res } from '@nestjs/common';
-import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiExcludeEndpoint, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
@@ -30,10 +30,8 @@ export class FilesController {
 
   // Declared before GET: Fastify would otherwise add its own HEAD route for the GET, which reads the bytes.
   @Head('*')
-  @ApiOperation({ summary: 'Size, type and ETag of a stored output image', operationId: 'headFile' })
-  @ApiParam({ name: 'path', type: String, description: 'Storage key, as found in an output URL' })
-  @ApiOkResponse({ description: 'The image exists; headers only' })
-  @ApiResponse({ status: 404, description: 'No output image is stored under this key' })
+  // HEAD answers as GET does without the body (RFC 9110), so it needs no operation, nor a second SDK function, of its own.
+  @ApiExcludeEndpoint()
   async headFile(@Req() request: FileRequest, @Res() reply: FastifyReply): Promise<void> {
     const info = await this.find(request.params['*']);
     this.commonHeaders(reply, info);

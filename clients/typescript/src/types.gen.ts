@@ -758,6 +758,16 @@ export type ExportRequestLegacyResponse = ExportRequestLegacyResponses[keyof Exp
 
 export type GetFileData = {
     body?: never;
+    headers?: {
+        /**
+         * An ETag from an earlier answer
+         */
+        'if-none-match'?: string;
+        /**
+         * One byte range, e.g. bytes=0-1023
+         */
+        range?: string;
+    };
     path: {
         /**
          * Storage key, as found in an output URL
@@ -773,6 +783,10 @@ export type GetFileErrors = {
      * No output image is stored under this key
      */
     404: ProblemDocumentDto;
+    /**
+     * The range starts past the end of the image
+     */
+    416: ProblemDocumentDto;
 };
 
 export type GetFileError = GetFileErrors[keyof GetFileErrors];
@@ -782,6 +796,10 @@ export type GetFileResponses = {
      * The image bytes
      */
     200: Blob | File;
+    /**
+     * The requested byte range
+     */
+    206: Blob | File;
 };
 
 export type GetFileResponse = GetFileResponses[keyof GetFileResponses];
