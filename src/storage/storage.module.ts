@@ -26,7 +26,12 @@ class StorageBootCheck implements OnApplicationBootstrap {
     private readonly config: AppConfig,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
+    // Not awaited: a slow store (or the SDK's credential chain timing out) must not hold up the boot.
+    void this.check();
+  }
+
+  private async check(): Promise<void> {
     try {
       await this.storage.checkWritable();
       this.logger.log(`Storage: ${this.config.s3 ? `S3 bucket "${this.config.s3.bucket}"` : this.config.storageDir}`);
