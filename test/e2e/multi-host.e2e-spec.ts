@@ -66,7 +66,8 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     try {
       await waitUntil(`${host.url}/health/ready to answer ${status}`, async () => (await fetch(`${host.url}/health/ready`)).status === status, READY_WITHIN_MS);
     } catch (error) {
-      throw new Error(`${(error as Error).message}; its log ends:\n${host.process.log().slice(-3000)}`);
+      const exit = host.process.child.exitCode ?? host.process.child.signalCode ?? 'still running';
+      throw new Error(`${(error as Error).message} (process ${host.process.pid}: ${exit}); its log ends:\n${host.process.log().slice(-3000)}`);
     }
   }
 
