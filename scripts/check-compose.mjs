@@ -80,6 +80,9 @@ async function startRoles() {
     DATABASE_URL: (url) => url.replace('@postgres:5432/pixbatch', '@127.0.0.1:5432/pixbatch_compose_test'),
     REDIS_URL: (url) => url.replace('redis://redis:6379', 'redis://127.0.0.1:6379/14'),
     S3_ENDPOINT: (url) => url.replace('http://minio:9000', `http://127.0.0.1:${s3Port}`),
+    // s3rver, standing in for MinIO, knows only its own fixed key.
+    S3_ACCESS_KEY_ID: () => 'S3RVER',
+    S3_SECRET_ACCESS_KEY: () => 'S3RVER',
   };
   let failed = false;
   try {
