@@ -142,9 +142,9 @@ describe('S3StorageDriver', () => {
     expect(await s3.keys('bucket', 'pixbatch/')).toEqual(['pixbatch/images/b/2.jpg']);
   });
 
-  it('checks it can write, leaving nothing behind', async () => {
-    await storage.checkWritable();
-    expect(await s3.keys('bucket', 'pixbatch/health-check/')).toEqual([]);
+  it('checks it can write, leaving nothing behind, also with many probes at once', async () => {
+    await Promise.all(Array.from({ length: 20 }, () => storage.checkWritable()));
+    expect(await s3.keys('bucket', 'pixbatch/health-check')).toEqual([]);
   });
 
   it('names the bucket and the reason when the bucket does not exist', async () => {

@@ -160,7 +160,9 @@ export class S3StorageDriver extends StorageDriver {
   }
 
   async checkWritable(): Promise<void> {
-    const key = `health-check/${randomUUID()}`;
+    // Not in a folder of its own: stores that keep objects as files (s3rver) drop a folder
+    // once it is empty, under the feet of a concurrent probe writing into it.
+    const key = `health-check-${randomUUID()}`;
     await this.put(key, Buffer.from('ok'), { contentType: 'text/plain' });
     await this.delete(key);
   }
