@@ -1,4 +1,4 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 import { execFile } from 'node:child_process';
@@ -15,8 +15,9 @@ import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
 import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
+import { startS3Server } from './lib/s3-server.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'storage'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -75,6 +76,7 @@ try {
     if (only.has('memory')) Object.assign(metrics, await workerMemory());
     if (only.has('ingest')) Object.assign(metrics, await ingest());
     if (only.has('list')) Object.assign(metrics, await listRequests());
+    if (only.has('storage')) Object.assign(metrics, await storage());
     results.push(metrics);
   }
 } finally {
@@ -178,6 +180,38 @@ async function pipeline(mode, previous) {
     out[`${mode}.adjustedRatio`] = metric(`${label} / bare ratio, adjusted for other programs`, adjusted, '', 2);
   }
   await env.reset();
+  return out;
+}
+
+/**
+ * The same batch through an api + worker pair on each storage driver in turn,
+ * in this run: the local disk, then STORAGE_DRIVER=s3 against s3rver on
+ * loopback (in this process), so the figures differ only by the store.
+ */
+async function storage() {
+  const images = corpus[THROUGHPUT_SET];
+  const s3 = await startS3Server(join(env.dir, 's3'));
+  const out = {};
+  try {
+    for (const [driver, driverEnv] of [['local', {}], ['s3', s3.env]]) {
+      log(`storage (${driver}): ${images.length} images, api + worker`);
+      await env.reset();
+      const options = { nodeArgs: nodeArgs(), env: { ...serviceEnv(), ...driverEnv } };
+      const [api] = [await env.start('api', options), await env.start('worker', options)];
+      const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
+      const warmUp = await upload(api.baseUrl, productCsv(WARM_UP_IMAGES / 2, 2, urls));
+      await waitForTerminal(api.baseUrl, warmUp.requestId);
+      const created = await upload(api.baseUrl, productCsv(images.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
+      const status = await waitForTerminal(api.baseUrl, created.requestId, { intervalMs: 250 });
+      if (status.status !== 'completed') throw new Error(`storage (${driver}) ended ${status.status}`);
+      const perSecond = images.length / ((Date.parse(status.completedAt) - created.startedAt) / 1000);
+      out[`storage.${driver}`] = metric(`storage ${driver === 's3' ? 'S3 (s3rver on loopback)' : 'local disk'}, upload→terminal`, perSecond, 'img/s', 1);
+    }
+    out['storage.ratio'] = metric('storage S3 / local ratio', out['storage.s3'].value / out['storage.local'].value, '', 2);
+  } finally {
+    await env.reset();
+    await s3.close();
+  }
   return out;
 }
 

@@ -28,6 +28,7 @@ export enum ErrorCode {
   RequestNotFound = 'REQUEST_NOT_FOUND',
   RequestNotFinished = 'REQUEST_NOT_FINISHED',
   FileNotFound = 'FILE_NOT_FOUND',
+  RangeNotSatisfiable = 'RANGE_NOT_SATISFIABLE',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',
   UriTooLong = 'URI_TOO_LONG',
   HeadersTooLarge = 'HEADERS_TOO_LARGE',
