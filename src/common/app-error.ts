@@ -59,3 +59,13 @@ export class AppError extends Error {
     this.name = 'AppError';
   }
 }
+
+/** What a missing request, and another tenant's, answers. */
+export function requestNotFound(requestId: string): AppError {
+  return new AppError(
+    HttpStatus.NOT_FOUND,
+    ErrorCode.RequestNotFound,
+    'Request not found',
+    `No processing request has the id ${requestId}.`,
+  );
+}

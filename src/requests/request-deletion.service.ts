@@ -1,11 +1,10 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { HttpStatus, Injectable } from '@nestjs/common';
-import { AppError, ErrorCode } from '../common/app-error.js';
+import { AppError, ErrorCode, requestNotFound } from '../common/app-error.js';
 import { StorageDriver } from '../storage/storage.driver.js';
 import { requestPrefix } from '../storage/storage-keys.js';
 import { RequestRepository } from './request.repository.js';
 import { isTerminal } from './request-status.js';
-import { requestNotFound } from './requests.service.js';
 
 /**
  * Removing finished requests, by the caller or by retention. The request row

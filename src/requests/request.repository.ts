@@ -1,6 +1,7 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ProcessingRequest } from './processing-request.entity.js';
+import type { ListPosition } from './request-list.query.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
 
 export const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
@@ -68,6 +69,51 @@ export class RequestRepository {
 
   findById(requestId: string): Promise<ProcessingRequest | null> {
     return this.em.fork().findOne(ProcessingRequest, { id: requestId });
+  }
+
+  /**
+   * A page of the request list, newest first, keyset-paginated on (created_at, id)
+   * so a page costs the same however deep it is, read from the (tenant,
+   * created_at, id) index (or (created_at, id) on an open service). The cursor
+   * keeps created_at as PostgreSQL's text, whose microseconds a JS Date would drop.
+   */
+  async listPage(
+    tenant: string | null,
+    filters: { status?: readonly string[]; createdAfter?: Date; createdBefore?: Date },
+    after: ListPosition | null,
+    limit: number,
+  ): Promise<{ request: ProcessingRequest; cursorCreatedAt: string }[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (tenant !== null) {
+      where.push('tenant = ?');
+      params.push(tenant);
+    }
+    if (filters.status?.length) {
+      where.push(`status IN (${filters.status.map(() => '?').join(', ')})`);
+      params.push(...filters.status);
+    }
+    if (filters.createdAfter) {
+      where.push('created_at >= ?');
+      params.push(filters.createdAfter);
+    }
+    if (filters.createdBefore) {
+      where.push('created_at < ?');
+      params.push(filters.createdBefore);
+    }
+    if (after) {
+      where.push('(created_at, id) < (?::timestamptz, ?::uuid)');
+      params.push(after.createdAt, after.id);
+    }
+    const em = this.em.fork();
+    const rows = await em.execute<(Record<string, unknown> & { cursor_created_at: string })[]>(
+      `SELECT *, created_at::text AS cursor_created_at FROM processing_request
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC
+        LIMIT ?`,
+      [...params, limit],
+    );
+    return rows.map((row) => ({ request: em.map(ProcessingRequest, row), cursorCreatedAt: row.cursor_created_at }));
   }
 
   /** The tenant a request belongs to, or null when there is no such request. */

@@ -6,7 +6,7 @@ import { AppError, ErrorCode } from '../common/app-error.js';
 import { etagMatches, parseRange } from './byte-range.js';
 import { isPublicKey } from './storage-keys.js';
 import { ObjectInfo, StorageDriver } from './storage.driver.js';
-import { Public } from '../security/public.decorator.js';
+import { Public } from '../common/public.decorator.js';
 
 // One wildcard entry: generators (openapi-python-client among them) drop a
 // response listing several concrete image types, and the format follows the input.
