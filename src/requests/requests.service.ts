@@ -3,6 +3,7 @@ import { AppError, ErrorCode } from '../common/app-error.js';
 import { WebhookDeliveryRepository } from '../webhooks/webhook-delivery.repository.js';
 import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/webhook-event.js';
 import { ImageErrorSummaryDto, RequestStatusDto, RequestWebhookDto } from './dto/request-status.dto.js';
+import { withDefaults } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestImageErrors } from './request-image-errors.js';
 import { requestLinks } from './request-links.js';
@@ -74,7 +75,7 @@ export function toRequestStatusDto(
     status: request.status,
     completed: isTerminal(request.status),
     originalFilename: request.originalFilename,
-    options: { resize: request.options.resize },
+    options: withDefaults(request.options),
     counts: {
       products: { total: request.productCount, processed: request.productsProcessed },
       images: {
