@@ -5,6 +5,7 @@ import {
   exportRequest,
   getRequest,
   listRequests,
+  type CreateRequestData,
   type CreatedRequestDto,
   type ListRequestsData,
   type ProblemDocumentDto,
@@ -28,10 +29,10 @@ export class ApiCallError extends Error {
   }
 }
 
-export interface SubmitOptions {
-  webhookUrl?: string;
-  resize?: number;
-}
+export type SubmitOptions = Pick<CreateRequestData['body'], 'webhookUrl' | 'resize' | 'maxWidth' | 'maxHeight' | 'quality' | 'format'>;
+
+/** The output formats the server accepts, as the generated SDK types them. */
+export const OUTPUT_FORMATS: readonly NonNullable<SubmitOptions['format']>[] = ['keep', 'jpeg', 'webp', 'avif', 'png'];
 
 /** The few calls the CLI makes, through the generated SDK, with failures turned into ApiCallError. */
 export class PixbatchApi {

@@ -121,6 +121,33 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
     expect(await requestCount()).toBe(before);
   });
 
+  it('documents every option in OpenAPI, with examples only where Try it out can send them as they are', async () => {
+    const served = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json();
+    for (const path of ['/api/v1/requests', '/api/v1/requests/validate']) {
+      const form = served.paths[path].post.requestBody.content['multipart/form-data'].schema;
+      expect(form.properties).toMatchObject({
+        maxWidth: { type: 'integer', minimum: 1, maximum: 16384 },
+        maxHeight: { type: 'integer', minimum: 1, maximum: 16384 },
+        quality: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
+        format: { type: 'string', enum: ['keep', 'jpeg', 'webp', 'avif', 'png'], default: 'keep' },
+      });
+      // Swagger UI fills a form field with its example: a pre-filled webhook or size would change a plain upload.
+      const prefilled = Object.entries(form.properties as Record<string, { example?: unknown }>)
+        .filter(([, property]) => property.example !== undefined)
+        .map(([name]) => name);
+      expect(prefilled.sort()).toEqual(['format', 'quality']);
+      // Sent as they are, the examples make a plain upload.
+      const response = await upload(productCsv([{ serial: 1, name: 'P', urls: [images.url('/photo.jpg')] }]), {
+        quality: String(form.properties.quality.example),
+        format: String(form.properties.format.example),
+      });
+      expect(response.statusCode).toBe(202);
+    }
+    expect(served.components.schemas.ProcessingOptionsDto.required).toEqual(
+      expect.arrayContaining(['resize', 'maxWidth', 'maxHeight', 'quality', 'format']),
+    );
+  });
+
   it('takes cleared fields as absent: the defaults apply', async () => {
     const csv = productCsv([{ serial: 1, name: 'P1', urls: [images.url('/photo.jpg')] }]);
     const response = await upload(csv, { maxWidth: '', maxHeight: '', quality: '', format: '', resize: '' });
