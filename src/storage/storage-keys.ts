@@ -55,13 +55,19 @@ export class ImageNames {
 
   /** The names of a product's images, in the order of its URLs. */
   forProduct(serialNumber: string, productName: string, imageCount: number): string[] {
+    const stem = this.stem(serialNumber, productName);
+    return Array.from({ length: imageCount }, (_, index) => `${stem}-${index + 1}`);
+  }
+
+  /** `<serial>-<product name>`, unique among this instance's products; the archive's folder names too. */
+  stem(serialNumber: string, productName: string): string {
     const base =
       [slug(serialNumber, SERIAL_SLUG_MAX), slug(productName, NAME_SLUG_MAX)].filter((part) => part !== '').join('-') ||
       'image';
     let stem = base;
     for (let n = 2; this.stems.has(stem); n++) stem = `${base}-${n}`;
     this.stems.add(stem);
-    return Array.from({ length: imageCount }, (_, index) => `${stem}-${index + 1}`);
+    return stem;
   }
 }
 
