@@ -34,12 +34,14 @@ Commands:
   submit <csv>          Upload a CSV of products and image URLs
   status <id>           Show a request's status, counts and first errors
   export <id>           Download the result CSV (to stdout unless -o is given)
+  export <id> --zip     Download every output image and the result CSV as one ZIP
   list                  Your requests, newest first
 
 Options:
   --wait                submit, status: wait for the end with a progress bar; the exit code
                         tells how it ended (0 completed, 2 completed_with_errors, 3 failed)
-  -o, --output FILE     export: write the CSV here; submit --wait: also download the result
+  -o, --output FILE     export: write the CSV (or ZIP) here; submit --wait: also download the result
+  --zip                 export: the ZIP of a folder per product with its images, and the result CSV
   --webhook-url URL     submit: call this URL with a signed event when the request ends
   --resize FACTOR       submit: scale both sides, 0 < FACTOR <= 1 (e.g. 0.5)
   --max-width PX        submit: fit inside this width, aspect kept, never enlarged (not with --resize)
@@ -57,6 +59,7 @@ Exit codes: 0 success, 1 usage or connection error, 2 completed_with_errors, 3 f
 
 const OPTIONS = {
   wait: { type: 'boolean' },
+  zip: { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   'webhook-url': { type: 'string' },
   resize: { type: 'string' },
@@ -103,6 +106,13 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
       case 'status':
         return await status(api, target, Boolean(values.wait), io, say);
       case 'export':
+        if (values.zip) {
+          // Binary on a terminal would only garble it.
+          if (!values.output && io.stdout.isTTY) throw new UsageError('--zip needs -o FILE, or stdout redirected to a file');
+          await download(() => api.archive(target), values.output, io);
+          if (values.output) say(`ZIP written to ${values.output}`);
+          return ExitCode.Completed;
+        }
         await exportCsv(api, target, values.output, io);
         if (values.output) say(`Result CSV written to ${values.output}`);
         return ExitCode.Completed;
@@ -240,9 +250,17 @@ function summarize(request: RequestStatusDto, say: (line?: string) => void): voi
   }
 }
 
-/** To a file (written beside it and renamed, so a failed download leaves nothing half-written) or to stdout. */
 async function exportCsv(api: PixbatchApi, id: string, output: string | undefined, io: CliIo): Promise<void> {
-  const body = Readable.fromWeb(await api.export(id));
+  await download(() => api.export(id), output, io);
+}
+
+/** To a file (written beside it and renamed, so a failed download leaves nothing half-written) or to stdout. */
+async function download(
+  fetchBody: () => Promise<ReadableStream<Uint8Array>>,
+  output: string | undefined,
+  io: CliIo,
+): Promise<void> {
+  const body = Readable.fromWeb(await fetchBody());
   if (!output) {
     await pipeline(body, io.stdout, { end: false });
     return;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from '../../clients/typescript/src/client/index.js';
 import {
+  archiveRequest,
   createRequest,
   exportRequest,
   getRequest,
@@ -75,6 +76,12 @@ export class PixbatchApi {
   /** The result CSV as the server sent it, byte for byte (the BOM included). */
   async export(id: string): Promise<ReadableStream<Uint8Array>> {
     const body = this.unwrap(await exportRequest({ client: this.client, path: { id }, parseAs: 'stream' }));
+    return body as unknown as ReadableStream<Uint8Array>;
+  }
+
+  /** Every output image and the result CSV in one ZIP, as the server streams it. */
+  async archive(id: string): Promise<ReadableStream<Uint8Array>> {
+    const body = this.unwrap(await archiveRequest({ client: this.client, path: { id }, parseAs: 'stream' }));
     return body as unknown as ReadableStream<Uint8Array>;
   }
 

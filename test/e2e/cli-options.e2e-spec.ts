@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -60,6 +60,27 @@ describe('pixbatch CLI: processing options', () => {
     const output = await testApp.app.inject({ url: new URL(products.items[0].images[0].outputUrl).pathname });
     // photo2.jpg is 800x600: the height bound wins.
     expect(await sharp(output.rawPayload).metadata()).toMatchObject({ format: 'webp', width: 267, height: 200 });
+  });
+
+  it('export --zip writes the ZIP of the outputs and the result CSV; exit 1 for an unknown request', async () => {
+    const submitted = await cli(['submit', csvFile, '--wait']);
+    expect(submitted.code).toBe(0);
+    const id = submitted.stdout.match(UUID)![0];
+    const run = await cli(['export', id, '--zip', '-o', 'shoes.zip']);
+    expect(run).toMatchObject({ code: 0, stdout: 'ZIP written to shoes.zip\n', stderr: '' });
+    const zip = await readFile(join(dir, 'shoes.zip'));
+    const served = await testApp.app.inject({ url: `/api/v1/requests/${id}/archive` });
+    // The same archive the API streams (entry timestamps aside, which yazl takes from the clock).
+    expect(zip.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+    expect(zip.length).toBe(served.rawPayload.length);
+    expect(zip.includes(Buffer.from('12-red-shoes/12-red-shoes-1.jpg'))).toBe(true);
+    expect(zip.includes(Buffer.from('shoes-result.csv'))).toBe(true);
+
+    const unknown = await cli(['export', '00000000-0000-4000-8000-000000000000', '--zip', '-o', 'none.zip']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('REQUEST_NOT_FOUND');
+    await expect(readFile(join(dir, 'none.zip'))).rejects.toThrow();
+    await expect(readFile(join(dir, 'none.zip.part'))).rejects.toThrow();
   });
 
   it.each([

@@ -861,6 +861,49 @@ export type GetRequestResponses = {
 
 export type GetRequestResponse = GetRequestResponses[keyof GetRequestResponses];
 
+export type ArchiveRequestData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/requests/{id}/archive';
+};
+
+export type ArchiveRequestErrors = {
+    /**
+     * Malformed request id
+     */
+    400: ProblemDocumentDto;
+    /**
+     * API key missing or not valid (only when the server is configured with API_KEYS)
+     */
+    401: ProblemDocumentDto;
+    /**
+     * Unknown request id
+     */
+    404: ProblemDocumentDto;
+    /**
+     * The request has not finished yet; poll its status
+     */
+    409: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded; retry after the Retry-After header
+     */
+    429: ProblemDocumentDto;
+};
+
+export type ArchiveRequestError = ArchiveRequestErrors[keyof ArchiveRequestErrors];
+
+export type ArchiveRequestResponses = {
+    /**
+     * The ZIP archive
+     */
+    200: Blob | File;
+};
+
+export type ArchiveRequestResponse = ArchiveRequestResponses[keyof ArchiveRequestResponses];
+
 export type ExportRequestData = {
     body?: never;
     path: {
