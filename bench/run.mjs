@@ -1,8 +1,8 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage,archive] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 import { execFile } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, link, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -17,7 +17,7 @@ import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 import { startS3Server } from './lib/s3-server.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'storage'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'storage', 'archive'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -47,6 +47,8 @@ const STATUS_SECONDS = 5;
 const MEMORY_BATCHES = 4;
 const LIST_REQUESTS = 100_000;
 const LIST_CALLS = 200;
+const ARCHIVE_PRODUCTS = 1000;
+const ARCHIVE_PER_PRODUCT = 5;
 const ALLOCATORS = [
   ['glibc', {}],
   ['glibc, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
@@ -77,6 +79,7 @@ try {
     if (only.has('ingest')) Object.assign(metrics, await ingest());
     if (only.has('list')) Object.assign(metrics, await listRequests());
     if (only.has('storage')) Object.assign(metrics, await storage());
+    if (only.has('archive')) Object.assign(metrics, await archive());
     results.push(metrics);
   }
 } finally {
@@ -482,6 +485,54 @@ async function listRequests() {
   await env.stop(api);
   await env.reset();
   return out;
+}
+
+/**
+ * GET /api/v1/requests/{id}/archive of a request of ARCHIVE_PRODUCTS x
+ * ARCHIVE_PER_PRODUCT (5 000) images, local storage, read over HTTP as fast as
+ * this process takes it: time, ZIP size and the API's peak RSS (the issue's
+ * bound: under 300 MB). The outputs are recorded as succeeded in SQL and every
+ * key is a hard link to one compressed corpus image, so the disk holds one file
+ * while the archive still opens and reads 5 000.
+ */
+async function archive() {
+  const count = ARCHIVE_PRODUCTS * ARCHIVE_PER_PRODUCT;
+  log(`archive: ${count} images`);
+  await env.reset();
+  const api = await env.start('api', { nodeArgs: nodeArgs(), env: serviceEnv() });
+  const urls = Array.from({ length: count }, (_, i) => `https://images.example.com/p/${i}.jpg`);
+  const created = await upload(api.baseUrl, productCsv(ARCHIVE_PRODUCTS, ARCHIVE_PER_PRODUCT, urls));
+  // No worker runs: the queued jobs are dropped and the outcomes written in SQL.
+  await env.clearQueues();
+  await markAllSucceeded(env, created.requestId);
+  await env.query(`UPDATE processing_request SET status = 'completed', completed_at = now() WHERE id = $1`, [created.requestId]);
+  const sample = await serviceTransformer().transform(corpus[THROUGHPUT_SET][0].data, { resize: null });
+  const original = join(env.dir, 'archive-sample.jpg');
+  await writeFile(original, sample.data);
+  const keys = await env.query('SELECT output_key FROM image WHERE request_id = $1', [created.requestId]);
+  for (const { output_key: key } of keys) {
+    const path = join(env.dir, 'storage', ...key.split('/'));
+    await mkdir(join(path, '..'), { recursive: true });
+    await link(original, path);
+  }
+  const idle = await processStats(api.pid);
+  await resetPeak(api.pid);
+  const started = performance.now();
+  const response = await fetch(`${api.baseUrl}/api/v1/requests/${created.requestId}/archive`);
+  if (response.status !== 200) throw new Error(`archive answered ${response.status}: ${await response.text()}`);
+  let bytes = 0;
+  for await (const chunk of response.body) bytes += chunk.length;
+  const ms = performance.now() - started;
+  const stats = await processStats(api.pid);
+  await env.stop(api);
+  await env.reset();
+  const k = `${count / 1000}k`;
+  return {
+    [`archive.${k}.ms`]: metric(`archive ${k} images (${(sample.data.length / 1024).toFixed(0)} KB each): ZIP streamed in`, ms, 'ms', 0),
+    [`archive.${k}.size`]: metric(`archive ${k} images: ZIP size`, bytes / 2 ** 20, 'MB', 0),
+    [`archive.${k}.idle`]: metric(`archive ${k} images: API RSS before`, idle.rssMb, 'MB', 0),
+    [`archive.${k}.peak`]: metric(`archive ${k} images: API peak RSS (bound 300 MB)`, stats.peakMb, 'MB', 0),
+  };
 }
 
 /** Node.js options for the service processes, after package.json's config.nodeFlags. */

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RequestStatusDto } from '../../clients/typescript/src/index.js';
-import { ApiCallError, PixbatchApi } from './pixbatch-api.js';
+import { ApiCallError, OUTPUT_FORMATS, PixbatchApi, type SubmitOptions } from './pixbatch-api.js';
 import { formatDuration, ProgressMeter, progressView } from './progress.js';
 
 /** What the shell sees: scripts branch on these, so they never change meaning. */
@@ -34,14 +34,20 @@ Commands:
   submit <csv>          Upload a CSV of products and image URLs
   status <id>           Show a request's status, counts and first errors
   export <id>           Download the result CSV (to stdout unless -o is given)
+  export <id> --zip     Download every output image and the result CSV as one ZIP
   list                  Your requests, newest first
 
 Options:
   --wait                submit, status: wait for the end with a progress bar; the exit code
                         tells how it ended (0 completed, 2 completed_with_errors, 3 failed)
-  -o, --output FILE     export: write the CSV here; submit --wait: also download the result
+  -o, --output FILE     export: write the CSV (or ZIP) here; submit --wait: also download the result
+  --zip                 export: the ZIP of a folder per product with its images, and the result CSV
   --webhook-url URL     submit: call this URL with a signed event when the request ends
   --resize FACTOR       submit: scale both sides, 0 < FACTOR <= 1 (e.g. 0.5)
+  --max-width PX        submit: fit inside this width, aspect kept, never enlarged (not with --resize)
+  --max-height PX       submit: fit inside this height, aspect kept, never enlarged (not with --resize)
+  --quality Q           submit: encoder quality, 1 (smallest) to 100 (best); default 50
+  --format F            submit: keep (default), jpeg, webp, avif or png
   --status S[,S]        list: only these statuses (e.g. failed,completed_with_errors)
   --limit N             list: at most N requests (default 20, at most 200)
   --cursor C            list: the page after the one that printed this cursor
@@ -53,9 +59,14 @@ Exit codes: 0 success, 1 usage or connection error, 2 completed_with_errors, 3 f
 
 const OPTIONS = {
   wait: { type: 'boolean' },
+  zip: { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   'webhook-url': { type: 'string' },
   resize: { type: 'string' },
+  'max-width': { type: 'string' },
+  'max-height': { type: 'string' },
+  quality: { type: 'string' },
+  format: { type: 'string' },
   status: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
@@ -95,6 +106,13 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
       case 'status':
         return await status(api, target, Boolean(values.wait), io, say);
       case 'export':
+        if (values.zip) {
+          // Binary on a terminal would only garble it.
+          if (!values.output && io.stdout.isTTY) throw new UsageError('--zip needs -o FILE, or stdout redirected to a file');
+          await download(() => api.archive(target), values.output, io);
+          if (values.output) say(`ZIP written to ${values.output}`);
+          return ExitCode.Completed;
+        }
         await exportCsv(api, target, values.output, io);
         if (values.output) say(`Result CSV written to ${values.output}`);
         return ExitCode.Completed;
@@ -109,19 +127,18 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
 async function submit(
   api: PixbatchApi,
   path: string,
-  values: { wait?: boolean; output?: string; 'webhook-url'?: string; resize?: string },
+  values: SubmitFlags,
   io: CliIo,
   say: (line?: string) => void,
 ): Promise<ExitCode> {
-  const resize = values.resize === undefined ? undefined : Number(values.resize);
-  if (resize !== undefined && !Number.isFinite(resize)) throw new UsageError(`--resize must be a number, got "${values.resize}"`);
+  const options = submitOptions(values);
   if (values.output && !values.wait) throw new UsageError('--output with submit needs --wait (the result exists only at the end)');
   await access(path).catch(() => {
     throw new UsageError(`cannot read ${path}`);
   });
   // A file-backed Blob: the CSV is streamed from disk, not read into memory first.
   const file = new File([await openAsBlob(path, { type: 'text/csv' })], basename(path), { type: 'text/csv' });
-  const created = await api.submit(file, { webhookUrl: values['webhook-url'], resize });
+  const created = await api.submit(file, options);
   say(`Submitted ${file.name}: request ${created.requestId} (${created.productCount} products, ${created.imageCount} images)`);
   if (!values.wait) {
     say(`Follow it with: pixbatch status ${created.requestId} --wait`);
@@ -134,6 +151,42 @@ async function submit(
     say(`Result CSV written to ${values.output}`);
   }
   return TERMINAL_EXIT[final.status] ?? ExitCode.UsageOrTransport;
+}
+
+interface SubmitFlags {
+  wait?: boolean;
+  output?: string;
+  'webhook-url'?: string;
+  resize?: string;
+  'max-width'?: string;
+  'max-height'?: string;
+  quality?: string;
+  format?: string;
+}
+
+/**
+ * Only what the CLI alone can tell is checked here (a flag that is not a
+ * number); ranges and combinations are the server's, whose message is shown.
+ */
+function submitOptions(values: SubmitFlags): SubmitOptions {
+  const number = (flag: 'resize' | 'max-width' | 'max-height' | 'quality') => {
+    const raw = values[flag];
+    if (raw === undefined) return undefined;
+    const parsed = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(parsed)) throw new UsageError(`--${flag} must be a number, got "${raw}"`);
+    return parsed;
+  };
+  if (values.format !== undefined && !(OUTPUT_FORMATS as readonly string[]).includes(values.format)) {
+    throw new UsageError(`--format must be one of ${OUTPUT_FORMATS.join(', ')}, got "${values.format}"`);
+  }
+  return {
+    webhookUrl: values['webhook-url'],
+    resize: number('resize'),
+    maxWidth: number('max-width'),
+    maxHeight: number('max-height'),
+    quality: number('quality'),
+    format: values.format as SubmitOptions['format'],
+  };
 }
 
 async function status(api: PixbatchApi, id: string, wait: boolean, io: CliIo, say: (line?: string) => void): Promise<ExitCode> {
@@ -197,9 +250,17 @@ function summarize(request: RequestStatusDto, say: (line?: string) => void): voi
   }
 }
 
-/** To a file (written beside it and renamed, so a failed download leaves nothing half-written) or to stdout. */
 async function exportCsv(api: PixbatchApi, id: string, output: string | undefined, io: CliIo): Promise<void> {
-  const body = Readable.fromWeb(await api.export(id));
+  await download(() => api.export(id), output, io);
+}
+
+/** To a file (written beside it and renamed, so a failed download leaves nothing half-written) or to stdout. */
+async function download(
+  fetchBody: () => Promise<ReadableStream<Uint8Array>>,
+  output: string | undefined,
+  io: CliIo,
+): Promise<void> {
+  const body = Readable.fromWeb(await fetchBody());
   if (!output) {
     await pipeline(body, io.stdout, { end: false });
     return;

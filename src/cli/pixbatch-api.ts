@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from '../../clients/typescript/src/client/index.js';
 import {
+  archiveRequest,
   createRequest,
   exportRequest,
   getRequest,
   listRequests,
+  type CreateRequestData,
   type CreatedRequestDto,
   type ListRequestsData,
   type ProblemDocumentDto,
@@ -28,10 +30,10 @@ export class ApiCallError extends Error {
   }
 }
 
-export interface SubmitOptions {
-  webhookUrl?: string;
-  resize?: number;
-}
+export type SubmitOptions = Pick<CreateRequestData['body'], 'webhookUrl' | 'resize' | 'maxWidth' | 'maxHeight' | 'quality' | 'format'>;
+
+/** The output formats the server accepts, as the generated SDK types them. */
+export const OUTPUT_FORMATS: readonly NonNullable<SubmitOptions['format']>[] = ['keep', 'jpeg', 'webp', 'avif', 'png'];
 
 /** The few calls the CLI makes, through the generated SDK, with failures turned into ApiCallError. */
 export class PixbatchApi {
@@ -74,6 +76,12 @@ export class PixbatchApi {
   /** The result CSV as the server sent it, byte for byte (the BOM included). */
   async export(id: string): Promise<ReadableStream<Uint8Array>> {
     const body = this.unwrap(await exportRequest({ client: this.client, path: { id }, parseAs: 'stream' }));
+    return body as unknown as ReadableStream<Uint8Array>;
+  }
+
+  /** Every output image and the result CSV in one ZIP, as the server streams it. */
+  async archive(id: string): Promise<ReadableStream<Uint8Array>> {
+    const body = this.unwrap(await archiveRequest({ client: this.client, path: { id }, parseAs: 'stream' }));
     return body as unknown as ReadableStream<Uint8Array>;
   }
 

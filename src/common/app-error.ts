@@ -7,6 +7,7 @@ import { HttpStatus } from '@nestjs/common';
 export enum ErrorCode {
   BadRequest = 'BAD_REQUEST',
   ValidationFailed = 'VALIDATION_FAILED',
+  OptionsConflict = 'OPTIONS_CONFLICT',
   NotMultipart = 'NOT_MULTIPART',
   MultipartInvalid = 'MULTIPART_INVALID',
   TooManyFiles = 'TOO_MANY_FILES',

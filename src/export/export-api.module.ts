@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { ArchiveService } from './archive.service.js';
 import { ExportController } from './export.controller.js';
 import { RequestsModule } from '../requests/requests.module.js';
 import { ExportModule } from './export.module.js';
@@ -7,5 +8,6 @@ import { ExportModule } from './export.module.js';
 @Module({
   imports: [ExportModule, RequestsModule],
   controllers: [ExportController],
+  providers: [ArchiveService],
 })
 export class ExportApiModule {}

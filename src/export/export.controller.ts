@@ -6,6 +6,7 @@ import { ApiProblemResponses } from '../common/api-problem-responses.decorator.j
 import { ParseRequestIdPipe } from '../common/parse-request-id.pipe.js';
 import { isTerminal } from '../requests/request-status.js';
 import { RequestsService } from '../requests/requests.service.js';
+import { ArchiveService } from './archive.service.js';
 import { ExportService } from './export.service.js';
 
 const EXPORT_PROBLEMS = {
@@ -20,6 +21,7 @@ export class ExportController {
   constructor(
     private readonly requests: RequestsService,
     private readonly exporter: ExportService,
+    private readonly archives: ArchiveService,
   ) {}
 
   @Get('api/v1/requests/:id/export')
@@ -53,29 +55,66 @@ export class ExportController {
     return this.send(id, reply);
   }
 
+  @Get('api/v1/requests/:id/archive')
+  @ApiOperation({
+    summary: 'Every output image in one ZIP, a folder per product, with the result CSV',
+    operationId: 'archiveRequest',
+    description:
+      'Streams a ZIP: a folder per product (`<serial>-<product name>`) holding its output images under their file ' +
+      'names, and the result CSV at the root. Failed images are absent (the CSV says why). Images are stored ' +
+      'uncompressed inside the ZIP, as they are compressed already. 409 REQUEST_NOT_FINISHED until the request is terminal.',
+  })
+  @ApiParam({ name: 'id', format: 'uuid' })
+  @ApiProduces('application/zip')
+  @ApiOkResponse({ description: 'The ZIP archive', schema: { type: 'string', format: 'binary' } })
+  @ApiProblemResponses(EXPORT_PROBLEMS)
+  async archiveRequest(@Param('id', ParseRequestIdPipe) id: string, @Res() reply: FastifyReply): Promise<void> {
+    const request = await this.finished(id, 'archive');
+    const base = baseName(request.originalFilename);
+    // Streamed as it is built: the length is not known before the last image.
+    await reply
+      .header('content-type', 'application/zip')
+      .header('content-disposition', contentDisposition(`${base}-images.zip`))
+      .send(
+        this.archives.archive({
+          id,
+          columns: request.columns,
+          csvDelimiter: request.csvDelimiter,
+          resultFilename: `${base}-result.csv`,
+        }),
+      );
+  }
+
   private async send(id: string, reply: FastifyReply): Promise<void> {
+    const request = await this.finished(id, 'export');
+    // Streamed as it is read: the length is not known before the last page.
+    await reply
+      .header('content-type', 'text/csv; charset=utf-8')
+      .header('content-disposition', contentDisposition(`${baseName(request.originalFilename)}-result.csv`))
+      .send(this.exporter.resultCsv(id, request.columns, request.csvDelimiter));
+  }
+
+  private async finished(id: string, what: string) {
     const request = await this.requests.findOrFail(id);
     if (!isTerminal(request.status)) {
       throw new AppError(
         HttpStatus.CONFLICT,
         ErrorCode.RequestNotFinished,
         'Request not finished',
-        `The request is ${request.status}; the export is available once it is completed, completed_with_errors or failed.`,
+        `The request is ${request.status}; the ${what} is available once it is completed, completed_with_errors or failed.`,
         { requestStatus: request.status },
       );
     }
-    // Streamed as it is read: the length is not known before the last page.
-    await reply
-      .header('content-type', 'text/csv; charset=utf-8')
-      .header('content-disposition', contentDisposition(request.originalFilename))
-      .send(this.exporter.resultCsv(id, request.columns, request.csvDelimiter));
+    return request;
   }
 }
 
+function baseName(originalFilename: string): string {
+  return originalFilename.replace(/\.csv$/i, '') || 'products';
+}
+
 /** RFC 6266 filename with an ASCII fallback, so any uploaded name is safe in the header. */
-function contentDisposition(originalFilename: string): string {
-  const base = originalFilename.replace(/\.csv$/i, '') || 'products';
-  const name = `${base}-result.csv`;
+function contentDisposition(name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
   return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
 }

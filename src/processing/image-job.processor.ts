@@ -5,8 +5,9 @@ import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { ImageStatus } from '../products/image-status.js';
-import { ImageRepository } from '../products/image.repository.js';
+import { type ImageClaim, ImageRepository } from '../products/image.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
+import type { ProcessingOptions } from '../requests/processing-options.js';
 import { ProcessImageJob, QueueName } from '../queue/queue.constants.js';
 import { imageKey, imagePutOptions } from '../storage/storage-keys.js';
 import { StorageDriver, StorageError } from '../storage/storage.driver.js';
@@ -83,7 +84,7 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
 
     let stored: { key: string; result: TransformInfo };
     try {
-      stored = await this.fetchAndStore(claim.requestId, claim.imageId, claim.inputUrl, claim.options.resize);
+      stored = await this.fetchAndStore(claim, claim.options);
     } catch (error) {
       if (error instanceof StorageError) await this.waitForStorage(job, token, error);
       const failure = this.retries.classify(error);
@@ -146,12 +147,13 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
    * libvips writes the output file itself and the download buffer is reused
    * once libvips is done with it: no Buffer per image for V8 to account for.
    */
-  private async fetchAndStore(requestId: string, imageId: string, url: string, resize: number | null) {
-    const fetched = await this.fetcher.fetch(url);
+  private async fetchAndStore(image: ImageClaim, options: ProcessingOptions) {
+    const fetched = await this.fetcher.fetch(image.inputUrl);
     try {
-      const key = imageKey(requestId, imageId, EXTENSION[this.transformer.identify(fetched.data)]);
+      const extension = EXTENSION[this.transformer.outputFormat(fetched.data, options)];
+      const key = imageKey(image.requestId, image.imageId, extension, image.fileName);
       const result = await this.storage.writeThrough(key, imagePutOptions(key), (path) =>
-        this.transformer.transformToFile(fetched.data, { resize }, path),
+        this.transformer.transformToFile(fetched.data, options, path),
       );
       return { key, result };
     } finally {

@@ -44,6 +44,10 @@ export class Image {
   @Property({ type: 'text', nullable: true })
   outputKey: string | null = null;
 
+  /** What the output key ends in (storage-keys.ts ImageNames); null for images stored before names existed. */
+  @Property({ type: 'text', nullable: true })
+  fileName: string | null = null;
+
   @Property({ type: 'text', nullable: true })
   format: string | null = null;
 

@@ -10,6 +10,8 @@ export interface ImageClaim {
   imageId: string;
   requestId: string;
   inputUrl: string;
+  /** What the output key ends in; null for images uploaded before names existed. */
+  fileName: string | null;
   options: ProcessingOptions;
   /** The image already reached succeeded or failed in an earlier delivery of its job. */
   alreadyTerminal: boolean;
@@ -86,6 +88,7 @@ export class ImageRepository implements RequestImageErrors {
         id: string;
         request_id: string;
         input_url: string;
+        file_name: string | null;
         status: ImageStatus;
         options: ProcessingOptions;
         request_done: boolean;
@@ -96,13 +99,13 @@ export class ImageRepository implements RequestImageErrors {
             SET status = CASE WHEN i.status IN ${OPEN_IMAGE_STATES} THEN '${ImageStatus.Processing}'::image_status ELSE i.status END,
                 attempts = i.attempts + CASE WHEN i.status IN ${OPEN_IMAGE_STATES} THEN 1 ELSE 0 END
           WHERE i.id = ?
-        RETURNING i.id, i.request_id, i.input_url, i.status
+        RETURNING i.id, i.request_id, i.input_url, i.file_name, i.status
        ), started AS (
          UPDATE processing_request r SET status = '${RequestStatus.Processing}', started_at = now()
            FROM claimed c
           WHERE r.id = c.request_id AND r.status = '${RequestStatus.Pending}' AND c.status = '${ImageStatus.Processing}'
        )
-       SELECT c.id, c.request_id, c.input_url, c.status, r.options,
+       SELECT c.id, c.request_id, c.input_url, c.file_name, c.status, r.options,
               ${allImagesRecorded('r')} AS request_done
          FROM claimed c JOIN processing_request r ON r.id = c.request_id`,
       [imageId],
@@ -113,6 +116,7 @@ export class ImageRepository implements RequestImageErrors {
       imageId: row.id,
       requestId: row.request_id,
       inputUrl: row.input_url,
+      fileName: row.file_name,
       options: row.options,
       alreadyTerminal: row.status === ImageStatus.Succeeded || row.status === ImageStatus.Failed,
       requestDone: row.request_done,

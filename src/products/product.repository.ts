@@ -13,6 +13,8 @@ export interface NewProduct {
   imageIds: string[];
   /** Aligned with imageIds; each becomes an image row, not a product column. */
   urls: string[];
+  /** Aligned with imageIds: what each image's output key ends in (storage-keys.ts ImageNames). */
+  fileNames: string[];
 }
 
 export interface ListedProduct {
@@ -26,6 +28,8 @@ export interface ListedProduct {
 /** A product as the export writes it: output keys aligned with its images, null where one failed. */
 export interface ExportedProduct {
   rowNumber: number;
+  serialNumber: string;
+  name: string;
   cells: string[];
   outputKeys: (string | null)[];
   errors: string[];
@@ -50,6 +54,7 @@ export class ProductRepository {
       name: product.name,
       input_urls: product.urls,
       image_ids: product.imageIds,
+      file_names: product.fileNames,
       cells: product.cells,
       image_count: product.urls.length,
     }));
@@ -57,15 +62,18 @@ export class ProductRepository {
       `WITH t AS (
          SELECT * FROM jsonb_to_recordset(?::jsonb)
             AS t(id uuid, row_number int, serial_number text, name text, input_urls jsonb, image_ids jsonb,
-                 cells jsonb, image_count int)
+                 file_names jsonb, cells jsonb, image_count int)
        ), products AS (
          INSERT INTO product (id, request_id, row_number, serial_number, name, cells, image_count)
          SELECT id, ?::uuid, row_number, serial_number, name, cells, image_count FROM t
        )
-       INSERT INTO image (id, request_id, product_id, position, input_url)
-       SELECT u.image_id::uuid, ?::uuid, t.id, u.position - 1, u.url
-         FROM t CROSS JOIN LATERAL ROWS FROM (jsonb_array_elements_text(t.input_urls), jsonb_array_elements_text(t.image_ids))
-              WITH ORDINALITY AS u(url, image_id, position)`,
+       INSERT INTO image (id, request_id, product_id, position, input_url, file_name)
+       SELECT u.image_id::uuid, ?::uuid, t.id, u.position - 1, u.url, u.file_name
+         FROM t CROSS JOIN LATERAL ROWS FROM (
+                jsonb_array_elements_text(t.input_urls),
+                jsonb_array_elements_text(t.image_ids),
+                jsonb_array_elements_text(t.file_names)
+              ) WITH ORDINALITY AS u(url, image_id, file_name, position)`,
       [jsonLiteral(rows), requestId, requestId],
     );
   }
@@ -90,13 +98,20 @@ export class ProductRepository {
   /** The products after row `after`, in file order, with their images' outcomes. */
   async exportPage(requestId: string, after: number, limit: number): Promise<ExportedProduct[]> {
     const rows = await this.em.fork().execute<
-      { row_number: number; cells: string[]; output_keys: (string | null)[] | null; errors: string[] }[]
+      {
+        row_number: number;
+        serial_number: string;
+        name: string;
+        cells: string[];
+        output_keys: (string | null)[] | null;
+        errors: string[];
+      }[]
     >(
       // Both aggregates read the product's few images (its index), filtered in
       // the aggregate: with a status condition in WHERE and statistics not yet
       // updated after a large request, the planner also scanned the status
       // index per row (435 instead of 7 ms per page of 1 000).
-      `SELECT p.row_number, p.cells, agg.output_keys, agg.errors
+      `SELECT p.row_number, p.serial_number, p.name, p.cells, agg.output_keys, agg.errors
          FROM product p
          CROSS JOIN LATERAL (
            SELECT jsonb_agg(CASE WHEN i.status = ? THEN i.output_key END ORDER BY i.position) AS output_keys,
@@ -110,6 +125,8 @@ export class ProductRepository {
     );
     return rows.map((row) => ({
       rowNumber: row.row_number,
+      serialNumber: row.serial_number,
+      name: row.name,
       cells: row.cells,
       outputKeys: row.output_keys ?? [],
       errors: row.errors,

@@ -1,11 +1,9 @@
 import { Entity, Enum, Index, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { DEFAULT_TENANT } from '../config/api-keys.js';
+import type { ProcessingOptions } from './processing-options.js';
 import { RequestStatus } from './request-status.js';
 
-export interface ProcessingOptions {
-  /** Scale factor applied to both sides, in (0, 1]; null keeps the size. */
-  resize: number | null;
-}
+export type { ProcessingOptions };
 
 // The list reads newest first within a tenant, or across tenants on an open
 // service; retention finds finished requests by completion time.

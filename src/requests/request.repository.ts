@@ -1,5 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import type { ProcessingOptions } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import type { ListPosition } from './request-list.query.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
@@ -20,7 +21,7 @@ export function allImagesRecorded(alias: string): string {
 export interface DraftDetails {
   webhookUrl: string | null;
   webhookEvents: readonly string[] | null;
-  resize: number | null;
+  options: ProcessingOptions;
   productCount: number;
   imageCount: number;
   idempotencyKey: string | null;
@@ -153,7 +154,7 @@ export class RequestRepository {
       [
         details.webhookUrl,
         details.webhookEvents && JSON.stringify(details.webhookEvents),
-        JSON.stringify({ resize: details.resize }),
+        JSON.stringify(details.options),
         details.productCount,
         details.imageCount,
         details.idempotencyKey,

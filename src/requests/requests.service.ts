@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { requestNotFound } from '../common/app-error.js';
 import { ImageErrorSummaryDto, RequestStatusDto, RequestWebhookDto } from './dto/request-status.dto.js';
+import { withDefaults } from './processing-options.js';
 import { RequestWebhookState } from './request-events.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestImageErrors } from './request-image-errors.js';
@@ -45,7 +46,7 @@ export function toRequestStatusDto(
     status: request.status,
     completed: isTerminal(request.status),
     originalFilename: request.originalFilename,
-    options: { resize: request.options.resize },
+    options: withDefaults(request.options),
     counts: {
       products: { total: request.productCount, processed: request.productsProcessed },
       images: {

@@ -10,8 +10,65 @@ export function requestPrefix(requestId: string): string {
   return `${IMAGES}${requestId}/`;
 }
 
-export function imageKey(requestId: string, imageId: string, extension: string): string {
-  return `${requestPrefix(requestId)}${imageId}.${extension}`;
+/**
+ * `images/<requestId>/<fileName>.<ext>`: the request's UUID keeps the key
+ * unguessable, the name (ImageNames) makes a folder of downloads readable.
+ * Images uploaded before names existed have none and keep their id.
+ */
+export function imageKey(requestId: string, imageId: string, extension: string, fileName: string | null = null): string {
+  return `${requestPrefix(requestId)}${fileName ?? imageId}.${extension}`;
+}
+
+/** Longest slug taken from a serial number, and from a product name. */
+const SERIAL_SLUG_MAX = 32;
+const NAME_SLUG_MAX = 60;
+
+/**
+ * ASCII, lower case, words joined by '-', at most `max` characters: accents
+ * are dropped ("Café" → "cafe"), any other character separates words, and a
+ * cut falls between words where one is near.
+ */
+export function slug(text: string, max: number): string {
+  const words = text
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '');
+  if (words.length <= max) return words;
+  const cut = words.slice(0, max + 1);
+  const lastBreak = cut.lastIndexOf('-');
+  return (lastBreak >= max / 2 ? cut.slice(0, lastBreak) : cut.slice(0, max)).replace(/-+$/, '');
+}
+
+/**
+ * The file names of one request's images, handed out in file order:
+ * `<serial>-<product name>-<position>` slugged (`12-red-shoes-2`, position
+ * counted from 1). Serial numbers are unique in a file but their slugs may not
+ * be ("A 1" and "a-1"), so a product whose stem is taken gets `-2`, `-3`, ….
+ * Since the position is the name's last '-' segment and holds no '-', distinct
+ * stems give distinct names: unique within the request. Holds one stem per
+ * product, so a 100 000-row upload keeps a few MB of them.
+ */
+export class ImageNames {
+  private readonly stems = new Set<string>();
+
+  /** The names of a product's images, in the order of its URLs. */
+  forProduct(serialNumber: string, productName: string, imageCount: number): string[] {
+    const stem = this.stem(serialNumber, productName);
+    return Array.from({ length: imageCount }, (_, index) => `${stem}-${index + 1}`);
+  }
+
+  /** `<serial>-<product name>`, unique among this instance's products; the archive's folder names too. */
+  stem(serialNumber: string, productName: string): string {
+    const base =
+      [slug(serialNumber, SERIAL_SLUG_MAX), slug(productName, NAME_SLUG_MAX)].filter((part) => part !== '').join('-') ||
+      'image';
+    let stem = base;
+    for (let n = 2; this.stems.has(stem); n++) stem = `${base}-${n}`;
+    this.stems.add(stem);
+    return stem;
+  }
 }
 
 /** Output images are served to anyone holding the (unguessable) key; nothing else in storage is. */

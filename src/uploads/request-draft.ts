@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ImageRepository } from '../products/image.repository.js';
 import type { ProductRepository } from '../products/product.repository.js';
 import type { DraftDetails, RequestRepository } from '../requests/request.repository.js';
+import { ImageNames } from '../storage/storage-keys.js';
 import type { CsvDialect, ParsedProduct, ProductSink } from './csv/product-csv.parser.js';
 
 /**
@@ -57,6 +58,7 @@ export class UploadTimeoutError extends Error {
 export class RequestDraft implements ProductSink {
   readonly requestId = randomUUID();
   private readonly nextId = uuidV7Sequence();
+  private readonly names = new ImageNames();
   private readonly aborter = new AbortController();
   private columns: string[] = [];
   private delimiter = ',';
@@ -159,6 +161,7 @@ export class RequestDraft implements ProductSink {
         cells: product.cells,
         urls: product.urls,
         imageIds: product.urls.map(() => this.nextId()),
+        fileNames: this.names.forProduct(product.serialNumber, product.name, product.urls.length),
       })),
     );
   }

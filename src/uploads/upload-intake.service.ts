@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { DEFAULT_QUALITY, type ProcessingOptions } from '../requests/processing-options.js';
 import { owningTenantOf } from '../security/tenant.js';
 import { WebhookRegistrar } from '../webhooks/webhook-registration.service.js';
 import {
@@ -58,10 +59,10 @@ export class UploadIntake {
       if (!draft || !csv) throw fileMissing('No part named "file" was sent.');
       const options = await validateFields(fields);
       const webhook = await this.webhooks.register(options.webhookUrl, options.webhookEvents);
-      const resize = options.resize === undefined || options.resize === 1 ? null : options.resize;
+      const processing = processingOptions(options);
       const webhookUrl = webhook?.url ?? null;
       const webhookEvents = webhook?.events ?? null;
-      const fingerprint = uploadFingerprint(csvHash.digest('hex'), { resize, webhookUrl, webhookEvents });
+      const fingerprint = uploadFingerprint(csvHash.digest('hex'), { ...processing, webhookUrl, webhookEvents });
       if (idempotencyKey) {
         const replayed = await this.idempotency.replay(idempotencyKey, fingerprint);
         if (replayed) {
@@ -75,7 +76,7 @@ export class UploadIntake {
           imageCount: csv.imageCount,
           webhookUrl,
           webhookEvents,
-          resize,
+          options: processing,
           idempotencyKey,
           uploadFingerprint: fingerprint,
           tenant: owningTenantOf(request),
@@ -117,6 +118,8 @@ export class UploadIntake {
       });
       if (!csv) throw fileMissing('No part named "file" was sent.');
       const options = await validateFields(fields);
+      // The same refusals as the upload, e.g. resize together with maxWidth.
+      processingOptions(options);
       await this.webhooks.register(options.webhookUrl, options.webhookEvents);
       return toCsvCheckDto(csv, firstRows);
     } catch (error) {
@@ -302,6 +305,32 @@ async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof c
 /** Swagger UI and many forms send a cleared field as an empty string; it means "not given". */
 function isBlank(value: unknown): boolean {
   return String(value).trim() === '';
+}
+
+/**
+ * The image options as stored with the request. Each field is valid on its
+ * own by now; what is left is how they combine.
+ */
+function processingOptions(fields: CreateRequestDto): ProcessingOptions {
+  const bounded = fields.maxWidth !== undefined || fields.maxHeight !== undefined;
+  if (bounded && fields.resize !== undefined) {
+    const bounds = ['maxWidth', 'maxHeight'].filter((field) => fields[field as 'maxWidth' | 'maxHeight'] !== undefined);
+    throw new AppError(
+      HttpStatus.UNPROCESSABLE_ENTITY,
+      ErrorCode.OptionsConflict,
+      'Conflicting size options',
+      `resize scales by a factor and ${bounds.join(' and ')} fit${bounds.length === 1 ? 's' : ''} inside a size: ` +
+        'send one or the other, not both.',
+      { fields: ['resize', ...bounds] },
+    );
+  }
+  return {
+    resize: fields.resize === undefined || fields.resize === 1 ? null : fields.resize,
+    maxWidth: fields.maxWidth ?? null,
+    maxHeight: fields.maxHeight ?? null,
+    quality: fields.quality ?? DEFAULT_QUALITY,
+    format: fields.format ?? 'keep',
+  };
 }
 
 function fileMissing(detail: string): AppError {

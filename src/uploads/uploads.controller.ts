@@ -13,6 +13,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { DEFAULT_QUALITY, MAX_DIMENSION, OUTPUT_FORMATS } from '../requests/processing-options.js';
 import { WEBHOOK_EVENT_TYPES } from '../requests/request-events.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../webhooks/webhook-registration.service.js';
 import { CsvCheckDto } from './dto/csv-check.dto.js';
@@ -27,8 +28,9 @@ const UPLOAD_PROBLEMS = {
   413: 'The CSV is larger than the configured limit',
   415: 'The file is an Excel workbook, .xlsx or .xls (SPREADSHEET_NOT_CSV): save it as "CSV UTF-8" and upload that',
   422:
-    'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the ' +
-    'webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored',
+    'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), ' +
+    'resize was sent with maxWidth or maxHeight (OPTIONS_CONFLICT), or the webhook fields are refused ' +
+    '(WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored',
   503:
     'The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent ' +
     'but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
@@ -76,9 +78,45 @@ const UPLOAD_BODY: ApiBodyOptions = {
         description: `Comma-separated event types; default all: ${WEBHOOK_EVENT_TYPES.join(', ')}`,
         // A comma-separated list in one form field, so the enum is written as a pattern of its values.
         pattern: `^(${EVENT_ALTERNATIVES})(,(${EVENT_ALTERNATIVES}))*$`,
-        example: 'request.failed',
       },
-      resize: { type: 'number', minimum: 0.01, maximum: 1, example: 0.5 },
+      // Swagger UI's "Try it out" fills a field with its example and sends it: only values that a plain upload
+      // may carry as they are have one (webhookEvents alone is refused without a webhookUrl).
+      resize: {
+        type: 'number',
+        minimum: 0.01,
+        maximum: 1,
+        description: 'Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight',
+      },
+      maxWidth: {
+        type: 'integer',
+        minimum: 1,
+        maximum: MAX_DIMENSION,
+        description: 'The output fits inside this width, aspect kept, never enlarged; not with resize',
+      },
+      maxHeight: {
+        type: 'integer',
+        minimum: 1,
+        maximum: MAX_DIMENSION,
+        description: 'The output fits inside this height, aspect kept, never enlarged; not with resize',
+      },
+      quality: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 100,
+        default: DEFAULT_QUALITY,
+        example: DEFAULT_QUALITY,
+        description: 'Encoder quality, 1 (smallest) to 100 (best); GIF output has none',
+      },
+      format: {
+        type: 'string',
+        enum: [...OUTPUT_FORMATS],
+        default: 'keep',
+        example: 'keep',
+        description:
+          '`keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, ' +
+          'when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an ' +
+          'image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame',
+      },
     },
   },
 };

@@ -135,7 +135,11 @@ describe('ingest of CSVs larger than one chunk', () => {
       'SELECT options, original_filename, product_count FROM processing_request WHERE id = ?',
       [response.json().requestId],
     );
-    expect(stored).toEqual({ options: { resize: 0.5 }, original_filename: 'late.csv', product_count: OPEN_AFTER + 1 });
+    expect(stored).toEqual({
+      options: { resize: 0.5, maxWidth: null, maxHeight: null, quality: 50, format: 'keep' },
+      original_filename: 'late.csv',
+      product_count: OPEN_AFTER + 1,
+    });
   });
 
   it('rolls back and answers 408 when the rest of a large upload stalls', async () => {

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, type ClientMeta, formDataBodySerializer, type Options as Options2, type RequestResult, type TDataShape } from './client/index.js';
-import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, DeleteRequestData, DeleteRequestErrors, DeleteRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListRequestsData, ListRequestsErrors, ListRequestsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses, ValidateRequestData, ValidateRequestErrors, ValidateRequestResponses } from './types.gen.js';
+import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, ArchiveRequestData, ArchiveRequestErrors, ArchiveRequestResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, DeleteRequestData, DeleteRequestErrors, DeleteRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListRequestsData, ListRequestsErrors, ListRequestsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses, ValidateRequestData, ValidateRequestErrors, ValidateRequestResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -111,6 +111,17 @@ export const deleteRequest = <ThrowOnError extends boolean = false>(options: Opt
 export const getRequest = <ThrowOnError extends boolean = false>(options: Options<GetRequestData, ThrowOnError>): RequestResult<GetRequestResponses, GetRequestErrors, ThrowOnError> => (options.client ?? client).get<GetRequestResponses, GetRequestErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],
     url: '/api/v1/requests/{id}',
+    ...options
+});
+
+/**
+ * Every output image in one ZIP, a folder per product, with the result CSV
+ *
+ * Streams a ZIP: a folder per product (`<serial>-<product name>`) holding its output images under their file names, and the result CSV at the root. Failed images are absent (the CSV says why). Images are stored uncompressed inside the ZIP, as they are compressed already. 409 REQUEST_NOT_FINISHED until the request is terminal.
+ */
+export const archiveRequest = <ThrowOnError extends boolean = false>(options: Options<ArchiveRequestData, ThrowOnError>): RequestResult<ArchiveRequestResponses, ArchiveRequestErrors, ThrowOnError> => (options.client ?? client).get<ArchiveRequestResponses, ArchiveRequestErrors, ThrowOnError>({
+    security: [{ name: 'x-api-key', type: 'apiKey' }],
+    url: '/api/v1/requests/{id}/archive',
     ...options
 });
 

@@ -109,6 +109,11 @@ export type LegacyStatusDto = {
     Completed: boolean;
 };
 
+/**
+ * `keep`: each image in its own format
+ */
+export type OutputFormat = 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
+
 export type ProblemDocumentDto = {
     type: string;
     title: string;
@@ -165,6 +170,22 @@ export type ProcessingOptionsDto = {
      * Resize factor, null when the size is kept
      */
     resize: number | null;
+    /**
+     * Width the output fits inside, null: no bound
+     */
+    maxWidth: number | null;
+    /**
+     * Height the output fits inside, null: no bound
+     */
+    maxHeight: number | null;
+    /**
+     * Encoder quality, 1-100
+     */
+    quality: number;
+    /**
+     * `keep`: each image in its own format
+     */
+    format: OutputFormat;
 };
 
 export type ProductCountsDto = {
@@ -453,7 +474,26 @@ export type ApiUploadLegacyData = {
          * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
          */
         webhookEvents?: string;
+        /**
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         */
         resize?: number;
+        /**
+         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         */
+        maxWidth?: number;
+        /**
+         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         */
+        maxHeight?: number;
+        /**
+         * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
+         */
+        quality?: number;
+        /**
+         * `keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame
+         */
+        format?: 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
     };
     headers?: {
         /**
@@ -492,7 +532,7 @@ export type ApiUploadLegacyErrors = {
      */
     415: ProblemDocumentDto;
     /**
-     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
+     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), resize was sent with maxWidth or maxHeight (OPTIONS_CONFLICT), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
      */
     422: ProblemDocumentDto;
     /**
@@ -578,7 +618,26 @@ export type CreateRequestData = {
          * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
          */
         webhookEvents?: string;
+        /**
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         */
         resize?: number;
+        /**
+         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         */
+        maxWidth?: number;
+        /**
+         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         */
+        maxHeight?: number;
+        /**
+         * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
+         */
+        quality?: number;
+        /**
+         * `keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame
+         */
+        format?: 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
     };
     headers?: {
         /**
@@ -617,7 +676,7 @@ export type CreateRequestErrors = {
      */
     415: ProblemDocumentDto;
     /**
-     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
+     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), resize was sent with maxWidth or maxHeight (OPTIONS_CONFLICT), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
      */
     422: ProblemDocumentDto;
     /**
@@ -652,7 +711,26 @@ export type ValidateRequestData = {
          * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
          */
         webhookEvents?: string;
+        /**
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         */
         resize?: number;
+        /**
+         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         */
+        maxWidth?: number;
+        /**
+         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         */
+        maxHeight?: number;
+        /**
+         * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
+         */
+        quality?: number;
+        /**
+         * `keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame
+         */
+        format?: 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
     };
     path?: never;
     query?: never;
@@ -677,7 +755,7 @@ export type ValidateRequestErrors = {
      */
     415: ProblemDocumentDto;
     /**
-     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
+     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), resize was sent with maxWidth or maxHeight (OPTIONS_CONFLICT), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
      */
     422: ProblemDocumentDto;
     /**
@@ -782,6 +860,49 @@ export type GetRequestResponses = {
 };
 
 export type GetRequestResponse = GetRequestResponses[keyof GetRequestResponses];
+
+export type ArchiveRequestData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/requests/{id}/archive';
+};
+
+export type ArchiveRequestErrors = {
+    /**
+     * Malformed request id
+     */
+    400: ProblemDocumentDto;
+    /**
+     * API key missing or not valid (only when the server is configured with API_KEYS)
+     */
+    401: ProblemDocumentDto;
+    /**
+     * Unknown request id
+     */
+    404: ProblemDocumentDto;
+    /**
+     * The request has not finished yet; poll its status
+     */
+    409: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded; retry after the Retry-After header
+     */
+    429: ProblemDocumentDto;
+};
+
+export type ArchiveRequestError = ArchiveRequestErrors[keyof ArchiveRequestErrors];
+
+export type ArchiveRequestResponses = {
+    /**
+     * The ZIP archive
+     */
+    200: Blob | File;
+};
+
+export type ArchiveRequestResponse = ArchiveRequestResponses[keyof ArchiveRequestResponses];
 
 export type ExportRequestData = {
     body?: never;
@@ -1278,7 +1399,26 @@ export type UploadLegacyData = {
          * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
          */
         webhookEvents?: string;
+        /**
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         */
         resize?: number;
+        /**
+         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         */
+        maxWidth?: number;
+        /**
+         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         */
+        maxHeight?: number;
+        /**
+         * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
+         */
+        quality?: number;
+        /**
+         * `keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame
+         */
+        format?: 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
     };
     headers?: {
         /**
@@ -1317,7 +1457,7 @@ export type UploadLegacyErrors = {
      */
     415: ProblemDocumentDto;
     /**
-     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
+     * The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), resize was sent with maxWidth or maxHeight (OPTIONS_CONFLICT), or the webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored
      */
     422: ProblemDocumentDto;
     /**

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Inject, Injectable } from '@nestjs/common';
 import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp } from 'sharp';
 import type { AppConfig } from '../../config/app-config.js';
+import { DEFAULT_QUALITY, type OutputFormat } from '../../requests/processing-options.js';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
 import { type ImageFormat, sniffImageFormat } from './image-format.js';
 import { stripMetadata } from './strip-metadata.js';
@@ -48,6 +49,16 @@ export const IMAGE_TRANSFORMER_OPTIONS = Symbol('IMAGE_TRANSFORMER_OPTIONS');
 export interface TransformOptions {
   /** Scale factor, 0 < f <= 1, applied to both sides; null keeps the dimensions. */
   resize: number | null;
+  /**
+   * Bounds the displayed size fits inside, aspect kept and never enlarged;
+   * either or both, never together with `resize`. Null or absent: no bound.
+   */
+  maxWidth?: number | null;
+  maxHeight?: number | null;
+  /** Encoder quality 1-100; absent: DEFAULT_QUALITY. GIF output has no quality setting. */
+  quality?: number;
+  /** Absent: 'keep'. */
+  format?: OutputFormat;
 }
 
 export interface TransformResult extends TransformInfo {
@@ -65,8 +76,6 @@ export interface TransformInfo {
   /** True when the output is the input itself because re-encoding did not make it smaller. */
   keptOriginal: boolean;
 }
-
-const QUALITY = 50;
 
 export const MAX_FRAMES = 200;
 
@@ -127,11 +136,11 @@ const TIMED_OUT = /^timeout:/;
  *   43.2 KB and 36.0 KB), but the real-image suite's 400x300 animation stayed
  *   0.2 % above ImageMagick; 16 brings it under.
  */
-const ENCODERS: Record<ImageFormat, (image: Sharp) => Sharp> = {
-  jpeg: (image) => image.jpeg({ quality: QUALITY, mozjpeg: false, progressive: false }),
-  png: (image) => image.png({ palette: true, quality: QUALITY, effort: 1, dither: 0, compressionLevel: 6 }),
-  webp: (image) => image.webp({ quality: QUALITY, effort: 4 }),
-  avif: (image) => image.avif({ quality: QUALITY, effort: 4 }),
+const ENCODERS: Record<ImageFormat, (image: Sharp, quality: number) => Sharp> = {
+  jpeg: (image, quality) => image.jpeg({ quality, mozjpeg: false, progressive: false }),
+  png: (image, quality) => image.png({ palette: true, quality, effort: 1, dither: 0, compressionLevel: 6 }),
+  webp: (image, quality) => image.webp({ quality, effort: 4 }),
+  avif: (image, quality) => image.avif({ quality, effort: 4 }),
   gif: (image) => image.gif({ dither: 0, interFrameMaxError: 4, interPaletteMaxError: 16 }),
 };
 
@@ -147,13 +156,18 @@ const greyPng = (image: Sharp): Sharp => image.png({ palette: false, compression
  * to 20 % larger than a plain sharp script's, and the time is a few milliseconds.
  */
 const SMALL_PNG_PIXELS = 250_000;
-const smallPng = (image: Sharp): Sharp => image.png({ palette: true, quality: QUALITY, compressionLevel: 9 });
+const smallPng = (image: Sharp, quality: number): Sharp => image.png({ palette: true, quality, compressionLevel: 9 });
 
-function encoderFor(format: ImageFormat, colour: Colour, output: Size): (image: Sharp) => Sharp {
+function encoderFor(format: ImageFormat, colour: Colour, output: Size): (image: Sharp, quality: number) => Sharp {
   if (format !== 'png') return ENCODERS[format];
   if (colour === 'grey') return greyPng;
   return output.width * output.height <= SMALL_PNG_PIXELS ? smallPng : ENCODERS.png;
 }
+
+/** The formats whose encoders write every frame of an animation; the others get its first frame. */
+const ANIMATED_OUTPUT = new Set<ImageFormat>(['gif', 'webp']);
+/** Where a grey picture can stay one channel; WebP and AVIF store colour anyway. */
+const GREY_OUTPUT = new Set<ImageFormat>(['jpeg', 'png']);
 
 interface Size {
   width: number;
@@ -171,6 +185,7 @@ type Colour = 'grey' | 'untagged-cmyk' | 'rgb' | 'deep';
 interface Source extends Size {
   frames: number;
   colour: Colour;
+  hasAlpha: boolean;
   /** EXIF orientation, 1 when absent. */
   orientation: number;
   /** EXIF, XMP or IPTC present. */
@@ -218,6 +233,12 @@ export class ImageTransformer {
     return identify(input);
   }
 
+  /** The format transform writes for this input, which names the stored file's extension. */
+  outputFormat(input: Buffer, options: Pick<TransformOptions, 'format'>): ImageFormat {
+    const format = identify(input);
+    return !options.format || options.format === 'keep' ? format : options.format;
+  }
+
   async transform(input: Buffer, options: TransformOptions): Promise<TransformResult> {
     const plan = await this.plan(input, options);
     const { data, info } = await this.encode(input, plan, (image) => image.toBuffer({ resolveWithObject: true }));
@@ -243,14 +264,32 @@ export class ImageTransformer {
 
   private async plan(input: Buffer, options: TransformOptions): Promise<Plan> {
     const format = identify(input);
-    const animated = format === 'gif' || format === 'webp';
+    const output = this.outputFormat(input, options);
+    const quality = options.quality ?? DEFAULT_QUALITY;
+    if (!(Number.isInteger(quality) && quality >= 1 && quality <= 100)) {
+      throw new RangeError(`quality must be an integer from 1 to 100, got ${quality}`);
+    }
+    const bounded = (options.maxWidth ?? null) !== null || (options.maxHeight ?? null) !== null;
+    if (bounded && options.resize !== null) throw new RangeError('resize cannot be combined with maxWidth or maxHeight');
+    // An animation read into a format that has none would come out as its frames stacked into one tall picture.
+    const animated = (format === 'gif' || format === 'webp') && ANIMATED_OUTPUT.has(output);
     const source = await this.inspect(input, format, animated);
-    const target = scaled(source, options.resize);
+    const target = bounded
+      ? fittedInside(source, options.maxWidth ?? null, options.maxHeight ?? null)
+      : scaled(source, options.resize);
     // A factor too close to 1 to change a dimension is treated as no resize.
     const resizing = target.width !== source.width || target.height !== source.height;
     const shrinkOnLoad =
       resizing && format === 'jpeg' && this.options.jpegShrinkOnLoad !== false ? shrinkOnLoadFactor(source, target) : 1;
-    return { format, source, target: resizing ? target : null, shrinkOnLoad };
+    return {
+      format,
+      output,
+      quality,
+      keepAllowed: !options.format || options.format === 'keep',
+      source,
+      target: resizing ? target : null,
+      shrinkOnLoad,
+    };
   }
 
   /**
@@ -294,6 +333,7 @@ export class ImageTransformer {
     const details = {
       frames,
       colour: colourOf(metadata),
+      hasAlpha: metadata.hasAlpha,
       orientation: metadata.orientation ?? 1,
       hasMetadata: Boolean(metadata.exif ?? metadata.xmp ?? metadata.iptc),
     };
@@ -316,7 +356,7 @@ export class ImageTransformer {
   }
 
   private async encode<T>(input: Buffer, plan: Plan, write: (image: Sharp) => Promise<T>): Promise<T> {
-    const { format, source, target: size } = plan;
+    const { format, output, source, target: size } = plan;
     const animated = source.frames > 1;
     // sharp offers libjpeg's shrink only through libvips' "file[options]" syntax.
     const scratch = plan.shrinkOnLoad > 1 ? join(this.scratchDir, `pixbatch-${randomUUID()}.jpg`) : null;
@@ -326,7 +366,7 @@ export class ImageTransformer {
       const image = source.colour === 'untagged-cmyk' ? await this.untaggedCmyk(loaded) : this.load(loaded, animated);
       // Without keep*/with* calls sharp writes no EXIF, XMP, IPTC or ICC data.
       if (!animated) image.autoOrient();
-      if (source.colour === 'grey') {
+      if (source.colour === 'grey' && GREY_OUTPUT.has(output)) {
         image.toColourspace('b-w');
       } else if (source.colour === 'deep') {
         // sharp's default pipeline keeps a 16-bit input in 'rgb16' and then applies
@@ -341,7 +381,10 @@ export class ImageTransformer {
       if (this.options.timeoutSeconds !== undefined) image.timeout({ seconds: this.options.timeoutSeconds });
       // fit 'fill' with both sides computed from the factor; for animations the height is per frame.
       if (size) image.resize({ width: size.width, height: size.height, fit: 'fill' });
-      return await write(encoderFor(format, source.colour, size ?? source)(image));
+      // JPEG has no alpha: transparent areas become white, as on a web page, not libvips' black.
+      if (output === 'jpeg' && source.hasAlpha) image.flatten({ background: '#ffffff' });
+      const colour = GREY_OUTPUT.has(output) ? source.colour : 'rgb';
+      return await write(encoderFor(output, colour, size ?? source)(image, plan.quality));
     } catch (error) {
       throw await this.failure(input, format, animated, error);
     } finally {
@@ -391,7 +434,13 @@ export class ImageTransformer {
 }
 
 interface Plan {
+  /** The input's format. */
   format: ImageFormat;
+  /** The format written. */
+  output: ImageFormat;
+  quality: number;
+  /** The input may be handed back when re-encoding does not shrink it: only when the format is kept. */
+  keepAllowed: boolean;
   source: Source;
   /** Null: no resize. */
   target: Size | null;
@@ -428,7 +477,8 @@ function shrinkOnLoadFactor(source: Size, target: Size): number {
  * stripped without re-encoding.
  */
 function keptOriginal(plan: Plan, input: Buffer, encodedBytes: number): Buffer | null {
-  if (plan.target !== null) return null;
+  // A requested format is honoured like a resize, even when its file is larger.
+  if (plan.target !== null || !plan.keepAllowed) return null;
   const stripped = stripMetadata(plan.format, input, plan.source);
   return stripped !== null && stripped.length <= encodedBytes ? stripped : null;
 }
@@ -457,7 +507,7 @@ function colourOf(metadata: Metadata): Colour {
 
 function encoded(plan: Plan, input: Buffer, info: OutputInfo): TransformInfo {
   return {
-    format: plan.format,
+    format: plan.output,
     width: info.width,
     height: info.pageHeight ?? info.height,
     bytesIn: input.length,
@@ -482,6 +532,24 @@ function scaled(size: Size, factor: number | null): Size {
   return {
     width: Math.max(1, Math.round(size.width * factor)),
     height: Math.max(1, Math.round(size.height * factor)),
+  };
+}
+
+/**
+ * The largest size within the bounds with the source's aspect, never larger
+ * than the source; the bounding side is exact, the other rounded, at least 1.
+ */
+function fittedInside(size: Size, maxWidth: number | null, maxHeight: number | null): Size {
+  for (const bound of [maxWidth, maxHeight]) {
+    if (bound !== null && !(Number.isInteger(bound) && bound >= 1)) {
+      throw new RangeError(`maxWidth and maxHeight must be positive integers, got ${bound}`);
+    }
+  }
+  const factor = Math.min(1, (maxWidth ?? Infinity) / size.width, (maxHeight ?? Infinity) / size.height);
+  if (factor === 1) return size;
+  return {
+    width: Math.min(maxWidth ?? Infinity, Math.max(1, Math.round(size.width * factor))),
+    height: Math.min(maxHeight ?? Infinity, Math.max(1, Math.round(size.height * factor))),
   };
 }
 

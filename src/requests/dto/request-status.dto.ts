@@ -1,5 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { WebhookEventType } from '../request-events.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../processing-options.js';
 import { RequestStatus } from '../request-status.js';
 
 export class ImageCountsDto {
@@ -31,6 +32,14 @@ export class ImageErrorSummaryDto {
 export class ProcessingOptionsDto {
   @ApiProperty({ nullable: true, type: Number, example: 0.5, description: 'Resize factor, null when the size is kept' })
   resize: number | null;
+  @ApiProperty({ nullable: true, type: 'integer', example: 1200, description: 'Width the output fits inside, null: no bound' })
+  maxWidth: number | null;
+  @ApiProperty({ nullable: true, type: 'integer', example: null, description: 'Height the output fits inside, null: no bound' })
+  maxHeight: number | null;
+  @ApiProperty({ type: 'integer', example: 50, description: 'Encoder quality, 1-100' })
+  quality: number;
+  @ApiProperty({ enum: OUTPUT_FORMATS, enumName: 'OutputFormat', example: 'keep', description: '`keep`: each image in its own format' })
+  format: OutputFormat;
 }
 
 export class RequestLinksDto {

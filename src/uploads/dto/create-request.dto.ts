@@ -1,11 +1,19 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
+import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
+import { DEFAULT_QUALITY, MAX_DIMENSION, OUTPUT_FORMATS, type OutputFormat } from '../../requests/processing-options.js';
 import { WEBHOOK_EVENT_TYPES } from '../../requests/request-events.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../../webhooks/webhook-registration.service.js';
 
 const RESIZE_MESSAGE =
   'resize must be a plain number from 0.01 to 1, the factor for width and height: 0.5 halves them ("50%" is not accepted)';
+
+const dimensionMessage = (field: string) =>
+  `${field} must be a whole number of pixels from 1 to ${MAX_DIMENSION}: the output fits inside it, never enlarged`;
+const MAX_WIDTH_MESSAGE = dimensionMessage('maxWidth');
+const MAX_HEIGHT_MESSAGE = dimensionMessage('maxHeight');
+const QUALITY_MESSAGE = 'quality must be a whole number from 1 (smallest files) to 100 (best quality)';
+const FORMAT_MESSAGE = `format must be one of ${OUTPUT_FORMATS.join(', ')}`;
 
 /**
  * The multipart fields that accompany the CSV file. The webhook fields are
@@ -44,4 +52,59 @@ export class CreateRequestDto {
   @Min(0.01, { message: RESIZE_MESSAGE })
   @Max(1, { message: RESIZE_MESSAGE })
   resize?: number;
+
+  @ApiPropertyOptional({
+    description: 'The output fits inside this width, aspect kept, never enlarged. Not with resize.',
+    example: 1200,
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_DIMENSION,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: MAX_WIDTH_MESSAGE })
+  @Min(1, { message: MAX_WIDTH_MESSAGE })
+  @Max(MAX_DIMENSION, { message: MAX_WIDTH_MESSAGE })
+  maxWidth?: number;
+
+  @ApiPropertyOptional({
+    description: 'The output fits inside this height, aspect kept, never enlarged. Not with resize.',
+    example: 1200,
+    type: 'integer',
+    minimum: 1,
+    maximum: MAX_DIMENSION,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: MAX_HEIGHT_MESSAGE })
+  @Min(1, { message: MAX_HEIGHT_MESSAGE })
+  @Max(MAX_DIMENSION, { message: MAX_HEIGHT_MESSAGE })
+  maxHeight?: number;
+
+  @ApiPropertyOptional({
+    description: `Encoder quality, 1-100 (default ${DEFAULT_QUALITY}); GIF output has none`,
+    example: DEFAULT_QUALITY,
+    default: DEFAULT_QUALITY,
+    type: 'integer',
+    minimum: 1,
+    maximum: 100,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt({ message: QUALITY_MESSAGE })
+  @Min(1, { message: QUALITY_MESSAGE })
+  @Max(100, { message: QUALITY_MESSAGE })
+  quality?: number;
+
+  @ApiPropertyOptional({
+    description:
+      'Output format; `keep` (default) writes each image in its own format. JPEG from an image with transparency is ' +
+      'flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame',
+    enum: OUTPUT_FORMATS,
+    default: 'keep',
+    example: 'keep',
+  })
+  @IsOptional()
+  @IsIn(OUTPUT_FORMATS, { message: FORMAT_MESSAGE })
+  format?: OutputFormat;
 }
