@@ -1,0 +1,220 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { AppProcess } from '../support/app-process.js';
+import { freePort } from '../support/free-port.js';
+import { ImageServer } from '../support/image-server.js';
+import { cleanUp } from '../support/test-app.js';
+import { testConfig, testEnv } from '../support/test-env.js';
+import { waitUntil } from '../support/wait-until.js';
+import { launchChromium } from './browser.js';
+
+// The whole suite stays under two minutes; each step waits far less than this.
+jest.setTimeout(60_000);
+
+const API_KEY = 'browser-key';
+const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'browser');
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact: string | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/** axe-core injected into the page as a file (the CSP forbids inline scripts in the page, not in devtools). */
+async function seriousViolations(page: Page): Promise<string[]> {
+  await page.addScriptTag({ content: AXE_SOURCE });
+  // Browser-side code as strings: the test project is typed for Node, without the DOM library.
+  const violations = (await page.evaluate('axe.run().then((result) => result.violations)')) as AxeViolation[];
+  return violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+}
+
+const csv = (rows: string[]) => Buffer.from(['S. No.,Product Name,Input Image Urls', ...rows].join('\n') + '\n');
+
+describe('The web page, in Chromium, against the real service', () => {
+  let images: ImageServer;
+  let app: AppProcess;
+  let env: Record<string, string>;
+  let base: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  /** Every URL the page asked for, to prove the key never travels in one. */
+  const requested: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    images = await ImageServer.start();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    env = testEnv({ PORT: String(port), PUBLIC_BASE_URL: base, API_KEYS: API_KEY, LOG_LEVEL: 'warn' });
+    app = AppProcess.spawn(env, join(ARTIFACTS, 'app.log'));
+    await waitUntil('the app to answer', async () => (await fetch(`${base}/health/live`)).ok, 30_000);
+    browser = await launchChromium();
+  });
+
+  beforeEach(async () => {
+    context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+    page = await context.newPage();
+    page.on('request', (request) => requested.push(request.url()));
+  });
+
+  afterEach(async () => {
+    await context?.close();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await app?.kill('SIGTERM');
+    await images?.close();
+    if (env) await cleanUp(testConfig(env));
+  });
+
+  /** Enters the key through the prompt, as a person would after the first 401. */
+  async function enterKey(key: string): Promise<void> {
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Use this key' }).click();
+  }
+
+  it('asks for the API key, says when it is wrong, then uploads and shows the batch live to the end', async () => {
+    await page.goto(`${base}/`);
+    await page.getByLabel('CSV file').setInputFiles({
+      name: 'catalogue.csv',
+      mimeType: 'text/csv',
+      buffer: csv([
+        `1,Blue Mug,"${images.url('/photo.jpg')},${images.url('/alpha.png')}"`,
+        `2,Red Lamp,${images.url('/photo2.jpg')}`,
+        `3,Gone Chair,${images.url('/missing.jpg')}`,
+      ]),
+    });
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.getByLabel('API key').waitFor();
+    await screenshot(page, 'api-key-prompt');
+
+    await enterKey('not-the-key');
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.getByText('That API key was not accepted').waitFor();
+
+    await enterKey(API_KEY);
+    await page.getByRole('button', { name: 'Upload' }).click();
+    await page.waitForURL(/\/requests\/[0-9a-f-]{36}$/);
+    const requestId = page.url().split('/').pop()!;
+
+    const bar = page.getByRole('progressbar', { name: 'Images processed' });
+    await bar.waitFor();
+    await page.waitForFunction(`document.querySelector('[role=progressbar]').getAttribute('aria-valuenow') === '100'`, null, {
+      timeout: 30_000,
+    });
+    await page.getByText('Completed, some images failed').waitFor();
+
+    // Three outputs, each a decoded image served from /files (loading=lazy, so scroll them in).
+    const thumbnails = page.locator('.products img');
+    await waitUntil('three thumbnails', async () => (await thumbnails.count()) === 3);
+    for (const thumbnail of await thumbnails.all()) {
+      await thumbnail.scrollIntoViewIfNeeded();
+      await waitUntil('the thumbnail to load', async () => (await thumbnail.evaluate('(img) => img.complete && img.naturalWidth > 0')) === true);
+      expect(await thumbnail.getAttribute('src')).toMatch(new RegExp(`^${base}/files/`));
+    }
+    // The failed image, with its code and a sentence for a person, in the summary and the product list.
+    await page.getByText('The image is not at this address any more (HTTP 404).').first().waitFor();
+    expect(await page.locator('.failures').textContent()).toContain('HTTP_404');
+    expect(await page.locator('.saving').count()).toBe(3);
+    await page.evaluate('window.scrollTo(0, 0)');
+    await screenshot(page, 'request-view');
+    expect(await seriousViolations(page)).toEqual([]);
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download result CSV' }).click()]);
+    expect(download.suggestedFilename()).toBe('catalogue.pixbatch.csv');
+    const downloaded = readFileSync((await download.path())!);
+    const exported = await fetch(`${base}/api/v1/requests/${requestId}/export`, { headers: { 'x-api-key': API_KEY } });
+    expect(exported.status).toBe(200);
+    expect(downloaded.equals(Buffer.from(await exported.arrayBuffer()))).toBe(true);
+
+    expect(requested.filter((url) => url.includes(API_KEY))).toEqual([]);
+  });
+
+  it('shows a rejected CSV as a table of rows, lines, columns and messages', async () => {
+    await page.goto(`${base}/`);
+    await page.evaluate(`sessionStorage.setItem('pixbatch.apiKey', ${JSON.stringify(API_KEY)})`);
+    await page.getByLabel('CSV file').setInputFiles({
+      name: 'broken.csv',
+      mimeType: 'text/csv',
+      buffer: csv([`1,Blue Mug,${images.url('/photo.jpg')}`, `2,,${images.url('/photo.jpg')}`, `1,Copy,${images.url('/photo.jpg')}`]),
+    });
+    await page.getByRole('button', { name: 'Upload' }).click();
+    const table = page.getByRole('table');
+    await table.waitFor();
+    const header = await table.locator('thead th').allTextContents();
+    expect(header).toEqual(['Row', 'Line', 'Column', 'Message']);
+    const cells = await Promise.all((await table.locator('tbody tr').all()).map((row) => row.locator('td').allTextContents()));
+    expect(cells.map(([row, line]) => [row, line])).toEqual([
+      ['2', '3'],
+      ['3', '4'],
+    ]);
+    expect(cells.every((row) => (row[3] ?? '').length > 0)).toBe(true);
+    expect(await page.locator('.problem').textContent()).not.toContain('{');
+    expect(page.url()).toBe(`${base}/`);
+    await screenshot(page, 'csv-rejected');
+    expect(await seriousViolations(page)).toEqual([]);
+  });
+
+  it('works with the keyboard alone and at 375 px wide, with no serious accessibility violation on any view', async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    for (const path of ['/', '/requests']) {
+      await page.goto(`${base}${path}`);
+      await page.locator('h1').waitFor();
+      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+      expect(await seriousViolations(page)).toEqual([]);
+    }
+    await screenshot(page, 'requests-375px');
+
+    await page.goto(`${base}/`);
+    // Skip link, brand, three navigation links, then the file input: every control on the way is reachable.
+    const focused: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press('Tab');
+      focused.push((await page.evaluate(`document.activeElement.id || document.activeElement.textContent`)) as string);
+    }
+    expect(focused).toContain('csv-file');
+    await screenshot(page, 'upload-375px');
+  });
+
+  it('serves the page with a strict CSP and caching fit for it, leaving the API and docs as they were', async () => {
+    const index = await fetch(`${base}/requests/${crypto.randomUUID()}`);
+    expect(index.status).toBe(200);
+    expect(index.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(index.headers.get('cache-control')).toBe('no-cache');
+    const csp = index.headers.get('content-security-policy')!;
+    expect(csp).toContain(`script-src 'self'`);
+    expect(csp).not.toContain('unsafe-inline');
+    const html = await index.text();
+    expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
+
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const script = await fetch(`${base}${asset}`);
+    expect(script.status).toBe(200);
+    expect(script.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+
+    for (const path of ['/assets/nope.js', '/api/v1/nope', '/files/nope', '/health/nope']) {
+      const missing = await fetch(`${base}${path}`, { headers: { 'x-api-key': API_KEY } });
+      expect({ path, status: missing.status, type: missing.headers.get('content-type') }).toEqual({
+        path,
+        status: 404,
+        type: expect.stringMatching(/^application\/problem\+json/),
+      });
+    }
+    const docs = await fetch(`${base}/docs`);
+    expect(docs.status).toBe(200);
+    expect(docs.headers.get('content-security-policy')).toContain(`style-src 'self' 'unsafe-inline'`);
+    expect(docs.headers.get('content-security-policy')).toContain(`script-src 'self';`);
+  });
+});
