@@ -50,6 +50,8 @@ describe('The web page, in Chromium, against the real service', () => {
   let page: Page;
   /** Every URL the page asked for, to prove the key never travels in one. */
   const requested: string[] = [];
+  /** The x-api-key header of each API call the page made. */
+  const apiKeyHeaders: (string | undefined)[] = [];
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
@@ -66,7 +68,10 @@ describe('The web page, in Chromium, against the real service', () => {
   beforeEach(async () => {
     context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
-    page.on('request', (request) => requested.push(request.url()));
+    page.on('request', (request) => {
+      requested.push(request.url());
+      if (new URL(request.url()).pathname.startsWith('/api/')) apiKeyHeaders.push(request.headers()['x-api-key']);
+    });
   });
 
   afterEach(async () => {
@@ -106,6 +111,7 @@ describe('The web page, in Chromium, against the real service', () => {
     await page.getByText('That API key was not accepted').waitFor();
 
     await enterKey(API_KEY);
+    apiKeyHeaders.length = 0;
     await page.getByRole('button', { name: 'Upload' }).click();
     await page.waitForURL(/\/requests\/[0-9a-f-]{36}$/);
     const requestId = page.url().split('/').pop()!;
@@ -144,6 +150,9 @@ describe('The web page, in Chromium, against the real service', () => {
     expect(downloaded.equals(Buffer.from(await exported.arrayBuffer()))).toBe(true);
 
     expect(requested.filter((url) => url.includes(API_KEY))).toEqual([]);
+    // Upload, status, products, export: every API call since the key was entered carried it in the header.
+    expect(apiKeyHeaders.length).toBeGreaterThanOrEqual(4);
+    expect(new Set(apiKeyHeaders)).toEqual(new Set([API_KEY]));
   }, BUDGET_MS);
 
   it('shows a rejected CSV as a table of rows, lines, columns and messages', async () => {

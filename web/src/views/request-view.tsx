@@ -55,6 +55,14 @@ export function RequestView({ id }: { id: string }) {
       saveBlob(blob as unknown as Blob, resultFilename(status.originalFilename));
     });
 
+  const archive = plannedOperation('downloadArchive');
+  const downloadZip = () =>
+    run('zip', async () => {
+      if (!archive) return;
+      const blob = await call(archive({ path: { id }, parseAs: 'blob' }));
+      saveBlob(blob as Blob, resultFilename(status.originalFilename).replace(/\.csv$/, '.zip'));
+    });
+
   /** A lifecycle action; until its endpoint exists the button stays disabled and says why. */
   const lifecycle = (operation: PlannedOperation, label: string, confirmText?: string) => {
     const sdkCall = plannedOperation(operation);
@@ -78,7 +86,7 @@ export function RequestView({ id }: { id: string }) {
       </button>
     );
   };
-  const lifecycleMissing = !plannedOperation('retryRequest') || !plannedOperation('cancelRequest') || !plannedOperation('deleteRequest');
+  const lifecycleMissing = (['retryRequest', 'cancelRequest', 'deleteRequest', 'downloadArchive'] as const).some((name) => !plannedOperation(name));
 
   return (
     <section aria-labelledby="request-heading">
@@ -126,13 +134,22 @@ export function RequestView({ id }: { id: string }) {
           <button type="button" onClick={downloadCsv} disabled={!status.completed || busy !== null}>
             Download result CSV
           </button>
+          <button
+            type="button"
+            className="secondary"
+            onClick={downloadZip}
+            disabled={!archive || !status.completed || busy !== null}
+            aria-describedby={archive ? undefined : 'lifecycle-hint'}
+          >
+            Download images (ZIP)
+          </button>
           {lifecycle('retryRequest', 'Retry failed')}
           {lifecycle('cancelRequest', 'Cancel')}
           {lifecycle('deleteRequest', 'Delete', 'Delete this request, its results and its images? This cannot be undone.')}
         </div>
         {lifecycleMissing ? (
           <p id="lifecycle-hint" className="hint">
-            Retry, cancel and delete arrive with the next version of the API.
+            The ZIP download, retry, cancel and delete arrive with the next version of the API.
           </p>
         ) : null}
         {actionProblem ? <ProblemView problem={actionProblem} /> : null}
