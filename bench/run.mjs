@@ -1,4 +1,4 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 import { execFile } from 'node:child_process';
@@ -9,13 +9,15 @@ import { parseArgs, promisify } from 'node:util';
 import sharp from 'sharp';
 import { bareLoop, serviceTransformer } from './lib/bare.mjs';
 import { meanPsnr, productShots } from './lib/quality.mjs';
+import { compareFormats, imageMagick, imageMagickGif, plainSharp, realImageFiles, flatGif } from './lib/formats.mjs';
 import { SETS, loadCorpus } from './lib/corpus.mjs';
 import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
 import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
+import { startS3Server } from './lib/s3-server.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'storage'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -43,6 +45,8 @@ const SERVICES = ['postgres', 'redis-server'];
 const STATUS_RATE = 200;
 const STATUS_SECONDS = 5;
 const MEMORY_BATCHES = 4;
+const LIST_REQUESTS = 100_000;
+const LIST_CALLS = 200;
 const ALLOCATORS = [
   ['glibc', {}],
   ['glibc, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
@@ -71,6 +75,8 @@ try {
     if (only.has('resize')) Object.assign(metrics, await resize());
     if (only.has('memory')) Object.assign(metrics, await workerMemory());
     if (only.has('ingest')) Object.assign(metrics, await ingest());
+    if (only.has('list')) Object.assign(metrics, await listRequests());
+    if (only.has('storage')) Object.assign(metrics, await storage());
     results.push(metrics);
   }
 } finally {
@@ -178,6 +184,38 @@ async function pipeline(mode, previous) {
 }
 
 /**
+ * The same batch through an api + worker pair on each storage driver in turn,
+ * in this run: the local disk, then STORAGE_DRIVER=s3 against s3rver on
+ * loopback (in this process), so the figures differ only by the store.
+ */
+async function storage() {
+  const images = corpus[THROUGHPUT_SET];
+  const s3 = await startS3Server(join(env.dir, 's3'));
+  const out = {};
+  try {
+    for (const [driver, driverEnv] of [['local', {}], ['s3', s3.env]]) {
+      log(`storage (${driver}): ${images.length} images, api + worker`);
+      await env.reset();
+      const options = { nodeArgs: nodeArgs(), env: { ...serviceEnv(), ...driverEnv } };
+      const [api] = [await env.start('api', options), await env.start('worker', options)];
+      const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
+      const warmUp = await upload(api.baseUrl, productCsv(WARM_UP_IMAGES / 2, 2, urls));
+      await waitForTerminal(api.baseUrl, warmUp.requestId);
+      const created = await upload(api.baseUrl, productCsv(images.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
+      const status = await waitForTerminal(api.baseUrl, created.requestId, { intervalMs: 250 });
+      if (status.status !== 'completed') throw new Error(`storage (${driver}) ended ${status.status}`);
+      const perSecond = images.length / ((Date.parse(status.completedAt) - created.startedAt) / 1000);
+      out[`storage.${driver}`] = metric(`storage ${driver === 's3' ? 'S3 (s3rver on loopback)' : 'local disk'}, upload→terminal`, perSecond, 'img/s', 1);
+    }
+    out['storage.ratio'] = metric('storage S3 / local ratio', out['storage.s3'].value / out['storage.local'].value, '', 2);
+  } finally {
+    await env.reset();
+    await s3.close();
+  }
+  return out;
+}
+
+/**
  * The status endpoint's latency while a batch is processing: GETs sent at a
  * fixed rate (open loop, so a slow answer does not slow the sender down) for
  * STATUS_SECONDS, against an api + worker pair busy with twice the JPEG set,
@@ -229,6 +267,57 @@ async function formats() {
     out[`format.${name}.slower`] = metric(`${describeSet(name)}: time per pixel vs JPEG`, jpegMpxPerSecond / mpxPerSecond, '×', 2);
     out[`format.${name}.outIn`] = metric(`${describeSet(name)}: output/input bytes`, result.bytesOut / result.bytesIn, '', 3);
     out[`format.${name}.kept`] = metric(`${describeSet(name)}: originals kept`, result.kept, `/${result.images}`, 0);
+  }
+  Object.assign(out, await formatsAgainstPlainSharp());
+  return out;
+}
+
+/**
+ * Issue 16 item 3: per format, the service's bytes and SSIM beside a plain sharp
+ * script's (quality 50, default effort) on the same files, resized by half so that
+ * no original is kept: the real-image fixture set (Debian) and corpus photos.
+ * Times are medians of 3, one image at a time.
+ */
+async function formatsAgainstPlainSharp() {
+  const files = [
+    ...(await realImageFiles()),
+    ...['jpeg-1200sq', 'png-1200sq', 'webp-1200sq', 'gif-anim-320'].flatMap((name) =>
+      corpus[name].slice(0, 6).map((image) => ({ name: image.name, format: SETS[name].format, data: image.data })),
+    ),
+  ];
+  for (const image of corpus['jpeg-1200sq'].slice(0, 3)) {
+    files.push({ name: `${image.name}.avif`, format: 'avif', data: await sharp(image.data).avif({ quality: 80 }).toBuffer() });
+  }
+  log(`formats vs plain sharp: ${files.length} files`);
+  const rows = await compareFormats(files, serviceTransformer(), { resize: 0.5, runs: 3 });
+  const out = {};
+  for (const format of ['jpeg', 'png', 'webp', 'avif', 'gif']) {
+    const of = rows.filter((row) => row.format === format);
+    if (of.length === 0) continue;
+    const sum = (pick) => of.reduce((total, row) => total + pick(row), 0);
+    const mean = (pick) => sum(pick) / of.length;
+    const what = `${format.toUpperCase()} vs plain sharp (${of.length} files, 50 %)`;
+    Object.assign(out, {
+      [`vsPlain.${format}.bytes`]: metric(`${what}: our bytes / plain sharp's`, sum((r) => r.ours.bytes) / sum((r) => r.plain.bytes), '', 3),
+      [`vsPlain.${format}.worst`]: metric(`${what}: worst file, our bytes / plain's`, Math.max(...of.map((r) => r.ours.bytes / r.plain.bytes)), '', 3),
+      [`vsPlain.${format}.ssim`]: metric(`${what}: mean SSIM, ours`, mean((r) => r.ours.ssim), '', 4),
+      [`vsPlain.${format}.plainSsim`]: metric(`${what}: mean SSIM, plain sharp`, mean((r) => r.plain.ssim), '', 4),
+      [`vsPlain.${format}.ms`]: metric(`${what}: ms per image, ours`, mean((r) => r.ours.ms), 'ms', 1),
+      [`vsPlain.${format}.plainMs`]: metric(`${what}: ms per image, plain sharp`, mean((r) => r.plain.ms), 'ms', 1),
+    });
+  }
+  const convert = await imageMagick();
+  if (convert) {
+    const gif = await flatGif();
+    for (const resize of [null, 0.5]) {
+      const ours = await serviceTransformer().transform(gif, { resize });
+      const magick = await imageMagickGif(convert, gif, resize);
+      const plain = await plainSharp(gif, 'gif', resize);
+      const what = `flat-colour GIF ${resize ? 'at 50 %' : 'unresized'}`;
+      out[`gifFlat.${resize ?? 1}.ours`] = metric(`${what}: our KB (ImageMagick ${(magick.length / 1024).toFixed(1)}, plain sharp ${(plain.length / 1024).toFixed(1)})`, ours.data.length / 1024, 'KB', 1);
+    }
+  } else {
+    log('ImageMagick is not installed (apt-get install imagemagick): no GIF comparison with it');
   }
   return out;
 }
@@ -342,6 +431,59 @@ async function ingest() {
   return out;
 }
 
+/**
+ * GET /api/v1/requests with LIST_REQUESTS requests in the table, 90 % of them
+ * the caller's tenant: the first page, a page 20 pages deep (by cursor), a
+ * status filter and a date window; median and p95 of LIST_CALLS sequential
+ * calls each, over HTTP from this process.
+ */
+async function listRequests() {
+  log(`list: ${LIST_REQUESTS} requests`);
+  await env.reset();
+  const api = await env.start('api', { nodeArgs: nodeArgs(), env: { ...serviceEnv(), API_KEYS: 'bench:bench-key,other:other-key' } });
+  await env.query(
+    `INSERT INTO processing_request (id, tenant, status, original_filename, options, columns, product_count, image_count,
+                                     images_succeeded, images_failed, created_at, completed_at)
+     SELECT gen_random_uuid(), CASE WHEN n % 10 = 0 THEN 'other' ELSE 'bench' END,
+            (ARRAY['completed', 'completed_with_errors', 'failed', 'processing', 'pending'])[1 + n % 5]::request_status,
+            'products-' || n || '.csv', '{"resize":null}', '["S. No.","Product Name","Input Image Urls"]', 100, 300, 290, 10,
+            timestamp '2026-01-01' + n * interval '1 minute', timestamp '2026-01-01' + n * interval '1 minute' + interval '5 minutes'
+       FROM generate_series(1, $1) AS n`,
+    [LIST_REQUESTS],
+  );
+  await env.query('ANALYZE processing_request');
+  const get = async (query) => {
+    const response = await fetch(`${api.baseUrl}/api/v1/requests?${query}`, { headers: { 'x-api-key': 'bench-key' } });
+    const body = await response.json();
+    if (!response.ok) throw new Error(`list answered ${response.status}: ${JSON.stringify(body)}`);
+    return body;
+  };
+  let deep = '';
+  for (let page = 0; page < 20; page++) deep = (await get(`limit=50${deep && `&cursor=${deep}`}`)).nextCursor;
+  const cases = [
+    ['first', 'first page (50)', 'limit=50'],
+    ['deep', 'page 21 by cursor (50)', `limit=50&cursor=${deep}`],
+    ['status', 'status=failed,pending (50)', 'limit=50&status=failed,pending'],
+    ['window', 'one day by createdAfter/Before (200)', 'limit=200&createdAfter=2026-02-01T00:00:00Z&createdBefore=2026-02-02T00:00:00Z'],
+  ];
+  const out = {};
+  for (const [key, label, query] of cases) {
+    for (let n = 0; n < 20; n++) await get(query);
+    const latencies = [];
+    for (let n = 0; n < LIST_CALLS; n++) {
+      const started = performance.now();
+      await get(query);
+      latencies.push(performance.now() - started);
+    }
+    latencies.sort((a, b) => a - b);
+    out[`list.${key}.p50`] = metric(`list ${LIST_REQUESTS / 1000}k: ${label} p50`, latencies[Math.floor(LIST_CALLS / 2)], 'ms', 1);
+    out[`list.${key}.p95`] = metric(`list ${LIST_REQUESTS / 1000}k: ${label} p95`, latencies[Math.floor(LIST_CALLS * 0.95)], 'ms', 1);
+  }
+  await env.stop(api);
+  await env.reset();
+  return out;
+}
+
 /** Node.js options for the service processes, after package.json's config.nodeFlags. */
 function nodeArgs() {
   const extra = args['node-args']?.split(' ').filter(Boolean) ?? [];
@@ -367,7 +509,7 @@ async function exportOf(api, requestId, k) {
   const stats = await processStats(worker.pid);
   await env.stop(worker);
   return {
-    [`export.${k}.ms`]: metric(`export ${k} rows: finalize (output URLs + result CSV)`, ms, 'ms', 0),
+    [`export.${k}.ms`]: metric(`export ${k} rows: finalize (status and webhook event only; the CSV is now built by GET .../export)`, ms, 'ms', 0),
     [`export.${k}.idle`]: metric(`export ${k} rows: worker RSS before`, idle.rssMb, 'MB', 0),
     [`export.${k}.peak`]: metric(`export ${k} rows: worker peak RSS`, stats.peakMb, 'MB', 0),
   };

@@ -1,11 +1,11 @@
 // A local stand-in for supplier image hosts, so the quick start needs no
 // internet: serves photo-like JPEGs, PNGs (with alpha), an animated GIF and a
 // WebP generated with sharp, plus a 404, on http://127.0.0.1:8099.
-//   node examples/image-server.mjs [port]
+//   node examples/image-server.mjs [port]      (or PORT=8099 node examples/image-server.mjs)
 import { createServer } from 'node:http';
 import sharp from 'sharp';
 
-const port = Number(process.argv[2] ?? process.env.DEMO_IMAGES_PORT ?? 8099);
+const port = Number(process.argv[2] ?? process.env.PORT ?? process.env.DEMO_IMAGES_PORT ?? 8099);
 
 function photo(width, height, seed) {
   const data = Buffer.alloc(width * height * 3);
@@ -39,8 +39,18 @@ images.set('/products/spin.gif', [
 ]);
 images.set('/products/1.webp', ['image/webp', await photo(800, 600, 30).webp({ quality: 90 }).toBuffer()]);
 
-createServer((request, response) => {
+const server = createServer((request, response) => {
   const found = images.get((request.url ?? '/').split('?')[0]);
   if (!found) return response.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
   response.writeHead(200, { 'content-type': found[0], 'content-length': found[1].length }).end(found[1]);
-}).listen(port, '127.0.0.1', () => console.log(`demo images on http://127.0.0.1:${port}/products/1.jpg … 20.jpg`));
+});
+// A busy port is an operator's everyday mistake: one line that says what to do, not a stack trace.
+server.on('error', (error) => {
+  const reason =
+    error.code === 'EADDRINUSE'
+      ? `port ${port} is already in use; stop what holds it or choose another with PORT=<port>`
+      : error.message;
+  console.error(`image-server: cannot listen on 127.0.0.1:${port}: ${reason}`);
+  process.exit(1);
+});
+server.listen(port, '127.0.0.1', () => console.log(`demo images on http://127.0.0.1:${port}/products/1.jpg … 20.jpg`));

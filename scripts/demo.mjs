@@ -65,7 +65,8 @@ async function main() {
     console.log('Sample images: already served on 127.0.0.1:8099');
   } else {
     console.log('Sample images: starting examples/image-server.mjs on 127.0.0.1:8099');
-    await startAndWait('The image server', ['examples/image-server.mjs'], {}, IMAGES_URL, `${OUT_DIR}/image-server.log`, 60_000);
+    // An explicit port: the image server reads PORT, which may be set for pixbatch itself.
+    await startAndWait('The image server', ['examples/image-server.mjs', '8099'], {}, IMAGES_URL, `${OUT_DIR}/image-server.log`, 60_000);
   }
   const startedService = !(await answers(`${SERVICE_URL}/health/live`));
   if (!startedService) {

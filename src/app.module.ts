@@ -6,8 +6,10 @@ import { ExportApiModule } from './export/export-api.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { ProcessingModule } from './processing/processing.module.js';
+import { ProductsDataModule } from './products/products-data.module.js';
 import { ProductsModule } from './products/products.module.js';
 import { QueueModule } from './queue/queue.module.js';
+import { RequestRetentionModule } from './requests/request-retention.module.js';
 import { RequestsApiModule } from './requests/requests-api.module.js';
 import { SecurityModule } from './security/security.module.js';
 import { FilesModule } from './storage/files.module.js';
@@ -45,8 +47,9 @@ export class AppModule {
         QueueModule,
         StorageModule,
         WebhooksModule,
+        ProductsDataModule,
         ...(config.runsApi ? api : []),
-        ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule] : []),
+        ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule, RequestRetentionModule] : []),
       ],
     };
   }

@@ -4,11 +4,13 @@ import { INestApplicationContext, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { SwaggerModule } from '@nestjs/swagger';
-import { Logger } from 'nestjs-pino';
+import { Logger, PinoLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import { ProblemDetailsFilter } from './common/problem-details.filter.js';
+import { onClientError, onFrameworkError } from './common/framework-errors.js';
 import { recordRoutes } from './common/route-catalog.js';
 import { AppConfig } from './config/app-config.js';
+import { registerAccessLog } from './observability/access-log.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './observability/observability.module.js';
 import { createOpenApiDocument } from './openapi-document.js';
@@ -26,6 +28,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     routerOptions: { ignoreTrailingSlash: true },
     requestIdHeader: false,
     genReqId: requestIdOf,
+    frameworkErrors: onFrameworkError,
+    clientErrorHandler: onClientError,
+    trustProxy: config.trustProxy,
   });
   recordRoutes(adapter.getInstance());
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forConfig(config), adapter, {
@@ -38,6 +43,9 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
     (request.raw as typeof request.raw & { id?: string }).id = request.id;
     void reply.header(REQUEST_ID_HEADER, request.id);
   });
+  const accessLogger = await app.resolve<PinoLogger<never>>(PinoLogger);
+  accessLogger.setContext('http');
+  registerAccessLog(fastify, accessLogger);
   const metrics = app.get(MetricsService);
   // Labelled by route template (/api/v1/requests/:id), not the raw URL, to keep the series count bounded.
   fastify.addHook('onResponse', async (request, reply) => {
@@ -46,7 +54,7 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
       reply.elapsedTime / 1000,
     );
   });
-  const csp = pageDirectives(config.publicBaseUrl);
+  const csp = pageDirectives([config.publicBaseUrl, config.storagePublicBaseUrl]);
   await app.register(helmet, {
     contentSecurityPolicy: { directives: csp },
     // Output images are meant to be embedded by other sites' product pages.

@@ -39,19 +39,26 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
         'Errors are RFC 9457 problem documents (application/problem+json) with a stable `code`.',
     )
     .setVersion('1.0.0')
-    .addServer('http://localhost:3000', 'A local instance (scripts/start, npm run demo)')
+    // Relative: Swagger UI and clients resolve it against wherever the document was fetched from.
+    .addServer('/', 'The server this document was fetched from')
     .addApiKey(
       {
         type: 'apiKey',
         in: 'header',
         name: API_KEY_HEADER,
-        description: 'Required only when the server is configured with API_KEYS; otherwise the API is open.',
+        description:
+          'Required only when the server is configured with API_KEYS; otherwise the API is open, hence the empty ' +
+          'alternative in `security`.',
       },
       API_KEY_SCHEME,
     )
-    .addSecurityRequirements(API_KEY_SCHEME)
     .build();
+  // The empty requirement says what a server without API_KEYS does: no key at all.
+  config.security = [{ [API_KEY_SCHEME]: [] }, {}];
   config.webhooks = webhooks();
+  // Not open source (package.json: UNLICENSED); SPDX spells a custom licence as LicenseRef-.
+  // The swagger module's types predate 3.1's `identifier`.
+  config.info.license = { name: 'Proprietary', identifier: 'LicenseRef-pixbatch-proprietary' } as OpenAPIObject['info']['license'];
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controller, method) => method,
     extraModels: [ProblemDocumentDto, WebhookEventDto],
@@ -72,7 +79,10 @@ function webhooks(): Record<string, PathItemObject> {
       type,
       {
         post: {
+          operationId: `${type.replace(/\.(\w)/g, (_, letter: string) => letter.toUpperCase())}Webhook`,
           summary: `Event ${type}, sent once the request reaches that terminal status`,
+          description:
+            'POSTed to the webhookUrl of the request, signed per Standard Webhooks; retried with backoff until a 2xx, a 410 or the last attempt.',
           tags: ['webhooks'],
           security: [],
           parameters: SIGNATURE_HEADERS.map(([name, description]) => ({
@@ -95,6 +105,14 @@ function webhooks(): Record<string, PathItemObject> {
 }
 
 /** Problems the global guards answer with on every route that is not public. */
+const RATE_LIMIT_HEADERS = {
+  'X-RateLimit-Limit': { description: 'Requests allowed per minute for this API key (or address)', schema: { type: 'integer' } },
+  'X-RateLimit-Remaining': { description: 'Requests left in the current minute', schema: { type: 'integer' } },
+};
+const RETRY_AFTER_HEADER = {
+  'Retry-After': { description: 'Seconds until the rate-limit window resets', schema: { type: 'integer' } },
+};
+
 const GUARD_PROBLEMS: Record<string, string> = {
   '401': 'API key missing or not valid (only when the server is configured with API_KEYS)',
   '429': 'Rate limit exceeded; retry after the Retry-After header',
@@ -116,17 +134,41 @@ function normalize(document: OpenAPIObject): OpenAPIObject {
           for (const [status, description] of Object.entries(GUARD_PROBLEMS)) {
             responses[status] ??= { description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDocumentDto) } } } };
           }
+          // The rate-limit guard sets these on every answer it lets through, and Retry-After on its 429.
+          for (const [status, response] of Object.entries(responses)) {
+            if (!response || !('description' in response)) continue;
+            const extra = status === '429' ? RETRY_AFTER_HEADER : /^[23]/.test(status) ? RATE_LIMIT_HEADERS : {};
+            responses[status] = { ...response, headers: { ...response.headers, ...extra } };
+          }
         }
         return [method, { ...operation, responses: Object.fromEntries(sortedEntries(responses)) }];
       }),
     );
   }
-  return {
+  return inlineSingleAllOf({
     ...document,
     tags: [...tags].sort().map((name) => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name })),
     paths,
     components: { ...document.components, schemas: Object.fromEntries(sortedEntries(document.components?.schemas ?? {})) },
-  };
+  });
+}
+
+/**
+ * `allOf: [{ $ref }]` is how the swagger module attaches a description or
+ * nullability to a reference; OpenAPI 3.1 allows `$ref` beside other keywords,
+ * so the one-element `allOf` (which linters flag as illogical) is folded away.
+ */
+function inlineSingleAllOf<T>(node: T): T {
+  if (Array.isArray(node)) return node.map(inlineSingleAllOf) as T;
+  if (typeof node !== 'object' || node === null) return node;
+  const entries = Object.entries(node).map(([key, value]) => [key, inlineSingleAllOf(value)] as const);
+  const object = Object.fromEntries(entries) as Record<string, unknown>;
+  const allOf = object.allOf;
+  if (Array.isArray(allOf) && allOf.length === 1 && typeof allOf[0] === 'object') {
+    const { allOf: _single, ...rest } = object;
+    return { ...(allOf[0] as object), ...rest } as T;
+  }
+  return object as T;
 }
 
 function sortedEntries<T>(record: Record<string, T>): [string, T][] {

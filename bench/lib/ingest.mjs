@@ -47,7 +47,10 @@ export async function markAllSucceeded(env, requestId) {
   );
 }
 
-/** Queues the request's finalize job and waits until it has written the result CSV; resolves with the time taken. */
+/**
+ * Queues the request's finalize job and waits until the request is terminal; resolves with the time taken.
+ * Finalize writes no result file any more: the export is built when asked (time it with the export route).
+ */
 export async function finalize(env, requestId, timeoutMs = 300_000) {
   const requests = benchQueue(env, 'requests');
   const started = performance.now();
@@ -57,8 +60,8 @@ export async function finalize(env, requestId, timeoutMs = 300_000) {
     await requests.close();
   }
   for (;;) {
-    const [row] = await env.query('SELECT status, result_file_key FROM processing_request WHERE id = $1', [requestId]);
-    if (row.result_file_key) return performance.now() - started;
+    const [row] = await env.query('SELECT status FROM processing_request WHERE id = $1', [requestId]);
+    if (['completed', 'completed_with_errors', 'failed'].includes(row.status)) return performance.now() - started;
     if (performance.now() - started > timeoutMs) throw new Error(`request ${requestId} not finalized: ${row.status}`);
     await sleep(100);
   }

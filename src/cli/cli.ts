@@ -34,6 +34,7 @@ Commands:
   submit <csv>          Upload a CSV of products and image URLs
   status <id>           Show a request's status, counts and first errors
   export <id>           Download the result CSV (to stdout unless -o is given)
+  list                  Your requests, newest first
 
 Options:
   --wait                submit, status: wait for the end with a progress bar; the exit code
@@ -41,6 +42,9 @@ Options:
   -o, --output FILE     export: write the CSV here; submit --wait: also download the result
   --webhook-url URL     submit: call this URL with a signed event when the request ends
   --resize FACTOR       submit: scale both sides, 0 < FACTOR <= 1 (e.g. 0.5)
+  --status S[,S]        list: only these statuses (e.g. failed,completed_with_errors)
+  --limit N             list: at most N requests (default 20, at most 200)
+  --cursor C            list: the page after the one that printed this cursor
   --url URL             the pixbatch server (default $PIXBATCH_URL or http://localhost:3000)
   --api-key KEY         sent as x-api-key (default $PIXBATCH_API_KEY)
   -h, --help            show this help
@@ -52,6 +56,9 @@ const OPTIONS = {
   output: { type: 'string', short: 'o' },
   'webhook-url': { type: 'string' },
   resize: { type: 'string' },
+  status: { type: 'string' },
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
   url: { type: 'string' },
   'api-key': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -80,6 +87,7 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
       (values.url ?? io.env.PIXBATCH_URL ?? 'http://localhost:3000').replace(/\/+$/, ''),
       values['api-key'] ?? io.env.PIXBATCH_API_KEY,
     );
+    if (command === 'list') return await list(api, rest, values, say);
     const target = single(rest, command === 'submit' ? 'a CSV file' : 'a request id');
     switch (command) {
       case 'submit':
@@ -204,6 +212,28 @@ async function exportCsv(api: PixbatchApi, id: string, output: string | undefine
     await rm(partial, { force: true });
     throw error;
   }
+}
+
+async function list(
+  api: PixbatchApi,
+  rest: string[],
+  values: { status?: string; limit?: string; cursor?: string },
+  say: (line?: string) => void,
+): Promise<ExitCode> {
+  if (rest.length > 0) throw new UsageError('list takes no arguments');
+  const limit = values.limit === undefined ? 20 : Number(values.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new UsageError('--limit is a whole number from 1 to 200');
+  const page = await api.list({
+    limit,
+    cursor: values.cursor,
+    status: values.status?.split(',') as RequestStatusDto['status'][] | undefined,
+  });
+  for (const item of page.items) {
+    say([item.requestId, item.status.padEnd(21), `${item.percent}%`.padStart(6), item.createdAt, item.originalFilename].join('  '));
+  }
+  if (page.items.length === 0) say('No requests.');
+  if (page.nextCursor) say(`More: pixbatch list --cursor ${page.nextCursor}${values.status ? ` --status ${values.status}` : ''}`);
+  return ExitCode.Completed;
 }
 
 function single(values: string[], what: string): string {

@@ -1,12 +1,19 @@
+import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from '../../clients/typescript/src/client/index.js';
 import {
   createRequest,
   exportRequest,
   getRequest,
+  listRequests,
   type CreatedRequestDto,
+  type ListRequestsData,
   type ProblemDocumentDto,
+  type RequestListDto,
   type RequestStatusDto,
 } from '../../clients/typescript/src/index.js';
+
+// Three more tries over about 7 s: enough for a restart or a brief overload.
+const SUBMIT_RETRY_DELAYS_MS = [1000, 2000, 4000];
 
 /** A call that did not succeed, worded for a person, with what the API said in detail. */
 export class ApiCallError extends Error {
@@ -37,12 +44,31 @@ export class PixbatchApi {
     this.client = createClient({ baseUrl, auth: apiKey });
   }
 
-  async submit(file: File, options: SubmitOptions): Promise<CreatedRequestDto> {
-    return this.unwrap(await createRequest({ client: this.client, body: { file, ...options } }));
+  /**
+   * Uploads once, retrying what is worth retrying (no answer, 5xx, 429) with
+   * the same Idempotency-Key: if a first attempt did reach the server, the
+   * retry gets its request back instead of creating a second batch.
+   */
+  async submit(file: File, options: SubmitOptions, retryDelaysMs: readonly number[] = SUBMIT_RETRY_DELAYS_MS): Promise<CreatedRequestDto> {
+    const idempotencyKey = randomUUID();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return this.unwrap(
+          await createRequest({ client: this.client, body: { file, ...options }, headers: { 'Idempotency-Key': idempotencyKey } }),
+        );
+      } catch (error) {
+        if (!(error instanceof ApiCallError && error.transient) || attempt >= retryDelaysMs.length) throw error;
+        await new Promise((resolve) => setTimeout(resolve, retryDelaysMs[attempt]));
+      }
+    }
   }
 
   async status(id: string): Promise<RequestStatusDto> {
     return this.unwrap(await getRequest({ client: this.client, path: { id } }));
+  }
+
+  async list(query: NonNullable<ListRequestsData['query']>): Promise<RequestListDto> {
+    return this.unwrap(await listRequests({ client: this.client, query }));
   }
 
   /** The result CSV as the server sent it, byte for byte (the BOM included). */
@@ -61,6 +87,10 @@ export class PixbatchApi {
       throw new ApiCallError(`cannot reach ${this.baseUrl} (${reason})`, [], true);
     }
     const transient = response.status >= 500 || response.status === 429;
+    if (response.status === 401) {
+      const said = isProblem(error) ? `${error.title} (${error.code})` : 'API key missing or not valid';
+      throw new ApiCallError(`${said}: pass the key with --api-key KEY or set PIXBATCH_API_KEY`);
+    }
     if (isProblem(error)) {
       const detail = error.detail ? `: ${error.detail}` : '';
       throw new ApiCallError(

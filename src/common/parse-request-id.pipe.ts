@@ -3,11 +3,15 @@ import { AppError, ErrorCode } from './app-error.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+export function isRequestId(value: unknown): value is string {
+  return typeof value === 'string' && UUID.test(value);
+}
+
 /** Rejects a malformed id with 400 before it reaches PostgreSQL's uuid cast. */
 @Injectable()
 export class ParseRequestIdPipe implements PipeTransform<unknown, string> {
   transform(value: unknown): string {
-    if (typeof value !== 'string' || !UUID.test(value)) {
+    if (!isRequestId(value)) {
       throw new AppError(
         HttpStatus.BAD_REQUEST,
         ErrorCode.InvalidId,

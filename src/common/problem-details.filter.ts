@@ -1,6 +1,7 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from './app-error.js';
+import { allowedMethods } from './route-catalog.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 export const PROBLEM_TYPE_BASE = 'https://pixbatch.dev/problems/';
@@ -45,8 +46,16 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const problem = this.toProblem(exception);
-    problem.instance = request.url.split('?')[0];
+    const path = request.url.split('?')[0]!;
+    let problem = this.toProblem(exception);
+    if (problem.status === HttpStatus.NOT_FOUND && exception instanceof NotFoundException) {
+      const allowed = allowedMethods(request.server, path);
+      if (allowed.length > 0 && !allowed.includes(request.method)) {
+        void reply.header('allow', allowed.join(', '));
+        problem = methodNotAllowed(request.method, allowed);
+      }
+    }
+    problem.instance = path;
     if (problem.status >= 500) {
       this.logger.error(`${request.method} ${request.url} failed`, exception instanceof Error ? exception.stack : String(exception));
     }
@@ -77,6 +86,15 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     return problem(HttpStatus.INTERNAL_SERVER_ERROR, ErrorCode.Internal, 'Internal server error', 'An unexpected error occurred.');
   }
+}
+
+function methodNotAllowed(method: string, allowed: string[]): ProblemDocument {
+  return problem(
+    HttpStatus.METHOD_NOT_ALLOWED,
+    ErrorCode.MethodNotAllowed,
+    'Method not allowed',
+    `${method} is not supported here; use ${allowed.join(', ')} (see the Allow header).`,
+  );
 }
 
 function problem(

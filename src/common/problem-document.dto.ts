@@ -1,13 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 export class ProblemIssueDto {
-  @ApiPropertyOptional({ nullable: true, type: Number, description: 'CSV data row (1-based, header excluded)' })
-  row?: number | null;
-  @ApiPropertyOptional({ nullable: true, type: Number, description: 'Physical line in the file (1-based)' })
-  line?: number | null;
+  @ApiPropertyOptional({ type: 'integer', nullable: true, description: 'CSV data row (1-based, header excluded)' }) row?: number | null;
+  @ApiPropertyOptional({ type: 'integer', nullable: true, description: 'Physical line in the file (1-based)' }) line?: number | null;
   @ApiPropertyOptional({ nullable: true, type: String, example: 'Input Image Urls' }) column?: string | null;
-  @ApiPropertyOptional({ nullable: true, type: Number, description: '1-based column position' })
-  columnIndex?: number | null;
+  @ApiPropertyOptional({ type: 'integer', nullable: true, description: '1-based column position' }) columnIndex?: number | null;
   @ApiPropertyOptional({ example: 'INVALID_URL' }) code?: string;
   @ApiPropertyOptional({ example: 'resize', description: 'The form field at fault (VALIDATION_FAILED on upload fields)' })
   field?: string;
@@ -17,16 +14,15 @@ export class ProblemIssueDto {
 /** RFC 9457 problem document with pixbatch's extension members. */
 export class ProblemDocumentDto {
   @ApiProperty({ example: 'https://pixbatch.dev/problems/csv-invalid' }) type: string;
-  @ApiProperty({ example: 'The CSV has invalid rows' }) title: string;
-  @ApiProperty({ example: 422 }) status: number;
+  @ApiProperty({ example: 'The CSV has errors' }) title: string;
+  @ApiProperty({ type: 'integer', example: 422 }) status: number;
   @ApiProperty({ example: 'CSV_INVALID', description: 'Stable machine-readable code' }) code: string;
   @ApiPropertyOptional({ example: '2 rows have errors; nothing was stored.' }) detail?: string;
   @ApiPropertyOptional({ example: '/api/v1/requests' }) instance?: string;
   @ApiPropertyOptional({ type: [ProblemIssueDto] }) errors?: ProblemIssueDto[];
-  @ApiPropertyOptional({ description: 'Total number of issues when `errors` was truncated' }) errorCount?: number;
-  @ApiPropertyOptional({ example: 30, description: 'RATE_LIMITED: seconds until the window resets (also in Retry-After)' })
-  retryAfterSeconds?: number;
-  @ApiPropertyOptional({ example: 52428800, description: 'CSV_TOO_LARGE: the configured limit' }) limitBytes?: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'Total number of issues when `errors` was truncated' }) errorCount?: number;
+  @ApiPropertyOptional({ type: 'integer', example: 30, description: 'RATE_LIMITED: seconds until the window resets (also in Retry-After)' }) retryAfterSeconds?: number;
+  @ApiPropertyOptional({ type: 'integer', example: 52428800, description: 'CSV_TOO_LARGE: the configured limit' }) limitBytes?: number;
   @ApiPropertyOptional({ example: 'processing', description: 'REQUEST_NOT_FINISHED: the current status' })
   requestStatus?: string;
 }

@@ -29,3 +29,55 @@ describe('loadConfig: performance settings', () => {
     expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
   });
 });
+
+describe('TRUST_PROXY', () => {
+  it('is off by default, and takes true, false or proxy addresses and CIDRs', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1']);
+  });
+
+  it('refuses anything else, naming the variable', () => {
+    expect(() => loadConfig({ TRUST_PROXY: 'yes please' })).toThrow(/TRUST_PROXY/);
+  });
+});
+
+describe('loadConfig: API keys and tenants', () => {
+  it('names keys by tenant; unnamed keys share the default tenant; two keys may share a name', () => {
+    const config = loadConfig({ API_KEYS: 'alice:a1, bob:b1,legacy,alice:a2' });
+
+    expect([...config.apiKeys]).toEqual([
+      ['a1', 'alice'],
+      ['b1', 'bob'],
+      ['legacy', 'default'],
+      ['a2', 'alice'],
+    ]);
+  });
+
+  it('is open without API_KEYS and keeps requests forever without RETENTION_DAYS', () => {
+    const config = loadConfig({});
+
+    expect(config.apiKeys.size).toBe(0);
+    expect(config.retentionDays).toBeNull();
+  });
+
+  it('reads RETENTION_DAYS', () => {
+    expect(loadConfig({ RETENTION_DAYS: '30' }).retentionDays).toBe(30);
+  });
+
+  it.each([
+    ['API_KEYS', 'al ice:k1'],
+    ['API_KEYS', 'alice:'],
+    ['API_KEYS', 'alice:k1,bob:k1'],
+    ['RETENTION_DAYS', '0'],
+    ['RETENTION_DAYS', '7d'],
+  ])('fails at boot on %s=%s, naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigValidationError);
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+});
+
+it('names a bad API_KEYS without printing the keys', () => {
+  expect(() => loadConfig({ API_KEYS: 'alice:secret-one,bob:secret-one' })).toThrow(/API_KEYS=\(hidden\)/);
+  expect(() => loadConfig({ API_KEYS: 'alice:secret-one,bob:secret-one' })).not.toThrow(/secret-one/);
+});

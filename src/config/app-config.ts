@@ -2,8 +2,9 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
+import { parseApiKeys } from './api-keys.js';
 import { parseDurationList } from './duration.js';
-import { AppRole, EnvironmentVariables } from './env.dto.js';
+import { AppRole, EnvironmentVariables, parseTrustProxy, StorageDriverName, TrustProxy } from './env.dto.js';
 
 export interface Limits {
   csvBytes: number;
@@ -39,6 +40,19 @@ export interface WebhookSettings {
   sweepIntervalMs: number;
 }
 
+export interface S3Settings {
+  bucket: string;
+  /** Undefined: AWS S3. */
+  endpoint?: string;
+  region: string;
+  /** Undefined: the SDK's default credential chain (environment, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Path-style URLs (http://host/bucket/key), as MinIO and most self-hosted stores need. */
+  forcePathStyle: boolean;
+  /** Prepended to every key in the bucket; empty or ending in '/'. */
+  prefix: string;
+}
+
 /** Typed, validated configuration; injected wherever settings are read. */
 export class AppConfig {
   readonly databaseUrl: string;
@@ -47,8 +61,14 @@ export class AppConfig {
   readonly port: number;
   readonly host: string;
   readonly publicBaseUrl: string;
-  readonly storageDriver: 'local';
+  /** Which proxies' X-Forwarded-For to believe for the client address (rate limits, logs); none by default. */
+  readonly trustProxy: TrustProxy;
+  readonly storageDriver: StorageDriverName;
   readonly storageDir: string;
+  /** Set when storageDriver is 's3'. */
+  readonly s3: S3Settings | null;
+  /** Output image URLs start here instead of the API's /files route (a CDN or public bucket). */
+  readonly storagePublicBaseUrl: string | null;
   readonly allowPrivateNetworks: boolean;
   /** Resizes decode JPEGs at 1/2, 1/4 or 1/8 size where the factor allows (ImageTransformerOptions). */
   readonly jpegShrinkOnLoad: boolean;
@@ -67,8 +87,14 @@ export class AppConfig {
   readonly prettyLogs: boolean;
   /** Worker role only: serve /metrics and /health on this port (the API serves them on PORT). */
   readonly metricsPort: number | null;
-  /** Empty: the API is open (local use); otherwise every API route needs one of these in `x-api-key`. */
-  readonly apiKeys: readonly string[];
+  /**
+   * Key → tenant. Empty: the API is open (local use) and every caller sees
+   * every request; otherwise every API route needs one of these keys in
+   * `x-api-key` and sees only its tenant's requests.
+   */
+  readonly apiKeys: ReadonlyMap<string, string>;
+  /** Finished requests older than this many days are deleted; null keeps them forever. */
+  readonly retentionDays: number | null;
   /** Requests per minute per API key (or per IP without one); 0 disables the limit. */
   readonly rateLimitPerMinute: number;
   readonly uploadRateLimitPerMinute: number;
@@ -80,8 +106,24 @@ export class AppConfig {
     this.port = env.PORT ?? 3000;
     this.host = env.HOST ?? '0.0.0.0';
     this.publicBaseUrl = (env.PUBLIC_BASE_URL ?? `http://localhost:${this.port}`).replace(/\/+$/, '');
+    this.trustProxy = env.TRUST_PROXY === undefined ? false : parseTrustProxy(env.TRUST_PROXY)!;
     this.storageDriver = env.STORAGE_DRIVER ?? 'local';
     this.storageDir = resolve(env.STORAGE_DIR ?? 'data/storage');
+    this.s3 =
+      this.storageDriver === 's3'
+        ? {
+            bucket: env.S3_BUCKET!,
+            endpoint: env.S3_ENDPOINT,
+            region: env.S3_REGION ?? 'us-east-1',
+            credentials:
+              env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+                ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
+                : undefined,
+            forcePathStyle: env.S3_FORCE_PATH_STYLE ?? false,
+            prefix: env.S3_PREFIX ? env.S3_PREFIX.replace(/\/*$/, '/') : '',
+          }
+        : null;
+    this.storagePublicBaseUrl = env.STORAGE_PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? null;
     this.allowPrivateNetworks = env.ALLOW_PRIVATE_NETWORKS ?? false;
     this.jpegShrinkOnLoad = env.JPEG_SHRINK_ON_LOAD ?? true;
     this.imageThreadNice = env.IMAGE_THREAD_NICE ?? 10;
@@ -118,10 +160,8 @@ export class AppConfig {
     // JSON lines unless a person is watching: log collectors parse JSON, people read pretty.
     this.prettyLogs = (env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
     this.metricsPort = env.METRICS_PORT ?? null;
-    this.apiKeys = (env.API_KEYS ?? '')
-      .split(',')
-      .map((key) => key.trim())
-      .filter(Boolean);
+    this.apiKeys = parseApiKeys(env.API_KEYS ?? '');
+    this.retentionDays = env.RETENTION_DAYS ?? null;
     this.rateLimitPerMinute = env.RATE_LIMIT_PER_MINUTE ?? 1200;
     this.uploadRateLimitPerMinute = env.UPLOAD_RATE_LIMIT_PER_MINUTE ?? 300;
   }
@@ -137,6 +177,9 @@ export class AppConfig {
 
 export class ConfigValidationError extends Error {}
 
+// Boot errors end up in logs: name these variables, never print their values.
+const SECRETS = new Set(['API_KEYS', 'WEBHOOK_SIGNING_SECRET']);
+
 /** Reads the environment once at boot and fails with every bad variable named. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
   const known = Object.fromEntries(
@@ -147,7 +190,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (errors.length > 0) {
     const lines = errors.map(
       (error) =>
-        `  ${error.property}=${JSON.stringify(error.value)}: ${Object.values(error.constraints ?? {}).join('; ')}`,
+        `  ${error.property}=${SECRETS.has(error.property) ? '(hidden)' : JSON.stringify(error.value)}: ${Object.values(error.constraints ?? {}).join('; ')}`,
     );
     throw new ConfigValidationError(`Invalid configuration:\n${lines.join('\n')}`);
   }

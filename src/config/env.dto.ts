@@ -5,13 +5,36 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  IsNotEmpty,
   IsUrl,
+  Matches,
   Max,
   Min,
   ValidateBy,
+  ValidateIf,
   type ValidationOptions,
 } from 'class-validator';
+import { parseApiKeys } from './api-keys.js';
 import { parseDurationList } from './duration.js';
+
+export type TrustProxy = boolean | string[];
+
+/**
+ * Which X-Forwarded-For hops to believe, in the forms Fastify's `trustProxy`
+ * takes; undefined when the text is none of them.
+ */
+export function parseTrustProxy(text: string): TrustProxy | undefined {
+  const value = text.trim().toLowerCase();
+  if (value === 'false' || value === '0') return false;
+  if (value === 'true') return true;
+  const entries = value.split(',').map((entry) => entry.trim());
+  const address = /^(?:[0-9.]+|[0-9a-f:]+)(?:\/\d{1,3})?$/;
+  return entries.every((entry) => address.test(entry) && /[.:]/.test(entry)) ? entries : undefined;
+}
+
+export const STORAGE_DRIVERS = ['local', 's3'] as const;
+export type StorageDriverName = (typeof STORAGE_DRIVERS)[number];
+const usesS3 = (env: EnvironmentVariables) => env.STORAGE_DRIVER === 's3';
 
 export const APP_ROLES = ['all', 'api', 'worker'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -25,6 +48,16 @@ const toBool = ({ value }: { value: unknown }) => {
   if (['false', '0', 'no', 'off'].includes(text)) return false;
   return value;
 };
+
+function isApiKeyList(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    parseApiKeys(value);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // Standard Webhooks: `whsec_` + base64 of 24 to 64 random bytes.
 const WEBHOOK_SECRET = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
@@ -103,17 +136,70 @@ export class EnvironmentVariables {
   PUBLIC_BASE_URL?: string;
 
   @IsOptional()
-  @IsIn(['local'])
-  STORAGE_DRIVER?: 'local';
+  @IsIn(STORAGE_DRIVERS)
+  STORAGE_DRIVER?: StorageDriverName;
 
+  /** Local driver: the files; S3 driver: scratch files libvips writes before upload. */
   @IsOptional()
   @IsString()
   STORAGE_DIR?: string;
+
+  // The S3 settings are checked only when that driver is chosen.
+  @ValidateIf(usesS3)
+  @IsString()
+  @IsNotEmpty()
+  S3_BUCKET?: string;
+
+  /** Unset: AWS S3 itself. */
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_ENDPOINT !== undefined)
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  S3_ENDPOINT?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_REGION !== undefined)
+  @IsString()
+  S3_REGION?: string;
+
+  // Both or neither: without them the SDK's default credential chain applies.
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_SECRET_ACCESS_KEY !== undefined)
+  @IsString()
+  @IsNotEmpty({ message: 'S3_ACCESS_KEY_ID must be set together with S3_SECRET_ACCESS_KEY' })
+  S3_ACCESS_KEY_ID?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_ACCESS_KEY_ID !== undefined)
+  @IsString()
+  @IsNotEmpty({ message: 'S3_SECRET_ACCESS_KEY must be set together with S3_ACCESS_KEY_ID' })
+  S3_SECRET_ACCESS_KEY?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_FORCE_PATH_STYLE !== undefined)
+  @Transform(toBool)
+  @IsBoolean()
+  S3_FORCE_PATH_STYLE?: boolean;
+
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_PREFIX !== undefined)
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, { message: 'must be a key prefix such as "pixbatch/" (letters, digits, . _ - /)' })
+  S3_PREFIX?: string;
+
+  /** A CDN or public bucket serving output images; unset: the API's /files route serves them. */
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  STORAGE_PUBLIC_BASE_URL?: string;
 
   @IsOptional()
   @Transform(toBool)
   @IsBoolean()
   ALLOW_PRIVATE_NETWORKS?: boolean;
+
+  /** `false` (default), `true`, or comma-separated proxy addresses/CIDRs (see parseTrustProxy). */
+  @IsOptional()
+  @ValidateBy({
+    name: 'isTrustProxy',
+    validator: {
+      validate: (value: unknown) => typeof value === 'string' && parseTrustProxy(value) !== undefined,
+      defaultMessage: () => 'must be false, true, or comma-separated proxy IP addresses or CIDR ranges',
+    },
+  })
+  TRUST_PROXY?: string;
 
   @IsOptional()
   @Transform(toBool)
@@ -252,8 +338,22 @@ export class EnvironmentVariables {
   QUEUE_PREFIX?: string;
 
   @IsOptional()
-  @IsString()
+  @ValidateBy(
+    { name: 'isApiKeyList', validator: { validate: isApiKeyList } },
+    {
+      message:
+        'comma-separated keys, each optionally named by its tenant (`alice:key1,bob:key2,key3`); ' +
+        'a tenant name is 1-64 letters, digits, `.`, `_` or `-`, and a key belongs to one tenant only',
+    },
+  )
   API_KEYS?: string;
+
+  /** Unset: finished requests are kept forever. */
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  RETENTION_DAYS?: number;
 
   @IsOptional()
   @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])

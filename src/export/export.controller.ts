@@ -6,7 +6,7 @@ import { ApiProblemResponses } from '../common/api-problem-responses.decorator.j
 import { ParseRequestIdPipe } from '../common/parse-request-id.pipe.js';
 import { isTerminal } from '../requests/request-status.js';
 import { RequestsService } from '../requests/requests.service.js';
-import { StorageDriver } from '../storage/storage.driver.js';
+import { ExportService } from './export.service.js';
 
 const EXPORT_PROBLEMS = {
   400: 'Malformed request id',
@@ -19,13 +19,15 @@ const EXPORT_PROBLEMS = {
 export class ExportController {
   constructor(
     private readonly requests: RequestsService,
-    private readonly storage: StorageDriver,
+    private readonly exporter: ExportService,
   ) {}
 
   @Get('api/v1/requests/:id/export')
   @ApiOperation({
     summary: 'Result CSV: the input columns, then Output Image Urls aligned with the inputs, then Errors',
     operationId: 'exportRequest',
+    description:
+      'Streams the result CSV (UTF-8 with a BOM, in the input delimiter) from the database; output URLs are derived from storage keys when asked. 409 REQUEST_NOT_FINISHED until the request is terminal.',
   })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiProduces('text/csv')
@@ -36,7 +38,13 @@ export class ExportController {
   }
 
   @Get('export/:id')
-  @ApiOperation({ summary: 'Result CSV (alias of the original design)', operationId: 'exportRequestLegacy', deprecated: true })
+  @ApiOperation({
+    summary: 'Result CSV (alias of the original design)',
+    operationId: 'exportRequestLegacy',
+    description:
+      'Same as GET /api/v1/requests/{id}/export, kept for clients of the original design.',
+    deprecated: true,
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiProduces('text/csv')
   @ApiOkResponse({ description: 'The result CSV', schema: { type: 'string' } })
@@ -47,7 +55,7 @@ export class ExportController {
 
   private async send(id: string, reply: FastifyReply): Promise<void> {
     const request = await this.requests.findOrFail(id);
-    if (!isTerminal(request.status) || !request.resultFileKey) {
+    if (!isTerminal(request.status)) {
       throw new AppError(
         HttpStatus.CONFLICT,
         ErrorCode.RequestNotFinished,
@@ -56,13 +64,11 @@ export class ExportController {
         { requestStatus: request.status },
       );
     }
-    const file = await this.storage.get(request.resultFileKey);
-    if (!file) throw new Error(`Result file ${request.resultFileKey} of request ${id} is missing from storage`);
+    // Streamed as it is read: the length is not known before the last page.
     await reply
       .header('content-type', 'text/csv; charset=utf-8')
-      .header('content-length', file.size)
       .header('content-disposition', contentDisposition(request.originalFilename))
-      .send(file.stream);
+      .send(this.exporter.resultCsv(id, request.columns, request.csvDelimiter));
   }
 }
 

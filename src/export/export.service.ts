@@ -1,44 +1,40 @@
-import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
-import { ImageStatus } from '../products/image-status.js';
+import { ProductRepository } from '../products/product.repository.js';
+import { PublicUrls } from '../storage/public-urls.js';
 import { createResultCsvStream, ResultRow } from './result-csv.js';
 
 const PAGE = 1000;
 
-/** Builds the result CSV of a request from the database, a page of products at a time. */
+/**
+ * Builds the result CSV of a request from the database when asked, a page of
+ * products at a time, with output URLs derived from the stored keys at that
+ * moment (so a changed PUBLIC_BASE_URL applies to old requests too).
+ */
 @Injectable()
 export class ExportService {
-  /** `em` is the caller's transaction when finalizing, so it reads the output URLs just written. */
-  resultCsv(em: EntityManager, requestId: string, columns: string[]): Readable {
-    return createResultCsvStream(columns, this.rows(em, requestId)) as Readable;
+  constructor(
+    private readonly products: ProductRepository,
+    private readonly urls: PublicUrls,
+  ) {}
+
+  resultCsv(requestId: string, columns: string[], delimiter: string): Readable {
+    return createResultCsvStream(columns, this.rows(requestId), { delimiter }) as Readable;
   }
 
-  private async *rows(em: EntityManager, requestId: string): AsyncGenerator<ResultRow> {
+  private async *rows(requestId: string): AsyncGenerator<ResultRow> {
     let after = 0;
     for (;;) {
-      const page = await em.execute<
-        { row_number: number; cells: string[]; output_urls: (string | null)[] | null; errors: string[] }[]
-      >(
-        // The errors come from the product's few images (its index), filtered in the
-        // aggregate: with a status condition in WHERE and statistics not yet updated
-        // after a large request, the planner also scanned the status index per row
-        // (435 instead of 7 ms per page of 1 000).
-        `SELECT p.row_number, p.cells, p.output_urls,
-                COALESCE((SELECT jsonb_agg(i.input_url || ' -> ' || i.error_code || ': ' || i.error_message
-                                           ORDER BY i.position) FILTER (WHERE i.status = ?)
-                            FROM image i WHERE i.product_id = p.id), '[]'::jsonb) AS errors
-           FROM product p
-          WHERE p.request_id = ? AND p.row_number > ?
-          ORDER BY p.row_number
-          LIMIT ${PAGE}`,
-        [ImageStatus.Failed, requestId, after],
-      );
-      for (const row of page) {
-        yield { cells: row.cells, outputUrls: row.output_urls ?? [], errors: row.errors };
+      const page = await this.products.exportPage(requestId, after, PAGE);
+      for (const product of page) {
+        yield {
+          cells: product.cells,
+          outputUrls: product.outputKeys.map((key) => (key === null ? null : this.urls.file(key))),
+          errors: product.errors,
+        };
       }
       if (page.length < PAGE) return;
-      after = page[page.length - 1]!.row_number;
+      after = page[page.length - 1]!.rowNumber;
     }
   }
 }

@@ -122,14 +122,16 @@ describe('createResultCsvStream', () => {
   });
 
   it('round-trips quotes, commas, line breaks and non-ASCII text through csv-parse', async () => {
-    const cells = ['1', 'He said "hi", then left', 'a\nb\r\nc\rd', 'Crème brûlée 🍮, 日本語'];
-    const records = await exportRecords([...COLUMNS, 'Notes'], [row(cells)]);
+    // The free text sits outside the URL column, which is written back normalised.
+    const cells = ['1', 'He said "hi", then left', 'a\nb\r\nc\rd', 'Crème brûlée 🍮, 日本語', 'https://x/1.jpg'];
+    const records = await exportRecords(['S. No.', 'Product Name', 'Notes', 'More notes', 'Input Image Urls'], [row(cells)]);
     expect(records[1]).toEqual([...cells, '', '']);
   });
 
   it('quotes only the cells that need it', async () => {
-    const text = await exportCsv(COLUMNS, [row(['1', 'A "B"', 'x,y'])]);
-    expect(text.split('\r\n')[1]).toBe('1,"A ""B""","x,y",,');
+    const columns = ['S. No.', 'Product Name', 'Notes', 'Input Image Urls'];
+    const text = await exportCsv(columns, [row(['1', 'A "B"', 'x,y', 'https://x/1.jpg'])]);
+    expect(text.split('\r\n')[1]).toBe('1,"A ""B""","x,y",https://x/1.jpg,,');
   });
 
   it('accepts a synchronous iterable', async () => {
@@ -189,5 +191,44 @@ describe('createResultCsvStream', () => {
     }
     await new Promise((resolve) => setImmediate(resolve));
     expect(released).toBe(true);
+  });
+});
+
+describe('dialect and URL cell of the result CSV', () => {
+  it("writes the upload's delimiter, still UTF-8 with a BOM and no sep= line", async () => {
+    for (const delimiter of [';', '\t', '|']) {
+      const bytes = await readAll(
+        createResultCsvStream(
+          [...COLUMNS, 'Notes'],
+          [row(['1', 'Tea; green, loose | 100g', 'https://x/1.jpg,https://x/2.jpg', 'Café'], ['https://cdn/1.jpg', null])],
+          { delimiter },
+        ),
+      );
+      expect(bytes.subarray(0, 3)).toEqual(BOM);
+      const text = bytes.subarray(3).toString('utf8');
+      const header = [...COLUMNS, 'Notes', OUTPUT_URLS_COLUMN, ERRORS_COLUMN];
+      expect(text.split('\r\n')[0]).toBe(header.join(delimiter));
+      expect(parse(text, { delimiter })).toEqual([
+        header,
+        ['1', 'Tea; green, loose | 100g', 'https://x/1.jpg, https://x/2.jpg', 'Café', 'https://cdn/1.jpg,', ''],
+      ]);
+    }
+  });
+
+  it('normalises the Input Image Urls cell so that it splits on commas like Output Image Urls', async () => {
+    const records = await exportRecords(
+      ['Input URLs', 'S. No.', 'Product Name'],
+      [
+        row([' https://x/1.jpg ,, https://x/2.jpg\nhttps://x/3.jpg,', '1', 'A'], ['https://cdn/1.jpg', null, 'https://cdn/3.jpg']),
+        row(['https://x/4.jpg', '2', 'B'], ['https://cdn/4.jpg']),
+      ],
+    );
+    expect(records.slice(1).map((r) => r[0])).toEqual([
+      'https://x/1.jpg, https://x/2.jpg, https://x/3.jpg',
+      'https://x/4.jpg',
+    ]);
+    for (const record of records.slice(1)) {
+      expect(record[0]!.split(',').length).toBe(record[3]!.split(',').length);
+    }
   });
 });

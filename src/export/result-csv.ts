@@ -1,5 +1,6 @@
 import { pipeline, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
+import { imageUrlsColumnIndex, splitUrlCell } from '../uploads/csv/product-csv.parser.js';
 
 export const OUTPUT_URLS_COLUMN = 'Output Image Urls';
 export const ERRORS_COLUMN = 'Errors';
@@ -29,16 +30,29 @@ export function neutralizeFormula(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
 }
 
+export interface ResultCsvOptions {
+  /** The uploaded CSV's separator, so the file opens in the user's spreadsheet as theirs did; default comma. */
+  delimiter?: string;
+}
+
 /**
  * Streams the result CSV: the input columns in their order, then the output
  * URLs and the errors. Rows are pulled from `rows` only as fast as the reader
  * consumes the stream, so an export never sits in memory whole.
+ *
+ * The `Input Image Urls` cell is written back normalised, its URLs joined by
+ * a comma and a space with empty items dropped, so that splitting it and
+ * `Output Image Urls` on commas gives the same count in a spreadsheet. The
+ * URLs themselves are not changed, only what separated them, so the cell as
+ * uploaded is not kept in a column of its own.
  */
 export function createResultCsvStream(
   columns: string[],
   rows: AsyncIterable<ResultRow> | Iterable<ResultRow>,
+  { delimiter = ',' }: ResultCsvOptions = {},
 ): Readable {
   const stringifier = stringify({
+    delimiter,
     // Excel opens a CSV without a BOM in the machine's legacy code page and
     // garbles non-ASCII names; csv-parse (and our upload parser) strip the BOM,
     // so a result file can be uploaded again as is.
@@ -59,9 +73,13 @@ async function* records(
   rows: AsyncIterable<ResultRow> | Iterable<ResultRow>,
 ): AsyncGenerator<string[]> {
   yield [...columns, OUTPUT_URLS_COLUMN, ERRORS_COLUMN].map(neutralizeFormula);
+  const urlsColumn = imageUrlsColumnIndex(columns);
   for await (const row of rows) {
     // Exactly one cell per input column, so the added columns stay under their headers.
-    const cells = columns.map((_, index) => row.cells[index] ?? '');
+    const cells = columns.map((_, index) => {
+      const cell = row.cells[index] ?? '';
+      return index === urlsColumn ? splitUrlCell(cell).join(', ') : cell;
+    });
     const outputUrls = row.outputUrls.map((url) => url ?? '').join(',');
     yield [...cells, outputUrls, row.errors.join('; ')].map(neutralizeFormula);
   }

@@ -1,5 +1,6 @@
 import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import type { FastifyReply } from 'fastify';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
@@ -10,7 +11,9 @@ import { Public } from '../security/public.decorator.js';
 // A probe must answer quickly even when a dependency hangs rather than refuses.
 const CHECK_TIMEOUT_MS = 2000;
 
+// The one client error a probe can meet: Node refuses oversized headers before any route runs.
 @ApiTags('health')
+@ApiProblemResponses({ 431: 'Request headers over 16 KB (HEADERS_TOO_LARGE)' })
 @Public()
 @Controller('health')
 export class HealthController {
@@ -23,7 +26,12 @@ export class HealthController {
   ) {}
 
   @Get('live')
-  @ApiOperation({ summary: 'Liveness: the process is up and serving', operationId: 'getLiveness' })
+  @ApiOperation({
+    summary: 'Liveness: the process is up and serving',
+    operationId: 'getLiveness',
+    description:
+      'Answers 200 while the process runs; checks no dependency, so an orchestrator restarts only a hung process.',
+  })
   @HealthCheck()
   live() {
     return this.health.check([]);
@@ -33,6 +41,8 @@ export class HealthController {
   @ApiOperation({
     summary: 'Readiness: PostgreSQL, Redis and storage answer (503 when one does not)',
     operationId: 'getReadiness',
+    description:
+      'Checks PostgreSQL, Redis and storage within 2 s each and reports the image queue depth and the workers serving this deployment; 503 names the dependency that is down.',
   })
   @HealthCheck()
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {

@@ -2,7 +2,7 @@ import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { OnModuleDestroy } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { FinalizeRequestJob, QueueName } from '../queue/queue.constants.js';
-import { RequestFinalizer } from './request-finalizer.service.js';
+import { RequestFinalizer } from '../requests/request-finalizer.service.js';
 
 @Processor(QueueName.Requests)
 export class FinalizeRequestProcessor extends WorkerHost implements OnModuleDestroy {

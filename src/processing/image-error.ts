@@ -1,14 +1,19 @@
-/** Stable codes recorded on a failed image and shown in status and export. */
+import { OutboundErrorCode } from '../common/outbound/outbound-error.js';
+
+/**
+ * Stable codes recorded on a failed image and shown in status and export. The
+ * download's codes are the outbound client's, which ImageFetcher carries over.
+ */
 export enum ImageErrorCode {
-  InvalidUrl = 'INVALID_URL',
-  BlockedAddress = 'BLOCKED_ADDRESS',
-  DnsError = 'DNS_ERROR',
-  ConnectionError = 'CONNECTION_ERROR',
-  FetchTimeout = 'FETCH_TIMEOUT',
-  TooManyRedirects = 'TOO_MANY_REDIRECTS',
-  /** Used as `HTTP_<status>`, e.g. HTTP_404, HTTP_503; see httpErrorCode(). */
-  HttpError = 'HTTP_ERROR',
-  TooLarge = 'TOO_LARGE',
+  InvalidUrl = OutboundErrorCode.InvalidUrl,
+  BlockedAddress = OutboundErrorCode.BlockedAddress,
+  DnsError = OutboundErrorCode.DnsError,
+  ConnectionError = OutboundErrorCode.ConnectionError,
+  FetchTimeout = OutboundErrorCode.Timeout,
+  TooManyRedirects = OutboundErrorCode.TooManyRedirects,
+  /** Used as `HTTP_<status>`, e.g. HTTP_404, HTTP_503; see httpErrorCode() in common/outbound. */
+  HttpError = OutboundErrorCode.HttpError,
+  TooLarge = OutboundErrorCode.TooLarge,
   EmptyBody = 'EMPTY_BODY',
   NotAnImage = 'NOT_AN_IMAGE',
   UnsupportedFormat = 'UNSUPPORTED_FORMAT',
@@ -17,10 +22,6 @@ export enum ImageErrorCode {
   TooManyFrames = 'TOO_MANY_FRAMES',
   DecodeError = 'DECODE_ERROR',
   ProcessingError = 'PROCESSING_ERROR',
-}
-
-export function httpErrorCode(status: number): string {
-  return `HTTP_${status}`;
 }
 
 /**

@@ -1,20 +1,22 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { ImageStatus } from '../products/image-status.js';
+import { ImageRepository } from '../products/image.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { ProcessImageJob, QueueName } from '../queue/queue.constants.js';
-import { RequestProgressRepository } from '../requests/request-progress.repository.js';
 import { imageKey, imagePutOptions } from '../storage/storage-keys.js';
-import { StorageDriver } from '../storage/storage.driver.js';
+import { StorageDriver, StorageError } from '../storage/storage.driver.js';
+import { storageOutageWait } from '../storage/storage-outage.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
-import { ImageErrorCode, ImageJobError } from './image-error.js';
+import { ImageRetryPolicy } from './image-retry-policy.js';
 import { EXTENSION } from './transform/image-format.js';
 import { lowerImageThreadPriority } from './thread-priority.js';
 import { ImageTransformer, type TransformInfo } from './transform/image-transformer.js';
+import { transformFailureDetail } from './transform/transform-failure.js';
 
 /**
  * One job per image: fetch, compress, store, then record the outcome. BullMQ
@@ -28,7 +30,8 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
   private readonly logger = new Logger(ImageJobProcessor.name);
 
   constructor(
-    private readonly progress: RequestProgressRepository,
+    private readonly images: ImageRepository,
+    private readonly retries: ImageRetryPolicy,
     private readonly fetcher: ImageFetcher,
     private readonly transformer: ImageTransformer,
     private readonly storage: StorageDriver,
@@ -62,14 +65,14 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
   }
 
   /** Every log line of a job carries its request, image and attempt. */
-  process(job: Job<ProcessImageJob>): Promise<string> {
+  process(job: Job<ProcessImageJob>, token?: string): Promise<string> {
     const bindings = { requestId: job.data.requestId, imageId: job.data.imageId, attempt: job.attemptsMade + 1 };
-    return this.pino.runInContext(() => this.handle(job), { bindings });
+    return this.pino.runInContext(() => this.handle(job, token), { bindings });
   }
 
-  private async handle(job: Job<ProcessImageJob>): Promise<string> {
+  private async handle(job: Job<ProcessImageJob & StorageOutageMark>, token?: string): Promise<string> {
     const started = performance.now();
-    const claim = await this.progress.claimImage(job.data.imageId);
+    const claim = await this.images.claimImage(job.data.imageId);
     if (!claim) return 'gone';
     if (claim.alreadyTerminal) {
       // An earlier delivery recorded the outcome but may have died before
@@ -82,28 +85,29 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     try {
       stored = await this.fetchAndStore(claim.requestId, claim.imageId, claim.inputUrl, claim.options.resize);
     } catch (error) {
-      const failure = asImageJobError(error);
-      const attempts = job.opts.attempts ?? 1;
-      if (failure.retryable && job.attemptsMade + 1 < attempts) {
+      if (error instanceof StorageError) await this.waitForStorage(job, token, error);
+      const failure = this.retries.classify(error);
+      if (this.retries.shouldRetry(failure, job.attemptsMade + 1, job.opts.attempts ?? 1)) {
         this.metrics.jobAttemptsFailed.inc({ code: failure.code });
         this.logger.warn(`Attempt failed, will retry: ${failure.code} ${failure.message}`);
         throw failure;
       }
-      const recorded = await this.progress.recordOutcome(claim.imageId, {
+      const recorded = await this.images.recordOutcome(claim.imageId, {
         status: ImageStatus.Failed,
         errorCode: failure.code,
         errorMessage: failure.message,
       });
       if (recorded.counted) {
         this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: failure.code });
-        this.logger.warn(`Image failed: ${failure.code} ${failure.message}`);
+        // The stored message is for the client; the library's own words (paths included) only go here.
+        this.logger.warn(`Image failed: ${failure.code} ${failure.message} (${transformFailureDetail(failure) ?? 'no detail'})`);
       }
       if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
       throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
     }
 
     const { key, result } = stored;
-    const recorded = await this.progress.recordOutcome(claim.imageId, {
+    const recorded = await this.images.recordOutcome(claim.imageId, {
       status: ImageStatus.Succeeded,
       outputKey: key,
       format: result.format,
@@ -120,6 +124,22 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     }
     if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
     return key;
+  }
+
+  /**
+   * The store is down or refusing: the image is not at fault, so the job
+   * waits for it (storage-outage.ts) without using an attempt, and the batch
+   * completes when the store is back. Returns only once the wait is over.
+   */
+  private async waitForStorage(job: Job<ProcessImageJob & StorageOutageMark>, token: string | undefined, error: StorageError) {
+    const now = Date.now();
+    const since = job.data.storageDownSince ?? now;
+    const wait = storageOutageWait(since, now, this.config.jobBackoffMs);
+    if (wait === null || !token) return;
+    this.logger.warn(`Storage unavailable, image waits ${wait} ms: ${error.message}`);
+    await job.updateData({ ...job.data, storageDownSince: since });
+    await job.moveToDelayed(now + wait, token);
+    throw new DelayedError();
   }
 
   /**
@@ -140,9 +160,7 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
   }
 }
 
-/** Unknown failures (storage, a library bug) are retried, then reported generically. */
-function asImageJobError(error: unknown): ImageJobError {
-  if (error instanceof ImageJobError) return error;
-  const message = error instanceof Error ? error.message : String(error);
-  return new ImageJobError(ImageErrorCode.ProcessingError, `Processing failed: ${message}`, true, { cause: error });
+/** When an image job first found the store unavailable; kept in the job while it waits. */
+interface StorageOutageMark {
+  storageDownSince?: number;
 }

@@ -1,17 +1,16 @@
 import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { ExportModule } from '../export/export.module.js';
 import { RequestsModule } from '../requests/requests.module.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
 import { FinalizeRequestProcessor } from './finalize-request.processor.js';
 import { ImageJobProcessor } from './image-job.processor.js';
-import { RequestFinalizer } from './request-finalizer.service.js';
+import { ImageRetryPolicy } from './image-retry-policy.js';
 import { StuckWorkSweeper } from './stuck-work.sweeper.js';
 import { ImageTransformer, imageTransformerOptions } from './transform/image-transformer.js';
 
-/** The worker role: image jobs and request finalization. */
+/** The worker role's jobs: images, and the finalize jobs that RequestFinalizer (requests/) carries out. */
 @Module({
-  imports: [RequestsModule, ExportModule],
+  imports: [RequestsModule],
   providers: [
     {
       provide: ImageFetcher,
@@ -31,7 +30,7 @@ import { ImageTransformer, imageTransformerOptions } from './transform/image-tra
     },
     ImageJobProcessor,
     FinalizeRequestProcessor,
-    RequestFinalizer,
+    { provide: ImageRetryPolicy, inject: [AppConfig], useFactory: (config: AppConfig) => new ImageRetryPolicy(config) },
     StuckWorkSweeper,
   ],
 })

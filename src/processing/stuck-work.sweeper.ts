@@ -3,18 +3,14 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { AppConfig } from '../config/app-config.js';
-import { ImageStatus } from '../products/image-status.js';
+import { ImageRepository } from '../products/image.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { QueueName } from '../queue/queue.constants.js';
-import { RequestStatus } from '../requests/request-status.js';
+import { RequestRepository } from '../requests/request.repository.js';
+import { ImageRetryPolicy, type ImageJobState } from './image-retry-policy.js';
 
 // Image ids read and looked up in Redis per round trip: bounds memory for huge requests.
 const PAGE = 1000;
-const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
-const OPEN_IMAGE_STATES = `('${ImageStatus.Pending}', '${ImageStatus.Processing}')`;
-
-/** Hashed into the advisory lock key that one sweep at a time holds. */
-export const SWEEP_LOCK_NAME = 'pixbatch:stuck-work-sweep';
 
 type JobCheck = 'live' | 'missing' | 'retried';
 
@@ -43,6 +39,9 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
 
   constructor(
     private readonly em: EntityManager,
+    private readonly requestRows: RequestRepository,
+    private readonly imageRows: ImageRepository,
+    private readonly retries: ImageRetryPolicy,
     private readonly queue: JobQueue,
     @InjectQueue(QueueName.Images) private readonly images: Queue,
     @InjectQueue(QueueName.Requests) private readonly requests: Queue,
@@ -76,14 +75,8 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
   /** One pass; false when another worker holds the sweep lock. */
   async sweep(): Promise<boolean> {
     return this.em.fork().transactional(async (tx) => {
-      // The lock lives as long as this transaction; if a Redis call hangs,
-      // PostgreSQL ends the idle session so the lock cannot be held forever.
-      await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(10_000, 2 * this.staleAfterMs)}`);
-      const [lock] = await tx.execute<{ acquired: boolean }[]>(
-        'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
-        [SWEEP_LOCK_NAME],
-      );
-      if (!lock?.acquired) return false;
+      // The lock lives as long as this transaction.
+      if (!(await this.requestRows.tryTakeSweepLock(tx, 2 * this.staleAfterMs))) return false;
       await this.finalizeDoneRequests(tx);
       await this.requeueStrandedImages(tx);
       return true;
@@ -92,12 +85,7 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
 
   /** (a) Every image is terminal but the request is not: its finalize job was lost or gave up. */
   private async finalizeDoneRequests(tx: EntityManager): Promise<void> {
-    const done = await tx.execute<{ id: string }[]>(
-      `SELECT id FROM processing_request
-        WHERE status IN ${OPEN_REQUEST_STATES} AND images_succeeded + images_failed >= image_count
-        LIMIT ${PAGE}`,
-    );
-    for (const { id } of done) {
+    for (const id of await this.requestRows.recordedButOpen(tx, PAGE)) {
       const check = await this.checkJob(this.requests, id);
       if (check === 'live') continue;
       if (check === 'missing') await this.queue.enqueueFinalize(id);
@@ -110,30 +98,16 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
 
   /** (b) Open images of requests that stopped making progress, whose job is gone or finished. */
   private async requeueStrandedImages(tx: EntityManager): Promise<void> {
-    const stale = await tx.execute<{ id: string }[]>(
-      `SELECT r.id FROM processing_request r
-        WHERE r.status IN ${OPEN_REQUEST_STATES} AND r.images_succeeded + r.images_failed < r.image_count
-          AND greatest(r.created_at, r.started_at,
-                       (SELECT max(i.completed_at) FROM image i WHERE i.request_id = r.id))
-              < now() - ? * interval '1 millisecond'`,
-      [this.staleAfterMs],
-    );
-    for (const { id: requestId } of stale) {
+    for (const requestId of await this.imageRows.staleRequests(tx, this.staleAfterMs)) {
       let added = 0;
       let retried = 0;
       let after = '00000000-0000-0000-0000-000000000000';
       for (;;) {
-        const page = await tx.execute<{ id: string }[]>(
-          // A repeated URL has no job: it is finished with its source image.
-          `SELECT id FROM image
-            WHERE request_id = ? AND status IN ${OPEN_IMAGE_STATES} AND source_image_id IS NULL AND id > ?
-            ORDER BY id LIMIT ${PAGE}`,
-          [requestId, after],
-        );
+        const page = await this.imageRows.openJobImages(tx, requestId, after, PAGE);
         if (page.length === 0) break;
-        after = page.at(-1)!.id;
-        const checks = await Promise.all(page.map(({ id }) => this.checkJob(this.images, id)));
-        const missing = page.filter((_, index) => checks[index] === 'missing').map(({ id }) => id);
+        after = page.at(-1)!;
+        const checks = await Promise.all(page.map((id) => this.checkJob(this.images, id)));
+        const missing = page.filter((_, index) => checks[index] === 'missing');
         await this.queue.enqueueImages(requestId, missing);
         added += missing.length;
         retried += checks.filter((check) => check === 'retried').length;
@@ -147,19 +121,15 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
     }
   }
 
-  /**
-   * A waiting, delayed or active job is left alone (BullMQ's stalled-job
-   * check hands a dead worker's job over). A finished job still holds its id,
-   * so adding it again would be ignored: it is retried here with a fresh
-   * attempt budget. A missing one is for the caller to add.
-   */
+  /** Applies the retry policy's sweep rule to the job of that id; a missing job is for the caller to add. */
   private async checkJob(queue: Queue, jobId: string): Promise<JobCheck> {
     const job = await queue.getJob(jobId);
-    if (!job) return 'missing';
-    if (!job.finishedOn) return 'live';
-    const state = await job.getState();
-    if (state !== 'completed' && state !== 'failed') return 'live';
-    await job.retry(state, { resetAttemptsMade: true, resetAttemptsStarted: true });
+    // A job not finished yet is waiting, delayed or active: no need to ask Redis for its state.
+    const state: ImageJobState = !job ? 'missing' : !job.finishedOn ? 'active' : ((await job.getState()) as ImageJobState);
+    const action = this.retries.sweepAction(state);
+    if (action === 'enqueue') return 'missing';
+    if (action === 'leave') return 'live';
+    await job!.retry(state as 'completed' | 'failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     return 'retried';
   }
 }

@@ -20,13 +20,6 @@ export class Product {
   @Property({ type: 'text' })
   name: string;
 
-  @Property({ type: 'json' })
-  inputUrls: string[];
-
-  /** Aligned 1:1 with inputUrls; null where an image failed. Filled at finalize. */
-  @Property({ type: 'json', nullable: true })
-  outputUrls: (string | null)[] | null = null;
-
   /** Every cell of the row as uploaded, aligned with the request's columns. */
   @Property({ type: 'json' })
   cells: string[];

@@ -12,7 +12,12 @@ export class ProductsController {
   constructor(private readonly products: ProductsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Products of a request with the state of each image, in CSV order', operationId: 'listProducts' })
+  @ApiOperation({
+    summary: 'Products of a request with the state of each image, in CSV order',
+    operationId: 'listProducts',
+    description:
+      'One page of the products of a request in CSV order, each with its input URLs and the state, output URL and error of every image.',
+  })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: ProductPageDto, description: 'One page of products' })
   @ApiProblemResponses({ 400: 'Malformed request id or paging parameters', 404: 'Unknown request id' })

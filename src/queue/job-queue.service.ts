@@ -43,9 +43,17 @@ export class JobQueue {
     });
   }
 
-  /** Worker connections on the image queue, across every process (Redis CLIENT LIST). */
-  imageWorkerCount(): Promise<number> {
-    return this.images.getWorkersCount();
+  /**
+   * Worker connections on this deployment's image queue, across every process.
+   * CLIENT LIST spans the whole Redis server; BullMQ matches the prefix and
+   * queue name, but not the database, so another deployment on a different
+   * database with the same names would be counted too.
+   */
+  async imageWorkerCount(): Promise<number> {
+    const client = await this.images.backend.client;
+    const db = String((client.options.db as number | undefined) ?? 0);
+    const workers = await this.images.getWorkers();
+    return workers.filter((worker) => worker.db === db).length;
   }
 
   /** Image jobs not yet finished; a real Redis round trip, hence also the readiness check. */

@@ -1,9 +1,11 @@
 import { BullModule } from '@nestjs/bullmq';
 import { Global, Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { Processor, RedisOptions, Worker, WorkerOptions } from 'bullmq';
 import { AppConfig } from '../config/app-config.js';
 import { QueueName } from './queue.constants.js';
 import { JobQueue } from './job-queue.service.js';
+import { ProcessorCheck } from './processor-check.js';
 
 /**
  * BullMQ's production guide: a worker waits out a Redis outage (its commands
@@ -22,6 +24,7 @@ BullModule.workerClass = OutageTolerantWorker;
 @Global()
 @Module({
   imports: [
+    DiscoveryModule,
     BullModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({
@@ -42,7 +45,7 @@ BullModule.workerClass = OutageTolerantWorker;
     }),
     BullModule.registerQueue({ name: QueueName.Images }, { name: QueueName.Requests }, { name: QueueName.Webhooks }),
   ],
-  providers: [JobQueue],
+  providers: [JobQueue, ProcessorCheck],
   exports: [BullModule, JobQueue],
 })
 export class QueueModule {}

@@ -1,4 +1,5 @@
 import { Entity, Enum, Index, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
+import { DEFAULT_TENANT } from '../config/api-keys.js';
 import { RequestStatus } from './request-status.js';
 
 export interface ProcessingOptions {
@@ -6,7 +7,18 @@ export interface ProcessingOptions {
   resize: number | null;
 }
 
+// The list reads newest first within a tenant, or across tenants on an open
+// service; retention finds finished requests by completion time.
 @Entity({ tableName: 'processing_request' })
+@Index({
+  name: 'processing_request_tenant_created_at_id_index',
+  columns: [{ name: 'tenant' }, { name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }],
+})
+@Index({
+  name: 'processing_request_created_at_id_index',
+  columns: [{ name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }],
+})
+@Index({ name: 'processing_request_completed_at_index', properties: ['completedAt'] })
 export class ProcessingRequest {
   @PrimaryKey({ type: 'uuid' })
   id: string;
@@ -14,6 +26,10 @@ export class ProcessingRequest {
   @Enum({ items: () => RequestStatus, nativeEnumName: 'request_status' })
   @Index()
   status: RequestStatus = RequestStatus.Pending;
+
+  /** Whose API key created it (API_KEYS names); rows from before tenants have the default one. */
+  @Property({ type: 'text', default: DEFAULT_TENANT })
+  tenant: string = DEFAULT_TENANT;
 
   @Property({ type: 'text' })
   originalFilename: string;
@@ -44,6 +60,10 @@ export class ProcessingRequest {
   @Property({ type: 'json' })
   columns: string[];
 
+  /** The uploaded CSV's field separator; the export writes the same one. */
+  @Property({ type: 'text', default: ',' })
+  csvDelimiter: string = ',';
+
   @Property({ type: 'integer' })
   productCount: number;
 
@@ -58,9 +78,6 @@ export class ProcessingRequest {
 
   @Property({ type: 'integer' })
   imagesFailed = 0;
-
-  @Property({ type: 'text', nullable: true })
-  resultFileKey: string | null = null;
 
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();

@@ -1,12 +1,12 @@
-import { EntityManager } from '@mikro-orm/postgresql';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { AppError, ErrorCode } from '../common/app-error.js';
-import { ImageStatus } from '../products/image-status.js';
 import { WebhookDeliveryRepository } from '../webhooks/webhook-delivery.repository.js';
 import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/webhook-event.js';
 import { ImageErrorSummaryDto, RequestStatusDto, RequestWebhookDto } from './dto/request-status.dto.js';
 import { ProcessingRequest } from './processing-request.entity.js';
+import { RequestImageErrors } from './request-image-errors.js';
 import { requestLinks } from './request-links.js';
+import { RequestRepository } from './request.repository.js';
 import { isTerminal } from './request-status.js';
 
 const FIRST_ERRORS = 10;
@@ -14,28 +14,27 @@ const FIRST_ERRORS = 10;
 @Injectable()
 export class RequestsService {
   constructor(
-    private readonly em: EntityManager,
+    private readonly requests: RequestRepository,
+    private readonly imageErrors: RequestImageErrors,
     private readonly webhookDeliveries: WebhookDeliveryRepository,
   ) {}
 
   /** Loads a request or answers 404; callers have already validated the id's shape. */
   async findOrFail(requestId: string): Promise<ProcessingRequest> {
-    const request = await this.em.fork().findOne(ProcessingRequest, { id: requestId });
-    if (!request) {
-      throw new AppError(
-        HttpStatus.NOT_FOUND,
-        ErrorCode.RequestNotFound,
-        'Request not found',
-        `No processing request has the id ${requestId}.`,
-      );
-    }
+    const request = await this.requests.findById(requestId);
+    if (!request) throw requestNotFound(requestId);
     return request;
+  }
+
+  /** The tenant a request belongs to, or null when there is no such request. */
+  ownerOf(requestId: string): Promise<string | null> {
+    return this.requests.ownerOf(requestId);
   }
 
   /** Answers from the request's counters; only the first few errors touch the image table. */
   async getStatus(requestId: string): Promise<RequestStatusDto> {
     const request = await this.findOrFail(requestId);
-    const errors = request.imagesFailed > 0 ? await this.firstErrors(requestId) : [];
+    const errors = request.imagesFailed > 0 ? await this.imageErrors.firstErrors(requestId, FIRST_ERRORS) : [];
     return toRequestStatusDto(request, errors, request.webhookUrl ? await this.webhookState(request) : null);
   }
 
@@ -52,27 +51,16 @@ export class RequestsService {
       deliveries: `${requestLinks(request.id).self}/webhook-deliveries`,
     };
   }
+}
 
-  private async firstErrors(requestId: string): Promise<ImageErrorSummaryDto[]> {
-    const rows = await this.em.fork().execute<
-      { serial_number: string; name: string; row_number: number; input_url: string; error_code: string; error_message: string }[]
-    >(
-      `SELECT p.serial_number, p.name, p.row_number, i.input_url, i.error_code, i.error_message
-         FROM image i JOIN product p ON p.id = i.product_id
-        WHERE i.request_id = ? AND i.status = ?
-        ORDER BY p.row_number, i.position
-        LIMIT ${FIRST_ERRORS}`,
-      [requestId, ImageStatus.Failed],
-    );
-    return rows.map((row) => ({
-      serialNumber: row.serial_number,
-      productName: row.name,
-      row: row.row_number,
-      url: row.input_url,
-      code: row.error_code,
-      message: row.error_message,
-    }));
-  }
+/** What a missing request, and another tenant's, answers. */
+export function requestNotFound(requestId: string): AppError {
+  return new AppError(
+    HttpStatus.NOT_FOUND,
+    ErrorCode.RequestNotFound,
+    'Request not found',
+    `No processing request has the id ${requestId}.`,
+  );
 }
 
 export function toRequestStatusDto(

@@ -5,27 +5,32 @@ import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { IS_PUBLIC } from './public.decorator.js';
+import { attachTenant } from './tenant.js';
 
 export const API_KEY_HEADER = 'x-api-key';
 
 const digest = (key: string) => createHash('sha256').update(key).digest();
 
-/** With API_KEYS set, every non-public route needs one of them in the `x-api-key` header. */
+/**
+ * With API_KEYS set, every non-public route needs one of them in the
+ * `x-api-key` header, and the request carries the key's tenant from then on.
+ */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  private readonly digests: Buffer[];
+  private readonly keys: { digest: Buffer; tenant: string }[];
 
   constructor(
     private readonly reflector: Reflector,
     config: AppConfig,
   ) {
-    this.digests = config.apiKeys.map(digest);
+    this.keys = [...config.apiKeys].map(([key, tenant]) => ({ digest: digest(key), tenant }));
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.digests.length === 0) return true;
+    if (this.keys.length === 0) return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
-    const header = context.switchToHttp().getRequest<FastifyRequest>().headers[API_KEY_HEADER];
+    const request = context.switchToHttp().getRequest<FastifyRequest>();
+    const header = request.headers[API_KEY_HEADER];
     const presented = Array.isArray(header) ? header[0] : header;
     if (!presented) {
       throw new AppError(
@@ -35,11 +40,17 @@ export class ApiKeyGuard implements CanActivate {
         `Send an API key in the ${API_KEY_HEADER} header.`,
       );
     }
-    // Comparing fixed-length digests in constant time reveals neither the keys nor their lengths.
+    // Comparing fixed-length digests in constant time, against every key,
+    // reveals neither the keys, their lengths nor which one matched.
     const candidate = digest(presented);
-    if (!this.digests.some((known) => timingSafeEqual(known, candidate))) {
+    let tenant: string | undefined;
+    for (const known of this.keys) {
+      if (timingSafeEqual(known.digest, candidate)) tenant = known.tenant;
+    }
+    if (tenant === undefined) {
       throw new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.ApiKeyInvalid, 'Invalid API key', 'The API key is not valid.');
     }
+    attachTenant(request, tenant);
     return true;
   }
 }

@@ -1,12 +1,19 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from '../config/app-config.js';
+import { RequestsModule } from '../requests/requests.module.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
+import { RequestOwnerGuard } from './request-owner.guard.js';
 
-/** API keys first (an unknown client is refused before it spends anyone's budget), then rate limits. */
+/**
+ * API keys first (an unknown client is refused before it spends anyone's
+ * budget), then rate limits (so probing other tenants' ids costs budget too),
+ * then tenant isolation.
+ */
 @Module({
+  imports: [RequestsModule],
   providers: [
     {
       provide: RedisRateLimiter,
@@ -15,6 +22,7 @@ import { RedisRateLimiter } from './redis-rate-limiter.js';
     },
     { provide: APP_GUARD, useClass: ApiKeyGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
+    { provide: APP_GUARD, useClass: RequestOwnerGuard },
   ],
 })
 export class SecurityModule {}

@@ -1,12 +1,11 @@
 import { createHash } from 'node:crypto';
-import { EntityManager } from '@mikro-orm/postgresql';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
-import { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { requestLinks } from '../requests/request-links.js';
-import { API_KEY_HEADER } from '../security/api-key.guard.js';
+import { RequestRepository } from '../requests/request.repository.js';
+import { tenantOf } from '../security/tenant.js';
 
 export const IDEMPOTENCY_KEY_HEADER = 'idempotency-key';
 // The IETF draft leaves the format open; printable ASCII, bounded, is what clients send (UUIDs, ULIDs).
@@ -15,12 +14,12 @@ const VALID_KEY = /^[\x21-\x7e]{1,255}$/;
 /**
  * `Idempotency-Key` on upload: a client that retries after a timeout gets
  * the request it already created instead of a second one. Keys are scoped
- * per API key, and the unique constraint on the column settles concurrent
+ * per tenant, and the unique constraint on the column settles concurrent
  * retries. The same key with a different file or options is a 409.
  */
 @Injectable()
 export class IdempotencyService {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly requests: RequestRepository) {}
 
   /** The client-scoped key from the header, or null when the header is absent. */
   scopedKey(request: FastifyRequest): string | null {
@@ -35,14 +34,14 @@ export class IdempotencyService {
         'An Idempotency-Key is 1 to 255 printable ASCII characters, e.g. a UUID.',
       );
     }
-    const apiKey = request.headers[API_KEY_HEADER];
-    const scope = typeof apiKey === 'string' && apiKey ? createHash('sha256').update(apiKey).digest('hex').slice(0, 16) : '-';
-    return `${scope}:${key}`;
+    // Per tenant, so a key rotation keeps replaying; '-' on an open service, which has no tenants.
+    const tenant = tenantOf(request);
+    return `${tenant === null ? '-' : `tenant.${tenant}`}:${key}`;
   }
 
   /** The request an earlier upload with this key created, or null; a 409 when that upload differed. */
   async replay(scopedKey: string, fingerprint: string): Promise<CreatedRequestDto | null> {
-    const existing = await this.em.fork().findOne(ProcessingRequest, { idempotencyKey: scopedKey });
+    const existing = await this.requests.findByIdempotencyKey(scopedKey);
     if (!existing) return null;
     if (existing.uploadFingerprint !== fingerprint) {
       throw new AppError(

@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { raw } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { RequestStatus } from '../requests/request-status.js';
-import type { ParsedProduct, ProductSink } from './csv/product-csv.parser.js';
+import type { ImageRepository } from '../products/image.repository.js';
+import type { ProductRepository } from '../products/product.repository.js';
+import type { DraftDetails, RequestRepository } from '../requests/request.repository.js';
+import type { CsvDialect, ParsedProduct, ProductSink } from './csv/product-csv.parser.js';
 
 /**
  * Products buffered before the transaction is opened: a CSV up to this size
@@ -15,18 +16,19 @@ export const OPEN_AFTER = 5000;
  */
 export const INSERT_CHUNK = 1000;
 
-/** What is only known once the whole multipart body has been read. */
-export interface RequestDetails {
-  /** The parser's counts of the products it handed to the draft, and of their URLs. */
-  productCount: number;
-  imageCount: number;
-  webhookUrl: string | null;
-  /** Null: every terminal event. */
-  webhookEvents: readonly string[] | null;
-  resize: number | null;
-  /** Client-scoped Idempotency-Key, unique across requests; null without the header. */
-  idempotencyKey: string | null;
-  uploadFingerprint: string;
+/**
+ * What is only known once the whole multipart body has been read: the
+ * parser's counts of the products it handed to the draft and of their URLs,
+ * the webhook (null events: every terminal event), the options, and the
+ * client-scoped Idempotency-Key (null without the header).
+ */
+export type RequestDetails = DraftDetails;
+
+/** The tables' owners a draft writes through. */
+export interface DraftRepositories {
+  requests: RequestRepository;
+  products: ProductRepository;
+  images: ImageRepository;
 }
 
 /** The upload held a transaction open for longer than allowed; what it stored is rolled back. */
@@ -57,15 +59,19 @@ export class RequestDraft implements ProductSink {
   private readonly nextId = uuidV7Sequence();
   private readonly aborter = new AbortController();
   private columns: string[] = [];
+  private delimiter = ',';
   private buffer: ParsedProduct[] = [];
   private tx: EntityManager | null = null;
   private writing: Promise<void> = Promise.resolve();
   private timer?: NodeJS.Timeout;
   private expired = false;
+  /** Set when the whole upload has arrived; from then on the deadline no longer applies. */
+  private arrived = false;
   private ended?: Promise<void>;
 
   constructor(
     private readonly em: EntityManager,
+    private readonly repositories: DraftRepositories,
     private readonly originalFilename: string,
     private readonly timeoutMs: number,
   ) {}
@@ -75,8 +81,9 @@ export class RequestDraft implements ProductSink {
     return this.aborter.signal;
   }
 
-  header(columns: string[]): void {
+  header(columns: string[], dialect: CsvDialect): void {
     this.columns = columns;
+    this.delimiter = dialect.delimiter;
   }
 
   add(product: ParsedProduct): void {
@@ -92,6 +99,7 @@ export class RequestDraft implements ProductSink {
   /** Stores the rest, completes the request row and commits. */
   async commit(details: RequestDetails): Promise<void> {
     // The whole upload has arrived: what is left is the server's own work.
+    this.arrived = true;
     clearTimeout(this.timer);
     if (this.expired) throw new UploadTimeoutError(this.timeoutMs);
     await this.writing;
@@ -103,31 +111,8 @@ export class RequestDraft implements ProductSink {
     // The options arrive in multipart fields that may follow the file, and the
     // fingerprint hashes the whole file; the idempotency key is set last too, so
     // a concurrent retry waits on its unique index only for this commit.
-    await tx.execute(
-      `UPDATE processing_request
-          SET webhook_url = ?, webhook_events = ?::jsonb, options = ?::jsonb, product_count = ?, image_count = ?,
-              idempotency_key = ?, upload_fingerprint = ?
-        WHERE id = ?`,
-      [
-        details.webhookUrl,
-        details.webhookEvents && JSON.stringify(details.webhookEvents),
-        JSON.stringify({ resize: details.resize }),
-        details.productCount,
-        details.imageCount,
-        details.idempotencyKey,
-        details.uploadFingerprint,
-        this.requestId,
-      ],
-    );
-    // A URL repeated within the request is fetched once: each later occurrence
-    // points at the first (ids grow in file order) and takes its outcome.
-    await tx.execute(
-      `UPDATE image i SET source_image_id = d.first_id
-         FROM (SELECT id, first_value(id) OVER (PARTITION BY input_url ORDER BY id) AS first_id
-                 FROM image WHERE request_id = ?) d
-        WHERE i.id = d.id AND d.id <> d.first_id`,
-      [this.requestId],
-    );
+    await this.repositories.requests.completeDraft(tx, this.requestId, details);
+    await this.repositories.images.markRepeats(tx, this.requestId);
     await this.end(() => tx.commit());
   }
 
@@ -163,36 +148,18 @@ export class RequestDraft implements ProductSink {
   private async insert(products: ParsedProduct[]): Promise<void> {
     if (this.expired) throw new UploadTimeoutError(this.timeoutMs);
     const tx = this.tx ?? (await this.open());
-    const rows = products.map((product) => {
-      const imageIds = product.urls.map(() => this.nextId());
-      return {
+    await this.repositories.products.insertWithImages(
+      tx,
+      this.requestId,
+      products.map((product) => ({
         id: this.nextId(),
-        row_number: product.rowNumber,
-        serial_number: product.serialNumber,
+        rowNumber: product.rowNumber,
+        serialNumber: product.serialNumber,
         name: product.name,
-        input_urls: product.urls,
-        image_ids: imageIds,
         cells: product.cells,
-        image_count: product.urls.length,
-      };
-    });
-    // The image rows are unfolded from the product rows by PostgreSQL, so each
-    // URL crosses the wire once; the foreign key to the product is checked at
-    // the end of the statement, when the product rows exist.
-    await tx.execute(
-      `WITH t AS (
-         SELECT * FROM jsonb_to_recordset(?::jsonb)
-            AS t(id uuid, row_number int, serial_number text, name text, input_urls jsonb, image_ids jsonb,
-                 cells jsonb, image_count int)
-       ), products AS (
-         INSERT INTO product (id, request_id, row_number, serial_number, name, input_urls, cells, image_count)
-         SELECT id, ?::uuid, row_number, serial_number, name, input_urls, cells, image_count FROM t
-       )
-       INSERT INTO image (id, request_id, product_id, position, input_url)
-       SELECT u.image_id::uuid, ?::uuid, t.id, u.position - 1, u.url
-         FROM t CROSS JOIN LATERAL ROWS FROM (jsonb_array_elements_text(t.input_urls), jsonb_array_elements_text(t.image_ids))
-              WITH ORDINALITY AS u(url, image_id, position)`,
-      [jsonLiteral(rows), this.requestId, this.requestId],
+        urls: product.urls,
+        imageIds: product.urls.map(() => this.nextId()),
+      })),
     );
   }
 
@@ -201,30 +168,17 @@ export class RequestDraft implements ProductSink {
     const tx = this.em.fork();
     await tx.begin();
     this.tx = tx;
-    this.timer = setTimeout(() => {
+    // The first chunk's insert may still be opening the transaction when the
+    // upload ends: a deadline armed after commit() began would roll back a
+    // request already answered 202 (seen under load: 202, then no rows).
+    if (!this.arrived) this.timer = setTimeout(() => {
       this.expired = true;
       this.aborter.abort(new UploadTimeoutError(this.timeoutMs));
       void this.abort();
     }, this.timeoutMs);
-    await tx.execute(
-      `INSERT INTO processing_request
-         (id, status, original_filename, options, columns, product_count, image_count, created_at)
-       VALUES (?, ?, ?, '{}'::jsonb, ?::jsonb, 0, 0, now())`,
-      [this.requestId, RequestStatus.Pending, this.originalFilename, JSON.stringify(this.columns)],
-    );
+    await this.repositories.requests.insertDraft(tx, this.requestId, this.originalFilename, this.columns, this.delimiter);
     return tx;
   }
-}
-
-/**
- * `value` as JSON in a SQL string literal. MikroORM inlines parameters into
- * the statement, escaping a string one character at a time: on a chunk's few
- * MB of JSON that made tens of MB of garbage per chunk, most of an ingest's
- * peak memory. Two native replacements escape the same way; the E'' form
- * means the same whatever standard_conforming_strings says.
- */
-function jsonLiteral(value: unknown): ReturnType<typeof raw> {
-  return raw(`E'${JSON.stringify(value).replaceAll('\\', '\\\\').replaceAll("'", "''")}'`);
 }
 
 /**

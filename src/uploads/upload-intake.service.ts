@@ -3,12 +3,23 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
+import type { Multipart } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { owningTenantOf } from '../security/tenant.js';
 import { WebhookRegistrar } from '../webhooks/webhook-registration.service.js';
-import { CsvErrorCode, CsvSummary, CsvValidationError, NotCsvError, parseProductCsv } from './csv/product-csv.parser.js';
+import {
+  CsvErrorCode,
+  CsvSummary,
+  CsvValidationError,
+  NotCsvError,
+  ParsedProduct,
+  parseProductCsv,
+  SpreadsheetFileError,
+} from './csv/product-csv.parser.js';
+import { CHECK_PREVIEW_ROWS, CsvCheckDto, toCsvCheckDto } from './dto/csv-check.dto.js';
 import { CreateRequestDto } from './dto/create-request.dto.js';
 import { IdempotencyService, uploadFingerprint } from './idempotency.service.js';
 import { RequestDraft, UploadTimeoutError } from './request-draft.js';
@@ -48,8 +59,9 @@ export class UploadIntake {
     const csvHash = createHash('sha256');
 
     try {
-      for await (const part of request.parts()) {
+      for await (const part of multipartParts(request)) {
         if (part.type === 'field') {
+          if (isBlank(part.value)) continue;
           if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
           fields[part.fieldname] = String(part.value);
           continue;
@@ -65,8 +77,13 @@ export class UploadIntake {
         }
         draft = this.uploads.draft(part.filename || 'products.csv');
         try {
-          const upload = untilAborted(hashing(part.file, csvHash), draft.signal);
+          const upload = untilAborted(hashing(multipartStream(part.file), csvHash), draft.signal);
           csv = await parseProductCsv(upload, this.config.limits, draft);
+        } catch (error) {
+          // Past the limit the file stream just ends, cut mid-row; the parser would
+          // then blame a valid row before the parts iterator reports the limit.
+          if (part.file.truncated) throw Object.assign(new Error('file too large'), { code: 'FST_REQ_FILE_TOO_LARGE' });
+          throw error;
         } finally {
           // The parser may stop early (row limit, bad header); drain the rest so the request can end.
           part.file.resume();
@@ -95,6 +112,7 @@ export class UploadIntake {
           resize,
           idempotencyKey,
           uploadFingerprint: fingerprint,
+          tenant: owningTenantOf(request),
         });
       } catch (error) {
         // A concurrent retry with the same key committed first: answer with its request.
@@ -105,12 +123,81 @@ export class UploadIntake {
       }
     } catch (error) {
       await draft?.abort();
+      if (request.raw.destroyed && error instanceof MalformedMultipartError) {
+        // Nobody is left to answer; a client giving up mid-upload is not a server fault.
+        request.log.info({ reason: error.message }, 'client closed the connection during the upload; nothing was stored');
+      }
       // The size limit surfaces from the file stream or from the parts iterator, depending on timing.
       throw this.translateParseError(error);
     }
   }
 
+  /**
+   * The same body as `accept`, read the same way, but nothing is stored: the
+   * caller learns how the CSV was understood, or gets the same problem document.
+   */
+  async check(request: FastifyRequest): Promise<CsvCheckDto> {
+    if (!request.isMultipart()) {
+      throw new AppError(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.NotMultipart,
+        'Expected multipart/form-data',
+        'Send the CSV as a multipart/form-data part named "file".',
+      );
+    }
+    const fields: Record<string, string> = {};
+    const firstRows: ParsedProduct[] = [];
+    let csv: CsvSummary | undefined;
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'field') {
+          if (isBlank(part.value)) continue;
+          if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
+          fields[part.fieldname] = String(part.value);
+          continue;
+        }
+        if (part.fieldname !== FILE_FIELD) {
+          part.file.resume();
+          throw new AppError(
+            HttpStatus.BAD_REQUEST,
+            ErrorCode.BadRequest,
+            'Unexpected file part',
+            `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
+          );
+        }
+        try {
+          csv = await parseProductCsv(part.file, this.config.limits, {
+            header: () => {},
+            add: (product) => {
+              if (firstRows.length < CHECK_PREVIEW_ROWS) firstRows.push(product);
+            },
+            ready: async () => {},
+          });
+        } finally {
+          part.file.resume();
+        }
+      }
+      if (!csv) throw fileMissing('No part named "file" was sent.');
+      const options = await validateFields(fields);
+      await this.webhooks.register(options.webhookUrl, options.webhookEvents);
+      return toCsvCheckDto(csv, firstRows);
+    } catch (error) {
+      throw this.translateParseError(error);
+    }
+  }
+
   private translateParseError(error: unknown): unknown {
+    if (error instanceof MalformedMultipartError) {
+      return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.MultipartInvalid, 'Malformed multipart body', error.message);
+    }
+    if ((error as { code?: string }).code === 'FST_FILES_LIMIT') {
+      return new AppError(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.TooManyFiles,
+        'More than one file',
+        'Only one file, in the part named "file", is accepted.',
+      );
+    }
     if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') {
       return new AppError(
         HttpStatus.PAYLOAD_TOO_LARGE,
@@ -127,6 +214,15 @@ export class UploadIntake {
         'Upload too slow',
         `The rest of the CSV did not arrive within ${error.timeoutMs / 1000} s of its first rows; nothing was stored.`,
         { timeoutMs: error.timeoutMs },
+      );
+    }
+    if (error instanceof SpreadsheetFileError) {
+      return new AppError(
+        HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+        ErrorCode.SpreadsheetNotCsv,
+        'The file is a spreadsheet, not a CSV',
+        error.message,
+        { format: error.format },
       );
     }
     if (error instanceof NotCsvError) {
@@ -146,6 +242,46 @@ export class UploadIntake {
       );
     }
     return error;
+  }
+}
+
+/** busboy's complaint about the body's framing (boundary, part headers, early end): the client's fault, not ours. */
+class MalformedMultipartError extends Error {}
+
+/**
+ * Fastify's multipart errors carry a status and an FST_ code; anything else
+ * thrown while the body is being split into parts comes from busboy, i.e. from
+ * a body that is not well-formed multipart (no boundary, a wrong one, no end).
+ */
+function asMultipartError(error: unknown): unknown {
+  if (error instanceof AppError || typeof (error as { statusCode?: unknown })?.statusCode === 'number') return error;
+  return new MalformedMultipartError(error instanceof Error ? error.message : String(error));
+}
+
+async function* multipartParts(request: FastifyRequest): AsyncGenerator<Multipart> {
+  let iterator: AsyncIterator<Multipart>;
+  try {
+    iterator = request.parts()[Symbol.asyncIterator]();
+  } catch (error) {
+    throw asMultipartError(error);
+  }
+  for (;;) {
+    let next: IteratorResult<Multipart>;
+    try {
+      next = await iterator.next();
+    } catch (error) {
+      throw asMultipartError(error);
+    }
+    if (next.done) return;
+    yield next.value;
+  }
+}
+
+async function* multipartStream(file: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  try {
+    yield* file;
+  } catch (error) {
+    throw asMultipartError(error);
   }
 }
 
@@ -179,13 +315,19 @@ async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof c
   }
 }
 
+/** Swagger UI and many forms send a cleared field as an empty string; it means "not given". */
+function isBlank(value: unknown): boolean {
+  return String(value).trim() === '';
+}
+
 function fileMissing(detail: string): AppError {
   return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.FileMissing, 'No CSV file', detail);
 }
 
 async function validateFields(fields: Record<string, string>): Promise<CreateRequestDto> {
   const dto = plainToInstance(CreateRequestDto, fields);
-  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true });
+  // One message per field: a value like "50%" would otherwise fail every check of its field at once.
+  const errors = await validate(dto, { whitelist: true, forbidNonWhitelisted: true, stopAtFirstError: true });
   if (errors.length > 0) {
     const issues = errors.map((error) => ({
       field: error.property,

@@ -6,6 +6,7 @@ import {
   ApiConsumes,
   ApiHeader,
   ApiHeaderOptions,
+  ApiOkResponse,
   ApiOperation,
   ApiTags,
 } from '@nestjs/swagger';
@@ -14,6 +15,7 @@ import { ApiProblemResponses } from '../common/api-problem-responses.decorator.j
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-event.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../webhooks/webhook-registration.service.js';
+import { CsvCheckDto } from './dto/csv-check.dto.js';
 import { UploadIntake } from './upload-intake.service.js';
 
 const UPLOAD_PROBLEMS = {
@@ -23,6 +25,7 @@ const UPLOAD_PROBLEMS = {
     'The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); ' +
     'nothing was stored',
   413: 'The CSV is larger than the configured limit',
+  415: 'The file is an Excel workbook, .xlsx or .xls (SPREADSHEET_NOT_CSV): save it as "CSV UTF-8" and upload that',
   422:
     'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), or the ' +
     'webhook fields are refused (WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored',
@@ -31,21 +34,37 @@ const UPLOAD_PROBLEMS = {
     'but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
 };
 
+const CHECK_PROBLEMS = {
+  400: UPLOAD_PROBLEMS[400],
+  413: UPLOAD_PROBLEMS[413],
+  415: UPLOAD_PROBLEMS[415],
+  422: UPLOAD_PROBLEMS[422],
+  503: 'A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
+};
+
 const IDEMPOTENCY_HEADER: ApiHeaderOptions = {
   name: 'Idempotency-Key',
   required: false,
   description:
     'Makes a retried upload safe: the same key with the same file and options returns the request it created ' +
     '(with `Idempotent-Replayed: true`); the same key with a different upload is a 409. Scoped per API key.',
-  schema: { type: 'string', maxLength: 255 },
+  // The same rule as IdempotencyService: 1-255 printable ASCII characters, no spaces.
+  schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[!-~]+$' },
 };
+
+const EVENT_ALTERNATIVES = WEBHOOK_EVENT_TYPES.map((type) => type.replaceAll('.', '\\.')).join('|');
 
 const UPLOAD_BODY: ApiBodyOptions = {
   schema: {
     type: 'object',
     required: ['file'],
     properties: {
-      file: { type: 'string', format: 'binary', description: 'The CSV: S. No., Product Name, Input Image Urls' },
+      file: {
+        type: 'string',
+        format: 'binary',
+        description:
+          'The CSV: S. No., Product Name, Input Image Urls; separated by comma, semicolon, tab or "|"; UTF-8, or UTF-16 with a BOM',
+      },
       webhookUrl: {
         type: 'string',
         format: 'uri',
@@ -55,10 +74,20 @@ const UPLOAD_BODY: ApiBodyOptions = {
       webhookEvents: {
         type: 'string',
         description: `Comma-separated event types; default all: ${WEBHOOK_EVENT_TYPES.join(', ')}`,
+        // A comma-separated list in one form field, so the enum is written as a pattern of its values.
+        pattern: `^(${EVENT_ALTERNATIVES})(,(${EVENT_ALTERNATIVES}))*$`,
         example: 'request.failed',
       },
       resize: { type: 'number', minimum: 0.01, maximum: 1, example: 0.5 },
     },
+  },
+};
+
+const CREATED_HEADERS = {
+  Location: { description: 'URL of the new request (links.self)', schema: { type: 'string' } },
+  'Idempotent-Replayed': {
+    description: '`true` when an earlier upload with the same Idempotency-Key created this request',
+    schema: { type: 'string', enum: ['true'] },
   },
 };
 
@@ -72,11 +101,13 @@ export class UploadsController {
   @ApiOperation({
     summary: 'Upload a CSV of products; images are processed in the background',
     operationId: 'createRequest',
+    description:
+      'Streams the CSV through the parser and stores the request, its products and images in one transaction, then answers 202 before any image is fetched. A rejected CSV stores nothing; every row error is listed at once.',
   })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
   @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
   createRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.accept(request, reply);
@@ -84,11 +115,17 @@ export class UploadsController {
 
   @Post('upload')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Upload (alias of the original design)', operationId: 'uploadLegacy', deprecated: true })
+  @ApiOperation({
+    summary: 'Upload (alias of the original design)',
+    operationId: 'uploadLegacy',
+    description:
+      'Same as POST /api/v1/requests, kept for clients of the original design; the answer also carries `request_id`.',
+    deprecated: true,
+  })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
   @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
   uploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.acceptLegacy(request, reply);
@@ -96,14 +133,37 @@ export class UploadsController {
 
   @Post('api/upload')
   @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({ summary: 'Upload (alias of the original design)', operationId: 'apiUploadLegacy', deprecated: true })
+  @ApiOperation({
+    summary: 'Upload (alias of the original design)',
+    operationId: 'apiUploadLegacy',
+    description:
+      'Same as POST /api/v1/requests, kept for clients of the original design; the answer also carries `request_id`.',
+    deprecated: true,
+  })
   @ApiConsumes('multipart/form-data')
   @ApiBody(UPLOAD_BODY)
   @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto })
+  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
   @ApiProblemResponses(UPLOAD_PROBLEMS)
   apiUploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.acceptLegacy(request, reply);
+  }
+
+  @Post('api/v1/requests/validate')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Check a CSV without storing anything: how it was read (separator, encoding, columns, counts, first rows)',
+    operationId: 'validateRequest',
+    description:
+      'Takes the same multipart body as createRequest and runs the same parser and checks, but stores nothing and ' +
+      'queues nothing. Answers how the file was read, or the same problem document the upload would answer.',
+  })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody(UPLOAD_BODY)
+  @ApiOkResponse({ type: CsvCheckDto, description: 'How the CSV was read; nothing was stored' })
+  @ApiProblemResponses(CHECK_PROBLEMS)
+  validateRequest(@Req() request: FastifyRequest): Promise<CsvCheckDto> {
+    return this.intake.check(request);
   }
 
   /** The original designs answered with `request_id`; keep it beside the v1 fields. */

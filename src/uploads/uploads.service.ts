@@ -2,21 +2,18 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { BeforeApplicationShutdown, HttpStatus, Injectable, Logger } from '@nestjs/common';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
+import { type ImageCursor, ImageRepository } from '../products/image.repository.js';
+import { ProductRepository } from '../products/product.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { requestLinks } from '../requests/request-links.js';
 import { RequestStatus } from '../requests/request-status.js';
+import { RequestRepository } from '../requests/request.repository.js';
 import { RequestDetails, RequestDraft } from './request-draft.js';
 
 // Image jobs queued before the upload is answered (one addBulk round trip),
 // and image ids read per page when queueing the rest.
 const ENQUEUE_PAGE = 1000;
-
-/** Keyset position in a request's images: product row, then position in the row. */
-interface ImageCursor {
-  rowNumber: number;
-  position: number;
-}
 
 @Injectable()
 export class UploadsService implements BeforeApplicationShutdown {
@@ -25,13 +22,21 @@ export class UploadsService implements BeforeApplicationShutdown {
 
   constructor(
     private readonly em: EntityManager,
+    private readonly requests: RequestRepository,
+    private readonly products: ProductRepository,
+    private readonly images: ImageRepository,
     private readonly queue: JobQueue,
     private readonly config: AppConfig,
   ) {}
 
   /** A request to be written while its CSV is parsed; `submit` or `abort` it. */
   draft(originalFilename: string): RequestDraft {
-    return new RequestDraft(this.em, originalFilename, this.config.limits.uploadTimeoutMs);
+    return new RequestDraft(
+      this.em,
+      { requests: this.requests, products: this.products, images: this.images },
+      originalFilename,
+      this.config.limits.uploadTimeoutMs,
+    );
   }
 
   /**
@@ -88,21 +93,9 @@ export class UploadsService implements BeforeApplicationShutdown {
 
   /** Queues the images after `after` (exclusive), one page; returns where the next page starts, or null at the end. */
   private async enqueuePage(requestId: string, after: ImageCursor): Promise<ImageCursor | null> {
-    // Walks product (request_id, row_number) and image (product_id, position),
-    // the two indexes the rows were appended to. A repeated URL has no job of
-    // its own: it takes the outcome of its source image.
-    const page = await this.em.fork().execute<{ id: string; row_number: number; position: number }[]>(
-      `SELECT i.id, p.row_number, i.position
-         FROM product p JOIN image i ON i.product_id = p.id
-        WHERE p.request_id = ? AND p.row_number >= ? AND (p.row_number, i.position) > (?, ?)
-          AND i.source_image_id IS NULL
-        ORDER BY p.row_number, i.position
-        LIMIT ${ENQUEUE_PAGE}`,
-      [requestId, after.rowNumber, after.rowNumber, after.position],
-    );
-    await this.queue.enqueueImages(requestId, page.map((image) => image.id));
-    const last = page.at(-1);
-    return page.length < ENQUEUE_PAGE || !last ? null : { rowNumber: last.row_number, position: last.position };
+    const page = await this.images.jobPage(requestId, after, ENQUEUE_PAGE);
+    await this.queue.enqueueImages(requestId, page.ids);
+    return page.next;
   }
 
   /**
@@ -115,9 +108,8 @@ export class UploadsService implements BeforeApplicationShutdown {
    */
   private async withdraw(requestId: string, cause: unknown): Promise<AppError> {
     this.logger.warn(`Could not queue request ${requestId}; withdrawing it: ${(cause as Error).message}`);
-    await this.em
-      .fork()
-      .execute('DELETE FROM processing_request WHERE id = ?', [requestId])
+    await this.requests
+      .delete(requestId)
       .catch((error: unknown) =>
         this.logger.error(`Request ${requestId} stays stored; the sweep will queue it: ${(error as Error).message}`),
       );

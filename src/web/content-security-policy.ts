@@ -6,14 +6,18 @@ type Directives = Record<string, string[] | null>;
 /**
  * The policy for everything the API role serves, the web page included: scripts
  * and styles only from our own origin, no inline code. Images also from the
- * public base URL, which may be another host (a CDN or proxy in front of /files).
+ * public base URL, which may be another host (a CDN or proxy in front of /files),
+ * and from STORAGE_PUBLIC_BASE_URL, where output images come straight from the bucket.
  */
-export function pageDirectives(publicBaseUrl: string): Directives {
+export function pageDirectives(imageBaseUrls: readonly (string | null)[]): Directives {
+  const imageOrigins = new Set(
+    imageBaseUrls.filter((url): url is string => url !== null).map((url) => new URL(url).origin),
+  );
   return {
     defaultSrc: [`'self'`],
     scriptSrc: [`'self'`],
     styleSrc: [`'self'`],
-    imgSrc: [`'self'`, 'data:', new URL(publicBaseUrl).origin],
+    imgSrc: [`'self'`, 'data:', ...imageOrigins],
     connectSrc: [`'self'`],
     objectSrc: [`'none'`],
     baseUri: [`'self'`],

@@ -22,6 +22,8 @@ export class WebhookDeliveriesController {
   @ApiOperation({
     summary: 'Webhook deliveries of a request with every attempt: time, status code, duration, error, next attempt',
     operationId: 'listWebhookDeliveries',
+    description:
+      'Every webhook delivery of the request with each attempt made: time, HTTP status, duration, error and the next scheduled attempt.',
   })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: WebhookDeliveryListDto })
@@ -35,6 +37,8 @@ export class WebhookDeliveriesController {
   @ApiOperation({
     summary: 'Send a finished delivery once more, with the same webhook-id and body (a new timestamp and signature)',
     operationId: 'redeliverWebhook',
+    description:
+      'Queues one more attempt of a finished delivery with the same webhook-id and body; 409 while an attempt is in progress.',
   })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiParam({ name: 'deliveryId', format: 'uuid' })

@@ -214,6 +214,33 @@ export class WebhookDeliveryRepository {
     }));
   }
 
+  /**
+   * Writes a request's event, once: a second finalize of the same request
+   * (which the row lock already prevents) would find the unique key taken.
+   */
+  async insertEvent(
+    tx: EntityManager,
+    event: { requestId: string; type: string; url: string; payload: unknown; attemptsAllowed: number },
+  ): Promise<string | null> {
+    const [inserted] = await tx.execute<{ id: string }[]>(
+      `INSERT INTO webhook_delivery
+         (id, request_id, event_id, event_type, url, payload, status, attempts_allowed, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, now(), now())
+       ON CONFLICT (request_id, event_type) DO NOTHING
+       RETURNING id`,
+      [
+        randomUUID(),
+        event.requestId,
+        `msg_${randomUUID().replaceAll('-', '')}`,
+        event.type,
+        event.url,
+        JSON.stringify(event.payload),
+        event.attemptsAllowed,
+      ],
+    );
+    return inserted?.id ?? null;
+  }
+
   private async whyNotClaimed(tx: EntityManager, deliveryId: string): Promise<ClaimResult> {
     const [row] = await tx.execute<{ status: WebhookDeliveryStatus; wait_ms: number | null }[]>(
       `SELECT status, ceil(extract(epoch FROM next_attempt_at - now()) * 1000)::int AS wait_ms

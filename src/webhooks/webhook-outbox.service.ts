@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { JobQueue } from '../queue/job-queue.service.js';
@@ -6,7 +5,23 @@ import { PublicUrls } from '../storage/public-urls.js';
 import { requestLinks } from '../requests/request-links.js';
 import type { RequestStatus } from '../requests/request-status.js';
 import { RetrySchedule } from './retry-schedule.js';
+import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
 import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventPayload, eventForStatus } from './webhook-event.js';
+
+/** The terminal request as the finalizer's UPDATE returned it. */
+export interface TerminalRequestSnapshot {
+  id: string;
+  status: RequestStatus;
+  webhookUrl: string | null;
+  webhookEvents: readonly string[] | null;
+  productCount: number;
+  productsProcessed: number;
+  imageCount: number;
+  imagesSucceeded: number;
+  imagesFailed: number;
+  createdAt: Date;
+  completedAt: Date;
+}
 
 /**
  * The transactional outbox: the event is written by the transaction that
@@ -20,78 +35,51 @@ export class WebhookOutbox {
     private readonly urls: PublicUrls,
     private readonly queue: JobQueue,
     private readonly schedule: RetrySchedule,
+    private readonly deliveries: WebhookDeliveryRepository,
   ) {}
 
   /**
    * Call inside the transaction that has just set the request's terminal
-   * status. Returns the new delivery's id, or null when the request has no
-   * webhook or did not subscribe to this event.
+   * status, with the row that statement returned. Returns the new delivery's
+   * id, or null when the request has no webhook or did not subscribe to this
+   * event.
    */
-  async recordTerminalEvent(tx: EntityManager, requestId: string): Promise<string | null> {
-    const [request] = await tx.execute<
-      {
-        status: RequestStatus;
-        webhook_url: string | null;
-        webhook_events: string[] | null;
-        product_count: number;
-        products_processed: number;
-        image_count: number;
-        images_succeeded: number;
-        images_failed: number;
-        created_at: Date;
-        completed_at: Date;
-      }[]
-    >(
-      `SELECT status, webhook_url, webhook_events, product_count, products_processed, image_count,
-              images_succeeded, images_failed, created_at, completed_at
-         FROM processing_request WHERE id = ?`,
-      [requestId],
-    );
-    if (!request?.webhook_url) return null;
+  async recordTerminalEvent(tx: EntityManager, request: TerminalRequestSnapshot): Promise<string | null> {
+    if (!request.webhookUrl) return null;
     const type = eventForStatus(request.status);
-    if (!type || !(request.webhook_events ?? DEFAULT_WEBHOOK_EVENTS).includes(type)) return null;
+    if (!type || !(request.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS).includes(type)) return null;
 
-    const links = requestLinks(requestId);
+    const links = requestLinks(request.id);
     const payload: WebhookEventPayload = {
       type,
-      timestamp: new Date(request.completed_at).toISOString(),
+      timestamp: request.completedAt.toISOString(),
       data: {
-        requestId,
+        requestId: request.id,
         status: request.status,
         counts: {
-          products: { total: request.product_count, processed: request.products_processed },
+          products: { total: request.productCount, processed: request.productsProcessed },
           images: {
-            total: request.image_count,
-            succeeded: request.images_succeeded,
-            failed: request.images_failed,
-            pending: request.image_count - request.images_succeeded - request.images_failed,
+            total: request.imageCount,
+            succeeded: request.imagesSucceeded,
+            failed: request.imagesFailed,
+            pending: request.imageCount - request.imagesSucceeded - request.imagesFailed,
           },
         },
-        createdAt: new Date(request.created_at).toISOString(),
-        completedAt: new Date(request.completed_at).toISOString(),
+        createdAt: request.createdAt.toISOString(),
+        completedAt: request.completedAt.toISOString(),
         links: {
           status: this.urls.api(links.self),
           export: this.urls.api(links.export),
         },
       },
     };
-    const [inserted] = await tx.execute<{ id: string }[]>(
-      `INSERT INTO webhook_delivery
-         (id, request_id, event_id, event_type, url, payload, status, attempts_allowed, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, now(), now())
-       ON CONFLICT (request_id, event_type) DO NOTHING
-       RETURNING id`,
-      [
-        randomUUID(),
-        requestId,
-        `msg_${randomUUID().replaceAll('-', '')}`,
-        type,
-        request.webhook_url,
-        JSON.stringify(payload),
-        this.schedule.attemptsAllowed,
-      ],
-    );
-    return inserted?.id ?? null;
+    return this.deliveries.insertEvent(tx, {
+      requestId: request.id,
+      type,
+      url: request.webhookUrl,
+      payload,
+      attemptsAllowed: this.schedule.attemptsAllowed,
+    });
   }
 
   /** Queues the first attempt; call only after the recording transaction committed. */

@@ -1,8 +1,8 @@
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
-import { BlockedAddressError, assertUrlAllowed, createGuardedLookup } from '../processing/fetch/address-guard.js';
-import { ImageErrorCode, ImageJobError } from '../processing/image-error.js';
+import { BlockedAddressError, assertUrlAllowed, createGuardedLookup } from '../common/outbound/address-guard.js';
+import { OutboundError, OutboundErrorCode } from '../common/outbound/outbound-error.js';
 import { WEBHOOK_EVENT_TYPES, WebhookEventType } from './webhook-event.js';
 import { WebhookSigner } from './webhook-signer.js';
 
@@ -60,7 +60,7 @@ export class WebhookRegistrar {
     try {
       assertUrlAllowed(url, this.config.allowPrivateNetworks);
     } catch (error) {
-      if (error instanceof ImageJobError && error.code === ImageErrorCode.BlockedAddress) throw blocked(error.message);
+      if (error instanceof OutboundError && error.code === OutboundErrorCode.BlockedAddress) throw blocked(error.message);
       throw error;
     }
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;

@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -156,5 +158,54 @@ describe('pixbatch CLI', () => {
     const closed = await closedPort();
     const down = await cli(['submit', file, '--url', `http://127.0.0.1:${closed}`]);
     expect(down).toMatchObject({ code: 1, stderr: `error: cannot reach http://127.0.0.1:${closed} (ECONNREFUSED)\n` });
+  });
+
+  it('stays executable after a rebuild, as npx runs it (issue 11 item 7)', async () => {
+    // npm test runs after npm run build, whose postbuild step restores the bit nest build drops.
+    await expect(access(CLI, constants.X_OK)).resolves.toBeUndefined();
+    const direct = await new Promise<Run>((resolve) =>
+      execFile(CLI, ['--help'], { env }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr })),
+    );
+    expect(direct).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: pixbatch') });
+  });
+
+  it('retries a failed submit with the same Idempotency-Key, and a 401 names --api-key and PIXBATCH_API_KEY', async () => {
+    const keys: (string | undefined)[] = [];
+    const server = createHttpServer((request, response) => {
+      request.resume();
+      request.on('end', () => {
+        keys.push(request.headers['idempotency-key'] as string | undefined);
+        if (request.headers['x-api-key'] === 'wrong') {
+          response.writeHead(401, { 'content-type': 'application/problem+json' });
+          response.end(JSON.stringify({ type: 'about:blank', title: 'Invalid API key', status: 401, code: 'API_KEY_INVALID' }));
+        } else if (keys.length === 1) {
+          response.writeHead(503, { 'content-type': 'application/problem+json' });
+          response.end(JSON.stringify({ type: 'about:blank', title: 'Service unavailable', status: 503, code: 'SERVICE_UNAVAILABLE' }));
+        } else {
+          const requestId = '11111111-1111-4111-8111-111111111111';
+          response.writeHead(202, { 'content-type': 'application/json' });
+          response.end(JSON.stringify({ requestId, status: 'pending', productCount: 1, imageCount: 1, links: { self: `/api/v1/requests/${requestId}` } }));
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const file = await csv('retried.csv', ['/photo.jpg']);
+      const first = await cli(['submit', file, '--url', url]);
+      expect(first).toMatchObject({ code: 0, stdout: expect.stringContaining('11111111-1111-4111-8111-111111111111') });
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^[!-~]{1,255}$/);
+      expect(keys[1]).toBe(keys[0]);
+      const second = await cli(['submit', file, '--url', url]);
+      expect(second.code).toBe(0);
+      expect(keys[2]).not.toBe(keys[0]);
+      const refused = await cli(['submit', file, '--url', url], { PIXBATCH_API_KEY: 'wrong' });
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('--api-key');
+      expect(refused.stderr).toContain('PIXBATCH_API_KEY');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
@@ -83,7 +83,8 @@ describe('OpenAPI contract', () => {
 
   it('asks for the API key everywhere but on the probes and the output images', () => {
     expect(served.components.securitySchemes.apiKey).toMatchObject({ type: 'apiKey', in: 'header', name: 'x-api-key' });
-    expect(served.security).toEqual([{ apiKey: [] }]);
+    // Optional: a server without API_KEYS is open, which the empty alternative says.
+    expect(served.security).toEqual([{ apiKey: [] }, {}]);
     const open = operations(served)
       .filter(([, operation]) => Array.isArray(operation.security) && operation.security.length === 0)
       .map(([route]) => route);
@@ -99,6 +100,38 @@ describe('OpenAPI contract', () => {
     expect(form.properties.file).toMatchObject({ type: 'string', format: 'binary' });
     expect(form.properties.resize).toMatchObject({ type: 'number', maximum: 1 });
     expect(served.paths['/api/v1/requests/{id}/export'].get.responses['200'].content).toHaveProperty('text/csv');
+  });
+
+  it('passes Redocly (recommended) and Spectral (spectral:oas) with no error and no warning', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'pixbatch-lint-'));
+    try {
+      await writeFile(join(dir, 'openapi.json'), serializeOpenApi(served as never));
+      const redocly = await run('npx', ['--no-install', 'redocly', 'lint', join(dir, 'openapi.json'), '--format=json', '--config', 'redocly.yaml'])
+        .then(({ stdout }) => stdout)
+        .catch((error: { stdout: string }) => error.stdout);
+      expect(JSON.parse(redocly).totals).toMatchObject({ errors: 0, warnings: 0 });
+      // Exits non-zero on any finding, hints included.
+      const spectral = await run('npx', ['--no-install', 'spectral', 'lint', join(dir, 'openapi.json'), '--ruleset', '.spectral.yaml', '--fail-severity=hint'])
+        .then(() => 'clean')
+        .catch((error: { stdout: string }) => error.stdout);
+      expect(spectral).toBe('clean');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('types counts as integers, output images as binary, and serves a relative server URL', () => {
+    const schemas = served.components.schemas;
+    expect(schemas.ProblemDocumentDto.properties.status.type).toBe('integer');
+    expect(schemas.ProductPageDto.properties.total.type).toBe('integer');
+    expect(served.servers).toEqual([expect.objectContaining({ url: '/' })]);
+    expect(served.paths['/files/{path}'].get.responses['200'].content).toEqual({
+      'image/*': { schema: expect.objectContaining({ type: 'string', format: 'binary' }) },
+    });
+    const created = served.paths['/api/v1/requests'].post.responses['202'];
+    expect(Object.keys(created.headers)).toEqual(expect.arrayContaining(['Location', 'Idempotent-Replayed', 'X-RateLimit-Limit']));
+    const key = served.paths['/api/v1/requests'].post.parameters.find((p: Json) => p.name === 'Idempotency-Key');
+    expect(key.schema).toMatchObject({ minLength: 1, maxLength: 255, pattern: expect.any(String) });
   });
 
   it('clients/typescript is what the generator makes from openapi.json, without warnings', async () => {

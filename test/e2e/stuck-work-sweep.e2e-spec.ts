@@ -2,11 +2,12 @@ import { getQueueToken } from '@nestjs/bullmq';
 import { EntityManager } from '@mikro-orm/postgresql';
 import type { Queue } from 'bullmq';
 import pg from 'pg';
-import { SWEEP_LOCK_NAME, StuckWorkSweeper } from '../../src/processing/stuck-work.sweeper.js';
+import { StuckWorkSweeper } from '../../src/processing/stuck-work.sweeper.js';
 import { ImageStatus } from '../../src/products/image-status.js';
+import { ImageRepository } from '../../src/products/image.repository.js';
 import { JobQueue } from '../../src/queue/job-queue.service.js';
 import { QueueName } from '../../src/queue/queue.constants.js';
-import { RequestProgressRepository } from '../../src/requests/request-progress.repository.js';
+import { SWEEP_LOCK_NAME } from '../../src/requests/request.repository.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { ImageServer } from '../support/image-server.js';
@@ -85,7 +86,7 @@ describe('stuck-work sweep', () => {
   /** A request whose every image is recorded, with no finalize job unless `beforeRecording` queues one. */
   async function seedUnfinalized(beforeRecording?: (requestId: string) => Promise<void>): Promise<string> {
     const em = api.app.get(EntityManager).fork();
-    const progress = api.app.get(RequestProgressRepository);
+    const progress = api.app.get(ImageRepository);
     const { requestId, imageIds } = await seedRequest(em, [2]);
     await beforeRecording?.(requestId);
     for (const imageId of imageIds.flat()) {

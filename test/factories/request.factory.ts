@@ -22,9 +22,9 @@ export async function seedRequest(em: EntityManager, imagesPerProduct: number[])
     const productId = randomUUID();
     const urls = Array.from({ length: count }, (_, position) => `http://images.test/${index}/${position}.jpg`);
     await em.execute(
-      `INSERT INTO product (id, request_id, row_number, serial_number, name, input_urls, cells, image_count)
-       VALUES (?, ?, ?, ?, ?, ?::jsonb, ?::jsonb, ?)`,
-      [productId, requestId, index + 1, String(index + 1), `SKU${index + 1}`, JSON.stringify(urls),
+      `INSERT INTO product (id, request_id, row_number, serial_number, name, cells, image_count)
+       VALUES (?, ?, ?, ?, ?, ?::jsonb, ?)`,
+      [productId, requestId, index + 1, String(index + 1), `SKU${index + 1}`,
         JSON.stringify([String(index + 1), `SKU${index + 1}`, urls.join(',')]), count],
     );
     const ids: string[] = [];

@@ -1,19 +1,19 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { parse } from 'csv-parse/sync';
 import { loadConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/prepare-database.js';
 import { ormOptions } from '../../src/database/orm-options.js';
 import { ExportService } from '../../src/export/export.service.js';
-import { RequestFinalizer } from '../../src/processing/request-finalizer.service.js';
 import { ImageStatus } from '../../src/products/image-status.js';
+import { ImageRepository } from '../../src/products/image.repository.js';
+import { ProductRepository } from '../../src/products/product.repository.js';
 import type { JobQueue } from '../../src/queue/job-queue.service.js';
-import { RequestProgressRepository } from '../../src/requests/request-progress.repository.js';
+import { RequestFinalizer } from '../../src/requests/request-finalizer.service.js';
+import { RequestRepository } from '../../src/requests/request.repository.js';
 import { PublicUrls } from '../../src/storage/public-urls.js';
-import { LocalStorageDriver } from '../../src/storage/local-storage.driver.js';
 import { RetrySchedule } from '../../src/webhooks/retry-schedule.js';
+import { WebhookDeliveryRepository } from '../../src/webhooks/webhook-delivery.repository.js';
 import { WebhookOutbox } from '../../src/webhooks/webhook-outbox.service.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { TEST_DATABASE_URL } from '../support/test-database.js';
@@ -35,26 +35,35 @@ const success = {
  */
 describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
   let orm: MikroORM;
-  let progress: RequestProgressRepository;
+  let progress: ImageRepository;
   let finalizer: RequestFinalizer;
-  let storageDir: string;
+  let exporter: ExportService;
 
   beforeAll(async () => {
     await prepareDatabase(TEST_DATABASE_URL);
     orm = await MikroORM.init(ormOptions(TEST_DATABASE_URL));
-    storageDir = await mkdtemp(join(tmpdir(), 'pixbatch-progress-'));
-    progress = new RequestProgressRepository(orm.em);
+    progress = new ImageRepository(orm.em);
     const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'http://cdn.test' });
     // The seeded requests have no webhook, so the outbox never reaches for the queue.
     const urls = new PublicUrls(config);
-    const outbox = new WebhookOutbox(urls, null as unknown as JobQueue, new RetrySchedule(config.webhooks.retryDelaysMs));
-    finalizer = new RequestFinalizer(orm.em, new ExportService(), new LocalStorageDriver(storageDir), urls, outbox);
+    const outbox = new WebhookOutbox(
+      urls,
+      null as unknown as JobQueue,
+      new RetrySchedule(config.webhooks.retryDelaysMs),
+      new WebhookDeliveryRepository(orm.em),
+    );
+    finalizer = new RequestFinalizer(orm.em, new RequestRepository(orm.em), outbox);
+    exporter = new ExportService(new ProductRepository(orm.em), urls);
   });
 
   afterAll(async () => {
     await orm?.close(true);
-    await rm(storageDir, { recursive: true, force: true });
   });
+
+  /** The export as the API streams it, read from the database after finalize. */
+  async function exported(requestId: string): Promise<string[][]> {
+    return parse(await text(exporter.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'], ',')), { bom: true });
+  }
 
   async function counters(requestId: string) {
     const [row] = await orm.em.fork().execute<{ images_succeeded: number; images_failed: number; products_processed: number; status: string }[]>(
@@ -154,7 +163,7 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     expect((await images(requestId)).map((image) => image.error_code)).toEqual(['HTTP_404', null, 'HTTP_404']);
 
     expect(await finalizer.finalize(requestId)).toBe('completed_with_errors');
-    const rows: string[][] = parse(await readFile(join(storageDir, 'results', `${requestId}.csv`)), { bom: true });
+    const rows = await exported(requestId);
     expect(rows[1]![3]).toBe('');
     expect(rows[2]![3]).toBe(`http://cdn.test/files/images/${requestId}/other.jpg,`);
     expect(rows[2]![4]).toBe('http://images.test/0/0.jpg -> HTTP_404: gone');
@@ -171,9 +180,30 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     expect(outcomes.filter((status) => status !== null)).toEqual(['completed_with_errors']);
     expect(await counters(requestId)).toMatchObject({ status: 'completed_with_errors' });
 
-    const rows: string[][] = parse(await readFile(join(storageDir, 'results', `${requestId}.csv`)), { bom: true });
+    const rows = await exported(requestId);
     expect(rows[1]![3]).toBe(`http://cdn.test/files/images/${requestId}/a.jpg,,http://cdn.test/files/images/${requestId}/c.jpg`);
     expect(rows[1]![4]).toBe('http://images.test/0/1.jpg -> NOT_AN_IMAGE: HTML');
+  });
+
+  it('derives output URLs from the stored keys when exported, so a new base URL applies to finished requests', async () => {
+    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
+    const [first, second] = imageIds[0]!;
+    await progress.recordOutcome(first!, { ...success, outputKey: `images/${requestId}/a.jpg` });
+    await progress.recordOutcome(second!, { ...success, outputKey: `images/${requestId}/b.jpg` });
+    expect(await finalizer.finalize(requestId)).toBe('completed');
+
+    const moved = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'https://images.example' });
+    const later = new ExportService(new ProductRepository(orm.em), new PublicUrls(moved));
+    const rows: string[][] = parse(await text(later.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'], ',')), {
+      bom: true,
+    });
+    expect(rows[1]![3]).toBe(`https://images.example/files/images/${requestId}/a.jpg,https://images.example/files/images/${requestId}/b.jpg`);
+    const [stored] = await orm.em.fork().execute<{ columns: string[] }[]>(
+      `SELECT array_agg(column_name::text) AS columns FROM information_schema.columns
+        WHERE table_name IN ('product', 'processing_request')
+          AND column_name IN ('output_urls', 'input_urls', 'result_file_key')`,
+    );
+    expect(stored!.columns).toBeNull();
   });
 
   it('does not finalize a request that still has open images', async () => {

@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, type ClientMeta, formDataBodySerializer, type Options as Options2, type RequestResult, type TDataShape } from './client/index.js';
-import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses } from './types.gen.js';
+import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, DeleteRequestData, DeleteRequestErrors, DeleteRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListRequestsData, ListRequestsErrors, ListRequestsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses, ValidateRequestData, ValidateRequestErrors, ValidateRequestResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -21,6 +21,8 @@ export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends 
 /**
  * Status by query parameter (alias of the original design, with its field names)
  *
+ * The status under the field names of the original design, with the id in the `request_id` query parameter.
+ *
  * @deprecated
  */
 export const getStatusByQueryLegacy = <ThrowOnError extends boolean = false>(options: Options<GetStatusByQueryLegacyData, ThrowOnError>): RequestResult<GetStatusByQueryLegacyResponses, GetStatusByQueryLegacyErrors, ThrowOnError> => (options.client ?? client).get<GetStatusByQueryLegacyResponses, GetStatusByQueryLegacyErrors, ThrowOnError>({
@@ -31,6 +33,8 @@ export const getStatusByQueryLegacy = <ThrowOnError extends boolean = false>(opt
 
 /**
  * Upload (alias of the original design)
+ *
+ * Same as POST /api/v1/requests, kept for clients of the original design; the answer also carries `request_id`.
  *
  * @deprecated
  */
@@ -46,7 +50,20 @@ export const apiUploadLegacy = <ThrowOnError extends boolean = false>(options: O
 });
 
 /**
+ * The caller's requests, newest first, one page at a time (follow nextCursor)
+ *
+ * Each item is the status summary of one request (counts, percent, timestamps, original file name). Filter by `status` (repeat it or separate values by commas) and by creation time; pass the same filters again with `cursor` to read the next page. With API keys set, only the requests made with keys of the caller's tenant are listed.
+ */
+export const listRequests = <ThrowOnError extends boolean = false>(options?: Options<ListRequestsData, ThrowOnError>): RequestResult<ListRequestsResponses, ListRequestsErrors, ThrowOnError> => (options?.client ?? client).get<ListRequestsResponses, ListRequestsErrors, ThrowOnError>({
+    security: [{ name: 'x-api-key', type: 'apiKey' }],
+    url: '/api/v1/requests',
+    ...options
+});
+
+/**
  * Upload a CSV of products; images are processed in the background
+ *
+ * Streams the CSV through the parser and stores the request, its products and images in one transaction, then answers 202 before any image is fetched. A rejected CSV stores nothing; every row error is listed at once.
  */
 export const createRequest = <ThrowOnError extends boolean = false>(options: Options<CreateRequestData, ThrowOnError>): RequestResult<CreateRequestResponses, CreateRequestErrors, ThrowOnError> => (options.client ?? client).post<CreateRequestResponses, CreateRequestErrors, ThrowOnError>({
     ...formDataBodySerializer,
@@ -60,7 +77,36 @@ export const createRequest = <ThrowOnError extends boolean = false>(options: Opt
 });
 
 /**
+ * Check a CSV without storing anything: how it was read (separator, encoding, columns, counts, first rows)
+ *
+ * Takes the same multipart body as createRequest and runs the same parser and checks, but stores nothing and queues nothing. Answers how the file was read, or the same problem document the upload would answer.
+ */
+export const validateRequest = <ThrowOnError extends boolean = false>(options: Options<ValidateRequestData, ThrowOnError>): RequestResult<ValidateRequestResponses, ValidateRequestErrors, ThrowOnError> => (options.client ?? client).post<ValidateRequestResponses, ValidateRequestErrors, ThrowOnError>({
+    ...formDataBodySerializer,
+    security: [{ name: 'x-api-key', type: 'apiKey' }],
+    url: '/api/v1/requests/validate',
+    ...options,
+    headers: {
+        'Content-Type': null,
+        ...options.headers
+    }
+});
+
+/**
+ * Delete a finished request with its products, images, webhook deliveries and output files
+ *
+ * Only a finished request can be deleted (409 while it runs). Its products, images, webhook deliveries and output files go with it; its id answers 404 afterwards.
+ */
+export const deleteRequest = <ThrowOnError extends boolean = false>(options: Options<DeleteRequestData, ThrowOnError>): RequestResult<DeleteRequestResponses, DeleteRequestErrors, ThrowOnError> => (options.client ?? client).delete<DeleteRequestResponses, DeleteRequestErrors, ThrowOnError>({
+    security: [{ name: 'x-api-key', type: 'apiKey' }],
+    url: '/api/v1/requests/{id}',
+    ...options
+});
+
+/**
  * Status, counts and first errors of a processing request
+ *
+ * Status, image and product counts, percent done, timestamps and the first image errors of one request.
  */
 export const getRequest = <ThrowOnError extends boolean = false>(options: Options<GetRequestData, ThrowOnError>): RequestResult<GetRequestResponses, GetRequestErrors, ThrowOnError> => (options.client ?? client).get<GetRequestResponses, GetRequestErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],
@@ -70,6 +116,8 @@ export const getRequest = <ThrowOnError extends boolean = false>(options: Option
 
 /**
  * Result CSV: the input columns, then Output Image Urls aligned with the inputs, then Errors
+ *
+ * Streams the result CSV (UTF-8 with a BOM, in the input delimiter) from the database; output URLs are derived from storage keys when asked. 409 REQUEST_NOT_FINISHED until the request is terminal.
  */
 export const exportRequest = <ThrowOnError extends boolean = false>(options: Options<ExportRequestData, ThrowOnError>): RequestResult<ExportRequestResponses, ExportRequestErrors, ThrowOnError> => (options.client ?? client).get<ExportRequestResponses, ExportRequestErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],
@@ -79,6 +127,8 @@ export const exportRequest = <ThrowOnError extends boolean = false>(options: Opt
 
 /**
  * Products of a request with the state of each image, in CSV order
+ *
+ * One page of the products of a request in CSV order, each with its input URLs and the state, output URL and error of every image.
  */
 export const listProducts = <ThrowOnError extends boolean = false>(options: Options<ListProductsData, ThrowOnError>): RequestResult<ListProductsResponses, ListProductsErrors, ThrowOnError> => (options.client ?? client).get<ListProductsResponses, ListProductsErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],
@@ -88,6 +138,8 @@ export const listProducts = <ThrowOnError extends boolean = false>(options: Opti
 
 /**
  * Webhook deliveries of a request with every attempt: time, status code, duration, error, next attempt
+ *
+ * Every webhook delivery of the request with each attempt made: time, HTTP status, duration, error and the next scheduled attempt.
  */
 export const listWebhookDeliveries = <ThrowOnError extends boolean = false>(options: Options<ListWebhookDeliveriesData, ThrowOnError>): RequestResult<ListWebhookDeliveriesResponses, ListWebhookDeliveriesErrors, ThrowOnError> => (options.client ?? client).get<ListWebhookDeliveriesResponses, ListWebhookDeliveriesErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],
@@ -97,6 +149,8 @@ export const listWebhookDeliveries = <ThrowOnError extends boolean = false>(opti
 
 /**
  * Send a finished delivery once more, with the same webhook-id and body (a new timestamp and signature)
+ *
+ * Queues one more attempt of a finished delivery with the same webhook-id and body; 409 while an attempt is in progress.
  */
 export const redeliverWebhook = <ThrowOnError extends boolean = false>(options: Options<RedeliverWebhookData, ThrowOnError>): RequestResult<RedeliverWebhookResponses, RedeliverWebhookErrors, ThrowOnError> => (options.client ?? client).post<RedeliverWebhookResponses, RedeliverWebhookErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],
@@ -106,6 +160,8 @@ export const redeliverWebhook = <ThrowOnError extends boolean = false>(options: 
 
 /**
  * Result CSV (alias of the original design)
+ *
+ * Same as GET /api/v1/requests/{id}/export, kept for clients of the original design.
  *
  * @deprecated
  */
@@ -117,21 +173,29 @@ export const exportRequestLegacy = <ThrowOnError extends boolean = false>(option
 
 /**
  * Download a stored output image
+ *
+ * Serves an output image from local storage by its key. Keys are unguessable, so the files are public and can be embedded by product pages.
  */
 export const getFile = <ThrowOnError extends boolean = false>(options: Options<GetFileData, ThrowOnError>): RequestResult<GetFileResponses, GetFileErrors, ThrowOnError> => (options.client ?? client).get<GetFileResponses, GetFileErrors, ThrowOnError>({ url: '/files/{path}', ...options });
 
 /**
  * Liveness: the process is up and serving
+ *
+ * Answers 200 while the process runs; checks no dependency, so an orchestrator restarts only a hung process.
  */
 export const getLiveness = <ThrowOnError extends boolean = false>(options?: Options<GetLivenessData, ThrowOnError>): RequestResult<GetLivenessResponses, GetLivenessErrors, ThrowOnError> => (options?.client ?? client).get<GetLivenessResponses, GetLivenessErrors, ThrowOnError>({ url: '/health/live', ...options });
 
 /**
  * Readiness: PostgreSQL, Redis and storage answer (503 when one does not)
+ *
+ * Checks PostgreSQL, Redis and storage within 2 s each and reports the image queue depth and the workers serving this deployment; 503 names the dependency that is down.
  */
 export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>): RequestResult<GetReadinessResponses, GetReadinessErrors, ThrowOnError> => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/health/ready', ...options });
 
 /**
  * Status (alias of the original design)
+ *
+ * Same as GET /api/v1/requests/{id}, kept for clients of the original design.
  *
  * @deprecated
  */
@@ -143,6 +207,8 @@ export const getStatusLegacy = <ThrowOnError extends boolean = false>(options: O
 
 /**
  * Upload (alias of the original design)
+ *
+ * Same as POST /api/v1/requests, kept for clients of the original design; the answer also carries `request_id`.
  *
  * @deprecated
  */

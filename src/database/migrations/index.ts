@@ -3,6 +3,9 @@ import { Migration20261121062518 } from './Migration20261121062518.js';
 import { Migration20261121064227 } from './Migration20261121064227.js';
 import { Migration20261121080611 } from './Migration20261121080611.js';
 import { Migration20261121082112 } from './Migration20261121082112.js';
+import { Migration20261127232056 } from './Migration20261127232056.js';
+import { Migration20261127232540 } from './Migration20261127232540.js';
+import { Migration20261127232936 } from './Migration20261127232936.js';
 
 // Every migration, in order; the app applies this list rather than globbing files.
 export const migrationsList = [
@@ -11,4 +14,7 @@ export const migrationsList = [
   { name: 'Migration20261121064227', class: Migration20261121064227 },
   { name: 'Migration20261121080611', class: Migration20261121080611 },
   { name: 'Migration20261121082112', class: Migration20261121082112 },
+  { name: 'Migration20261127232056', class: Migration20261127232056 },
+  { name: 'Migration20261127232540', class: Migration20261127232540 },
+  { name: 'Migration20261127232936', class: Migration20261127232936 },
 ];

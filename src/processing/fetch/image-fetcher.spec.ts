@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { gzipSync } from 'node:zlib';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
-import type { ResolvedAddress } from './address-guard.js';
+import type { ResolvedAddress } from '../../common/outbound/address-guard.js';
 import { ImageFetcher, type ImageFetcherOptions } from './image-fetcher.js';
 
 const IMAGE = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');

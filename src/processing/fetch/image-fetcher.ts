@@ -1,17 +1,9 @@
-import http from 'node:http';
-import https from 'node:https';
-import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
-import axios, { type AxiosInstance } from 'axios';
-import { ImageErrorCode, ImageJobError, httpErrorCode } from '../image-error.js';
+import type { AddressPolicy, Resolver } from '../../common/outbound/address-guard.js';
+import { OutboundError, OutboundErrorCode } from '../../common/outbound/outbound-error.js';
+import { OutboundHttpClient, type OutboundRequest } from '../../common/outbound/outbound-http-client.js';
+import { ImageErrorCode, ImageJobError } from '../image-error.js';
 import { BufferPool } from './buffer-pool.js';
-import {
-  type AddressPolicy,
-  BLOCKED_ADDRESS_ERROR_CODE,
-  type Resolver,
-  assertUrlAllowed,
-  createGuardedLookup,
-} from './address-guard.js';
 
 export interface ImageFetcherOptions {
   /** One deadline for DNS, connect, headers and the whole body, across all redirects. */
@@ -39,114 +31,67 @@ export interface FetchedImage {
 
 const ACCEPT = 'image/avif,image/webp,image/png,image/jpeg,image/gif,*/*;q=0.5';
 const DEFAULT_USER_AGENT = 'pixbatch/0.1';
-const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
-const RETRYABLE_STATUSES = new Set([408, 425, 429]);
 // Idle download buffers kept for reuse; about one per image in flight is ever idle.
 const POOLED_BYTES = 64 * 1024 * 1024;
 const POOLED_BUFFER_MAX_BYTES = 16 * 1024 * 1024;
 
 /**
  * Downloads one image over HTTP(S) with bounded time, bytes and redirects,
- * refusing non-public addresses unless private networks are allowed.
+ * refusing non-public addresses unless private networks are allowed. The
+ * outbound client does the HTTP; this class adds what is particular to images:
+ * pooled buffers and an empty body counted as a failure.
  */
 @Injectable()
 export class ImageFetcher {
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
-  private readonly client: AxiosInstance;
+  private readonly client: OutboundHttpClient;
   private readonly buffers = new BufferPool(POOLED_BYTES, POOLED_BUFFER_MAX_BYTES);
 
   constructor(@Inject(IMAGE_FETCHER_OPTIONS) private readonly options: ImageFetcherOptions) {
-    const lookup = createGuardedLookup(options);
-    this.httpAgent = new http.Agent({ keepAlive: true, lookup });
-    this.httpsAgent = new https.Agent({ keepAlive: true, lookup });
-    this.client = axios.create({
-      // The fetch adapter would bypass the agents and with them the address guard.
-      adapter: 'http',
-      httpAgent: this.httpAgent,
-      httpsAgent: this.httpsAgent,
-      // An environment proxy would make the guard vet the proxy, not the image host.
-      proxy: false,
-      // Redirects are followed by hand so that every hop passes assertUrlAllowed.
-      maxRedirects: 0,
-      responseType: 'stream',
-      decompress: true,
-      validateStatus: null,
+    this.client = new OutboundHttpClient({
+      allowPrivateNetworks: options.allowPrivateNetworks,
+      resolver: options.resolver,
+      isAllowedAddress: options.isAllowedAddress,
+      keepAlive: true,
       headers: { Accept: ACCEPT, 'User-Agent': options.userAgent ?? DEFAULT_USER_AGENT },
     });
   }
 
   async fetch(url: string, signal?: AbortSignal): Promise<FetchedImage> {
-    const deadline = AbortSignal.timeout(this.options.timeoutMs);
+    const request: OutboundRequest = {
+      method: 'GET',
+      url,
+      timeoutMs: this.options.timeoutMs,
+      redirects: this.options.maxRedirects,
+      rejectUnsuccessful: true,
+      maxBytes: this.options.maxBytes,
+      signal,
+    };
     try {
-      return await this.follow(parseUrl(url), signal ? AbortSignal.any([signal, deadline]) : deadline);
+      return await this.client.exchange(request, async (response) => {
+        const contentType = response.headers['content-type'];
+        const data = await this.readBody(response.body, declaredLength(response.headers));
+        return {
+          data,
+          contentType: typeof contentType === 'string' ? contentType : null,
+          finalUrl: response.url.href,
+          release: () => this.buffers.release(data),
+        };
+      });
     } catch (error) {
-      if (error instanceof ImageJobError) {
-        throw error;
-      }
-      if (signal?.aborted) {
-        throw signal.reason;
-      }
-      if (deadline.aborted) {
-        throw new ImageJobError(
-          ImageErrorCode.FetchTimeout,
-          `No complete response within ${this.options.timeoutMs} ms`,
-          true,
-          { cause: error },
-        );
-      }
-      throw toImageJobError(error);
+      throw error instanceof OutboundError ? this.toImageJobError(error) : error;
     }
   }
 
   /** Drops keep-alive sockets; called by the worker once no job can fetch any more. */
   close(): void {
-    this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.client.close();
   }
 
-  private async follow(start: URL, signal: AbortSignal): Promise<FetchedImage> {
-    let url = start;
-    for (let redirects = 0; ; redirects += 1) {
-      assertUrlAllowed(url, this.options.allowPrivateNetworks, this.options.isAllowedAddress);
-      const response = await this.client.get<Readable>(url.href, { signal });
-      const { status } = response;
-      const location = response.headers['location'];
-
-      if (REDIRECT_STATUSES.has(status) && typeof location === 'string') {
-        response.data.destroy();
-        if (redirects >= this.options.maxRedirects) {
-          throw new ImageJobError(
-            ImageErrorCode.TooManyRedirects,
-            `More than ${this.options.maxRedirects} redirects`,
-            false,
-          );
-        }
-        url = parseUrl(location, url);
-        continue;
-      }
-      if (status < 200 || status > 299) {
-        response.data.destroy();
-        throw new ImageJobError(
-          httpErrorCode(status),
-          `Server answered HTTP ${status}`,
-          RETRYABLE_STATUSES.has(status) || (status >= 500 && status <= 599),
-        );
-      }
-      // Content-Length counts encoded bytes; the decoded cap is enforced while reading.
-      if (Number(response.headers['content-length']) > this.options.maxBytes) {
-        response.data.destroy();
-        throw this.tooLarge();
-      }
-      const contentType = response.headers['content-type'];
-      const data = await this.readBody(response.data, declaredLength(response.headers));
-      return {
-        data,
-        contentType: typeof contentType === 'string' ? contentType : null,
-        finalUrl: url.href,
-        release: () => this.buffers.release(data),
-      };
-    }
+  /** The one place where outbound failures become image failures; codes and transience carry over. */
+  private toImageJobError(error: OutboundError): ImageJobError {
+    const message =
+      error.code === OutboundErrorCode.TooLarge ? `The image is larger than ${this.options.maxBytes} bytes` : error.message;
+    return new ImageJobError(error.code, message, error.transient, { cause: error });
   }
 
   /**
@@ -154,18 +99,15 @@ export class ImageFetcher {
    * that size instead of being collected and concatenated: at dozens of images
    * a second, fresh buffers made V8 run a full collection every few images.
    */
-  private async readBody(body: Readable, length: number | null): Promise<Buffer> {
+  private async readBody(body: AsyncIterable<Buffer>, length: number | null): Promise<Buffer> {
     const preallocated =
       length !== null && length > 0 && length <= this.options.maxBytes ? this.buffers.acquire(length) : null;
     const chunks: Buffer[] = [];
     let copied = 0;
     let size = 0;
     try {
-      // Leaving the loop by throwing destroys the stream and its socket.
-      for await (const chunk of body as AsyncIterable<Buffer>) {
-        if (size + chunk.length > this.options.maxBytes) {
-          throw this.tooLarge();
-        }
+      // The client stops the body at maxBytes; leaving the loop by throwing drops the connection.
+      for await (const chunk of body) {
         if (preallocated && copied === size && size + chunk.length <= preallocated.length) {
           chunk.copy(preallocated, size);
           copied += chunk.length;
@@ -187,10 +129,6 @@ export class ImageFetcher {
     if (preallocated) this.buffers.release(preallocated);
     return data;
   }
-
-  private tooLarge(): ImageJobError {
-    return new ImageJobError(ImageErrorCode.TooLarge, `The image is larger than ${this.options.maxBytes} bytes`, false);
-  }
 }
 
 /**
@@ -200,35 +138,4 @@ export class ImageFetcher {
 function declaredLength(headers: Record<string, unknown>): number | null {
   const length = Number(headers['content-length']);
   return Number.isSafeInteger(length) ? length : null;
-}
-
-function parseUrl(input: string, base?: URL): URL {
-  try {
-    return new URL(input, base);
-  } catch (error) {
-    const what = base ? 'The redirect target' : 'The URL';
-    throw new ImageJobError(ImageErrorCode.InvalidUrl, `${what} is not a valid URL`, false, { cause: error });
-  }
-}
-
-function toImageJobError(error: unknown): ImageJobError {
-  // axios copies the code of the socket, DNS or lookup error it wraps.
-  const code = (error as NodeJS.ErrnoException).code;
-  switch (code) {
-    case BLOCKED_ADDRESS_ERROR_CODE:
-      // axios keeps the guard's message, which names the host and the address.
-      return new ImageJobError(ImageErrorCode.BlockedAddress, (error as Error).message, false, { cause: error });
-    case 'ENOTFOUND':
-      return new ImageJobError(ImageErrorCode.DnsError, 'The host name does not resolve', false, { cause: error });
-    case 'EAI_AGAIN':
-      return new ImageJobError(ImageErrorCode.DnsError, 'DNS lookup failed temporarily', true, { cause: error });
-    case 'ETIMEDOUT':
-      return new ImageJobError(ImageErrorCode.FetchTimeout, 'The connection timed out', true, { cause: error });
-    default:
-      // ECONNREFUSED, ECONNRESET (also "socket hang up"), EPIPE, unreachable
-      // networks and bodies cut short: worth another attempt later.
-      return new ImageJobError(ImageErrorCode.ConnectionError, `Connection failed (${code ?? 'unknown'})`, true, {
-        cause: error,
-      });
-  }
 }

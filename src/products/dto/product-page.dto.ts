@@ -2,22 +2,22 @@ import { ApiProperty } from '@nestjs/swagger';
 import { ImageStatus } from '../image-status.js';
 
 export class ProductImageDto {
-  @ApiProperty({ description: '0-based position in the Input Image Urls cell' }) position: number;
+  @ApiProperty({ type: 'integer', description: '0-based position in the Input Image Urls cell' }) position: number;
   @ApiProperty() inputUrl: string;
   @ApiProperty({ enum: ImageStatus, enumName: 'ImageStatus' }) status: ImageStatus;
   @ApiProperty({ nullable: true, type: String }) outputUrl: string | null;
   @ApiProperty({ nullable: true, type: String, example: 'jpeg' }) format: string | null;
-  @ApiProperty({ nullable: true, type: Number }) width: number | null;
-  @ApiProperty({ nullable: true, type: Number }) height: number | null;
-  @ApiProperty({ nullable: true, type: Number }) bytesIn: number | null;
-  @ApiProperty({ nullable: true, type: Number }) bytesOut: number | null;
-  @ApiProperty() attempts: number;
+  @ApiProperty({ type: 'integer', nullable: true }) width: number | null;
+  @ApiProperty({ type: 'integer', nullable: true }) height: number | null;
+  @ApiProperty({ type: 'integer', nullable: true }) bytesIn: number | null;
+  @ApiProperty({ type: 'integer', nullable: true }) bytesOut: number | null;
+  @ApiProperty({ type: 'integer' }) attempts: number;
   @ApiProperty({ nullable: true, type: String, example: 'HTTP_404' }) errorCode: string | null;
   @ApiProperty({ nullable: true, type: String }) errorMessage: string | null;
 }
 
 export class ProductDto {
-  @ApiProperty({ description: 'CSV data row (1-based)' }) row: number;
+  @ApiProperty({ type: 'integer', description: 'CSV data row (1-based)' }) row: number;
   @ApiProperty({ example: '1' }) serialNumber: string;
   @ApiProperty({ example: 'SKU1' }) name: string;
   @ApiProperty({ description: 'Every image of the product is in a terminal state' }) processed: boolean;
@@ -26,7 +26,7 @@ export class ProductDto {
 
 export class ProductPageDto {
   @ApiProperty({ type: [ProductDto] }) items: ProductDto[];
-  @ApiProperty() page: number;
-  @ApiProperty() pageSize: number;
-  @ApiProperty() total: number;
+  @ApiProperty({ type: 'integer' }) page: number;
+  @ApiProperty({ type: 'integer' }) pageSize: number;
+  @ApiProperty({ type: 'integer' }) total: number;
 }

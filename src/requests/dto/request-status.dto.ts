@@ -4,15 +4,15 @@ import { WebhookEventType } from '../../webhooks/webhook-event.js';
 import { RequestStatus } from '../request-status.js';
 
 export class ImageCountsDto {
-  @ApiProperty({ example: 300 }) total: number;
-  @ApiProperty({ example: 240 }) succeeded: number;
-  @ApiProperty({ example: 3 }) failed: number;
-  @ApiProperty({ example: 57, description: 'Not yet in a terminal state' }) pending: number;
+  @ApiProperty({ type: 'integer', example: 300 }) total: number;
+  @ApiProperty({ type: 'integer', example: 240 }) succeeded: number;
+  @ApiProperty({ type: 'integer', example: 3 }) failed: number;
+  @ApiProperty({ type: 'integer', example: 57, description: 'Not yet in a terminal state' }) pending: number;
 }
 
 export class ProductCountsDto {
-  @ApiProperty({ example: 100 }) total: number;
-  @ApiProperty({ example: 80, description: 'Products whose every image is terminal' }) processed: number;
+  @ApiProperty({ type: 'integer', example: 100 }) total: number;
+  @ApiProperty({ type: 'integer', example: 80, description: 'Products whose every image is terminal' }) processed: number;
 }
 
 export class RequestCountsDto {
@@ -23,7 +23,7 @@ export class RequestCountsDto {
 export class ImageErrorSummaryDto {
   @ApiProperty({ example: '17' }) serialNumber: string;
   @ApiProperty({ example: 'SKU17' }) productName: string;
-  @ApiProperty({ example: 3, description: 'CSV data row (1-based)' }) row: number;
+  @ApiProperty({ type: 'integer', example: 3, description: 'CSV data row (1-based)' }) row: number;
   @ApiProperty({ example: 'https://example.com/missing.jpg' }) url: string;
   @ApiProperty({ example: 'HTTP_404' }) code: string;
   @ApiProperty({ example: 'The server answered 404 Not Found' }) message: string;
@@ -55,7 +55,7 @@ export class RequestWebhookDto {
       'then the delivery status: pending, sending, delivered, failed (410 Gone or a refused target) or exhausted',
   })
   state: WebhookState;
-  @ApiProperty({ example: 1, description: 'Attempts made so far' }) attempts: number;
+  @ApiProperty({ type: 'integer', example: 1, description: 'Attempts made so far' }) attempts: number;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) nextAttemptAt: string | null;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) deliveredAt: string | null;
   @ApiProperty({ example: '/api/v1/requests/0b9f…/webhook-deliveries', description: 'Every attempt, in detail' })
@@ -83,8 +83,8 @@ export class RequestStatusDto {
 export class CreatedRequestDto {
   @ApiProperty({ format: 'uuid' }) requestId: string;
   @ApiProperty({ enum: RequestStatus, enumName: 'RequestStatus', example: RequestStatus.Pending }) status: RequestStatus;
-  @ApiProperty({ example: 100 }) productCount: number;
-  @ApiProperty({ example: 300 }) imageCount: number;
+  @ApiProperty({ type: 'integer', example: 100 }) productCount: number;
+  @ApiProperty({ type: 'integer', example: 300 }) imageCount: number;
   @ApiProperty({ type: RequestLinksDto }) links: RequestLinksDto;
 }
 

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
+  CsvDelimiter,
   CsvErrorCode,
   CsvIssue,
   CsvLimits,
@@ -9,6 +11,7 @@ import {
   NotCsvError,
   ParsedProduct,
   parseProductCsv,
+  SpreadsheetFileError,
 } from './product-csv.parser.js';
 
 const LIMITS: CsvLimits = { csvRows: 1000, urlsPerRow: 5, urlLength: 100 };
@@ -92,6 +95,7 @@ describe('parseProductCsv', () => {
       const parsed = await parseText(CANONICAL);
       expect(parsed).toEqual({
         columns: ['S. No.', 'Product Name', 'Input Image Urls'],
+        dialect: { delimiter: ',', encoding: 'utf-8', sepLine: false },
         productCount: 1,
         imageCount: 2,
         products: [
@@ -663,7 +667,8 @@ describe('parseProductCsv', () => {
       ['a PNG', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52])],
       ['invalid UTF-8', Buffer.concat([Buffer.from(`${HEADER}\n1,`), Buffer.from([0xc3, 0x28]), Buffer.from(',x\n')])],
       ['Latin-1 text', Buffer.from(`${HEADER}\n1,Caf\u00e9,https://example.com/a.jpg`, 'latin1')],
-      ['UTF-16 text', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(CANONICAL, 'utf16le')])],
+      ['UTF-16 text without a BOM', Buffer.from(CANONICAL, 'utf16le')],
+      ['UTF-16 with a BOM but a lone surrogate', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${HEADER}\n1,`, 'utf16le'), Buffer.from([0x00, 0xd8, 0x41, 0x00])])],
       ['a character cut off at the end', Buffer.from(`${HEADER}\n1,🍮`).subarray(0, -1)],
     ])('rejects %s with NotCsvError', async (_, data) => {
       for (const size of [1, 3, data.length]) {
@@ -677,6 +682,116 @@ describe('parseProductCsv', () => {
         Buffer.from([0xff, 0x00, 0x10]),
       ]);
       await expect(parseText(data, LIMITS, 8)).rejects.toBeInstanceOf(NotCsvError);
+    });
+  });
+
+  describe('dialects', () => {
+    const fixture = (name: string) => readFileSync(new URL(`../../../test/fixtures/csv/${name}`, import.meta.url));
+
+    it.each([
+      [',', 'a comma'],
+      [';', 'a semicolon'],
+      ['\t', 'a tab'],
+      ['|', 'a vertical bar'],
+    ] as [CsvDelimiter, string][])('detects %j as the delimiter (%s) from the header', async (delimiter) => {
+      const join = (...cells: string[]) => cells.join(delimiter);
+      // Quoted cells hold every other delimiter, so counting them naively would mislead.
+      const text = csv(
+        join('"S. No."', 'Product Name', 'Input Image Urls', 'Notes'),
+        join('1', '"Tea; green, loose | 100g\t"', '"https://example.com/a.jpg,https://example.com/b.jpg"', 'x'),
+      );
+      for (const size of [1, 7, 4096]) {
+        const parsed = await parseText(text, LIMITS, size);
+        expect(parsed.dialect).toEqual({ delimiter, encoding: 'utf-8', sepLine: false });
+        expect(parsed.columns).toEqual(['S. No.', 'Product Name', 'Input Image Urls', 'Notes']);
+        expect(parsed.products[0]).toMatchObject({
+          name: 'Tea; green, loose | 100g',
+          urls: ['https://example.com/a.jpg', 'https://example.com/b.jpg'],
+        });
+      }
+    });
+
+    it("honours Excel's sep= line, drops it and keeps line numbers right", async () => {
+      const text = `sep=;\r\nS. No.;Product Name;Input Image Urls\r\n1;A,B;https://example.com/a.jpg\r\n2;;https://example.com/b.jpg\r\n`;
+      for (const size of [1, 6, 7, 4096]) {
+        const error = await validationErrorOf(parseText(text, LIMITS, size));
+        expect(error.issues).toEqual([expect.objectContaining({ row: 2, line: 4, code: CsvErrorCode.MissingProductName })]);
+      }
+      const parsed = await parseText(`\uFEFF"sep=|"\nS. No.|Product Name|Input Image Urls\n1|A;B,C|https://example.com/a.jpg`);
+      expect(parsed.dialect).toEqual({ delimiter: '|', encoding: 'utf-8', sepLine: true });
+      expect(parsed.products[0]).toMatchObject({ line: 3, name: 'A;B,C' });
+    });
+
+    it('decodes UTF-16 LE and BE with a BOM, whatever the chunk boundaries', async () => {
+      const text = `${HEADER}\r\n1,Caf\u00e9 \ud83c\udf6e,https://example.com/a.jpg\r\n`;
+      const le = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]);
+      const be = Buffer.from(le).swap16();
+      for (const [data, encoding] of [
+        [le, 'utf-16le'],
+        [be, 'utf-16be'],
+      ] as const) {
+        for (const size of [1, 3, data.length]) {
+          const parsed = await parseText(data, LIMITS, size);
+          expect(parsed.dialect.encoding).toBe(encoding);
+          expect(parsed.columns).toEqual(['S. No.', 'Product Name', 'Input Image Urls']);
+          expect(parsed.products[0]).toMatchObject({ line: 2, name: 'Caf\u00e9 \ud83c\udf6e' });
+        }
+      }
+    });
+
+    it.each([
+      ['xlsx', 'products.xlsx'],
+      ['xls', 'products.xls'],
+    ])('rejects an Excel workbook (.%s) with its own error saying to save it as CSV UTF-8', async (format, name) => {
+      const data = fixture(name);
+      for (const size of [1, data.length]) {
+        const error = await collect(inChunks(data, size), LIMITS).catch((thrown: unknown) => thrown);
+        expect(error).toBeInstanceOf(SpreadsheetFileError);
+        expect(error).toMatchObject({ format, message: expect.stringContaining('CSV UTF-8') });
+      }
+    });
+
+    it('names the separator it saw when the header still does not match', async () => {
+      const issues = await issuesOf(csv('Id;Title;Pictures', '1;A;https://example.com/a.jpg'));
+      expect(issues.map((issue) => issue.code)).toEqual([
+        CsvErrorCode.MissingColumn,
+        CsvErrorCode.MissingColumn,
+        CsvErrorCode.MissingColumn,
+      ]);
+      expect(issues[0]!.message).toContain('The header seems separated by ";" (semicolon)');
+      expect(issues[0]!.message).toContain('"Id", "Title", "Pictures"');
+    });
+
+    it('reads a header line with no line break in sight without holding the whole upload', async () => {
+      const upload = new EndlessUpload('S. No.,', () => 'x'.repeat(4096));
+      const error = await validationErrorOf(collect(upload.chunks(), LIMITS));
+      expect(error.issues.map((issue) => issue.code)).toEqual([CsvErrorCode.RecordTooLarge]);
+      expect(upload.released).toBe(true);
+    });
+
+    it.each([
+      ['libreoffice-semicolon.csv', ';', 'utf-8', false],
+      ['libreoffice-tab.csv', '\t', 'utf-8', false],
+      ['libreoffice-pipe.csv', '|', 'utf-8', false],
+      ['libreoffice-utf16le-tab.csv', '\t', 'utf-16le', false],
+      ['libreoffice-utf16le-semicolon.csv', ';', 'utf-16le', false],
+      ['utf16be-tab.csv', '\t', 'utf-16be', false],
+      ['excel-sep-line.csv', ';', 'utf-8', true],
+    ])('reads the spreadsheet export %s', async (name, delimiter, encoding, sepLine) => {
+      const parsed = await parseText(fixture(name), LIMITS, 5);
+      expect(parsed.dialect).toEqual({ delimiter, encoding, sepLine });
+      expect(parsed.columns).toEqual(['S. No.', 'Product Name', 'Input Image Urls', 'Notes']);
+      expect(parsed.products.map((p) => [p.line, p.serialNumber, p.name, p.urls, p.cells[3]])).toEqual([
+        [sepLine ? 3 : 2, '1', 'Café au lait mug', ['http://127.0.0.1/a.jpg', 'http://127.0.0.1/b.jpg'], 'crème'],
+        [sepLine ? 4 : 3, '2', '日本 teapot', ['http://127.0.0.1/c.jpg'], ''],
+        [
+          sepLine ? 5 : 4,
+          '3',
+          'Tea; green, loose | 100g',
+          ['http://127.0.0.1/e.jpg', 'http://127.0.0.1/f.jpg'],
+          'two spaces and an empty item',
+        ],
+      ]);
     });
   });
 });

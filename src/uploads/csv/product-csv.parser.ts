@@ -20,10 +20,24 @@ export interface ParsedProduct {
   cells: string[];
 }
 
+/** The field separators a header may use; anything else is not a CSV we read. */
+export const CSV_DELIMITERS = [',', ';', '\t', '|'] as const;
+export type CsvDelimiter = (typeof CSV_DELIMITERS)[number];
+export type CsvEncoding = 'utf-8' | 'utf-16le' | 'utf-16be';
+
+/** How the upload was written, as recognised from its first bytes and header line. */
+export interface CsvDialect {
+  delimiter: CsvDelimiter;
+  encoding: CsvEncoding;
+  /** The file began with Excel's `sep=` line, which named the delimiter. */
+  sepLine: boolean;
+}
+
 /** What a valid CSV held; the products themselves went to the sink as they were read. */
 export interface CsvSummary {
   /** Header cells as uploaded, BOM stripped and trimmed. */
   columns: string[];
+  dialect: CsvDialect;
   productCount: number;
   imageCount: number;
 }
@@ -35,7 +49,7 @@ export interface CsvSummary {
  * receiver can stop storing and later discard what it stored.
  */
 export interface ProductSink {
-  header(columns: string[]): void;
+  header(columns: string[], dialect: CsvDialect): void;
   add(product: ParsedProduct): void;
   /**
    * Awaited before each further piece of the upload is read: a sink that is
@@ -95,6 +109,17 @@ export class NotCsvError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'NotCsvError';
+  }
+}
+
+/** The body is an Excel workbook, which users fix differently from other binary: save it as CSV. */
+export class SpreadsheetFileError extends NotCsvError {
+  constructor(readonly format: 'xlsx' | 'xls') {
+    super(
+      `The file is an Excel workbook (.${format}), not a CSV; in the spreadsheet, use "Save as" → ` +
+        '"CSV UTF-8 (comma delimited)" and upload that file.',
+    );
+    this.name = 'SpreadsheetFileError';
   }
 }
 
@@ -169,6 +194,7 @@ class ProductCsvReader {
   // Serials only, not products: what a 100 000-row file keeps in memory.
   private readonly firstRowOfSerial = new Map<string, number>();
   private header: { columns: string[]; columnMap: ColumnMap } | null = null;
+  private dialect: CsvDialect = { delimiter: ',', encoding: 'utf-8', sepLine: false };
   private dataRows = 0;
   /**
    * Physical lines taken by the records read so far. csv-parse's own `info.lines`
@@ -184,8 +210,13 @@ class ProductCsvReader {
   ) {}
 
   async read(input: AsyncIterable<Buffer> | NodeJS.ReadableStream): Promise<CsvSummary> {
+    const decoded = await decodeText(input);
+    const { dialect, text, linesSkipped } = await recogniseDialect(decoded.chunks, decoded.encoding);
+    this.dialect = dialect;
+    this.recordLines = linesSkipped;
     const parser = parse({
       bom: true,
+      delimiter: dialect.delimiter,
       // Row lengths are checked here so that a bad row is reported, not fatal.
       relax_column_count: true,
       skip_empty_lines: true,
@@ -204,7 +235,7 @@ class ProductCsvReader {
     // Nothing is pushed out of the parser; flowing mode lets it end.
     parser.resume();
     try {
-      await pipeline(this.paced(utf8Chunks(input)), parser);
+      await pipeline(this.paced(text), parser);
     } catch (error) {
       if (!(error instanceof CsvError)) throw error;
       this.issues.add({
@@ -226,7 +257,12 @@ class ProductCsvReader {
     }
     if (this.dataRows === 0) this.fileIssue(CsvErrorCode.NoRows, 'The file has a header row but no product rows.');
     if (this.issues.count > 0) throw this.issues.error();
-    return { columns: this.header.columns, productCount: this.productCount, imageCount: this.imageCount };
+    return {
+      columns: this.header.columns,
+      dialect: this.dialect,
+      productCount: this.productCount,
+      imageCount: this.imageCount,
+    };
   }
 
   /**
@@ -254,10 +290,10 @@ class ProductCsvReader {
 
     if (this.header === null) {
       const columns = record.map((cell) => cell.trim());
-      const columnMap = mapHeader(columns, line, this.issues);
+      const columnMap = mapHeader(columns, line, this.issues, this.dialect);
       if (columnMap === null) throw this.issues.error();
       this.header = { columns, columnMap };
-      this.sink.header(columns);
+      this.sink.header(columns, this.dialect);
       return;
     }
 
@@ -292,19 +328,94 @@ class ProductCsvReader {
   }
 }
 
+/** Enough of the upload to tell its encoding or a workbook's signature. */
+const SNIFF_BYTES = 8;
+/**
+ * How much of the upload is held to find the header line. A header longer than
+ * this is read with the default delimiter and reported as it comes out.
+ */
+const HEAD_LIMIT_BYTES = 64 * 1024;
+const XLSX_SIGNATURE = Buffer.from('PK\x03\x04', 'latin1');
+const XLS_SIGNATURE = Buffer.from([0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1]);
+
+/** Replays `first`, then the rest of `rest`, releasing the source however the reader stops. */
+async function* replay(first: Buffer, rest: AsyncIterator<Buffer | string>): AsyncGenerator<Buffer> {
+  try {
+    if (first.length > 0) yield first;
+    for (;;) {
+      const next = await rest.next();
+      if (next.done) return;
+      yield typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    }
+  } finally {
+    await rest.return?.();
+  }
+}
+
+/** Reads from `source` until `enough` says the bytes so far suffice or the upload ends. */
+async function readHead(
+  source: AsyncIterator<Buffer | string>,
+  enough: (head: Buffer) => boolean,
+): Promise<{ head: Buffer; ended: boolean }> {
+  const pieces: Buffer[] = [];
+  let head = Buffer.alloc(0);
+  while (!enough(head)) {
+    const next = await source.next();
+    if (next.done) return { head, ended: true };
+    pieces.push(typeof next.value === 'string' ? Buffer.from(next.value) : next.value);
+    head = Buffer.concat(pieces);
+  }
+  return { head, ended: false };
+}
+
+/**
+ * The upload as UTF-8 bytes, streamed. A UTF-16 file must start with its BOM
+ * (as spreadsheets write it) and is transcoded chunk by chunk; anything else
+ * must already be UTF-8, which is passed on unchanged. Excel workbooks are told
+ * apart from other binary so that the user learns how to save them as CSV.
+ */
+async function decodeText(
+  input: AsyncIterable<Buffer> | NodeJS.ReadableStream,
+): Promise<{ encoding: CsvEncoding; chunks: AsyncIterable<Buffer> }> {
+  const source = (input as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+  let head: Buffer;
+  try {
+    ({ head } = await readHead(source, (bytes) => bytes.length >= SNIFF_BYTES));
+    if (head.subarray(0, XLSX_SIGNATURE.length).equals(XLSX_SIGNATURE)) throw new SpreadsheetFileError('xlsx');
+    if (head.subarray(0, XLS_SIGNATURE.length).equals(XLS_SIGNATURE)) throw new SpreadsheetFileError('xls');
+  } catch (error) {
+    await source.return?.();
+    throw error;
+  }
+  const encoding: CsvEncoding =
+    head[0] === 0xff && head[1] === 0xfe ? 'utf-16le' : head[0] === 0xfe && head[1] === 0xff ? 'utf-16be' : 'utf-8';
+  const chunks = replay(head, source);
+  return { encoding, chunks: encoding === 'utf-8' ? checkedUtf8(chunks) : transcodedUtf16(chunks, encoding) };
+}
+
+function notUtf8(): NotCsvError {
+  return new NotCsvError(
+    'The file is not UTF-8 text (nor UTF-16 with a byte order mark); save it as "CSV UTF-8" and upload it again.',
+  );
+}
+
+function nulBytes(): NotCsvError {
+  return new NotCsvError(
+    'The file holds binary data (NUL bytes), so it is not a CSV; if it is text, save it as "CSV UTF-8" ' +
+      '(or UTF-16 with a byte order mark) and upload it again.',
+  );
+}
+
 /**
  * Passes the upload on unchanged while proving it is UTF-8 text. The decoder
  * runs in streaming mode so a character split across chunks is not mistaken for
  * an invalid one; NUL is rejected because no text CSV holds it (and PostgreSQL
  * text cannot store it).
  */
-async function* utf8Chunks(input: AsyncIterable<Buffer> | NodeJS.ReadableStream): AsyncGenerator<Buffer> {
+async function* checkedUtf8(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const decoder = new TextDecoder('utf-8', { fatal: true });
-  const notUtf8 = (): NotCsvError =>
-    new NotCsvError('The file is not UTF-8 text; save it as "CSV UTF-8" and upload it again.');
-  for await (const chunk of input) {
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    if (bytes.includes(0)) throw new NotCsvError('The file holds binary data (NUL bytes), so it is not a CSV.');
+  for await (const bytes of chunks) {
+    if (bytes.includes(0)) throw nulBytes();
     try {
       decoder.decode(bytes, { stream: true });
     } catch {
@@ -319,6 +430,165 @@ async function* utf8Chunks(input: AsyncIterable<Buffer> | NodeJS.ReadableStream)
   }
 }
 
+/** UTF-16 in, UTF-8 out, a chunk at a time; the decoder drops the BOM and keeps pairs split across chunks. */
+async function* transcodedUtf16(chunks: AsyncIterable<Buffer>, encoding: 'utf-16le' | 'utf-16be'): AsyncGenerator<Buffer> {
+  const decoder = new TextDecoder(encoding, { fatal: true });
+  const checked = (text: string): Buffer => {
+    if (text.includes('\0')) throw nulBytes();
+    return Buffer.from(text);
+  };
+  for await (const bytes of chunks) {
+    let text: string;
+    try {
+      text = decoder.decode(bytes, { stream: true });
+    } catch {
+      throw notUtf8();
+    }
+    if (text !== '') yield checked(text);
+  }
+  let rest: string;
+  try {
+    rest = decoder.decode();
+  } catch {
+    throw notUtf8();
+  }
+  if (rest !== '') yield checked(rest);
+}
+
+const LINE = /\r\n|\r|\n/;
+const SEP_LINE = /^"?sep=(.)"?[ \t]*$/i;
+
+/**
+ * Finds the delimiter before csv-parse starts: Excel's `sep=` first line names
+ * it (and is removed, as it is no record); otherwise the header line decides.
+ * Only the head of the upload is held for this, up to its header line.
+ */
+async function recogniseDialect(
+  chunks: AsyncIterable<Buffer>,
+  encoding: CsvEncoding,
+): Promise<{ dialect: CsvDialect; text: AsyncIterable<Buffer>; linesSkipped: number }> {
+  const source = chunks[Symbol.asyncIterator]();
+  let found: HeadLines | null = null;
+  let head: Buffer;
+  try {
+    ({ head } = await readHead(source, (bytes) => {
+      found = headLines(bytes.toString('utf8'), false);
+      return found !== null || bytes.length >= HEAD_LIMIT_BYTES;
+    }));
+  } catch (error) {
+    await source.return?.();
+    throw error;
+  }
+  const lines: HeadLines = found ?? headLines(head.toString('utf8'), true)!;
+  const delimiter = lines.sep ?? detectDelimiter(lines.header);
+  if (lines.sep !== null) head = head.subarray(Buffer.byteLength(lines.sepText));
+  return {
+    dialect: { delimiter, encoding, sepLine: lines.sep !== null },
+    text: replay(head, source),
+    linesSkipped: lines.sep === null ? 0 : 1,
+  };
+}
+
+interface HeadLines {
+  /** The delimiter a `sep=` first line names, with `sepText` the bytes it takes (BOM and line break included). */
+  sep: CsvDelimiter | null;
+  sepText: string;
+  header: string;
+}
+
+/** The header line (after a `sep=` line), or null while more text is needed to be sure of it. */
+function headLines(text: string, ended: boolean): HeadLines | null {
+  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  const first = LINE.exec(body);
+  if (first === null && !ended) return null;
+  const firstLine = first === null ? body : body.slice(0, first.index);
+  const sepMatch = SEP_LINE.exec(firstLine);
+  const sep = sepMatch && (CSV_DELIMITERS as readonly string[]).includes(sepMatch[1]!) ? (sepMatch[1] as CsvDelimiter) : null;
+  let rest = body;
+  let sepText = '';
+  if (sep !== null && first !== null) {
+    sepText = text.slice(0, text.length - body.length + first.index + first[0].length);
+    rest = body.slice(first.index + first[0].length);
+  }
+  // Blank lines may come before the header; the first line with text is it.
+  for (let offset = 0; ; ) {
+    const match = LINE.exec(rest.slice(offset));
+    if (match === null) return ended ? { sep, sepText, header: rest.slice(offset) } : null;
+    const line = rest.slice(offset, offset + match.index);
+    // A lone \r at the end may be half of a CRLF: wait for the next byte.
+    if (line.trim() !== '' && !(match[0] === '\r' && offset + match.index + 1 === rest.length && !ended)) {
+      return { sep, sepText, header: line };
+    }
+    offset += match.index + match[0].length;
+  }
+}
+
+/** Header cells split on `delimiter` outside quotes, unquoted and trimmed; enough to recognise a header. */
+function splitHeaderLine(line: string, delimiter: string): string[] {
+  const cells: string[] = [];
+  let cell = '';
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i]!;
+    if (char === '"') {
+      if (quoted && line[i + 1] === '"') {
+        cell += '"';
+        i++;
+      } else {
+        quoted = !quoted;
+      }
+    } else if (char === delimiter && !quoted) {
+      cells.push(cell.trim());
+      cell = '';
+    } else {
+      cell += char;
+    }
+  }
+  cells.push(cell.trim());
+  return cells;
+}
+
+/**
+ * The delimiter under which the header names every required column (the most
+ * columns wins should several); failing that, the one splitting it most, so
+ * that the error can say what the header seemed to be.
+ */
+function detectDelimiter(header: string): CsvDelimiter {
+  let best: { delimiter: CsvDelimiter; fits: boolean; columns: number } | null = null;
+  for (const delimiter of CSV_DELIMITERS) {
+    const columns = splitHeaderLine(header, delimiter);
+    const fits = mapHeader(columns, 0, new IssueCollector(), null) !== null;
+    const better =
+      best === null ||
+      (fits && !best.fits) ||
+      (fits === best.fits && columns.length > best.columns);
+    if (better) best = { delimiter, fits, columns: columns.length };
+  }
+  return best!.delimiter;
+}
+
+const DELIMITER_NAMES: Record<CsvDelimiter, string> = {
+  ',': '"," (comma)',
+  ';': '";" (semicolon)',
+  '\t': 'tabs',
+  '|': '"|" (vertical bar)',
+};
+const DESCRIBED_COLUMNS = 10;
+const DESCRIBED_COLUMN_LENGTH = 40;
+
+/** What the header looked like, for a user whose header was not recognised. */
+function describeHeader(columns: string[], dialect: CsvDialect): string {
+  const shown = columns
+    .slice(0, DESCRIBED_COLUMNS)
+    .map((column) => `"${column.length > DESCRIBED_COLUMN_LENGTH ? `${column.slice(0, DESCRIBED_COLUMN_LENGTH)}…` : column}"`)
+    .join(', ');
+  const more = columns.length > DESCRIBED_COLUMNS ? `, … (${columns.length} in all)` : '';
+  const separated = dialect.sepLine
+    ? `is separated by ${DELIMITER_NAMES[dialect.delimiter]}, as its "sep=" line says,`
+    : `seems separated by ${DELIMITER_NAMES[dialect.delimiter]}`;
+  return `The header ${separated} and reads ${shown}${more}. Accepted separators: comma, semicolon, tab and "|".`;
+}
+
 function countLineBreaks(cells: string[]): number {
   let breaks = 0;
   for (const cell of cells) {
@@ -327,12 +597,28 @@ function countLineBreaks(cells: string[]): number {
   return breaks;
 }
 
+/** The URLs of an `Input Image Urls` cell as written, in order, repeats kept. */
+export function splitUrlCell(cell: string): string[] {
+  // Raw whitespace cannot occur inside a URL, so it separates URLs as well as commas do.
+  return cell.split(/[\s,]+/).filter((piece) => piece !== '');
+}
+
+/** Where a header row (as stored with a request) holds the image URLs; -1 if it has none. */
+export function imageUrlsColumnIndex(columns: string[]): number {
+  return columns.findIndex((header) => IMAGE_URLS.aliases.includes(normalizeHeader(header)));
+}
+
 function normalizeHeader(header: string): string {
   return header.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
 /** Finds the required columns, or reports why the header is unusable and returns null. */
-function mapHeader(columns: string[], line: number, issues: IssueCollector): ColumnMap | null {
+function mapHeader(
+  columns: string[],
+  line: number,
+  issues: IssueCollector,
+  dialect: CsvDialect | null,
+): ColumnMap | null {
   const before = issues.count;
   const found = new Map<RequiredColumn, number>();
   const seen = new Map<string, number>();
@@ -372,7 +658,9 @@ function mapHeader(columns: string[], line: number, issues: IssueCollector): Col
       column: required.header,
       columnIndex: null,
       code: CsvErrorCode.MissingColumn,
-      message: `Required column "${required.header}" is missing; the header row must name ${REQUIRED_HEADERS}.`,
+      message:
+        `Required column "${required.header}" is missing; the header row must name ${REQUIRED_HEADERS}.` +
+        (dialect === null ? '' : ` ${describeHeader(columns, dialect)}`),
     });
   }
   if (issues.count > before) return null;
@@ -450,8 +738,7 @@ function validateRow(
     );
   }
 
-  // Raw whitespace cannot occur inside a URL, so it separates URLs as well as commas do.
-  const pieces = cells[columnMap.urls]!.split(/[\s,]+/).filter((piece) => piece !== '');
+  const pieces = splitUrlCell(cells[columnMap.urls]!);
   if (pieces.length === 0) {
     report(columnMap.urls, CsvErrorCode.MissingImageUrls, 'No image URL given.');
   } else if (pieces.length > limits.urlsPerRow) {

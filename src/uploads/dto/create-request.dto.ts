@@ -4,6 +4,9 @@ import { IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
 import { WEBHOOK_EVENT_TYPES } from '../../webhooks/webhook-event.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../../webhooks/webhook-registration.service.js';
 
+const RESIZE_MESSAGE =
+  'resize must be a plain number from 0.01 to 1, the factor for width and height: 0.5 halves them ("50%" is not accepted)';
+
 /**
  * The multipart fields that accompany the CSV file. The webhook fields are
  * only checked for presence here: WebhookRegistrar vets them, with a 422 and
@@ -36,8 +39,9 @@ export class CreateRequestDto {
   })
   @IsOptional()
   @Type(() => Number)
-  @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0.01)
-  @Max(1)
+  // One message whichever check fails: "50%" is not a number, nor out of range.
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: RESIZE_MESSAGE })
+  @Min(0.01, { message: RESIZE_MESSAGE })
+  @Max(1, { message: RESIZE_MESSAGE })
   resize?: number;
 }

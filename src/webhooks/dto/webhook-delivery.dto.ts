@@ -4,14 +4,13 @@ import { WebhookEventType } from '../webhook-event.js';
 import { WebhookEventDto } from './webhook-event.dto.js';
 
 export class WebhookAttemptDto {
-  @ApiProperty({ example: 1, description: '1-based' }) number: number;
+  @ApiProperty({ type: 'integer', example: 1, description: '1-based' }) number: number;
   @ApiProperty({ description: 'Asked for through the redeliver endpoint rather than scheduled' }) manual: boolean;
   @ApiProperty({ format: 'date-time' }) startedAt: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'Null while in flight' })
   finishedAt: string | null;
-  @ApiProperty({ nullable: true, type: Number, example: 182 }) durationMs: number | null;
-  @ApiProperty({ nullable: true, type: Number, example: 503, description: 'Null when no response arrived' })
-  statusCode: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, example: 182 }) durationMs: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, example: 503, description: 'Null when no response arrived' }) statusCode: number | null;
   @ApiProperty({
     nullable: true,
     type: String,
@@ -32,10 +31,10 @@ export class WebhookDeliveryDto {
   @ApiProperty({ enum: WebhookEventType, enumName: 'WebhookEventType' }) eventType: WebhookEventType;
   @ApiProperty({ example: 'https://example.com/hooks/pixbatch' }) url: string;
   @ApiProperty({ enum: WebhookDeliveryStatus, enumName: 'WebhookDeliveryStatus' }) status: WebhookDeliveryStatus;
-  @ApiProperty({ example: 2 }) attemptCount: number;
-  @ApiProperty({ example: 8, description: 'Attempts made plus those still allowed' }) attemptsAllowed: number;
+  @ApiProperty({ type: 'integer', example: 2 }) attemptCount: number;
+  @ApiProperty({ type: 'integer', example: 8, description: 'Attempts made plus those still allowed' }) attemptsAllowed: number;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) nextAttemptAt: string | null;
-  @ApiProperty({ nullable: true, type: Number }) lastStatusCode: number | null;
+  @ApiProperty({ type: 'integer', nullable: true }) lastStatusCode: number | null;
   @ApiProperty({ nullable: true, type: String }) lastError: string | null;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) deliveredAt: string | null;

@@ -1,5 +1,5 @@
 import type { LookupFunction } from 'node:net';
-import { ImageErrorCode, ImageJobError } from '../image-error.js';
+import { OutboundError, OutboundErrorCode } from './outbound-error.js';
 import {
   BLOCKED_ADDRESS_ERROR_CODE,
   type ResolvedAddress,
@@ -71,9 +71,9 @@ describe('assertUrlAllowed', () => {
       assertUrlAllowed(new URL(url), allowPrivate);
       return undefined;
     } catch (error) {
-      expect(error).toBeInstanceOf(ImageJobError);
-      expect((error as ImageJobError).retryable).toBe(false);
-      return (error as ImageJobError).code;
+      expect(error).toBeInstanceOf(OutboundError);
+      expect((error as OutboundError).transient).toBe(false);
+      return (error as OutboundError).code;
     }
   };
 
@@ -88,13 +88,13 @@ describe('assertUrlAllowed', () => {
     'https://169.254.169.254/latest/meta-data/',
     'http://10.0.0.1:8080/a.jpg',
   ])('blocks the IP literal in %s', (url) => {
-    expect(codeOf(url)).toBe(ImageErrorCode.BlockedAddress);
+    expect(codeOf(url)).toBe(OutboundErrorCode.BlockedAddress);
   });
 
   it.each(['file:///etc/passwd', 'ftp://example.com/a.jpg', 'data:image/png;base64,AAAA', 'gopher://127.0.0.1/'])(
     'rejects the scheme of %s even when private networks are allowed',
     (url) => {
-      expect(codeOf(url, true)).toBe(ImageErrorCode.InvalidUrl);
+      expect(codeOf(url, true)).toBe(OutboundErrorCode.InvalidUrl);
     },
   );
 
@@ -112,7 +112,7 @@ describe('assertUrlAllowed', () => {
   it('applies a custom address policy', () => {
     const onlyFirstLoopback = (ip: string): boolean => ip === '127.0.0.1';
     expect(() => assertUrlAllowed(new URL('http://127.0.0.1/'), false, onlyFirstLoopback)).not.toThrow();
-    expect(() => assertUrlAllowed(new URL('http://127.0.0.2/'), false, onlyFirstLoopback)).toThrow(ImageJobError);
+    expect(() => assertUrlAllowed(new URL('http://127.0.0.2/'), false, onlyFirstLoopback)).toThrow(OutboundError);
   });
 });
 

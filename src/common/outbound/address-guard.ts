@@ -1,7 +1,7 @@
 import { lookup as dnsLookup } from 'node:dns/promises';
 import { isIP, type LookupFunction } from 'node:net';
 import ipaddr from 'ipaddr.js';
-import { ImageErrorCode, ImageJobError } from '../image-error.js';
+import { OutboundError, OutboundErrorCode } from './outbound-error.js';
 
 /** Resolves a host name to every address it has, like `dns.lookup` with `all: true`. */
 export type Resolver = (hostname: string) => Promise<ResolvedAddress[]>;
@@ -116,13 +116,13 @@ function familyNumber(family: number | 'IPv4' | 'IPv6' | undefined): number {
  */
 export function assertUrlAllowed(url: URL, allowPrivate: boolean, isAllowed: AddressPolicy = isPublicAddress): void {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ImageJobError(ImageErrorCode.InvalidUrl, `Unsupported URL scheme ${url.protocol}`, false);
+    throw new OutboundError(OutboundErrorCode.InvalidUrl, `Unsupported URL scheme ${url.protocol}`, false);
   }
   if (allowPrivate) {
     return;
   }
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (isIP(host) !== 0 && !isAllowed(host)) {
-    throw new ImageJobError(ImageErrorCode.BlockedAddress, `${host} is not a public address`, false);
+    throw new OutboundError(OutboundErrorCode.BlockedAddress, `${host} is not a public address`, false);
   }
 }

@@ -1,0 +1,36 @@
+/**
+ * Why an outbound HTTP exchange produced no usable response. The codes are the
+ * ones images record (DESIGN.md); each caller decides what it shows, but never
+ * re-reads socket or DNS error codes itself.
+ */
+export enum OutboundErrorCode {
+  InvalidUrl = 'INVALID_URL',
+  BlockedAddress = 'BLOCKED_ADDRESS',
+  DnsError = 'DNS_ERROR',
+  ConnectionError = 'CONNECTION_ERROR',
+  Timeout = 'FETCH_TIMEOUT',
+  TooManyRedirects = 'TOO_MANY_REDIRECTS',
+  /** Used as `HTTP_<status>`, e.g. HTTP_404, HTTP_503; see httpErrorCode(). */
+  HttpError = 'HTTP_ERROR',
+  TooLarge = 'TOO_LARGE',
+}
+
+export function httpErrorCode(status: number): string {
+  return `HTTP_${status}`;
+}
+
+/**
+ * `transient` separates faults worth another attempt later (timeouts, resets,
+ * 5xx, 408/425/429, a DNS server that did not answer) from permanent ones.
+ */
+export class OutboundError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly transient: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'OutboundError';
+  }
+}

@@ -1,0 +1,43 @@
+import { httpErrorCode } from '../common/outbound/outbound-error.js';
+import { ImageErrorCode, ImageJobError } from './image-error.js';
+import { ImageRetryPolicy } from './image-retry-policy.js';
+
+const policy = new ImageRetryPolicy({ jobAttempts: 5, jobBackoffMs: 2000 });
+const transient = new ImageJobError(httpErrorCode(503), 'Server answered HTTP 503', true);
+const permanent = new ImageJobError(httpErrorCode(404), 'Server answered HTTP 404', false);
+
+describe('ImageRetryPolicy', () => {
+  it('retries a transient failure until the last of its attempts', () => {
+    expect([1, 2, 3, 4, 5].map((attempt) => policy.shouldRetry(transient, attempt))).toEqual([true, true, true, true, false]);
+  });
+
+  it('never retries a permanent failure', () => {
+    expect(policy.shouldRetry(permanent, 1)).toBe(false);
+  });
+
+  it('keeps to the smaller budget when a job was queued with fewer attempts', () => {
+    expect(policy.shouldRetry(transient, 2, 2)).toBe(false);
+    expect(policy.shouldRetry(transient, 2, 10)).toBe(true);
+  });
+
+  it('doubles the wait before each retry, as BullMQ applies its job options', () => {
+    expect([1, 2, 3, 4].map((retry) => policy.delayBeforeRetry(retry))).toEqual([2000, 4000, 8000, 16000]);
+    expect(policy.jobOptions).toEqual({ attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
+  });
+
+  it('treats an unexpected error as a transient processing failure, keeping its cause', () => {
+    const cause = new Error('EIO: disk gone');
+    const failure = policy.classify(cause);
+    expect(failure).toMatchObject({ code: ImageErrorCode.ProcessingError, retryable: true, message: 'Processing failed because of a problem on our side.' });
+    expect(failure.message).not.toContain('EIO');
+    expect(failure.cause).toBe(cause);
+    expect(policy.classify(permanent)).toBe(permanent);
+  });
+
+  it('tells the sweep to add lost jobs, retry finished ones and leave live ones', () => {
+    expect(policy.sweepAction('missing')).toBe('enqueue');
+    expect(policy.sweepAction('completed')).toBe('retry');
+    expect(policy.sweepAction('failed')).toBe('retry');
+    for (const state of ['waiting', 'active', 'delayed', 'unknown'] as const) expect(policy.sweepAction(state)).toBe('leave');
+  });
+});

@@ -1,0 +1,16 @@
+import { Global, Module } from '@nestjs/common';
+import { RequestImageErrors } from '../requests/request-image-errors.js';
+import { ImageRepository } from './image.repository.js';
+import { ProductRepository } from './product.repository.js';
+
+/**
+ * The product and image tables' owners, for every role. Global so that
+ * requests/ gets its first errors (RequestImageErrors) without importing
+ * products/, which already depends on requests/.
+ */
+@Global()
+@Module({
+  providers: [ImageRepository, ProductRepository, { provide: RequestImageErrors, useExisting: ImageRepository }],
+  exports: [ImageRepository, ProductRepository, RequestImageErrors],
+})
+export class ProductsDataModule {}

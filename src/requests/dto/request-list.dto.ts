@@ -1,0 +1,26 @@
+import { ApiProperty, PickType } from '@nestjs/swagger';
+import { RequestStatusDto } from './request-status.dto.js';
+
+/** The status without the per-request lookups (errors, webhook), so a page is one indexed query. */
+export class RequestSummaryDto extends PickType(RequestStatusDto, [
+  'requestId',
+  'status',
+  'completed',
+  'originalFilename',
+  'counts',
+  'percent',
+  'createdAt',
+  'startedAt',
+  'completedAt',
+  'links',
+] as const) {}
+
+export class RequestListDto {
+  @ApiProperty({ type: [RequestSummaryDto], description: 'Newest first' }) items: RequestSummaryDto[];
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'Pass as `cursor` (with the same filters) for the next page; null on the last page',
+  })
+  nextCursor: string | null;
+}

@@ -1,0 +1,234 @@
+import { EntityManager } from '@mikro-orm/postgresql';
+import { Injectable } from '@nestjs/common';
+import { ProcessingRequest } from './processing-request.entity.js';
+import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
+
+export const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
+
+/**
+ * The one spelling of "every image of the request has an outcome", for SQL
+ * on the processing_request row aliased `alias`. The counters are the only
+ * source of that fact: they are bumped by the same guarded statement that
+ * records an image's outcome, so they never disagree with the image rows.
+ */
+export function allImagesRecorded(alias: string): string {
+  return `(${alias}.images_succeeded + ${alias}.images_failed >= ${alias}.image_count)`;
+}
+
+/** What the upload knows only once the whole body has been read. */
+export interface DraftDetails {
+  webhookUrl: string | null;
+  webhookEvents: readonly string[] | null;
+  resize: number | null;
+  productCount: number;
+  imageCount: number;
+  idempotencyKey: string | null;
+  uploadFingerprint: string;
+  /** The caller's tenant (API_KEYS name), which alone sees the request afterwards. */
+  tenant: string;
+}
+
+/** The request row as the finalizer sees it, locked. */
+export interface LockedRequest {
+  status: RequestStatus;
+  imagesSucceeded: number;
+  imagesFailed: number;
+  allRecorded: boolean;
+}
+
+/** A request just made terminal: what its webhook event reports. */
+export interface TerminalRequest {
+  id: string;
+  status: RequestStatus;
+  webhookUrl: string | null;
+  webhookEvents: string[] | null;
+  productCount: number;
+  productsProcessed: number;
+  imageCount: number;
+  imagesSucceeded: number;
+  imagesFailed: number;
+  createdAt: Date;
+  completedAt: Date;
+}
+
+/** Hashed into the advisory lock key that one sweep at a time holds. */
+export const SWEEP_LOCK_NAME = 'pixbatch:stuck-work-sweep';
+/** Hashed into the advisory lock key that one retention pass at a time holds. */
+export const RETENTION_LOCK_NAME = 'pixbatch:retention-sweep';
+const TERMINAL_REQUEST_STATES = `(${TERMINAL_REQUEST_STATUSES.map((status) => `'${status}'`).join(', ')})`;
+
+/**
+ * Owner of the processing_request table. Statements that take part in a
+ * caller's transaction (the upload, finalize, the sweep) take its
+ * EntityManager; the others run on a fork of their own.
+ */
+@Injectable()
+export class RequestRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  findById(requestId: string): Promise<ProcessingRequest | null> {
+    return this.em.fork().findOne(ProcessingRequest, { id: requestId });
+  }
+
+  /** The tenant a request belongs to, or null when there is no such request. */
+  async ownerOf(requestId: string): Promise<string | null> {
+    const rows = await this.em.fork().execute<{ tenant: string }[]>('SELECT tenant FROM processing_request WHERE id = ?', [
+      requestId,
+    ]);
+    return rows[0]?.tenant ?? null;
+  }
+
+  findByIdempotencyKey(scopedKey: string): Promise<ProcessingRequest | null> {
+    return this.em.fork().findOne(ProcessingRequest, { idempotencyKey: scopedKey });
+  }
+
+  /** The request row an upload opens its transaction with; the details follow in `completeDraft`. */
+  async insertDraft(
+    tx: EntityManager,
+    requestId: string,
+    originalFilename: string,
+    columns: string[],
+    csvDelimiter: string,
+  ): Promise<void> {
+    await tx.execute(
+      `INSERT INTO processing_request
+         (id, status, original_filename, options, columns, csv_delimiter, product_count, image_count, created_at)
+       VALUES (?, ?, ?, '{}'::jsonb, ?::jsonb, ?, 0, 0, now())`,
+      [requestId, RequestStatus.Pending, originalFilename, JSON.stringify(columns), csvDelimiter],
+    );
+  }
+
+  async completeDraft(tx: EntityManager, requestId: string, details: DraftDetails): Promise<void> {
+    await tx.execute(
+      `UPDATE processing_request
+          SET webhook_url = ?, webhook_events = ?::jsonb, options = ?::jsonb, product_count = ?, image_count = ?,
+              idempotency_key = ?, upload_fingerprint = ?, tenant = ?
+        WHERE id = ?`,
+      [
+        details.webhookUrl,
+        details.webhookEvents && JSON.stringify(details.webhookEvents),
+        JSON.stringify({ resize: details.resize }),
+        details.productCount,
+        details.imageCount,
+        details.idempotencyKey,
+        details.uploadFingerprint,
+        details.tenant,
+        requestId,
+      ],
+    );
+  }
+
+  /** Deletes the request; its products and images go with it (foreign key cascade). */
+  async delete(requestId: string): Promise<void> {
+    await this.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
+  }
+
+  /** The request's status, its row locked for the rest of `tx` (a deletion holds it while files go). */
+  async lockStatus(tx: EntityManager, requestId: string): Promise<RequestStatus | null> {
+    const [row] = await tx.execute<{ status: RequestStatus }[]>(
+      'SELECT status FROM processing_request WHERE id = ? FOR UPDATE',
+      [requestId],
+    );
+    return row?.status ?? null;
+  }
+
+  /** Removes requests; their products, images, deliveries and attempts go with them (ON DELETE CASCADE). */
+  async deleteMany(tx: EntityManager, requestIds: readonly string[]): Promise<void> {
+    if (requestIds.length > 0) await tx.execute('DELETE FROM processing_request WHERE id IN (?)', [requestIds]);
+  }
+
+  /**
+   * Takes the retention pass's advisory lock for `tx`, then locks up to `limit`
+   * requests finished more than `days` ago, skipping rows another transaction
+   * holds; null when another process runs the pass.
+   */
+  async lockFinishedBefore(tx: EntityManager, days: number, limit: number): Promise<string[] | null> {
+    const [lock] = await tx.execute<{ acquired: boolean }[]>('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired', [
+      RETENTION_LOCK_NAME,
+    ]);
+    if (!lock?.acquired) return null;
+    const rows = await tx.execute<{ id: string }[]>(
+      `SELECT id FROM processing_request
+        WHERE completed_at < now() - ? * interval '1 day' AND status IN ${TERMINAL_REQUEST_STATES}
+        ORDER BY completed_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+      [days, limit],
+    );
+    return rows.map(({ id }) => id);
+  }
+
+  /** Locks the row for the rest of `tx`, so concurrent finalize jobs run one after the other. */
+  async lockForFinalize(tx: EntityManager, requestId: string): Promise<LockedRequest | null> {
+    const [row] = await tx.execute<
+      { status: RequestStatus; images_succeeded: number; images_failed: number; all_recorded: boolean }[]
+    >(
+      `SELECT r.status, r.images_succeeded, r.images_failed, ${allImagesRecorded('r')} AS all_recorded
+         FROM processing_request r WHERE r.id = ? FOR UPDATE`,
+      [requestId],
+    );
+    if (!row) return null;
+    return {
+      status: row.status,
+      imagesSucceeded: row.images_succeeded,
+      imagesFailed: row.images_failed,
+      allRecorded: row.all_recorded,
+    };
+  }
+
+  async markTerminal(tx: EntityManager, requestId: string, status: RequestStatus): Promise<TerminalRequest> {
+    const [row] = await tx.execute<
+      {
+        status: RequestStatus;
+        webhook_url: string | null;
+        webhook_events: string[] | null;
+        product_count: number;
+        products_processed: number;
+        image_count: number;
+        images_succeeded: number;
+        images_failed: number;
+        created_at: Date;
+        completed_at: Date;
+      }[]
+    >(
+      `UPDATE processing_request SET status = ?, completed_at = now() WHERE id = ?
+       RETURNING status, webhook_url, webhook_events, product_count, products_processed, image_count,
+                 images_succeeded, images_failed, created_at, completed_at`,
+      [status, requestId],
+    );
+    return {
+      id: requestId,
+      status: row!.status,
+      webhookUrl: row!.webhook_url,
+      webhookEvents: row!.webhook_events,
+      productCount: row!.product_count,
+      productsProcessed: row!.products_processed,
+      imageCount: row!.image_count,
+      imagesSucceeded: row!.images_succeeded,
+      imagesFailed: row!.images_failed,
+      createdAt: new Date(row!.created_at),
+      completedAt: new Date(row!.completed_at),
+    };
+  }
+
+  /**
+   * Takes the sweep's transaction-scoped advisory lock, or answers false when
+   * another worker holds it. If a Redis call of the sweep hangs, PostgreSQL
+   * ends the idle session so the lock cannot be held forever.
+   */
+  async tryTakeSweepLock(tx: EntityManager, idleTimeoutMs: number): Promise<boolean> {
+    await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(10_000, Math.round(idleTimeoutMs))}`);
+    const [lock] = await tx.execute<{ acquired: boolean }[]>('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired', [
+      SWEEP_LOCK_NAME,
+    ]);
+    return lock?.acquired ?? false;
+  }
+
+  /** Open requests whose every image has an outcome: their finalize job was lost or gave up. */
+  async recordedButOpen(tx: EntityManager, limit: number): Promise<string[]> {
+    const rows = await tx.execute<{ id: string }[]>(
+      `SELECT r.id FROM processing_request r
+        WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${allImagesRecorded('r')}
+        LIMIT ${limit}`,
+    );
+    return rows.map((row) => row.id);
+  }
+}

@@ -1,0 +1,54 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { RequestDeletion } from './request-deletion.service.js';
+
+/** Requests deleted per transaction: bounds how long rows stay locked and how much one pass does. */
+export const RETENTION_BATCH = 100;
+/** Batches per pass, so a backlog (retention switched on over years of requests) drains over several passes. */
+const BATCHES_PER_PASS = 10;
+
+/**
+ * With RETENTION_DAYS set, every worker tries each SWEEP_INTERVAL_MS to delete
+ * the requests that finished longer ago; a PostgreSQL advisory lock lets one
+ * pass run at a time across workers (as in StuckWorkSweeper).
+ */
+@Injectable()
+export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(RetentionSweeper.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<unknown>;
+
+  constructor(
+    private readonly deletion: RequestDeletion,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.config.retentionDays === null) return;
+    this.timer = setInterval(() => {
+      this.running ??= this.sweep()
+        .catch((error: unknown) => this.logger.warn(`Retention sweep failed, will try again: ${(error as Error).message}`))
+        .finally(() => (this.running = undefined));
+    }, this.config.sweepIntervalMs);
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** One pass; resolves to how many requests it deleted. */
+  async sweep(): Promise<number> {
+    const days = this.config.retentionDays;
+    if (days === null) return 0;
+    let deleted = 0;
+    for (let batch = 0; batch < BATCHES_PER_PASS; batch++) {
+      const count = await this.deletion.deleteFinishedBefore(days, RETENTION_BATCH);
+      if (count === null) break;
+      deleted += count;
+      if (count < RETENTION_BATCH) break;
+    }
+    if (deleted > 0) this.logger.log(`Deleted ${deleted} request(s) finished more than ${days} day(s) ago`);
+    return deleted;
+  }
+}
