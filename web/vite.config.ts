@@ -1,10 +1,24 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
+/**
+ * The multipart fields the upload route accepts, from the committed openapi.json
+ * the SDK is generated from. The page and the server are built from one commit, so
+ * this tells the form which options to offer: the server refuses a field it does
+ * not know (forbidNonWhitelisted), and the SDK's types leave nothing to test at run time.
+ */
+function uploadFields(): string[] {
+  const spec = JSON.parse(readFileSync(here('../openapi.json'), 'utf8'));
+  const schema = spec.paths?.['/api/v1/requests']?.post?.requestBody?.content?.['multipart/form-data']?.schema;
+  return Object.keys(schema?.properties ?? {});
+}
+
 export default defineConfig({
   root: here('.'),
+  define: { __UPLOAD_FIELDS__: JSON.stringify(uploadFields()) },
   resolve: {
     // The SDK is generated into clients/typescript/src (npm run sdk); importing its
     // sources means a regenerated operation is in the page at the next build.

@@ -8,10 +8,10 @@ import { RequestView } from './views/request-view';
 import { RequestsView } from './views/requests-view';
 import { UploadView } from './views/upload-view';
 
-function View({ route }: { route: Route }) {
+function View({ route, authGeneration }: { route: Route; authGeneration: number }) {
   switch (route.view) {
     case 'upload':
-      return <UploadView />;
+      return <UploadView authGeneration={authGeneration} />;
     case 'requests':
       return <RequestsView />;
     case 'request':
@@ -67,7 +67,7 @@ export function App() {
           />
         ) : null}
         {/* The upload form keeps the chosen file across a key prompt; the other views reload. */}
-        <View key={route.view === 'upload' ? 'upload' : `${authGeneration}:${location.pathname}`} route={route} />
+        <View key={route.view === 'upload' ? 'upload' : `${authGeneration}:${location.pathname}`} route={route} authGeneration={authGeneration} />
       </main>
     </>
   );

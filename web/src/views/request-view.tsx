@@ -1,7 +1,7 @@
-import { exportRequest } from '@pixbatch/sdk';
-import { useState } from 'react';
+import { deleteRequest, exportRequest } from '@pixbatch/sdk';
+import { useEffect, useRef, useState } from 'react';
 import { call } from '../api/client';
-import { plannedOperation, type PlannedOperation } from '../api/operations';
+import { plannedOperation } from '../api/operations';
 import { ApiProblem, toProblem } from '../api/problem';
 import { useRequestProgress } from '../api/use-request-progress';
 import { ProblemView } from '../components/problem-view';
@@ -31,6 +31,7 @@ export function RequestView({ id }: { id: string }) {
   const { status, throughput, source, problem, reload } = useRequestProgress(id);
   const [actionProblem, setActionProblem] = useState<ApiProblem | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
+  const [confirmingDelete, setConfirmingDelete] = useState(false);
 
   if (!status) {
     return problem ? <ProblemView problem={problem} /> : <p aria-live="polite">Loading request…</p>;
@@ -63,30 +64,34 @@ export function RequestView({ id }: { id: string }) {
       saveBlob(blob as Blob, resultFilename(status.originalFilename).replace(/\.csv$/, '.zip'));
     });
 
-  /** A lifecycle action; until its endpoint exists the button stays disabled and says why. */
-  const lifecycle = (operation: PlannedOperation, label: string, confirmText?: string) => {
+  /** Cancel and retry: until their endpoint exists the button stays disabled and says why. */
+  const lifecycle = (operation: 'retryRequest' | 'cancelRequest', label: string, allowed: boolean) => {
     const sdkCall = plannedOperation(operation);
     const onClick = () => {
-      if (!sdkCall || (confirmText && !confirm(confirmText))) return;
+      if (!sdkCall) return;
       void run(label, async () => {
         await call(sdkCall({ path: { id } }));
-        if (operation === 'deleteRequest') navigate('/requests');
-        else reload();
+        reload();
       });
     };
     return (
       <button
         type="button"
         onClick={onClick}
-        disabled={!sdkCall || busy !== null}
+        disabled={!sdkCall || !allowed || busy !== null}
         aria-describedby={sdkCall ? undefined : 'lifecycle-hint'}
-        className={operation === 'deleteRequest' ? 'danger' : 'secondary'}
+        className="secondary"
       >
         {label}
       </button>
     );
   };
-  const lifecycleMissing = (['retryRequest', 'cancelRequest', 'deleteRequest', 'downloadArchive'] as const).some((name) => !plannedOperation(name));
+  const lifecycleMissing = (['retryRequest', 'cancelRequest', 'downloadArchive'] as const).some((name) => !plannedOperation(name));
+  const remove = () =>
+    run('delete', async () => {
+      await call(deleteRequest({ path: { id } }));
+      navigate('/requests');
+    });
 
   return (
     <section aria-labelledby="request-heading">
@@ -143,13 +148,33 @@ export function RequestView({ id }: { id: string }) {
           >
             Download images (ZIP)
           </button>
-          {lifecycle('retryRequest', 'Retry failed')}
-          {lifecycle('cancelRequest', 'Cancel')}
-          {lifecycle('deleteRequest', 'Delete', 'Delete this request, its results and its images? This cannot be undone.')}
+          {lifecycle('retryRequest', 'Retry failed', status.completed && images.failed > 0)}
+          {lifecycle('cancelRequest', 'Cancel', !status.completed)}
+          <button
+            type="button"
+            className="danger"
+            onClick={() => setConfirmingDelete(true)}
+            disabled={!status.completed || confirmingDelete || busy !== null}
+            aria-describedby={status.completed ? undefined : 'delete-hint'}
+          >
+            Delete
+          </button>
         </div>
+        {status.completed ? null : (
+          <p id="delete-hint" className="hint">
+            A request can be deleted once it has finished{plannedOperation('cancelRequest') ? ' or been cancelled' : ''}.
+          </p>
+        )}
+        {confirmingDelete ? (
+          <ConfirmDelete
+            busy={busy === 'delete'}
+            onConfirm={() => void remove()}
+            onKeep={() => setConfirmingDelete(false)}
+          />
+        ) : null}
         {lifecycleMissing ? (
           <p id="lifecycle-hint" className="hint">
-            The ZIP download, retry, cancel and delete arrive with the next version of the API.
+            The ZIP download, retry and cancel arrive with the next version of the API.
           </p>
         ) : null}
         {actionProblem ? <ProblemView problem={actionProblem} /> : null}
@@ -178,5 +203,36 @@ export function RequestView({ id }: { id: string }) {
       <ProductsTable requestId={id} refreshKey={`${status.status}:${images.total - images.pending}`} />
       {status.webhook ? <WebhookLog requestId={id} webhook={status.webhook} onRedelivered={reload} /> : null}
     </section>
+  );
+}
+
+/**
+ * The in-page confirmation for Delete (not window.confirm, which a screen reader
+ * user meets out of context): focus moves to it, Escape or "Keep it" backs out.
+ */
+function ConfirmDelete({ busy, onConfirm, onKeep }: { busy: boolean; onConfirm: () => void; onKeep: () => void }) {
+  const confirmButton = useRef<HTMLButtonElement>(null);
+  useEffect(() => confirmButton.current?.focus(), []);
+  return (
+    <div
+      className="confirm"
+      role="alertdialog"
+      aria-labelledby="confirm-delete-text"
+      onKeyDown={(event) => {
+        if (event.key === 'Escape') onKeep();
+      }}
+    >
+      <p id="confirm-delete-text">
+        Delete this request, its result CSV and its output images? Their links stop working. This cannot be undone.
+      </p>
+      <div className="actions">
+        <button ref={confirmButton} type="button" className="danger" onClick={onConfirm} disabled={busy}>
+          Yes, delete it
+        </button>
+        <button type="button" className="secondary" onClick={onKeep} disabled={busy}>
+          Keep it
+        </button>
+      </div>
+    </div>
   );
 }

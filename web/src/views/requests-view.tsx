@@ -1,4 +1,4 @@
-import type { RequestStatusDto } from '@pixbatch/sdk';
+import { listRequests, type RequestListDto, type RequestStatus } from '@pixbatch/sdk';
 import { useEffect, useState, type FormEvent } from 'react';
 import { call } from '../api/client';
 import { plannedOperation } from '../api/operations';
@@ -10,91 +10,123 @@ import { formatAge } from '../format';
 import { navigate } from '../router';
 import { statusText } from './request-view';
 
-const STATUSES = ['pending', 'processing', 'completed', 'completed_with_errors', 'failed', 'cancelled'] as const;
+const STATUSES: RequestStatus[] = ['pending', 'processing', 'completed', 'completed_with_errors', 'failed'];
+const PAGE_SIZE = 10;
+/** How often the list is read again while a request on it is still open. */
+const REFRESH_MS = 2000;
 
-/** One page of the list endpoint: the statuses it carries, and the cursor of the next page. */
-interface RequestPage {
-  items: RequestStatusDto[];
-  nextCursor?: string | null;
+/** The filter's choices: `cancelled` exists once the API can cancel (request-lifecycle endpoints). */
+function filterStatuses(): string[] {
+  return plannedOperation('cancelRequest') ? [...STATUSES, 'cancelled'] : STATUSES;
 }
 
-/** The caller's requests, newest first, with a status filter and cursor paging. */
+/**
+ * The caller's requests, newest first, with a status filter and cursor paging.
+ * While any request on the page is pending or processing the page is read again
+ * every REFRESH_MS, so bars and counts move; a page of finished requests is left alone.
+ */
 export function RequestsView() {
-  const list = plannedOperation('listRequests');
   const [filter, setFilter] = useState('');
   const [cursors, setCursors] = useState<(string | undefined)[]>([undefined]);
-  const [page, setPage] = useState<RequestPage | null>(null);
+  const [page, setPage] = useState<RequestListDto | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const [refreshes, setRefreshes] = useState(0);
   const cursor = cursors[cursors.length - 1];
 
   useEffect(() => {
-    if (!list) return;
     const abort = new AbortController();
-    const query = { ...(filter ? { status: filter } : {}), ...(cursor ? { cursor } : {}) };
-    call(list({ query, signal: abort.signal }))
-      .then((next) => setPage(next as RequestPage))
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const query = {
+      limit: PAGE_SIZE,
+      ...(filter ? { status: [filter as RequestStatus] } : {}),
+      ...(cursor ? { cursor } : {}),
+    };
+    call(listRequests({ query, signal: abort.signal }))
+      .then((next) => {
+        setPage(next);
+        setProblem(null);
+        if (next.items.some((request) => !request.completed)) timer = setTimeout(() => setRefreshes((n) => n + 1), REFRESH_MS);
+      })
       .catch((error: unknown) => {
         if (!abort.signal.aborted) setProblem(toProblem(error));
       });
-    return () => abort.abort();
-  }, [list, filter, cursor]);
+    return () => {
+      abort.abort();
+      clearTimeout(timer);
+    };
+  }, [filter, cursor, refreshes]);
 
   return (
     <section aria-labelledby="requests-heading">
       <h1 id="requests-heading">Requests</h1>
       <OpenById />
-      {list ? (
-        <>
-          <div className="card inline-form">
-            <label htmlFor="status-filter">Status</label>
-            <select
-              id="status-filter"
-              value={filter}
-              onChange={(event) => {
-                setFilter(event.target.value);
-                setCursors([undefined]);
-              }}
-            >
-              <option value="">All</option>
-              {STATUSES.map((status) => (
-                <option key={status} value={status}>
-                  {statusText(status)}
-                </option>
-              ))}
-            </select>
-          </div>
-          {problem ? <ProblemView problem={problem} /> : null}
-          <ul className="request-list">
-            {page?.items.map((request) => (
-              <li key={request.requestId} className="card">
-                <Link href={`/requests/${request.requestId}`}>{request.originalFilename}</Link>{' '}
-                <span className={`badge status-${request.status}`}>{statusText(request.status)}</span>
-                <ProgressBar percent={request.percent} label={`${request.originalFilename} progress`} />
-                <p className="muted">
-                  {request.counts.images.succeeded} succeeded, {request.counts.images.failed} failed of {request.counts.images.total} images ·{' '}
-                  {request.counts.products.total} products · {formatAge(request.createdAt)}
-                </p>
-              </li>
-            ))}
-          </ul>
-          {page && page.items.length === 0 ? <p>No requests yet.</p> : null}
-          <nav className="pager" aria-label="Requests pages">
-            <button type="button" className="secondary" disabled={cursors.length <= 1} onClick={() => setCursors((c) => c.slice(0, -1))}>
-              Newer
-            </button>
-            <button
-              type="button"
-              className="secondary"
-              disabled={!page?.nextCursor}
-              onClick={() => setCursors((c) => [...c, page?.nextCursor ?? undefined])}
-            >
-              Older
-            </button>
-          </nav>
-        </>
-      ) : (
-        <p className="card">The list of your requests arrives with the next version of the API. Open one by its id meanwhile.</p>
-      )}
+      <div className="card inline-form">
+        <label htmlFor="status-filter">Status</label>
+        <select
+          id="status-filter"
+          value={filter}
+          onChange={(event) => {
+            setFilter(event.target.value);
+            setCursors([undefined]);
+            setPage(null);
+          }}
+        >
+          <option value="">All</option>
+          {filterStatuses().map((status) => (
+            <option key={status} value={status}>
+              {statusText(status)}
+            </option>
+          ))}
+        </select>
+      </div>
+      {problem ? <ProblemView problem={problem} /> : null}
+      {page === null && !problem ? <p aria-live="polite">Loading requests…</p> : null}
+      <ul className="request-list" aria-label="Your requests, newest first">
+        {page?.items.map((request) => (
+          <li key={request.requestId} className="card request-item">
+            <p className="request-title">
+              <Link href={`/requests/${request.requestId}`}>{request.originalFilename}</Link>{' '}
+              <span className={`badge status-${request.status}`}>{statusText(request.status)}</span>
+            </p>
+            <ProgressBar percent={request.percent} label={`${request.originalFilename} progress`} />
+            <p className="muted">
+              {request.counts.images.succeeded} succeeded, {request.counts.images.failed} failed of {request.counts.images.total}{' '}
+              images · {request.counts.products.total} products ·{' '}
+              <time dateTime={request.createdAt} title={new Date(request.createdAt).toLocaleString()}>
+                {formatAge(request.createdAt)}
+              </time>
+            </p>
+          </li>
+        ))}
+      </ul>
+      {page && page.items.length === 0 ? <p>{filter ? 'No request has this status.' : 'No requests yet.'}</p> : null}
+      <nav className="pager" aria-label="Requests pages">
+        <button
+          type="button"
+          className="secondary"
+          disabled={cursors.length <= 1}
+          onClick={() => {
+            setCursors((c) => c.slice(0, -1));
+            setPage(null);
+          }}
+        >
+          Newer
+        </button>
+        <span className="muted">Page {cursors.length}</span>
+        <button
+          type="button"
+          className="secondary"
+          disabled={!page?.nextCursor}
+          onClick={() => {
+            const next = page?.nextCursor;
+            if (!next) return;
+            setCursors((c) => [...c, next]);
+            setPage(null);
+          }}
+        >
+          Older
+        </button>
+      </nav>
     </section>
   );
 }
