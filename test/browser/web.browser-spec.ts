@@ -180,6 +180,140 @@ describe('The web page, in Chromium, against the real service', () => {
     expect(await seriousViolations(page)).toEqual([]);
   }, BUDGET_MS);
 
+  /** Uploads through the API, as another client of the same tenant would; the page must show it. */
+  async function uploadThroughApi(name: string, body: Buffer): Promise<string> {
+    const form = new FormData();
+    form.append('file', new Blob([body], { type: 'text/csv' }), name);
+    const response = await fetch(`${base}/api/v1/requests`, { method: 'POST', body: form, headers: { 'x-api-key': API_KEY } });
+    expect(response.status).toBe(202);
+    return ((await response.json()) as { requestId: string }).requestId;
+  }
+
+  async function statusOf(requestId: string): Promise<{ status: string; completed: boolean } | null> {
+    const response = await fetch(`${base}/api/v1/requests/${requestId}`, { headers: { 'x-api-key': API_KEY } });
+    return response.status === 404 ? null : ((await response.json()) as { status: string; completed: boolean });
+  }
+
+  async function withKey(path: string): Promise<void> {
+    await page.goto(`${base}/`);
+    await page.evaluate(`sessionStorage.setItem('pixbatch.apiKey', ${JSON.stringify(API_KEY)})`);
+    await page.goto(`${base}${path}`);
+  }
+
+  it('previews what the server read from the CSV before anything is uploaded', async () => {
+    await withKey('/');
+    const before = (await fetch(`${base}/api/v1/requests?limit=100`, { headers: { 'x-api-key': API_KEY } }).then((r) => r.json())) as {
+      items: unknown[];
+    };
+    await page.getByLabel('CSV file').setInputFiles({
+      name: 'semicolons.csv',
+      mimeType: 'text/csv',
+      buffer: Buffer.from(
+        [
+          'S. No.;Product Name;Input Image Urls;Colour',
+          `1;Blue Mug;${images.url('/photo.jpg')},${images.url('/alpha.png')};blue`,
+          `2;Red Lamp;${images.url('/photo2.jpg')};red`,
+        ].join('\r\n') + '\r\n',
+      ),
+    });
+    const preview = page.getByRole('region', { name: 'What the service read' });
+    await preview.waitFor();
+    const facts = await preview.locator('.stats div').allTextContents();
+    expect(facts).toEqual(['Products2', 'Image URLs3', 'Separatorsemicolon', 'EncodingUTF-8']);
+    const table = preview.getByRole('table');
+    expect(await table.locator('thead th').allTextContents()).toEqual(['Line', 'S. No.', 'Product Name', 'Input Image Urls', 'Colour']);
+    const rows = await Promise.all((await table.locator('tbody tr').all()).map((row) => row.locator('td').allTextContents()));
+    expect(rows).toEqual([
+      ['2', '1', 'Blue Mug', `${images.url('/photo.jpg')},${images.url('/alpha.png')}`, 'blue'],
+      ['3', '2', 'Red Lamp', images.url('/photo2.jpg'), 'red'],
+    ]);
+    await screenshot(page, 'csv-preview');
+    expect(await seriousViolations(page)).toEqual([]);
+    // The preview stored nothing: the list holds as many requests as before.
+    const after = (await fetch(`${base}/api/v1/requests?limit=100`, { headers: { 'x-api-key': API_KEY } }).then((r) => r.json())) as {
+      items: unknown[];
+    };
+    expect(after.items.length).toBe(before.items.length);
+    expect(page.url()).toBe(`${base}/`);
+  }, BUDGET_MS);
+
+  it('lists requests newest first, filters them by status, pages through them and follows one live', async () => {
+    // Twelve finished requests, alternately completed and failed, made after every other one in this suite.
+    const made: { id: string; name: string; ok: boolean }[] = [];
+    for (let i = 1; i <= 12; i++) {
+      const ok = i % 2 === 0;
+      const name = `list-${String(i).padStart(2, '0')}.csv`;
+      made.push({ id: await uploadThroughApi(name, csv([`1,Item ${i},${images.url(ok ? '/photo.jpg' : '/missing.jpg')}`])), name, ok });
+    }
+    await waitUntil('the twelve requests to finish', async () => (await Promise.all(made.map((m) => statusOf(m.id)))).every((s) => s?.completed), 30_000);
+    const newestFirst = made.map((m) => m.name).reverse();
+
+    await withKey('/requests');
+    const names = () => page.locator('.request-item .request-title a').allTextContents();
+    await waitUntil('the first page', async () => (await names()).length === 10);
+    expect(await names()).toEqual(newestFirst.slice(0, 10));
+    expect(await page.getByRole('progressbar', { name: 'list-12.csv progress' }).getAttribute('aria-valuenow')).toBe('100');
+    await screenshot(page, 'requests-list');
+    expect(await seriousViolations(page)).toEqual([]);
+
+    await page.getByRole('button', { name: 'Older' }).click();
+    await waitUntil('the second page', async () => (await names())[0] === newestFirst[10]);
+    expect((await names()).slice(0, 2)).toEqual(newestFirst.slice(10, 12));
+    expect(await page.getByRole('button', { name: 'Newer' }).isEnabled()).toBe(true);
+    await page.getByRole('button', { name: 'Newer' }).click();
+    await waitUntil('the first page again', async () => (await names())[0] === newestFirst[0]);
+
+    await page.getByLabel('Status').selectOption('failed');
+    await waitUntil('only failed requests', async () => {
+      const shown = await names();
+      return shown.length > 0 && shown[0] === 'list-11.csv';
+    });
+    expect((await names()).filter((name) => name.startsWith('list-'))).toEqual(newestFirst.filter((_, i) => i % 2 === 1));
+    expect(new Set(await page.locator('.request-item .badge').allTextContents())).toEqual(new Set(['Failed']));
+
+    // A request still running on the list moves to its end without a reload.
+    await page.getByLabel('Status').selectOption('');
+    images.route('/list-slow.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 3000 });
+    const slow = await uploadThroughApi('list-slow.csv', csv([`1,Slow,${images.url('/list-slow.jpg')}`]));
+    await page.reload();
+    const slowItem = page.locator('.request-item', { hasText: 'list-slow.csv' });
+    await slowItem.waitFor();
+    expect(await slowItem.locator('.badge').textContent()).not.toBe('Completed');
+    await slowItem.locator('.badge', { hasText: 'Completed' }).waitFor({ timeout: 15_000 });
+    expect(await slowItem.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
+    expect((await statusOf(slow))?.status).toBe('completed');
+  }, BUDGET_MS);
+
+  it('deletes a finished request after a confirmation, and not before', async () => {
+    images.route('/doomed.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2500 });
+    const id = await uploadThroughApi('to-delete.csv', csv([`1,Doomed,${images.url('/doomed.jpg')}`]));
+    await withKey(`/requests/${id}`);
+    const deleteButton = page.getByRole('button', { name: 'Delete', exact: true });
+    await deleteButton.waitFor();
+    // The server refuses to delete a running request (409); the page does not offer it.
+    expect(await deleteButton.isDisabled()).toBe(true);
+    await page.getByText('Completed', { exact: true }).waitFor({ timeout: 15_000 });
+    expect(await deleteButton.isEnabled()).toBe(true);
+
+    // Backing out keeps the request.
+    await deleteButton.click();
+    const dialog = page.getByRole('alertdialog');
+    await dialog.waitFor();
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Yes, delete it');
+    await screenshot(page, 'delete-confirmation');
+    expect(await seriousViolations(page)).toEqual([]);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+    expect((await statusOf(id))?.completed).toBe(true);
+
+    await deleteButton.click();
+    await page.getByRole('button', { name: 'Yes, delete it' }).click();
+    await page.waitForURL(`${base}/requests`);
+    await page.locator('.request-item').first().waitFor();
+    expect(await page.locator('.request-item', { hasText: 'to-delete.csv' }).count()).toBe(0);
+    expect(await statusOf(id)).toBeNull();
+  }, BUDGET_MS);
+
   it('works with the keyboard alone and at 375 px wide, with no serious accessibility violation on any view', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
     for (const path of ['/', '/requests']) {
