@@ -273,7 +273,8 @@ describe('The web page, in Chromium, against the real service', () => {
 
     // A request still running on the list moves to its end without a reload.
     await page.getByLabel('Status').selectOption('');
-    images.route('/list-slow.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 3000 });
+    // Under the suite's FETCH_TIMEOUT_MS (3 s), long enough to see the request open first.
+    images.route('/list-slow.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2200 });
     const slow = await uploadThroughApi('list-slow.csv', csv([`1,Slow,${images.url('/list-slow.jpg')}`]));
     await page.reload();
     const slowItem = page.locator('.request-item', { hasText: 'list-slow.csv' });
