@@ -5,15 +5,22 @@ import { defineConfig } from 'vite';
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
 
 /**
- * The multipart fields the upload route accepts, from the committed openapi.json
- * the SDK is generated from. The page and the server are built from one commit, so
- * this tells the form which options to offer: the server refuses a field it does
- * not know (forbidNonWhitelisted), and the SDK's types leave nothing to test at run time.
+ * The multipart fields the upload route accepts, with their bounds and choices, from
+ * the committed openapi.json the SDK is generated from. The page and the server are
+ * built from one commit, so this tells the form which options to offer: the server
+ * refuses a field it does not know (forbidNonWhitelisted), and the SDK's types leave
+ * nothing to test at run time.
  */
-function uploadFields(): string[] {
+function uploadFields(): Record<string, { enum?: string[]; minimum?: number; maximum?: number; default?: unknown }> {
   const spec = JSON.parse(readFileSync(here('../openapi.json'), 'utf8'));
   const schema = spec.paths?.['/api/v1/requests']?.post?.requestBody?.content?.['multipart/form-data']?.schema;
-  return Object.keys(schema?.properties ?? {});
+  const properties: Record<string, Record<string, unknown>> = schema?.properties ?? {};
+  return Object.fromEntries(
+    Object.entries(properties).map(([name, field]) => [
+      name,
+      { enum: field.enum, minimum: field.minimum, maximum: field.maximum, default: field.default },
+    ]),
+  ) as ReturnType<typeof uploadFields>;
 }
 
 export default defineConfig({

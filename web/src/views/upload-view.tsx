@@ -14,8 +14,11 @@ const DELIMITERS: Record<CsvCheckDto['delimiter'], string> = {
 };
 
 /** Options the server has learnt (issue 15) are offered only when its upload route lists them. */
-const offers = (field: string) => __UPLOAD_FIELDS__.includes(field);
-const FORMATS = ['keep', 'jpeg', 'webp', 'avif', 'png'] as const;
+// One reference: vite pastes the value wherever the name appears.
+const UPLOAD_FIELDS = __UPLOAD_FIELDS__;
+const offers = (field: string) => field in UPLOAD_FIELDS;
+const FORMATS = UPLOAD_FIELDS.format?.enum ?? ['keep'];
+const DEFAULT_QUALITY = UPLOAD_FIELDS.quality?.default;
 
 type Check = { state: 'idle' } | { state: 'checking' } | { state: 'ok'; result: CsvCheckDto } | { state: 'failed' };
 
@@ -167,13 +170,32 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
             </p>
           </div>
           {offers('maxWidth') ? (
-            <NumberField id="max-width" label="Max width in pixels (optional)" value={maxWidth} onChange={setMaxWidth} />
+            <NumberField
+              id="max-width"
+              label="Max width in pixels (optional)"
+              value={maxWidth}
+              onChange={setMaxWidth}
+              max={UPLOAD_FIELDS.maxWidth?.maximum}
+            />
           ) : null}
           {offers('maxHeight') ? (
-            <NumberField id="max-height" label="Max height in pixels (optional)" value={maxHeight} onChange={setMaxHeight} />
+            <NumberField
+              id="max-height"
+              label="Max height in pixels (optional)"
+              value={maxHeight}
+              onChange={setMaxHeight}
+              max={UPLOAD_FIELDS.maxHeight?.maximum}
+            />
           ) : null}
           {offers('quality') ? (
-            <NumberField id="quality" label="Quality, 1 to 100 (optional)" value={quality} onChange={setQuality} max={100} />
+            <NumberField
+              id="quality"
+              label="Quality, 1 to 100 (optional)"
+              value={quality}
+              onChange={setQuality}
+              max={UPLOAD_FIELDS.quality?.maximum ?? 100}
+              placeholder={DEFAULT_QUALITY === undefined ? undefined : `${String(DEFAULT_QUALITY)} if left empty`}
+            />
           ) : null}
           {offers('format') ? (
             <div className="field">
@@ -198,7 +220,16 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
   );
 }
 
-function NumberField(props: { id: string; label: string; value: string; onChange: (value: string) => void; max?: number }) {
+interface NumberFieldProps {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  max?: number;
+  placeholder?: string;
+}
+
+function NumberField(props: NumberFieldProps) {
   return (
     <div className="field">
       <label htmlFor={props.id}>{props.label}</label>
@@ -209,6 +240,7 @@ function NumberField(props: { id: string; label: string; value: string; onChange
         min="1"
         max={props.max}
         step="1"
+        placeholder={props.placeholder}
         value={props.value}
         onChange={(event) => props.onChange(event.target.value)}
       />
