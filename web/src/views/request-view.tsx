@@ -37,6 +37,8 @@ export function RequestView({ id }: { id: string }) {
     return problem ? <ProblemView problem={problem} /> : <p aria-live="polite">Loading request…</p>;
   }
   const { images, products } = status.counts;
+  // Cancelled images are counted once the API can cancel (request-lifecycle); retry takes them too.
+  const cancelledImages = (images as { cancelled?: number }).cancelled ?? 0;
 
   const run = async (label: string, action: () => Promise<void>) => {
     setBusy(label);
@@ -148,7 +150,7 @@ export function RequestView({ id }: { id: string }) {
           >
             Download images (ZIP)
           </button>
-          {lifecycle('retryRequest', 'Retry failed', status.completed && images.failed > 0)}
+          {lifecycle('retryRequest', 'Retry failed', status.completed && images.failed + cancelledImages > 0)}
           {lifecycle('cancelRequest', 'Cancel', !status.completed)}
           <button
             type="button"
