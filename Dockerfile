@@ -8,6 +8,10 @@ COPY tsconfig.json tsconfig.build.json nest-cli.json mikro-orm.config.ts ./
 COPY src ./src
 # The CLI (bin pixbatch) is compiled together with the generated SDK it uses.
 COPY clients/typescript/src ./clients/typescript/src
+# The web page (built by vite into dist/web, served by the API role at /); its
+# build reads openapi.json for the upload options the server accepts.
+COPY openapi.json ./
+COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim

@@ -23,6 +23,9 @@ export default {
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/src/**/*.spec.ts'] },
     { ...withServices, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.spec.ts'] },
     { ...withServices, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    // The web page in Debian's Chromium against the built service (dist/, so after
+    // `npm run build`); .ci/run installs the chromium package when it is missing.
+    { ...withServices, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.browser-spec.ts'] },
     // Fault suites start and stop their own PostgreSQL and Redis, kill
     // processes and push a 50 000-row batch through: minutes, not seconds
     // (each test sets its own timeout). They run from `npm run test:faults`,

@@ -14,6 +14,8 @@ import { registerAccessLog } from './observability/access-log.js';
 import { MetricsService } from './observability/metrics.service.js';
 import { REQUEST_ID_HEADER, requestIdOf } from './observability/observability.module.js';
 import { createOpenApiDocument } from './openapi-document.js';
+import { pageDirectives, relaxForSwaggerUi } from './web/content-security-policy.js';
+import { registerWebPage } from './web/web-page.js';
 
 /**
  * Builds the HTTP application without listening: the API for roles `all` and
@@ -52,20 +54,17 @@ export async function createHttpApp(config: AppConfig): Promise<NestFastifyAppli
       reply.elapsedTime / 1000,
     );
   });
+  const csp = pageDirectives([config.publicBaseUrl, config.storagePublicBaseUrl]);
   await app.register(helmet, {
-    // Swagger UI at /docs needs inline scripts and styles; everything else is JSON, CSV or images.
-    contentSecurityPolicy: {
-      directives: {
-        defaultSrc: [`'self'`],
-        scriptSrc: [`'self'`, `'unsafe-inline'`],
-        styleSrc: [`'self'`, `'unsafe-inline'`],
-        imgSrc: [`'self'`, 'data:'],
-      },
-    },
+    contentSecurityPolicy: { directives: csp },
     // Output images are meant to be embedded by other sites' product pages.
     crossOriginResourcePolicy: { policy: 'cross-origin' },
   });
-  if (config.runsApi) await registerMultipart(app, config);
+  if (config.runsApi) {
+    await registerMultipart(app, config);
+    relaxForSwaggerUi(fastify, csp);
+    await registerWebPage(app);
+  }
   // Bodies of types we do not parse are left unread, so the upload route can
   // answer with a specific problem ("expected multipart") instead of a bare 415.
   fastify.addContentTypeParser('*', (_request, _payload, done) => done(null, undefined));

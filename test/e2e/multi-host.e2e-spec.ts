@@ -143,10 +143,10 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
 
   it('a 200-image batch completes with a worker killed mid-batch; every exported URL downloads, byte for byte what the bucket holds', async () => {
     const requestId = await submit(urls('batch', 200));
-    await waitUntil('some images done', async () => (await status(requestId)).counts.images.succeeded >= 30, 60_000);
+    await waitUntil('some images done', async () => (await status(requestId)).counts.images.succeeded >= 30, 120_000);
     await workers[0]!.process.kill('SIGKILL');
 
-    const final = await untilTerminal(requestId, 90_000);
+    const final = await untilTerminal(requestId, 240_000);
     expect(final).toMatchObject({ status: 'completed', counts: { images: { total: 200, succeeded: 200, failed: 0 } } });
     // One object per image: the killed worker's retried jobs replaced their keys.
     expect(await s3.keys(BUCKET, `images/${requestId}/`)).toHaveLength(200);
@@ -184,7 +184,7 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
 
     // No host kept an output on its own disk.
     for (const host of hosts) expect(await readdir(join(host.dir, 'storage', 'images')).catch(() => [])).toEqual([]);
-  }, 150_000);
+  }, 360_000);
 
   it('the store down mid-batch, then back: the batch completes and no image is lost or counted twice', async () => {
     // The store goes away as the 8th image is downloaded, before its bytes arrive: images
@@ -195,18 +195,18 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
       return { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: hit === 8 ? 500 : 0 };
     });
     const requestId = await submit(Array.from({ length: 40 }, (_, index) => images.url(`/outage.jpg?n=${index}`)));
-    await waitUntil('the store to go down', async () => images.hitCount('/outage.jpg') >= 8, 60_000);
+    await waitUntil('the store to go down', async () => images.hitCount('/outage.jpg') >= 8, 120_000);
     await stopped;
     const during = await status(requestId);
     await new Promise((resolve) => setTimeout(resolve, 5000));
     expect((await fetch(`${api.url}/health/ready`)).status).toBe(503);
     await s3.resume();
 
-    const final = await untilTerminal(requestId, 90_000);
+    const final = await untilTerminal(requestId, 240_000);
     expect(during.completed).toBe(false);
     expect(final).toMatchObject({ status: 'completed', counts: { images: { total: 40, succeeded: 40, failed: 0 } } });
     expect(await s3.keys(BUCKET, `images/${requestId}/`)).toHaveLength(40);
-  }, 120_000);
+  }, 360_000);
 
   it('a missing bucket: the host says so at boot and its readiness answers 503 with the reason', async () => {
     const host = misconfigured;
@@ -214,5 +214,5 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     const body = (await (await fetch(`${host.url}/health/ready`)).json()) as { error: { storage: { message: string } } };
     expect(body.error.storage.message).toMatch(/"no-such-bucket".*NoSuchBucket/);
     expect(host.process.log()).toMatch(/Storage is not usable.*no-such-bucket.*NoSuchBucket/);
-  }, 60_000);
+  }, 120_000);
 });

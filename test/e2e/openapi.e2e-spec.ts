@@ -118,7 +118,7 @@ describe('OpenAPI contract', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
-  }, 60_000);
+  }, 180_000);
 
   it('types counts as integers, output images as binary, and serves a relative server URL', () => {
     const schemas = served.components.schemas;

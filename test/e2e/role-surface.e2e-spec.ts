@@ -1,10 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { RouteEntry, routesOf } from '../../src/common/route-catalog.js';
+import { WEB_PAGE_ROUTES } from '../../src/web/web-page.js';
 import { TestApp, startTestApp } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
 
-// Routes that stay open with API_KEYS set: probes, metrics, the API document and output images.
-const PUBLIC = [/^\/health\//, /^\/metrics$/, /^\/docs(\/|-json|-yaml|$)/, /^\/files\//];
+// Routes that stay open with API_KEYS set: probes, metrics, the API document, output images,
+// and the web page with its assets (it must load to ask for a key; its data comes from the API).
+const PUBLIC = [
+  /^\/health\//,
+  /^\/metrics$/,
+  /^\/docs(\/|-json|-yaml|$)/,
+  /^\/files\//,
+  /^\/assets\//,
+  ...WEB_PAGE_ROUTES.map((url) => new RegExp(`^${url}$`)),
+];
 const WORKER_SURFACE = [/^\/health\//, /^\/metrics$/];
 
 /** A concrete URL for a route template: every parameter filled with a plausible value. */

@@ -11,7 +11,16 @@ import { waitUntil } from '../support/wait-until.js';
 // request (they create one, or list the caller's own). Every other route must
 // name a request and so be subject to the tenant check; a new route that
 // names a request some other way fails the walk below.
-const PUBLIC = [/^\/health\//, /^\/metrics$/, /^\/docs(\/|-json|-yaml|$)/, /^\/files\//];
+// The web page (src/web/web-page.ts) is open too: the same HTML and scripts for
+// everyone; its data comes from the API routes under the caller's key.
+const PUBLIC = [
+  /^\/health\//,
+  /^\/metrics$/,
+  /^\/docs(\/|-json|-yaml|$)/,
+  /^\/files\//,
+  /^\/(requests(\/:id)?)?$/,
+  /^\/assets\//,
+];
 const NAMES_NO_REQUEST = [
   'POST /api/v1/requests',
   'POST /api/v1/requests/validate',

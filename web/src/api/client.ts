@@ -1,0 +1,51 @@
+import { client } from '@pixbatch/sdk';
+import { readApiKey } from './api-key';
+import { ApiProblem, toProblem } from './problem';
+
+/** Called when the server answers 401, so the page can ask for a key. */
+type AuthListener = (problem: ApiProblem) => void;
+const authListeners = new Set<AuthListener>();
+
+export function onAuthRequired(listener: AuthListener): () => void {
+  authListeners.add(listener);
+  return () => authListeners.delete(listener);
+}
+
+export function reportAuthRequired(problem: ApiProblem): void {
+  for (const listener of authListeners) listener(problem);
+}
+
+// Same origin as the page: the API serves it. The SDK adds the x-api-key header
+// for operations the OpenAPI document marks as secured.
+client.setConfig({ baseUrl: '', auth: () => readApiKey() });
+
+/** The headers a hand-made request (event stream) needs: the same key as the SDK sends. */
+export function authHeaders(): Record<string, string> {
+  const key = readApiKey();
+  return key ? { 'x-api-key': key } : {};
+}
+
+interface SdkResult<T> {
+  data?: T;
+  error?: unknown;
+  response?: Response;
+}
+
+/**
+ * Unwraps an SDK call: the data, or an ApiProblem with the server's problem
+ * document. A 401 is also announced, so the API key prompt opens wherever it happened.
+ */
+export async function call<T>(request: Promise<SdkResult<T>>): Promise<T> {
+  let result: SdkResult<T>;
+  try {
+    result = await request;
+  } catch (error) {
+    throw toProblem(error);
+  }
+  if (result.error !== undefined || !result.response?.ok) {
+    const problem = toProblem(result.error, result.response?.status ?? 0);
+    if (problem.status === 401) reportAuthRequired(problem);
+    throw problem;
+  }
+  return result.data as T;
+}

@@ -1,0 +1,307 @@
+import { createRequest, validateRequest, type CreateRequestData, type CsvCheckDto } from '@pixbatch/sdk';
+import { useEffect, useRef, useState, type DragEvent, type FormEvent } from 'react';
+import { call } from '../api/client';
+import { ApiProblem, toProblem } from '../api/problem';
+import { ProblemView } from '../components/problem-view';
+import { formatBytes } from '../format';
+import { navigate } from '../router';
+
+const DELIMITERS: Record<CsvCheckDto['delimiter'], string> = {
+  ',': 'comma',
+  ';': 'semicolon',
+  '\t': 'tab',
+  '|': 'vertical bar',
+};
+
+/** Options the server has learnt (issue 15) are offered only when its upload route lists them. */
+// One reference: vite pastes the value wherever the name appears.
+const UPLOAD_FIELDS = __UPLOAD_FIELDS__;
+const offers = (field: string) => field in UPLOAD_FIELDS;
+const FORMATS = UPLOAD_FIELDS.format?.enum ?? ['keep'];
+const DEFAULT_QUALITY = UPLOAD_FIELDS.quality?.default;
+
+type Check = { state: 'idle' } | { state: 'checking' } | { state: 'ok'; result: CsvCheckDto } | { state: 'failed' };
+
+/**
+ * Pick or drop a CSV; the server's own parser reads it at once (the validate
+ * route, which stores nothing) and the page shows what it recognised, or the
+ * per-row problems. Then set the options and upload; an accepted CSV opens its live view.
+ */
+export function UploadView({ authGeneration }: { authGeneration: number }) {
+  const [file, setFile] = useState<File | null>(null);
+  const [dragging, setDragging] = useState(false);
+  const [webhookUrl, setWebhookUrl] = useState('');
+  const [resize, setResize] = useState('');
+  const [maxWidth, setMaxWidth] = useState('');
+  const [maxHeight, setMaxHeight] = useState('');
+  const [quality, setQuality] = useState('');
+  const [format, setFormat] = useState('keep');
+  const [sending, setSending] = useState(false);
+  const [check, setCheck] = useState<Check>({ state: 'idle' });
+  const [problem, setProblem] = useState<ApiProblem | null>(null);
+  const input = useRef<HTMLInputElement>(null);
+
+  const choose = (chosen: File | undefined) => {
+    setFile(chosen ?? null);
+    setProblem(null);
+  };
+
+  // Runs again when a key is entered, so a preview refused with 401 appears once the key is there.
+  useEffect(() => {
+    if (!file) {
+      setCheck({ state: 'idle' });
+      return;
+    }
+    const abort = new AbortController();
+    setCheck({ state: 'checking' });
+    call(validateRequest({ body: { file }, signal: abort.signal }))
+      .then((result) => setCheck({ state: 'ok', result }))
+      .catch((error: unknown) => {
+        if (abort.signal.aborted) return;
+        setCheck({ state: 'failed' });
+        const failure = toProblem(error);
+        if (failure.status !== 401) setProblem(failure);
+      });
+    return () => abort.abort();
+  }, [file, authGeneration]);
+
+  const onDrop = (event: DragEvent) => {
+    event.preventDefault();
+    setDragging(false);
+    const dropped = event.dataTransfer.files[0];
+    if (!dropped) return;
+    // Keeps the file input and the form in step, so the picker shows what was dropped.
+    if (input.current) input.current.files = event.dataTransfer.files;
+    choose(dropped);
+  };
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (!file) return;
+    setSending(true);
+    setProblem(null);
+    const options: Record<string, string | number> = {};
+    if (webhookUrl.trim()) options.webhookUrl = webhookUrl.trim();
+    if (resize.trim()) options.resize = Number(resize);
+    if (maxWidth.trim()) options.maxWidth = Number(maxWidth);
+    if (maxHeight.trim()) options.maxHeight = Number(maxHeight);
+    if (quality.trim()) options.quality = Number(quality);
+    if (offers('format') && format !== 'keep') options.format = format;
+    try {
+      // The fields beyond the SDK's type are sent only when openapi.json lists them (offers()).
+      const body = { file, ...options } as CreateRequestData['body'];
+      const created = await call(createRequest({ body }));
+      navigate(`/requests/${created.requestId}`);
+    } catch (error) {
+      const failure = toProblem(error);
+      // A 401 opens the API key prompt; the same message twice would only add noise.
+      if (failure.status !== 401) setProblem(failure);
+    } finally {
+      setSending(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="upload-heading">
+      <h1 id="upload-heading">Compress a catalogue</h1>
+      <p>
+        Upload a CSV with the columns <code>S. No.</code>, <code>Product Name</code> and <code>Input Image Urls</code>. Every image is
+        fetched, compressed and stored; you get the CSV back with the new URLs beside the old ones.
+      </p>
+      <form onSubmit={submit} className="card upload-form" noValidate>
+        <div
+          className={`dropzone${dragging ? ' dragging' : ''}`}
+          onDragOver={(event) => {
+            event.preventDefault();
+            setDragging(true);
+          }}
+          onDragLeave={() => setDragging(false)}
+          onDrop={onDrop}
+        >
+          <label htmlFor="csv-file">CSV file</label>
+          <input
+            ref={input}
+            id="csv-file"
+            name="file"
+            type="file"
+            accept=".csv,.tsv,.txt,text/csv,text/plain"
+            aria-describedby="csv-file-hint"
+            onChange={(event) => choose(event.target.files?.[0])}
+          />
+          <p id="csv-file-hint" className="hint">
+            {file ? `${file.name}, ${formatBytes(file.size)}` : 'Choose a file, or drop one here.'}
+          </p>
+        </div>
+        {check.state === 'checking' ? <p aria-live="polite">Reading the CSV…</p> : null}
+        {check.state === 'ok' ? <CsvPreview result={check.result} /> : null}
+        <fieldset>
+          <legend>Options</legend>
+          <div className="field">
+            <label htmlFor="webhook-url">Webhook URL (optional)</label>
+            <input
+              id="webhook-url"
+              type="url"
+              inputMode="url"
+              placeholder="https://example.com/hooks/pixbatch"
+              value={webhookUrl}
+              onChange={(event) => setWebhookUrl(event.target.value)}
+              aria-describedby="webhook-url-hint"
+            />
+            <p id="webhook-url-hint" className="hint">
+              Receives a signed event when the batch is done.
+            </p>
+          </div>
+          <div className="field">
+            <label htmlFor="resize">Resize factor (optional)</label>
+            <input
+              id="resize"
+              type="number"
+              inputMode="decimal"
+              min="0.01"
+              max="1"
+              step="0.01"
+              placeholder="e.g. 0.5"
+              value={resize}
+              onChange={(event) => setResize(event.target.value)}
+              aria-describedby="resize-hint"
+            />
+            <p id="resize-hint" className="hint">
+              Scales each image; leave empty to keep its size.
+            </p>
+          </div>
+          {offers('maxWidth') ? (
+            <NumberField
+              id="max-width"
+              label="Max width in pixels (optional)"
+              value={maxWidth}
+              onChange={setMaxWidth}
+              max={UPLOAD_FIELDS.maxWidth?.maximum}
+            />
+          ) : null}
+          {offers('maxHeight') ? (
+            <NumberField
+              id="max-height"
+              label="Max height in pixels (optional)"
+              value={maxHeight}
+              onChange={setMaxHeight}
+              max={UPLOAD_FIELDS.maxHeight?.maximum}
+            />
+          ) : null}
+          {offers('quality') ? (
+            <NumberField
+              id="quality"
+              label="Quality, 1 to 100 (optional)"
+              value={quality}
+              onChange={setQuality}
+              max={UPLOAD_FIELDS.quality?.maximum ?? 100}
+              placeholder={DEFAULT_QUALITY === undefined ? undefined : `${String(DEFAULT_QUALITY)} if left empty`}
+            />
+          ) : null}
+          {offers('format') ? (
+            <div className="field">
+              <label htmlFor="format">Output format</label>
+              <select id="format" value={format} onChange={(event) => setFormat(event.target.value)}>
+                {FORMATS.map((name) => (
+                  <option key={name} value={name}>
+                    {name === 'keep' ? 'Keep each image’s format' : name.toUpperCase()}
+                  </option>
+                ))}
+              </select>
+            </div>
+          ) : null}
+        </fieldset>
+        <button type="submit" disabled={!file || sending}>
+          {sending ? 'Uploading…' : 'Upload'}
+        </button>
+        <p className="hint">A rejected file stores nothing; its problems are listed row by row.</p>
+      </form>
+      {problem ? <ProblemView problem={problem} /> : null}
+    </section>
+  );
+}
+
+interface NumberFieldProps {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  max?: number;
+  placeholder?: string;
+}
+
+function NumberField(props: NumberFieldProps) {
+  return (
+    <div className="field">
+      <label htmlFor={props.id}>{props.label}</label>
+      <input
+        id={props.id}
+        type="number"
+        inputMode="numeric"
+        min="1"
+        max={props.max}
+        step="1"
+        placeholder={props.placeholder}
+        value={props.value}
+        onChange={(event) => props.onChange(event.target.value)}
+      />
+    </div>
+  );
+}
+
+/** What the server's parser recognised: separator, columns, counts and the first rows as they will be processed. */
+function CsvPreview({ result }: { result: CsvCheckDto }) {
+  return (
+    <section className="preview" aria-labelledby="preview-heading">
+      <h2 id="preview-heading">What the service read</h2>
+      <dl className="stats">
+        <div>
+          <dt>Products</dt>
+          <dd>{result.productCount}</dd>
+        </div>
+        <div>
+          <dt>Image URLs</dt>
+          <dd>{result.urlCount}</dd>
+        </div>
+        <div>
+          <dt>Separator</dt>
+          <dd>{DELIMITERS[result.delimiter]}</dd>
+        </div>
+        <div>
+          <dt>Encoding</dt>
+          <dd>{result.encoding.toUpperCase()}</dd>
+        </div>
+      </dl>
+      <div className="table-scroll">
+        <table className="preview-rows">
+          <caption>
+            {result.firstRows.length < result.productCount
+              ? `The first ${result.firstRows.length} of ${result.productCount} rows`
+              : `All ${result.productCount} rows`}
+          </caption>
+          <thead>
+            <tr>
+              <th scope="col">Line</th>
+              {result.columns.map((column, index) => (
+                <th scope="col" key={index}>
+                  {column}
+                </th>
+              ))}
+            </tr>
+          </thead>
+          <tbody>
+            {result.firstRows.map((row) => (
+              <tr key={row.row}>
+                <td>{row.line}</td>
+                {row.cells.map((cell, index) => (
+                  <td key={index} className="wrap">
+                    {cell}
+                  </td>
+                ))}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+    </section>
+  );
+}
