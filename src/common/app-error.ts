@@ -27,6 +27,8 @@ export enum ErrorCode {
   NotFound = 'NOT_FOUND',
   RequestNotFound = 'REQUEST_NOT_FOUND',
   RequestNotFinished = 'REQUEST_NOT_FINISHED',
+  RequestAlreadyFinished = 'REQUEST_ALREADY_FINISHED',
+  NothingToRetry = 'NOTHING_TO_RETRY',
   FileNotFound = 'FILE_NOT_FOUND',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',
   UriTooLong = 'URI_TOO_LONG',

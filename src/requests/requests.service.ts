@@ -39,7 +39,7 @@ export class RequestsService {
   }
 
   private async webhookState(request: ProcessingRequest): Promise<RequestWebhookDto> {
-    const delivery = isTerminal(request.status) ? await this.webhookDeliveries.summaryForRequest(request.id) : null;
+    const delivery = isTerminal(request.status) ? await this.webhookDeliveries.summaryForRequest(request.id, request.retryRound) : null;
     return {
       url: request.webhookUrl!,
       events: (request.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS) as WebhookEventType[],

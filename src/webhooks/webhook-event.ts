@@ -5,6 +5,7 @@ export enum WebhookEventType {
   RequestCompleted = 'request.completed',
   RequestCompletedWithErrors = 'request.completed_with_errors',
   RequestFailed = 'request.failed',
+  RequestCancelled = 'request.cancelled',
 }
 
 export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = Object.values(WebhookEventType);
@@ -14,12 +15,14 @@ export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEventType[] = [
   WebhookEventType.RequestCompleted,
   WebhookEventType.RequestCompletedWithErrors,
   WebhookEventType.RequestFailed,
+  WebhookEventType.RequestCancelled,
 ];
 
 const EVENT_FOR_STATUS: Partial<Record<RequestStatus, WebhookEventType>> = {
   [RequestStatus.Completed]: WebhookEventType.RequestCompleted,
   [RequestStatus.CompletedWithErrors]: WebhookEventType.RequestCompletedWithErrors,
   [RequestStatus.Failed]: WebhookEventType.RequestFailed,
+  [RequestStatus.Cancelled]: WebhookEventType.RequestCancelled,
 };
 
 export function eventForStatus(status: RequestStatus): WebhookEventType | null {
@@ -35,7 +38,7 @@ export interface WebhookEventPayload {
     status: RequestStatus;
     counts: {
       products: { total: number; processed: number };
-      images: { total: number; succeeded: number; failed: number; pending: number };
+      images: { total: number; succeeded: number; failed: number; cancelled: number; pending: number };
     };
     createdAt: string;
     completedAt: string;

@@ -19,6 +19,9 @@ export interface TerminalRequestSnapshot {
   imageCount: number;
   imagesSucceeded: number;
   imagesFailed: number;
+  imagesCancelled: number;
+  /** The round (first run, then each retry) this terminal status closes. */
+  retryRound: number;
   createdAt: Date;
   completedAt: Date;
 }
@@ -44,6 +47,7 @@ export class WebhookOutbox {
    * id, or null when the request has no webhook or did not subscribe to this
    * event.
    */
+  // A retried request reaches a terminal status again: a new event, id and delivery per round.
   async recordTerminalEvent(tx: EntityManager, request: TerminalRequestSnapshot): Promise<string | null> {
     if (!request.webhookUrl) return null;
     const type = eventForStatus(request.status);
@@ -62,7 +66,8 @@ export class WebhookOutbox {
             total: request.imageCount,
             succeeded: request.imagesSucceeded,
             failed: request.imagesFailed,
-            pending: request.imageCount - request.imagesSucceeded - request.imagesFailed,
+            cancelled: request.imagesCancelled,
+            pending: request.imageCount - request.imagesSucceeded - request.imagesFailed - request.imagesCancelled,
           },
         },
         createdAt: request.createdAt.toISOString(),
@@ -75,6 +80,7 @@ export class WebhookOutbox {
     };
     return this.deliveries.insertEvent(tx, {
       requestId: request.id,
+      round: request.retryRound,
       type,
       url: request.webhookUrl,
       payload,
