@@ -15,6 +15,7 @@ export enum ExitCode {
   UsageOrTransport = 1,
   CompletedWithErrors = 2,
   Failed = 3,
+  Cancelled = 4,
   Interrupted = 130,
 }
 
@@ -22,6 +23,7 @@ const TERMINAL_EXIT: Record<string, ExitCode> = {
   completed: ExitCode.Completed,
   completed_with_errors: ExitCode.CompletedWithErrors,
   failed: ExitCode.Failed,
+  cancelled: ExitCode.Cancelled,
 };
 
 const POLL_MS = 500;
@@ -35,10 +37,14 @@ Commands:
   status <id>           Show a request's status, counts and first errors
   export <id>           Download the result CSV (to stdout unless -o is given)
   list                  Your requests, newest first
+  cancel <id>           Stop a pending or processing request; what is done stays exportable
+  retry <id>            Queue a finished request's failed and cancelled images again
 
 Options:
-  --wait                submit, status: wait for the end with a progress bar; the exit code
-                        tells how it ended (0 completed, 2 completed_with_errors, 3 failed)
+  --wait                submit, status, retry: wait for the end with a progress bar (live
+                        from the server's event stream, else by polling); the exit code tells
+                        how it ended (0 completed, 2 completed_with_errors, 3 failed, 4 cancelled)
+  --transient           retry: only images that failed for a transient reason (and cancelled ones)
   -o, --output FILE     export: write the CSV here; submit --wait: also download the result
   --webhook-url URL     submit: call this URL with a signed event when the request ends
   --resize FACTOR       submit: scale both sides, 0 < FACTOR <= 1 (e.g. 0.5)
@@ -49,10 +55,11 @@ Options:
   --api-key KEY         sent as x-api-key (default $PIXBATCH_API_KEY)
   -h, --help            show this help
 
-Exit codes: 0 success, 1 usage or connection error, 2 completed_with_errors, 3 failed.`;
+Exit codes: 0 success, 1 usage or connection error, 2 completed_with_errors, 3 failed, 4 cancelled.`;
 
 const OPTIONS = {
   wait: { type: 'boolean' },
+  transient: { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   'webhook-url': { type: 'string' },
   resize: { type: 'string' },
@@ -94,6 +101,20 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
         return await submit(api, target, values, io, say);
       case 'status':
         return await status(api, target, Boolean(values.wait), io, say);
+      case 'cancel': {
+        const cancelled = await api.cancel(target);
+        say(`Request ${cancelled.requestId} cancelled`);
+        summarize(cancelled, say);
+        return ExitCode.Completed;
+      }
+      case 'retry': {
+        const retried = await api.retry(target, Boolean(values.transient));
+        say(`Request ${retried.requestId} queued again: ${retried.counts.images.pending} image(s) to do`);
+        if (!values.wait) return ExitCode.Completed;
+        const final = await waitForEnd(api, target, io);
+        summarize(final, say);
+        return TERMINAL_EXIT[final.status] ?? ExitCode.UsageOrTransport;
+      }
       case 'export':
         await exportCsv(api, target, values.output, io);
         if (values.output) say(`Result CSV written to ${values.output}`);
@@ -143,11 +164,24 @@ async function status(api: PixbatchApi, id: string, wait: boolean, io: CliIo, sa
   return wait ? (TERMINAL_EXIT[current.status] ?? ExitCode.UsageOrTransport) : ExitCode.Completed;
 }
 
+/**
+ * Follows the server's event stream while it lasts, then polls: right after
+ * a terminal event that is one call for the full status (errors, webhook);
+ * without a stream (an older server, a buffering proxy) it is the whole wait.
+ */
 async function waitForEnd(api: PixbatchApi, id: string, io: CliIo): Promise<RequestStatusDto> {
   const meter = new ProgressMeter();
   const view = progressView(io.stdout);
   let failures = 0;
   try {
+    try {
+      for await (const event of api.events(id, io.signal)) {
+        view.update(meter.measure(event));
+        if (TERMINAL_EXIT[event.status] !== undefined) break;
+      }
+    } catch (error) {
+      if (io.signal?.aborted) throw error;
+    }
     for (;;) {
       let current: RequestStatusDto;
       try {
@@ -183,7 +217,8 @@ function summarize(request: RequestStatusDto, say: (line?: string) => void): voi
       ? ` in ${formatDuration((Date.parse(request.completedAt) - Date.parse(request.startedAt)) / 1000)}`
       : '';
   say(`Status: ${request.status}${request.completed ? took : ` (${request.percent}%)`}`);
-  say(`Images: ${images.succeeded} succeeded, ${images.failed} failed, ${images.pending} pending, of ${images.total}`);
+  const cancelled = images.cancelled > 0 ? `, ${images.cancelled} cancelled` : '';
+  say(`Images: ${images.succeeded} succeeded, ${images.failed} failed${cancelled}, ${images.pending} pending, of ${images.total}`);
   say(`Products: ${products.processed} of ${products.total} processed`);
   if (request.webhook) {
     const { state, attempts, url } = request.webhook;
