@@ -1,4 +1,4 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,sse] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage,sse] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 import { execFile } from 'node:child_process';
@@ -10,13 +10,15 @@ import { parseArgs, promisify } from 'node:util';
 import sharp from 'sharp';
 import { bareLoop, serviceTransformer } from './lib/bare.mjs';
 import { meanPsnr, productShots } from './lib/quality.mjs';
+import { compareFormats, imageMagick, imageMagickGif, plainSharp, realImageFiles, flatGif } from './lib/formats.mjs';
 import { SETS, loadCorpus } from './lib/corpus.mjs';
 import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
 import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
+import { startS3Server } from './lib/s3-server.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'sse'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'storage', 'sse'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -77,6 +79,7 @@ try {
     if (only.has('memory')) Object.assign(metrics, await workerMemory());
     if (only.has('ingest')) Object.assign(metrics, await ingest());
     if (only.has('list')) Object.assign(metrics, await listRequests());
+    if (only.has('storage')) Object.assign(metrics, await storage());
     if (only.has('sse')) Object.assign(metrics, await eventStreams());
     results.push(metrics);
   }
@@ -185,6 +188,38 @@ async function pipeline(mode, previous) {
 }
 
 /**
+ * The same batch through an api + worker pair on each storage driver in turn,
+ * in this run: the local disk, then STORAGE_DRIVER=s3 against s3rver on
+ * loopback (in this process), so the figures differ only by the store.
+ */
+async function storage() {
+  const images = corpus[THROUGHPUT_SET];
+  const s3 = await startS3Server(join(env.dir, 's3'));
+  const out = {};
+  try {
+    for (const [driver, driverEnv] of [['local', {}], ['s3', s3.env]]) {
+      log(`storage (${driver}): ${images.length} images, api + worker`);
+      await env.reset();
+      const options = { nodeArgs: nodeArgs(), env: { ...serviceEnv(), ...driverEnv } };
+      const [api] = [await env.start('api', options), await env.start('worker', options)];
+      const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
+      const warmUp = await upload(api.baseUrl, productCsv(WARM_UP_IMAGES / 2, 2, urls));
+      await waitForTerminal(api.baseUrl, warmUp.requestId);
+      const created = await upload(api.baseUrl, productCsv(images.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
+      const status = await waitForTerminal(api.baseUrl, created.requestId, { intervalMs: 250 });
+      if (status.status !== 'completed') throw new Error(`storage (${driver}) ended ${status.status}`);
+      const perSecond = images.length / ((Date.parse(status.completedAt) - created.startedAt) / 1000);
+      out[`storage.${driver}`] = metric(`storage ${driver === 's3' ? 'S3 (s3rver on loopback)' : 'local disk'}, upload→terminal`, perSecond, 'img/s', 1);
+    }
+    out['storage.ratio'] = metric('storage S3 / local ratio', out['storage.s3'].value / out['storage.local'].value, '', 2);
+  } finally {
+    await env.reset();
+    await s3.close();
+  }
+  return out;
+}
+
+/**
  * The status endpoint's latency while a batch is processing: GETs sent at a
  * fixed rate (open loop, so a slow answer does not slow the sender down) for
  * STATUS_SECONDS, against an api + worker pair busy with twice the JPEG set,
@@ -236,6 +271,57 @@ async function formats() {
     out[`format.${name}.slower`] = metric(`${describeSet(name)}: time per pixel vs JPEG`, jpegMpxPerSecond / mpxPerSecond, '×', 2);
     out[`format.${name}.outIn`] = metric(`${describeSet(name)}: output/input bytes`, result.bytesOut / result.bytesIn, '', 3);
     out[`format.${name}.kept`] = metric(`${describeSet(name)}: originals kept`, result.kept, `/${result.images}`, 0);
+  }
+  Object.assign(out, await formatsAgainstPlainSharp());
+  return out;
+}
+
+/**
+ * Issue 16 item 3: per format, the service's bytes and SSIM beside a plain sharp
+ * script's (quality 50, default effort) on the same files, resized by half so that
+ * no original is kept: the real-image fixture set (Debian) and corpus photos.
+ * Times are medians of 3, one image at a time.
+ */
+async function formatsAgainstPlainSharp() {
+  const files = [
+    ...(await realImageFiles()),
+    ...['jpeg-1200sq', 'png-1200sq', 'webp-1200sq', 'gif-anim-320'].flatMap((name) =>
+      corpus[name].slice(0, 6).map((image) => ({ name: image.name, format: SETS[name].format, data: image.data })),
+    ),
+  ];
+  for (const image of corpus['jpeg-1200sq'].slice(0, 3)) {
+    files.push({ name: `${image.name}.avif`, format: 'avif', data: await sharp(image.data).avif({ quality: 80 }).toBuffer() });
+  }
+  log(`formats vs plain sharp: ${files.length} files`);
+  const rows = await compareFormats(files, serviceTransformer(), { resize: 0.5, runs: 3 });
+  const out = {};
+  for (const format of ['jpeg', 'png', 'webp', 'avif', 'gif']) {
+    const of = rows.filter((row) => row.format === format);
+    if (of.length === 0) continue;
+    const sum = (pick) => of.reduce((total, row) => total + pick(row), 0);
+    const mean = (pick) => sum(pick) / of.length;
+    const what = `${format.toUpperCase()} vs plain sharp (${of.length} files, 50 %)`;
+    Object.assign(out, {
+      [`vsPlain.${format}.bytes`]: metric(`${what}: our bytes / plain sharp's`, sum((r) => r.ours.bytes) / sum((r) => r.plain.bytes), '', 3),
+      [`vsPlain.${format}.worst`]: metric(`${what}: worst file, our bytes / plain's`, Math.max(...of.map((r) => r.ours.bytes / r.plain.bytes)), '', 3),
+      [`vsPlain.${format}.ssim`]: metric(`${what}: mean SSIM, ours`, mean((r) => r.ours.ssim), '', 4),
+      [`vsPlain.${format}.plainSsim`]: metric(`${what}: mean SSIM, plain sharp`, mean((r) => r.plain.ssim), '', 4),
+      [`vsPlain.${format}.ms`]: metric(`${what}: ms per image, ours`, mean((r) => r.ours.ms), 'ms', 1),
+      [`vsPlain.${format}.plainMs`]: metric(`${what}: ms per image, plain sharp`, mean((r) => r.plain.ms), 'ms', 1),
+    });
+  }
+  const convert = await imageMagick();
+  if (convert) {
+    const gif = await flatGif();
+    for (const resize of [null, 0.5]) {
+      const ours = await serviceTransformer().transform(gif, { resize });
+      const magick = await imageMagickGif(convert, gif, resize);
+      const plain = await plainSharp(gif, 'gif', resize);
+      const what = `flat-colour GIF ${resize ? 'at 50 %' : 'unresized'}`;
+      out[`gifFlat.${resize ?? 1}.ours`] = metric(`${what}: our KB (ImageMagick ${(magick.length / 1024).toFixed(1)}, plain sharp ${(plain.length / 1024).toFixed(1)})`, ours.data.length / 1024, 'KB', 1);
+    }
+  } else {
+    log('ImageMagick is not installed (apt-get install imagemagick): no GIF comparison with it');
   }
   return out;
 }

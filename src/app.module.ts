@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from './config/app-config.js';
 import { ConfigModule } from './config/config.module.js';
 import { DatabaseModule } from './database/database.module.js';
+import { ENTITIES } from './entities.js';
 import { ExportApiModule } from './export/export-api.module.js';
 import { HealthModule } from './health/health.module.js';
 import { ObservabilityModule } from './observability/observability.module.js';
@@ -43,7 +44,7 @@ export class AppModule {
         ConfigModule.forRoot(config),
         ObservabilityModule,
         HealthModule,
-        DatabaseModule,
+        DatabaseModule.forRoot(ENTITIES),
         QueueModule,
         StorageModule,
         WebhooksModule,

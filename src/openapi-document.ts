@@ -13,7 +13,7 @@ import { PROBLEM_CONTENT_TYPE } from './common/problem-details.filter.js';
 import { ProblemDocumentDto } from './common/problem-document.dto.js';
 import { API_KEY_HEADER } from './security/api-key.guard.js';
 import { WebhookEventDto } from './webhooks/dto/webhook-event.dto.js';
-import { WEBHOOK_EVENT_TYPES } from './webhooks/webhook-event.js';
+import { WEBHOOK_EVENT_TYPES } from './requests/request-events.js';
 
 export const API_KEY_SCHEME = 'apiKey';
 

@@ -30,6 +30,7 @@ export enum ErrorCode {
   RequestAlreadyFinished = 'REQUEST_ALREADY_FINISHED',
   NothingToRetry = 'NOTHING_TO_RETRY',
   FileNotFound = 'FILE_NOT_FOUND',
+  RangeNotSatisfiable = 'RANGE_NOT_SATISFIABLE',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',
   UriTooLong = 'URI_TOO_LONG',
   HeadersTooLarge = 'HEADERS_TOO_LARGE',
@@ -59,4 +60,14 @@ export class AppError extends Error {
     super(detail ?? title);
     this.name = 'AppError';
   }
+}
+
+/** What a missing request, and another tenant's, answers. */
+export function requestNotFound(requestId: string): AppError {
+  return new AppError(
+    HttpStatus.NOT_FOUND,
+    ErrorCode.RequestNotFound,
+    'Request not found',
+    `No processing request has the id ${requestId}.`,
+  );
 }

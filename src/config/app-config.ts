@@ -4,7 +4,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { parseApiKeys } from './api-keys.js';
 import { parseDurationList } from './duration.js';
-import { AppRole, EnvironmentVariables, parseTrustProxy, TrustProxy } from './env.dto.js';
+import { AppRole, EnvironmentVariables, parseTrustProxy, StorageDriverName, TrustProxy } from './env.dto.js';
 
 export interface Limits {
   csvBytes: number;
@@ -40,6 +40,19 @@ export interface WebhookSettings {
   sweepIntervalMs: number;
 }
 
+export interface S3Settings {
+  bucket: string;
+  /** Undefined: AWS S3. */
+  endpoint?: string;
+  region: string;
+  /** Undefined: the SDK's default credential chain (environment, profile, instance role). */
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Path-style URLs (http://host/bucket/key), as MinIO and most self-hosted stores need. */
+  forcePathStyle: boolean;
+  /** Prepended to every key in the bucket; empty or ending in '/'. */
+  prefix: string;
+}
+
 /** Typed, validated configuration; injected wherever settings are read. */
 export class AppConfig {
   readonly databaseUrl: string;
@@ -50,8 +63,12 @@ export class AppConfig {
   readonly publicBaseUrl: string;
   /** Which proxies' X-Forwarded-For to believe for the client address (rate limits, logs); none by default. */
   readonly trustProxy: TrustProxy;
-  readonly storageDriver: 'local';
+  readonly storageDriver: StorageDriverName;
   readonly storageDir: string;
+  /** Set when storageDriver is 's3'. */
+  readonly s3: S3Settings | null;
+  /** Output image URLs start here instead of the API's /files route (a CDN or public bucket). */
+  readonly storagePublicBaseUrl: string | null;
   readonly allowPrivateNetworks: boolean;
   /** Resizes decode JPEGs at 1/2, 1/4 or 1/8 size where the factor allows (ImageTransformerOptions). */
   readonly jpegShrinkOnLoad: boolean;
@@ -92,6 +109,21 @@ export class AppConfig {
     this.trustProxy = env.TRUST_PROXY === undefined ? false : parseTrustProxy(env.TRUST_PROXY)!;
     this.storageDriver = env.STORAGE_DRIVER ?? 'local';
     this.storageDir = resolve(env.STORAGE_DIR ?? 'data/storage');
+    this.s3 =
+      this.storageDriver === 's3'
+        ? {
+            bucket: env.S3_BUCKET!,
+            endpoint: env.S3_ENDPOINT,
+            region: env.S3_REGION ?? 'us-east-1',
+            credentials:
+              env.S3_ACCESS_KEY_ID && env.S3_SECRET_ACCESS_KEY
+                ? { accessKeyId: env.S3_ACCESS_KEY_ID, secretAccessKey: env.S3_SECRET_ACCESS_KEY }
+                : undefined,
+            forcePathStyle: env.S3_FORCE_PATH_STYLE ?? false,
+            prefix: env.S3_PREFIX ? env.S3_PREFIX.replace(/\/*$/, '/') : '',
+          }
+        : null;
+    this.storagePublicBaseUrl = env.STORAGE_PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? null;
     this.allowPrivateNetworks = env.ALLOW_PRIVATE_NETWORKS ?? false;
     this.jpegShrinkOnLoad = env.JPEG_SHRINK_ON_LOAD ?? true;
     this.imageThreadNice = env.IMAGE_THREAD_NICE ?? 10;

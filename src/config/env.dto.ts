@@ -5,10 +5,13 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  IsNotEmpty,
   IsUrl,
+  Matches,
   Max,
   Min,
   ValidateBy,
+  ValidateIf,
   type ValidationOptions,
 } from 'class-validator';
 import { parseApiKeys } from './api-keys.js';
@@ -28,6 +31,10 @@ export function parseTrustProxy(text: string): TrustProxy | undefined {
   const address = /^(?:[0-9.]+|[0-9a-f:]+)(?:\/\d{1,3})?$/;
   return entries.every((entry) => address.test(entry) && /[.:]/.test(entry)) ? entries : undefined;
 }
+
+export const STORAGE_DRIVERS = ['local', 's3'] as const;
+export type StorageDriverName = (typeof STORAGE_DRIVERS)[number];
+const usesS3 = (env: EnvironmentVariables) => env.STORAGE_DRIVER === 's3';
 
 export const APP_ROLES = ['all', 'api', 'worker'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
@@ -129,12 +136,54 @@ export class EnvironmentVariables {
   PUBLIC_BASE_URL?: string;
 
   @IsOptional()
-  @IsIn(['local'])
-  STORAGE_DRIVER?: 'local';
+  @IsIn(STORAGE_DRIVERS)
+  STORAGE_DRIVER?: StorageDriverName;
 
+  /** Local driver: the files; S3 driver: scratch files libvips writes before upload. */
   @IsOptional()
   @IsString()
   STORAGE_DIR?: string;
+
+  // The S3 settings are checked only when that driver is chosen.
+  @ValidateIf(usesS3)
+  @IsString()
+  @IsNotEmpty()
+  S3_BUCKET?: string;
+
+  /** Unset: AWS S3 itself. */
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_ENDPOINT !== undefined)
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  S3_ENDPOINT?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_REGION !== undefined)
+  @IsString()
+  S3_REGION?: string;
+
+  // Both or neither: without them the SDK's default credential chain applies.
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_SECRET_ACCESS_KEY !== undefined)
+  @IsString()
+  @IsNotEmpty({ message: 'S3_ACCESS_KEY_ID must be set together with S3_SECRET_ACCESS_KEY' })
+  S3_ACCESS_KEY_ID?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_ACCESS_KEY_ID !== undefined)
+  @IsString()
+  @IsNotEmpty({ message: 'S3_SECRET_ACCESS_KEY must be set together with S3_ACCESS_KEY_ID' })
+  S3_SECRET_ACCESS_KEY?: string;
+
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_FORCE_PATH_STYLE !== undefined)
+  @Transform(toBool)
+  @IsBoolean()
+  S3_FORCE_PATH_STYLE?: boolean;
+
+  @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_PREFIX !== undefined)
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, { message: 'must be a key prefix such as "pixbatch/" (letters, digits, . _ - /)' })
+  S3_PREFIX?: string;
+
+  /** A CDN or public bucket serving output images; unset: the API's /files route serves them. */
+  @IsOptional()
+  @IsUrl({ protocols: ['http', 'https'], require_tld: false, require_protocol: true })
+  STORAGE_PUBLIC_BASE_URL?: string;
 
   @IsOptional()
   @Transform(toBool)

@@ -1,16 +1,22 @@
 import { MikroOrmModule } from '@mikro-orm/nestjs';
-import { PostgreSqlDriver } from '@mikro-orm/postgresql';
-import { Module } from '@nestjs/common';
+import { type Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { ormOptions } from './orm-options.js';
 
-@Module({
-  imports: [
-    MikroOrmModule.forRootAsync({
-      inject: [AppConfig],
-      driver: PostgreSqlDriver,
-      useFactory: (config: AppConfig) => ormOptions(config.databaseUrl),
-    }),
-  ],
-})
-export class DatabaseModule {}
+@Module({})
+export class DatabaseModule {
+  /** `entities` from the composition root (src/entities.ts): database/ knows no feature. */
+  static forRoot(entities: Options['entities']): DynamicModule {
+    return {
+      module: DatabaseModule,
+      imports: [
+        MikroOrmModule.forRootAsync({
+          inject: [AppConfig],
+          driver: PostgreSqlDriver,
+          useFactory: (config: AppConfig) => ormOptions(config.databaseUrl, entities),
+        }),
+      ],
+    };
+  }
+}

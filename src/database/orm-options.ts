@@ -1,23 +1,19 @@
 import { ReflectMetadataProvider } from '@mikro-orm/decorators/legacy';
 import { Migrator } from '@mikro-orm/migrations';
-import { defineConfig } from '@mikro-orm/postgresql';
-import { Image } from '../products/image.entity.js';
-import { Product } from '../products/product.entity.js';
-import { ProcessingRequest } from '../requests/processing-request.entity.js';
-import { WebhookAttempt } from '../webhooks/webhook-attempt.entity.js';
-import { WebhookDelivery } from '../webhooks/webhook-delivery.entity.js';
+import { type Options, defineConfig } from '@mikro-orm/postgresql';
 import { migrationsList } from './migrations/index.js';
-
-export const ENTITIES = [ProcessingRequest, Product, Image, WebhookDelivery, WebhookAttempt];
 
 /**
  * One ORM configuration for the app, the tests and the CLI. Entities and
- * migrations are listed explicitly so the compiled app never globs the disk.
+ * migrations are listed explicitly so the compiled app never globs the disk;
+ * the entities come from the caller (src/entities.ts), since database/ knows
+ * no feature. Applying migrations needs none.
  */
-export function ormOptions(databaseUrl: string) {
+export function ormOptions(databaseUrl: string, entities: Options['entities'] = []) {
   return defineConfig({
     clientUrl: databaseUrl,
-    entities: ENTITIES,
+    entities,
+    discovery: { warnWhenNoEntities: entities.length > 0 },
     metadataProvider: ReflectMetadataProvider,
     extensions: [Migrator],
     migrations: {

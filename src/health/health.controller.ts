@@ -6,7 +6,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { StorageDriver } from '../storage/storage.driver.js';
-import { Public } from '../security/public.decorator.js';
+import { Public } from '../common/public.decorator.js';
 
 // A probe must answer quickly even when a dependency hangs rather than refuses.
 const CHECK_TIMEOUT_MS = 2000;

@@ -1,6 +1,6 @@
 import { Controller, Get, Header } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { Public } from '../security/public.decorator.js';
+import { Public } from '../common/public.decorator.js';
 import { MetricsService } from './metrics.service.js';
 
 /** Prometheus scrape endpoint; kept out of the API document, which describes the product's API. */

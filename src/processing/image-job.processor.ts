@@ -1,6 +1,6 @@
 import { Processor, WorkerHost } from '@nestjs/bullmq';
 import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { Job, UnrecoverableError } from 'bullmq';
+import { DelayedError, Job, UnrecoverableError } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../observability/metrics.service.js';
@@ -9,12 +9,14 @@ import { ImageRepository } from '../products/image.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { ProcessImageJob, QueueName } from '../queue/queue.constants.js';
 import { imageKey, imagePutOptions } from '../storage/storage-keys.js';
-import { StorageDriver } from '../storage/storage.driver.js';
+import { StorageDriver, StorageError } from '../storage/storage.driver.js';
+import { storageOutageWait } from '../storage/storage-outage.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
 import { EXTENSION } from './transform/image-format.js';
 import { lowerImageThreadPriority } from './thread-priority.js';
 import { ImageTransformer, type TransformInfo } from './transform/image-transformer.js';
+import { transformFailureDetail } from './transform/transform-failure.js';
 
 /**
  * One job per image: fetch, compress, store, then record the outcome. BullMQ
@@ -63,12 +65,12 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
   }
 
   /** Every log line of a job carries its request, image and attempt. */
-  process(job: Job<ProcessImageJob>): Promise<string> {
+  process(job: Job<ProcessImageJob>, token?: string): Promise<string> {
     const bindings = { requestId: job.data.requestId, imageId: job.data.imageId, attempt: job.attemptsMade + 1 };
-    return this.pino.runInContext(() => this.handle(job), { bindings });
+    return this.pino.runInContext(() => this.handle(job, token), { bindings });
   }
 
-  private async handle(job: Job<ProcessImageJob>): Promise<string> {
+  private async handle(job: Job<ProcessImageJob & StorageOutageMark>, token?: string): Promise<string> {
     const started = performance.now();
     const claim = await this.images.claimImage(job.data.imageId);
     if (!claim) return 'gone';
@@ -83,6 +85,7 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
     try {
       stored = await this.fetchAndStore(claim.requestId, claim.imageId, claim.inputUrl, claim.options.resize);
     } catch (error) {
+      if (error instanceof StorageError) await this.waitForStorage(job, token, error);
       const failure = this.retries.classify(error);
       if (this.retries.shouldRetry(failure, job.attemptsMade + 1, job.opts.attempts ?? 1)) {
         this.metrics.jobAttemptsFailed.inc({ code: failure.code });
@@ -97,7 +100,8 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
       });
       if (recorded.counted) {
         this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: failure.code });
-        this.logger.warn(`Image failed: ${failure.code} ${failure.message}`);
+        // The stored message is for the client; the library's own words (paths included) only go here.
+        this.logger.warn(`Image failed: ${failure.code} ${failure.message} (${transformFailureDetail(failure) ?? 'no detail'})`);
       }
       if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
       throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
@@ -124,6 +128,22 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
   }
 
   /**
+   * The store is down or refusing: the image is not at fault, so the job
+   * waits for it (storage-outage.ts) without using an attempt, and the batch
+   * completes when the store is back. Returns only once the wait is over.
+   */
+  private async waitForStorage(job: Job<ProcessImageJob & StorageOutageMark>, token: string | undefined, error: StorageError) {
+    const now = Date.now();
+    const since = job.data.storageDownSince ?? now;
+    const wait = storageOutageWait(since, now, this.config.jobBackoffMs);
+    if (wait === null || !token) return;
+    this.logger.warn(`Storage unavailable, image waits ${wait} ms: ${error.message}`);
+    await job.updateData({ ...job.data, storageDownSince: since });
+    await job.moveToDelayed(now + wait, token);
+    throw new DelayedError();
+  }
+
+  /**
    * libvips writes the output file itself and the download buffer is reused
    * once libvips is done with it: no Buffer per image for V8 to account for.
    */
@@ -139,4 +159,9 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
       fetched.release();
     }
   }
+}
+
+/** When an image job first found the store unavailable; kept in the job while it waits. */
+interface StorageOutageMark {
+  storageDownSince?: number;
 }

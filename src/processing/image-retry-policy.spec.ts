@@ -28,7 +28,8 @@ describe('ImageRetryPolicy', () => {
   it('treats an unexpected error as a transient processing failure, keeping its cause', () => {
     const cause = new Error('EIO: disk gone');
     const failure = policy.classify(cause);
-    expect(failure).toMatchObject({ code: ImageErrorCode.ProcessingError, retryable: true, message: 'Processing failed: EIO: disk gone' });
+    expect(failure).toMatchObject({ code: ImageErrorCode.ProcessingError, retryable: true, message: 'Processing failed because of a problem on our side.' });
+    expect(failure.message).not.toContain('EIO');
     expect(failure.cause).toBe(cause);
     expect(policy.classify(permanent)).toBe(permanent);
   });

@@ -38,8 +38,10 @@ export class ImageRetryPolicy {
   /** Any failure as an ImageJobError with a stable code. */
   classify(error: unknown): ImageJobError {
     if (error instanceof ImageJobError) return error;
-    const message = error instanceof Error ? error.message : String(error);
-    return new ImageJobError(ImageErrorCode.ProcessingError, `Processing failed: ${message}`, true, { cause: error });
+    // The message can name server paths (storage): it goes to the logs through `cause` only.
+    return new ImageJobError(ImageErrorCode.ProcessingError, 'Processing failed because of a problem on our side.', true, {
+      cause: error,
+    });
   }
 
   /**

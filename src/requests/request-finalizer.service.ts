@@ -1,6 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable, Logger } from '@nestjs/common';
-import { WebhookOutbox } from '../webhooks/webhook-outbox.service.js';
+import { RequestEventOutbox } from './request-events.js';
 import { RequestRepository } from './request.repository.js';
 import { RequestStatus, isTerminal, terminalStatusFor } from './request-status.js';
 
@@ -18,7 +18,7 @@ export class RequestFinalizer {
   constructor(
     private readonly em: EntityManager,
     private readonly requests: RequestRepository,
-    private readonly webhooks: WebhookOutbox,
+    private readonly events: RequestEventOutbox,
   ) {}
 
   async finalize(requestId: string): Promise<RequestStatus | null> {
@@ -28,13 +28,13 @@ export class RequestFinalizer {
 
       const status = terminalStatusFor(request.imagesSucceeded, request.imagesFailed);
       const terminal = await this.requests.markTerminal(tx, requestId, status);
-      const deliveryId = await this.webhooks.recordTerminalEvent(tx, terminal);
+      const deliveryId = await this.events.recordTerminalEvent(tx, terminal);
       this.logger.log(`Request ${requestId} ${status}: ${request.imagesSucceeded} succeeded, ${request.imagesFailed} failed`);
       return { status, deliveryId };
     });
     // Only after the commit, so the job never looks for a row that is not there.
     // Dying right here loses nothing: the sweep queues the committed event.
-    if (finalized?.deliveryId) await this.webhooks.dispatch(finalized.deliveryId);
+    if (finalized?.deliveryId) await this.events.dispatch(finalized.deliveryId);
     return finalized?.status ?? null;
   }
 }

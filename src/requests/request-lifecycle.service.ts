@@ -1,12 +1,11 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { HttpStatus, Injectable, Logger } from '@nestjs/common';
-import { AppError, ErrorCode } from '../common/app-error.js';
+import { AppError, ErrorCode, requestNotFound } from '../common/app-error.js';
 import { JobQueue } from '../queue/job-queue.service.js';
-import { WebhookOutbox } from '../webhooks/webhook-outbox.service.js';
+import { RequestEventOutbox } from './request-events.js';
 import { RequestImageTransitions } from './request-image-transitions.js';
 import { RequestRepository } from './request.repository.js';
 import { RequestStatus, isTerminal } from './request-status.js';
-import { requestNotFound } from './requests.service.js';
 
 /**
  * The caller's transitions of a request: cancel and retry. Each is one
@@ -22,7 +21,7 @@ export class RequestLifecycle {
     private readonly em: EntityManager,
     private readonly requests: RequestRepository,
     private readonly images: RequestImageTransitions,
-    private readonly webhooks: WebhookOutbox,
+    private readonly webhooks: RequestEventOutbox,
     private readonly queue: JobQueue,
   ) {}
 

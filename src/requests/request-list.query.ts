@@ -1,16 +1,15 @@
-import { EntityManager } from '@mikro-orm/postgresql';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { isRequestId } from '../common/parse-request-id.pipe.js';
 import type { ListRequestsQuery } from './dto/list-requests.query.js';
 import type { RequestListDto } from './dto/request-list.dto.js';
-import { ProcessingRequest } from './processing-request.entity.js';
+import { RequestRepository } from './request.repository.js';
 import { toRequestStatusDto } from './requests.service.js';
 
 /** PostgreSQL's text form of a timestamptz: the cursor keeps its microseconds, which a JS Date would drop. */
 const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
 
-interface Position {
+export interface ListPosition {
   createdAt: string;
   id: string;
 }
@@ -22,63 +21,34 @@ interface Position {
  */
 @Injectable()
 export class RequestListQuery {
-  constructor(private readonly em: EntityManager) {}
+  constructor(private readonly requests: RequestRepository) {}
 
   async list(tenant: string | null, query: ListRequestsQuery): Promise<RequestListDto> {
     const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (tenant !== null) {
-      where.push('tenant = ?');
-      params.push(tenant);
-    }
-    if (query.status?.length) {
-      where.push(`status IN (${query.status.map(() => '?').join(', ')})`);
-      params.push(...query.status);
-    }
-    if (query.createdAfter) {
-      where.push('created_at >= ?');
-      params.push(query.createdAfter);
-    }
-    if (query.createdBefore) {
-      where.push('created_at < ?');
-      params.push(query.createdBefore);
-    }
-    if (after) {
-      where.push('(created_at, id) < (?::timestamptz, ?::uuid)');
-      params.push(after.createdAt, after.id);
-    }
     // One row more than asked tells whether there is a next page.
-    const em = this.em.fork();
-    const rows = await em.execute<(Record<string, unknown> & { id: string; cursor_created_at: string })[]>(
-      `SELECT *, created_at::text AS cursor_created_at FROM processing_request
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY created_at DESC, id DESC
-        LIMIT ?`,
-      [...params, query.limit + 1],
-    );
+    const rows = await this.requests.listPage(tenant, query, after, query.limit + 1);
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
       items: page.map((row) => {
         const { errors: _errors, webhook: _webhook, options: _options, ...summary } = toRequestStatusDto(
-          em.map(ProcessingRequest, row),
+          row.request,
           [],
           null,
         );
         return summary;
       }),
       nextCursor:
-        rows.length > query.limit && last ? encodeCursor({ createdAt: last.cursor_created_at, id: last.id }) : null,
+        rows.length > query.limit && last ? encodeCursor({ createdAt: last.cursorCreatedAt, id: last.request.id }) : null,
     };
   }
 }
 
-function encodeCursor(position: Position): string {
+function encodeCursor(position: ListPosition): string {
   return Buffer.from(JSON.stringify([position.createdAt, position.id])).toString('base64url');
 }
 
-function decodeCursor(cursor: string): Position {
+function decodeCursor(cursor: string): ListPosition {
   try {
     const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
     if (typeof createdAt === 'string' && PG_TIMESTAMP.test(createdAt) && isRequestId(id)) return { createdAt, id };

@@ -1,7 +1,8 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { ProcessingRequest } from './processing-request.entity.js';
-import { RequestStatus } from './request-status.js';
+import type { ListPosition } from './request-list.query.js';
+import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
 
 export const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
 
@@ -113,6 +114,9 @@ function toTerminalRequest(requestId: string, row: TerminalRow): TerminalRequest
 
 /** Hashed into the advisory lock key that one sweep at a time holds. */
 export const SWEEP_LOCK_NAME = 'pixbatch:stuck-work-sweep';
+/** Hashed into the advisory lock key that one retention pass at a time holds. */
+export const RETENTION_LOCK_NAME = 'pixbatch:retention-sweep';
+const TERMINAL_REQUEST_STATES = `(${TERMINAL_REQUEST_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /**
  * Owner of the processing_request table. Statements that take part in a
@@ -125,6 +129,51 @@ export class RequestRepository {
 
   findById(requestId: string): Promise<ProcessingRequest | null> {
     return this.em.fork().findOne(ProcessingRequest, { id: requestId });
+  }
+
+  /**
+   * A page of the request list, newest first, keyset-paginated on (created_at, id)
+   * so a page costs the same however deep it is, read from the (tenant,
+   * created_at, id) index (or (created_at, id) on an open service). The cursor
+   * keeps created_at as PostgreSQL's text, whose microseconds a JS Date would drop.
+   */
+  async listPage(
+    tenant: string | null,
+    filters: { status?: readonly string[]; createdAfter?: Date; createdBefore?: Date },
+    after: ListPosition | null,
+    limit: number,
+  ): Promise<{ request: ProcessingRequest; cursorCreatedAt: string }[]> {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (tenant !== null) {
+      where.push('tenant = ?');
+      params.push(tenant);
+    }
+    if (filters.status?.length) {
+      where.push(`status IN (${filters.status.map(() => '?').join(', ')})`);
+      params.push(...filters.status);
+    }
+    if (filters.createdAfter) {
+      where.push('created_at >= ?');
+      params.push(filters.createdAfter);
+    }
+    if (filters.createdBefore) {
+      where.push('created_at < ?');
+      params.push(filters.createdBefore);
+    }
+    if (after) {
+      where.push('(created_at, id) < (?::timestamptz, ?::uuid)');
+      params.push(after.createdAt, after.id);
+    }
+    const em = this.em.fork();
+    const rows = await em.execute<(Record<string, unknown> & { cursor_created_at: string })[]>(
+      `SELECT *, created_at::text AS cursor_created_at FROM processing_request
+        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+        ORDER BY created_at DESC, id DESC
+        LIMIT ?`,
+      [...params, limit],
+    );
+    return rows.map((row) => ({ request: em.map(ProcessingRequest, row), cursorCreatedAt: row.cursor_created_at }));
   }
 
   /** The tenant a request belongs to, or null when there is no such request. */
@@ -180,6 +229,39 @@ export class RequestRepository {
     await this.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
   }
 
+  /** The request's status, its row locked for the rest of `tx` (a deletion holds it while files go, a retry while it reopens images). */
+  async lockStatus(tx: EntityManager, requestId: string): Promise<RequestStatus | null> {
+    const [row] = await tx.execute<{ status: RequestStatus }[]>(
+      'SELECT status FROM processing_request WHERE id = ? FOR UPDATE',
+      [requestId],
+    );
+    return row?.status ?? null;
+  }
+
+  /** Removes requests; their products, images, deliveries and attempts go with them (ON DELETE CASCADE). */
+  async deleteMany(tx: EntityManager, requestIds: readonly string[]): Promise<void> {
+    if (requestIds.length > 0) await tx.execute('DELETE FROM processing_request WHERE id IN (?)', [requestIds]);
+  }
+
+  /**
+   * Takes the retention pass's advisory lock for `tx`, then locks up to `limit`
+   * requests finished more than `days` ago, skipping rows another transaction
+   * holds; null when another process runs the pass.
+   */
+  async lockFinishedBefore(tx: EntityManager, days: number, limit: number): Promise<string[] | null> {
+    const [lock] = await tx.execute<{ acquired: boolean }[]>('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired', [
+      RETENTION_LOCK_NAME,
+    ]);
+    if (!lock?.acquired) return null;
+    const rows = await tx.execute<{ id: string }[]>(
+      `SELECT id FROM processing_request
+        WHERE completed_at < now() - ? * interval '1 day' AND status IN ${TERMINAL_REQUEST_STATES}
+        ORDER BY completed_at LIMIT ? FOR UPDATE SKIP LOCKED`,
+      [days, limit],
+    );
+    return rows.map(({ id }) => id);
+  }
+
   /** Locks the row for the rest of `tx`, so concurrent finalize jobs run one after the other. */
   async lockForFinalize(tx: EntityManager, requestId: string): Promise<LockedRequest | null> {
     const [row] = await tx.execute<
@@ -229,15 +311,6 @@ export class RequestRepository {
       [cancelled, productsFinished, requestId],
     );
     return row ? toTerminalRequest(requestId, row) : null;
-  }
-
-  /** The request's status, its row locked for the rest of `tx`; null when there is no such request. */
-  async lockStatus(tx: EntityManager, requestId: string): Promise<RequestStatus | null> {
-    const [row] = await tx.execute<{ status: RequestStatus }[]>(
-      'SELECT status FROM processing_request WHERE id = ? FOR UPDATE',
-      [requestId],
-    );
-    return row?.status ?? null;
   }
 
   /**

@@ -19,7 +19,7 @@ import { RequestListDto } from './dto/request-list.dto.js';
 import { LegacyStatusDto, RequestStatusDto } from './dto/request-status.dto.js';
 import { RetryRequestQuery } from './dto/retry-request.query.js';
 import { RequestDeletion } from './request-deletion.service.js';
-import { RequestEventStreams } from './request-events.service.js';
+import { RequestEventStreams } from './request-progress.service.js';
 import { RequestLifecycle } from './request-lifecycle.service.js';
 import { RequestListQuery } from './request-list.query.js';
 import { RequestsService } from './requests.service.js';

@@ -1,9 +1,10 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { RequestOwners } from '../security/request-owners.js';
 import { RequestDeletion } from './request-deletion.service.js';
-import { RequestEventHub, RequestEventStreams } from './request-events.service.js';
-import { RequestLifecycle } from './request-lifecycle.service.js';
 import { RequestFinalizer } from './request-finalizer.service.js';
+import { RequestLifecycle } from './request-lifecycle.service.js';
 import { RequestListQuery } from './request-list.query.js';
+import { RequestEventHub, RequestEventStreams } from './request-progress.service.js';
 import { RequestRepository } from './request.repository.js';
 import { RequestsService } from './requests.service.js';
 
@@ -18,9 +19,13 @@ const PROVIDERS = [
   RequestEventStreams,
 ];
 
-/** Requests' providers, for every role; the routes are in RequestsApiModule. */
+/**
+ * Requests' providers, for every role; the routes are in RequestsApiModule.
+ * Global, because the API-wide tenant guard (security/) asks it who owns a request.
+ */
+@Global()
 @Module({
-  providers: PROVIDERS,
-  exports: PROVIDERS,
+  providers: [...PROVIDERS, { provide: RequestOwners, useExisting: RequestRepository }],
+  exports: [...PROVIDERS, RequestOwners],
 })
 export class RequestsModule {}

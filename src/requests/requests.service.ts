@@ -1,8 +1,7 @@
-import { HttpStatus, Injectable } from '@nestjs/common';
-import { AppError, ErrorCode } from '../common/app-error.js';
-import { WebhookDeliveryRepository } from '../webhooks/webhook-delivery.repository.js';
-import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventType } from '../webhooks/webhook-event.js';
+import { Injectable } from '@nestjs/common';
+import { requestNotFound } from '../common/app-error.js';
 import { ImageErrorSummaryDto, RequestStatusDto, RequestWebhookDto } from './dto/request-status.dto.js';
+import { RequestWebhookState } from './request-events.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestImageErrors } from './request-image-errors.js';
 import { requestLinks } from './request-links.js';
@@ -16,7 +15,7 @@ export class RequestsService {
   constructor(
     private readonly requests: RequestRepository,
     private readonly imageErrors: RequestImageErrors,
-    private readonly webhookDeliveries: WebhookDeliveryRepository,
+    private readonly webhooks: RequestWebhookState,
   ) {}
 
   /** Loads a request or answers 404; callers have already validated the id's shape. */
@@ -26,41 +25,13 @@ export class RequestsService {
     return request;
   }
 
-  /** The tenant a request belongs to, or null when there is no such request. */
-  ownerOf(requestId: string): Promise<string | null> {
-    return this.requests.ownerOf(requestId);
-  }
-
   /** Answers from the request's counters; only the first few errors touch the image table. */
   async getStatus(requestId: string): Promise<RequestStatusDto> {
     const request = await this.findOrFail(requestId);
     const errors = request.imagesFailed > 0 ? await this.imageErrors.firstErrors(requestId, FIRST_ERRORS) : [];
-    return toRequestStatusDto(request, errors, request.webhookUrl ? await this.webhookState(request) : null);
+    return toRequestStatusDto(request, errors, request.webhookUrl ? await this.webhooks.stateOf(request) : null);
   }
 
-  private async webhookState(request: ProcessingRequest): Promise<RequestWebhookDto> {
-    const delivery = isTerminal(request.status) ? await this.webhookDeliveries.summaryForRequest(request.id, request.retryRound) : null;
-    return {
-      url: request.webhookUrl!,
-      events: (request.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS) as WebhookEventType[],
-      // The event is written with the terminal status, so a terminal request without one did not subscribe to it.
-      state: !isTerminal(request.status) ? 'awaiting_completion' : (delivery?.status ?? 'not_subscribed'),
-      attempts: delivery?.attemptCount ?? 0,
-      nextAttemptAt: delivery?.nextAttemptAt?.toISOString() ?? null,
-      deliveredAt: delivery?.deliveredAt?.toISOString() ?? null,
-      deliveries: `${requestLinks(request.id).self}/webhook-deliveries`,
-    };
-  }
-}
-
-/** What a missing request, and another tenant's, answers. */
-export function requestNotFound(requestId: string): AppError {
-  return new AppError(
-    HttpStatus.NOT_FOUND,
-    ErrorCode.RequestNotFound,
-    'Request not found',
-    `No processing request has the id ${requestId}.`,
-  );
 }
 
 export function toRequestStatusDto(

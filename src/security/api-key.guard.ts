@@ -4,7 +4,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
-import { IS_PUBLIC } from './public.decorator.js';
+import { IS_PUBLIC } from '../common/public.decorator.js';
 import { attachTenant } from './tenant.js';
 
 export const API_KEY_HEADER = 'x-api-key';

@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { API_KEY_HEADER } from './api-key.guard.js';
-import { IS_PUBLIC } from './public.decorator.js';
+import { IS_PUBLIC } from '../common/public.decorator.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
 
 const WINDOW_MS = 60_000;

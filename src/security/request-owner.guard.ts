@@ -1,9 +1,10 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
+import { requestNotFound } from '../common/app-error.js';
 import { isRequestId } from '../common/parse-request-id.pipe.js';
-import { RequestsService, requestNotFound } from '../requests/requests.service.js';
-import { IS_PUBLIC } from './public.decorator.js';
+import { IS_PUBLIC } from '../common/public.decorator.js';
+import { RequestOwners } from './request-owners.js';
 import { tenantOf } from './tenant.js';
 
 /**
@@ -18,7 +19,7 @@ import { tenantOf } from './tenant.js';
 export class RequestOwnerGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
-    private readonly requests: RequestsService,
+    private readonly requests: RequestOwners,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {

@@ -1,7 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from '../config/app-config.js';
-import { RequestsModule } from '../requests/requests.module.js';
 import { ApiKeyGuard } from './api-key.guard.js';
 import { RateLimitGuard } from './rate-limit.guard.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
@@ -13,7 +12,6 @@ import { RequestOwnerGuard } from './request-owner.guard.js';
  * then tenant isolation.
  */
 @Module({
-  imports: [RequestsModule],
   providers: [
     {
       provide: RedisRateLimiter,

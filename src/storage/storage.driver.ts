@@ -27,6 +27,13 @@ export interface StoredObject extends ObjectInfo {
 }
 
 /**
+ * The store failed or refused an operation (down, unreachable, wrong bucket or
+ * credentials); the message names the store and its reason. Such a fault is
+ * the store's, not the image's, so jobs wait for it (storage-outage.ts).
+ */
+export class StorageError extends Error {}
+
+/**
  * Where output images live: local disk for one machine, an object store for
  * many. Keys are relative, slash-separated and deterministic (storage-keys.ts),
  * so writing the same key twice replaces, never duplicates; a failed write

@@ -13,7 +13,7 @@ import {
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
-import { WEBHOOK_EVENT_TYPES } from '../webhooks/webhook-event.js';
+import { WEBHOOK_EVENT_TYPES } from '../requests/request-events.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../webhooks/webhook-registration.service.js';
 import { CsvCheckDto } from './dto/csv-check.dto.js';
 import { UploadIntake } from './upload-intake.service.js';

@@ -7,7 +7,7 @@ import type { WebhookEventDto } from './dto/webhook-event.dto.js';
 import type { WebhookAttempt } from './webhook-attempt.entity.js';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
 import type { WebhookDelivery } from './webhook-delivery.entity.js';
-import type { WebhookEventType } from './webhook-event.js';
+import type { WebhookEventType } from '../requests/request-events.js';
 
 @Injectable()
 export class WebhookDeliveriesService {

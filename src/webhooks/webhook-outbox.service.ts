@@ -3,28 +3,15 @@ import { Injectable } from '@nestjs/common';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { PublicUrls } from '../storage/public-urls.js';
 import { requestLinks } from '../requests/request-links.js';
-import type { RequestStatus } from '../requests/request-status.js';
+import {
+  DEFAULT_WEBHOOK_EVENTS,
+  RequestEventOutbox,
+  type TerminalRequestSnapshot,
+  eventForStatus,
+} from '../requests/request-events.js';
 import { RetrySchedule } from './retry-schedule.js';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
-import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventPayload, eventForStatus } from './webhook-event.js';
-
-/** The terminal request as the finalizer's UPDATE returned it. */
-export interface TerminalRequestSnapshot {
-  id: string;
-  status: RequestStatus;
-  webhookUrl: string | null;
-  webhookEvents: readonly string[] | null;
-  productCount: number;
-  productsProcessed: number;
-  imageCount: number;
-  imagesSucceeded: number;
-  imagesFailed: number;
-  imagesCancelled: number;
-  /** The round (first run, then each retry) this terminal status closes. */
-  retryRound: number;
-  createdAt: Date;
-  completedAt: Date;
-}
+import type { WebhookEventPayload } from './webhook-event.js';
 
 /**
  * The transactional outbox: the event is written by the transaction that
@@ -33,7 +20,7 @@ export interface TerminalRequestSnapshot {
  * re-added by the sweep if it is lost.
  */
 @Injectable()
-export class WebhookOutbox {
+export class WebhookOutbox implements RequestEventOutbox {
   constructor(
     private readonly urls: PublicUrls,
     private readonly queue: JobQueue,

@@ -3,7 +3,7 @@ import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { BlockedAddressError, assertUrlAllowed, createGuardedLookup } from '../common/outbound/address-guard.js';
 import { OutboundError, OutboundErrorCode } from '../common/outbound/outbound-error.js';
-import { WEBHOOK_EVENT_TYPES, WebhookEventType } from './webhook-event.js';
+import { WEBHOOK_EVENT_TYPES, WebhookEventType } from '../requests/request-events.js';
 import { WebhookSigner } from './webhook-signer.js';
 
 export const WEBHOOK_URL_MAX_LENGTH = 2048;

@@ -1,5 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
+import { RequestEventOutbox, RequestWebhookState } from '../requests/request-events.js';
+import { WebhookStateReporter } from './request-webhook-state.js';
 import { RetrySchedule } from './retry-schedule.js';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
 import { WebhookOutbox } from './webhook-outbox.service.js';
@@ -9,7 +11,9 @@ import { WebhookSigner } from './webhook-signer.js';
 /**
  * What every role needs: the API registers webhooks and reports their state,
  * the worker's finalizer writes events to the outbox. Global like the queue,
- * since uploads, requests and processing all reach it.
+ * since uploads, requests and processing all reach it. It implements the
+ * request lifecycle's two ports (request-events.ts), so requests/ needs no
+ * import of webhooks/.
  */
 @Global()
 @Module({
@@ -19,7 +23,17 @@ import { WebhookSigner } from './webhook-signer.js';
     WebhookDeliveryRepository,
     WebhookOutbox,
     WebhookRegistrar,
+    { provide: RequestEventOutbox, useExisting: WebhookOutbox },
+    { provide: RequestWebhookState, useClass: WebhookStateReporter },
   ],
-  exports: [WebhookSigner, RetrySchedule, WebhookDeliveryRepository, WebhookOutbox, WebhookRegistrar],
+  exports: [
+    WebhookSigner,
+    RetrySchedule,
+    WebhookDeliveryRepository,
+    WebhookOutbox,
+    WebhookRegistrar,
+    RequestEventOutbox,
+    RequestWebhookState,
+  ],
 })
 export class WebhooksModule {}

@@ -92,7 +92,9 @@ describe('CSV dialects, the check route and upload fields', () => {
       const products = await orm.em
         .fork()
         .execute(
-          'SELECT serial_number, name, input_urls FROM product WHERE request_id = ? ORDER BY row_number',
+          `SELECT p.serial_number, p.name,
+                  (SELECT jsonb_agg(i.input_url ORDER BY i.position) FROM image i WHERE i.product_id = p.id) AS input_urls
+             FROM product p WHERE p.request_id = ? ORDER BY p.row_number`,
           [requestId],
         );
       expect(products).toEqual(FIXTURE_PRODUCTS);

@@ -4,6 +4,7 @@ import { parse } from 'csv-parse/sync';
 import { loadConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/prepare-database.js';
 import { ormOptions } from '../../src/database/orm-options.js';
+import { ENTITIES } from '../../src/entities.js';
 import { ExportService } from '../../src/export/export.service.js';
 import { ImageStatus } from '../../src/products/image-status.js';
 import { ImageRepository } from '../../src/products/image.repository.js';
@@ -41,7 +42,7 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
 
   beforeAll(async () => {
     await prepareDatabase(TEST_DATABASE_URL);
-    orm = await MikroORM.init(ormOptions(TEST_DATABASE_URL));
+    orm = await MikroORM.init(ormOptions(TEST_DATABASE_URL, ENTITIES));
     progress = new ImageRepository(orm.em);
     const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'http://cdn.test' });
     // The seeded requests have no webhook, so the outbox never reaches for the queue.

@@ -19,11 +19,12 @@ export class AppProcess {
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(signal ?? code)));
   }
 
-  static spawn(env: Record<string, string>, logFile: string): AppProcess {
+  /** `cwd`: the process's own working directory, as on a host of its own. */
+  static spawn(env: Record<string, string>, logFile: string, cwd?: string): AppProcess {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first.`);
     const log = openSync(logFile, 'a');
     try {
-      const child = spawn(process.execPath, [MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+      const child = spawn(process.execPath, [MAIN], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
       return new AppProcess(child, logFile);
     } finally {
       closeSync(log);

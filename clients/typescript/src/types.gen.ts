@@ -1147,6 +1147,16 @@ export type ExportRequestLegacyResponse = ExportRequestLegacyResponses[keyof Exp
 
 export type GetFileData = {
     body?: never;
+    headers?: {
+        /**
+         * An ETag from an earlier answer
+         */
+        'if-none-match'?: string;
+        /**
+         * One byte range, e.g. bytes=0-1023
+         */
+        range?: string;
+    };
     path: {
         /**
          * Storage key, as found in an output URL
@@ -1162,6 +1172,10 @@ export type GetFileErrors = {
      * No output image is stored under this key
      */
     404: ProblemDocumentDto;
+    /**
+     * The range starts past the end of the image
+     */
+    416: ProblemDocumentDto;
 };
 
 export type GetFileError = GetFileErrors[keyof GetFileErrors];
@@ -1171,6 +1185,10 @@ export type GetFileResponses = {
      * JPEG, PNG, GIF, WebP or AVIF, as the input was
      */
     200: Blob | File;
+    /**
+     * JPEG, PNG, GIF, WebP or AVIF, as the input was
+     */
+    206: Blob | File;
 };
 
 export type GetFileResponse = GetFileResponses[keyof GetFileResponses];

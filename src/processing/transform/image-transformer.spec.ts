@@ -229,6 +229,89 @@ describe('ImageTransformer', () => {
     });
   });
 
+  describe('colour fidelity', () => {
+    it('converts a 16-bit PNG from its embedded profile, as an 8-bit one is', async () => {
+      const p3 = noisy(96, 64, [200, 40, 40]).withIccProfile('p3');
+      const deep = await p3.clone().toColourspace('rgb16').png().toBuffer();
+      expect(await sharp(deep).metadata()).toMatchObject({ depth: 'ushort', hasProfile: true });
+
+      const result = await transformer.transform(deep, { resize: null });
+
+      const colour = await meanColour(result.data);
+      expect(Math.abs(colour.r - 200)).toBeLessThan(6);
+      expect(Math.abs(colour.g - 40)).toBeLessThan(6);
+      expect(Math.abs(colour.b - 40)).toBeLessThan(6);
+    });
+
+    // Untagged CMYK is measured against Pillow's conversion in test/integration/real-images.spec.ts.
+
+    it.each([
+      ['JPEG', () => noisy(96, 64, [120, 120, 120]).toColourspace('b-w').jpeg({ quality: 95 }).toBuffer()],
+      ['PNG', () => photo(96, 64).toColourspace('b-w').png().toBuffer()],
+      ['16-bit PNG', () => photo(96, 64).toColourspace('grey16').png().toBuffer()],
+    ])('keeps a grey %s grey: one channel out', async (_name, make) => {
+      const grey = await make();
+      expect((await sharp(grey).metadata()).channels).toBe(1);
+
+      const result = await transformer.transform(grey, { resize: 0.5 });
+
+      expect(result.keptOriginal).toBe(false);
+      expect(await sharp(result.data).metadata()).toMatchObject({ channels: 1, space: 'b-w' });
+    });
+  });
+
+  describe('metadata', () => {
+    const gps = { IFD0: { Copyright: 'Jane Doe, 12 Secret Lane' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' } };
+
+    it('strips EXIF from a kept original without re-encoding it, orientation included as its only tag', async () => {
+      // The EXIF segment sharp writes, spliced into the kept fixture without re-encoding it.
+      const donor = await sharp(fixtures.tinyJpeg).withExif(gps).withMetadata({ orientation: 6 }).toBuffer();
+      const app1 = donor.indexOf(Buffer.from([0xff, 0xe1]));
+      const exif = donor.subarray(app1, app1 + 2 + donor.readUInt16BE(app1 + 2));
+      const tagged = Buffer.concat([fixtures.tinyJpeg.subarray(0, 2), exif, fixtures.tinyJpeg.subarray(2)]);
+      expect(tagged.includes('Secret Lane')).toBe(true);
+
+      const result = await transformer.transform(tagged, { resize: null });
+
+      expect(result.keptOriginal).toBe(true);
+      expect(result.data.includes('Secret Lane')).toBe(false);
+      expect(result.data.includes('GPS')).toBe(false);
+      expect(await sharp(result.data).metadata()).toMatchObject({ orientation: 6, width: 64, height: 64 });
+      // The scan data is the input's, byte for byte.
+      expect(tagged.subarray(tagged.indexOf(Buffer.from([0xff, 0xda])))).toEqual(
+        result.data.subarray(result.data.indexOf(Buffer.from([0xff, 0xda]))),
+      );
+      expect(result.bytesOut).toBe(result.data.length);
+    });
+
+    it('writes no EXIF into a re-encoded output', async () => {
+      const tagged = await sharp(fixtures.jpeg).withExif(gps).toBuffer();
+
+      const result = await transformer.transform(tagged, { resize: null });
+
+      expect(result.keptOriginal).toBe(false);
+      expect(result.data.includes('Secret Lane')).toBe(false);
+      expect((await sharp(result.data).metadata()).exif).toBeUndefined();
+    });
+
+    it('drops text chunks from a kept PNG and keeps the rest', async () => {
+      const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#c33' } }).png().toBuffer();
+      const iend = tiny.length - 12;
+      const text = Buffer.from('tEXtComment\0GPS 51.5N, home of Jane Doe', 'latin1');
+      const chunk = Buffer.alloc(text.length + 8);
+      chunk.writeUInt32BE(text.length - 4, 0);
+      text.copy(chunk, 4);
+      chunk.writeUInt32BE(crc32(text), text.length + 4);
+      const tagged = Buffer.concat([tiny.subarray(0, iend), chunk, tiny.subarray(iend)]);
+
+      const result = await transformer.transform(tagged, { resize: null });
+
+      expect(result.keptOriginal).toBe(true);
+      expect(result.data.includes('Jane Doe')).toBe(false);
+      expect(result.data).toEqual(tiny);
+    });
+  });
+
   describe('resize', () => {
     it('halves both dimensions at 0.5', async () => {
       const result = await transformer.transform(fixtures.jpeg, { resize: 0.5 });
@@ -426,12 +509,15 @@ describe('ImageTransformer', () => {
   describe('failures', () => {
     it('refuses a truncated JPEG as a decode error', async () => {
       const error = await expectFailure(truncated(fixtures.jpeg), ImageErrorCode.DecodeError);
-      expect(error.message).toMatch(/premature end/i);
+      // The cause (for the logs) says what was found: libvips' "premature end" before
+      // truncation.ts caught a missing end marker first; the client reads plain words.
+      expect((error.cause as Error).message).toMatch(/truncated: no end marker/i);
+      expect(error.message).toMatch(/JPEG file is incomplete/);
     });
 
-    // Only a still GIF: libvips decodes a truncated animation up to its last complete frame.
-    it.each(['png', 'webp', 'avif', 'stillGif'] as const)('refuses a truncated %s as a decode error', async (name) => {
-      await expectFailure(truncated(fixtures[name]), ImageErrorCode.DecodeError);
+    it.each(['png', 'webp', 'avif', 'stillGif', 'gif'] as const)('refuses a truncated %s as a decode error', async (name) => {
+      const error = await expectFailure(truncated(fixtures[name]), ImageErrorCode.DecodeError);
+      expect(error.message).toMatch(/file is (incomplete|damaged)/);
     });
 
     it('refuses a PNG with a bad chunk CRC as a decode error', async () => {
@@ -439,7 +525,24 @@ describe('ImageTransformer', () => {
       const idat = png.indexOf('IDAT');
       png[idat + 4 + png.readUInt32BE(idat - 4)] ^= 0xff;
 
-      await expectFailure(png, ImageErrorCode.DecodeError);
+      const error = await expectFailure(png, ImageErrorCode.DecodeError);
+      expect(error.message).toMatch(/^The PNG file is damaged: a checksum/);
+      expect(error.message).not.toMatch(/\/|tmp|libpng|vips/i);
+    });
+
+    it('says the same, with no path, when libvips writes the output to a file', async () => {
+      const png = Buffer.from(fixtures.png);
+      const idat = png.indexOf('IDAT');
+      png[idat + 4 + png.readUInt32BE(idat - 4)] ^= 0xff;
+      const dir = await mkdtemp(join(tmpdir(), 'pixbatch-crc-'));
+      try {
+        const error = await transformer.transformToFile(png, { resize: null }, join(dir, 'out.png')).catch((e: unknown) => e);
+        expect(error).toMatchObject({ code: ImageErrorCode.DecodeError, retryable: false });
+        expect((error as Error).message).not.toContain(dir);
+        expect((error as Error).message).not.toMatch(/\/|tmp|libpng|vips|write/i);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     });
 
     it('refuses a small PNG declaring 20000x20000 before decoding it', async () => {

@@ -7,6 +7,9 @@ import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp }
 import type { AppConfig } from '../../config/app-config.js';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
 import { type ImageFormat, sniffImageFormat } from './image-format.js';
+import { stripMetadata } from './strip-metadata.js';
+import { endsWhereItShould } from './truncation.js';
+import { decodeError, processingError, timeoutError, truncatedError } from './transform-failure.js';
 
 export interface ImageTransformerOptions {
   /** Largest decoded size accepted, summed over all frames of an animation. */
@@ -95,11 +98,6 @@ const DECODE_FAILURE = new RegExp(
   'i',
 );
 const TIMED_OUT = /^timeout:/;
-// libvips keeps one error buffer for the whole process, and a pipeline starting
-// on another thread can clear it between a failure and sharp reading it: sharp
-// then reports "Unknown error" (seen for a truncated JPEG next to other failing
-// images, about one run in four of the hostile-input e2e test).
-const UNKNOWN_ERROR = /^(Unknown error)?\s*$/;
 
 /*
  * Encoder settings, measured with sharp 0.35.5 / libvips 8.18 on 2 cores
@@ -114,28 +112,69 @@ const UNKNOWN_ERROR = /^(Unknown error)?\s*$/;
  *   bytes, and 1.7 dB better PSNR, since dither noise is what deflate compresses
  *   worst. Quantisation itself stays about 250 ms per 1.4 megapixels, 13x a whole
  *   JPEG decode and encode of the same size: libimagequant's fastest setting.
- * - WebP: effort 0 takes 42 % of the default effort 4's CPU (79 against 186 ms for
- *   1200x1200) for 11 % more bytes at the same PSNR (within 0.3 dB).
- * - AVIF: effort 1 gives the same bytes and PSNR as efforts 2-3 in 150-370 ms
- *   against 280-1100 ms; the default effort 4 is 5-12x slower for at most 16 % fewer bytes.
- * - GIF: sharp re-uses the input palette; lower efforts, fewer colours and lossy
- *   inter-frame options made our test animations larger, so its defaults stay.
+ * - WebP and AVIF: sharp's default effort (4), the one a plain sharp script uses.
+ *   Measured against it (bench/ formats section; 800x800 photos, quality 50, on a
+ *   loaded 2-core machine): WebP effort 0 made 13 % more bytes at lower SSIM (0.949
+ *   against 0.952), effort 3 the same bytes (+0.0 %) at 0.0002 lower SSIM for 17 %
+ *   less time; AVIF effort 1 made 21 % more bytes, effort 3 up to 5.6 % more per
+ *   file at lower SSIM, for a quarter of effort 4's time. Bytes per file within
+ *   5 % of plain sharp at equal SSIM decided it: effort 4 for both.
+ * - GIF: without dithering, and letting a pixel keep the previous frame's value or
+ *   palette within a small error (interFrameMaxError 4, interPaletteMaxError 16).
+ *   With 8 instead of 16, a flat-colour 480x320 animation of 12 frames resized by
+ *   half came to 28.2 KB at SSIM 0.998, against plain sharp's 40.7 KB and
+ *   ImageMagick's -layers optimize 30.6 KB at 0.994 (unresized 34.1 KB against
+ *   43.2 KB and 36.0 KB), but the real-image suite's 400x300 animation stayed
+ *   0.2 % above ImageMagick; 16 brings it under.
  */
 const ENCODERS: Record<ImageFormat, (image: Sharp) => Sharp> = {
   jpeg: (image) => image.jpeg({ quality: QUALITY, mozjpeg: false, progressive: false }),
   png: (image) => image.png({ palette: true, quality: QUALITY, effort: 1, dither: 0, compressionLevel: 6 }),
-  webp: (image) => image.webp({ quality: QUALITY, effort: 0 }),
-  avif: (image) => image.avif({ quality: QUALITY, effort: 1 }),
-  gif: (image) => image.gif(),
+  webp: (image) => image.webp({ quality: QUALITY, effort: 4 }),
+  avif: (image) => image.avif({ quality: QUALITY, effort: 4 }),
+  gif: (image) => image.gif({ dither: 0, interFrameMaxError: 4, interPaletteMaxError: 16 }),
 };
+
+/**
+ * libvips writes a palette PNG as RGB; a grey picture is written as 8-bit grey,
+ * losslessly (a 16-bit one at half its bytes).
+ */
+const greyPng = (image: Sharp): Sharp => image.png({ palette: false, compressionLevel: 9, adaptiveFiltering: true });
+
+/**
+ * Up to this many pixels a PNG is quantised at sharp's default effort and zlib
+ * level 9: for icons and PngSuite-sized files the fast settings made outputs up
+ * to 20 % larger than a plain sharp script's, and the time is a few milliseconds.
+ */
+const SMALL_PNG_PIXELS = 250_000;
+const smallPng = (image: Sharp): Sharp => image.png({ palette: true, quality: QUALITY, compressionLevel: 9 });
+
+function encoderFor(format: ImageFormat, colour: Colour, output: Size): (image: Sharp) => Sharp {
+  if (format !== 'png') return ENCODERS[format];
+  if (colour === 'grey') return greyPng;
+  return output.width * output.height <= SMALL_PNG_PIXELS ? smallPng : ENCODERS.png;
+}
 
 interface Size {
   width: number;
   height: number;
 }
 
+/**
+ * How the decoded pixels become sRGB: 'grey' stays one channel (JPEG and PNG);
+ * 'untagged-cmyk' is converted the way browsers show a CMYK JPEG without a
+ * profile; 'rgb' goes through libvips' colour management (any embedded profile)
+ * and 'deep' (16-bit, or CMYK with a profile) through an sRGB pipeline.
+ */
+type Colour = 'grey' | 'untagged-cmyk' | 'rgb' | 'deep';
+
 interface Source extends Size {
   frames: number;
+  colour: Colour;
+  /** EXIF orientation, 1 when absent. */
+  orientation: number;
+  /** EXIF, XMP or IPTC present. */
+  hasMetadata: boolean;
 }
 
 let concurrencyConfigured = false;
@@ -182,7 +221,8 @@ export class ImageTransformer {
   async transform(input: Buffer, options: TransformOptions): Promise<TransformResult> {
     const plan = await this.plan(input, options);
     const { data, info } = await this.encode(input, plan, (image) => image.toBuffer({ resolveWithObject: true }));
-    if (keepsOriginal(plan, input, data.length)) return { data: input, ...original(plan, input) };
+    const kept = keptOriginal(plan, input, data.length);
+    if (kept) return { data: kept, ...original(plan, input, kept) };
     return { data, ...encoded(plan, input, info) };
   }
 
@@ -195,9 +235,10 @@ export class ImageTransformer {
   async transformToFile(input: Buffer, options: TransformOptions, path: string): Promise<TransformInfo> {
     const plan = await this.plan(input, options);
     const info = await this.encode(input, plan, (image) => image.toFile(path));
-    if (!keepsOriginal(plan, input, info.size)) return encoded(plan, input, info);
-    await writeFile(path, input);
-    return original(plan, input);
+    const kept = keptOriginal(plan, input, info.size);
+    if (!kept) return encoded(plan, input, info);
+    await writeFile(path, kept);
+    return original(plan, input, kept);
   }
 
   private async plan(input: Buffer, options: TransformOptions): Promise<Plan> {
@@ -224,13 +265,15 @@ export class ImageTransformer {
       // dimensions in the message.
       metadata = await sharp(input, { failOn: FAIL_ON, animated, limitInputPixels: false }).metadata();
     } catch (error) {
-      throw permanent(ImageErrorCode.DecodeError, `Unreadable ${format} header: ${describe(error)}`, error);
+      throw decodeError(format, describe(error), error);
     }
     // The sniffed format decides the loader; an AVIF signature around HEVC data is HEIC.
     if (metadata.format !== LOADER[format] || (format === 'avif' && metadata.compression !== 'av1')) {
       const actual = metadata.compression ? `${metadata.format}/${metadata.compression}` : metadata.format;
       throw permanent(ImageErrorCode.UnsupportedFormat, `Content is ${actual}, not the ${format} its signature claims`);
     }
+
+    if (!endsWhereItShould(format, input)) throw truncatedError(format);
 
     const frames = animated ? (metadata.pages ?? 1) : 1;
     const frameHeight = animated ? (metadata.pageHeight ?? metadata.height) : metadata.height;
@@ -248,7 +291,15 @@ export class ImageTransformer {
     }
     // libvips cannot rotate a multi-frame image ("Rotate is not supported for
     // multi-page images"), so an animation keeps its stored orientation.
-    return frames > 1 ? { width: metadata.width, height: frameHeight, frames } : { ...metadata.autoOrient, frames };
+    const details = {
+      frames,
+      colour: colourOf(metadata),
+      orientation: metadata.orientation ?? 1,
+      hasMetadata: Boolean(metadata.exif ?? metadata.xmp ?? metadata.iptc),
+    };
+    return frames > 1
+      ? { width: metadata.width, height: frameHeight, ...details }
+      : { ...metadata.autoOrient, ...details };
   }
 
   /**
@@ -269,48 +320,73 @@ export class ImageTransformer {
     const animated = source.frames > 1;
     // sharp offers libjpeg's shrink only through libvips' "file[options]" syntax.
     const scratch = plan.shrinkOnLoad > 1 ? join(this.scratchDir, `pixbatch-${randomUUID()}.jpg`) : null;
-    if (scratch) await writeFile(scratch, input);
-    // Without keep*/with* calls sharp writes no EXIF, XMP, IPTC or ICC data; colour
-    // is converted to sRGB (CMYK through its profile or libvips' default one) first.
-    const image = sharp(scratch ? `${scratch}[shrink=${plan.shrinkOnLoad}]` : input, {
-      failOn: FAIL_ON,
-      animated,
-      limitInputPixels: this.options.maxPixels,
-    });
-    if (!animated) image.autoOrient();
-    image.toColourspace('srgb');
-    if (this.options.timeoutSeconds !== undefined) image.timeout({ seconds: this.options.timeoutSeconds });
-    // fit 'fill' with both sides computed from the factor; for animations the height is per frame.
-    if (size) image.resize({ width: size.width, height: size.height, fit: 'fill' });
     try {
-      return await write(ENCODERS[format](image));
+      if (scratch) await writeFile(scratch, input);
+      const loaded = scratch ? `${scratch}[shrink=${plan.shrinkOnLoad}]` : input;
+      const image = source.colour === 'untagged-cmyk' ? await this.untaggedCmyk(loaded) : this.load(loaded, animated);
+      // Without keep*/with* calls sharp writes no EXIF, XMP, IPTC or ICC data.
+      if (!animated) image.autoOrient();
+      if (source.colour === 'grey') {
+        image.toColourspace('b-w');
+      } else if (source.colour === 'deep') {
+        // sharp's default pipeline keeps a 16-bit input in 'rgb16' and then applies
+        // its embedded profile wrongly (Adobe RGB came out at mean dE2000 2.3, CMYK
+        // with a profile at 5.4, against LittleCMS); an 'srgb' pipeline converts
+        // from the profile first (0.0 and 0.3, test/integration/real-images.spec.ts).
+        // Not for everything: it made 8-bit WebP outputs 8 % larger at lower SSIM.
+        image.pipelineColourspace('srgb').toColourspace('srgb');
+      } else {
+        image.toColourspace('srgb');
+      }
+      if (this.options.timeoutSeconds !== undefined) image.timeout({ seconds: this.options.timeoutSeconds });
+      // fit 'fill' with both sides computed from the factor; for animations the height is per frame.
+      if (size) image.resize({ width: size.width, height: size.height, fit: 'fill' });
+      return await write(encoderFor(format, source.colour, size ?? source)(image));
     } catch (error) {
-      const full = error instanceof Error ? error.message : String(error);
-      const text = describe(error);
-      if (TIMED_OUT.test(full)) {
-        throw permanent(
-          ImageErrorCode.ProcessingError,
-          `Processing took longer than ${this.options.timeoutSeconds} s (${text})`,
-          error,
-        );
-      }
-      if (DECODE_FAILURE.test(full)) {
-        throw permanent(ImageErrorCode.DecodeError, `Corrupt ${format} data: ${text}`, error);
-      }
-      if (UNKNOWN_ERROR.test(full)) {
-        const reason = await this.decodeFailure(input, animated);
-        if (reason !== null) {
-          throw permanent(ImageErrorCode.DecodeError, `Corrupt ${format} data: ${reason}`, error);
-        }
-        // Decoding alone works, so what failed is not the data: worth another attempt.
-        throw new ImageJobError(ImageErrorCode.ProcessingError, `Could not process the ${format} image: ${text}`, true, {
-          cause: error,
-        });
-      }
-      throw permanent(ImageErrorCode.ProcessingError, `Could not process the ${format} image: ${text}`, error);
+      throw await this.failure(input, format, animated, error);
     } finally {
       if (scratch) await rm(scratch, { force: true });
     }
+  }
+
+  private load(loaded: Buffer | string, animated: boolean): Sharp {
+    return sharp(loaded, { failOn: FAIL_ON, animated, limitInputPixels: this.options.maxPixels });
+  }
+
+  /**
+   * Browsers show a CMYK JPEG without a profile as (255-C)(255-K)/255 per
+   * channel (Skia; Pillow does the same); libvips would go through a press
+   * profile, which came out flatter and lighter (mean dE2000 5.2 against 0.0).
+   * Returns the upright sRGB pixels.
+   */
+  private async untaggedCmyk(loaded: Buffer | string): Promise<Sharp> {
+    const image = this.load(loaded, false).autoOrient().pipelineColourspace('cmyk').toColourspace('cmyk');
+    if (this.options.timeoutSeconds !== undefined) image.timeout({ seconds: this.options.timeoutSeconds });
+    const { data, info } = await image.raw().toBuffer({ resolveWithObject: true });
+    const rgb = Buffer.allocUnsafe(info.width * info.height * 3);
+    for (let from = 0, to = 0; from < data.length; from += 4, to += 3) {
+      const white = 255 - data[from + 3];
+      rgb[to] = Math.round(((255 - data[from]) * white) / 255);
+      rgb[to + 1] = Math.round(((255 - data[from + 1]) * white) / 255);
+      rgb[to + 2] = Math.round(((255 - data[from + 2]) * white) / 255);
+    }
+    return sharp(rgb, { raw: { width: info.width, height: info.height, channels: 3 } });
+  }
+
+  /**
+   * Whose fault a failed pipeline was. libvips' text cannot decide it: it may be
+   * lost or another image's (one error buffer per process), and bad data can
+   * surface as an encoder's "unable to write to target". Decoding the input
+   * alone can: if that fails too, the file is corrupt.
+   */
+  private async failure(input: Buffer, format: ImageFormat, animated: boolean, error: unknown): Promise<ImageJobError> {
+    if (error instanceof ImageJobError) return error;
+    const text = error instanceof Error ? error.message : String(error);
+    if (TIMED_OUT.test(text)) return timeoutError(format, this.options.timeoutSeconds, error);
+    const reason = await this.decodeFailure(input, animated);
+    if (reason !== null) return decodeError(format, reason, error, input);
+    // Decoding alone works, so what failed is not the data: worth another attempt.
+    return processingError(format, error, true);
   }
 }
 
@@ -344,25 +420,39 @@ function shrinkOnLoadFactor(source: Size, target: Size): number {
 
 /**
  * Never hand back more bytes than we were given: when re-encoding at the same
- * size does not shrink the file (already well compressed, or tiny), the input
- * is the output. A resize is always honoured, since the caller asked for those
- * dimensions. The kept original also keeps its metadata and colour profile;
- * browsers apply its EXIF orientation, hence the oriented size.
+ * size does not shrink the file (already well compressed, or tiny), the input,
+ * stripped of personal metadata, is the output. A resize is always honoured,
+ * since the caller asked for those dimensions. The kept original keeps its
+ * colour profile, which browsers apply, and its orientation (strip-metadata.ts),
+ * hence the oriented size. Null: re-encoding wins, or the input cannot be
+ * stripped without re-encoding.
  */
-function keepsOriginal(plan: Plan, input: Buffer, encodedBytes: number): boolean {
-  return plan.target === null && encodedBytes >= input.length;
+function keptOriginal(plan: Plan, input: Buffer, encodedBytes: number): Buffer | null {
+  if (plan.target !== null) return null;
+  const stripped = stripMetadata(plan.format, input, plan.source);
+  return stripped !== null && stripped.length <= encodedBytes ? stripped : null;
 }
 
-function original(plan: Plan, input: Buffer): TransformInfo {
+function original(plan: Plan, input: Buffer, kept: Buffer): TransformInfo {
   const { format, source } = plan;
   return {
     format,
     width: source.width,
     height: source.height,
     bytesIn: input.length,
-    bytesOut: input.length,
+    bytesOut: kept.length,
     keptOriginal: true,
   };
+}
+
+function colourOf(metadata: Metadata): Colour {
+  // Of the formats we read, only JPEG holds CMYK.
+  if (metadata.space === 'cmyk' && !metadata.hasProfile) return 'untagged-cmyk';
+  // GIF and WebP have no single-channel form; a grey WebP is stored as colour anyway.
+  if ((metadata.format === 'jpeg' || metadata.format === 'png') && (metadata.space === 'b-w' || metadata.space === 'grey16')) {
+    return 'grey';
+  }
+  return metadata.depth !== 'uchar' || metadata.space === 'cmyk' ? 'deep' : 'rgb';
 }
 
 function encoded(plan: Plan, input: Buffer, info: OutputInfo): TransformInfo {

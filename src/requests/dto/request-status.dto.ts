@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { WebhookDeliveryStatus } from '../../webhooks/webhook-delivery-status.js';
-import { WebhookEventType } from '../../webhooks/webhook-event.js';
+import { WebhookEventType } from '../request-events.js';
 import { RequestStatus } from '../request-status.js';
 
 export class ImageCountsDto {
@@ -42,8 +41,20 @@ export class RequestLinksDto {
   @ApiProperty({ example: '/api/v1/requests/0b9f…/export' }) export: string;
 }
 
-/** Before the request is terminal there is nothing to deliver yet; afterwards, the delivery's own status. */
-export const WEBHOOK_STATES = ['awaiting_completion', 'not_subscribed', ...Object.values(WebhookDeliveryStatus)] as const;
+/**
+ * Before the request is terminal there is nothing to deliver yet; afterwards,
+ * the delivery's own status (webhooks/request-webhook-state.ts fails to
+ * compile if a delivery status is missing here).
+ */
+export const WEBHOOK_STATES = [
+  'awaiting_completion',
+  'not_subscribed',
+  'pending',
+  'sending',
+  'delivered',
+  'failed',
+  'exhausted',
+] as const;
 export type WebhookState = (typeof WEBHOOK_STATES)[number];
 
 export class RequestWebhookDto {

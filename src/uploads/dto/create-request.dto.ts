@@ -1,7 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
-import { WEBHOOK_EVENT_TYPES } from '../../webhooks/webhook-event.js';
+import { WEBHOOK_EVENT_TYPES } from '../../requests/request-events.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../../webhooks/webhook-registration.service.js';
 
 const RESIZE_MESSAGE =

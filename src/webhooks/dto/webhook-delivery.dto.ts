@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { WebhookDeliveryStatus } from '../webhook-delivery-status.js';
-import { WebhookEventType } from '../webhook-event.js';
+import { WebhookEventType } from '../../requests/request-events.js';
 import { WebhookEventDto } from './webhook-event.dto.js';
 
 export class WebhookAttemptDto {

@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { RequestCountsDto } from '../../requests/dto/request-status.dto.js';
 import { RequestStatus } from '../../requests/request-status.js';
-import { WebhookEventType } from '../webhook-event.js';
+import { WebhookEventType } from '../../requests/request-events.js';
 
 export class WebhookEventLinksDto {
   @ApiProperty({ example: 'https://pixbatch.example.com/api/v1/requests/0b9f3c1e-…' }) status: string;

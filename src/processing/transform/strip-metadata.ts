@@ -1,0 +1,134 @@
+import { gifBlocks } from './gif-structure.js';
+import type { ImageFormat } from './image-format.js';
+
+/**
+ * A kept original (re-encoding did not make it smaller) without personal
+ * metadata: EXIF (GPS, camera serials, dates), XMP, IPTC and comments go,
+ * without re-encoding a pixel. What browsers need to show it as it is stays:
+ * the ICC profile, JFIF and Adobe (CMYK) markers, animation control.
+ * Orientation survives in JPEG as a minimal EXIF block holding only that tag;
+ * other formats keep their orientation only inside EXIF, so a rotated one
+ * returns null and is re-encoded upright instead. Null also for an AVIF that
+ * carries metadata: rewriting its boxes is not worth the risk.
+ */
+export function stripMetadata(
+  format: ImageFormat,
+  input: Buffer,
+  details: { orientation: number; hasMetadata: boolean },
+): Buffer | null {
+  switch (format) {
+    case 'jpeg':
+      return stripJpeg(input, details.orientation);
+    case 'png':
+      return details.orientation === 1 ? stripPng(input) : null;
+    case 'webp':
+      return details.orientation === 1 ? stripWebp(input) : null;
+    case 'gif':
+      return stripGif(input);
+    case 'avif':
+      return details.hasMetadata || details.orientation !== 1 ? null : input;
+  }
+}
+
+// APP0 (JFIF), APP2 (ICC profile, MPF) and APP14 (Adobe: how to read CMYK) stay;
+// APP1 (EXIF, XMP), APP3-APP13 (IPTC in APP13), APP15 and comments go.
+const JPEG_KEPT_APP = new Set([0xe0, 0xe2, 0xee]);
+
+function stripJpeg(jpeg: Buffer, orientation: number): Buffer | null {
+  const parts: Buffer[] = [jpeg.subarray(0, 2)];
+  let offset = 2;
+  let inserted = orientation === 1;
+  while (offset + 4 <= jpeg.length && jpeg[offset] === 0xff) {
+    const marker = jpeg[offset + 1];
+    // Start of scan: entropy-coded data follows, and metadata sits before it.
+    if (marker === 0xda) break;
+    // Fill bytes or a marker without a length here: too unusual to rewrite safely.
+    if (marker === 0xff || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9)) return null;
+    const end = offset + 2 + jpeg.readUInt16BE(offset + 2);
+    if (end > jpeg.length) return null;
+    const isApp = (marker >= 0xe0 && marker <= 0xef) || marker === 0xfe;
+    if (!inserted && marker !== 0xe0) {
+      parts.push(orientationExif(orientation));
+      inserted = true;
+    }
+    if (!isApp || JPEG_KEPT_APP.has(marker)) parts.push(jpeg.subarray(offset, end));
+    offset = end;
+  }
+  if (!inserted) parts.push(orientationExif(orientation));
+  parts.push(jpeg.subarray(offset));
+  return Buffer.concat(parts);
+}
+
+/** An APP1 EXIF segment with one IFD entry: Orientation (0x0112, SHORT). */
+function orientationExif(orientation: number): Buffer {
+  const tiff = Buffer.alloc(26);
+  tiff.write('MM\0*', 0, 'latin1');
+  tiff.writeUInt32BE(8, 4);
+  tiff.writeUInt16BE(1, 8);
+  tiff.writeUInt16BE(0x0112, 10);
+  tiff.writeUInt16BE(3, 12);
+  tiff.writeUInt32BE(1, 14);
+  tiff.writeUInt16BE(orientation, 18);
+  // Bytes 22-25: no next IFD.
+  const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), tiff]);
+  const header = Buffer.from([0xff, 0xe1, 0, 0]);
+  header.writeUInt16BE(payload.length + 2, 2);
+  return Buffer.concat([header, payload]);
+}
+
+const PNG_DROPPED = new Set(['eXIf', 'tEXt', 'zTXt', 'iTXt', 'tIME']);
+
+function stripPng(png: Buffer): Buffer | null {
+  const parts: Buffer[] = [png.subarray(0, 8)];
+  let offset = 8;
+  while (offset + 12 <= png.length) {
+    const end = offset + 12 + png.readUInt32BE(offset);
+    if (end > png.length) return null;
+    if (!PNG_DROPPED.has(png.toString('latin1', offset + 4, offset + 8))) parts.push(png.subarray(offset, end));
+    offset = end;
+  }
+  parts.push(png.subarray(offset));
+  return Buffer.concat(parts);
+}
+
+const VP8X_EXIF = 0x08;
+const VP8X_XMP = 0x04;
+
+function stripWebp(webp: Buffer): Buffer | null {
+  if (webp.toString('latin1', 12, 16) !== 'VP8X') return webp; // simple formats carry no metadata
+  const parts: Buffer[] = [];
+  let offset = 12;
+  while (offset + 8 <= webp.length) {
+    const size = webp.readUInt32LE(offset + 4);
+    const end = offset + 8 + size + (size % 2);
+    if (end > webp.length) return null;
+    const id = webp.toString('latin1', offset, offset + 4);
+    if (id === 'VP8X') {
+      const chunk = Buffer.from(webp.subarray(offset, end));
+      chunk[8] &= ~(VP8X_EXIF | VP8X_XMP);
+      parts.push(chunk);
+    } else if (id !== 'EXIF' && id !== 'XMP ') {
+      parts.push(webp.subarray(offset, end));
+    }
+    offset = end;
+  }
+  const body = Buffer.concat(parts);
+  const header = Buffer.from(webp.subarray(0, 12));
+  header.writeUInt32LE(body.length + 4, 4);
+  return Buffer.concat([header, body]);
+}
+
+// Looping (NETSCAPE2.0, ANIMEXTS1.0) is what an application extension is kept for; XMP and the rest go.
+const GIF_KEPT_APPLICATIONS = new Set(['NETSCAPE2.0', 'ANIMEXTS1.0']);
+const GIF_COMMENT = 0xfe;
+
+function stripGif(gif: Buffer): Buffer | null {
+  const blocks = gifBlocks(gif);
+  if (blocks === null) return null;
+  const kept = blocks.filter(
+    (block) =>
+      !(block.kind === 'extension' && block.label === GIF_COMMENT) &&
+      !(block.kind === 'application' && !GIF_KEPT_APPLICATIONS.has(block.application ?? '')),
+  );
+  return Buffer.concat(kept.map((block) => gif.subarray(block.start, block.end)));
+}

@@ -1,0 +1,69 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { ProcessingRequest } from './processing-request.entity.js';
+import type { RequestWebhookDto } from './dto/request-status.dto.js';
+import { RequestStatus } from './request-status.js';
+
+/**
+ * The events a request's lifecycle announces, and the two ports through which
+ * it hands them on: the webhooks feature implements both, so requests/ never
+ * imports webhooks/ (the finalizer writes the event in its own transaction).
+ */
+
+/** Every event a receiver can subscribe to; today all of them announce a terminal status. */
+export enum WebhookEventType {
+  RequestCompleted = 'request.completed',
+  RequestCompletedWithErrors = 'request.completed_with_errors',
+  RequestFailed = 'request.failed',
+  RequestCancelled = 'request.cancelled',
+}
+
+export const WEBHOOK_EVENT_TYPES: readonly WebhookEventType[] = Object.values(WebhookEventType);
+
+/** What a request subscribes to when it names no `webhookEvents`. */
+export const DEFAULT_WEBHOOK_EVENTS: readonly WebhookEventType[] = [
+  WebhookEventType.RequestCompleted,
+  WebhookEventType.RequestCompletedWithErrors,
+  WebhookEventType.RequestFailed,
+  WebhookEventType.RequestCancelled,
+];
+
+const EVENT_FOR_STATUS: Partial<Record<RequestStatus, WebhookEventType>> = {
+  [RequestStatus.Completed]: WebhookEventType.RequestCompleted,
+  [RequestStatus.CompletedWithErrors]: WebhookEventType.RequestCompletedWithErrors,
+  [RequestStatus.Failed]: WebhookEventType.RequestFailed,
+  [RequestStatus.Cancelled]: WebhookEventType.RequestCancelled,
+};
+
+export function eventForStatus(status: RequestStatus): WebhookEventType | null {
+  return EVENT_FOR_STATUS[status] ?? null;
+}
+
+/** The terminal request as the finalizer's UPDATE returned it. */
+export interface TerminalRequestSnapshot {
+  id: string;
+  status: RequestStatus;
+  webhookUrl: string | null;
+  webhookEvents: readonly string[] | null;
+  productCount: number;
+  productsProcessed: number;
+  imageCount: number;
+  imagesSucceeded: number;
+  imagesFailed: number;
+  imagesCancelled: number;
+  /** The round (first run, then each retry) this terminal status closes; one event per round. */
+  retryRound: number;
+  createdAt: Date;
+  completedAt: Date;
+}
+
+/** Where a terminal event goes: written in the caller's transaction, sent after its commit. */
+export abstract class RequestEventOutbox {
+  /** The new delivery's id, or null when the request has no webhook or did not subscribe to the event. */
+  abstract recordTerminalEvent(tx: EntityManager, request: TerminalRequestSnapshot): Promise<string | null>;
+  abstract dispatch(deliveryId: string): Promise<void>;
+}
+
+/** What a request's status reports about its webhook. */
+export abstract class RequestWebhookState {
+  abstract stateOf(request: ProcessingRequest): Promise<RequestWebhookDto>;
+}

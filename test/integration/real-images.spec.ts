@@ -1,0 +1,251 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { ImageErrorCode, ImageJobError } from '../../src/processing/image-error.js';
+import type { ImageFormat } from '../../src/processing/transform/image-format.js';
+import { ImageTransformer } from '../../src/processing/transform/image-transformer.js';
+import { meanDeltaE2000 } from '../support/delta-e.js';
+// @ts-expect-error: plain JavaScript shared with the bench, no declarations.
+import { imageMagick, imageMagickGif, plainSharp, ssim } from '../../bench/lib/formats.mjs';
+
+/*
+ * The transformer on real files from Debian packages (test/fixtures/real-images.sh:
+ * Go's image test data with PngSuite, free ICC profiles), plus files derived from
+ * those real pictures where Debian ships none (ICC-tagged 16-bit PNGs, WebP, AVIF,
+ * animations). Colours are measured against LittleCMS (test/fixtures/lcms-reference.py,
+ * Debian's python3-pil), bytes and SSIM against a plain sharp script and ImageMagick.
+ * .ci/run installs python3-pil and imagemagick.
+ */
+const run = promisify(execFile);
+const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
+const SUITE_BUDGET_MS = 120_000;
+
+interface RealFile {
+  name: string;
+  format: ImageFormat;
+  data: Buffer;
+}
+
+const FORMATS: Record<string, ImageFormat> = { jpeg: 'jpeg', jpg: 'jpeg', png: 'png', gif: 'gif', webp: 'webp', avif: 'avif' };
+// Go's *.truncated.jpeg ends with an EOI marker after its cut scan, and Go, libjpeg and
+// browsers show it with a grey bottom; *.truncated.png is that rendering. Both are readable.
+const BROKEN = /^invalid-/;
+
+async function readDir(dir: string): Promise<RealFile[]> {
+  const names = (await readdir(dir)).filter((name) => FORMATS[name.split('.').pop() ?? '']).sort();
+  return Promise.all(
+    names.map(async (name) => ({ name, format: FORMATS[name.split('.').pop()!], data: await readFile(join(dir, name)) })),
+  );
+}
+
+/** LittleCMS's sRGB rendering of `input` (relative colorimetric), as a PNG without profile. */
+async function lcmsReference(input: Buffer, options: { naiveCmyk?: boolean } = {}): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'pixbatch-lcms-'));
+  try {
+    await writeFile(join(dir, 'in'), input);
+    const args = [join(FIXTURES, 'lcms-reference.py'), join(dir, 'in'), join(dir, 'out.png')];
+    await run('/usr/bin/python3', options.naiveCmyk ? [...args, '--naive-cmyk'] : args);
+    return await readFile(join(dir, 'out.png'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** PNG colour type 0 or 4: grey, with or without alpha. */
+function isGreyPng(png: Buffer): boolean {
+  return png[25] === 0 || png[25] === 4;
+}
+
+async function failure(transformer: ImageTransformer, input: Buffer): Promise<ImageJobError> {
+  const error: unknown = await transformer.transform(input, { resize: null }).then(
+    () => undefined,
+    (reason: unknown) => reason,
+  );
+  expect(error).toBeInstanceOf(ImageJobError);
+  return error as ImageJobError;
+}
+
+describe('real image files', () => {
+  const started = performance.now();
+  const transformer = new ImageTransformer({ maxPixels: 100_000_000, timeoutSeconds: 60 });
+  let root: string;
+  let readable: RealFile[];
+  let icc: string;
+  let photo: Buffer;
+
+  beforeAll(async () => {
+    const { stdout } = await run('bash', [join(FIXTURES, 'real-images.sh')], { maxBuffer: 1 << 20 });
+    root = stdout.trim().split('\n').pop()!;
+    icc = join(root, 'icc');
+    const all = [
+      ...(await readDir(join(root, 'go', 'image'))),
+      ...(await readDir(join(root, 'go', 'png'))),
+      ...(await readDir(join(root, 'go', 'png', 'pngsuite'))),
+    ];
+    readable = all.filter((file) => !BROKEN.test(file.name));
+    photo = await readFile(join(root, 'go', 'image', 'video-001.png'));
+  }, 60_000);
+
+  afterAll(() => {
+    // The whole suite has a budget: it runs in every CI build on a 2-core machine.
+    expect(performance.now() - started).toBeLessThan(SUITE_BUDGET_MS);
+  });
+
+  it('processes every readable file, with no EXIF in any output', async () => {
+    expect(readable.length).toBeGreaterThan(60);
+    for (const file of readable) {
+      const result = await transformer.transform(file.data, { resize: null }).catch((error: unknown) => {
+        throw new Error(`${file.name}: ${(error as Error).message}`);
+      });
+      expect(result.format).toBe(file.format);
+      expect((await sharp(result.data).metadata()).exif).toBeUndefined();
+    }
+  }, 60_000);
+
+  describe('colour: re-encoded outputs within mean dE2000 1 of LittleCMS', () => {
+    const adobe = () => join(icc, 'compatibleWithAdobeRGB1998.icc');
+    const cases: [string, () => Promise<Buffer>, number][] = [
+      ['16-bit PNG, Adobe RGB', () => sharp(photo).withIccProfile(adobe()).toColourspace('rgb16').png().toBuffer(), 1],
+      ['8-bit PNG, Adobe RGB', () => sharp(photo).withIccProfile(adobe()).png().toBuffer(), 1],
+      ['16-bit PNG, Display P3', () => sharp(photo).withIccProfile('p3').toColourspace('rgb16').png().toBuffer(), 1],
+      ['JPEG, Adobe RGB', () => sharp(photo).withIccProfile(adobe()).jpeg({ quality: 95 }).toBuffer(), 1],
+      ['JPEG, Display P3', () => sharp(photo).withIccProfile('p3').jpeg({ quality: 95 }).toBuffer(), 1],
+      ['CMYK JPEG with a profile', () => sharp(photo).withIccProfile('cmyk').jpeg({ quality: 95 }).toBuffer(), 1],
+      // Go's CMYK JPEG carries no profile: browsers show it by the naive formula.
+      ['CMYK JPEG without a profile', () => readFile(join(root, 'go', 'image', 'video-001.cmyk.jpeg')), 1.5],
+    ];
+
+    it.each(cases)('%s', async (_name, make, limit) => {
+      const input = await make();
+      const meta = await sharp(input).metadata();
+      const untaggedCmyk = meta.space === 'cmyk' && !meta.hasProfile;
+      expect(meta.hasProfile || untaggedCmyk).toBe(true);
+      const format = meta.format === 'jpeg' ? 'jpeg' : 'png';
+
+      const result = await transformer.transform(input, { resize: null });
+      // The reference goes through the same encoder, and both are compared over 8x8
+      // averages, so that quality 50 and the palette are not counted as colour errors.
+      const reference = await lcmsReference(input, { naiveCmyk: untaggedCmyk });
+      const referenceOut = await transformer.transform(
+        await sharp(reference).toFormat(format, { quality: 100 }).toBuffer(),
+        { resize: null },
+      );
+
+      expect(result).toMatchObject({ keptOriginal: false, format });
+      expect((await sharp(result.data).metadata()).hasProfile).toBe(false);
+      expect(await meanDeltaE2000(result.data, referenceOut.data, 8)).toBeLessThanOrEqual(limit);
+    });
+  });
+
+  it.each(['video-005.gray.jpeg', 'video-005.gray.png', 'basn0g08.png', 'basn0g16.png', 'gray-gradient.interlaced.png'])(
+    'keeps grey %s grey: one channel out',
+    async (name) => {
+      const file = readable.find((candidate) => candidate.name === name)!;
+
+      const result = await transformer.transform(file.data, { resize: 0.5 });
+
+      expect(await sharp(result.data).metadata()).toMatchObject({ channels: 1 });
+    },
+  );
+
+  describe('broken files fail as DECODE_ERROR, in words, without paths', () => {
+    const cut = (data: Buffer) => data.subarray(0, Math.floor(data.length * 0.6));
+    const broken: [string, () => Promise<Buffer>, RegExp][] = [
+      ['invalid-crc32.png', () => readFile(join(root, 'go', 'png', 'invalid-crc32.png')), /checksum/],
+      ['invalid-trunc.png', () => readFile(join(root, 'go', 'png', 'invalid-trunc.png')), /incomplete|damaged/],
+      ['invalid-zlib.png', () => readFile(join(root, 'go', 'png', 'invalid-zlib.png')), /damaged/],
+      ['a truncated JPEG', async () => cut(await readFile(join(root, 'go', 'image', 'video-001.progressive.jpeg'))), /incomplete/],
+      ['a truncated PNG', async () => cut(await readFile(join(root, 'go', 'image', 'video-001.png'))), /incomplete|damaged/],
+      ['a truncated GIF', async () => cut(await readFile(join(root, 'go', 'image', 'video-001.gif'))), /incomplete/],
+      ['a truncated WebP', async () => cut(await sharp(photo).webp({ quality: 90 }).toBuffer()), /incomplete|damaged/],
+      ['a truncated AVIF', async () => cut(await sharp(photo).avif({ quality: 90 }).toBuffer()), /incomplete|damaged/],
+    ];
+
+    it.each(broken)('%s', async (_name, make, words) => {
+      const error = await failure(transformer, await make());
+
+      expect(error).toMatchObject({ code: ImageErrorCode.DecodeError, retryable: false });
+      expect(error.message).toMatch(words);
+      expect(error.message).not.toMatch(/\/|\\|tmp|vips|lib(png|jpeg|heif|webp)/i);
+    });
+
+    it('names each image its own format when they fail side by side', async () => {
+      const inputs = await Promise.all(broken.map(([, make]) => make()));
+      const formats = inputs.map((input) => transformer.identify(input));
+      for (let round = 0; round < 3; round++) {
+        const errors = await Promise.all(inputs.map((input) => failure(transformer, input)));
+        errors.forEach((error, index) => {
+          const name = { jpeg: 'JPEG', png: 'PNG', gif: 'GIF', webp: 'WebP', avif: 'AVIF' }[formats[index]];
+          expect(error.message).toContain(`The ${name} file`);
+        });
+      }
+    });
+  });
+
+  describe('bytes: no bigger than a plain sharp script at quality 50, at equal SSIM', () => {
+    it('for every readable file and for WebP and AVIF made from real pictures, file by file within 5 %', async () => {
+      const derived: RealFile[] = [];
+      for (const file of readable.filter((candidate) => candidate.name.startsWith('video-001.'))) {
+        if (file.format !== 'png' && file.format !== 'jpeg') continue;
+        derived.push({ name: `${file.name}.webp`, format: 'webp', data: await sharp(file.data).webp({ quality: 90 }).toBuffer() });
+      }
+      derived.push({ name: 'video-001.avif', format: 'avif', data: await sharp(photo).avif({ quality: 80 }).toBuffer() });
+      const worse: string[] = [];
+      // Grey PNGs stay grey and lossless (item 2), where plain sharp makes a colour
+      // palette; untagged CMYK is shown as browsers do, libvips (the SSIM reference) differs.
+      const compared = [...readable, ...derived].filter(
+        (file) => !(file.format === 'png' && isGreyPng(file.data)) && file.name !== 'video-001.cmyk.jpeg',
+      );
+      for (const file of compared) {
+        const animated = file.format === 'gif' || file.format === 'webp';
+        const ours = await transformer.transform(file.data, { resize: 0.5 });
+        const plain: Buffer = await plainSharp(file.data, file.format, 0.5);
+        const [ourSsim, plainSsim] = [await ssim(file.data, ours.data, animated), await ssim(file.data, plain, animated)];
+        // A lower SSIM is accepted only with fewer bytes to show for it, and then by at most 0.01.
+        if (ours.data.length > plain.length * 1.05 || ourSsim < plainSsim - (ours.data.length < plain.length ? 0.01 : 0.002)) {
+          worse.push(`${file.name}: ${ours.data.length} B at ${ourSsim.toFixed(4)} against ${plain.length} B at ${plainSsim.toFixed(4)}`);
+        }
+      }
+      expect(worse).toEqual([]);
+    }, 60_000);
+
+    it('makes flat-colour GIF animations no bigger than ImageMagick -layers optimize, frames and timing kept', async () => {
+      const convert: string | null = await imageMagick();
+      expect(convert).not.toBeNull();
+      const frames = await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          sharp(
+            Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="400" height="300"><rect width="100%" height="100%" fill="#f4e9d0"/>
+              <rect x="${20 + i * 25}" y="60" width="120" height="90" fill="#d23c2a"/><circle cx="${330 - i * 20}" cy="200" r="60" fill="#2a6bd2"/></svg>`),
+          )
+            .png()
+            .toBuffer(),
+        ),
+      );
+      const delay = frames.map((_, i) => 80 + 10 * i);
+      const gif = await sharp(frames, { join: { animated: true } }).gif({ delay, loop: 0 }).toBuffer();
+
+      for (const resize of [null, 0.5]) {
+        const ours = await transformer.transform(gif, { resize });
+        const magick: Buffer = await imageMagickGif(convert, gif, resize);
+
+        expect(ours.data.length).toBeLessThanOrEqual(magick.length);
+        expect(await sharp(ours.data, { animated: true }).metadata()).toMatchObject({ pages: 10, delay, loop: 0 });
+      }
+    });
+
+    it('keeps frames and timing of an animated WebP', async () => {
+      const frames = await Promise.all(
+        [0, 20, 40].map((left) => sharp(photo).extract({ left, top: 0, width: 100, height: 100 }).png().toBuffer()),
+      );
+      const webp = await sharp(frames, { join: { animated: true } }).webp({ quality: 95, delay: [50, 60, 70] }).toBuffer();
+
+      const result = await transformer.transform(webp, { resize: 0.5 });
+
+      expect(await sharp(result.data, { animated: true }).metadata()).toMatchObject({ pages: 3, delay: [50, 60, 70], pageHeight: 50 });
+    });
+  });
+});
