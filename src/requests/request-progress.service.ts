@@ -13,6 +13,8 @@ const RECONNECT_MS = 2_000;
 interface Watcher {
   onRow(row: RequestProgressRow | null): void;
   onKeepAlive(): void;
+  /** The process is shutting down: end the stream (the client reconnects elsewhere with Last-Event-ID). */
+  onShutdown?(): void;
 }
 
 /** What a `progress` event and the final `done` event carry. */
@@ -73,9 +75,15 @@ export class RequestEventHub implements OnModuleDestroy {
     };
   }
 
+  /**
+   * Open streams would keep the HTTP server from closing (they are never
+   * idle), so a stopping API process ends them first; onModuleDestroy runs
+   * before Nest closes the server.
+   */
   onModuleDestroy(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    for (const set of [...this.watchers.values()]) for (const watcher of [...set]) watcher.onShutdown?.();
   }
 
   private async tick(): Promise<void> {
@@ -163,7 +171,9 @@ export class RequestEventStreams {
 
     const [row] = await this.requests.progressOf([requestId]);
     onRow(row ?? null);
-    if (!closed) unwatch = this.hub.watch(requestId, { onRow, onKeepAlive: () => void res.write(': keep-alive\n\n') });
+    if (!closed) {
+      unwatch = this.hub.watch(requestId, { onRow, onKeepAlive: () => void res.write(': keep-alive\n\n'), onShutdown: close });
+    }
   }
 }
 

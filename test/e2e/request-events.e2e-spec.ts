@@ -137,4 +137,19 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect(await response.json()).toMatchObject({ code: 'REQUEST_NOT_FOUND' });
   });
+
+  it('ends open streams when the API process stops, so it can exit (clients reconnect elsewhere)', async () => {
+    images.route('/sse/long.jpg', { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: 20_000 });
+    const requestId = await submit(['/sse/long.jpg']);
+    const stream = readEvents(`${base}/api/v1/requests/${requestId}/events`, {}, 30_000);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const stopping = Date.now();
+    await api.kill('SIGTERM');
+    const read = await stream;
+    expect(read.ended).toBe(true);
+    // pending, then processing once the worker holds the image; no done event: the request goes on.
+    expect(read.events.length).toBeGreaterThanOrEqual(1);
+    expect(read.events.every((event) => event.event === 'progress')).toBe(true);
+    expect(Date.now() - stopping).toBeLessThan(10_000);
+  }, SLOW);
 });
