@@ -64,7 +64,8 @@ console.log(
 
 // The list and sse sections make their rows in SQL: on their own they skip generating the image corpus.
 const NO_CORPUS = new Set(['list', 'sse']);
-const corpus = [...only].every((section) => NO_CORPUS.has(section)) ? {} : await loadCorpus(join(import.meta.dirname, '.corpus'), log);
+const needsCorpus = [...only].some((section) => !NO_CORPUS.has(section));
+const corpus = needsCorpus ? await loadCorpus(join(import.meta.dirname, '.corpus'), log) : {};
 const server = await startImageServer(corpus);
 const env = await BenchEnvironment.create();
 const results = [];

@@ -218,7 +218,8 @@ function summarize(request: RequestStatusDto, say: (line?: string) => void): voi
       : '';
   say(`Status: ${request.status}${request.completed ? took : ` (${request.percent}%)`}`);
   const cancelled = images.cancelled > 0 ? `, ${images.cancelled} cancelled` : '';
-  say(`Images: ${images.succeeded} succeeded, ${images.failed} failed${cancelled}, ${images.pending} pending, of ${images.total}`);
+  const { succeeded, failed, pending, total } = images;
+  say(`Images: ${succeeded} succeeded, ${failed} failed${cancelled}, ${pending} pending, of ${total}`);
   say(`Products: ${products.processed} of ${products.total} processed`);
   if (request.webhook) {
     const { state, attempts, url } = request.webhook;

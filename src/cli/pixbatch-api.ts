@@ -87,9 +87,8 @@ export class PixbatchApi {
   }
 
   async retry(id: string, onlyTransient: boolean): Promise<RequestStatusDto> {
-    return this.unwrap(
-      await retryRequest({ client: this.client, path: { id }, query: onlyTransient ? { only: 'transient' } : undefined }),
-    );
+    const query = onlyTransient ? { only: 'transient' as const } : undefined;
+    return this.unwrap(await retryRequest({ client: this.client, path: { id }, query }));
   }
 
   /**

@@ -2,7 +2,13 @@ import { PassThrough } from 'node:stream';
 import type { RequestStatusDto } from '../../clients/typescript/src/index.js';
 import { formatBar, formatDuration, formatLine, ProgressMeter, progressView } from './progress.js';
 
-function status(succeeded: number, failed: number, total: number, state = 'processing', cancelled = 0): RequestStatusDto {
+function status(
+  succeeded: number,
+  failed: number,
+  total: number,
+  state = 'processing',
+  cancelled = 0,
+): RequestStatusDto {
   return {
     status: state,
     counts: {
