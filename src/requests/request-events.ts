@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { ProcessingRequest } from './processing-request.entity.js';
 import type { RequestWebhookDto } from './dto/request-status.dto.js';
 import { RequestStatus } from './request-status.js';
+import type { TerminalRequest } from './request.repository.js';
 
 /**
  * The events a request's lifecycle announces, and the two ports through which
@@ -38,28 +39,10 @@ export function eventForStatus(status: RequestStatus): WebhookEventType | null {
   return EVENT_FOR_STATUS[status] ?? null;
 }
 
-/** The terminal request as the finalizer's UPDATE returned it. */
-export interface TerminalRequestSnapshot {
-  id: string;
-  status: RequestStatus;
-  webhookUrl: string | null;
-  webhookEvents: readonly string[] | null;
-  productCount: number;
-  productsProcessed: number;
-  imageCount: number;
-  imagesSucceeded: number;
-  imagesFailed: number;
-  imagesCancelled: number;
-  /** The round (first run, then each retry) this terminal status closes; one event per round. */
-  retryRound: number;
-  createdAt: Date;
-  completedAt: Date;
-}
-
 /** Where a terminal event goes: written in the caller's transaction, sent after its commit. */
 export abstract class RequestEventOutbox {
   /** The new delivery's id, or null when the request has no webhook or did not subscribe to the event. */
-  abstract recordTerminalEvent(tx: EntityManager, request: TerminalRequestSnapshot): Promise<string | null>;
+  abstract recordTerminalEvent(tx: EntityManager, request: TerminalRequest): Promise<string | null>;
   abstract dispatch(deliveryId: string): Promise<void>;
 }
 

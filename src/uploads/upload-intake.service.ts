@@ -3,7 +3,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import type { Multipart } from '@fastify/multipart';
+import type { Multipart, MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
@@ -44,51 +44,17 @@ export class UploadIntake {
 
   /** `replayed` is true when an earlier upload with the same Idempotency-Key created the request. */
   async accept(request: FastifyRequest): Promise<CreatedRequestDto & { replayed?: boolean }> {
-    if (!request.isMultipart()) {
-      throw new AppError(
-        HttpStatus.BAD_REQUEST,
-        ErrorCode.NotMultipart,
-        'Expected multipart/form-data',
-        'Send the CSV as a multipart/form-data part named "file".',
-      );
-    }
     const idempotencyKey = this.idempotency.scopedKey(request);
-    const fields: Record<string, string> = {};
     let draft: RequestDraft | undefined;
     let csv: CsvSummary | undefined;
     const csvHash = createHash('sha256');
 
     try {
-      for await (const part of multipartParts(request)) {
-        if (part.type === 'field') {
-          if (isBlank(part.value)) continue;
-          if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
-          fields[part.fieldname] = String(part.value);
-          continue;
-        }
-        if (part.fieldname !== FILE_FIELD) {
-          part.file.resume();
-          throw new AppError(
-            HttpStatus.BAD_REQUEST,
-            ErrorCode.BadRequest,
-            'Unexpected file part',
-            `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
-          );
-        }
+      const fields = await this.readBody(request, async (part) => {
         draft = this.uploads.draft(part.filename || 'products.csv');
-        try {
-          const upload = untilAborted(hashing(multipartStream(part.file), csvHash), draft.signal);
-          csv = await parseProductCsv(upload, this.config.limits, draft);
-        } catch (error) {
-          // Past the limit the file stream just ends, cut mid-row; the parser would
-          // then blame a valid row before the parts iterator reports the limit.
-          if (part.file.truncated) throw Object.assign(new Error('file too large'), { code: 'FST_REQ_FILE_TOO_LARGE' });
-          throw error;
-        } finally {
-          // The parser may stop early (row limit, bad header); drain the rest so the request can end.
-          part.file.resume();
-        }
-      }
+        const upload = untilAborted(hashing(multipartStream(part.file), csvHash), draft.signal);
+        csv = await parseProductCsv(upload, this.config.limits, draft);
+      });
       if (!draft || !csv) throw fileMissing('No part named "file" was sent.');
       const options = await validateFields(fields);
       const webhook = await this.webhooks.register(options.webhookUrl, options.webhookEvents);
@@ -137,6 +103,34 @@ export class UploadIntake {
    * caller learns how the CSV was understood, or gets the same problem document.
    */
   async check(request: FastifyRequest): Promise<CsvCheckDto> {
+    const firstRows: ParsedProduct[] = [];
+    let csv: CsvSummary | undefined;
+    try {
+      const fields = await this.readBody(request, async (part) => {
+        csv = await parseProductCsv(multipartStream(part.file), this.config.limits, {
+          header: () => {},
+          add: (product) => {
+            if (firstRows.length < CHECK_PREVIEW_ROWS) firstRows.push(product);
+          },
+          ready: async () => {},
+        });
+      });
+      if (!csv) throw fileMissing('No part named "file" was sent.');
+      const options = await validateFields(fields);
+      await this.webhooks.register(options.webhookUrl, options.webhookEvents);
+      return toCsvCheckDto(csv, firstRows);
+    } catch (error) {
+      throw this.translateParseError(error);
+    }
+  }
+
+  /**
+   * Walks a multipart body the one way both routes read it: text fields (a
+   * blank one counts as absent) are returned, the one file part is handed to
+   * `read` and drained afterwards, since the parser may stop early (row limit,
+   * bad header) and the request must still end.
+   */
+  private async readBody(request: FastifyRequest, read: (part: MultipartFile) => Promise<void>): Promise<Record<string, string>> {
     if (!request.isMultipart()) {
       throw new AppError(
         HttpStatus.BAD_REQUEST,
@@ -146,44 +140,34 @@ export class UploadIntake {
       );
     }
     const fields: Record<string, string> = {};
-    const firstRows: ParsedProduct[] = [];
-    let csv: CsvSummary | undefined;
-    try {
-      for await (const part of request.parts()) {
-        if (part.type === 'field') {
-          if (isBlank(part.value)) continue;
-          if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
-          fields[part.fieldname] = String(part.value);
-          continue;
-        }
-        if (part.fieldname !== FILE_FIELD) {
-          part.file.resume();
-          throw new AppError(
-            HttpStatus.BAD_REQUEST,
-            ErrorCode.BadRequest,
-            'Unexpected file part',
-            `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
-          );
-        }
-        try {
-          csv = await parseProductCsv(part.file, this.config.limits, {
-            header: () => {},
-            add: (product) => {
-              if (firstRows.length < CHECK_PREVIEW_ROWS) firstRows.push(product);
-            },
-            ready: async () => {},
-          });
-        } finally {
-          part.file.resume();
-        }
+    for await (const part of multipartParts(request)) {
+      if (part.type === 'field') {
+        if (isBlank(part.value)) continue;
+        if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
+        fields[part.fieldname] = String(part.value);
+        continue;
       }
-      if (!csv) throw fileMissing('No part named "file" was sent.');
-      const options = await validateFields(fields);
-      await this.webhooks.register(options.webhookUrl, options.webhookEvents);
-      return toCsvCheckDto(csv, firstRows);
-    } catch (error) {
-      throw this.translateParseError(error);
+      if (part.fieldname !== FILE_FIELD) {
+        part.file.resume();
+        throw new AppError(
+          HttpStatus.BAD_REQUEST,
+          ErrorCode.BadRequest,
+          'Unexpected file part',
+          `Only one file, in the part named "file", is accepted; got a file in "${part.fieldname}".`,
+        );
+      }
+      try {
+        await read(part);
+      } catch (error) {
+        // Past the limit the file stream just ends, cut mid-row; the parser would
+        // then blame a valid row before the parts iterator reports the limit.
+        if (part.file.truncated) throw Object.assign(new Error('file too large'), { code: 'FST_REQ_FILE_TOO_LARGE' });
+        throw error;
+      } finally {
+        part.file.resume();
+      }
     }
+    return fields;
   }
 
   private translateParseError(error: unknown): unknown {

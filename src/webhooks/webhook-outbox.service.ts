@@ -6,9 +6,9 @@ import { requestLinks } from '../requests/request-links.js';
 import {
   DEFAULT_WEBHOOK_EVENTS,
   RequestEventOutbox,
-  type TerminalRequestSnapshot,
   eventForStatus,
 } from '../requests/request-events.js';
+import type { TerminalRequest } from '../requests/request.repository.js';
 import { RetrySchedule } from './retry-schedule.js';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
 import type { WebhookEventPayload } from './webhook-event.js';
@@ -35,7 +35,7 @@ export class WebhookOutbox implements RequestEventOutbox {
    * event.
    */
   // A retried request reaches a terminal status again: a new event, id and delivery per round.
-  async recordTerminalEvent(tx: EntityManager, request: TerminalRequestSnapshot): Promise<string | null> {
+  async recordTerminalEvent(tx: EntityManager, request: TerminalRequest): Promise<string | null> {
     if (!request.webhookUrl) return null;
     const type = eventForStatus(request.status);
     if (!type || !(request.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS).includes(type)) return null;

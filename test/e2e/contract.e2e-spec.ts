@@ -6,7 +6,8 @@ import { QueueName } from '../../src/queue/queue.constants.js';
 import { TEST_REDIS_URL } from '../support/test-env.js';
 import { multipart, startTestApp, TestApp } from '../support/test-app.js';
 
-const UPLOAD_ROUTES = ['/api/v1/requests', '/upload', '/api/upload'];
+// The check route reads the same body the same way, so it answers the same.
+const UPLOAD_ROUTES = ['/api/v1/requests', '/upload', '/api/upload', '/api/v1/requests/validate'];
 const CSV = 'S. No.,Product Name,Input Image Urls\n1,SKU1,http://127.0.0.1:9/a.jpg\n';
 
 /** A raw HTTP exchange over a real socket, for what Node's parser refuses before Fastify sees it. */
