@@ -1,10 +1,11 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage,archive] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage,archive,sse] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 import { execFile } from 'node:child_process';
 import { access, link, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import sharp from 'sharp';
 import { bareLoop, serviceTransformer } from './lib/bare.mjs';
@@ -17,7 +18,7 @@ import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 import { startS3Server } from './lib/s3-server.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'storage', 'archive'];
+const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'storage', 'archive', 'sse'];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -49,6 +50,8 @@ const LIST_REQUESTS = 100_000;
 const LIST_CALLS = 200;
 const ARCHIVE_PRODUCTS = 1000;
 const ARCHIVE_PER_PRODUCT = 5;
+const SSE_STREAMS = 500;
+const SSE_SECONDS = 30;
 const ALLOCATORS = [
   ['glibc', {}],
   ['glibc, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
@@ -61,7 +64,10 @@ console.log(
     `load average ${loadavg()[0].toFixed(2)}`,
 );
 
-const corpus = await loadCorpus(join(import.meta.dirname, '.corpus'), log);
+// The list and sse sections make their rows in SQL: on their own they skip generating the image corpus.
+const NO_CORPUS = new Set(['list', 'sse']);
+const needsCorpus = [...only].some((section) => !NO_CORPUS.has(section));
+const corpus = needsCorpus ? await loadCorpus(join(import.meta.dirname, '.corpus'), log) : {};
 const server = await startImageServer(corpus);
 const env = await BenchEnvironment.create();
 const results = [];
@@ -80,6 +86,7 @@ try {
     if (only.has('list')) Object.assign(metrics, await listRequests());
     if (only.has('storage')) Object.assign(metrics, await storage());
     if (only.has('archive')) Object.assign(metrics, await archive());
+    if (only.has('sse')) Object.assign(metrics, await eventStreams());
     results.push(metrics);
   }
 } finally {
@@ -532,6 +539,93 @@ async function archive() {
     [`archive.${k}.size`]: metric(`archive ${k} images: ZIP size`, bytes / 2 ** 20, 'MB', 0),
     [`archive.${k}.idle`]: metric(`archive ${k} images: API RSS before`, idle.rssMb, 'MB', 0),
     [`archive.${k}.peak`]: metric(`archive ${k} images: API peak RSS (bound 300 MB)`, stats.peakMb, 'MB', 0),
+ * SSE_STREAMS event streams held open on one API process for SSE_SECONDS,
+ * one per running request, while this process plays the workers: every
+ * 250 ms it counts one more image on every request, straight in PostgreSQL,
+ * as a worker on another machine would. Reports the API's resident memory
+ * without streams, after the first seconds and at the end (flat means the
+ * streams cost a fixed amount, not a growing one), its CPU, the events
+ * received per second, how long an UPDATE took to reach the streams, and how
+ * long all of them took to end once every request was finished.
+ */
+async function eventStreams() {
+  log(`sse: ${SSE_STREAMS} streams for ${SSE_SECONDS} s`);
+  await env.reset();
+  const api = await env.start('api', { nodeArgs: nodeArgs(), env: serviceEnv() });
+  const [{ ids }] = await env.query(
+    `WITH made AS (
+       INSERT INTO processing_request (id, status, original_filename, options, columns, product_count, image_count,
+                                       created_at, started_at)
+       SELECT gen_random_uuid(), 'processing', 'sse-' || n || '.csv', '{"resize":null}',
+              '["S. No.","Product Name","Input Image Urls"]', 1000, 1000, now(), now()
+         FROM generate_series(1, $1) AS n
+       RETURNING id)
+     SELECT array_agg(id) AS ids FROM made`,
+    [SSE_STREAMS],
+  );
+  const idle = await processStats(api.pid);
+  const bumpedAt = [];
+  const latencies = [];
+  let events = 0;
+  const ended = [];
+  const abort = new AbortController();
+  const streams = ids.map(async (id) => {
+    const response = await fetch(`${api.baseUrl}/api/v1/requests/${id}/events`, { signal: abort.signal });
+    const decoder = new TextDecoder();
+    let partial = '';
+    try {
+      for await (const chunk of response.body) {
+        const lines = (partial + decoder.decode(chunk, { stream: true })).split('\n');
+        partial = lines.pop();
+        for (const line of lines) {
+          if (!line.startsWith('id: ')) continue;
+          events++;
+          const succeeded = Number(line.split('.')[1]);
+          if (bumpedAt[succeeded]) latencies.push(performance.now() - bumpedAt[succeeded]);
+        }
+      }
+      ended.push(performance.now());
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+    }
+  });
+  const cpuBefore = (await processStats(api.pid)).cpuSeconds;
+  const samples = [];
+  const started = performance.now();
+  let ticks = 0;
+  let sampledAt = started;
+  for (let tick = 1; performance.now() - started < SSE_SECONDS * 1000; tick++) {
+    bumpedAt[tick] = performance.now();
+    await env.query('UPDATE processing_request SET images_succeeded = $1 WHERE id = ANY($2)', [tick, ids]);
+    ticks = tick;
+    if (performance.now() - sampledAt >= 5000) {
+      sampledAt = performance.now();
+      samples.push((await processStats(api.pid)).rssMb);
+    }
+    await sleep(250);
+  }
+  const stats = await processStats(api.pid);
+  const seconds = (performance.now() - started) / 1000;
+  const finishedAt = performance.now();
+  await env.query(`UPDATE processing_request SET status = 'completed', completed_at = now() WHERE id = ANY($1)`, [ids]);
+  const timeout = setTimeout(() => abort.abort(), 10_000);
+  await Promise.all(streams);
+  clearTimeout(timeout);
+  await env.stop(api);
+  await env.reset();
+  latencies.sort((a, b) => a - b);
+  const label = `sse, ${SSE_STREAMS} streams on one API`;
+  return {
+    'sse.rss.idle': metric(`${label}: API RSS without streams`, idle.rssMb, 'MB', 0),
+    'sse.rss.first': metric(`${label}: API RSS after 5 s`, samples[0], 'MB', 0),
+    'sse.rss.last': metric(`${label}: API RSS after ${SSE_SECONDS} s`, samples.at(-1), 'MB', 0),
+    'sse.cpu': metric(`${label}: API CPU`, ((stats.cpuSeconds - cpuBefore) / seconds) * 100, '% of a core', 0),
+    'sse.updates': metric(`${label}: counter updates (all requests at once)`, ticks / seconds, '/s', 1),
+    'sse.events': metric(`${label}: events received (at most updates × ${SSE_STREAMS})`, events / seconds, '/s', 0),
+    'sse.latency.p50': metric(`${label}: UPDATE to event p50`, latencies[Math.floor(latencies.length / 2)], 'ms', 0),
+    'sse.latency.p95': metric(`${label}: UPDATE to event p95`, latencies[Math.floor(latencies.length * 0.95)], 'ms', 0),
+    'sse.ended': metric(`${label}: streams ended after finish`, ended.length, `/${SSE_STREAMS}`, 0),
+    'sse.end.max': metric(`${label}: last stream ended after`, ended.length ? Math.max(...ended) - finishedAt : NaN, 'ms', 0),
   };
 }
 

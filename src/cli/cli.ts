@@ -15,6 +15,7 @@ export enum ExitCode {
   UsageOrTransport = 1,
   CompletedWithErrors = 2,
   Failed = 3,
+  Cancelled = 4,
   Interrupted = 130,
 }
 
@@ -22,6 +23,7 @@ const TERMINAL_EXIT: Record<string, ExitCode> = {
   completed: ExitCode.Completed,
   completed_with_errors: ExitCode.CompletedWithErrors,
   failed: ExitCode.Failed,
+  cancelled: ExitCode.Cancelled,
 };
 
 const POLL_MS = 500;
@@ -36,10 +38,14 @@ Commands:
   export <id>           Download the result CSV (to stdout unless -o is given)
   export <id> --zip     Download every output image and the result CSV as one ZIP
   list                  Your requests, newest first
+  cancel <id>           Stop a pending or processing request; what is done stays exportable
+  retry <id>            Queue a finished request's failed and cancelled images again
 
 Options:
-  --wait                submit, status: wait for the end with a progress bar; the exit code
-                        tells how it ended (0 completed, 2 completed_with_errors, 3 failed)
+  --wait                submit, status, retry: wait for the end with a progress bar (live
+                        from the server's event stream, else by polling); the exit code tells
+                        how it ended (0 completed, 2 completed_with_errors, 3 failed, 4 cancelled)
+  --transient           retry: only images that failed for a transient reason (and cancelled ones)
   -o, --output FILE     export: write the CSV (or ZIP) here; submit --wait: also download the result
   --zip                 export: the ZIP of a folder per product with its images, and the result CSV
   --webhook-url URL     submit: call this URL with a signed event when the request ends
@@ -55,11 +61,12 @@ Options:
   --api-key KEY         sent as x-api-key (default $PIXBATCH_API_KEY)
   -h, --help            show this help
 
-Exit codes: 0 success, 1 usage or connection error, 2 completed_with_errors, 3 failed.`;
+Exit codes: 0 success, 1 usage or connection error, 2 completed_with_errors, 3 failed, 4 cancelled.`;
 
 const OPTIONS = {
   wait: { type: 'boolean' },
   zip: { type: 'boolean' },
+  transient: { type: 'boolean' },
   output: { type: 'string', short: 'o' },
   'webhook-url': { type: 'string' },
   resize: { type: 'string' },
@@ -105,6 +112,20 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
         return await submit(api, target, values, io, say);
       case 'status':
         return await status(api, target, Boolean(values.wait), io, say);
+      case 'cancel': {
+        const cancelled = await api.cancel(target);
+        say(`Request ${cancelled.requestId} cancelled`);
+        summarize(cancelled, say);
+        return ExitCode.Completed;
+      }
+      case 'retry': {
+        const retried = await api.retry(target, Boolean(values.transient));
+        say(`Request ${retried.requestId} queued again: ${retried.counts.images.pending} image(s) to do`);
+        if (!values.wait) return ExitCode.Completed;
+        const final = await waitForEnd(api, target, io);
+        summarize(final, say);
+        return TERMINAL_EXIT[final.status] ?? ExitCode.UsageOrTransport;
+      }
       case 'export':
         if (values.zip) {
           // Binary on a terminal would only garble it.
@@ -196,11 +217,24 @@ async function status(api: PixbatchApi, id: string, wait: boolean, io: CliIo, sa
   return wait ? (TERMINAL_EXIT[current.status] ?? ExitCode.UsageOrTransport) : ExitCode.Completed;
 }
 
+/**
+ * Follows the server's event stream while it lasts, then polls: right after
+ * a terminal event that is one call for the full status (errors, webhook);
+ * without a stream (an older server, a buffering proxy) it is the whole wait.
+ */
 async function waitForEnd(api: PixbatchApi, id: string, io: CliIo): Promise<RequestStatusDto> {
   const meter = new ProgressMeter();
   const view = progressView(io.stdout);
   let failures = 0;
   try {
+    try {
+      for await (const event of api.events(id, io.signal)) {
+        view.update(meter.measure(event));
+        if (TERMINAL_EXIT[event.status] !== undefined) break;
+      }
+    } catch (error) {
+      if (io.signal?.aborted) throw error;
+    }
     for (;;) {
       let current: RequestStatusDto;
       try {
@@ -236,7 +270,9 @@ function summarize(request: RequestStatusDto, say: (line?: string) => void): voi
       ? ` in ${formatDuration((Date.parse(request.completedAt) - Date.parse(request.startedAt)) / 1000)}`
       : '';
   say(`Status: ${request.status}${request.completed ? took : ` (${request.percent}%)`}`);
-  say(`Images: ${images.succeeded} succeeded, ${images.failed} failed, ${images.pending} pending, of ${images.total}`);
+  const cancelled = images.cancelled > 0 ? `, ${images.cancelled} cancelled` : '';
+  const { succeeded, failed, pending, total } = images;
+  say(`Images: ${succeeded} succeeded, ${failed} failed${cancelled}, ${pending} pending, of ${total}`);
   say(`Products: ${products.processed} of ${products.total} processed`);
   if (request.webhook) {
     const { state, attempts, url } = request.webhook;

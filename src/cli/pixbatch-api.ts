@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { createClient, type Client } from '../../clients/typescript/src/client/index.js';
+import type { StatusCounts } from './progress.js';
 import {
   archiveRequest,
+  cancelRequest,
   createRequest,
   exportRequest,
   getRequest,
   listRequests,
+  retryRequest,
+  streamRequestEvents,
   type CreateRequestData,
   type CreatedRequestDto,
   type ListRequestsData,
@@ -13,6 +17,17 @@ import {
   type RequestListDto,
   type RequestStatusDto,
 } from '../../clients/typescript/src/index.js';
+
+/** A `progress` or `done` event of GET /api/v1/requests/{id}/events. */
+export interface ProgressEvent extends StatusCounts {
+  requestId: string;
+  percent: number;
+  imagesPerSecond: number | null;
+  etaSeconds: number | null;
+}
+
+// The stream reconnects (with Last-Event-ID) this often before the CLI falls back to polling.
+const STREAM_RECONNECTS = 3;
 
 // Three more tries over about 7 s: enough for a restart or a brief overload.
 const SUBMIT_RETRY_DELAYS_MS = [1000, 2000, 4000];
@@ -67,6 +82,34 @@ export class PixbatchApi {
 
   async status(id: string): Promise<RequestStatusDto> {
     return this.unwrap(await getRequest({ client: this.client, path: { id } }));
+  }
+
+  async cancel(id: string): Promise<RequestStatusDto> {
+    return this.unwrap(await cancelRequest({ client: this.client, path: { id } }));
+  }
+
+  async retry(id: string, onlyTransient: boolean): Promise<RequestStatusDto> {
+    const query = onlyTransient ? { only: 'transient' as const } : undefined;
+    return this.unwrap(await retryRequest({ client: this.client, path: { id }, query }));
+  }
+
+  /**
+   * The request's live progress, until its terminal event. The SDK's stream
+   * reconnects with Last-Event-ID after a dropped connection; when it gives
+   * up (an old server without the route, a proxy that buffers), the
+   * generator just ends and the caller polls.
+   */
+  async *events(id: string, signal?: AbortSignal): AsyncGenerator<ProgressEvent> {
+    const { stream } = await streamRequestEvents({
+      client: this.client,
+      path: { id },
+      signal,
+      sseMaxRetryAttempts: STREAM_RECONNECTS,
+      sseDefaultRetryDelay: 500,
+    });
+    for await (const data of stream) {
+      if (typeof data === 'object' && data !== null && 'counts' in data) yield data as unknown as ProgressEvent;
+    }
   }
 
   async list(query: NonNullable<ListRequestsData['query']>): Promise<RequestListDto> {

@@ -2,10 +2,19 @@ import { PassThrough } from 'node:stream';
 import type { RequestStatusDto } from '../../clients/typescript/src/index.js';
 import { formatBar, formatDuration, formatLine, ProgressMeter, progressView } from './progress.js';
 
-function status(succeeded: number, failed: number, total: number, state = 'processing'): RequestStatusDto {
+function status(
+  succeeded: number,
+  failed: number,
+  total: number,
+  state = 'processing',
+  cancelled = 0,
+): RequestStatusDto {
   return {
     status: state,
-    counts: { images: { total, succeeded, failed, pending: total - succeeded - failed }, products: { total: 1, processed: 0 } },
+    counts: {
+      images: { total, succeeded, failed, cancelled, pending: total - succeeded - failed - cancelled },
+      products: { total: 1, processed: 0 },
+    },
   } as RequestStatusDto;
 }
 
@@ -18,6 +27,11 @@ describe('ProgressMeter', () => {
     const meter = new ProgressMeter(clock(0, 2000));
     expect(meter.measure(status(0, 0, 10))).toMatchObject({ done: 0, rate: null, etaSeconds: null });
     expect(meter.measure(status(0, 0, 10))).toMatchObject({ rate: null, etaSeconds: null });
+  });
+
+  it('counts cancelled images as done, apart from failed ones', () => {
+    const meter = new ProgressMeter(clock(0));
+    expect(meter.measure(status(1, 1, 10, 'cancelled', 8))).toMatchObject({ status: 'cancelled', done: 10, failed: 1 });
   });
 
   it('counts only images finished since it started watching', () => {

@@ -1,5 +1,11 @@
 import type { RequestStatusDto } from '../../clients/typescript/src/index.js';
 
+/** What progress needs: a status answer, or a `progress` event of the event stream. */
+export interface StatusCounts {
+  status: RequestStatusDto['status'];
+  counts: { images: Pick<RequestStatusDto['counts']['images'], 'total' | 'succeeded' | 'failed' | 'cancelled'> };
+}
+
 export interface Progress {
   status: string;
   done: number;
@@ -20,9 +26,9 @@ export class ProgressMeter {
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  measure(status: RequestStatusDto): Progress {
-    const { total, succeeded, failed } = status.counts.images;
-    const done = succeeded + failed;
+  measure(status: StatusCounts): Progress {
+    const { total, succeeded, failed, cancelled } = status.counts.images;
+    const done = succeeded + failed + cancelled;
     const at = this.now();
     this.start ??= { at, done };
     const seconds = (at - this.start.at) / 1000;

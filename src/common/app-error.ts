@@ -28,6 +28,8 @@ export enum ErrorCode {
   NotFound = 'NOT_FOUND',
   RequestNotFound = 'REQUEST_NOT_FOUND',
   RequestNotFinished = 'REQUEST_NOT_FINISHED',
+  RequestAlreadyFinished = 'REQUEST_ALREADY_FINISHED',
+  NothingToRetry = 'NOTHING_TO_RETRY',
   FileNotFound = 'FILE_NOT_FOUND',
   RangeNotSatisfiable = 'RANGE_NOT_SATISFIABLE',
   MethodNotAllowed = 'METHOD_NOT_ALLOWED',

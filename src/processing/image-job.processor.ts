@@ -97,6 +97,7 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
         status: ImageStatus.Failed,
         errorCode: failure.code,
         errorMessage: failure.message,
+        transient: failure.retryable,
       });
       if (recorded.counted) {
         this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: failure.code });

@@ -3,4 +3,6 @@ export enum ImageStatus {
   Processing = 'processing',
   Succeeded = 'succeeded',
   Failed = 'failed',
+  /** Stopped by a cancel of its request before it had an outcome. */
+  Cancelled = 'cancelled',
 }

@@ -57,6 +57,10 @@ export class Image {
   @Property({ type: 'text', nullable: true })
   errorMessage: string | null = null;
 
+  /** Whether the retry policy judged the failure transient; `retry?only=transient` retries only those. */
+  @Property({ type: 'boolean', nullable: true })
+  errorTransient: boolean | null = null;
+
   @Property({ type: 'integer', nullable: true })
   bytesIn: number | null = null;
 

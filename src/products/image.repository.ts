@@ -4,6 +4,11 @@ import type { ProcessingOptions } from '../requests/processing-request.entity.js
 import { OPEN_REQUEST_STATES, allImagesRecorded } from '../requests/request.repository.js';
 import { RequestStatus } from '../requests/request-status.js';
 import { type ImageErrorSummary, RequestImageErrors } from '../requests/request-image-errors.js';
+import {
+  type CancelledImages,
+  type ReopenedImages,
+  RequestImageTransitions,
+} from '../requests/request-image-transitions.js';
 import { ImageStatus } from './image-status.js';
 
 export interface ImageClaim {
@@ -13,7 +18,7 @@ export interface ImageClaim {
   /** What the output key ends in; null for images uploaded before names existed. */
   fileName: string | null;
   options: ProcessingOptions;
-  /** The image already reached succeeded or failed in an earlier delivery of its job. */
+  /** The image already has an outcome (an earlier delivery of its job), or its request was cancelled. */
   alreadyTerminal: boolean;
   /** Every image of the request is terminal (meaningful when alreadyTerminal). */
   requestDone: boolean;
@@ -29,7 +34,14 @@ export type ImageOutcome =
       width: number;
       height: number;
     }
-  | { status: ImageStatus.Failed; errorCode: string; errorMessage: string; bytesIn?: number | null };
+  | {
+      status: ImageStatus.Failed;
+      errorCode: string;
+      errorMessage: string;
+      /** As the retry policy judged it; `retry?only=transient` reopens only these. Unknown: not transient. */
+      transient?: boolean;
+      bytesIn?: number | null;
+    };
 
 export interface RecordedOutcome {
   /** False when another delivery of the same job had already recorded a terminal state. */
@@ -78,7 +90,7 @@ export interface ListedImage {
  * read the rows they lock, so concurrent jobs of one request still add up.
  */
 @Injectable()
-export class ImageRepository implements RequestImageErrors {
+export class ImageRepository implements RequestImageErrors, RequestImageTransitions {
   constructor(private readonly em: EntityManager) {}
 
   /** Marks the image as being worked on and the request as started. */
@@ -118,7 +130,8 @@ export class ImageRepository implements RequestImageErrors {
       inputUrl: row.input_url,
       fileName: row.file_name,
       options: row.options,
-      alreadyTerminal: row.status === ImageStatus.Succeeded || row.status === ImageStatus.Failed,
+      alreadyTerminal:
+        row.status === ImageStatus.Succeeded || row.status === ImageStatus.Failed || row.status === ImageStatus.Cancelled,
       requestDone: row.request_done,
     };
   }
@@ -132,15 +145,16 @@ export class ImageRepository implements RequestImageErrors {
       `WITH finished AS (
          UPDATE image
             SET status = ?, output_key = ?, format = ?, bytes_in = ?, bytes_out = ?, width = ?, height = ?,
-                error_code = ?, error_message = ?, completed_at = now()
+                error_code = ?, error_message = ?, error_transient = ?, completed_at = now()
           WHERE id = ? AND status IN ${OPEN_IMAGE_STATES}
         RETURNING id, request_id, product_id, status, output_key, format, bytes_in, bytes_out, width, height,
-                  error_code, error_message, attempts, completed_at
+                  error_code, error_message, error_transient, attempts, completed_at
        ), copies AS (
          UPDATE image d
             SET status = f.status, output_key = f.output_key, format = f.format, bytes_in = f.bytes_in,
                 bytes_out = f.bytes_out, width = f.width, height = f.height, error_code = f.error_code,
-                error_message = f.error_message, attempts = f.attempts, completed_at = f.completed_at
+                error_message = f.error_message, error_transient = f.error_transient, attempts = f.attempts,
+                completed_at = f.completed_at
            FROM finished f
           WHERE d.source_image_id = f.id AND d.status IN ${OPEN_IMAGE_STATES}
         RETURNING d.product_id
@@ -171,6 +185,7 @@ export class ImageRepository implements RequestImageErrors {
         succeeded ? outcome.height : null,
         succeeded ? null : outcome.errorCode,
         succeeded ? null : outcome.errorMessage,
+        succeeded ? null : (outcome.transient ?? null),
         imageId,
         succeeded ? 1 : 0,
         succeeded ? 0 : 1,
@@ -191,6 +206,71 @@ export class ImageRepository implements RequestImageErrors {
       [imageId],
     );
     return rows[0]?.done ?? false;
+  }
+
+  /**
+   * An image being worked on is cancelled too: its worker's outcome then
+   * finds the guard closed and is discarded. Images before products before
+   * the request row (the caller's next statement), the order recordOutcome
+   * locks them in, so the two cannot deadlock.
+   */
+  async cancelOpen(tx: EntityManager, requestId: string): Promise<CancelledImages> {
+    const [row] = await tx.execute<{ cancelled: number; products_finished: number; job_ids: string[] }[]>(
+      `WITH cancelled AS (
+         UPDATE image SET status = '${ImageStatus.Cancelled}', completed_at = now()
+          WHERE request_id = ? AND status IN ${OPEN_IMAGE_STATES}
+        RETURNING id, product_id, source_image_id
+       ), product_done AS (
+         UPDATE product p SET images_done = p.images_done + c.n, processed = (p.images_done + c.n >= p.image_count)
+           FROM (SELECT product_id, count(*)::int AS n FROM cancelled GROUP BY product_id) c
+          WHERE p.id = c.product_id
+         RETURNING p.processed AS done
+       )
+       SELECT (SELECT count(*)::int FROM cancelled) AS cancelled,
+              (SELECT count(*)::int FROM product_done WHERE done) AS products_finished,
+              COALESCE((SELECT array_agg(id::text) FROM cancelled WHERE source_image_id IS NULL), '{}') AS job_ids`,
+      [requestId],
+    );
+    return { cancelled: row!.cancelled, productsFinished: row!.products_finished, jobImageIds: row!.job_ids };
+  }
+
+  async reopenForRetry(tx: EntityManager, requestId: string, onlyTransient: boolean): Promise<ReopenedImages> {
+    const [row] = await tx.execute<
+      { failed: number; cancelled: number; products_reopened: number; job_ids: string[] }[]
+    >(
+      // A repeated URL has its source's status and error, so it is picked with it.
+      `WITH picked AS (
+         SELECT id, product_id, status AS was, source_image_id FROM image
+          WHERE request_id = ?
+            AND (status = '${ImageStatus.Cancelled}'
+                 OR (status = '${ImageStatus.Failed}' AND (NOT ?::boolean OR error_transient)))
+          FOR UPDATE
+       ), reopened AS (
+         UPDATE image i
+            SET status = '${ImageStatus.Pending}', output_key = NULL, format = NULL, bytes_in = NULL, bytes_out = NULL,
+                width = NULL, height = NULL, error_code = NULL, error_message = NULL, error_transient = NULL,
+                completed_at = NULL
+           FROM picked p WHERE i.id = p.id
+         RETURNING i.id
+       ), product_open AS (
+         UPDATE product p SET images_done = p.images_done - c.n, processed = false
+           FROM (SELECT product_id, count(*)::int AS n FROM picked GROUP BY product_id) c
+          WHERE p.id = c.product_id
+         RETURNING p.images_done + c.n >= p.image_count AS was_done
+       )
+       SELECT count(*) FILTER (WHERE was = '${ImageStatus.Failed}')::int AS failed,
+              count(*) FILTER (WHERE was = '${ImageStatus.Cancelled}')::int AS cancelled,
+              (SELECT count(*)::int FROM product_open WHERE was_done) AS products_reopened,
+              COALESCE(array_agg(id::text) FILTER (WHERE source_image_id IS NULL), '{}') AS job_ids
+         FROM picked`,
+      [requestId, onlyTransient],
+    );
+    return {
+      failed: row!.failed,
+      cancelled: row!.cancelled,
+      productsReopened: row!.products_reopened,
+      jobImageIds: row!.job_ids,
+    };
   }
 
   /**

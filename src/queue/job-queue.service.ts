@@ -27,6 +27,21 @@ export class JobQueue {
     }
   }
 
+  /**
+   * Drops the request's work from Redis: these images' jobs and its finalize
+   * job. A cancel calls it so that waiting jobs do not linger (their claim
+   * would find the image cancelled anyway); a retry, so that the kept ids of
+   * finished jobs are free to be added again. Queue.remove leaves a job a
+   * worker holds alone; that one finishes, and the image row's guard decides
+   * whether its outcome counts.
+   */
+  async removeRequestJobs(requestId: string, imageIds: readonly string[]): Promise<void> {
+    for (let start = 0; start < imageIds.length; start += BULK_CHUNK) {
+      await Promise.all(imageIds.slice(start, start + BULK_CHUNK).map((imageId) => this.images.remove(imageId)));
+    }
+    await this.requests.remove(requestId);
+  }
+
   async enqueueFinalize(requestId: string): Promise<void> {
     await this.requests.add(JobName.FinalizeRequest, { requestId }, { jobId: requestId });
   }

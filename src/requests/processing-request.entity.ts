@@ -77,6 +77,14 @@ export class ProcessingRequest {
   @Property({ type: 'integer' })
   imagesFailed = 0;
 
+  /** Images a cancel stopped before they had an outcome; not failures. */
+  @Property({ type: 'integer' })
+  imagesCancelled = 0;
+
+  /** 0 for the first run; each retry starts the next round, which gets its own terminal webhook event. */
+  @Property({ type: 'integer' })
+  retryRound = 0;
+
   @Property({ type: 'datetime' })
   createdAt: Date = new Date();
 

@@ -4,12 +4,15 @@ export enum RequestStatus {
   Completed = 'completed',
   CompletedWithErrors = 'completed_with_errors',
   Failed = 'failed',
+  /** Stopped by the caller; terminal like the others, and retryable like them. */
+  Cancelled = 'cancelled',
 }
 
 export const TERMINAL_REQUEST_STATUSES: readonly RequestStatus[] = [
   RequestStatus.Completed,
   RequestStatus.CompletedWithErrors,
   RequestStatus.Failed,
+  RequestStatus.Cancelled,
 ];
 
 export function isTerminal(status: RequestStatus): boolean {

@@ -14,7 +14,7 @@ export const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatu
  * records an image's outcome, so they never disagree with the image rows.
  */
 export function allImagesRecorded(alias: string): string {
-  return `(${alias}.images_succeeded + ${alias}.images_failed >= ${alias}.image_count)`;
+  return `(${alias}.images_succeeded + ${alias}.images_failed + ${alias}.images_cancelled >= ${alias}.image_count)`;
 }
 
 /** What the upload knows only once the whole body has been read. */
@@ -49,8 +49,68 @@ export interface TerminalRequest {
   imageCount: number;
   imagesSucceeded: number;
   imagesFailed: number;
+  imagesCancelled: number;
+  retryRound: number;
   createdAt: Date;
   completedAt: Date;
+}
+
+/** A request's counters as its event stream reports them. */
+export interface RequestProgressRow {
+  id: string;
+  status: RequestStatus;
+  retryRound: number;
+  productCount: number;
+  productsProcessed: number;
+  imageCount: number;
+  imagesSucceeded: number;
+  imagesFailed: number;
+  imagesCancelled: number;
+  startedAt: Date | null;
+  completedAt: Date | null;
+}
+
+/** What a retry took back from the counters (see RequestImageTransitions.reopenForRetry). */
+export interface ReopenedCounts {
+  failed: number;
+  cancelled: number;
+  productsReopened: number;
+}
+
+const TERMINAL_RETURNING = `status, webhook_url, webhook_events, product_count, products_processed, image_count,
+                 images_succeeded, images_failed, images_cancelled, retry_round, created_at, completed_at`;
+
+interface TerminalRow {
+  status: RequestStatus;
+  webhook_url: string | null;
+  webhook_events: string[] | null;
+  product_count: number;
+  products_processed: number;
+  image_count: number;
+  images_succeeded: number;
+  images_failed: number;
+  images_cancelled: number;
+  retry_round: number;
+  created_at: Date;
+  completed_at: Date;
+}
+
+function toTerminalRequest(requestId: string, row: TerminalRow): TerminalRequest {
+  return {
+    id: requestId,
+    status: row.status,
+    webhookUrl: row.webhook_url,
+    webhookEvents: row.webhook_events,
+    productCount: row.product_count,
+    productsProcessed: row.products_processed,
+    imageCount: row.image_count,
+    imagesSucceeded: row.images_succeeded,
+    imagesFailed: row.images_failed,
+    imagesCancelled: row.images_cancelled,
+    retryRound: row.retry_round,
+    createdAt: new Date(row.created_at),
+    completedAt: new Date(row.completed_at),
+  };
 }
 
 /** Hashed into the advisory lock key that one sweep at a time holds. */
@@ -170,7 +230,7 @@ export class RequestRepository {
     await this.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
   }
 
-  /** The request's status, its row locked for the rest of `tx` (a deletion holds it while files go). */
+  /** The request's status, its row locked for the rest of `tx` (a deletion holds it while files go, a retry while it reopens images). */
   async lockStatus(tx: EntityManager, requestId: string): Promise<RequestStatus | null> {
     const [row] = await tx.execute<{ status: RequestStatus }[]>(
       'SELECT status FROM processing_request WHERE id = ? FOR UPDATE',
@@ -222,38 +282,90 @@ export class RequestRepository {
   }
 
   async markTerminal(tx: EntityManager, requestId: string, status: RequestStatus): Promise<TerminalRequest> {
-    const [row] = await tx.execute<
+    const [row] = await tx.execute<TerminalRow[]>(
+      `UPDATE processing_request SET status = ?, completed_at = now() WHERE id = ?
+       RETURNING ${TERMINAL_RETURNING}`,
+      [status, requestId],
+    );
+    return toTerminalRequest(requestId, row!);
+  }
+
+  /**
+   * Makes an open request cancelled, counting the images the same
+   * transaction has just cancelled (`cancelled` of them, finishing
+   * `productsFinished` products). Null when the request is not open (any
+   * more): a finalize that committed first wins, and this transaction must
+   * roll back.
+   */
+  async markCancelled(
+    tx: EntityManager,
+    requestId: string,
+    cancelled: number,
+    productsFinished: number,
+  ): Promise<TerminalRequest | null> {
+    const [row] = await tx.execute<TerminalRow[]>(
+      `UPDATE processing_request
+          SET status = '${RequestStatus.Cancelled}', completed_at = now(),
+              images_cancelled = images_cancelled + ?, products_processed = products_processed + ?
+        WHERE id = ? AND status IN ${OPEN_REQUEST_STATES}
+       RETURNING ${TERMINAL_RETURNING}`,
+      [cancelled, productsFinished, requestId],
+    );
+    return row ? toTerminalRequest(requestId, row) : null;
+  }
+
+  /**
+   * Takes a finished request back to processing in a new round, giving back
+   * the counts of the images the same transaction has just reopened, so each
+   * image stays counted once, in its last outcome.
+   */
+  async reopen(tx: EntityManager, requestId: string, reopened: ReopenedCounts): Promise<void> {
+    await tx.execute(
+      `UPDATE processing_request
+          SET status = '${RequestStatus.Processing}', completed_at = NULL, retry_round = retry_round + 1,
+              images_failed = images_failed - ?, images_cancelled = images_cancelled - ?,
+              products_processed = products_processed - ?
+        WHERE id = ?`,
+      [reopened.failed, reopened.cancelled, reopened.productsReopened, requestId],
+    );
+  }
+
+  /** The counters of the given requests, in one indexed read: what every event stream of a process watches. */
+  async progressOf(requestIds: readonly string[]): Promise<RequestProgressRow[]> {
+    if (requestIds.length === 0) return [];
+    const rows = await this.em.fork().execute<
       {
+        id: string;
         status: RequestStatus;
-        webhook_url: string | null;
-        webhook_events: string[] | null;
+        retry_round: number;
         product_count: number;
         products_processed: number;
         image_count: number;
         images_succeeded: number;
         images_failed: number;
-        created_at: Date;
-        completed_at: Date;
+        images_cancelled: number;
+        started_at: Date | null;
+        completed_at: Date | null;
       }[]
     >(
-      `UPDATE processing_request SET status = ?, completed_at = now() WHERE id = ?
-       RETURNING status, webhook_url, webhook_events, product_count, products_processed, image_count,
-                 images_succeeded, images_failed, created_at, completed_at`,
-      [status, requestId],
+      `SELECT id, status, retry_round, product_count, products_processed, image_count, images_succeeded,
+              images_failed, images_cancelled, started_at, completed_at
+         FROM processing_request WHERE id IN (?)`,
+      [requestIds],
     );
-    return {
-      id: requestId,
-      status: row!.status,
-      webhookUrl: row!.webhook_url,
-      webhookEvents: row!.webhook_events,
-      productCount: row!.product_count,
-      productsProcessed: row!.products_processed,
-      imageCount: row!.image_count,
-      imagesSucceeded: row!.images_succeeded,
-      imagesFailed: row!.images_failed,
-      createdAt: new Date(row!.created_at),
-      completedAt: new Date(row!.completed_at),
-    };
+    return rows.map((row) => ({
+      id: row.id,
+      status: row.status,
+      retryRound: row.retry_round,
+      productCount: row.product_count,
+      productsProcessed: row.products_processed,
+      imageCount: row.image_count,
+      imagesSucceeded: row.images_succeeded,
+      imagesFailed: row.images_failed,
+      imagesCancelled: row.images_cancelled,
+      startedAt: row.started_at && new Date(row.started_at),
+      completedAt: row.completed_at && new Date(row.completed_at),
+    }));
   }
 
   /**

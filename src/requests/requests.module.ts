@@ -2,9 +2,22 @@ import { Global, Module } from '@nestjs/common';
 import { RequestOwners } from '../security/request-owners.js';
 import { RequestDeletion } from './request-deletion.service.js';
 import { RequestFinalizer } from './request-finalizer.service.js';
+import { RequestLifecycle } from './request-lifecycle.service.js';
 import { RequestListQuery } from './request-list.query.js';
+import { RequestEventHub, RequestEventStreams } from './request-progress.service.js';
 import { RequestRepository } from './request.repository.js';
 import { RequestsService } from './requests.service.js';
+
+const PROVIDERS = [
+  RequestsService,
+  RequestRepository,
+  RequestFinalizer,
+  RequestListQuery,
+  RequestDeletion,
+  RequestLifecycle,
+  RequestEventHub,
+  RequestEventStreams,
+];
 
 /**
  * Requests' providers, for every role; the routes are in RequestsApiModule.
@@ -12,14 +25,7 @@ import { RequestsService } from './requests.service.js';
  */
 @Global()
 @Module({
-  providers: [
-    RequestsService,
-    RequestRepository,
-    RequestFinalizer,
-    RequestListQuery,
-    RequestDeletion,
-    { provide: RequestOwners, useExisting: RequestRepository },
-  ],
-  exports: [RequestsService, RequestRepository, RequestFinalizer, RequestListQuery, RequestDeletion, RequestOwners],
+  providers: [...PROVIDERS, { provide: RequestOwners, useExisting: RequestRepository }],
+  exports: [...PROVIDERS, RequestOwners],
 })
 export class RequestsModule {}

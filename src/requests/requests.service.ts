@@ -40,7 +40,7 @@ export function toRequestStatusDto(
   errors: ImageErrorSummaryDto[],
   webhook: RequestWebhookDto | null,
 ): RequestStatusDto {
-  const done = request.imagesSucceeded + request.imagesFailed;
+  const done = request.imagesSucceeded + request.imagesFailed + request.imagesCancelled;
   return {
     requestId: request.id,
     status: request.status,
@@ -53,10 +53,12 @@ export function toRequestStatusDto(
         total: request.imageCount,
         succeeded: request.imagesSucceeded,
         failed: request.imagesFailed,
+        cancelled: request.imagesCancelled,
         pending: request.imageCount - done,
       },
     },
     percent: request.imageCount === 0 ? 100 : Math.floor((done / request.imageCount) * 1000) / 10,
+    round: request.retryRound,
     createdAt: request.createdAt.toISOString(),
     startedAt: request.startedAt?.toISOString() ?? null,
     completedAt: request.completedAt?.toISOString() ?? null,

@@ -16,7 +16,7 @@ export class WebhookStateReporter implements RequestWebhookState {
   constructor(private readonly deliveries: WebhookDeliveryRepository) {}
 
   async stateOf(request: ProcessingRequest): Promise<RequestWebhookDto> {
-    const delivery = isTerminal(request.status) ? await this.deliveries.summaryForRequest(request.id) : null;
+    const delivery = isTerminal(request.status) ? await this.deliveries.summaryForRequest(request.id, request.retryRound) : null;
     return {
       url: request.webhookUrl!,
       events: (request.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS) as WebhookEventType[],

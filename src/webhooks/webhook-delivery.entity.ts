@@ -9,7 +9,8 @@ import { WebhookDeliveryStatus } from './webhook-delivery-status.js';
  * WebhookDeliveryRepository.claim).
  */
 @Entity({ tableName: 'webhook_delivery' })
-@Unique({ properties: ['request', 'eventType'] })
+// One terminal event per round of the request (its first run, then each retry).
+@Unique({ properties: ['request', 'requestRound', 'eventType'] })
 // The sweep's query: due pending rows and sending rows whose lease ran out.
 @Index({ properties: ['status', 'nextAttemptAt'] })
 export class WebhookDelivery {
@@ -25,6 +26,10 @@ export class WebhookDelivery {
 
   @Property({ type: 'text' })
   eventType: string;
+
+  /** The request's retry round the event closed (0 for the first run). */
+  @Property({ type: 'integer', default: 0 })
+  requestRound = 0;
 
   @Property({ type: 'text' })
   url: string;

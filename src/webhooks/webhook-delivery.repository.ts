@@ -186,15 +186,20 @@ export class WebhookDeliveryRepository {
     });
   }
 
-  /** The request's delivery, for its status page; a request has at most one, for its terminal event. */
+  /**
+   * The delivery of the request's current round, for its status page: one
+   * terminal event per round (the first run, then each retry), so a retried
+   * request shows its latest, or none when it did not subscribe to that event.
+   */
   async summaryForRequest(
     requestId: string,
+    round: number,
   ): Promise<Pick<WebhookDelivery, 'status' | 'attemptCount' | 'nextAttemptAt' | 'deliveredAt'> | null> {
     return this.em
       .fork()
       .findOne(
         WebhookDelivery,
-        { request: requestId },
+        { request: requestId, requestRound: round },
         { fields: ['status', 'attemptCount', 'nextAttemptAt', 'deliveredAt'], orderBy: { createdAt: 'desc' } },
       );
   }
@@ -215,22 +220,24 @@ export class WebhookDeliveryRepository {
   }
 
   /**
-   * Writes a request's event, once: a second finalize of the same request
-   * (which the row lock already prevents) would find the unique key taken.
+   * Writes a request's event, once per round: a second finalize of the same
+   * round (which the row lock already prevents) would find the unique key taken.
    */
   async insertEvent(
     tx: EntityManager,
-    event: { requestId: string; type: string; url: string; payload: unknown; attemptsAllowed: number },
+    event: { requestId: string; round: number; type: string; url: string; payload: unknown; attemptsAllowed: number },
   ): Promise<string | null> {
     const [inserted] = await tx.execute<{ id: string }[]>(
       `INSERT INTO webhook_delivery
-         (id, request_id, event_id, event_type, url, payload, status, attempts_allowed, next_attempt_at, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, 'pending', ?, now(), now())
-       ON CONFLICT (request_id, event_type) DO NOTHING
+         (id, request_id, request_round, event_id, event_type, url, payload, status, attempts_allowed, next_attempt_at,
+          created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, now(), now())
+       ON CONFLICT (request_id, request_round, event_type) DO NOTHING
        RETURNING id`,
       [
         randomUUID(),
         event.requestId,
+        event.round,
         `msg_${randomUUID().replaceAll('-', '')}`,
         event.type,
         event.url,

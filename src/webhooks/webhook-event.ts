@@ -10,7 +10,7 @@ export interface WebhookEventPayload {
     status: RequestStatus;
     counts: {
       products: { total: number; processed: number };
-      images: { total: number; succeeded: number; failed: number; pending: number };
+      images: { total: number; succeeded: number; failed: number; cancelled: number; pending: number };
     };
     createdAt: string;
     completedAt: string;

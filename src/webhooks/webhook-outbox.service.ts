@@ -34,6 +34,7 @@ export class WebhookOutbox implements RequestEventOutbox {
    * id, or null when the request has no webhook or did not subscribe to this
    * event.
    */
+  // A retried request reaches a terminal status again: a new event, id and delivery per round.
   async recordTerminalEvent(tx: EntityManager, request: TerminalRequest): Promise<string | null> {
     if (!request.webhookUrl) return null;
     const type = eventForStatus(request.status);
@@ -52,7 +53,8 @@ export class WebhookOutbox implements RequestEventOutbox {
             total: request.imageCount,
             succeeded: request.imagesSucceeded,
             failed: request.imagesFailed,
-            pending: request.imageCount - request.imagesSucceeded - request.imagesFailed,
+            cancelled: request.imagesCancelled,
+            pending: request.imageCount - request.imagesSucceeded - request.imagesFailed - request.imagesCancelled,
           },
         },
         createdAt: request.createdAt.toISOString(),
@@ -65,6 +67,7 @@ export class WebhookOutbox implements RequestEventOutbox {
     };
     return this.deliveries.insertEvent(tx, {
       requestId: request.id,
+      round: request.retryRound,
       type,
       url: request.webhookUrl,
       payload,

@@ -139,7 +139,7 @@ describe('signed webhooks', () => {
         data: {
           requestId,
           status: 'completed',
-          counts: { products: { total: 1, processed: 1 }, images: { total: 1, succeeded: 1, failed: 0, pending: 0 } },
+          counts: { products: { total: 1, processed: 1 }, images: { total: 1, succeeded: 1, failed: 0, cancelled: 0, pending: 0 } },
           createdAt: expect.any(String),
           completedAt: expect.any(String),
           links: {
@@ -163,7 +163,7 @@ describe('signed webhooks', () => {
       const status = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
       expect(status.webhook).toMatchObject({
         url: receiver.url('/ok'),
-        events: ['request.completed', 'request.completed_with_errors', 'request.failed'],
+        events: ['request.completed', 'request.completed_with_errors', 'request.failed', 'request.cancelled'],
         state: 'delivered',
         attempts: 1,
         nextAttemptAt: null,

@@ -4,7 +4,7 @@ export type ClientOptions = {
     baseUrl: `${string}://${string}` | (string & {});
 };
 
-export type Webhooks = RequestCompletedWebhookWebhookRequest | RequestCompletedWithErrorsWebhookWebhookRequest | RequestFailedWebhookWebhookRequest;
+export type Webhooks = RequestCompletedWebhookWebhookRequest | RequestCompletedWithErrorsWebhookWebhookRequest | RequestFailedWebhookWebhookRequest | RequestCancelledWebhookWebhookRequest;
 
 export type CreatedRequestDto = {
     requestId: string;
@@ -59,6 +59,10 @@ export type ImageCountsDto = {
     succeeded: number;
     failed: number;
     /**
+     * Stopped by a cancel before they had an outcome
+     */
+    cancelled: number;
+    /**
      * Not yet in a terminal state
      */
     pending: number;
@@ -76,7 +80,7 @@ export type ImageErrorSummaryDto = {
     message: string;
 };
 
-export type ImageStatus = 'pending' | 'processing' | 'succeeded' | 'failed';
+export type ImageStatus = 'pending' | 'processing' | 'succeeded' | 'failed' | 'cancelled';
 
 export type LegacyStatusDto = {
     requestId: string;
@@ -92,6 +96,10 @@ export type LegacyStatusDto = {
      * Share of images in a terminal state, 0-100
      */
     percent: number;
+    /**
+     * The run the counts describe: 0 for the first, one more per retry
+     */
+    round: number;
     createdAt: string;
     startedAt?: string | null;
     completedAt?: string | null;
@@ -257,7 +265,7 @@ export type RequestListDto = {
     nextCursor: string | null;
 };
 
-export type RequestStatus = 'pending' | 'processing' | 'completed' | 'completed_with_errors' | 'failed';
+export type RequestStatus = 'pending' | 'processing' | 'completed' | 'completed_with_errors' | 'failed' | 'cancelled';
 
 export type RequestStatusDto = {
     requestId: string;
@@ -273,6 +281,10 @@ export type RequestStatusDto = {
      * Share of images in a terminal state, 0-100
      */
     percent: number;
+    /**
+     * The run the counts describe: 0 for the first, one more per retry
+     */
+    round: number;
     createdAt: string;
     startedAt?: string | null;
     completedAt?: string | null;
@@ -324,6 +336,8 @@ export type RequestWebhookDto = {
      */
     deliveries: string;
 };
+
+export type RetryScope = 'transient';
 
 export type WebhookAttemptDto = {
     /**
@@ -414,7 +428,7 @@ export type WebhookEventLinksDto = {
     export: string;
 };
 
-export type WebhookEventType = 'request.completed' | 'request.completed_with_errors' | 'request.failed';
+export type WebhookEventType = 'request.completed' | 'request.completed_with_errors' | 'request.failed' | 'request.cancelled';
 
 /**
  * `awaiting_completion` until the request is terminal; `not_subscribed` when its event is not in `events`; then the delivery status: pending, sending, delivered, failed (410 Gone or a refused target) or exhausted
@@ -471,7 +485,7 @@ export type ApiUploadLegacyData = {
          */
         webhookUrl?: string;
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
+         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
          */
         webhookEvents?: string;
         /**
@@ -615,7 +629,7 @@ export type CreateRequestData = {
          */
         webhookUrl?: string;
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
+         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
          */
         webhookEvents?: string;
         /**
@@ -708,7 +722,7 @@ export type ValidateRequestData = {
          */
         webhookUrl?: string;
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
+         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
          */
         webhookEvents?: string;
         /**
@@ -904,6 +918,94 @@ export type ArchiveRequestResponses = {
 
 export type ArchiveRequestResponse = ArchiveRequestResponses[keyof ArchiveRequestResponses];
 
+export type CancelRequestData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/requests/{id}/cancel';
+};
+
+export type CancelRequestErrors = {
+    /**
+     * Malformed request id
+     */
+    400: ProblemDocumentDto;
+    /**
+     * API key missing or not valid (only when the server is configured with API_KEYS)
+     */
+    401: ProblemDocumentDto;
+    /**
+     * Unknown request id
+     */
+    404: ProblemDocumentDto;
+    /**
+     * The request already finished (REQUEST_ALREADY_FINISHED)
+     */
+    409: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded; retry after the Retry-After header
+     */
+    429: ProblemDocumentDto;
+};
+
+export type CancelRequestError = CancelRequestErrors[keyof CancelRequestErrors];
+
+export type CancelRequestResponses = {
+    /**
+     * The cancelled request
+     */
+    200: RequestStatusDto;
+};
+
+export type CancelRequestResponse = CancelRequestResponses[keyof CancelRequestResponses];
+
+export type StreamRequestEventsData = {
+    body?: never;
+    headers?: {
+        /**
+         * The id of the last event received
+         */
+        'Last-Event-ID'?: string;
+    };
+    path: {
+        id: string;
+    };
+    query?: never;
+    url: '/api/v1/requests/{id}/events';
+};
+
+export type StreamRequestEventsErrors = {
+    /**
+     * Malformed request id
+     */
+    400: ProblemDocumentDto;
+    /**
+     * API key missing or not valid (only when the server is configured with API_KEYS)
+     */
+    401: ProblemDocumentDto;
+    /**
+     * Unknown request id
+     */
+    404: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded; retry after the Retry-After header
+     */
+    429: ProblemDocumentDto;
+};
+
+export type StreamRequestEventsError = StreamRequestEventsErrors[keyof StreamRequestEventsErrors];
+
+export type StreamRequestEventsResponses = {
+    /**
+     * The event stream: `progress` events, then one `done` event
+     */
+    200: string;
+};
+
+export type StreamRequestEventsResponse = StreamRequestEventsResponses[keyof StreamRequestEventsResponses];
+
 export type ExportRequestData = {
     body?: never;
     path: {
@@ -988,6 +1090,58 @@ export type ListProductsResponses = {
 };
 
 export type ListProductsResponse = ListProductsResponses[keyof ListProductsResponses];
+
+export type RetryRequestData = {
+    body?: never;
+    path: {
+        id: string;
+    };
+    query?: {
+        /**
+         * `transient`: only images that failed for a transient reason (timeouts, connection errors, 5xx, 429), plus the cancelled ones; without it, every failed and cancelled image
+         */
+        only?: RetryScope;
+    };
+    url: '/api/v1/requests/{id}/retry';
+};
+
+export type RetryRequestErrors = {
+    /**
+     * Malformed request id
+     */
+    400: ProblemDocumentDto;
+    /**
+     * API key missing or not valid (only when the server is configured with API_KEYS)
+     */
+    401: ProblemDocumentDto;
+    /**
+     * Unknown request id
+     */
+    404: ProblemDocumentDto;
+    /**
+     * The request is still pending or processing (REQUEST_NOT_FINISHED)
+     */
+    409: ProblemDocumentDto;
+    /**
+     * No image is left to retry (NOTHING_TO_RETRY)
+     */
+    422: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded; retry after the Retry-After header
+     */
+    429: ProblemDocumentDto;
+};
+
+export type RetryRequestError = RetryRequestErrors[keyof RetryRequestErrors];
+
+export type RetryRequestResponses = {
+    /**
+     * The request, processing again
+     */
+    202: RequestStatusDto;
+};
+
+export type RetryRequestResponse = RetryRequestResponses[keyof RetryRequestResponses];
 
 export type ListWebhookDeliveriesData = {
     body?: never;
@@ -1396,7 +1550,7 @@ export type UploadLegacyData = {
          */
         webhookUrl?: string;
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed
+         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
          */
         webhookEvents?: string;
         /**
@@ -1501,6 +1655,15 @@ export type RequestFailedWebhookWebhookPayload = WebhookEventDto;
 export type RequestFailedWebhookWebhookRequest = {
     body: RequestFailedWebhookWebhookPayload;
     key: 'request.failed';
+    path?: never;
+    query?: never;
+};
+
+export type RequestCancelledWebhookWebhookPayload = WebhookEventDto;
+
+export type RequestCancelledWebhookWebhookRequest = {
+    body: RequestCancelledWebhookWebhookPayload;
+    key: 'request.cancelled';
     path?: never;
     query?: never;
 };

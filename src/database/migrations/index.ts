@@ -6,6 +6,7 @@ import { Migration20261121082112 } from './Migration20261121082112.js';
 import { Migration20261127232056 } from './Migration20261127232056.js';
 import { Migration20261127232540 } from './Migration20261127232540.js';
 import { Migration20261127232936 } from './Migration20261127232936.js';
+import { Migration20261128003000 } from './Migration20261128003000.js';
 import { Migration20261128004800 } from './Migration20261128004800.js';
 
 // Every migration, in order; the app applies this list rather than globbing files.
@@ -18,5 +19,6 @@ export const migrationsList = [
   { name: 'Migration20261127232056', class: Migration20261127232056 },
   { name: 'Migration20261127232540', class: Migration20261127232540 },
   { name: 'Migration20261127232936', class: Migration20261127232936 },
+  { name: 'Migration20261128003000', class: Migration20261128003000 },
   { name: 'Migration20261128004800', class: Migration20261128004800 },
 ];

@@ -7,6 +7,8 @@ export class ImageCountsDto {
   @ApiProperty({ type: 'integer', example: 300 }) total: number;
   @ApiProperty({ type: 'integer', example: 240 }) succeeded: number;
   @ApiProperty({ type: 'integer', example: 3 }) failed: number;
+  @ApiProperty({ type: 'integer', example: 0, description: 'Stopped by a cancel before they had an outcome' })
+  cancelled: number;
   @ApiProperty({ type: 'integer', example: 57, description: 'Not yet in a terminal state' }) pending: number;
 }
 
@@ -90,6 +92,8 @@ export class RequestStatusDto {
   @ApiProperty({ type: ProcessingOptionsDto }) options: ProcessingOptionsDto;
   @ApiProperty({ type: RequestCountsDto }) counts: RequestCountsDto;
   @ApiProperty({ example: 81.0, description: 'Share of images in a terminal state, 0-100' }) percent: number;
+  @ApiProperty({ type: 'integer', example: 0, description: 'The run the counts describe: 0 for the first, one more per retry' })
+  round: number;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String }) startedAt: string | null;
   @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String }) completedAt: string | null;
