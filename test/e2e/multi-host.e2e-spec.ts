@@ -188,11 +188,13 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
 
   it('the store down mid-batch, then back: the batch completes and no image is lost or counted twice', async () => {
     // The store goes away as the 8th image is downloaded, before its bytes arrive: images
-    // before it may be stored, every later one meets the outage.
+    // before it may be stored, every later one meets the outage. Later downloads are held
+    // long enough for the stop to finish (it waits for uploads in flight), so on a quick
+    // machine the rest of the batch cannot slip into the store while it is closing.
     let stopped!: Promise<void>;
     images.route('/outage.jpg', (hit) => {
       if (hit === 8) stopped = s3.stop();
-      return { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: hit === 8 ? 500 : 0 };
+      return { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: hit === 8 ? 500 : hit > 8 ? 1500 : 0 };
     });
     const requestId = await submit(Array.from({ length: 40 }, (_, index) => images.url(`/outage.jpg?n=${index}`)));
     await waitUntil('the store to go down', async () => images.hitCount('/outage.jpg') >= 8, 120_000);

@@ -22,6 +22,8 @@ export interface Ledger {
   /** What the rows say: every image row by state, products whose every image is counted. */
   rows: { succeeded: number; failed: number; open: number; productsDone: number; productCount: number; imagesDone: number };
   imageIds: string[];
+  /** The last part of each image's output key, in image id order. */
+  outputFiles: string[];
   maxAttempts: number;
 }
 
@@ -38,7 +40,8 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
               (SELECT count(*)::int FROM product p WHERE p.request_id = r.id AND p.processed AND p.images_done = p.image_count) AS products_done,
               (SELECT coalesce(sum(p.images_done), 0)::int FROM product p WHERE p.request_id = r.id) AS images_done,
               (SELECT max(i.attempts) FROM image i WHERE i.request_id = r.id) AS max_attempts,
-              (SELECT array_agg(i.id::text ORDER BY i.id) FROM image i WHERE i.request_id = r.id) AS image_ids
+              (SELECT array_agg(i.id::text ORDER BY i.id) FROM image i WHERE i.request_id = r.id) AS image_ids,
+              (SELECT array_agg(substring(i.output_key from '[^/]+$') ORDER BY i.id) FROM image i WHERE i.request_id = r.id) AS output_files
          FROM processing_request r WHERE r.id = $1`,
       [requestId],
     );
@@ -57,6 +60,7 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
         imagesDone: row.images_done,
       },
       imageIds: row.image_ids,
+      outputFiles: row.output_files,
       maxAttempts: row.max_attempts,
     };
   } finally {
@@ -83,6 +87,8 @@ export async function expectCountedOnce(databaseUrl: string, storageDir: string,
   });
   expect(book.counted).toEqual({ succeeded: book.imageCount, failed: 0, productsProcessed: book.rows.productCount });
   const files = await readdir(join(storageDir, 'images', requestId));
-  expect(files.sort()).toEqual(book.imageIds.map((id) => `${id}.jpg`).sort());
+  // One file per image, under the key its outcome recorded, and nothing beside them.
+  expect(files.sort()).toEqual([...book.outputFiles].sort());
+  expect(book.outputFiles).toHaveLength(book.imageIds.length);
   return book;
 }
