@@ -539,6 +539,10 @@ async function archive() {
     [`archive.${k}.size`]: metric(`archive ${k} images: ZIP size`, bytes / 2 ** 20, 'MB', 0),
     [`archive.${k}.idle`]: metric(`archive ${k} images: API RSS before`, idle.rssMb, 'MB', 0),
     [`archive.${k}.peak`]: metric(`archive ${k} images: API peak RSS (bound 300 MB)`, stats.peakMb, 'MB', 0),
+  };
+}
+
+/**
  * SSE_STREAMS event streams held open on one API process for SSE_SECONDS,
  * one per running request, while this process plays the workers: every
  * 250 ms it counts one more image on every request, straight in PostgreSQL,
