@@ -12,7 +12,7 @@ module.exports = {
       comment:
         'Two features that import each other cannot be understood, tested or moved apart, and Nest resolves ' +
         'their modules only with forwardRef. Checked on folders, so a cycle counts even when no single file ' +
-        'imports itself back; a cycle inside one feature (processing/ and processing/fetch/) is not this rule\'s business.',
+        "imports itself back; a cycle inside one feature (processing/ and processing/fetch/) is not this rule's business.",
       severity: 'error',
       scope: 'folder',
       from: { path: '^src/([^/]+)' },
@@ -40,7 +40,7 @@ module.exports = {
       name: 'queue-contract-knows-no-handler',
       comment:
         'src/queue/ is the contract producers and consumers share (names, payloads, enqueueing). If it ' +
-        'imported a handler, every producer, the API included, would load the worker\'s processors.',
+        "imported a handler, every producer, the API included, would load the worker's processors.",
       severity: 'error',
       from: { path: '^src/queue/' },
       to: { path: '^src/(processing|webhooks)/|\\.processor\\.ts$' },

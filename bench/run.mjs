@@ -18,7 +18,20 @@ import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 import { startS3Server } from './lib/s3-server.mjs';
 
-const SECTIONS = ['bare', 'split', 'all', 'status', 'formats', 'resize', 'memory', 'ingest', 'list', 'storage', 'archive', 'sse'];
+const SECTIONS = [
+  'bare',
+  'split',
+  'all',
+  'status',
+  'formats',
+  'resize',
+  'memory',
+  'ingest',
+  'list',
+  'storage',
+  'archive',
+  'sse',
+];
 const { values: args } = parseArgs({
   options: {
     runs: { type: 'string', default: '1' },
@@ -103,7 +116,12 @@ async function bare() {
   const result = await bareLoop(images, { lanes });
   const busy = await cpu.stop();
   return {
-    'bare.others': metric('bare sharp, CPU used by other programs', othersShare(busy, result.cpuMsPerImage * images.length), '%', 0),
+    'bare.others': metric(
+      'bare sharp, CPU used by other programs',
+      othersShare(busy, result.cpuMsPerImage * images.length),
+      '%',
+      0,
+    ),
     'bare.perSecond': metric(`bare sharp, ${lanes} lanes`, result.perSecond, 'img/s', 1),
     'bare.cpu': metric('bare sharp, CPU per image', result.cpuMsPerImage, 'ms', 1),
     'bare.outIn': metric('bare sharp output/input bytes', result.bytesOut / result.bytesIn, '', 3),
@@ -139,7 +157,8 @@ async function pipeline(mode, previous) {
   const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
   const servicesAfter = await cpuSecondsByCommand(SERVICES);
   const after = await Promise.all(procs.map((proc) => processStats(proc.pid)));
-  if (status.status !== 'completed') throw new Error(`pipeline ended ${status.status}: ${JSON.stringify(status.errors)}`);
+  if (status.status !== 'completed')
+    throw new Error(`pipeline ended ${status.status}: ${JSON.stringify(status.errors)}`);
 
   const seconds = (Date.parse(status.completedAt) - created.startedAt) / 1000;
   const perSecond = images.length / seconds;
@@ -155,7 +174,12 @@ async function pipeline(mode, previous) {
     [`${mode}.outIn`]: metric(`${label}, output/input bytes`, bytes.bytes_out / bytes.bytes_in, '', 3),
   };
   if (previous['bare.perSecond']) {
-    out[`${mode}.ratio`] = metric(`${label} / bare ratio (target ≥ 0.9)`, perSecond / previous['bare.perSecond'].value, '', 2);
+    out[`${mode}.ratio`] = metric(
+      `${label} / bare ratio (target ≥ 0.9)`,
+      perSecond / previous['bare.perSecond'].value,
+      '',
+      2,
+    );
   }
   procs.forEach((proc, index) => {
     out[`${mode}.${proc.role}.peak`] = metric(`${label}, ${proc.role} peak RSS`, after[index].peakMb, 'MB', 0);
@@ -179,14 +203,20 @@ async function pipeline(mode, previous) {
   pipelineCpuMs = (pipelineCpuMs / images.length) * 1000;
   out[`${mode}.cpuTotal`] = metric(`${label}, CPU per image, service + PostgreSQL + Redis`, pipelineCpuMs, 'ms', 1);
   if (previous['bare.cpu']) {
-    out[`${mode}.cpuRatio`] = metric(`${label}, bare/pipeline CPU per image`, previous['bare.cpu'].value / pipelineCpuMs, '', 2);
+    out[`${mode}.cpuRatio`] = metric(
+      `${label}, bare/pipeline CPU per image`,
+      previous['bare.cpu'].value / pipelineCpuMs,
+      '',
+      2,
+    );
   }
   // The bench process itself (image server, status polling) is not another program.
   const others = othersShare(busy, pipelineCpuMs * images.length + benchCpuMs);
   out[`${mode}.others`] = metric(`${label}, CPU used by other programs`, others, '%', 0);
   if (previous['bare.others']) {
     // On a shared machine: each rate divided by the share of the CPU that was left to it.
-    const adjusted = perSecond / (1 - others / 100) / (previous['bare.perSecond'].value / (1 - previous['bare.others'].value / 100));
+    const adjusted =
+      perSecond / (1 - others / 100) / (previous['bare.perSecond'].value / (1 - previous['bare.others'].value / 100));
     out[`${mode}.adjustedRatio`] = metric(`${label} / bare ratio, adjusted for other programs`, adjusted, '', 2);
   }
   await env.reset();
@@ -203,7 +233,10 @@ async function storage() {
   const s3 = await startS3Server(join(env.dir, 's3'));
   const out = {};
   try {
-    for (const [driver, driverEnv] of [['local', {}], ['s3', s3.env]]) {
+    for (const [driver, driverEnv] of [
+      ['local', {}],
+      ['s3', s3.env],
+    ]) {
       log(`storage (${driver}): ${images.length} images, api + worker`);
       await env.reset();
       const options = { nodeArgs: nodeArgs(), env: { ...serviceEnv(), ...driverEnv } };
@@ -215,9 +248,19 @@ async function storage() {
       const status = await waitForTerminal(api.baseUrl, created.requestId, { intervalMs: 250 });
       if (status.status !== 'completed') throw new Error(`storage (${driver}) ended ${status.status}`);
       const perSecond = images.length / ((Date.parse(status.completedAt) - created.startedAt) / 1000);
-      out[`storage.${driver}`] = metric(`storage ${driver === 's3' ? 'S3 (s3rver on loopback)' : 'local disk'}, upload→terminal`, perSecond, 'img/s', 1);
+      out[`storage.${driver}`] = metric(
+        `storage ${driver === 's3' ? 'S3 (s3rver on loopback)' : 'local disk'}, upload→terminal`,
+        perSecond,
+        'img/s',
+        1,
+      );
     }
-    out['storage.ratio'] = metric('storage S3 / local ratio', out['storage.s3'].value / out['storage.local'].value, '', 2);
+    out['storage.ratio'] = metric(
+      'storage S3 / local ratio',
+      out['storage.s3'].value / out['storage.local'].value,
+      '',
+      2,
+    );
   } finally {
     await env.reset();
     await s3.close();
@@ -274,8 +317,18 @@ async function formats() {
     const mpxPerSecond = result.perSecond * mpx;
     jpegMpxPerSecond ??= mpxPerSecond;
     out[`format.${name}.perSecond`] = metric(`${describeSet(name)}: images/s`, result.perSecond, 'img/s', 1);
-    out[`format.${name}.slower`] = metric(`${describeSet(name)}: time per pixel vs JPEG`, jpegMpxPerSecond / mpxPerSecond, '×', 2);
-    out[`format.${name}.outIn`] = metric(`${describeSet(name)}: output/input bytes`, result.bytesOut / result.bytesIn, '', 3);
+    out[`format.${name}.slower`] = metric(
+      `${describeSet(name)}: time per pixel vs JPEG`,
+      jpegMpxPerSecond / mpxPerSecond,
+      '×',
+      2,
+    );
+    out[`format.${name}.outIn`] = metric(
+      `${describeSet(name)}: output/input bytes`,
+      result.bytesOut / result.bytesIn,
+      '',
+      3,
+    );
     out[`format.${name}.kept`] = metric(`${describeSet(name)}: originals kept`, result.kept, `/${result.images}`, 0);
   }
   Object.assign(out, await formatsAgainstPlainSharp());
@@ -296,7 +349,11 @@ async function formatsAgainstPlainSharp() {
     ),
   ];
   for (const image of corpus['jpeg-1200sq'].slice(0, 3)) {
-    files.push({ name: `${image.name}.avif`, format: 'avif', data: await sharp(image.data).avif({ quality: 80 }).toBuffer() });
+    files.push({
+      name: `${image.name}.avif`,
+      format: 'avif',
+      data: await sharp(image.data).avif({ quality: 80 }).toBuffer(),
+    });
   }
   log(`formats vs plain sharp: ${files.length} files`);
   const rows = await compareFormats(files, serviceTransformer(), { resize: 0.5, runs: 3 });
@@ -308,12 +365,42 @@ async function formatsAgainstPlainSharp() {
     const mean = (pick) => sum(pick) / of.length;
     const what = `${format.toUpperCase()} vs plain sharp (${of.length} files, 50 %)`;
     Object.assign(out, {
-      [`vsPlain.${format}.bytes`]: metric(`${what}: our bytes / plain sharp's`, sum((r) => r.ours.bytes) / sum((r) => r.plain.bytes), '', 3),
-      [`vsPlain.${format}.worst`]: metric(`${what}: worst file, our bytes / plain's`, Math.max(...of.map((r) => r.ours.bytes / r.plain.bytes)), '', 3),
-      [`vsPlain.${format}.ssim`]: metric(`${what}: mean SSIM, ours`, mean((r) => r.ours.ssim), '', 4),
-      [`vsPlain.${format}.plainSsim`]: metric(`${what}: mean SSIM, plain sharp`, mean((r) => r.plain.ssim), '', 4),
-      [`vsPlain.${format}.ms`]: metric(`${what}: ms per image, ours`, mean((r) => r.ours.ms), 'ms', 1),
-      [`vsPlain.${format}.plainMs`]: metric(`${what}: ms per image, plain sharp`, mean((r) => r.plain.ms), 'ms', 1),
+      [`vsPlain.${format}.bytes`]: metric(
+        `${what}: our bytes / plain sharp's`,
+        sum((r) => r.ours.bytes) / sum((r) => r.plain.bytes),
+        '',
+        3,
+      ),
+      [`vsPlain.${format}.worst`]: metric(
+        `${what}: worst file, our bytes / plain's`,
+        Math.max(...of.map((r) => r.ours.bytes / r.plain.bytes)),
+        '',
+        3,
+      ),
+      [`vsPlain.${format}.ssim`]: metric(
+        `${what}: mean SSIM, ours`,
+        mean((r) => r.ours.ssim),
+        '',
+        4,
+      ),
+      [`vsPlain.${format}.plainSsim`]: metric(
+        `${what}: mean SSIM, plain sharp`,
+        mean((r) => r.plain.ssim),
+        '',
+        4,
+      ),
+      [`vsPlain.${format}.ms`]: metric(
+        `${what}: ms per image, ours`,
+        mean((r) => r.ours.ms),
+        'ms',
+        1,
+      ),
+      [`vsPlain.${format}.plainMs`]: metric(
+        `${what}: ms per image, plain sharp`,
+        mean((r) => r.plain.ms),
+        'ms',
+        1,
+      ),
     });
   }
   const convert = await imageMagick();
@@ -324,7 +411,12 @@ async function formatsAgainstPlainSharp() {
       const magick = await imageMagickGif(convert, gif, resize);
       const plain = await plainSharp(gif, 'gif', resize);
       const what = `flat-colour GIF ${resize ? 'at 50 %' : 'unresized'}`;
-      out[`gifFlat.${resize ?? 1}.ours`] = metric(`${what}: our KB (ImageMagick ${(magick.length / 1024).toFixed(1)}, plain sharp ${(plain.length / 1024).toFixed(1)})`, ours.data.length / 1024, 'KB', 1);
+      out[`gifFlat.${resize ?? 1}.ours`] = metric(
+        `${what}: our KB (ImageMagick ${(magick.length / 1024).toFixed(1)}, plain sharp ${(plain.length / 1024).toFixed(1)})`,
+        ours.data.length / 1024,
+        'KB',
+        1,
+      );
     }
   } else {
     log('ImageMagick is not installed (apt-get install imagemagick): no GIF comparison with it');
@@ -354,7 +446,12 @@ async function resize() {
     Object.assign(out, {
       [`${key}.perSecond`]: metric(`${what}: images/s${target}`, result.perSecond, 'img/s', 1),
       [`${key}.cpu`]: metric(`${what}: CPU per image`, result.cpuMsPerImage, 'ms', 1),
-      [`${key}.psnr`]: metric(`${what}: PSNR vs full-decode Lanczos, corpus`, await meanPsnr(sample, result.outputs), 'dB', 2),
+      [`${key}.psnr`]: metric(
+        `${what}: PSNR vs full-decode Lanczos, corpus`,
+        await meanPsnr(sample, result.outputs),
+        'dB',
+        2,
+      ),
       [`${key}.outIn`]: metric(`${what}: output/input bytes, corpus`, result.bytesOut / result.bytesIn, '', 3),
       [`${key}.shotPsnr`]: metric(
         `${what}: PSNR vs full-decode Lanczos, product shots`,
@@ -362,7 +459,12 @@ async function resize() {
         'dB',
         2,
       ),
-      [`${key}.shotOutIn`]: metric(`${what}: output/input bytes, product shots`, shotResult.bytesOut / shotResult.bytesIn, '', 3),
+      [`${key}.shotOutIn`]: metric(
+        `${what}: output/input bytes, product shots`,
+        shotResult.bytesOut / shotResult.bytesIn,
+        '',
+        3,
+      ),
     });
   }
   return out;
@@ -404,7 +506,10 @@ async function workerMemory() {
 }
 
 async function exists(path) {
-  return access(path).then(() => true, () => false);
+  return access(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /**
@@ -430,7 +535,12 @@ async function ingest() {
     const queuedMs = await waitForQueued(env, rows * URLS_PER_PRODUCT, started);
     const queued = await processStats(api.pid);
     const k = `${rows / 1000}k`;
-    out[`ingest.${k}.ack`] = metric(`ingest ${k} rows (${(csv.length / 2 ** 20).toFixed(1)} MB): ack`, created.ackMs, 'ms', 0);
+    out[`ingest.${k}.ack`] = metric(
+      `ingest ${k} rows (${(csv.length / 2 ** 20).toFixed(1)} MB): ack`,
+      created.ackMs,
+      'ms',
+      0,
+    );
     out[`ingest.${k}.idle`] = metric(`ingest ${k} rows: API RSS before upload`, idle.rssMb, 'MB', 0);
     out[`ingest.${k}.peak`] = metric(`ingest ${k} rows: API peak RSS at the ack`, stats.peakMb, 'MB', 0);
     out[`ingest.${k}.queued`] = metric(`ingest ${k} rows: every job queued after`, queuedMs, 'ms', 0);
@@ -450,7 +560,10 @@ async function ingest() {
 async function listRequests() {
   log(`list: ${LIST_REQUESTS} requests`);
   await env.reset();
-  const api = await env.start('api', { nodeArgs: nodeArgs(), env: { ...serviceEnv(), API_KEYS: 'bench:bench-key,other:other-key' } });
+  const api = await env.start('api', {
+    nodeArgs: nodeArgs(),
+    env: { ...serviceEnv(), API_KEYS: 'bench:bench-key,other:other-key' },
+  });
   await env.query(
     `INSERT INTO processing_request (id, tenant, status, original_filename, options, columns, product_count, image_count,
                                      images_succeeded, images_failed, created_at, completed_at)
@@ -474,7 +587,11 @@ async function listRequests() {
     ['first', 'first page (50)', 'limit=50'],
     ['deep', 'page 21 by cursor (50)', `limit=50&cursor=${deep}`],
     ['status', 'status=failed,pending (50)', 'limit=50&status=failed,pending'],
-    ['window', 'one day by createdAfter/Before (200)', 'limit=200&createdAfter=2026-02-01T00:00:00Z&createdBefore=2026-02-02T00:00:00Z'],
+    [
+      'window',
+      'one day by createdAfter/Before (200)',
+      'limit=200&createdAfter=2026-02-01T00:00:00Z&createdBefore=2026-02-02T00:00:00Z',
+    ],
   ];
   const out = {};
   for (const [key, label, query] of cases) {
@@ -486,8 +603,18 @@ async function listRequests() {
       latencies.push(performance.now() - started);
     }
     latencies.sort((a, b) => a - b);
-    out[`list.${key}.p50`] = metric(`list ${LIST_REQUESTS / 1000}k: ${label} p50`, latencies[Math.floor(LIST_CALLS / 2)], 'ms', 1);
-    out[`list.${key}.p95`] = metric(`list ${LIST_REQUESTS / 1000}k: ${label} p95`, latencies[Math.floor(LIST_CALLS * 0.95)], 'ms', 1);
+    out[`list.${key}.p50`] = metric(
+      `list ${LIST_REQUESTS / 1000}k: ${label} p50`,
+      latencies[Math.floor(LIST_CALLS / 2)],
+      'ms',
+      1,
+    );
+    out[`list.${key}.p95`] = metric(
+      `list ${LIST_REQUESTS / 1000}k: ${label} p95`,
+      latencies[Math.floor(LIST_CALLS * 0.95)],
+      'ms',
+      1,
+    );
   }
   await env.stop(api);
   await env.reset();
@@ -512,7 +639,9 @@ async function archive() {
   // No worker runs: the queued jobs are dropped and the outcomes written in SQL.
   await env.clearQueues();
   await markAllSucceeded(env, created.requestId);
-  await env.query(`UPDATE processing_request SET status = 'completed', completed_at = now() WHERE id = $1`, [created.requestId]);
+  await env.query(`UPDATE processing_request SET status = 'completed', completed_at = now() WHERE id = $1`, [
+    created.requestId,
+  ]);
   const sample = await serviceTransformer().transform(corpus[THROUGHPUT_SET][0].data, { resize: null });
   const original = join(env.dir, 'archive-sample.jpg');
   await writeFile(original, sample.data);
@@ -535,7 +664,12 @@ async function archive() {
   await env.reset();
   const k = `${count / 1000}k`;
   return {
-    [`archive.${k}.ms`]: metric(`archive ${k} images (${(sample.data.length / 1024).toFixed(0)} KB each): ZIP streamed in`, ms, 'ms', 0),
+    [`archive.${k}.ms`]: metric(
+      `archive ${k} images (${(sample.data.length / 1024).toFixed(0)} KB each): ZIP streamed in`,
+      ms,
+      'ms',
+      0,
+    ),
     [`archive.${k}.size`]: metric(`archive ${k} images: ZIP size`, bytes / 2 ** 20, 'MB', 0),
     [`archive.${k}.idle`]: metric(`archive ${k} images: API RSS before`, idle.rssMb, 'MB', 0),
     [`archive.${k}.peak`]: metric(`archive ${k} images: API peak RSS (bound 300 MB)`, stats.peakMb, 'MB', 0),
@@ -629,7 +763,12 @@ async function eventStreams() {
     'sse.latency.p50': metric(`${label}: UPDATE to event p50`, latencies[Math.floor(latencies.length / 2)], 'ms', 0),
     'sse.latency.p95': metric(`${label}: UPDATE to event p95`, latencies[Math.floor(latencies.length * 0.95)], 'ms', 0),
     'sse.ended': metric(`${label}: streams ended after finish`, ended.length, `/${SSE_STREAMS}`, 0),
-    'sse.end.max': metric(`${label}: last stream ended after`, ended.length ? Math.max(...ended) - finishedAt : NaN, 'ms', 0),
+    'sse.end.max': metric(
+      `${label}: last stream ended after`,
+      ended.length ? Math.max(...ended) - finishedAt : NaN,
+      'ms',
+      0,
+    ),
   };
 }
 
@@ -658,7 +797,12 @@ async function exportOf(api, requestId, k) {
   const stats = await processStats(worker.pid);
   await env.stop(worker);
   return {
-    [`export.${k}.ms`]: metric(`export ${k} rows: finalize (status and webhook event only; the CSV is now built by GET .../export)`, ms, 'ms', 0),
+    [`export.${k}.ms`]: metric(
+      `export ${k} rows: finalize (status and webhook event only; the CSV is now built by GET .../export)`,
+      ms,
+      'ms',
+      0,
+    ),
     [`export.${k}.idle`]: metric(`export ${k} rows: worker RSS before`, idle.rssMb, 'MB', 0),
     [`export.${k}.peak`]: metric(`export ${k} rows: worker peak RSS`, stats.peakMb, 'MB', 0),
   };

@@ -29,11 +29,19 @@ for (let n = 1; n <= 20; n++) {
   images.set(`/products/${n}.jpg`, ['image/jpeg', await photo(1200, 900, n).jpeg({ quality: 92 }).toBuffer()]);
 }
 for (let n = 1; n <= 5; n++) {
-  images.set(`/products/${n}.png`, ['image/png', await photo(600, 600, n + 20).ensureAlpha(0.8).png().toBuffer()]);
+  images.set(`/products/${n}.png`, [
+    'image/png',
+    await photo(600, 600, n + 20)
+      .ensureAlpha(0.8)
+      .png()
+      .toBuffer(),
+  ]);
 }
 images.set('/products/spin.gif', [
   'image/gif',
-  await sharp(await Promise.all([1, 2, 3].map((s) => photo(160, 120, s).png().toBuffer())), { join: { animated: true } })
+  await sharp(await Promise.all([1, 2, 3].map((s) => photo(160, 120, s).png().toBuffer())), {
+    join: { animated: true },
+  })
     .gif({ delay: [200, 200, 200], loop: 0 })
     .toBuffer(),
 ]);

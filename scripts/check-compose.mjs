@@ -25,7 +25,10 @@ const withoutIds = (node, parentKey) => {
   if (node === null || typeof node !== 'object') return node;
   return Object.fromEntries(
     Object.entries(node)
-      .filter(([key, value]) => parentKey === 'properties' || !((key === 'id' && typeof value === 'string') || key === '$schema'))
+      .filter(
+        ([key, value]) =>
+          parentKey === 'properties' || !((key === 'id' && typeof value === 'string') || key === '$schema'),
+      )
       .map(([key, value]) => [key, withoutIds(value, key)]),
   );
 };
@@ -33,7 +36,8 @@ const withoutIds = (node, parentKey) => {
 const validate = new Ajv2019({ strict: false, allErrors: true, validateFormats: false }).compile(withoutIds(schema));
 if (!validate(compose)) {
   console.error(`${file} does not follow the Compose Specification:`);
-  for (const error of validate.errors) console.error(`  ${error.instancePath || '/'} ${error.message} ${JSON.stringify(error.params)}`);
+  for (const error of validate.errors)
+    console.error(`  ${error.instancePath || '/'} ${error.message} ${JSON.stringify(error.params)}`);
   process.exit(1);
 }
 for (const role of ['api', 'worker']) {
@@ -55,7 +59,10 @@ function fail(message) {
 
 /** ${NAME:-default} and ${NAME} as compose substitutes them, from this environment. */
 function substitute(value) {
-  return String(value).replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_, name, fallback) => process.env[name] || fallback || '');
+  return String(value).replace(
+    /\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g,
+    (_, name, fallback) => process.env[name] || fallback || '',
+  );
 }
 
 function freePort() {
@@ -73,7 +80,13 @@ async function startRoles() {
   const { default: S3rver } = await import('s3rver');
   const directory = mkdtempSync(join(tmpdir(), 'pixbatch-compose-'));
   const bucket = substitute(compose.services.api.environment.S3_BUCKET);
-  const s3 = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory: join(directory, 's3'), configureBuckets: [{ name: bucket }] });
+  const s3 = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory: join(directory, 's3'),
+    configureBuckets: [{ name: bucket }],
+  });
   const { port: s3Port } = await s3.run();
   // The compose hosts, mapped to this machine; a database and Redis index of their own.
   const loopback = {
@@ -93,7 +106,10 @@ async function startRoles() {
         env[name] = loopback[name] ? loopback[name](resolved) : resolved;
       }
       const port = await freePort();
-      Object.assign(env, role === 'api' ? { PORT: String(port), HOST: '127.0.0.1' } : { METRICS_PORT: String(port), HOST: '127.0.0.1' });
+      Object.assign(
+        env,
+        role === 'api' ? { PORT: String(port), HOST: '127.0.0.1' } : { METRICS_PORT: String(port), HOST: '127.0.0.1' },
+      );
       const cwd = mkdtempSync(join(directory, `${role}-`));
       const log = join(cwd, 'service.log');
       const child = spawn(process.execPath, [join(process.cwd(), 'dist/src/main.js')], {
@@ -107,7 +123,9 @@ async function startRoles() {
       if (ready) console.log(`${role}: started with the compose environment, /health/ready 200`);
       else {
         failed = true;
-        console.error(`${role}: not ready with the compose environment; its log ends:\n${readFileSync(log, 'utf8').slice(-3000)}`);
+        console.error(
+          `${role}: not ready with the compose environment; its log ends:\n${readFileSync(log, 'utf8').slice(-3000)}`,
+        );
       }
     }
   } finally {
@@ -125,7 +143,10 @@ async function startRoles() {
 async function untilReady(url, child) {
   const deadline = Date.now() + 120_000;
   while (Date.now() < deadline && child.exitCode === null) {
-    const status = await fetch(url).then((response) => response.status, () => 0);
+    const status = await fetch(url).then(
+      (response) => response.status,
+      () => 0,
+    );
     if (status === 200) return true;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

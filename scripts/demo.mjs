@@ -14,7 +14,9 @@ const OUT_DIR = 'data/demo';
 const RESULT = `${OUT_DIR}/products-result.csv`;
 const SERVICE_LOG = `${OUT_DIR}/service.log`;
 // The Node.js options `npm start` runs the service with.
-const NODE_FLAGS = JSON.parse(await readFile('package.json', 'utf8')).config.nodeFlags.split(' ').filter(Boolean);
+const NODE_FLAGS = JSON.parse(await readFile('package.json', 'utf8'))
+  .config.nodeFlags.split(' ')
+  .filter(Boolean);
 
 const started = [];
 
@@ -40,7 +42,9 @@ async function startAndWait(name, args, env, ready, logFile, timeoutMs) {
   const deadline = Date.now() + timeoutMs;
   while (!(await answers(ready))) {
     if (exited || Date.now() > deadline) {
-      throw new Error(`${name} did not come up (${exited ? `exited with ${child.exitCode}` : 'timed out'}); see ${logFile}`);
+      throw new Error(
+        `${name} did not come up (${exited ? `exited with ${child.exitCode}` : 'timed out'}); see ${logFile}`,
+      );
     }
     await sleep(250);
   }
@@ -66,23 +70,43 @@ async function main() {
   } else {
     console.log('Sample images: starting examples/image-server.mjs on 127.0.0.1:8099');
     // An explicit port: the image server reads PORT, which may be set for pixbatch itself.
-    await startAndWait('The image server', ['examples/image-server.mjs', '8099'], {}, IMAGES_URL, `${OUT_DIR}/image-server.log`, 60_000);
+    await startAndWait(
+      'The image server',
+      ['examples/image-server.mjs', '8099'],
+      {},
+      IMAGES_URL,
+      `${OUT_DIR}/image-server.log`,
+      60_000,
+    );
   }
   const startedService = !(await answers(`${SERVICE_URL}/health/live`));
   if (!startedService) {
-    console.log(`Service: using the one at ${SERVICE_URL} (it must run with ALLOW_PRIVATE_NETWORKS=true to fetch the sample images)`);
+    console.log(
+      `Service: using the one at ${SERVICE_URL} (it must run with ALLOW_PRIVATE_NETWORKS=true to fetch the sample images)`,
+    );
   } else {
     const port = new URL(SERVICE_URL).port || '3000';
     console.log(`Service: starting pixbatch on port ${port} with ALLOW_PRIVATE_NETWORKS=true (log: ${SERVICE_LOG})`);
     // The private-network guard is opened for this process only: the sample images live on 127.0.0.1.
     // Liveness, not readiness: the app listens only once migrations ran and every module started.
     const env = { PORT: port, ALLOW_PRIVATE_NETWORKS: 'true' };
-    await startAndWait('pixbatch', [...NODE_FLAGS, 'dist/src/main.js'], env, `${SERVICE_URL}/health/live`, SERVICE_LOG, 90_000);
+    await startAndWait(
+      'pixbatch',
+      [...NODE_FLAGS, 'dist/src/main.js'],
+      env,
+      `${SERVICE_URL}/health/live`,
+      SERVICE_LOG,
+      90_000,
+    );
   }
   console.log(`\n$ pixbatch submit examples/products.csv --wait -o ${RESULT}`);
-  const cli = spawn(process.execPath, ['dist/src/cli/main.js', 'submit', 'examples/products.csv', '--wait', '-o', RESULT, '--url', SERVICE_URL], {
-    stdio: 'inherit',
-  });
+  const cli = spawn(
+    process.execPath,
+    ['dist/src/cli/main.js', 'submit', 'examples/products.csv', '--wait', '-o', RESULT, '--url', SERVICE_URL],
+    {
+      stdio: 'inherit',
+    },
+  );
   const code = await new Promise((resolve) => cli.once('exit', (exitCode) => resolve(exitCode ?? 1)));
   // One image of the sample is missing on purpose, so completed_with_errors (2) is the expected ending.
   if (code === 0 || code === 2) {

@@ -29,7 +29,9 @@ async function main(): Promise<void> {
   const app = await createHttpApp(config);
   await app.listen(config.port, config.host);
   const address = app.getHttpServer().address();
-  logger.log(`pixbatch (${config.role}) listening on ${boundAddress(address)}; API docs at ${config.publicBaseUrl}/docs`);
+  logger.log(
+    `pixbatch (${config.role}) listening on ${boundAddress(address)}; API docs at ${config.publicBaseUrl}/docs`,
+  );
   warnOnLocalPublicBaseUrl(config, address, logger);
 }
 

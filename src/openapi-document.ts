@@ -58,7 +58,10 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   config.webhooks = webhooks();
   // Not open source (package.json: UNLICENSED); SPDX spells a custom licence as LicenseRef-.
   // The swagger module's types predate 3.1's `identifier`.
-  config.info.license = { name: 'Proprietary', identifier: 'LicenseRef-pixbatch-proprietary' } as OpenAPIObject['info']['license'];
+  config.info.license = {
+    name: 'Proprietary',
+    identifier: 'LicenseRef-pixbatch-proprietary',
+  } as OpenAPIObject['info']['license'];
   const document = SwaggerModule.createDocument(app, config, {
     operationIdFactory: (_controller, method) => method,
     extraModels: [ProblemDocumentDto, WebhookEventDto],
@@ -69,7 +72,10 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
 const SIGNATURE_HEADERS: [string, string][] = [
   ['webhook-id', 'The event id: the same on every retry and redelivery, so receivers can drop duplicates'],
   ['webhook-timestamp', 'Unix seconds of this attempt; reject old ones to stop replays'],
-  ['webhook-signature', '`v1,<base64 HMAC-SHA256>` per Standard Webhooks; two, space-separated, while the key is rotated'],
+  [
+    'webhook-signature',
+    '`v1,<base64 HMAC-SHA256>` per Standard Webhooks; two, space-separated, while the key is rotated',
+  ],
 ];
 
 /** OpenAPI 3.1 `webhooks`: what pixbatch POSTs to a request's webhookUrl, one entry per event type. */
@@ -92,7 +98,10 @@ function webhooks(): Record<string, PathItemObject> {
             description,
             schema: { type: 'string' },
           })),
-          requestBody: { required: true, content: { 'application/json': { schema: { $ref: getSchemaPath(WebhookEventDto) } } } },
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: { $ref: getSchemaPath(WebhookEventDto) } } },
+          },
           responses: {
             '200': { description: 'Any 2xx: delivered' },
             '410': { description: 'Gone: no more attempts for this delivery' },
@@ -106,7 +115,10 @@ function webhooks(): Record<string, PathItemObject> {
 
 /** Problems the global guards answer with on every route that is not public. */
 const RATE_LIMIT_HEADERS = {
-  'X-RateLimit-Limit': { description: 'Requests allowed per minute for this API key (or address)', schema: { type: 'integer' } },
+  'X-RateLimit-Limit': {
+    description: 'Requests allowed per minute for this API key (or address)',
+    schema: { type: 'integer' },
+  },
   'X-RateLimit-Remaining': { description: 'Requests left in the current minute', schema: { type: 'integer' } },
 };
 const RETRY_AFTER_HEADER = {
@@ -132,7 +144,10 @@ function normalize(document: OpenAPIObject): OpenAPIObject {
         const responses: ResponsesObject = { ...operation.responses };
         if (operation.security?.length !== 0) {
           for (const [status, description] of Object.entries(GUARD_PROBLEMS)) {
-            responses[status] ??= { description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDocumentDto) } } } };
+            responses[status] ??= {
+              description,
+              content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDocumentDto) } } },
+            };
           }
           // The rate-limit guard sets these on every answer it lets through, and Retry-After on its 429.
           for (const [status, response] of Object.entries(responses)) {
@@ -147,9 +162,14 @@ function normalize(document: OpenAPIObject): OpenAPIObject {
   }
   return inlineSingleAllOf({
     ...document,
-    tags: [...tags].sort().map((name) => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name })),
+    tags: [...tags]
+      .sort()
+      .map((name) => (TAG_DESCRIPTIONS[name] ? { name, description: TAG_DESCRIPTIONS[name] } : { name })),
     paths,
-    components: { ...document.components, schemas: Object.fromEntries(sortedEntries(document.components?.schemas ?? {})) },
+    components: {
+      ...document.components,
+      schemas: Object.fromEntries(sortedEntries(document.components?.schemas ?? {})),
+    },
   });
 }
 

@@ -13,7 +13,10 @@ export function serviceTransformer(env = {}) {
 }
 
 /** Transforms every image once with `lanes` in flight; `keep` returns the outputs too. */
-export async function bareLoop(images, { lanes = 4, resize = null, transformer: t = serviceTransformer(), keep = false } = {}) {
+export async function bareLoop(
+  images,
+  { lanes = 4, resize = null, transformer: t = serviceTransformer(), keep = false } = {},
+) {
   const outputs = [];
   let next = 0;
   let bytesIn = 0;
@@ -37,5 +40,14 @@ export async function bareLoop(images, { lanes = 4, resize = null, transformer: 
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuBefore);
   const cpuMsPerImage = (cpu.user + cpu.system) / 1000 / images.length;
-  return { images: images.length, seconds, perSecond: images.length / seconds, cpuMsPerImage, bytesIn, bytesOut, kept, outputs };
+  return {
+    images: images.length,
+    seconds,
+    perSecond: images.length / seconds,
+    cpuMsPerImage,
+    bytesIn,
+    bytesOut,
+    kept,
+    outputs,
+  };
 }

@@ -68,7 +68,8 @@ export async function loadCorpus(dir, log) {
 async function encode(set, seed) {
   if (set.format === 'gif') {
     const frames = [];
-    for (let f = 0; f < set.frames; f++) frames.push(await (await photo(set.width, set.height, seed * 100 + f)).png().toBuffer());
+    for (let f = 0; f < set.frames; f++)
+      frames.push(await (await photo(set.width, set.height, seed * 100 + f)).png().toBuffer());
     return sharp(frames, { join: { animated: true } })
       .gif({ delay: Array(set.frames).fill(100), loop: 0 })
       .toBuffer();

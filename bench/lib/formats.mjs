@@ -24,8 +24,13 @@ export async function plainSharp(input, format, resize = null) {
 
 /** The reference pixels for an output of `output`'s size (height per frame): the input, decoded and resized by sharp, flattened on white. */
 async function reference(input, animated, width, height) {
-  return sharp(input, { animated }).autoOrient().resize({ width, height, fit: 'fill' }).flatten({ background: '#fff' })
-    .toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+  return sharp(input, { animated })
+    .autoOrient()
+    .resize({ width, height, fit: 'fill' })
+    .flatten({ background: '#fff' })
+    .toColourspace('srgb')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
 }
 
 /**
@@ -33,10 +38,18 @@ async function reference(input, animated, width, height) {
  * every frame of an animation included. 1 is identical.
  */
 export async function ssim(input, output, animated = false) {
-  const out = await sharp(output, { animated }).flatten({ background: '#fff' }).toColourspace('srgb').raw()
+  const out = await sharp(output, { animated })
+    .flatten({ background: '#fff' })
+    .toColourspace('srgb')
+    .raw()
     .toBuffer({ resolveWithObject: true });
   const ref = await reference(input, animated, out.info.width, out.info.pageHeight ?? out.info.height);
-  return ssimOfRaw(luma(ref.data, ref.info.channels), luma(out.data, out.info.channels), out.info.width, out.info.height);
+  return ssimOfRaw(
+    luma(ref.data, ref.info.channels),
+    luma(out.data, out.info.channels),
+    out.info.width,
+    out.info.height,
+  );
 }
 
 function luma(data, channels) {
@@ -54,15 +67,26 @@ function ssimOfRaw(a, b, width, height) {
   let windows = 0;
   for (let top = 0; top + 8 <= height; top += 8) {
     for (let left = 0; left + 8 <= width; left += 8) {
-      let sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+      let sa = 0,
+        sb = 0,
+        saa = 0,
+        sbb = 0,
+        sab = 0;
       for (let y = top; y < top + 8; y++) {
         for (let x = left; x < left + 8; x++) {
           const p = y * width + x;
-          sa += a[p]; sb += b[p]; saa += a[p] * a[p]; sbb += b[p] * b[p]; sab += a[p] * b[p];
+          sa += a[p];
+          sb += b[p];
+          saa += a[p] * a[p];
+          sbb += b[p] * b[p];
+          sab += a[p] * b[p];
         }
       }
-      const ma = sa / 64, mb = sb / 64;
-      const va = saa / 64 - ma * ma, vb = sbb / 64 - mb * mb, cov = sab / 64 - ma * mb;
+      const ma = sa / 64,
+        mb = sb / 64;
+      const va = saa / 64 - ma * ma,
+        vb = sbb / 64 - mb * mb,
+        cov = sab / 64 - ma * mb;
       total += ((2 * ma * mb + c1) * (2 * cov + c2)) / ((ma * ma + mb * mb + c1) * (va + vb + c2));
       windows++;
     }
@@ -89,7 +113,14 @@ export async function imageMagickGif(convert, input, resize = null) {
   const dir = await mkdtemp(join(tmpdir(), 'pixbatch-im-'));
   try {
     await writeFile(join(dir, 'in.gif'), input);
-    const args = [join(dir, 'in.gif'), '-coalesce', ...(resize ? ['-resize', `${resize * 100}%`] : []), '-layers', 'optimize', join(dir, 'out.gif')];
+    const args = [
+      join(dir, 'in.gif'),
+      '-coalesce',
+      ...(resize ? ['-resize', `${resize * 100}%`] : []),
+      '-layers',
+      'optimize',
+      join(dir, 'out.gif'),
+    ];
     await run(convert, args);
     return await readFile(join(dir, 'out.gif'));
   } finally {
@@ -157,5 +188,7 @@ export async function flatGif() {
       <text x="20" y="300" font-size="28" font-family="sans-serif" fill="#222">SALE ${i}</text></svg>`;
     frames.push(await sharp(Buffer.from(svg)).png().toBuffer());
   }
-  return sharp(frames, { join: { animated: true } }).gif({ delay: 100, loop: 0 }).toBuffer();
+  return sharp(frames, { join: { animated: true } })
+    .gif({ delay: 100, loop: 0 })
+    .toBuffer();
 }

@@ -15,7 +15,11 @@ export class CpuMeter {
     const total = last.total - this.first.total;
     const busy = total - (last.idle - this.first.idle);
     // /proc/stat counts ticks of every core, 100 per second.
-    return { share: total === 0 ? 0 : busy / total, busySeconds: busy / 100, seconds: total / 100 / availableParallelism() };
+    return {
+      share: total === 0 ? 0 : busy / total,
+      busySeconds: busy / 100,
+      seconds: total / 100 / availableParallelism(),
+    };
   }
 }
 
@@ -81,7 +85,9 @@ export function printTable(rows) {
   });
   const widths = header.map((_, c) => Math.max(header[c].length, ...lines.map((line) => line[c].length)));
   const format = (cells) =>
-    cells.map((cell, c) => (c === 0 || c === cells.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ');
+    cells
+      .map((cell, c) => (c === 0 || c === cells.length - 1 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])))
+      .join('  ');
   console.log(format(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const line of lines) console.log(format(line));

@@ -4,7 +4,13 @@ import S3rver from 's3rver';
 /** s3rver on loopback with one bucket, and the service settings that point at it. */
 export async function startS3Server(directory, bucket = 'pixbatch-bench') {
   await mkdir(directory, { recursive: true });
-  const server = new S3rver({ address: '127.0.0.1', port: 0, silent: true, directory, configureBuckets: [{ name: bucket }] });
+  const server = new S3rver({
+    address: '127.0.0.1',
+    port: 0,
+    silent: true,
+    directory,
+    configureBuckets: [{ name: bucket }],
+  });
   const { port } = await server.run();
   return {
     env: {

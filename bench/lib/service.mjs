@@ -16,7 +16,9 @@ const ROOT = resolve(import.meta.dirname, '../..');
 // (the test script rebuilds dist/) cannot swap the code out mid-measurement.
 const MAIN = join(ROOT, 'bench/.dist/src/main.js');
 // The Node.js options `npm start` runs the service with (package.json config.nodeFlags).
-const NODE_FLAGS = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')).config.nodeFlags.split(' ').filter(Boolean);
+const NODE_FLAGS = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8'))
+  .config.nodeFlags.split(' ')
+  .filter(Boolean);
 const POSTGRES = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432';
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 

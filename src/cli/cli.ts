@@ -129,7 +129,8 @@ export async function run(argv: string[], io: CliIo): Promise<ExitCode> {
       case 'export':
         if (values.zip) {
           // Binary on a terminal would only garble it.
-          if (!values.output && io.stdout.isTTY) throw new UsageError('--zip needs -o FILE, or stdout redirected to a file');
+          if (!values.output && io.stdout.isTTY)
+            throw new UsageError('--zip needs -o FILE, or stdout redirected to a file');
           await download(() => api.archive(target), values.output, io);
           if (values.output) say(`ZIP written to ${values.output}`);
           return ExitCode.Completed;
@@ -153,14 +154,17 @@ async function submit(
   say: (line?: string) => void,
 ): Promise<ExitCode> {
   const options = submitOptions(values);
-  if (values.output && !values.wait) throw new UsageError('--output with submit needs --wait (the result exists only at the end)');
+  if (values.output && !values.wait)
+    throw new UsageError('--output with submit needs --wait (the result exists only at the end)');
   await access(path).catch(() => {
     throw new UsageError(`cannot read ${path}`);
   });
   // A file-backed Blob: the CSV is streamed from disk, not read into memory first.
   const file = new File([await openAsBlob(path, { type: 'text/csv' })], basename(path), { type: 'text/csv' });
   const created = await api.submit(file, options);
-  say(`Submitted ${file.name}: request ${created.requestId} (${created.productCount} products, ${created.imageCount} images)`);
+  say(
+    `Submitted ${file.name}: request ${created.requestId} (${created.productCount} products, ${created.imageCount} images)`,
+  );
   if (!values.wait) {
     say(`Follow it with: pixbatch status ${created.requestId} --wait`);
     return ExitCode.Completed;
@@ -210,7 +214,13 @@ function submitOptions(values: SubmitFlags): SubmitOptions {
   };
 }
 
-async function status(api: PixbatchApi, id: string, wait: boolean, io: CliIo, say: (line?: string) => void): Promise<ExitCode> {
+async function status(
+  api: PixbatchApi,
+  id: string,
+  wait: boolean,
+  io: CliIo,
+  say: (line?: string) => void,
+): Promise<ExitCode> {
   const current = wait ? await waitForEnd(api, id, io) : await api.status(id);
   say(`Request ${current.requestId} (${current.originalFilename})`);
   summarize(current, say);
@@ -319,22 +329,33 @@ async function list(
 ): Promise<ExitCode> {
   if (rest.length > 0) throw new UsageError('list takes no arguments');
   const limit = values.limit === undefined ? 20 : Number(values.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 200) throw new UsageError('--limit is a whole number from 1 to 200');
+  if (!Number.isInteger(limit) || limit < 1 || limit > 200)
+    throw new UsageError('--limit is a whole number from 1 to 200');
   const page = await api.list({
     limit,
     cursor: values.cursor,
     status: values.status?.split(',') as RequestStatusDto['status'][] | undefined,
   });
   for (const item of page.items) {
-    say([item.requestId, item.status.padEnd(21), `${item.percent}%`.padStart(6), item.createdAt, item.originalFilename].join('  '));
+    say(
+      [
+        item.requestId,
+        item.status.padEnd(21),
+        `${item.percent}%`.padStart(6),
+        item.createdAt,
+        item.originalFilename,
+      ].join('  '),
+    );
   }
   if (page.items.length === 0) say('No requests.');
-  if (page.nextCursor) say(`More: pixbatch list --cursor ${page.nextCursor}${values.status ? ` --status ${values.status}` : ''}`);
+  if (page.nextCursor)
+    say(`More: pixbatch list --cursor ${page.nextCursor}${values.status ? ` --status ${values.status}` : ''}`);
   return ExitCode.Completed;
 }
 
 function single(values: string[], what: string): string {
-  if (values.length !== 1) throw new UsageError(values.length === 0 ? `expected ${what}` : `expected one argument, got ${values.length}`);
+  if (values.length !== 1)
+    throw new UsageError(values.length === 0 ? `expected ${what}` : `expected one argument, got ${values.length}`);
   return values[0]!;
 }
 

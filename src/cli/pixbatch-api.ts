@@ -45,7 +45,10 @@ export class ApiCallError extends Error {
   }
 }
 
-export type SubmitOptions = Pick<CreateRequestData['body'], 'webhookUrl' | 'resize' | 'maxWidth' | 'maxHeight' | 'quality' | 'format'>;
+export type SubmitOptions = Pick<
+  CreateRequestData['body'],
+  'webhookUrl' | 'resize' | 'maxWidth' | 'maxHeight' | 'quality' | 'format'
+>;
 
 /** The output formats the server accepts, as the generated SDK types them. */
 export const OUTPUT_FORMATS: readonly NonNullable<SubmitOptions['format']>[] = ['keep', 'jpeg', 'webp', 'avif', 'png'];
@@ -66,12 +69,20 @@ export class PixbatchApi {
    * the same Idempotency-Key: if a first attempt did reach the server, the
    * retry gets its request back instead of creating a second batch.
    */
-  async submit(file: File, options: SubmitOptions, retryDelaysMs: readonly number[] = SUBMIT_RETRY_DELAYS_MS): Promise<CreatedRequestDto> {
+  async submit(
+    file: File,
+    options: SubmitOptions,
+    retryDelaysMs: readonly number[] = SUBMIT_RETRY_DELAYS_MS,
+  ): Promise<CreatedRequestDto> {
     const idempotencyKey = randomUUID();
     for (let attempt = 0; ; attempt++) {
       try {
         return this.unwrap(
-          await createRequest({ client: this.client, body: { file, ...options }, headers: { 'Idempotency-Key': idempotencyKey } }),
+          await createRequest({
+            client: this.client,
+            body: { file, ...options },
+            headers: { 'Idempotency-Key': idempotencyKey },
+          }),
         );
       } catch (error) {
         if (!(error instanceof ApiCallError && error.transient) || attempt >= retryDelaysMs.length) throw error;

@@ -59,11 +59,15 @@ describe('formatting', () => {
 
   it('writes plain lines for logs', () => {
     expect(formatLine(half)).toBe('processing: 6/12 images (50%, 1 failed), 3.0 img/s, ETA 2.0s');
-    expect(formatLine({ ...half, failed: 0, rate: null, etaSeconds: null })).toBe('processing: 6/12 images (50%), – img/s, ETA –');
+    expect(formatLine({ ...half, failed: 0, rate: null, etaSeconds: null })).toBe(
+      'processing: 6/12 images (50%), – img/s, ETA –',
+    );
   });
 
   it('treats an empty request as done', () => {
-    expect(formatLine({ status: 'completed', done: 0, total: 0, failed: 0, rate: null, etaSeconds: null })).toContain('(100%)');
+    expect(formatLine({ status: 'completed', done: 0, total: 0, failed: 0, rate: null, etaSeconds: null })).toContain(
+      '(100%)',
+    );
   });
 
   it.each([
@@ -84,7 +88,14 @@ describe('progressView', () => {
     stream.on('data', (chunk: Buffer) => (output += chunk.toString()));
     return { stream, output: () => output };
   }
-  const at = (done: number, state = 'processing') => ({ status: state, done, total: 4, failed: 0, rate: null, etaSeconds: null });
+  const at = (done: number, state = 'processing') => ({
+    status: state,
+    done,
+    total: 4,
+    failed: 0,
+    rate: null,
+    etaSeconds: null,
+  });
 
   it('redraws one line in place on a terminal and ends it with a newline', () => {
     const { stream, output } = capture(true);

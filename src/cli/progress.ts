@@ -54,7 +54,12 @@ function percent(progress: Progress): number {
 
 function rateAndEta(progress: Progress): [string, string] {
   const rate = progress.rate === null ? '– img/s' : `${progress.rate.toFixed(1)} img/s`;
-  const eta = progress.done === progress.total ? 'done' : progress.etaSeconds === null ? 'ETA –' : `ETA ${formatDuration(progress.etaSeconds)}`;
+  const eta =
+    progress.done === progress.total
+      ? 'done'
+      : progress.etaSeconds === null
+        ? 'ETA –'
+        : `ETA ${formatDuration(progress.etaSeconds)}`;
   return [rate, eta];
 }
 

@@ -22,12 +22,19 @@ function problemBody(status: number, code: ErrorCode, detail: string, instance?:
 }
 
 /** Fastify's `frameworkErrors`: errors raised while routing, with a reply to answer through. */
-export function onFrameworkError(error: Error & { code?: string }, _request: FastifyRequest, reply: FastifyReply): void {
+export function onFrameworkError(
+  error: Error & { code?: string },
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
   const [status, code, detail] =
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? [414, ErrorCode.UriTooLong, 'A path segment is longer than the server accepts (100 characters).']
       : [400, ErrorCode.BadRequest, 'The URL could not be decoded.'];
-  void reply.status(status).header('content-type', PROBLEM_CONTENT_TYPE).send(problemBody(status, code, detail));
+  void reply
+    .status(status)
+    .header('content-type', PROBLEM_CONTENT_TYPE)
+    .send(problemBody(status, code, detail));
 }
 
 /** Fastify's `clientErrorHandler`: the HTTP parser refused the request, so only the socket is left. */

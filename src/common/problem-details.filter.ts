@@ -1,4 +1,12 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger, NotFoundException } from '@nestjs/common';
+import {
+  ArgumentsHost,
+  Catch,
+  ExceptionFilter,
+  HttpException,
+  HttpStatus,
+  Logger,
+  NotFoundException,
+} from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from './app-error.js';
 import { allowedMethods } from './route-catalog.js';
@@ -57,7 +65,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     }
     problem.instance = path;
     if (problem.status >= 500) {
-      this.logger.error(`${request.method} ${request.url} failed`, exception instanceof Error ? exception.stack : String(exception));
+      this.logger.error(
+        `${request.method} ${request.url} failed`,
+        exception instanceof Error ? exception.stack : String(exception),
+      );
     }
     void reply.status(problem.status).header('content-type', PROBLEM_CONTENT_TYPE).send(problem);
   }
@@ -84,7 +95,12 @@ export class ProblemDetailsFilter implements ExceptionFilter {
       const status = framework.statusCode;
       return problem(status, CODE_BY_STATUS[status] ?? ErrorCode.BadRequest, httpTitle(status), framework.message);
     }
-    return problem(HttpStatus.INTERNAL_SERVER_ERROR, ErrorCode.Internal, 'Internal server error', 'An unexpected error occurred.');
+    return problem(
+      HttpStatus.INTERNAL_SERVER_ERROR,
+      ErrorCode.Internal,
+      'Internal server error',
+      'An unexpected error occurred.',
+    );
   }
 }
 

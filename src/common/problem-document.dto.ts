@@ -1,12 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 export class ProblemIssueDto {
-  @ApiPropertyOptional({ type: 'integer', nullable: true, description: 'CSV data row (1-based, header excluded)' }) row?: number | null;
-  @ApiPropertyOptional({ type: 'integer', nullable: true, description: 'Physical line in the file (1-based)' }) line?: number | null;
+  @ApiPropertyOptional({ type: 'integer', nullable: true, description: 'CSV data row (1-based, header excluded)' })
+  row?: number | null;
+  @ApiPropertyOptional({ type: 'integer', nullable: true, description: 'Physical line in the file (1-based)' }) line?:
+    number | null;
   @ApiPropertyOptional({ nullable: true, type: String, example: 'Input Image Urls' }) column?: string | null;
-  @ApiPropertyOptional({ type: 'integer', nullable: true, description: '1-based column position' }) columnIndex?: number | null;
+  @ApiPropertyOptional({ type: 'integer', nullable: true, description: '1-based column position' }) columnIndex?:
+    number | null;
   @ApiPropertyOptional({ example: 'INVALID_URL' }) code?: string;
-  @ApiPropertyOptional({ example: 'resize', description: 'The form field at fault (VALIDATION_FAILED on upload fields)' })
+  @ApiPropertyOptional({
+    example: 'resize',
+    description: 'The form field at fault (VALIDATION_FAILED on upload fields)',
+  })
   field?: string;
   @ApiProperty({ example: 'URL 2 "htp:/x" is not a valid http(s) URL' }) message: string;
 }
@@ -20,9 +26,16 @@ export class ProblemDocumentDto {
   @ApiPropertyOptional({ example: '2 rows have errors; nothing was stored.' }) detail?: string;
   @ApiPropertyOptional({ example: '/api/v1/requests' }) instance?: string;
   @ApiPropertyOptional({ type: [ProblemIssueDto] }) errors?: ProblemIssueDto[];
-  @ApiPropertyOptional({ type: 'integer', description: 'Total number of issues when `errors` was truncated' }) errorCount?: number;
-  @ApiPropertyOptional({ type: 'integer', example: 30, description: 'RATE_LIMITED: seconds until the window resets (also in Retry-After)' }) retryAfterSeconds?: number;
-  @ApiPropertyOptional({ type: 'integer', example: 52428800, description: 'CSV_TOO_LARGE: the configured limit' }) limitBytes?: number;
+  @ApiPropertyOptional({ type: 'integer', description: 'Total number of issues when `errors` was truncated' })
+  errorCount?: number;
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 30,
+    description: 'RATE_LIMITED: seconds until the window resets (also in Retry-After)',
+  })
+  retryAfterSeconds?: number;
+  @ApiPropertyOptional({ type: 'integer', example: 52428800, description: 'CSV_TOO_LARGE: the configured limit' })
+  limitBytes?: number;
   @ApiPropertyOptional({ example: 'processing', description: 'REQUEST_NOT_FINISHED: the current status' })
   requestStatus?: string;
 }

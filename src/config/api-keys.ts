@@ -11,7 +11,10 @@ const TENANT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
  */
 export function parseApiKeys(value: string): ReadonlyMap<string, string> {
   const keys = new Map<string, string>();
-  for (const entry of value.split(',').map((part) => part.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)) {
     const colon = entry.indexOf(':');
     const tenant = colon === -1 ? DEFAULT_TENANT : entry.slice(0, colon).trim();
     const key = colon === -1 ? entry : entry.slice(colon + 1).trim();

@@ -182,9 +182,7 @@ const SECRETS = new Set(['API_KEYS', 'WEBHOOK_SIGNING_SECRET']);
 
 /** Reads the environment once at boot and fails with every bad variable named. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): AppConfig {
-  const known = Object.fromEntries(
-    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
-  );
+  const known = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
   const parsed = plainToInstance(EnvironmentVariables, known);
   const errors = validateSync(parsed, { whitelist: true, forbidUnknownValues: false });
   if (errors.length > 0) {

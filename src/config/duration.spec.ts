@@ -39,7 +39,10 @@ describe('webhook configuration', () => {
 
   it('accepts two keys separated by a space during a rotation', () => {
     const [oldKey, newKey] = [key(), key()];
-    expect(loadConfig({ WEBHOOK_SIGNING_SECRET: ` ${oldKey}  ${newKey} ` }).webhooks.signingSecrets).toEqual([oldKey, newKey]);
+    expect(loadConfig({ WEBHOOK_SIGNING_SECRET: ` ${oldKey}  ${newKey} ` }).webhooks.signingSecrets).toEqual([
+      oldKey,
+      newKey,
+    ]);
   });
 
   it.each([

@@ -39,8 +39,7 @@ const usesS3 = (env: EnvironmentVariables) => env.STORAGE_DRIVER === 's3';
 export const APP_ROLES = ['all', 'api', 'worker'] as const;
 export type AppRole = (typeof APP_ROLES)[number];
 
-const toInt = ({ value }: { value: unknown }) =>
-  value === undefined || value === '' ? undefined : Number(value);
+const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
 const toBool = ({ value }: { value: unknown }) => {
   if (value === undefined || value === '') return undefined;
   const text = String(value).toLowerCase();
@@ -177,7 +176,9 @@ export class EnvironmentVariables {
 
   @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_PREFIX !== undefined)
   @IsString()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, { message: 'must be a key prefix such as "pixbatch/" (letters, digits, . _ - /)' })
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, {
+    message: 'must be a key prefix such as "pixbatch/" (letters, digits, . _ - /)',
+  })
   S3_PREFIX?: string;
 
   /** A CDN or public bucket serving output images; unset: the API's /files route serves them. */

@@ -54,7 +54,7 @@ export class ArchiveService {
 
   private async fill(zip: ZipFile, request: ArchivedRequest): Promise<void> {
     const folders = new ImageNames();
-    for (let after = 0; ; ) {
+    for (let after = 0; ;) {
       const page = await this.products.exportPage(request.id, after, PAGE);
       for (const product of page) {
         const folder = folders.stem(product.serialNumber, product.name);
@@ -63,7 +63,8 @@ export class ArchiveService {
           if (key === null) continue;
           zip.addReadStreamLazy(`${folder}/${posix.basename(key)}`, { compress: false }, (done) => {
             this.storage.get(key).then(
-              (stored) => (stored ? done(null, stored.stream) : done(new Error(`${key} is missing from storage`), null as never)),
+              (stored) =>
+                stored ? done(null, stored.stream) : done(new Error(`${key} is missing from storage`), null as never),
               (error: unknown) => done(error, null as never),
             );
           });

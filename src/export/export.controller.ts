@@ -43,8 +43,7 @@ export class ExportController {
   @ApiOperation({
     summary: 'Result CSV (alias of the original design)',
     operationId: 'exportRequestLegacy',
-    description:
-      'Same as GET /api/v1/requests/{id}/export, kept for clients of the original design.',
+    description: 'Same as GET /api/v1/requests/{id}/export, kept for clients of the original design.',
     deprecated: true,
   })
   @ApiParam({ name: 'id', format: 'uuid' })

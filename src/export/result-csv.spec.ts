@@ -124,7 +124,10 @@ describe('createResultCsvStream', () => {
   it('round-trips quotes, commas, line breaks and non-ASCII text through csv-parse', async () => {
     // The free text sits outside the URL column, which is written back normalised.
     const cells = ['1', 'He said "hi", then left', 'a\nb\r\nc\rd', 'Crème brûlée 🍮, 日本語', 'https://x/1.jpg'];
-    const records = await exportRecords(['S. No.', 'Product Name', 'Notes', 'More notes', 'Input Image Urls'], [row(cells)]);
+    const records = await exportRecords(
+      ['S. No.', 'Product Name', 'Notes', 'More notes', 'Input Image Urls'],
+      [row(cells)],
+    );
     expect(records[1]).toEqual([...cells, '', '']);
   });
 
@@ -200,7 +203,12 @@ describe('dialect and URL cell of the result CSV', () => {
       const bytes = await readAll(
         createResultCsvStream(
           [...COLUMNS, 'Notes'],
-          [row(['1', 'Tea; green, loose | 100g', 'https://x/1.jpg,https://x/2.jpg', 'Café'], ['https://cdn/1.jpg', null])],
+          [
+            row(
+              ['1', 'Tea; green, loose | 100g', 'https://x/1.jpg,https://x/2.jpg', 'Café'],
+              ['https://cdn/1.jpg', null],
+            ),
+          ],
           { delimiter },
         ),
       );
@@ -219,7 +227,10 @@ describe('dialect and URL cell of the result CSV', () => {
     const records = await exportRecords(
       ['Input URLs', 'S. No.', 'Product Name'],
       [
-        row([' https://x/1.jpg ,, https://x/2.jpg\nhttps://x/3.jpg,', '1', 'A'], ['https://cdn/1.jpg', null, 'https://cdn/3.jpg']),
+        row(
+          [' https://x/1.jpg ,, https://x/2.jpg\nhttps://x/3.jpg,', '1', 'A'],
+          ['https://cdn/1.jpg', null, 'https://cdn/3.jpg'],
+        ),
         row(['https://x/4.jpg', '2', 'B'], ['https://cdn/4.jpg']),
       ],
     );

@@ -28,7 +28,12 @@ export function pinoHttpOptions(config: AppConfig): PinoHttpOptions {
     // Fastify assigned the id (see requestIdOf); the log line uses the same one.
     genReqId: (request: IncomingMessage) => request.id ?? randomUUID(),
     redact: {
-      paths: ['req.headers["x-api-key"]', 'req.headers.authorization', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+      paths: [
+        'req.headers["x-api-key"]',
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'res.headers["set-cookie"]',
+      ],
       censor: '[redacted]',
     },
     serializers: {

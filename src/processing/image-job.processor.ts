@@ -102,7 +102,9 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
       if (recorded.counted) {
         this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: failure.code });
         // The stored message is for the client; the library's own words (paths included) only go here.
-        this.logger.warn(`Image failed: ${failure.code} ${failure.message} (${transformFailureDetail(failure) ?? 'no detail'})`);
+        this.logger.warn(
+          `Image failed: ${failure.code} ${failure.message} (${transformFailureDetail(failure) ?? 'no detail'})`,
+        );
       }
       if (recorded.requestDone) await this.queue.enqueueFinalize(claim.requestId);
       throw new UnrecoverableError(`${failure.code}: ${failure.message}`);
@@ -133,7 +135,11 @@ export class ImageJobProcessor extends WorkerHost implements OnApplicationBootst
    * waits for it (storage-outage.ts) without using an attempt, and the batch
    * completes when the store is back. Returns only once the wait is over.
    */
-  private async waitForStorage(job: Job<ProcessImageJob & StorageOutageMark>, token: string | undefined, error: StorageError) {
+  private async waitForStorage(
+    job: Job<ProcessImageJob & StorageOutageMark>,
+    token: string | undefined,
+    error: StorageError,
+  ) {
     const now = Date.now();
     const since = job.data.storageDownSince ?? now;
     const wait = storageOutageWait(since, now, this.config.jobBackoffMs);

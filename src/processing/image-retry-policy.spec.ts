@@ -8,7 +8,13 @@ const permanent = new ImageJobError(httpErrorCode(404), 'Server answered HTTP 40
 
 describe('ImageRetryPolicy', () => {
   it('retries a transient failure until the last of its attempts', () => {
-    expect([1, 2, 3, 4, 5].map((attempt) => policy.shouldRetry(transient, attempt))).toEqual([true, true, true, true, false]);
+    expect([1, 2, 3, 4, 5].map((attempt) => policy.shouldRetry(transient, attempt))).toEqual([
+      true,
+      true,
+      true,
+      true,
+      false,
+    ]);
   });
 
   it('never retries a permanent failure', () => {
@@ -28,7 +34,11 @@ describe('ImageRetryPolicy', () => {
   it('treats an unexpected error as a transient processing failure, keeping its cause', () => {
     const cause = new Error('EIO: disk gone');
     const failure = policy.classify(cause);
-    expect(failure).toMatchObject({ code: ImageErrorCode.ProcessingError, retryable: true, message: 'Processing failed because of a problem on our side.' });
+    expect(failure).toMatchObject({
+      code: ImageErrorCode.ProcessingError,
+      retryable: true,
+      message: 'Processing failed because of a problem on our side.',
+    });
     expect(failure.message).not.toContain('EIO');
     expect(failure.cause).toBe(cause);
     expect(policy.classify(permanent)).toBe(permanent);
@@ -38,6 +48,7 @@ describe('ImageRetryPolicy', () => {
     expect(policy.sweepAction('missing')).toBe('enqueue');
     expect(policy.sweepAction('completed')).toBe('retry');
     expect(policy.sweepAction('failed')).toBe('retry');
-    for (const state of ['waiting', 'active', 'delayed', 'unknown'] as const) expect(policy.sweepAction(state)).toBe('leave');
+    for (const state of ['waiting', 'active', 'delayed', 'unknown'] as const)
+      expect(policy.sweepAction(state)).toBe('leave');
   });
 });

@@ -39,9 +39,14 @@ export class ImageRetryPolicy {
   classify(error: unknown): ImageJobError {
     if (error instanceof ImageJobError) return error;
     // The message can name server paths (storage): it goes to the logs through `cause` only.
-    return new ImageJobError(ImageErrorCode.ProcessingError, 'Processing failed because of a problem on our side.', true, {
-      cause: error,
-    });
+    return new ImageJobError(
+      ImageErrorCode.ProcessingError,
+      'Processing failed because of a problem on our side.',
+      true,
+      {
+        cause: error,
+      },
+    );
   }
 
   /**

@@ -125,7 +125,11 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
   private async checkJob(queue: Queue, jobId: string): Promise<JobCheck> {
     const job = await queue.getJob(jobId);
     // A job not finished yet is waiting, delayed or active: no need to ask Redis for its state.
-    const state: ImageJobState = !job ? 'missing' : !job.finishedOn ? 'active' : ((await job.getState()) as ImageJobState);
+    const state: ImageJobState = !job
+      ? 'missing'
+      : !job.finishedOn
+        ? 'active'
+        : ((await job.getState()) as ImageJobState);
     const action = this.retries.sweepAction(state);
     if (action === 'enqueue') return 'missing';
     if (action === 'leave') return 'live';

@@ -9,7 +9,8 @@ import { Product } from './product.entity.js';
 // Partial: only repeated URLs have a source, and the index is only searched for them.
 @Index({
   name: 'image_source_image_id_index',
-  expression: 'create index "image_source_image_id_index" on "image" ("source_image_id") where "source_image_id" is not null',
+  expression:
+    'create index "image_source_image_id_index" on "image" ("source_image_id") where "source_image_id" is not null',
 })
 export class Image {
   @PrimaryKey({ type: 'uuid' })

@@ -131,7 +131,9 @@ export class ImageRepository implements RequestImageErrors, RequestImageTransiti
       fileName: row.file_name,
       options: row.options,
       alreadyTerminal:
-        row.status === ImageStatus.Succeeded || row.status === ImageStatus.Failed || row.status === ImageStatus.Cancelled,
+        row.status === ImageStatus.Succeeded ||
+        row.status === ImageStatus.Failed ||
+        row.status === ImageStatus.Cancelled,
       requestDone: row.request_done,
     };
   }
@@ -294,7 +296,11 @@ export class ImageRepository implements RequestImageErrors, RequestImageTransiti
    * were appended to. A repeated URL has no job of its own: it takes the
    * outcome of its source image.
    */
-  async jobPage(requestId: string, after: ImageCursor, limit: number): Promise<{ ids: string[]; next: ImageCursor | null }> {
+  async jobPage(
+    requestId: string,
+    after: ImageCursor,
+    limit: number,
+  ): Promise<{ ids: string[]; next: ImageCursor | null }> {
     const page = await this.em.fork().execute<{ id: string; row_number: number; position: number }[]>(
       `SELECT i.id, p.row_number, i.position
          FROM product p JOIN image i ON i.product_id = p.id
@@ -384,7 +390,14 @@ export class ImageRepository implements RequestImageErrors, RequestImageTransiti
 
   async firstErrors(requestId: string, limit: number): Promise<ImageErrorSummary[]> {
     const rows = await this.em.fork().execute<
-      { serial_number: string; name: string; row_number: number; input_url: string; error_code: string; error_message: string }[]
+      {
+        serial_number: string;
+        name: string;
+        row_number: number;
+        input_url: string;
+        error_code: string;
+        error_message: string;
+      }[]
     >(
       `SELECT p.serial_number, p.name, p.row_number, i.input_url, i.error_code, i.error_message
          FROM image i JOIN product p ON p.id = i.product_id

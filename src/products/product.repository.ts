@@ -79,13 +79,13 @@ export class ProductRepository {
   }
 
   async page(requestId: string, limit: number, offset: number): Promise<ListedProduct[]> {
-    const rows = await this.em.fork().execute<
-      { id: string; row_number: number; serial_number: string; name: string; processed: boolean }[]
-    >(
-      `SELECT id, row_number, serial_number, name, processed FROM product
+    const rows = await this.em
+      .fork()
+      .execute<{ id: string; row_number: number; serial_number: string; name: string; processed: boolean }[]>(
+        `SELECT id, row_number, serial_number, name, processed FROM product
         WHERE request_id = ? ORDER BY row_number LIMIT ? OFFSET ?`,
-      [requestId, limit, offset],
-    );
+        [requestId, limit, offset],
+      );
     return rows.map((row) => ({
       id: row.id,
       rowNumber: row.row_number,

@@ -21,7 +21,10 @@ export class ProductsController {
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: ProductPageDto, description: 'One page of products' })
   @ApiProblemResponses({ 400: 'Malformed request id or paging parameters', 404: 'Unknown request id' })
-  listProducts(@Param('id', ParseRequestIdPipe) id: string, @Query() query: ListProductsQuery): Promise<ProductPageDto> {
+  listProducts(
+    @Param('id', ParseRequestIdPipe) id: string,
+    @Query() query: ListProductsQuery,
+  ): Promise<ProductPageDto> {
     return this.products.listProducts(id, query.page, query.pageSize);
   }
 }

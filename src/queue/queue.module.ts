@@ -16,7 +16,10 @@ import { ProcessorCheck } from './processor-check.js';
  */
 class OutageTolerantWorker extends Worker {
   constructor(name: string, processor: Processor, opts: WorkerOptions<RedisOptions>) {
-    super(name, processor, { ...opts, connection: { ...opts.connection, enableOfflineQueue: true, maxRetriesPerRequest: null } });
+    super(name, processor, {
+      ...opts,
+      connection: { ...opts.connection, enableOfflineQueue: true, maxRetriesPerRequest: null },
+    });
   }
 }
 BullModule.workerClass = OutageTolerantWorker;

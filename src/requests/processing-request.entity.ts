@@ -14,7 +14,10 @@ export type { ProcessingOptions };
 })
 @Index({
   name: 'processing_request_created_at_id_index',
-  columns: [{ name: 'created_at', sort: 'desc' }, { name: 'id', sort: 'desc' }],
+  columns: [
+    { name: 'created_at', sort: 'desc' },
+    { name: 'id', sort: 'desc' },
+  ],
 })
 @Index({ name: 'processing_request_completed_at_index', properties: ['completedAt'] })
 export class ProcessingRequest {

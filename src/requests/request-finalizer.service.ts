@@ -29,7 +29,9 @@ export class RequestFinalizer {
       const status = terminalStatusFor(request.imagesSucceeded, request.imagesFailed);
       const terminal = await this.requests.markTerminal(tx, requestId, status);
       const deliveryId = await this.events.recordTerminalEvent(tx, terminal);
-      this.logger.log(`Request ${requestId} ${status}: ${request.imagesSucceeded} succeeded, ${request.imagesFailed} failed`);
+      this.logger.log(
+        `Request ${requestId} ${status}: ${request.imagesSucceeded} succeeded, ${request.imagesFailed} failed`,
+      );
       return { status, deliveryId };
     });
     // Only after the commit, so the job never looks for a row that is not there.

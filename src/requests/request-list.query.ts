@@ -31,15 +31,18 @@ export class RequestListQuery {
     const last = page.at(-1);
     return {
       items: page.map((row) => {
-        const { errors: _errors, webhook: _webhook, options: _options, ...summary } = toRequestStatusDto(
-          row.request,
-          [],
-          null,
-        );
+        const {
+          errors: _errors,
+          webhook: _webhook,
+          options: _options,
+          ...summary
+        } = toRequestStatusDto(row.request, [], null);
         return summary;
       }),
       nextCursor:
-        rows.length > query.limit && last ? encodeCursor({ createdAt: last.cursorCreatedAt, id: last.request.id }) : null,
+        rows.length > query.limit && last
+          ? encodeCursor({ createdAt: last.cursorCreatedAt, id: last.request.id })
+          : null,
     };
   }
 }
@@ -59,6 +62,6 @@ function decodeCursor(cursor: string): ListPosition {
     HttpStatus.BAD_REQUEST,
     ErrorCode.InvalidCursor,
     'Invalid cursor',
-    "A cursor is the nextCursor of a previous page of this list, passed as it was.",
+    'A cursor is the nextCursor of a previous page of this list, passed as it was.',
   );
 }

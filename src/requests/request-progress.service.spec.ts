@@ -45,7 +45,10 @@ describe('RequestEventHub', () => {
 
   it('reads every watched request in one query per period, however many streams watch them', async () => {
     const seen: string[] = [];
-    const watcher = (name: string) => ({ onRow: (r: RequestProgressRow | null) => seen.push(`${name}:${r?.id}`), onKeepAlive: () => {} });
+    const watcher = (name: string) => ({
+      onRow: (r: RequestProgressRow | null) => seen.push(`${name}:${r?.id}`),
+      onKeepAlive: () => {},
+    });
     for (let n = 0; n < 250; n++) hub.watch('a', watcher(`a${n}`));
     for (let n = 0; n < 250; n++) hub.watch('b', watcher(`b${n}`));
     expect(hub.streamCount).toBe(500);

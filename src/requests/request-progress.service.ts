@@ -129,7 +129,12 @@ export class RequestEventStreams {
     private readonly requests: RequestRepository,
   ) {}
 
-  async open(requestId: string, lastEventId: string | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async open(
+    requestId: string,
+    lastEventId: string | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
       'cache-control': 'no-cache, no-transform',
@@ -172,7 +177,11 @@ export class RequestEventStreams {
     const [row] = await this.requests.progressOf([requestId]);
     onRow(row ?? null);
     if (!closed) {
-      unwatch = this.hub.watch(requestId, { onRow, onKeepAlive: () => void res.write(': keep-alive\n\n'), onShutdown: close });
+      unwatch = this.hub.watch(requestId, {
+        onRow,
+        onKeepAlive: () => void res.write(': keep-alive\n\n'),
+        onShutdown: close,
+      });
     }
   }
 }

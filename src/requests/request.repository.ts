@@ -179,9 +179,9 @@ export class RequestRepository {
 
   /** The tenant a request belongs to, or null when there is no such request. */
   async ownerOf(requestId: string): Promise<string | null> {
-    const rows = await this.em.fork().execute<{ tenant: string }[]>('SELECT tenant FROM processing_request WHERE id = ?', [
-      requestId,
-    ]);
+    const rows = await this.em
+      .fork()
+      .execute<{ tenant: string }[]>('SELECT tenant FROM processing_request WHERE id = ?', [requestId]);
     return rows[0]?.tenant ?? null;
   }
 
@@ -250,9 +250,10 @@ export class RequestRepository {
    * holds; null when another process runs the pass.
    */
   async lockFinishedBefore(tx: EntityManager, days: number, limit: number): Promise<string[] | null> {
-    const [lock] = await tx.execute<{ acquired: boolean }[]>('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired', [
-      RETENTION_LOCK_NAME,
-    ]);
+    const [lock] = await tx.execute<{ acquired: boolean }[]>(
+      'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
+      [RETENTION_LOCK_NAME],
+    );
     if (!lock?.acquired) return null;
     const rows = await tx.execute<{ id: string }[]>(
       `SELECT id FROM processing_request
@@ -375,9 +376,10 @@ export class RequestRepository {
    */
   async tryTakeSweepLock(tx: EntityManager, idleTimeoutMs: number): Promise<boolean> {
     await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(10_000, Math.round(idleTimeoutMs))}`);
-    const [lock] = await tx.execute<{ acquired: boolean }[]>('SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired', [
-      SWEEP_LOCK_NAME,
-    ]);
+    const [lock] = await tx.execute<{ acquired: boolean }[]>(
+      'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
+      [SWEEP_LOCK_NAME],
+    );
     return lock?.acquired ?? false;
   }
 

@@ -115,7 +115,10 @@ export class RequestsController {
     409: 'The request is still pending or processing (REQUEST_NOT_FINISHED)',
     422: 'No image is left to retry (NOTHING_TO_RETRY)',
   })
-  async retryRequest(@Param('id', ParseRequestIdPipe) id: string, @Query() query: RetryRequestQuery): Promise<RequestStatusDto> {
+  async retryRequest(
+    @Param('id', ParseRequestIdPipe) id: string,
+    @Query() query: RetryRequestQuery,
+  ): Promise<RequestStatusDto> {
     await this.lifecycle.retry(id, query.only === 'transient');
     return this.requests.getStatus(id);
   }
@@ -173,8 +176,7 @@ export class RequestsController {
   @ApiOperation({
     summary: 'Status (alias of the original design)',
     operationId: 'getStatusLegacy',
-    description:
-      'Same as GET /api/v1/requests/{id}, kept for clients of the original design.',
+    description: 'Same as GET /api/v1/requests/{id}, kept for clients of the original design.',
     deprecated: true,
   })
   @ApiParam({ name: 'id', format: 'uuid' })

@@ -32,7 +32,6 @@ export class RequestsService {
     const errors = request.imagesFailed > 0 ? await this.imageErrors.firstErrors(requestId, FIRST_ERRORS) : [];
     return toRequestStatusDto(request, errors, request.webhookUrl ? await this.webhooks.stateOf(request) : null);
   }
-
 }
 
 export function toRequestStatusDto(

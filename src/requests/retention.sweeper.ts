@@ -27,7 +27,9 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy
     if (this.config.retentionDays === null) return;
     this.timer = setInterval(() => {
       this.running ??= this.sweep()
-        .catch((error: unknown) => this.logger.warn(`Retention sweep failed, will try again: ${(error as Error).message}`))
+        .catch((error: unknown) =>
+          this.logger.warn(`Retention sweep failed, will try again: ${(error as Error).message}`),
+        )
         .finally(() => (this.running = undefined));
     }, this.config.sweepIntervalMs);
   }

@@ -48,7 +48,12 @@ export class ApiKeyGuard implements CanActivate {
       if (timingSafeEqual(known.digest, candidate)) tenant = known.tenant;
     }
     if (tenant === undefined) {
-      throw new AppError(HttpStatus.UNAUTHORIZED, ErrorCode.ApiKeyInvalid, 'Invalid API key', 'The API key is not valid.');
+      throw new AppError(
+        HttpStatus.UNAUTHORIZED,
+        ErrorCode.ApiKeyInvalid,
+        'Invalid API key',
+        'The API key is not valid.',
+      );
     }
     attachTenant(request, tenant);
     return true;

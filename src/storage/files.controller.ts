@@ -1,5 +1,13 @@
 import { Controller, Get, Head, HttpStatus, Req, Res } from '@nestjs/common';
-import { ApiExcludeEndpoint, ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiExcludeEndpoint,
+  ApiHeader,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
@@ -47,7 +55,12 @@ export class FilesController {
       'Serves an output image from local storage by its key. Keys are unguessable, so the files are public and can be embedded by product pages.',
   })
   // OpenAPI names the wildcard {path}; read through @Req so that `*` is not documented as a second path parameter.
-  @ApiParam({ name: 'path', type: String, description: 'Storage key, as found in an output URL', example: 'images/<requestId>/<imageId>.jpg' })
+  @ApiParam({
+    name: 'path',
+    type: String,
+    description: 'Storage key, as found in an output URL',
+    example: 'images/<requestId>/<imageId>.jpg',
+  })
   @ApiHeader({ name: 'range', required: false, description: 'One byte range, e.g. bytes=0-1023' })
   @ApiHeader({ name: 'if-none-match', required: false, description: 'An ETag from an earlier answer' })
   @ApiOkResponse({ description: 'The image bytes', content: IMAGE_CONTENT })
@@ -107,5 +120,10 @@ export class FilesController {
 }
 
 function notFound(key: string): AppError {
-  return new AppError(HttpStatus.NOT_FOUND, ErrorCode.FileNotFound, 'File not found', `No file is stored under ${key}.`);
+  return new AppError(
+    HttpStatus.NOT_FOUND,
+    ErrorCode.FileNotFound,
+    'File not found',
+    `No file is stored under ${key}.`,
+  );
 }

@@ -74,7 +74,9 @@ export class LocalStorageDriver extends StorageDriver {
     const folder = this.pathOf(prefix.slice(0, -1));
     let count = 0;
     try {
-      count = (await readdir(folder, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).length;
+      count = (await readdir(folder, { recursive: true, withFileTypes: true })).filter((entry) =>
+        entry.isFile(),
+      ).length;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
       throw error;

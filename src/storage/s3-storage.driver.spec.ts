@@ -49,18 +49,26 @@ describe('S3StorageDriver', () => {
 
   it('stores what the writer wrote under the prefixed key, with its type and cache policy, and cleans the scratch file', async () => {
     const pixels = randomBytes(300_000);
-    const result = await storage.writeThrough('images/r/1.webp', { ...IMAGE, contentType: 'image/webp' }, async (path) => {
-      expect(path.startsWith(scratch)).toBe(true);
-      expect(path.endsWith('.webp')).toBe(true);
-      await writeFile(path, pixels);
-      return 42;
-    });
+    const result = await storage.writeThrough(
+      'images/r/1.webp',
+      { ...IMAGE, contentType: 'image/webp' },
+      async (path) => {
+        expect(path.startsWith(scratch)).toBe(true);
+        expect(path.endsWith('.webp')).toBe(true);
+        await writeFile(path, pixels);
+        return 42;
+      },
+    );
 
     expect(result).toBe(42);
     expect(await s3.keys('bucket')).toEqual(['pixbatch/images/r/1.webp']);
     const client = s3.client();
     const head = await client.send(new HeadObjectCommand({ Bucket: 'bucket', Key: 'pixbatch/images/r/1.webp' }));
-    expect(head).toMatchObject({ ContentType: 'image/webp', CacheControl: IMAGE.cacheControl, ContentLength: pixels.length });
+    expect(head).toMatchObject({
+      ContentType: 'image/webp',
+      CacheControl: IMAGE.cacheControl,
+      ContentLength: pixels.length,
+    });
     const object = await client.send(new GetObjectCommand({ Bucket: 'bucket', Key: 'pixbatch/images/r/1.webp' }));
     expect(sha256(Buffer.from(await object.Body!.transformToByteArray()))).toBe(sha256(pixels));
     client.destroy();
@@ -133,7 +141,8 @@ describe('S3StorageDriver', () => {
   });
 
   it('deletes one key, or every key under a prefix, and nothing outside it', async () => {
-    for (const key of ['images/a/1.jpg', 'images/a/2.jpg', 'images/b/1.jpg']) await storage.put(key, Buffer.from(key), IMAGE);
+    for (const key of ['images/a/1.jpg', 'images/a/2.jpg', 'images/b/1.jpg'])
+      await storage.put(key, Buffer.from(key), IMAGE);
     await storage.delete('images/b/1.jpg');
     await storage.delete('images/b/never.jpg');
     await storage.put('images/b/2.jpg', Buffer.from('stays'), IMAGE);

@@ -62,7 +62,12 @@ export class S3StorageDriver extends StorageDriver {
         return;
       }
       // Unknown length: parts of PART_SIZE, one in flight; a failure aborts the multipart upload.
-      await new Upload({ client: this.client, params: { ...params, Body: body }, partSize: PART_SIZE, queueSize: 1 }).done();
+      await new Upload({
+        client: this.client,
+        params: { ...params, Body: body },
+        partSize: PART_SIZE,
+        queueSize: 1,
+      }).done();
     });
   }
 
@@ -149,7 +154,9 @@ export class S3StorageDriver extends StorageDriver {
           );
           if (result.Errors?.length) {
             const first = result.Errors[0]!;
-            throw new Error(`${result.Errors.length} objects not deleted, e.g. ${first.Key}: ${first.Code} ${first.Message}`);
+            throw new Error(
+              `${result.Errors.length} objects not deleted, e.g. ${first.Key}: ${first.Code} ${first.Message}`,
+            );
           }
           count += keys.length;
         }

@@ -44,7 +44,14 @@ describe('ImageNames', () => {
       ...names.forProduct('中国', '中国', 2),
     ];
     expect(new Set(all).size).toBe(all.length);
-    expect(all.slice(0, 6)).toEqual(['a-1-shoe-1', 'a-1-shoe-2', 'a-1-shoe-3', 'a-1-shoe-2-1', 'a-1-shoe-2-2', 'a-1-shoe-2-3']);
+    expect(all.slice(0, 6)).toEqual([
+      'a-1-shoe-1',
+      'a-1-shoe-2',
+      'a-1-shoe-3',
+      'a-1-shoe-2-1',
+      'a-1-shoe-2-2',
+      'a-1-shoe-2-3',
+    ]);
     expect(all.slice(-4)).toEqual(['image-1', 'image-2', 'image-2-1', 'image-2-2']);
   });
 

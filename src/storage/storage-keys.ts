@@ -15,7 +15,12 @@ export function requestPrefix(requestId: string): string {
  * unguessable, the name (ImageNames) makes a folder of downloads readable.
  * Images uploaded before names existed have none and keep their id.
  */
-export function imageKey(requestId: string, imageId: string, extension: string, fileName: string | null = null): string {
+export function imageKey(
+  requestId: string,
+  imageId: string,
+  extension: string,
+  fileName: string | null = null,
+): string {
   return `${requestPrefix(requestId)}${fileName ?? imageId}.${extension}`;
 }
 

@@ -49,7 +49,11 @@ class StorageBootCheck implements OnApplicationBootstrap {
   providers: [
     PublicUrls,
     { provide: StorageDriver, inject: [AppConfig], useFactory: createStorageDriver },
-    { provide: StorageBootCheck, inject: [StorageDriver, AppConfig], useFactory: (s: StorageDriver, c: AppConfig) => new StorageBootCheck(s, c) },
+    {
+      provide: StorageBootCheck,
+      inject: [StorageDriver, AppConfig],
+      useFactory: (s: StorageDriver, c: AppConfig) => new StorageBootCheck(s, c),
+    },
   ],
   exports: [StorageDriver, PublicUrls],
 })

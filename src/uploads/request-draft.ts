@@ -174,12 +174,19 @@ export class RequestDraft implements ProductSink {
     // The first chunk's insert may still be opening the transaction when the
     // upload ends: a deadline armed after commit() began would roll back a
     // request already answered 202 (seen under load: 202, then no rows).
-    if (!this.arrived) this.timer = setTimeout(() => {
-      this.expired = true;
-      this.aborter.abort(new UploadTimeoutError(this.timeoutMs));
-      void this.abort();
-    }, this.timeoutMs);
-    await this.repositories.requests.insertDraft(tx, this.requestId, this.originalFilename, this.columns, this.delimiter);
+    if (!this.arrived)
+      this.timer = setTimeout(() => {
+        this.expired = true;
+        this.aborter.abort(new UploadTimeoutError(this.timeoutMs));
+        void this.abort();
+      }, this.timeoutMs);
+    await this.repositories.requests.insertDraft(
+      tx,
+      this.requestId,
+      this.originalFilename,
+      this.columns,
+      this.delimiter,
+    );
     return tx;
   }
 }

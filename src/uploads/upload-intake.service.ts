@@ -92,7 +92,10 @@ export class UploadIntake {
       await draft?.abort();
       if (request.raw.destroyed && error instanceof MalformedMultipartError) {
         // Nobody is left to answer; a client giving up mid-upload is not a server fault.
-        request.log.info({ reason: error.message }, 'client closed the connection during the upload; nothing was stored');
+        request.log.info(
+          { reason: error.message },
+          'client closed the connection during the upload; nothing was stored',
+        );
       }
       // The size limit surfaces from the file stream or from the parts iterator, depending on timing.
       throw this.translateParseError(error);
@@ -133,7 +136,10 @@ export class UploadIntake {
    * `read` and drained afterwards, since the parser may stop early (row limit,
    * bad header) and the request must still end.
    */
-  private async readBody(request: FastifyRequest, read: (part: MultipartFile) => Promise<void>): Promise<Record<string, string>> {
+  private async readBody(
+    request: FastifyRequest,
+    read: (part: MultipartFile) => Promise<void>,
+  ): Promise<Record<string, string>> {
     if (!request.isMultipart()) {
       throw new AppError(
         HttpStatus.BAD_REQUEST,
@@ -175,7 +181,12 @@ export class UploadIntake {
 
   private translateParseError(error: unknown): unknown {
     if (error instanceof MalformedMultipartError) {
-      return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.MultipartInvalid, 'Malformed multipart body', error.message);
+      return new AppError(
+        HttpStatus.BAD_REQUEST,
+        ErrorCode.MultipartInvalid,
+        'Malformed multipart body',
+        error.message,
+      );
     }
     if ((error as { code?: string }).code === 'FST_FILES_LIMIT') {
       return new AppError(

@@ -82,10 +82,12 @@ export class UploadsService implements BeforeApplicationShutdown {
 
   private enqueueLater(requestId: string, from: ImageCursor): void {
     const done = (async () => {
-      for (let next: ImageCursor | null = from; next; ) next = await this.enqueuePage(requestId, next);
+      for (let next: ImageCursor | null = from; next;) next = await this.enqueuePage(requestId, next);
     })()
       .catch((error: unknown) =>
-        this.logger.error(`Request ${requestId}: not every image job is queued yet, the sweep will: ${(error as Error).message}`),
+        this.logger.error(
+          `Request ${requestId}: not every image job is queued yet, the sweep will: ${(error as Error).message}`,
+        ),
       )
       .finally(() => this.enqueuing.delete(done));
     this.enqueuing.add(done);

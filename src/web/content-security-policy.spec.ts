@@ -9,7 +9,11 @@ describe('pageDirectives', () => {
   });
 
   it('names each image origin once, and skips an unset storage base URL', () => {
-    expect(pageDirectives(['http://localhost:3000', null]).imgSrc).toEqual([`'self'`, 'data:', 'http://localhost:3000']);
+    expect(pageDirectives(['http://localhost:3000', null]).imgSrc).toEqual([
+      `'self'`,
+      'data:',
+      'http://localhost:3000',
+    ]);
     expect(pageDirectives(['https://pix.example.com', 'https://pix.example.com/files']).imgSrc).toEqual([
       `'self'`,
       'data:',

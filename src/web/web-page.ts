@@ -29,7 +29,9 @@ export async function registerWebPage(app: NestFastifyApplication): Promise<void
   const root = builtPageDir();
   const indexFile = join(root, 'index.html');
   if (!existsSync(indexFile)) {
-    new Logger('WebPage').warn(`The web page is not built (dist/web is missing); run "npm run build" to serve it at /.`);
+    new Logger('WebPage').warn(
+      `The web page is not built (dist/web is missing); run "npm run build" to serve it at /.`,
+    );
     return;
   }
   const indexHtml = await readFile(indexFile);

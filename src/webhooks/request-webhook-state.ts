@@ -16,12 +16,18 @@ export class WebhookStateReporter implements RequestWebhookState {
   constructor(private readonly deliveries: WebhookDeliveryRepository) {}
 
   async stateOf(request: ProcessingRequest): Promise<RequestWebhookDto> {
-    const delivery = isTerminal(request.status) ? await this.deliveries.summaryForRequest(request.id, request.retryRound) : null;
+    const delivery = isTerminal(request.status)
+      ? await this.deliveries.summaryForRequest(request.id, request.retryRound)
+      : null;
     return {
       url: request.webhookUrl!,
       events: (request.webhookEvents ?? DEFAULT_WEBHOOK_EVENTS) as WebhookEventType[],
       // The event is written with the terminal status, so a terminal request without one did not subscribe to it.
-      state: !isTerminal(request.status) ? 'awaiting_completion' : delivery ? reportable(delivery.status) : 'not_subscribed',
+      state: !isTerminal(request.status)
+        ? 'awaiting_completion'
+        : delivery
+          ? reportable(delivery.status)
+          : 'not_subscribed',
       attempts: delivery?.attemptCount ?? 0,
       nextAttemptAt: delivery?.nextAttemptAt?.toISOString() ?? null,
       deliveredAt: delivery?.deliveredAt?.toISOString() ?? null,

@@ -1,7 +1,11 @@
 import { RetrySchedule, parseRetryAfter } from './retry-schedule.js';
 import { WebhookDeliveryStatus } from './webhook-delivery-status.js';
 
-const response = (statusCode: number, retryAfter: string | null = null) => ({ statusCode, errorCode: null, retryAfter });
+const response = (statusCode: number, retryAfter: string | null = null) => ({
+  statusCode,
+  errorCode: null,
+  retryAfter,
+});
 const failure = (errorCode: string) => ({ statusCode: null, errorCode, retryAfter: null });
 
 describe('RetrySchedule', () => {

@@ -68,11 +68,15 @@ export class WebhookDeliveryProcessor extends WorkerHost implements OnApplicatio
     const sent = await this.sender.post(attempt.url, { ...headers }, attempt.payload);
     const decision = this.schedule.decide(sent, attempt.number, attempt.attemptsAllowed);
     if (!(await this.deliveries.record(attempt, sent, decision))) {
-      this.logger.warn(`Delivery ${attempt.deliveryId} attempt ${attempt.number} outlived its lease; outcome not recorded`);
+      this.logger.warn(
+        `Delivery ${attempt.deliveryId} attempt ${attempt.number} outlived its lease; outcome not recorded`,
+      );
       return 'lease-lost';
     }
     // Outcome of this attempt: delivered, retrying (pending), failed (410, blocked) or exhausted.
-    this.metrics.webhookAttempts.inc({ outcome: decision.status === WebhookDeliveryStatus.Pending ? 'retrying' : decision.status });
+    this.metrics.webhookAttempts.inc({
+      outcome: decision.status === WebhookDeliveryStatus.Pending ? 'retrying' : decision.status,
+    });
     if (decision.status === WebhookDeliveryStatus.Pending) {
       await this.queue.enqueueWebhookDelivery(attempt.deliveryId, attempt.number + 1, decision.delayMs);
     }

@@ -166,7 +166,9 @@ export class WebhookDeliveryRepository {
   async requestRedelivery(
     requestId: string,
     deliveryId: string,
-  ): Promise<{ redelivered: true; nextAttempt: number } | { redelivered: false; status: WebhookDeliveryStatus } | null> {
+  ): Promise<
+    { redelivered: true; nextAttempt: number } | { redelivered: false; status: WebhookDeliveryStatus } | null
+  > {
     return this.em.fork().transactional(async (tx) => {
       const [current] = await tx.execute<{ status: WebhookDeliveryStatus }[]>(
         `SELECT status FROM webhook_delivery WHERE id = ? AND request_id = ? FOR UPDATE`,
@@ -255,7 +257,8 @@ export class WebhookDeliveryRepository {
       [deliveryId],
     );
     if (!row) return { kind: 'skipped', reason: 'gone' };
-    if (row.status === PENDING && row.wait_ms !== null && row.wait_ms > 0) return { kind: 'not-due', waitMs: row.wait_ms };
+    if (row.status === PENDING && row.wait_ms !== null && row.wait_ms > 0)
+      return { kind: 'not-due', waitMs: row.wait_ms };
     return { kind: 'skipped', reason: row.status };
   }
 }

@@ -3,11 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { PublicUrls } from '../storage/public-urls.js';
 import { requestLinks } from '../requests/request-links.js';
-import {
-  DEFAULT_WEBHOOK_EVENTS,
-  RequestEventOutbox,
-  eventForStatus,
-} from '../requests/request-events.js';
+import { DEFAULT_WEBHOOK_EVENTS, RequestEventOutbox, eventForStatus } from '../requests/request-events.js';
 import type { TerminalRequest } from '../requests/request.repository.js';
 import { RetrySchedule } from './retry-schedule.js';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';

@@ -60,7 +60,8 @@ export class WebhookRegistrar {
     try {
       assertUrlAllowed(url, this.config.allowPrivateNetworks);
     } catch (error) {
-      if (error instanceof OutboundError && error.code === OutboundErrorCode.BlockedAddress) throw blocked(error.message);
+      if (error instanceof OutboundError && error.code === OutboundErrorCode.BlockedAddress)
+        throw blocked(error.message);
       throw error;
     }
     const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
@@ -136,7 +137,13 @@ function blocked(detail: string): AppError {
 }
 
 function invalidEvents(detail: string): AppError {
-  return new AppError(HttpStatus.UNPROCESSABLE_ENTITY, ErrorCode.WebhookEventsInvalid, 'Invalid webhook events', detail, {
-    field: 'webhookEvents',
-  });
+  return new AppError(
+    HttpStatus.UNPROCESSABLE_ENTITY,
+    ErrorCode.WebhookEventsInvalid,
+    'Invalid webhook events',
+    detail,
+    {
+      field: 'webhookEvents',
+    },
+  );
 }

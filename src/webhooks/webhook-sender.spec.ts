@@ -94,7 +94,12 @@ describe('WebhookSender', () => {
 
   it("passes the receiver's Retry-After on", async () => {
     const sent = await sender().post(url('/busy'), {}, '{}');
-    expect(sent).toMatchObject({ statusCode: 429, errorCode: 'HTTP_429', retryAfter: '120', responseBody: 'slow down' });
+    expect(sent).toMatchObject({
+      statusCode: 429,
+      errorCode: 'HTTP_429',
+      retryAfter: '120',
+      responseBody: 'slow down',
+    });
   });
 
   it('records a receiver that does not answer in time as TIMEOUT', async () => {
@@ -119,7 +124,11 @@ describe('WebhookSender', () => {
 
   it('records a host that does not resolve as DNS_ERROR', async () => {
     const sent = await sender().post(url('/accept', 'missing.test'), {}, '{}');
-    expect(sent).toMatchObject({ statusCode: null, errorCode: 'DNS_ERROR', errorMessage: 'The host name did not resolve' });
+    expect(sent).toMatchObject({
+      statusCode: null,
+      errorCode: 'DNS_ERROR',
+      errorMessage: 'The host name did not resolve',
+    });
   });
 
   it('records a refused connection as CONNECTION_ERROR', async () => {

@@ -73,7 +73,9 @@ export class WebhookSender {
             errorMessage: success
               ? null
               : `Receiver answered HTTP ${status}` +
-                (typeof location === 'string' && status >= 300 && status <= 399 ? `; redirect to ${location} not followed` : ''),
+                (typeof location === 'string' && status >= 300 && status <= 399
+                  ? `; redirect to ${location} not followed`
+                  : ''),
             retryAfter: typeof retryAfter === 'string' ? retryAfter : null,
             responseBody,
             durationMs: elapsed(),

@@ -18,8 +18,16 @@ import { WebhookSigner } from './webhook-signer.js';
 @Global()
 @Module({
   providers: [
-    { provide: WebhookSigner, inject: [AppConfig], useFactory: (config: AppConfig) => new WebhookSigner(config.webhooks.signingSecrets) },
-    { provide: RetrySchedule, inject: [AppConfig], useFactory: (config: AppConfig) => new RetrySchedule(config.webhooks.retryDelaysMs) },
+    {
+      provide: WebhookSigner,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => new WebhookSigner(config.webhooks.signingSecrets),
+    },
+    {
+      provide: RetrySchedule,
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => new RetrySchedule(config.webhooks.retryDelaysMs),
+    },
     WebhookDeliveryRepository,
     WebhookOutbox,
     WebhookRegistrar,

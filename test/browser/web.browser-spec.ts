@@ -31,7 +31,10 @@ async function seriousViolations(page: Page): Promise<string[]> {
   const violations = (await page.evaluate('axe.run().then((result) => result.violations)')) as AxeViolation[];
   return violations
     .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
-    .map((violation) => `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    .map(
+      (violation) =>
+        `${violation.id} (${violation.impact}): ${violation.help} at ${violation.nodes.map((n) => n.target.join(' ')).join(', ')}`,
+    );
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
@@ -91,100 +94,127 @@ describe('The web page, in Chromium, against the real service', () => {
     await page.getByRole('button', { name: 'Use this key' }).click();
   }
 
-  it('asks for the API key, says when it is wrong, then uploads and shows the batch live to the end', async () => {
-    await page.goto(`${base}/`);
-    await page.getByLabel('CSV file').setInputFiles({
-      name: 'catalogue.csv',
-      mimeType: 'text/csv',
-      buffer: csv([
-        `1,Blue Mug,"${images.url('/photo.jpg')},${images.url('/alpha.png')}"`,
-        `2,Red Lamp,${images.url('/photo2.jpg')}`,
-        `3,Gone Chair,${images.url('/missing.jpg')}`,
-      ]),
-    });
-    await page.getByRole('button', { name: 'Upload' }).click();
-    await page.getByLabel('API key', { exact: true }).waitFor();
-    await screenshot(page, 'api-key-prompt');
+  it(
+    'asks for the API key, says when it is wrong, then uploads and shows the batch live to the end',
+    async () => {
+      await page.goto(`${base}/`);
+      await page.getByLabel('CSV file').setInputFiles({
+        name: 'catalogue.csv',
+        mimeType: 'text/csv',
+        buffer: csv([
+          `1,Blue Mug,"${images.url('/photo.jpg')},${images.url('/alpha.png')}"`,
+          `2,Red Lamp,${images.url('/photo2.jpg')}`,
+          `3,Gone Chair,${images.url('/missing.jpg')}`,
+        ]),
+      });
+      await page.getByRole('button', { name: 'Upload' }).click();
+      await page.getByLabel('API key', { exact: true }).waitFor();
+      await screenshot(page, 'api-key-prompt');
 
-    await enterKey('not-the-key');
-    await page.getByRole('button', { name: 'Upload' }).click();
-    await page.getByText('That API key was not accepted').waitFor();
+      await enterKey('not-the-key');
+      await page.getByRole('button', { name: 'Upload' }).click();
+      await page.getByText('That API key was not accepted').waitFor();
 
-    await enterKey(API_KEY);
-    apiKeyHeaders.length = 0;
-    await page.getByRole('button', { name: 'Upload' }).click();
-    await page.waitForURL(/\/requests\/[0-9a-f-]{36}$/);
-    const requestId = page.url().split('/').pop()!;
+      await enterKey(API_KEY);
+      apiKeyHeaders.length = 0;
+      await page.getByRole('button', { name: 'Upload' }).click();
+      await page.waitForURL(/\/requests\/[0-9a-f-]{36}$/);
+      const requestId = page.url().split('/').pop()!;
 
-    const bar = page.getByRole('progressbar', { name: 'Images processed' });
-    await bar.waitFor();
-    await waitUntil('progress to reach 100 %', async () => (await bar.getAttribute('aria-valuenow')) === '100', 30_000);
-    await page.getByText('Completed, some images failed').waitFor();
-
-    // Three outputs, each a decoded image served from /files (loading=lazy, so scroll them in).
-    const thumbnails = page.locator('.products img');
-    await waitUntil('three thumbnails', async () => (await thumbnails.count()) === 3);
-    for (const thumbnail of await thumbnails.all()) {
-      await thumbnail.scrollIntoViewIfNeeded();
-      await waitUntil('the thumbnail to load', () =>
-        thumbnail.evaluate((element) => {
-          const img = element as unknown as { complete: boolean; naturalWidth: number };
-          return img.complete && img.naturalWidth > 0;
-        }),
+      const bar = page.getByRole('progressbar', { name: 'Images processed' });
+      await bar.waitFor();
+      await waitUntil(
+        'progress to reach 100 %',
+        async () => (await bar.getAttribute('aria-valuenow')) === '100',
+        30_000,
       );
-      expect(await thumbnail.getAttribute('src')).toMatch(new RegExp(`^${base}/files/`));
-    }
-    // The failed image, with its code and a sentence for a person, in the summary and the product list.
-    await page.getByText('The image is not at this address any more (HTTP 404).').first().waitFor();
-    expect(await page.locator('.failures').textContent()).toContain('HTTP_404');
-    expect(await page.locator('.saving').count()).toBe(3);
-    await page.evaluate('window.scrollTo(0, 0)');
-    await screenshot(page, 'request-view');
-    expect(await seriousViolations(page)).toEqual([]);
+      await page.getByText('Completed, some images failed').waitFor();
 
-    const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Download result CSV' }).click()]);
-    expect(download.suggestedFilename()).toBe('catalogue.pixbatch.csv');
-    const downloaded = readFileSync((await download.path())!);
-    const exported = await fetch(`${base}/api/v1/requests/${requestId}/export`, { headers: { 'x-api-key': API_KEY } });
-    expect(exported.status).toBe(200);
-    expect(downloaded.equals(Buffer.from(await exported.arrayBuffer()))).toBe(true);
+      // Three outputs, each a decoded image served from /files (loading=lazy, so scroll them in).
+      const thumbnails = page.locator('.products img');
+      await waitUntil('three thumbnails', async () => (await thumbnails.count()) === 3);
+      for (const thumbnail of await thumbnails.all()) {
+        await thumbnail.scrollIntoViewIfNeeded();
+        await waitUntil('the thumbnail to load', () =>
+          thumbnail.evaluate((element) => {
+            const img = element as unknown as { complete: boolean; naturalWidth: number };
+            return img.complete && img.naturalWidth > 0;
+          }),
+        );
+        expect(await thumbnail.getAttribute('src')).toMatch(new RegExp(`^${base}/files/`));
+      }
+      // The failed image, with its code and a sentence for a person, in the summary and the product list.
+      await page.getByText('The image is not at this address any more (HTTP 404).').first().waitFor();
+      expect(await page.locator('.failures').textContent()).toContain('HTTP_404');
+      expect(await page.locator('.saving').count()).toBe(3);
+      await page.evaluate('window.scrollTo(0, 0)');
+      await screenshot(page, 'request-view');
+      expect(await seriousViolations(page)).toEqual([]);
 
-    expect(requested.filter((url) => url.includes(API_KEY))).toEqual([]);
-    // Upload, status, products, export: every API call since the key was entered carried it in the header.
-    expect(apiKeyHeaders.length).toBeGreaterThanOrEqual(4);
-    expect(new Set(apiKeyHeaders)).toEqual(new Set([API_KEY]));
-  }, BUDGET_MS);
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download result CSV' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe('catalogue.pixbatch.csv');
+      const downloaded = readFileSync((await download.path())!);
+      const exported = await fetch(`${base}/api/v1/requests/${requestId}/export`, {
+        headers: { 'x-api-key': API_KEY },
+      });
+      expect(exported.status).toBe(200);
+      expect(downloaded.equals(Buffer.from(await exported.arrayBuffer()))).toBe(true);
 
-  it('shows a rejected CSV as a table of rows, lines, columns and messages', async () => {
-    await page.goto(`${base}/`);
-    await page.evaluate(`sessionStorage.setItem('pixbatch.apiKey', ${JSON.stringify(API_KEY)})`);
-    await page.getByLabel('CSV file').setInputFiles({
-      name: 'broken.csv',
-      mimeType: 'text/csv',
-      buffer: csv([`1,Blue Mug,${images.url('/photo.jpg')}`, `2,,${images.url('/photo.jpg')}`, `1,Copy,${images.url('/photo.jpg')}`]),
-    });
-    await page.getByRole('button', { name: 'Upload' }).click();
-    const table = page.getByRole('table');
-    await table.waitFor();
-    const header = await table.locator('thead th').allTextContents();
-    expect(header).toEqual(['Row', 'Line', 'Column', 'Message']);
-    const cells = await Promise.all((await table.locator('tbody tr').all()).map((row) => row.locator('td').allTextContents()));
-    expect(cells.map(([row, line]) => [row, line])).toEqual([
-      ['2', '3'],
-      ['3', '4'],
-    ]);
-    expect(cells.every((row) => (row[3] ?? '').length > 0)).toBe(true);
-    expect(await page.locator('.problem').textContent()).not.toContain('{');
-    expect(page.url()).toBe(`${base}/`);
-    await screenshot(page, 'csv-rejected');
-    expect(await seriousViolations(page)).toEqual([]);
-  }, BUDGET_MS);
+      expect(requested.filter((url) => url.includes(API_KEY))).toEqual([]);
+      // Upload, status, products, export: every API call since the key was entered carried it in the header.
+      expect(apiKeyHeaders.length).toBeGreaterThanOrEqual(4);
+      expect(new Set(apiKeyHeaders)).toEqual(new Set([API_KEY]));
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'shows a rejected CSV as a table of rows, lines, columns and messages',
+    async () => {
+      await page.goto(`${base}/`);
+      await page.evaluate(`sessionStorage.setItem('pixbatch.apiKey', ${JSON.stringify(API_KEY)})`);
+      await page.getByLabel('CSV file').setInputFiles({
+        name: 'broken.csv',
+        mimeType: 'text/csv',
+        buffer: csv([
+          `1,Blue Mug,${images.url('/photo.jpg')}`,
+          `2,,${images.url('/photo.jpg')}`,
+          `1,Copy,${images.url('/photo.jpg')}`,
+        ]),
+      });
+      await page.getByRole('button', { name: 'Upload' }).click();
+      const table = page.getByRole('table');
+      await table.waitFor();
+      const header = await table.locator('thead th').allTextContents();
+      expect(header).toEqual(['Row', 'Line', 'Column', 'Message']);
+      const cells = await Promise.all(
+        (await table.locator('tbody tr').all()).map((row) => row.locator('td').allTextContents()),
+      );
+      expect(cells.map(([row, line]) => [row, line])).toEqual([
+        ['2', '3'],
+        ['3', '4'],
+      ]);
+      expect(cells.every((row) => (row[3] ?? '').length > 0)).toBe(true);
+      expect(await page.locator('.problem').textContent()).not.toContain('{');
+      expect(page.url()).toBe(`${base}/`);
+      await screenshot(page, 'csv-rejected');
+      expect(await seriousViolations(page)).toEqual([]);
+    },
+    BUDGET_MS,
+  );
 
   /** Uploads through the API, as another client of the same tenant would; the page must show it. */
   async function uploadThroughApi(name: string, body: Buffer): Promise<string> {
     const form = new FormData();
     form.append('file', new Blob([body], { type: 'text/csv' }), name);
-    const response = await fetch(`${base}/api/v1/requests`, { method: 'POST', body: form, headers: { 'x-api-key': API_KEY } });
+    const response = await fetch(`${base}/api/v1/requests`, {
+      method: 'POST',
+      body: form,
+      headers: { 'x-api-key': API_KEY },
+    });
     expect(response.status).toBe(202);
     return ((await response.json()) as { requestId: string }).requestId;
   }
@@ -200,141 +230,183 @@ describe('The web page, in Chromium, against the real service', () => {
     await page.goto(`${base}${path}`);
   }
 
-  it('previews what the server read from the CSV before anything is uploaded', async () => {
-    await withKey('/');
-    const before = (await fetch(`${base}/api/v1/requests?limit=100`, { headers: { 'x-api-key': API_KEY } }).then((r) => r.json())) as {
-      items: unknown[];
-    };
-    await page.getByLabel('CSV file').setInputFiles({
-      name: 'semicolons.csv',
-      mimeType: 'text/csv',
-      buffer: Buffer.from(
-        [
-          'S. No.;Product Name;Input Image Urls;Colour',
-          `1;Blue Mug;${images.url('/photo.jpg')},${images.url('/alpha.png')};blue`,
-          `2;Red Lamp;${images.url('/photo2.jpg')};red`,
-        ].join('\r\n') + '\r\n',
-      ),
-    });
-    const preview = page.getByRole('region', { name: 'What the service read' });
-    await preview.waitFor();
-    const facts = await preview.locator('.stats div').allTextContents();
-    expect(facts).toEqual(['Products2', 'Image URLs3', 'Separatorsemicolon', 'EncodingUTF-8']);
-    const table = preview.getByRole('table');
-    expect(await table.locator('thead th').allTextContents()).toEqual(['Line', 'S. No.', 'Product Name', 'Input Image Urls', 'Colour']);
-    const rows = await Promise.all((await table.locator('tbody tr').all()).map((row) => row.locator('td').allTextContents()));
-    expect(rows).toEqual([
-      ['2', '1', 'Blue Mug', `${images.url('/photo.jpg')},${images.url('/alpha.png')}`, 'blue'],
-      ['3', '2', 'Red Lamp', images.url('/photo2.jpg'), 'red'],
-    ]);
-    await screenshot(page, 'csv-preview');
-    expect(await seriousViolations(page)).toEqual([]);
-    // The preview stored nothing: the list holds as many requests as before.
-    const after = (await fetch(`${base}/api/v1/requests?limit=100`, { headers: { 'x-api-key': API_KEY } }).then((r) => r.json())) as {
-      items: unknown[];
-    };
-    expect(after.items.length).toBe(before.items.length);
-    expect(page.url()).toBe(`${base}/`);
-  }, BUDGET_MS);
-
-  it('lists requests newest first, filters them by status, pages through them and follows one live', async () => {
-    // Twelve finished requests, alternately completed and failed, made after every other one in this suite.
-    const made: { id: string; name: string; ok: boolean }[] = [];
-    for (let i = 1; i <= 12; i++) {
-      const ok = i % 2 === 0;
-      const name = `list-${String(i).padStart(2, '0')}.csv`;
-      made.push({ id: await uploadThroughApi(name, csv([`1,Item ${i},${images.url(ok ? '/photo.jpg' : '/missing.jpg')}`])), name, ok });
-    }
-    await waitUntil('the twelve requests to finish', async () => (await Promise.all(made.map((m) => statusOf(m.id)))).every((s) => s?.completed), 30_000);
-    const newestFirst = made.map((m) => m.name).reverse();
-
-    await withKey('/requests');
-    const names = () => page.locator('.request-item .request-title a').allTextContents();
-    await waitUntil('the first page', async () => (await names()).length === 10);
-    expect(await names()).toEqual(newestFirst.slice(0, 10));
-    expect(await page.getByRole('progressbar', { name: 'list-12.csv progress' }).getAttribute('aria-valuenow')).toBe('100');
-    await screenshot(page, 'requests-list');
-    expect(await seriousViolations(page)).toEqual([]);
-
-    await page.getByRole('button', { name: 'Older' }).click();
-    await waitUntil('the second page', async () => (await names())[0] === newestFirst[10]);
-    expect((await names()).slice(0, 2)).toEqual(newestFirst.slice(10, 12));
-    expect(await page.getByRole('button', { name: 'Newer' }).isEnabled()).toBe(true);
-    await page.getByRole('button', { name: 'Newer' }).click();
-    await waitUntil('the first page again', async () => (await names())[0] === newestFirst[0]);
-
-    await page.getByLabel('Status').selectOption('failed');
-    await waitUntil('only failed requests', async () => {
-      const shown = await names();
-      return shown.length > 0 && shown[0] === 'list-11.csv';
-    });
-    expect((await names()).filter((name) => name.startsWith('list-'))).toEqual(newestFirst.filter((_, i) => i % 2 === 1));
-    expect(new Set(await page.locator('.request-item .badge').allTextContents())).toEqual(new Set(['Failed']));
-
-    // A request still running on the list moves to its end without a reload.
-    await page.getByLabel('Status').selectOption('');
-    // Under the suite's FETCH_TIMEOUT_MS (3 s), long enough to see the request open first.
-    images.route('/list-slow.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2200 });
-    const slow = await uploadThroughApi('list-slow.csv', csv([`1,Slow,${images.url('/list-slow.jpg')}`]));
-    await page.reload();
-    const slowItem = page.locator('.request-item', { hasText: 'list-slow.csv' });
-    await slowItem.waitFor();
-    expect(await slowItem.locator('.badge').textContent()).not.toBe('Completed');
-    await slowItem.locator('.badge', { hasText: 'Completed' }).waitFor({ timeout: 15_000 });
-    expect(await slowItem.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
-    expect((await statusOf(slow))?.status).toBe('completed');
-  }, BUDGET_MS);
-
-  it('deletes a finished request after a confirmation, and not before', async () => {
-    images.route('/doomed.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2500 });
-    const id = await uploadThroughApi('to-delete.csv', csv([`1,Doomed,${images.url('/doomed.jpg')}`]));
-    await withKey(`/requests/${id}`);
-    const deleteButton = page.getByRole('button', { name: 'Delete', exact: true });
-    await deleteButton.waitFor();
-    // The server refuses to delete a running request (409); the page does not offer it.
-    expect(await deleteButton.isDisabled()).toBe(true);
-    await page.getByText('Completed', { exact: true }).waitFor({ timeout: 15_000 });
-    expect(await deleteButton.isEnabled()).toBe(true);
-
-    // Backing out keeps the request.
-    await deleteButton.click();
-    const dialog = page.getByRole('alertdialog');
-    await dialog.waitFor();
-    expect(await page.evaluate('document.activeElement.textContent')).toBe('Yes, delete it');
-    await screenshot(page, 'delete-confirmation');
-    expect(await seriousViolations(page)).toEqual([]);
-    await page.keyboard.press('Escape');
-    await dialog.waitFor({ state: 'detached' });
-    expect((await statusOf(id))?.completed).toBe(true);
-
-    await deleteButton.click();
-    await page.getByRole('button', { name: 'Yes, delete it' }).click();
-    await page.waitForURL(`${base}/requests`);
-    await page.locator('.request-item').first().waitFor();
-    expect(await page.locator('.request-item', { hasText: 'to-delete.csv' }).count()).toBe(0);
-    expect(await statusOf(id)).toBeNull();
-  }, BUDGET_MS);
-
-  it('works with the keyboard alone and at 375 px wide, with no serious accessibility violation on any view', async () => {
-    await page.setViewportSize({ width: 375, height: 800 });
-    for (const path of ['/', '/requests']) {
-      await page.goto(`${base}${path}`);
-      await page.locator('h1').waitFor();
-      expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+  it(
+    'previews what the server read from the CSV before anything is uploaded',
+    async () => {
+      await withKey('/');
+      const before = (await fetch(`${base}/api/v1/requests?limit=100`, { headers: { 'x-api-key': API_KEY } }).then(
+        (r) => r.json(),
+      )) as {
+        items: unknown[];
+      };
+      await page.getByLabel('CSV file').setInputFiles({
+        name: 'semicolons.csv',
+        mimeType: 'text/csv',
+        buffer: Buffer.from(
+          [
+            'S. No.;Product Name;Input Image Urls;Colour',
+            `1;Blue Mug;${images.url('/photo.jpg')},${images.url('/alpha.png')};blue`,
+            `2;Red Lamp;${images.url('/photo2.jpg')};red`,
+          ].join('\r\n') + '\r\n',
+        ),
+      });
+      const preview = page.getByRole('region', { name: 'What the service read' });
+      await preview.waitFor();
+      const facts = await preview.locator('.stats div').allTextContents();
+      expect(facts).toEqual(['Products2', 'Image URLs3', 'Separatorsemicolon', 'EncodingUTF-8']);
+      const table = preview.getByRole('table');
+      expect(await table.locator('thead th').allTextContents()).toEqual([
+        'Line',
+        'S. No.',
+        'Product Name',
+        'Input Image Urls',
+        'Colour',
+      ]);
+      const rows = await Promise.all(
+        (await table.locator('tbody tr').all()).map((row) => row.locator('td').allTextContents()),
+      );
+      expect(rows).toEqual([
+        ['2', '1', 'Blue Mug', `${images.url('/photo.jpg')},${images.url('/alpha.png')}`, 'blue'],
+        ['3', '2', 'Red Lamp', images.url('/photo2.jpg'), 'red'],
+      ]);
+      await screenshot(page, 'csv-preview');
       expect(await seriousViolations(page)).toEqual([]);
-    }
-    await screenshot(page, 'requests-375px');
+      // The preview stored nothing: the list holds as many requests as before.
+      const after = (await fetch(`${base}/api/v1/requests?limit=100`, { headers: { 'x-api-key': API_KEY } }).then((r) =>
+        r.json(),
+      )) as {
+        items: unknown[];
+      };
+      expect(after.items.length).toBe(before.items.length);
+      expect(page.url()).toBe(`${base}/`);
+    },
+    BUDGET_MS,
+  );
 
-    await page.goto(`${base}/`);
-    // Skip link, brand, three navigation links, then the file input: every control on the way is reachable.
-    const focused: string[] = [];
-    for (let i = 0; i < 6; i++) {
-      await page.keyboard.press('Tab');
-      focused.push((await page.evaluate(`document.activeElement.id || document.activeElement.textContent`)) as string);
-    }
-    expect(focused).toContain('csv-file');
-    await screenshot(page, 'upload-375px');
-  }, BUDGET_MS);
+  it(
+    'lists requests newest first, filters them by status, pages through them and follows one live',
+    async () => {
+      // Twelve finished requests, alternately completed and failed, made after every other one in this suite.
+      const made: { id: string; name: string; ok: boolean }[] = [];
+      for (let i = 1; i <= 12; i++) {
+        const ok = i % 2 === 0;
+        const name = `list-${String(i).padStart(2, '0')}.csv`;
+        made.push({
+          id: await uploadThroughApi(name, csv([`1,Item ${i},${images.url(ok ? '/photo.jpg' : '/missing.jpg')}`])),
+          name,
+          ok,
+        });
+      }
+      await waitUntil(
+        'the twelve requests to finish',
+        async () => (await Promise.all(made.map((m) => statusOf(m.id)))).every((s) => s?.completed),
+        30_000,
+      );
+      const newestFirst = made.map((m) => m.name).reverse();
+
+      await withKey('/requests');
+      const names = () => page.locator('.request-item .request-title a').allTextContents();
+      await waitUntil('the first page', async () => (await names()).length === 10);
+      expect(await names()).toEqual(newestFirst.slice(0, 10));
+      expect(await page.getByRole('progressbar', { name: 'list-12.csv progress' }).getAttribute('aria-valuenow')).toBe(
+        '100',
+      );
+      await screenshot(page, 'requests-list');
+      expect(await seriousViolations(page)).toEqual([]);
+
+      await page.getByRole('button', { name: 'Older' }).click();
+      await waitUntil('the second page', async () => (await names())[0] === newestFirst[10]);
+      expect((await names()).slice(0, 2)).toEqual(newestFirst.slice(10, 12));
+      expect(await page.getByRole('button', { name: 'Newer' }).isEnabled()).toBe(true);
+      await page.getByRole('button', { name: 'Newer' }).click();
+      await waitUntil('the first page again', async () => (await names())[0] === newestFirst[0]);
+
+      await page.getByLabel('Status').selectOption('failed');
+      await waitUntil('only failed requests', async () => {
+        const shown = await names();
+        return shown.length > 0 && shown[0] === 'list-11.csv';
+      });
+      expect((await names()).filter((name) => name.startsWith('list-'))).toEqual(
+        newestFirst.filter((_, i) => i % 2 === 1),
+      );
+      expect(new Set(await page.locator('.request-item .badge').allTextContents())).toEqual(new Set(['Failed']));
+
+      // A request still running on the list moves to its end without a reload.
+      await page.getByLabel('Status').selectOption('');
+      // Under the suite's FETCH_TIMEOUT_MS (3 s), long enough to see the request open first.
+      images.route('/list-slow.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2200 });
+      const slow = await uploadThroughApi('list-slow.csv', csv([`1,Slow,${images.url('/list-slow.jpg')}`]));
+      await page.reload();
+      const slowItem = page.locator('.request-item', { hasText: 'list-slow.csv' });
+      await slowItem.waitFor();
+      expect(await slowItem.locator('.badge').textContent()).not.toBe('Completed');
+      await slowItem.locator('.badge', { hasText: 'Completed' }).waitFor({ timeout: 15_000 });
+      expect(await slowItem.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
+      expect((await statusOf(slow))?.status).toBe('completed');
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'deletes a finished request after a confirmation, and not before',
+    async () => {
+      images.route('/doomed.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2500 });
+      const id = await uploadThroughApi('to-delete.csv', csv([`1,Doomed,${images.url('/doomed.jpg')}`]));
+      await withKey(`/requests/${id}`);
+      const deleteButton = page.getByRole('button', { name: 'Delete', exact: true });
+      await deleteButton.waitFor();
+      // The server refuses to delete a running request (409); the page does not offer it.
+      expect(await deleteButton.isDisabled()).toBe(true);
+      await page.getByText('Completed', { exact: true }).waitFor({ timeout: 15_000 });
+      expect(await deleteButton.isEnabled()).toBe(true);
+
+      // Backing out keeps the request.
+      await deleteButton.click();
+      const dialog = page.getByRole('alertdialog');
+      await dialog.waitFor();
+      expect(await page.evaluate('document.activeElement.textContent')).toBe('Yes, delete it');
+      await screenshot(page, 'delete-confirmation');
+      expect(await seriousViolations(page)).toEqual([]);
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'detached' });
+      expect((await statusOf(id))?.completed).toBe(true);
+
+      await deleteButton.click();
+      await page.getByRole('button', { name: 'Yes, delete it' }).click();
+      await page.waitForURL(`${base}/requests`);
+      await page.locator('.request-item').first().waitFor();
+      expect(await page.locator('.request-item', { hasText: 'to-delete.csv' }).count()).toBe(0);
+      expect(await statusOf(id)).toBeNull();
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'works with the keyboard alone and at 375 px wide, with no serious accessibility violation on any view',
+    async () => {
+      await page.setViewportSize({ width: 375, height: 800 });
+      for (const path of ['/', '/requests']) {
+        await page.goto(`${base}${path}`);
+        await page.locator('h1').waitFor();
+        expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
+        expect(await seriousViolations(page)).toEqual([]);
+      }
+      await screenshot(page, 'requests-375px');
+
+      await page.goto(`${base}/`);
+      // Skip link, brand, three navigation links, then the file input: every control on the way is reachable.
+      const focused: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        await page.keyboard.press('Tab');
+        focused.push(
+          (await page.evaluate(`document.activeElement.id || document.activeElement.textContent`)) as string,
+        );
+      }
+      expect(focused).toContain('csv-file');
+      await screenshot(page, 'upload-375px');
+    },
+    BUDGET_MS,
+  );
 
   it('serves the page with a strict CSP and caching fit for it, leaving the API and docs as they were', async () => {
     const index = await fetch(`${base}/requests/${crypto.randomUUID()}`);

@@ -154,13 +154,18 @@ describe.each(['local', 's3'])('file names and the archive (STORAGE_DRIVER=%s)',
 
   it('answers 409 before the request is finished, 404 for an unknown id and 400 for a malformed one', async () => {
     const csv = productCsv([{ serial: 1, name: 'Slow', urls: [images.url('/slow.jpg')] }]);
-    const pending = (await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) })).json();
+    const pending = (
+      await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) })
+    ).json();
     const early = await get(`/api/v1/requests/${pending.requestId}/archive`);
     expect(early.statusCode).toBe(409);
     expect(early.json()).toMatchObject({ code: 'REQUEST_NOT_FINISHED' });
     await waitForTerminal(harness.app, pending.requestId, 30_000);
 
-    expect((await get(`/api/v1/requests/${randomUUID()}/archive`)).json()).toMatchObject({ status: 404, code: 'REQUEST_NOT_FOUND' });
+    expect((await get(`/api/v1/requests/${randomUUID()}/archive`)).json()).toMatchObject({
+      status: 404,
+      code: 'REQUEST_NOT_FOUND',
+    });
     const malformed = await get('/api/v1/requests/not-a-uuid/archive');
     expect(malformed.statusCode).toBe(400);
     expect(malformed.headers['content-type']).toContain('application/problem+json');

@@ -34,7 +34,9 @@ class CountingProxy {
     this.server = createServer((req, res) => {
       this.calls.push(`${req.method} ${req.url}`);
       if (this.refuseEvents && req.url?.endsWith('/events')) {
-        res.writeHead(404, { 'content-type': 'application/problem+json' }).end('{"title":"Not Found","code":"NOT_FOUND"}');
+        res
+          .writeHead(404, { 'content-type': 'application/problem+json' })
+          .end('{"title":"Not Found","code":"NOT_FOUND"}');
         return;
       }
       const forward = httpRequest(
@@ -105,7 +107,10 @@ describe('pixbatch CLI over a request’s life: live progress, cancel, retry', (
 
   it('submit --wait follows the event stream instead of polling the status', async () => {
     proxy.calls.length = 0;
-    const file = await csv('live.csv', [1, 2, 3, 4, 5, 6].map((i) => `/cli-life/${i}.jpg`));
+    const file = await csv(
+      'live.csv',
+      [1, 2, 3, 4, 5, 6].map((i) => `/cli-life/${i}.jpg`),
+    );
     const run = await cli(['submit', file, '--wait']);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     expect(run.stdout).toContain('Status: completed');

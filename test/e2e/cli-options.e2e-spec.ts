@@ -51,7 +51,19 @@ describe('pixbatch CLI: processing options', () => {
   });
 
   it('sends --max-width, --max-height, --quality and --format with the upload', async () => {
-    const run = await cli(['submit', csvFile, '--wait', '--max-width', '300', '--max-height', '200', '--quality', '70', '--format', 'webp']);
+    const run = await cli([
+      'submit',
+      csvFile,
+      '--wait',
+      '--max-width',
+      '300',
+      '--max-height',
+      '200',
+      '--quality',
+      '70',
+      '--format',
+      'webp',
+    ]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const id = run.stdout.match(UUID)![0];
     const status = (await testApp.app.inject({ url: `/api/v1/requests/${id}` })).json();

@@ -47,7 +47,9 @@ describe('pixbatch CLI', () => {
   }
 
   async function csv(name: string, ...paths: string[][]): Promise<string> {
-    const rows = paths.map((urls, i) => `${i + 1},Product ${i + 1},"${urls.map((path) => images.url(path)).join(',')}"`);
+    const rows = paths.map(
+      (urls, i) => `${i + 1},Product ${i + 1},"${urls.map((path) => images.url(path)).join(',')}"`,
+    );
     const file = join(dir, name);
     await writeFile(file, ['S. No.,Product Name,Input Image Urls', ...rows].join('\n'));
     return file;
@@ -56,12 +58,19 @@ describe('pixbatch CLI', () => {
   beforeAll(async () => {
     images = await ImageServer.start();
     receiver = await WebhookReceiver.start();
-    testApp = await startTestApp({ API_KEYS: API_KEY, WEBHOOK_SIGNING_SECRET: `whsec_${randomBytes(32).toString('base64')}` });
+    testApp = await startTestApp({
+      API_KEYS: API_KEY,
+      WEBHOOK_SIGNING_SECRET: `whsec_${randomBytes(32).toString('base64')}`,
+    });
     await testApp.app.listen(0, '127.0.0.1');
     dir = await mkdtemp(join(tmpdir(), 'pixbatch-cli-'));
     // Without NODE_OPTIONS: jest's --experimental-vm-modules would only add a warning to the child's stderr.
     const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
-    env = { ...(inherited as Record<string, string>), PIXBATCH_URL: await testApp.app.getUrl(), PIXBATCH_API_KEY: API_KEY };
+    env = {
+      ...(inherited as Record<string, string>),
+      PIXBATCH_URL: await testApp.app.getUrl(),
+      PIXBATCH_API_KEY: API_KEY,
+    };
   });
 
   afterAll(async () => {
@@ -90,7 +99,9 @@ describe('pixbatch CLI', () => {
     const result = await readFile(join(dir, 'mixed-result.csv'), 'utf8');
     expect(result.startsWith('\ufeffS. No.,Product Name,Input Image Urls,Output Image Urls,Errors\r\n')).toBe(true);
     const requestId = lines[0]!.match(UUID)![0];
-    const products = (await testApp.app.inject({ url: `/api/v1/requests/${requestId}/products`, headers: { 'x-api-key': API_KEY } })).json();
+    const products = (
+      await testApp.app.inject({ url: `/api/v1/requests/${requestId}/products`, headers: { 'x-api-key': API_KEY } })
+    ).json();
     expect(products.items[0].images[0]).toMatchObject({ status: 'succeeded', width: 320, height: 240 });
   });
 
@@ -103,7 +114,9 @@ describe('pixbatch CLI', () => {
 
     const status = await cli(['status', id]);
     expect(status).toMatchObject({ code: 0, stderr: '' });
-    expect(status.stdout).toMatch(/^Request .* \(good\.csv\)\nStatus: completed in [\d.]+s\nImages: 1 succeeded, 0 failed, 0 pending, of 1\n/);
+    expect(status.stdout).toMatch(
+      /^Request .* \(good\.csv\)\nStatus: completed in [\d.]+s\nImages: 1 succeeded, 0 failed, 0 pending, of 1\n/,
+    );
 
     const toFile = await cli(['export', id, '-o', 'good-result.csv']);
     expect(toFile).toMatchObject({ code: 0, stdout: 'Result CSV written to good-result.csv\n' });
@@ -129,7 +142,10 @@ describe('pixbatch CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`attempt(s) to ${receiver.url('/hook')}`);
     const [event] = await receiver.waitFor('/hook', 1);
-    expect(JSON.parse(event!.body)).toMatchObject({ type: 'request.completed', data: { requestId: run.stdout.match(UUID)![0] } });
+    expect(JSON.parse(event!.body)).toMatchObject({
+      type: 'request.completed',
+      data: { requestId: run.stdout.match(UUID)![0] },
+    });
     expect(event!.headers['webhook-signature']).toMatch(/^v1,/);
   });
 
@@ -151,9 +167,18 @@ describe('pixbatch CLI', () => {
     expect((await cli([])).code).toBe(1);
     expect(await cli(['--help'])).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: pixbatch') });
     expect(await cli(['submit'])).toMatchObject({ code: 1, stderr: expect.stringContaining('expected a CSV file') });
-    expect(await cli(['submit', 'nope.csv'])).toMatchObject({ code: 1, stderr: expect.stringContaining('cannot read nope.csv') });
-    expect(await cli(['status', 'x', '--bogus'])).toMatchObject({ code: 1, stderr: expect.stringContaining("'--bogus'") });
-    expect(await cli(['frobnicate', 'x'])).toMatchObject({ code: 1, stderr: expect.stringContaining('unknown command') });
+    expect(await cli(['submit', 'nope.csv'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('cannot read nope.csv'),
+    });
+    expect(await cli(['status', 'x', '--bogus'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining("'--bogus'"),
+    });
+    expect(await cli(['frobnicate', 'x'])).toMatchObject({
+      code: 1,
+      stderr: expect.stringContaining('unknown command'),
+    });
     const file = await csv('unreachable.csv', ['/photo.jpg']);
     const closed = await closedPort();
     const down = await cli(['submit', file, '--url', `http://127.0.0.1:${closed}`]);
@@ -164,7 +189,9 @@ describe('pixbatch CLI', () => {
     // npm test runs after npm run build, whose postbuild step restores the bit nest build drops.
     await expect(access(CLI, constants.X_OK)).resolves.toBeUndefined();
     const direct = await new Promise<Run>((resolve) =>
-      execFile(CLI, ['--help'], { env }, (error, stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stdout, stderr })),
+      execFile(CLI, ['--help'], { env }, (error, stdout, stderr) =>
+        resolve({ code: error ? Number(error.code) : 0, stdout, stderr }),
+      ),
     );
     expect(direct).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: pixbatch') });
   });
@@ -177,14 +204,31 @@ describe('pixbatch CLI', () => {
         keys.push(request.headers['idempotency-key'] as string | undefined);
         if (request.headers['x-api-key'] === 'wrong') {
           response.writeHead(401, { 'content-type': 'application/problem+json' });
-          response.end(JSON.stringify({ type: 'about:blank', title: 'Invalid API key', status: 401, code: 'API_KEY_INVALID' }));
+          response.end(
+            JSON.stringify({ type: 'about:blank', title: 'Invalid API key', status: 401, code: 'API_KEY_INVALID' }),
+          );
         } else if (keys.length === 1) {
           response.writeHead(503, { 'content-type': 'application/problem+json' });
-          response.end(JSON.stringify({ type: 'about:blank', title: 'Service unavailable', status: 503, code: 'SERVICE_UNAVAILABLE' }));
+          response.end(
+            JSON.stringify({
+              type: 'about:blank',
+              title: 'Service unavailable',
+              status: 503,
+              code: 'SERVICE_UNAVAILABLE',
+            }),
+          );
         } else {
           const requestId = '11111111-1111-4111-8111-111111111111';
           response.writeHead(202, { 'content-type': 'application/json' });
-          response.end(JSON.stringify({ requestId, status: 'pending', productCount: 1, imageCount: 1, links: { self: `/api/v1/requests/${requestId}` } }));
+          response.end(
+            JSON.stringify({
+              requestId,
+              status: 'pending',
+              productCount: 1,
+              imageCount: 1,
+              links: { self: `/api/v1/requests/${requestId}` },
+            }),
+          );
         }
       });
     });

@@ -62,7 +62,11 @@ describe('Contract (issue 11)', () => {
       const csv = `S. No.,Product Name,Input Image Urls\n${rows.join('\n')}\n`;
       expect(csv.length).toBeGreaterThan(4096 * 3);
       for (let attempt = 0; attempt < 3; attempt++) {
-        const response = await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) });
+        const response = await harness.app.inject({
+          method: 'POST',
+          url: '/api/v1/requests',
+          ...multipart({}, { content: csv }),
+        });
         expect([response.statusCode, response.json().code]).toEqual([413, 'CSV_TOO_LARGE']);
       }
     });
@@ -75,25 +79,42 @@ describe('Contract (issue 11)', () => {
       );
       const closing = first.payload.indexOf(`--${boundary}--`);
       const payload = Buffer.concat([first.payload.subarray(0, closing), second, first.payload.subarray(closing)]);
-      const response = await harness.app.inject({ method: 'POST', url: '/api/v1/requests', headers: first.headers, payload });
+      const response = await harness.app.inject({
+        method: 'POST',
+        url: '/api/v1/requests',
+        headers: first.headers,
+        payload,
+      });
       expect([response.statusCode, response.json().code]).toEqual([400, 'TOO_MANY_FILES']);
     });
   });
 
   describe('item 3: integer bounds', () => {
     it('answers 400 VALIDATION_FAILED, not 500, for a page past the bound', async () => {
-      const created = await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: CSV }) });
+      const created = await harness.app.inject({
+        method: 'POST',
+        url: '/api/v1/requests',
+        ...multipart({}, { content: CSV }),
+      });
       expect(created.statusCode).toBe(202);
       const { requestId } = created.json();
-      const response = await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products?page=200000000000000000` });
+      const response = await harness.app.inject({
+        method: 'GET',
+        url: `/api/v1/requests/${requestId}/products?page=200000000000000000`,
+      });
       expect([response.statusCode, response.json().code]).toEqual([400, 'VALIDATION_FAILED']);
-      const last = await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products?page=10000000` });
+      const last = await harness.app.inject({
+        method: 'GET',
+        url: `/api/v1/requests/${requestId}/products?page=10000000`,
+      });
       expect(last.statusCode).toBe(200);
     });
 
     it('declares the bound in the spec', async () => {
       const spec = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json();
-      const page = spec.paths['/api/v1/requests/{id}/products'].get.parameters.find((p: { name: string }) => p.name === 'page');
+      const page = spec.paths['/api/v1/requests/{id}/products'].get.parameters.find(
+        (p: { name: string }) => p.name === 'page',
+      );
       expect(page.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 10_000_000 });
     });
   });
@@ -113,7 +134,10 @@ describe('Contract (issue 11)', () => {
       expect([collection.statusCode, collection.json().code]).toEqual([405, 'METHOD_NOT_ALLOWED']);
       expect(String(collection.headers.allow).split(', ')).toContain('POST');
       expect(String(collection.headers.allow).split(', ')).not.toContain('DELETE');
-      const one = await harness.app.inject({ method: 'PUT', url: '/api/v1/requests/3f2b1c4e-8d9a-4b7c-9e1f-2a3b4c5d6e7f' });
+      const one = await harness.app.inject({
+        method: 'PUT',
+        url: '/api/v1/requests/3f2b1c4e-8d9a-4b7c-9e1f-2a3b4c5d6e7f',
+      });
       expect(one.statusCode).toBe(405);
       expect(String(one.headers.allow).split(', ')).toEqual(expect.arrayContaining(['GET', 'HEAD']));
       const unknown = await harness.app.inject({ method: 'GET', url: '/api/v1/nothing-here' });
@@ -129,7 +153,10 @@ describe('Contract (issue 11)', () => {
       });
 
       it('answers 431 with a problem document when the headers exceed 16 KB', async () => {
-        const raw = await rawExchange(port, `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`);
+        const raw = await rawExchange(
+          port,
+          `GET /health/live HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`,
+        );
         expect(raw).toMatch(/^HTTP\/1\.1 431 /);
         expect(raw).toMatch(/content-type: application\/problem\+json/i);
         expect(bodyOf(raw)).toMatchObject({ status: 431, code: 'HEADERS_TOO_LARGE' });
@@ -138,11 +165,14 @@ describe('Contract (issue 11)', () => {
 
       it('answers 431 as a problem document for a query string over 16 KB', async () => {
         const status = await new Promise<number>((resolve, reject) => {
-          const request = httpRequest({ port, host: '127.0.0.1', path: `/api/v1/requests?q=${'b'.repeat(20_000)}` }, (response) => {
-            expect(response.headers['content-type']).toBe('application/problem+json');
-            response.resume();
-            resolve(response.statusCode!);
-          });
+          const request = httpRequest(
+            { port, host: '127.0.0.1', path: `/api/v1/requests?q=${'b'.repeat(20_000)}` },
+            (response) => {
+              expect(response.headers['content-type']).toBe('application/problem+json');
+              response.resume();
+              resolve(response.statusCode!);
+            },
+          );
           request.on('error', reject);
           request.end();
         });
@@ -153,7 +183,8 @@ describe('Contract (issue 11)', () => {
 
   describe('item 9: readiness counts only this deployment’s workers', () => {
     it('ignores workers of the same queue in another Redis database', async () => {
-      const ready = async () => (await harness.app.inject({ method: 'GET', url: '/health/ready' })).json().info.redis.imageWorkers;
+      const ready = async () =>
+        (await harness.app.inject({ method: 'GET', url: '/health/ready' })).json().info.redis.imageWorkers;
       const own = await ready();
       expect(own).toBeGreaterThanOrEqual(1);
       const otherDb = new URL(TEST_REDIS_URL);

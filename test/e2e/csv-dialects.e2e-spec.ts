@@ -16,7 +16,11 @@ const VALID_CSV = 'S. No.,Product Name,Input Image Urls\n1,SKU1,http://127.0.0.1
 const FIXTURE_PRODUCTS = [
   { serial_number: '1', name: 'Café au lait mug', input_urls: ['http://127.0.0.1/a.jpg', 'http://127.0.0.1/b.jpg'] },
   { serial_number: '2', name: '日本 teapot', input_urls: ['http://127.0.0.1/c.jpg'] },
-  { serial_number: '3', name: 'Tea; green, loose | 100g', input_urls: ['http://127.0.0.1/e.jpg', 'http://127.0.0.1/f.jpg'] },
+  {
+    serial_number: '3',
+    name: 'Tea; green, loose | 100g',
+    input_urls: ['http://127.0.0.1/e.jpg', 'http://127.0.0.1/f.jpg'],
+  },
 ];
 
 const DIALECTS: [string, string, string, boolean][] = [
@@ -89,14 +93,12 @@ describe('CSV dialects, the check route and upload fields', () => {
       const response = await upload(fixture(name), {}, name);
       expect(response.statusCode).toBe(202);
       const { requestId } = response.json();
-      const products = await orm.em
-        .fork()
-        .execute(
-          `SELECT p.serial_number, p.name,
+      const products = await orm.em.fork().execute(
+        `SELECT p.serial_number, p.name,
                   (SELECT jsonb_agg(i.input_url ORDER BY i.position) FROM image i WHERE i.product_id = p.id) AS input_urls
              FROM product p WHERE p.request_id = ? ORDER BY p.row_number`,
-          [requestId],
-        );
+        [requestId],
+      );
       expect(products).toEqual(FIXTURE_PRODUCTS);
 
       const status = await waitForTerminal(harness.app, requestId);
@@ -115,7 +117,13 @@ describe('CSV dialects, the check route and upload fields', () => {
         ['1', 'Café au lait mug', 'http://127.0.0.1/a.jpg, http://127.0.0.1/b.jpg', 'crème', ','],
         ['2', '日本 teapot', 'http://127.0.0.1/c.jpg', '', ''],
         // The cell was uploaded as "http://127.0.0.1/e.jpg ,, http://127.0.0.1/f.jpg".
-        ['3', 'Tea; green, loose | 100g', 'http://127.0.0.1/e.jpg, http://127.0.0.1/f.jpg', 'two spaces and an empty item', ','],
+        [
+          '3',
+          'Tea; green, loose | 100g',
+          'http://127.0.0.1/e.jpg, http://127.0.0.1/f.jpg',
+          'two spaces and an empty item',
+          ',',
+        ],
       ]);
       for (const record of records.slice(1)) {
         expect(record[2]!.split(',')).toHaveLength(record[4]!.split(',').length);

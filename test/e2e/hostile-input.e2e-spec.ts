@@ -78,10 +78,17 @@ describe('hostile images and hosts', () => {
       ...cases.map(([path], index) => ({ serial: index + 2, name: path, urls: [images.url(path)] })),
     ]);
     const started = Date.now();
-    const response = await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) });
+    const response = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/requests',
+      ...multipart({}, { content: csv }),
+    });
     const { requestId } = response.json();
     const status = await waitForTerminal(harness.app, requestId, 30_000);
-    expect(status).toMatchObject({ status: 'completed_with_errors', counts: { images: { succeeded: 1, failed: cases.length } } });
+    expect(status).toMatchObject({
+      status: 'completed_with_errors',
+      counts: { images: { succeeded: 1, failed: cases.length } },
+    });
     // The drip server is cut off at the deadline, not after the ~20 s it would take.
     expect(Date.now() - started).toBeLessThan(10_000);
 
@@ -89,7 +96,9 @@ describe('hostile images and hosts', () => {
       await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products?pageSize=50` })
     ).json();
     const codes = Object.fromEntries(
-      products.items.slice(1).map((item: { name: string; images: { errorCode: string }[] }) => [item.name, item.images[0]!.errorCode]),
+      products.items
+        .slice(1)
+        .map((item: { name: string; images: { errorCode: string }[] }) => [item.name, item.images[0]!.errorCode]),
     );
     expect(codes).toEqual(Object.fromEntries(cases));
   });
@@ -121,14 +130,19 @@ describe('the outbound guard, closed', () => {
       `http://[::ffff:127.0.0.1]:${port}/photo.jpg`,
     ];
     const csv = productCsv(spellings.map((url, index) => ({ serial: index + 1, name: url, urls: [url] })));
-    const response = await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) });
+    const response = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/requests',
+      ...multipart({}, { content: csv }),
+    });
     expect(response.statusCode).toBe(202);
     const status = await waitForTerminal(harness.app, response.json().requestId, 30_000);
     expect(status).toMatchObject({ status: 'failed', counts: { images: { failed: spellings.length } } });
     const products = (
       await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${response.json().requestId}/products` })
     ).json();
-    for (const item of products.items) expect(item.images[0]).toMatchObject({ errorCode: 'BLOCKED_ADDRESS', attempts: 1 });
+    for (const item of products.items)
+      expect(item.images[0]).toMatchObject({ errorCode: 'BLOCKED_ADDRESS', attempts: 1 });
     expect(images.hitCount('/photo.jpg')).toBe(0);
   });
 });

@@ -32,7 +32,9 @@ describe('Idempotency-Key on upload', () => {
     const rows = await harness.app
       .get(MikroORM)
       .em.fork()
-      .execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request WHERE idempotency_key LIKE ?', [`%${fragment}`]);
+      .execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request WHERE idempotency_key LIKE ?', [
+        `%${fragment}`,
+      ]);
     return Number(rows[0]!.n);
   }
 
@@ -49,7 +51,10 @@ describe('Idempotency-Key on upload', () => {
   it('answers 409 when the key comes back with a different file or options', async () => {
     const first = await upload(csv(), 'order-43');
     expect(first.statusCode).toBe(202);
-    const otherFile = await upload(productCsv([{ serial: 2, name: 'Other', urls: [images.url('/photo.jpg')] }]), 'order-43');
+    const otherFile = await upload(
+      productCsv([{ serial: 2, name: 'Other', urls: [images.url('/photo.jpg')] }]),
+      'order-43',
+    );
     expect(otherFile.statusCode).toBe(409);
     expect(otherFile.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', requestId: first.json().requestId });
     const otherOptions = await upload(csv(), 'order-43', { resize: '0.5' });

@@ -65,7 +65,9 @@ describe('ingest of CSVs larger than one chunk', () => {
     const queue = harness.app.get(JobQueue);
     await waitUntil('every image job queued', async () => (await queue.imageQueueDepth()).waiting === total * 2);
     // Every URL is distinct, so none takes another image's outcome.
-    expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL', [requestId])).toBe(0);
+    expect(
+      await count('SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL', [requestId]),
+    ).toBe(0);
 
     // Images go with their product when a request is deleted, with no foreign key of their own to the request.
     await orm.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
@@ -90,10 +92,12 @@ describe('ingest of CSVs larger than one chunk', () => {
       [requestId, repeated],
     );
     expect(sources[0]).toEqual({ row_number: 1, position: 0, source: null });
-    const [firstImage] = await orm.em.fork().execute<{ id: string }[]>(
-      `SELECT i.id FROM image i JOIN product p ON p.id = i.product_id WHERE p.request_id = ? AND p.row_number = 1 AND i.position = 0`,
-      [requestId],
-    );
+    const [firstImage] = await orm.em
+      .fork()
+      .execute<{ id: string }[]>(
+        `SELECT i.id FROM image i JOIN product p ON p.id = i.product_id WHERE p.request_id = ? AND p.row_number = 1 AND i.position = 0`,
+        [requestId],
+      );
     const firstId = firstImage!.id;
     expect(sources.slice(1)).toEqual([
       { row_number: OPEN_AFTER + 101, position: 1, source: firstId },
@@ -131,10 +135,12 @@ describe('ingest of CSVs larger than one chunk', () => {
     );
     const response = await post({ payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
     expect(response.statusCode).toBe(202);
-    const [stored] = await orm.em.fork().execute<{ options: unknown; original_filename: string; product_count: number }[]>(
-      'SELECT options, original_filename, product_count FROM processing_request WHERE id = ?',
-      [response.json().requestId],
-    );
+    const [stored] = await orm.em
+      .fork()
+      .execute<{ options: unknown; original_filename: string; product_count: number }[]>(
+        'SELECT options, original_filename, product_count FROM processing_request WHERE id = ?',
+        [response.json().requestId],
+      );
     expect(stored).toEqual({
       options: { resize: 0.5, maxWidth: null, maxHeight: null, quality: 50, format: 'keep' },
       original_filename: 'late.csv',

@@ -42,7 +42,11 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
   let misconfigured: Host;
   const hosts: Host[] = [];
 
-  async function startHost(name: string, role: 'api' | 'worker', overrides: Record<string, string> = {}): Promise<Host> {
+  async function startHost(
+    name: string,
+    role: 'api' | 'worker',
+    overrides: Record<string, string> = {},
+  ): Promise<Host> {
     const dir = mkdtempSync(join(tmpdir(), `pixbatch-host-${name}-`));
     const port = await freePort();
     const process = AppProcess.spawn(
@@ -64,10 +68,16 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
 
   async function untilReady(host: Host, status = 200): Promise<void> {
     try {
-      await waitUntil(`${host.url}/health/ready to answer ${status}`, async () => (await fetch(`${host.url}/health/ready`)).status === status, READY_WITHIN_MS);
+      await waitUntil(
+        `${host.url}/health/ready to answer ${status}`,
+        async () => (await fetch(`${host.url}/health/ready`)).status === status,
+        READY_WITHIN_MS,
+      );
     } catch (error) {
       const exit = host.process.child.exitCode ?? host.process.child.signalCode ?? 'still running';
-      throw new Error(`${(error as Error).message} (process ${host.process.pid}: ${exit}); its log ends:\n${host.process.log().slice(-3000)}`);
+      throw new Error(
+        `${(error as Error).message} (process ${host.process.pid}: ${exit}); its log ends:\n${host.process.log().slice(-3000)}`,
+      );
     }
   }
 
@@ -128,7 +138,10 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     secondApi = await startHost('api2', 'api');
     workers = [await startHost('worker1', 'worker'), await startHost('worker2', 'worker')];
     // A queue of its own, so it takes none of the batches' jobs.
-    misconfigured = await startHost('misconfigured', 'worker', { S3_BUCKET: 'no-such-bucket', QUEUE_PREFIX: `${env.QUEUE_PREFIX}-x` });
+    misconfigured = await startHost('misconfigured', 'worker', {
+      S3_BUCKET: 'no-such-bucket',
+      QUEUE_PREFIX: `${env.QUEUE_PREFIX}-x`,
+    });
     await Promise.all([api, secondApi, ...workers].map((host) => untilReady(host)));
   }, READY_WITHIN_MS + 10_000);
 
@@ -177,7 +190,8 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
         const key = output.slice(`${api.url}/files/`.length);
         expect(sha256(body)).toBe(sha256(await storedObject(client, key)));
       };
-      for (let index = 0; index < pairs.length; index += 10) await Promise.all(pairs.slice(index, index + 10).map(check));
+      for (let index = 0; index < pairs.length; index += 10)
+        await Promise.all(pairs.slice(index, index + 10).map(check));
     } finally {
       client.destroy();
     }
@@ -194,7 +208,11 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     let stopped!: Promise<void>;
     images.route('/outage.jpg', (hit) => {
       if (hit === 8) stopped = s3.stop();
-      return { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: hit === 8 ? 500 : hit > 8 ? 1500 : 0 };
+      return {
+        body: images.images.get('/photo.jpg'),
+        type: 'image/jpeg',
+        delayMs: hit === 8 ? 500 : hit > 8 ? 1500 : 0,
+      };
     });
     const requestId = await submit(Array.from({ length: 40 }, (_, index) => images.url(`/outage.jpg?n=${index}`)));
     await waitUntil('the store to go down', async () => images.hitCount('/outage.jpg') >= 8, 120_000);
@@ -213,7 +231,9 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
   it('a missing bucket: the host says so at boot and its readiness answers 503 with the reason', async () => {
     const host = misconfigured;
     await untilReady(host, 503);
-    const body = (await (await fetch(`${host.url}/health/ready`)).json()) as { error: { storage: { message: string } } };
+    const body = (await (await fetch(`${host.url}/health/ready`)).json()) as {
+      error: { storage: { message: string } };
+    };
     expect(body.error.storage.message).toMatch(/"no-such-bucket".*NoSuchBucket/);
     expect(host.process.log()).toMatch(/Storage is not usable.*no-such-bucket.*NoSuchBucket/);
   }, 120_000);

@@ -36,7 +36,10 @@ async function files(dir: string): Promise<Map<string, string>> {
 
 function operations(document: Json): [string, Json][] {
   return Object.entries(document.paths as Json).flatMap(([path, item]) =>
-    Object.entries(item as Json).map(([method, operation]): [string, Json] => [`${method.toUpperCase()} ${path}`, operation]),
+    Object.entries(item as Json).map(([method, operation]): [string, Json] => [
+      `${method.toUpperCase()} ${path}`,
+      operation,
+    ]),
   );
 }
 
@@ -90,7 +93,8 @@ describe('OpenAPI contract', () => {
       .map(([route]) => route);
     expect(open.sort()).toEqual(['GET /files/{path}', 'GET /health/live', 'GET /health/ready']);
     for (const [route, operation] of operations(served)) {
-      if (!open.includes(route)) expect([route, Object.keys(operation.responses)]).toEqual([route, expect.arrayContaining(['401', '429'])]);
+      if (!open.includes(route))
+        expect([route, Object.keys(operation.responses)]).toEqual([route, expect.arrayContaining(['401', '429'])]);
     }
   });
 
@@ -106,12 +110,28 @@ describe('OpenAPI contract', () => {
     const dir = await mkdtemp(join(tmpdir(), 'pixbatch-lint-'));
     try {
       await writeFile(join(dir, 'openapi.json'), serializeOpenApi(served as never));
-      const redocly = await run('npx', ['--no-install', 'redocly', 'lint', join(dir, 'openapi.json'), '--format=json', '--config', 'redocly.yaml'])
+      const redocly = await run('npx', [
+        '--no-install',
+        'redocly',
+        'lint',
+        join(dir, 'openapi.json'),
+        '--format=json',
+        '--config',
+        'redocly.yaml',
+      ])
         .then(({ stdout }) => stdout)
         .catch((error: { stdout: string }) => error.stdout);
       expect(JSON.parse(redocly).totals).toMatchObject({ errors: 0, warnings: 0 });
       // Exits non-zero on any finding, hints included.
-      const spectral = await run('npx', ['--no-install', 'spectral', 'lint', join(dir, 'openapi.json'), '--ruleset', '.spectral.yaml', '--fail-severity=hint'])
+      const spectral = await run('npx', [
+        '--no-install',
+        'spectral',
+        'lint',
+        join(dir, 'openapi.json'),
+        '--ruleset',
+        '.spectral.yaml',
+        '--fail-severity=hint',
+      ])
         .then(() => 'clean')
         .catch((error: { stdout: string }) => error.stdout);
       expect(spectral).toBe('clean');
@@ -129,7 +149,9 @@ describe('OpenAPI contract', () => {
       'image/*': { schema: expect.objectContaining({ type: 'string', format: 'binary' }) },
     });
     const created = served.paths['/api/v1/requests'].post.responses['202'];
-    expect(Object.keys(created.headers)).toEqual(expect.arrayContaining(['Location', 'Idempotent-Replayed', 'X-RateLimit-Limit']));
+    expect(Object.keys(created.headers)).toEqual(
+      expect.arrayContaining(['Location', 'Idempotent-Replayed', 'X-RateLimit-Limit']),
+    );
     const key = served.paths['/api/v1/requests'].post.parameters.find((p: Json) => p.name === 'Idempotency-Key');
     expect(key.schema).toMatchObject({ minLength: 1, maxLength: 255, pattern: expect.any(String) });
   });
@@ -140,8 +162,11 @@ describe('OpenAPI contract', () => {
       const { stdout, stderr } = await run(process.execPath, ['clients/typescript/generate.mjs', out]);
       expect(`${stdout}${stderr}`).not.toMatch(/warn|error/i);
       const [fresh, committed] = [await files(out), await files(SDK_SOURCE)];
-      const changed = [...new Set([...fresh.keys(), ...committed.keys()])].filter((file) => fresh.get(file) !== committed.get(file));
-      if (changed.length > 0) throw new Error(`${SDK_SOURCE} differs from a fresh generation in ${changed.join(', ')}: run npm run sdk`);
+      const changed = [...new Set([...fresh.keys(), ...committed.keys()])].filter(
+        (file) => fresh.get(file) !== committed.get(file),
+      );
+      if (changed.length > 0)
+        throw new Error(`${SDK_SOURCE} differs from a fresh generation in ${changed.join(', ')}: run npm run sdk`);
     } finally {
       await rm(out, { recursive: true, force: true });
     }

@@ -32,7 +32,11 @@ describe('Operations (issue 11 items 8 and 9)', () => {
     const log = join(mkdtempSync(join(tmpdir(), 'pixbatch-ops-')), 'app.log');
     app = AppProcess.spawn({ ...(inherited as Record<string, string>), ...env }, log);
     base = `http://127.0.0.1:${port}`;
-    await waitUntil('the API to answer', async () => (await fetch(`${base}/health/live`).catch(() => null))?.ok === true, 30_000);
+    await waitUntil(
+      'the API to answer',
+      async () => (await fetch(`${base}/health/live`).catch(() => null))?.ok === true,
+      30_000,
+    );
   }, 60_000);
 
   afterAll(async () => {
@@ -52,7 +56,9 @@ describe('Operations (issue 11 items 8 and 9)', () => {
   });
 
   it('writes one access line per request with method, route, status, duration and the caller’s reqId; a 4xx at info without a stack', async () => {
-    const ok = await fetch(`${base}/api/v1/requests/3f2b1c4e-8d9a-4b7c-9e1f-2a3b4c5d6e7f`, { headers: { 'x-request-id': 'trace-abc-123' } });
+    const ok = await fetch(`${base}/api/v1/requests/3f2b1c4e-8d9a-4b7c-9e1f-2a3b4c5d6e7f`, {
+      headers: { 'x-request-id': 'trace-abc-123' },
+    });
     expect(ok.headers.get('x-request-id')).toBe('trace-abc-123');
     await waitUntil('the access line', async () => lines().some((line) => line.reqId === 'trace-abc-123'), 5000);
     const access = lines().filter((line) => line.reqId === 'trace-abc-123' && line.status !== undefined);
@@ -124,8 +130,11 @@ describe('examples/image-server.mjs (issue 11 item 9)', () => {
     try {
       const { NODE_OPTIONS: _jest, ...env } = process.env;
       const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
-        execFile(process.execPath, ['examples/image-server.mjs'], { env: { ...env, PORT: String(port) } }, (error, _stdout, stderr) =>
-          resolve({ code: error ? Number(error.code) : 0, stderr }),
+        execFile(
+          process.execPath,
+          ['examples/image-server.mjs'],
+          { env: { ...env, PORT: String(port) } },
+          (error, _stdout, stderr) => resolve({ code: error ? Number(error.code) : 0, stderr }),
         ),
       );
       expect(result.code).toBe(1);

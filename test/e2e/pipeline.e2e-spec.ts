@@ -24,7 +24,11 @@ describe('upload → process → status → export', () => {
   });
 
   async function upload(csv: string | Buffer, fields: Record<string, string> = {}, filename = 'products.csv') {
-    return harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart(fields, { content: csv, filename }) });
+    return harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/requests',
+      ...multipart(fields, { content: csv, filename }),
+    });
   }
 
   /** Fetches an output image through the app's own /files route. */
@@ -38,8 +42,16 @@ describe('upload → process → status → export', () => {
   it('processes every kind of image, records failures, and exports aligned output URLs', async () => {
     const csv = productCsv([
       { serial: 1, name: 'Photo', urls: [images.url('/photo.jpg?size=large&q="x"'), images.url('/alpha.png')] },
-      { serial: 2, name: 'Oriented', urls: [images.url('/rotated.jpg'), images.url('/cmyk.jpg'), images.url('/anim.gif')] },
-      { serial: 3, name: 'Broken', urls: [images.url('/missing.jpg'), images.url('/redirect/3'), images.url('/page.jpg')] },
+      {
+        serial: 2,
+        name: 'Oriented',
+        urls: [images.url('/rotated.jpg'), images.url('/cmyk.jpg'), images.url('/anim.gif')],
+      },
+      {
+        serial: 3,
+        name: 'Broken',
+        urls: [images.url('/missing.jpg'), images.url('/redirect/3'), images.url('/page.jpg')],
+      },
       { serial: 4, name: 'Slow and flaky', urls: [images.url('/slow.jpg'), images.url('/flaky.jpg')] },
     ]);
     const response = await upload(csv);
@@ -122,7 +134,15 @@ describe('upload → process → status → export', () => {
 
     const exported = await harness.app.inject({ method: 'GET', url: `/export/${requestId}/` });
     const rows: string[][] = parse(exported.rawPayload, { bom: true });
-    expect(rows[0]).toEqual(['s.no', 'PRODUCT_NAME', 'input_image_urls', 'Supplier', 'Notes', 'Output Image Urls', 'Errors']);
+    expect(rows[0]).toEqual([
+      's.no',
+      'PRODUCT_NAME',
+      'input_image_urls',
+      'Supplier',
+      'Notes',
+      'Output Image Urls',
+      'Errors',
+    ]);
     expect(rows[1]!.slice(0, 2)).toEqual(['1', 'Chair, oak "classic"']);
     // Formula-looking input is neutralised on the way out.
     expect(rows[1]![3]).toBe(`'=HYPERLINK("x")`);
@@ -206,10 +226,20 @@ describe('upload → process → status → export', () => {
     ['a raw CSV body', { headers: { 'content-type': 'text/csv' }, payload: 'a,b\n1,2\n' }, 400, 'NOT_MULTIPART'],
     ['no file part', multipart({ resize: '0.5' }), 400, 'FILE_MISSING'],
     ['an empty file', multipart({}, { content: '' }), 400, 'FILE_EMPTY'],
-    ['a PNG instead of a CSV', multipart({}, { content: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]) }), 400, 'NOT_CSV'],
+    [
+      'a PNG instead of a CSV',
+      multipart({}, { content: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0, 0, 0]) }),
+      400,
+      'NOT_CSV',
+    ],
     ['an unknown field', multipart({ colour: 'red' }, { content: VALID_CSV }), 400, 'VALIDATION_FAILED'],
     ['a resize out of range', multipart({ resize: '2' }, { content: VALID_CSV }), 400, 'VALIDATION_FAILED'],
-    ['a webhook URL that is not http(s)', multipart({ webhookUrl: 'ftp://x.test/' }, { content: VALID_CSV }), 422, 'WEBHOOK_URL_INVALID'],
+    [
+      'a webhook URL that is not http(s)',
+      multipart({ webhookUrl: 'ftp://x.test/' }, { content: VALID_CSV }),
+      422,
+      'WEBHOOK_URL_INVALID',
+    ],
   ])('answers %s with a problem document', async (_case, request, status, code) => {
     const response = await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...request });
     expect(response.statusCode).toBe(status);
@@ -219,7 +249,11 @@ describe('upload → process → status → export', () => {
 
   function manyRows(count: number): string {
     return productCsv(
-      Array.from({ length: count }, (_, index) => ({ serial: index + 1, name: `SKU${index + 1}`, urls: [images.url('/photo.jpg')] })),
+      Array.from({ length: count }, (_, index) => ({
+        serial: index + 1,
+        name: `SKU${index + 1}`,
+        urls: [images.url('/photo.jpg')],
+      })),
     );
   }
 
@@ -278,14 +312,24 @@ describe('upload → process → status → export', () => {
     // The earlier tests in this file processed images, some failing with 404.
     expect(value(/^pixbatch_images_processed_total\{outcome="succeeded",code=""\} (\d+)/m)).toBeGreaterThan(0);
     expect(value(/^pixbatch_images_processed_total\{outcome="failed",code="HTTP_404"\} (\d+)/m)).toBeGreaterThan(0);
-    expect(text).toMatch(/pixbatch_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/requests\/:id",status_code="200"\} \d+/);
+    expect(text).toMatch(
+      /pixbatch_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/requests\/:id",status_code="200"\} \d+/,
+    );
     expect(text).toMatch(/^pixbatch_image_jobs\{state="waiting"\} \d+/m);
   });
 
-  it('answers with the caller\'s request id, or a new one', async () => {
-    const kept = await harness.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'trace-123' } });
+  it("answers with the caller's request id, or a new one", async () => {
+    const kept = await harness.app.inject({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': 'trace-123' },
+    });
     expect(kept.headers['x-request-id']).toBe('trace-123');
-    const fresh = await harness.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'bad id\n' } });
+    const fresh = await harness.app.inject({
+      method: 'GET',
+      url: '/health/live',
+      headers: { 'x-request-id': 'bad id\n' },
+    });
     expect(fresh.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
   });
 
@@ -293,8 +337,13 @@ describe('upload → process → status → export', () => {
     expect((await harness.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
     const ready = await harness.app.inject({ method: 'GET', url: '/health/ready' });
     expect(ready.statusCode).toBe(200);
-    expect(ready.json()).toMatchObject({ status: 'ok', info: { database: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } } });
+    expect(ready.json()).toMatchObject({
+      status: 'ok',
+      info: { database: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } },
+    });
     const spec = await harness.app.inject({ method: 'GET', url: '/docs-json' });
-    expect(Object.keys(spec.json().paths)).toEqual(expect.arrayContaining(['/api/v1/requests', '/api/v1/requests/{id}']));
+    expect(Object.keys(spec.json().paths)).toEqual(
+      expect.arrayContaining(['/api/v1/requests', '/api/v1/requests/{id}']),
+    );
   });
 });

@@ -31,13 +31,18 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
     harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart(fields, { content: csv }) });
 
   async function requestCount(): Promise<number> {
-    const [row] = await harness.app.get(MikroORM).em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request');
+    const [row] = await harness.app
+      .get(MikroORM)
+      .em.fork()
+      .execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request');
     return Number(row!.n);
   }
 
   /** Runs a request to its end and returns its output images, in CSV order. */
   async function outputs(fields: Record<string, string>, paths: string[]) {
-    const csv = productCsv(paths.map((path, index) => ({ serial: index + 1, name: `P${index + 1}`, urls: [images.url(path)] })));
+    const csv = productCsv(
+      paths.map((path, index) => ({ serial: index + 1, name: `P${index + 1}`, urls: [images.url(path)] })),
+    );
     const response = await upload(csv, fields);
     expect(response.statusCode).toBe(202);
     const status = await waitForTerminal(harness.app, response.json().requestId);
@@ -56,10 +61,20 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
 
   it('fits every image inside maxWidth and maxHeight without enlarging, and reports the options', async () => {
     // photo.jpg is 640x480, photo2.jpg 800x600, alpha.png 320x240.
-    const { status, files } = await outputs({ maxWidth: '400', maxHeight: '250' }, ['/photo.jpg', '/photo2.jpg', '/alpha.png']);
+    const { status, files } = await outputs({ maxWidth: '400', maxHeight: '250' }, [
+      '/photo.jpg',
+      '/photo2.jpg',
+      '/alpha.png',
+    ]);
     expect(status.options).toEqual({ resize: null, maxWidth: 400, maxHeight: 250, quality: 50, format: 'keep' });
-    const sizes = await Promise.all(files.map(async ({ data }) => (await sharp(data).metadata()) as { width: number; height: number }));
-    expect(sizes.map(({ width, height }) => [width, height])).toEqual([[333, 250], [333, 250], [320, 240]]);
+    const sizes = await Promise.all(
+      files.map(async ({ data }) => (await sharp(data).metadata()) as { width: number; height: number }),
+    );
+    expect(sizes.map(({ width, height }) => [width, height])).toEqual([
+      [333, 250],
+      [333, 250],
+      [320, 240],
+    ]);
 
     const wide = await outputs({ maxWidth: '1000' }, ['/photo.jpg']);
     expect(await sharp(wide.files[0]!.data).metadata()).toMatchObject({ width: 640, height: 480 });
@@ -97,7 +112,11 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
   ])('refuses %s=%j with one clear message and stores nothing', async (field, value, message) => {
     const before = await requestCount();
     for (const url of ['/api/v1/requests', '/api/v1/requests/validate']) {
-      const response = await harness.app.inject({ method: 'POST', url, ...multipart({ [field]: value }, { content: VALID_CSV }) });
+      const response = await harness.app.inject({
+        method: 'POST',
+        url,
+        ...multipart({ [field]: value }, { content: VALID_CSV }),
+      });
       expect(response.statusCode).toBe(400);
       const body = response.json();
       expect(body).toMatchObject({ code: 'VALIDATION_FAILED' });
@@ -153,6 +172,12 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
     const response = await upload(csv, { maxWidth: '', maxHeight: '', quality: '', format: '', resize: '' });
     expect(response.statusCode).toBe(202);
     const status = await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${response.json().requestId}` });
-    expect(status.json().options).toEqual({ resize: null, maxWidth: null, maxHeight: null, quality: 50, format: 'keep' });
+    expect(status.json().options).toEqual({
+      resize: null,
+      maxWidth: null,
+      maxHeight: null,
+      quality: 50,
+      format: 'keep',
+    });
   });
 });

@@ -42,10 +42,20 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
     const env = testEnv({ PORT: String(port), WORKER_CONCURRENCY: '1' });
     const { NODE_OPTIONS: _jest, ...inherited } = process.env;
     const logs = mkdtempSync(join(tmpdir(), 'pixbatch-sse-'));
-    api = AppProcess.spawn({ ...(inherited as Record<string, string>), ...env, APP_ROLE: 'api' }, join(logs, 'api.log'));
-    worker = AppProcess.spawn({ ...(inherited as Record<string, string>), ...env, APP_ROLE: 'worker' }, join(logs, 'worker.log'));
+    api = AppProcess.spawn(
+      { ...(inherited as Record<string, string>), ...env, APP_ROLE: 'api' },
+      join(logs, 'api.log'),
+    );
+    worker = AppProcess.spawn(
+      { ...(inherited as Record<string, string>), ...env, APP_ROLE: 'worker' },
+      join(logs, 'worker.log'),
+    );
     base = `http://127.0.0.1:${port}`;
-    await waitUntil('the API to answer', async () => (await fetch(`${base}/health/live`).catch(() => null))?.ok === true, 30_000);
+    await waitUntil(
+      'the API to answer',
+      async () => (await fetch(`${base}/health/live`).catch(() => null))?.ok === true,
+      30_000,
+    );
   }, SLOW);
 
   afterAll(async () => {
@@ -57,7 +67,11 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
   async function submit(paths: string[]): Promise<string> {
     const csv = productCsv(paths.map((path, i) => ({ serial: i + 1, name: `P${i + 1}`, urls: [images.url(path)] })));
     const body = multipart({}, { content: csv });
-    const response = await fetch(`${base}/api/v1/requests`, { method: 'POST', headers: body.headers, body: body.payload });
+    const response = await fetch(`${base}/api/v1/requests`, {
+      method: 'POST',
+      headers: body.headers,
+      body: body.payload,
+    });
     expect(response.status).toBe(202);
     return ((await response.json()) as { requestId: string }).requestId;
   }
@@ -100,7 +114,9 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
     });
 
     it('reports the pace and the time left once images are being counted', () => {
-      const measured = stream.events.map(dataOf).filter((data) => data.imagesPerSecond !== null && data.counts.images.pending > 0);
+      const measured = stream.events
+        .map(dataOf)
+        .filter((data) => data.imagesPerSecond !== null && data.counts.images.pending > 0);
       expect(measured.length).toBeGreaterThan(0);
       for (const data of measured) {
         expect(data.imagesPerSecond).toBeGreaterThan(0);
@@ -110,7 +126,9 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
 
     it('resumes with Last-Event-ID: after a progress event only what came later, after the terminal event nothing', async () => {
       const progress = stream.events.find((event) => event.event === 'progress')!;
-      const resumed = await readEvents(`${base}/api/v1/requests/${requestId}/events`, { 'last-event-id': progress.id! });
+      const resumed = await readEvents(`${base}/api/v1/requests/${requestId}/events`, {
+        'last-event-id': progress.id!,
+      });
       expect(resumed.ended).toBe(true);
       expect(resumed.events.map((event) => event.event)).toEqual(['done']);
 
@@ -120,19 +138,27 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
     });
   });
 
-  it('does not repeat the current state to a client that reconnects with its id while the request runs', async () => {
-    images.route('/sse/held.jpg', { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: 2000 });
-    const requestId = await submit(['/sse/held.jpg']);
-    const first = await readEvents(`${base}/api/v1/requests/${requestId}/events`, {}, 300);
-    expect(first.events).toHaveLength(1);
-    expect(first.events[0]).toMatchObject({ event: 'progress' });
-    const again = await readEvents(`${base}/api/v1/requests/${requestId}/events`, { 'last-event-id': first.events[0]!.id! }, 20_000);
-    expect(again.ended).toBe(true);
-    // The state may still move on (pending → processing) before the end, which is news;
-    // what was already seen is never sent again.
-    expect(again.events.map((event) => event.id)).not.toContain(first.events[0]!.id);
-    expect(again.events.at(-1)).toMatchObject({ event: 'done' });
-  }, SLOW);
+  it(
+    'does not repeat the current state to a client that reconnects with its id while the request runs',
+    async () => {
+      images.route('/sse/held.jpg', { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: 2000 });
+      const requestId = await submit(['/sse/held.jpg']);
+      const first = await readEvents(`${base}/api/v1/requests/${requestId}/events`, {}, 300);
+      expect(first.events).toHaveLength(1);
+      expect(first.events[0]).toMatchObject({ event: 'progress' });
+      const again = await readEvents(
+        `${base}/api/v1/requests/${requestId}/events`,
+        { 'last-event-id': first.events[0]!.id! },
+        20_000,
+      );
+      expect(again.ended).toBe(true);
+      // The state may still move on (pending → processing) before the end, which is news;
+      // what was already seen is never sent again.
+      expect(again.events.map((event) => event.id)).not.toContain(first.events[0]!.id);
+      expect(again.events.at(-1)).toMatchObject({ event: 'done' });
+    },
+    SLOW,
+  );
 
   it('answers an unknown request with a 404 problem document, not a stream', async () => {
     const response = await fetch(`${base}/api/v1/requests/3f2b1c4e-8d9a-4b7c-9e1f-2a3b4c5d6e7f/events`);
@@ -141,18 +167,22 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
     expect(await response.json()).toMatchObject({ code: 'REQUEST_NOT_FOUND' });
   });
 
-  it('ends open streams when the API process stops, so it can exit (clients reconnect elsewhere)', async () => {
-    images.route('/sse/long.jpg', { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: 20_000 });
-    const requestId = await submit(['/sse/long.jpg']);
-    const stream = readEvents(`${base}/api/v1/requests/${requestId}/events`, {}, 30_000);
-    await new Promise((resolve) => setTimeout(resolve, 1000));
-    const stopping = Date.now();
-    await api.kill('SIGTERM');
-    const read = await stream;
-    expect(read.ended).toBe(true);
-    // pending, then processing once the worker holds the image; no done event: the request goes on.
-    expect(read.events.length).toBeGreaterThanOrEqual(1);
-    expect(read.events.every((event) => event.event === 'progress')).toBe(true);
-    expect(Date.now() - stopping).toBeLessThan(10_000);
-  }, SLOW);
+  it(
+    'ends open streams when the API process stops, so it can exit (clients reconnect elsewhere)',
+    async () => {
+      images.route('/sse/long.jpg', { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: 20_000 });
+      const requestId = await submit(['/sse/long.jpg']);
+      const stream = readEvents(`${base}/api/v1/requests/${requestId}/events`, {}, 30_000);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const stopping = Date.now();
+      await api.kill('SIGTERM');
+      const read = await stream;
+      expect(read.ended).toBe(true);
+      // pending, then processing once the worker holds the image; no done event: the request goes on.
+      expect(read.events.length).toBeGreaterThanOrEqual(1);
+      expect(read.events.every((event) => event.event === 'progress')).toBe(true);
+      expect(Date.now() - stopping).toBeLessThan(10_000);
+    },
+    SLOW,
+  );
 });

@@ -44,13 +44,10 @@ describe('Requests over their life: list, delete, retention', () => {
   /** A request of this suite's tenant, straight into the tables. */
   async function seed(status: string, createdAt: string, completedAt: string | null = null): Promise<string> {
     const { requestId } = await seedRequest(em, [1]);
-    await em.execute('UPDATE processing_request SET tenant = ?, status = ?, created_at = ?, completed_at = ? WHERE id = ?', [
-      TENANT,
-      status,
-      createdAt,
-      completedAt,
-      requestId,
-    ]);
+    await em.execute(
+      'UPDATE processing_request SET tenant = ?, status = ?, created_at = ?, completed_at = ? WHERE id = ?',
+      [TENANT, status, createdAt, completedAt, requestId],
+    );
     return requestId;
   }
 
@@ -93,7 +90,10 @@ describe('Requests over their life: list, delete, retention', () => {
           status: 'failed',
           completed: true,
           originalFilename: 'seed.csv',
-          counts: { products: { total: 1, processed: 0 }, images: { total: 1, succeeded: 0, failed: 0, cancelled: 0, pending: 1 } },
+          counts: {
+            products: { total: 1, processed: 0 },
+            images: { total: 1, succeeded: 0, failed: 0, cancelled: 0, pending: 1 },
+          },
           percent: 0,
           round: 0,
           createdAt: '2026-01-02T00:00:00.000Z',
@@ -124,7 +124,10 @@ describe('Requests over their life: list, delete, retention', () => {
       ['status=done', 'VALIDATION_FAILED'],
       ['createdAfter=yesterday', 'VALIDATION_FAILED'],
       ['cursor=not-a-cursor', 'INVALID_CURSOR'],
-      [`cursor=${Buffer.from(JSON.stringify(["2026-01-01'; --", randomUUID()])).toString('base64url')}`, 'INVALID_CURSOR'],
+      [
+        `cursor=${Buffer.from(JSON.stringify(["2026-01-01'; --", randomUUID()])).toString('base64url')}`,
+        'INVALID_CURSOR',
+      ],
     ])('answers 400 with a problem document on %s', async (query, code) => {
       const response = await get(`/api/v1/requests?${query}`);
       expect(response.statusCode).toBe(400);
@@ -144,7 +147,11 @@ describe('Requests over their life: list, delete, retention', () => {
         headers: { ...body.headers, ...headers },
       });
       const { requestId } = created.json();
-      await waitUntil('the request to finish', async () => (await get(`/api/v1/requests/${requestId}`)).json().completed, 30_000);
+      await waitUntil(
+        'the request to finish',
+        async () => (await get(`/api/v1/requests/${requestId}`)).json().completed,
+        30_000,
+      );
       const folder = join(api.config.storageDir, 'images', requestId);
       expect(await readdir(folder)).toHaveLength(2);
 
@@ -154,10 +161,16 @@ describe('Requests over their life: list, delete, retention', () => {
       expect(await exists(folder)).toBe(false);
       for (const table of ['processing_request', 'product', 'image', 'webhook_delivery']) {
         const column = table === 'processing_request' ? 'id' : 'request_id';
-        const [row] = await em.execute<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table} WHERE ${column} = ?`, [requestId]);
+        const [row] = await em.execute<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table} WHERE ${column} = ?`, [
+          requestId,
+        ]);
         expect({ table, rows: row!.n }).toEqual({ table, rows: 0 });
       }
-      for (const url of [`/api/v1/requests/${requestId}`, `/api/v1/requests/${requestId}/products`, `/api/v1/requests/${requestId}/export`]) {
+      for (const url of [
+        `/api/v1/requests/${requestId}`,
+        `/api/v1/requests/${requestId}/products`,
+        `/api/v1/requests/${requestId}/export`,
+      ]) {
         expect((await get(url)).json()).toMatchObject({ status: 404, code: 'REQUEST_NOT_FOUND' });
       }
       const again = await api.app.inject({ method: 'DELETE', url: `/api/v1/requests/${requestId}`, headers });

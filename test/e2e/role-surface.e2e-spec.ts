@@ -60,7 +60,9 @@ describe('Each role serves only its own routes', () => {
   it('a worker with METRICS_PORT registers only /health and /metrics', () => {
     const outside = reachable(worker).filter((route) => !WORKER_SURFACE.some((pattern) => pattern.test(route.url)));
     expect(outside).toEqual([]);
-    expect(reachable(worker).map((route) => route.url)).toEqual(expect.arrayContaining(['/health/live', '/health/ready', '/metrics']));
+    expect(reachable(worker).map((route) => route.url)).toEqual(
+      expect.arrayContaining(['/health/live', '/health/ready', '/metrics']),
+    );
   });
 
   it("a worker with METRICS_PORT answers 404 on every one of the API's routes", async () => {

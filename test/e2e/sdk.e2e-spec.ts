@@ -63,16 +63,28 @@ describe('TypeScript SDK', () => {
       options: { resize: 0.5 },
       counts: { images: { total: 3, succeeded: 2, failed: 1, pending: 0 } },
     });
-    expect(done.errors).toEqual([expect.objectContaining({ row: 2, code: 'HTTP_404', url: images.url('/missing.jpg') })]);
+    expect(done.errors).toEqual([
+      expect.objectContaining({ row: 2, code: 'HTTP_404', url: images.url('/missing.jpg') }),
+    ]);
 
-    const { data: page } = await listProducts({ client, path: { id: created.requestId }, query: { pageSize: 1 }, throwOnError: true });
+    const { data: page } = await listProducts({
+      client,
+      path: { id: created.requestId },
+      query: { pageSize: 1 },
+      throwOnError: true,
+    });
     expect(page).toMatchObject({ total: 2, page: 1, pageSize: 1 });
     expect(page.items[0]!.images.map((image) => [image.status, image.width, image.height])).toEqual([
       ['succeeded', 320, 240],
       ['succeeded', expect.any(Number), expect.any(Number)],
     ]);
 
-    const exported = await exportRequest({ client, path: { id: created.requestId }, parseAs: 'text', throwOnError: true });
+    const exported = await exportRequest({
+      client,
+      path: { id: created.requestId },
+      parseAs: 'text',
+      throwOnError: true,
+    });
     expect(exported.response.headers.get('content-disposition')).toContain('catalogue-result.csv');
     const lines = (exported.data as string).split('\r\n');
     expect(lines[0]).toBe('S. No.,Product Name,Input Image Urls,Colour,Output Image Urls,Errors');
@@ -90,7 +102,10 @@ describe('TypeScript SDK', () => {
       body: { file: new File(['S. No.,Product Name,Input Image Urls\n1,,ftp://x/a.jpg\n'], 'bad.csv') },
     });
     expect(invalid.response?.status).toBe(422);
-    expect(invalid.error).toMatchObject({ code: 'CSV_INVALID', errors: expect.arrayContaining([expect.objectContaining({ row: 1 })]) });
+    expect(invalid.error).toMatchObject({
+      code: 'CSV_INVALID',
+      errors: expect.arrayContaining([expect.objectContaining({ row: 1 })]),
+    });
   });
 
   it('without a key, protected routes answer 401 while the probes stay open', async () => {

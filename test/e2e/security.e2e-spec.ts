@@ -30,7 +30,11 @@ describe('API keys, rate limits and security headers', () => {
   });
 
   it('lets a valid key through and keeps probes, docs and files open', async () => {
-    const allowed = await first.app.inject({ method: 'POST', url: '/api/v1/requests', headers: { 'x-api-key': 'key-two' } });
+    const allowed = await first.app.inject({
+      method: 'POST',
+      url: '/api/v1/requests',
+      headers: { 'x-api-key': 'key-two' },
+    });
     expect(allowed.json()).toMatchObject({ status: 400, code: 'NOT_MULTIPART' });
     expect((await first.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
     expect((await first.app.inject({ method: 'GET', url: '/docs-json' })).statusCode).toBe(200);
@@ -40,7 +44,8 @@ describe('API keys, rate limits and security headers', () => {
   });
 
   it('limits each key across instances and answers 429 with Retry-After', async () => {
-    const get = (app: TestApp, key: string) => app.app.inject({ method: 'GET', url: UNKNOWN, headers: { 'x-api-key': key } });
+    const get = (app: TestApp, key: string) =>
+      app.app.inject({ method: 'GET', url: UNKNOWN, headers: { 'x-api-key': key } });
     const codes = [];
     for (const app of [first, second, first, second, first]) codes.push((await get(app, 'key-one')).statusCode);
     expect(codes).toEqual([404, 404, 404, 404, 429]);

@@ -29,11 +29,17 @@ describe('STORAGE_DRIVER=s3', () => {
     images = await ImageServer.start();
     harness = await startTestApp({ ...s3.env('outputs', { S3_PREFIX: 'e2e' }), PUBLIC_BASE_URL });
     const csv = productCsv([{ serial: 1, name: 'Chair', urls: [images.url('/photo.jpg'), images.url('/alpha.png')] }]);
-    const response = await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) });
+    const response = await harness.app.inject({
+      method: 'POST',
+      url: '/api/v1/requests',
+      ...multipart({}, { content: csv }),
+    });
     expect(response.statusCode).toBe(202);
     requestId = response.json().requestId;
     expect(await waitForTerminal(harness.app, requestId, 30_000)).toMatchObject({ status: 'completed' });
-    const products = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })).json();
+    const products = (
+      await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })
+    ).json();
     outputUrls = products.items[0].images.map((image: { outputUrl: string }) => image.outputUrl);
   }, 60_000);
 
@@ -60,7 +66,10 @@ describe('STORAGE_DRIVER=s3', () => {
   });
 
   it('serves each output with its type, length and ETag, byte for byte what the bucket holds', async () => {
-    for (const [url, format] of [[outputUrls[0]!, 'jpeg'], [outputUrls[1]!, 'png']] as const) {
+    for (const [url, format] of [
+      [outputUrls[0]!, 'jpeg'],
+      [outputUrls[1]!, 'png'],
+    ] as const) {
       const response = await harness.app.inject({ method: 'GET', url: path(url) });
       expect(response.statusCode).toBe(200);
       expect(response.headers).toMatchObject({
@@ -82,10 +91,18 @@ describe('STORAGE_DRIVER=s3', () => {
 
     const head = await harness.app.inject({ method: 'HEAD', url });
     expect(head.statusCode).toBe(200);
-    expect(head.headers).toMatchObject({ 'content-length': String(size), etag: whole.headers.etag, 'content-type': 'image/jpeg' });
+    expect(head.headers).toMatchObject({
+      'content-length': String(size),
+      etag: whole.headers.etag,
+      'content-type': 'image/jpeg',
+    });
     expect(head.rawPayload.length).toBe(0);
 
-    const cached = await harness.app.inject({ method: 'GET', url, headers: { 'if-none-match': whole.headers.etag as string } });
+    const cached = await harness.app.inject({
+      method: 'GET',
+      url,
+      headers: { 'if-none-match': whole.headers.etag as string },
+    });
     expect(cached.statusCode).toBe(304);
     expect(cached.rawPayload.length).toBe(0);
 
@@ -106,7 +123,11 @@ describe('STORAGE_DRIVER=s3', () => {
   });
 
   it('answers 404 for a missing key, a key outside the images and a key that tries to escape, on GET and HEAD', async () => {
-    for (const url of [`/files/images/${requestId}/missing.jpg`, `/files/results/${requestId}.csv`, '/files/images/%2e%2e/x']) {
+    for (const url of [
+      `/files/images/${requestId}/missing.jpg`,
+      `/files/results/${requestId}.csv`,
+      '/files/images/%2e%2e/x',
+    ]) {
       const response = await harness.app.inject({ method: 'GET', url });
       expect(response.statusCode).toBe(404);
       expect(response.json()).toMatchObject({ code: 'FILE_NOT_FOUND' });
@@ -125,7 +146,9 @@ describe('STORAGE_DRIVER=s3', () => {
     try {
       const products = (await cdn.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })).json();
       const urls = products.items[0].images.map((image: { outputUrl: string }) => image.outputUrl);
-      expect(urls).toEqual(outputUrls.map((url) => url.replace(`${PUBLIC_BASE_URL}/files/`, 'https://cdn.example.com/e2e/')));
+      expect(urls).toEqual(
+        outputUrls.map((url) => url.replace(`${PUBLIC_BASE_URL}/files/`, 'https://cdn.example.com/e2e/')),
+      );
       const status = (await cdn.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
       expect(JSON.stringify(status.links)).not.toContain('cdn.example.com');
     } finally {

@@ -48,7 +48,11 @@ describe('stuck-work sweep', () => {
 
   async function upload(urls: string[]): Promise<string> {
     const csv = productCsv(urls.map((url, index) => ({ serial: index + 1, name: `SKU${index + 1}`, urls: [url] })));
-    const response = await api.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) });
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/requests',
+      ...multipart({}, { content: csv }),
+    });
     expect(response.statusCode).toBe(202);
     return response.json().requestId;
   }
@@ -90,7 +94,11 @@ describe('stuck-work sweep', () => {
     const { requestId, imageIds } = await seedRequest(em, [2]);
     await beforeRecording?.(requestId);
     for (const imageId of imageIds.flat()) {
-      await progress.recordOutcome(imageId, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' });
+      await progress.recordOutcome(imageId, {
+        status: ImageStatus.Failed,
+        errorCode: 'HTTP_404',
+        errorMessage: 'gone',
+      });
     }
     return requestId;
   }
@@ -106,7 +114,10 @@ describe('stuck-work sweep', () => {
     const requestId = await seedUnfinalized(async (id) => {
       await api.app.get(JobQueue).enqueueFinalize(id);
       // Finalize finds images still open and completes doing nothing; its job is kept.
-      await waitUntil('the early finalize job to complete', async () => (await requests.getJobState(id)) === 'completed');
+      await waitUntil(
+        'the early finalize job to complete',
+        async () => (await requests.getJobState(id)) === 'completed',
+      );
     });
     await api.app.get(JobQueue).enqueueFinalize(requestId);
     expect(await requests.getJobState(requestId)).toBe('completed');

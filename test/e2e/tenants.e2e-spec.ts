@@ -74,10 +74,18 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
     const created = await upload(KEYS.alice);
     expect(created.statusCode).toBe(202);
     aliceRequest = created.json().requestId;
-    await waitUntil('the request to finish', async () => {
-      const status = await api.app.inject({ method: 'GET', url: `/api/v1/requests/${aliceRequest}`, headers: as(KEYS.alice) });
-      return status.json().completed === true;
-    }, 30_000);
+    await waitUntil(
+      'the request to finish',
+      async () => {
+        const status = await api.app.inject({
+          method: 'GET',
+          url: `/api/v1/requests/${aliceRequest}`,
+          headers: as(KEYS.alice),
+        });
+        return status.json().completed === true;
+      },
+      30_000,
+    );
   });
 
   afterAll(async () => {
@@ -92,7 +100,11 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
     for (const route of routes) {
       const name = `${route.method} ${route.url}`;
       if (NAMES_NO_REQUEST.includes(name)) continue;
-      const response = await api.app.inject({ method: route.method as 'GET', url: aimedAt(route, aliceRequest), headers: as(KEYS.bob) });
+      const response = await api.app.inject({
+        method: route.method as 'GET',
+        url: aimedAt(route, aliceRequest),
+        headers: as(KEYS.bob),
+      });
       expect({ route: name, status: response.statusCode, code: response.json().code }).toEqual({
         route: name,
         status: 404,
@@ -115,7 +127,11 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
         'GET /export/:id',
       ]),
     );
-    const status = await api.app.inject({ method: 'GET', url: `/api/v1/requests/${aliceRequest}`, headers: as(KEYS.alice) });
+    const status = await api.app.inject({
+      method: 'GET',
+      url: `/api/v1/requests/${aliceRequest}`,
+      headers: as(KEYS.alice),
+    });
     expect(status.statusCode).toBe(200);
   });
 
@@ -124,7 +140,11 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
       const name = `${route.method} ${route.url}`;
       if (NAMES_NO_REQUEST.includes(name) || route.method === 'DELETE') continue;
       for (const key of [KEYS.alice, KEYS.aliceRotated]) {
-        const response = await api.app.inject({ method: route.method as 'GET', url: aimedAt(route, aliceRequest), headers: as(key) });
+        const response = await api.app.inject({
+          method: route.method as 'GET',
+          url: aimedAt(route, aliceRequest),
+          headers: as(key),
+        });
         expect({ route: name, code: response.statusCode < 400 ? 'ok' : response.json().code }).not.toEqual({
           route: name,
           code: 'REQUEST_NOT_FOUND',
@@ -147,7 +167,8 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
     // Inserted without a tenant, as every row was before the migration.
     const { requestId } = await seedRequest(em, [1]);
     try {
-      const get = (key: string) => api.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}`, headers: as(key) });
+      const get = (key: string) =>
+        api.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}`, headers: as(key) });
       expect((await get(KEYS.unnamed)).statusCode).toBe(200);
       expect((await get(KEYS.alice)).statusCode).toBe(404);
     } finally {

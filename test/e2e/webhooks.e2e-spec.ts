@@ -139,7 +139,10 @@ describe('signed webhooks', () => {
         data: {
           requestId,
           status: 'completed',
-          counts: { products: { total: 1, processed: 1 }, images: { total: 1, succeeded: 1, failed: 0, cancelled: 0, pending: 0 } },
+          counts: {
+            products: { total: 1, processed: 1 },
+            images: { total: 1, succeeded: 1, failed: 0, cancelled: 0, pending: 0 },
+          },
           createdAt: expect.any(String),
           completedAt: expect.any(String),
           links: {
@@ -148,7 +151,12 @@ describe('signed webhooks', () => {
           },
         },
       });
-      expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 1, eventType: 'request.completed', payload: event });
+      expect(delivery).toMatchObject({
+        status: 'delivered',
+        attemptCount: 1,
+        eventType: 'request.completed',
+        payload: event,
+      });
       expect(delivery.attempts).toEqual([
         expect.objectContaining({ number: 1, manual: false, statusCode: 200, errorCode: null, nextAttemptAt: null }),
       ]);
@@ -182,25 +190,29 @@ describe('signed webhooks', () => {
       expect(() => verify(otherId)).toThrow(WebhookVerificationError);
     });
 
-    it('a manual redelivery sends the same event id and body again, newly signed', async () => {
-      const response = await harness.app.inject({
-        method: 'POST',
-        url: `/api/v1/requests/${requestId}/webhook-deliveries/${delivery.id}/redeliver`,
-      });
-      expect(response.statusCode).toBe(202);
-      expect(response.json()).toMatchObject({ id: delivery.id, eventId: delivery.eventId, status: 'pending' });
+    it(
+      'a manual redelivery sends the same event id and body again, newly signed',
+      async () => {
+        const response = await harness.app.inject({
+          method: 'POST',
+          url: `/api/v1/requests/${requestId}/webhook-deliveries/${delivery.id}/redeliver`,
+        });
+        expect(response.statusCode).toBe(202);
+        expect(response.json()).toMatchObject({ id: delivery.id, eventId: delivery.eventId, status: 'pending' });
 
-      const [first, second] = await receiver.waitFor('/ok', 2);
-      expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
-      expect(second!.body).toBe(first!.body);
-      expect(verify(second!)).toEqual(verify(first!));
-      const after = await finishedDelivery(harness.app, requestId);
-      expect(after).toMatchObject({ status: 'delivered', attemptCount: 2, attemptsAllowed: 2 });
-      expect(after.attempts.map((attempt) => [attempt.number, attempt.manual, attempt.statusCode])).toEqual([
-        [1, false, 200],
-        [2, true, 200],
-      ]);
-    }, SLOW);
+        const [first, second] = await receiver.waitFor('/ok', 2);
+        expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+        expect(second!.body).toBe(first!.body);
+        expect(verify(second!)).toEqual(verify(first!));
+        const after = await finishedDelivery(harness.app, requestId);
+        expect(after).toMatchObject({ status: 'delivered', attemptCount: 2, attemptsAllowed: 2 });
+        expect(after.attempts.map((attempt) => [attempt.number, attempt.manual, attempt.statusCode])).toEqual([
+          [1, false, 200],
+          [2, true, 200],
+        ]);
+      },
+      SLOW,
+    );
 
     it('answers 404 for a delivery of another request and 400 for a malformed id', async () => {
       const unknown = await harness.app.inject({
@@ -214,171 +226,222 @@ describe('signed webhooks', () => {
         url: `/api/v1/requests/${requestId}/webhook-deliveries/nope/redeliver`,
       });
       expect(malformed.json()).toMatchObject({ status: 400, code: 'INVALID_ID' });
-      const noRequest = await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${randomUUID()}/webhook-deliveries` });
+      const noRequest = await harness.app.inject({
+        method: 'GET',
+        url: `/api/v1/requests/${randomUUID()}/webhook-deliveries`,
+      });
       expect(noRequest.json()).toMatchObject({ status: 404, code: 'REQUEST_NOT_FOUND' });
     });
   });
 
-  it('500 then 200: two attempts with the same webhook-id and a new timestamp and signature', async () => {
-    receiver.respond('/flaky', (hit) => (hit === 1 ? { status: 500, body: 'database down' } : { status: 200 }));
-    const requestId = await completedRequestWithWebhook('/flaky');
-    const delivery = await finishedDelivery(harness.app, requestId);
+  it(
+    '500 then 200: two attempts with the same webhook-id and a new timestamp and signature',
+    async () => {
+      receiver.respond('/flaky', (hit) => (hit === 1 ? { status: 500, body: 'database down' } : { status: 200 }));
+      const requestId = await completedRequestWithWebhook('/flaky');
+      const delivery = await finishedDelivery(harness.app, requestId);
 
-    const [first, second] = receiver.received('/flaky');
-    expect(receiver.received('/flaky')).toHaveLength(2);
-    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
-    expect(Number(second!.headers['webhook-timestamp'])).toBeGreaterThan(Number(first!.headers['webhook-timestamp']));
-    expect(second!.headers['webhook-signature']).not.toBe(first!.headers['webhook-signature']);
-    expect(verify(second!)).toEqual(verify(first!));
+      const [first, second] = receiver.received('/flaky');
+      expect(receiver.received('/flaky')).toHaveLength(2);
+      expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+      expect(Number(second!.headers['webhook-timestamp'])).toBeGreaterThan(Number(first!.headers['webhook-timestamp']));
+      expect(second!.headers['webhook-signature']).not.toBe(first!.headers['webhook-signature']);
+      expect(verify(second!)).toEqual(verify(first!));
 
-    expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
-    const [failed, succeeded] = delivery.attempts;
-    expect(failed).toMatchObject({ statusCode: 500, errorCode: 'HTTP_500', responseBody: 'database down' });
-    expect(failed!.nextAttemptAt).not.toBeNull();
-    // 1 s from the schedule, plus up to 20 % jitter.
-    const waited = Date.parse(succeeded!.startedAt) - Date.parse(failed!.finishedAt!);
-    expect(waited).toBeGreaterThanOrEqual(950);
-    expect(succeeded).toMatchObject({ statusCode: 200, errorCode: null });
-  }, SLOW);
+      expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
+      const [failed, succeeded] = delivery.attempts;
+      expect(failed).toMatchObject({ statusCode: 500, errorCode: 'HTTP_500', responseBody: 'database down' });
+      expect(failed!.nextAttemptAt).not.toBeNull();
+      // 1 s from the schedule, plus up to 20 % jitter.
+      const waited = Date.parse(succeeded!.startedAt) - Date.parse(failed!.finishedAt!);
+      expect(waited).toBeGreaterThanOrEqual(950);
+      expect(succeeded).toMatchObject({ statusCode: 200, errorCode: null });
+    },
+    SLOW,
+  );
 
-  it('a receiver that hangs: the attempt times out and is retried', async () => {
-    receiver.respond('/hang', (hit) => (hit === 1 ? { hang: true } : { status: 204 }));
-    const requestId = await completedRequestWithWebhook('/hang');
-    const delivery = await finishedDelivery(harness.app, requestId);
+  it(
+    'a receiver that hangs: the attempt times out and is retried',
+    async () => {
+      receiver.respond('/hang', (hit) => (hit === 1 ? { hang: true } : { status: 204 }));
+      const requestId = await completedRequestWithWebhook('/hang');
+      const delivery = await finishedDelivery(harness.app, requestId);
 
-    expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
-    const [timedOut, succeeded] = delivery.attempts;
-    expect(timedOut).toMatchObject({ statusCode: null, errorCode: 'TIMEOUT' });
-    expect(timedOut!.durationMs).toBeGreaterThanOrEqual(950);
-    expect(timedOut!.durationMs).toBeLessThan(3000);
-    expect(succeeded).toMatchObject({ statusCode: 204 });
-    const ids = receiver.received('/hang').map((received) => received.headers['webhook-id']);
-    expect(new Set(ids).size).toBe(1);
-  }, SLOW);
+      expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
+      const [timedOut, succeeded] = delivery.attempts;
+      expect(timedOut).toMatchObject({ statusCode: null, errorCode: 'TIMEOUT' });
+      expect(timedOut!.durationMs).toBeGreaterThanOrEqual(950);
+      expect(timedOut!.durationMs).toBeLessThan(3000);
+      expect(succeeded).toMatchObject({ statusCode: 204 });
+      const ids = receiver.received('/hang').map((received) => received.headers['webhook-id']);
+      expect(new Set(ids).size).toBe(1);
+    },
+    SLOW,
+  );
 
-  it('410 Gone stops the delivery: no further attempts', async () => {
-    receiver.respond('/gone', { status: 410, body: 'unsubscribed' });
-    const requestId = await completedRequestWithWebhook('/gone');
-    const delivery = await finishedDelivery(harness.app, requestId);
-    // Longer than the whole retry schedule would take.
-    await sleep(2000);
+  it(
+    '410 Gone stops the delivery: no further attempts',
+    async () => {
+      receiver.respond('/gone', { status: 410, body: 'unsubscribed' });
+      const requestId = await completedRequestWithWebhook('/gone');
+      const delivery = await finishedDelivery(harness.app, requestId);
+      // Longer than the whole retry schedule would take.
+      await sleep(2000);
 
-    expect(receiver.received('/gone')).toHaveLength(1);
-    expect(delivery).toMatchObject({ status: 'failed', attemptCount: 1, lastStatusCode: 410 });
-    expect(delivery.attempts).toEqual([expect.objectContaining({ statusCode: 410, errorCode: 'HTTP_410', nextAttemptAt: null })]);
-    expect((await listDeliveries(harness.app, requestId))[0]).toMatchObject({ status: 'failed', attemptCount: 1 });
-  }, SLOW);
+      expect(receiver.received('/gone')).toHaveLength(1);
+      expect(delivery).toMatchObject({ status: 'failed', attemptCount: 1, lastStatusCode: 410 });
+      expect(delivery.attempts).toEqual([
+        expect.objectContaining({ statusCode: 410, errorCode: 'HTTP_410', nextAttemptAt: null }),
+      ]);
+      expect((await listDeliveries(harness.app, requestId))[0]).toMatchObject({ status: 'failed', attemptCount: 1 });
+    },
+    SLOW,
+  );
 
   it('counts attempts by outcome in /metrics', async () => {
     const text = (await harness.app.inject({ method: 'GET', url: '/metrics' })).body;
     const count = (outcome: string) =>
-      Number(text.match(new RegExp(`^pixbatch_webhook_attempts_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0);
+      Number(
+        text.match(new RegExp(`^pixbatch_webhook_attempts_total\\{outcome="${outcome}"\\} (\\d+)`, 'm'))?.[1] ?? 0,
+      );
     // The tests above delivered events, retried after a 500, and stopped on a 410.
     expect(count('delivered')).toBeGreaterThan(0);
     expect(count('retrying')).toBeGreaterThan(0);
     expect(count('failed')).toBeGreaterThan(0);
   });
 
-  it('301 is a failure and is not followed; every attempt fails and the delivery ends exhausted', async () => {
-    receiver.respond('/moved', { status: 301, headers: { location: receiver.url('/new-home') } });
-    const requestId = await completedRequestWithWebhook('/moved');
+  it(
+    '301 is a failure and is not followed; every attempt fails and the delivery ends exhausted',
+    async () => {
+      receiver.respond('/moved', { status: 301, headers: { location: receiver.url('/new-home') } });
+      const requestId = await completedRequestWithWebhook('/moved');
 
-    // While its retries are scheduled, a redelivery is refused.
-    await receiver.waitFor('/moved', 1);
-    const [pending] = await listDeliveries(harness.app, requestId);
-    const early = await harness.app.inject({
-      method: 'POST',
-      url: `/api/v1/requests/${requestId}/webhook-deliveries/${pending!.id}/redeliver`,
-    });
-    expect(early.statusCode).toBe(409);
-    expect(early.json()).toMatchObject({ code: 'WEBHOOK_DELIVERY_IN_PROGRESS' });
+      // While its retries are scheduled, a redelivery is refused.
+      await receiver.waitFor('/moved', 1);
+      const [pending] = await listDeliveries(harness.app, requestId);
+      const early = await harness.app.inject({
+        method: 'POST',
+        url: `/api/v1/requests/${requestId}/webhook-deliveries/${pending!.id}/redeliver`,
+      });
+      expect(early.statusCode).toBe(409);
+      expect(early.json()).toMatchObject({ code: 'WEBHOOK_DELIVERY_IN_PROGRESS' });
 
-    const delivery = await finishedDelivery(harness.app, requestId);
-    expect(delivery).toMatchObject({ status: 'exhausted', attemptCount: 4, attemptsAllowed: 4, nextAttemptAt: null });
-    expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([301, 301, 301, 301]);
-    expect(delivery.attempts[0]!.error).toContain('not followed');
-    expect(delivery.attempts.at(-1)!.nextAttemptAt).toBeNull();
-    expect(receiver.received('/new-home')).toHaveLength(0);
-    const status = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
-    expect(status.webhook).toMatchObject({ state: 'exhausted', attempts: 4 });
-  }, SLOW);
+      const delivery = await finishedDelivery(harness.app, requestId);
+      expect(delivery).toMatchObject({ status: 'exhausted', attemptCount: 4, attemptsAllowed: 4, nextAttemptAt: null });
+      expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([301, 301, 301, 301]);
+      expect(delivery.attempts[0]!.error).toContain('not followed');
+      expect(delivery.attempts.at(-1)!.nextAttemptAt).toBeNull();
+      expect(receiver.received('/new-home')).toHaveLength(0);
+      const status = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
+      expect(status.webhook).toMatchObject({ state: 'exhausted', attempts: 4 });
+    },
+    SLOW,
+  );
 
-  it('honours Retry-After when it asks for longer than the schedule, but only up to its longest step', async () => {
-    receiver.respond('/busy', (hit) => {
-      if (hit === 1) return { status: 503 };
-      if (hit === 2) return { status: 429, headers: { 'retry-after': '3600' } };
-      return { status: 200 };
-    });
-    const requestId = await completedRequestWithWebhook('/busy');
-    const delivery = await finishedDelivery(harness.app, requestId);
+  it(
+    'honours Retry-After when it asks for longer than the schedule, but only up to its longest step',
+    async () => {
+      receiver.respond('/busy', (hit) => {
+        if (hit === 1) return { status: 503 };
+        if (hit === 2) return { status: 429, headers: { 'retry-after': '3600' } };
+        return { status: 200 };
+      });
+      const requestId = await completedRequestWithWebhook('/busy');
+      const delivery = await finishedDelivery(harness.app, requestId);
 
-    expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([503, 429, 200]);
-    // The schedule says 200 ms after the second attempt; the receiver asked for an
-    // hour and got the schedule's longest step, 1 s.
-    const [, throttled, last] = delivery.attempts;
-    const waited = Date.parse(last!.startedAt) - Date.parse(throttled!.finishedAt!);
-    expect(waited).toBeGreaterThanOrEqual(950);
-    expect(waited).toBeLessThan(2500);
-  }, SLOW);
+      expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([503, 429, 200]);
+      // The schedule says 200 ms after the second attempt; the receiver asked for an
+      // hour and got the schedule's longest step, 1 s.
+      const [, throttled, last] = delivery.attempts;
+      const waited = Date.parse(last!.startedAt) - Date.parse(throttled!.finishedAt!);
+      expect(waited).toBeGreaterThanOrEqual(950);
+      expect(waited).toBeLessThan(2500);
+    },
+    SLOW,
+  );
 
-  it('sends only the subscribed events', async () => {
-    const requestId = await completedRequestWithWebhook('/failures-only', { webhookEvents: 'request.failed' });
-    await sleep(1000);
-    expect(receiver.received('/failures-only')).toHaveLength(0);
-    expect(await listDeliveries(harness.app, requestId)).toEqual([]);
-    const status = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
-    expect(status.webhook).toMatchObject({ events: ['request.failed'], state: 'not_subscribed', attempts: 0 });
+  it(
+    'sends only the subscribed events',
+    async () => {
+      const requestId = await completedRequestWithWebhook('/failures-only', { webhookEvents: 'request.failed' });
+      await sleep(1000);
+      expect(receiver.received('/failures-only')).toHaveLength(0);
+      expect(await listDeliveries(harness.app, requestId)).toEqual([]);
+      const status = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
+      expect(status.webhook).toMatchObject({ events: ['request.failed'], state: 'not_subscribed', attempts: 0 });
 
-    images.route('/slow-missing.jpg', { status: 404, delayMs: 1000 });
-    const failing = productCsv([{ serial: 1, name: 'Missing', urls: [images.url('/slow-missing.jpg')] }]);
-    const response = await upload(harness.app, failing, {
-      webhookUrl: receiver.url('/failures-only'),
-      webhookEvents: 'request.failed',
-    });
-    const failedId = response.json().requestId;
-    const early = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${failedId}` })).json();
-    expect(early.webhook).toMatchObject({ state: 'awaiting_completion', attempts: 0 });
-    const [received] = await receiver.waitFor('/failures-only', 1);
-    expect(verify(received!)).toMatchObject({ type: 'request.failed', data: { requestId: failedId, status: 'failed' } });
-  }, SLOW);
+      images.route('/slow-missing.jpg', { status: 404, delayMs: 1000 });
+      const failing = productCsv([{ serial: 1, name: 'Missing', urls: [images.url('/slow-missing.jpg')] }]);
+      const response = await upload(harness.app, failing, {
+        webhookUrl: receiver.url('/failures-only'),
+        webhookEvents: 'request.failed',
+      });
+      const failedId = response.json().requestId;
+      const early = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${failedId}` })).json();
+      expect(early.webhook).toMatchObject({ state: 'awaiting_completion', attempts: 0 });
+      const [received] = await receiver.waitFor('/failures-only', 1);
+      expect(verify(received!)).toMatchObject({
+        type: 'request.failed',
+        data: { requestId: failedId, status: 'failed' },
+      });
+    },
+    SLOW,
+  );
 
-  it('leaves an attempt in flight alone until its lease runs out, then takes it over and logs it as lost', async () => {
-    // What a worker killed mid-attempt leaves behind: the delivery taken ("sending",
-    // attempt 1 open) with a lease that expires shortly.
-    const em = harness.app.get(MikroORM).em.fork();
-    const { requestId } = await seedRequest(em, [1]);
-    const deliveryId = randomUUID();
-    await em.execute(
-      `INSERT INTO webhook_delivery
+  it(
+    'leaves an attempt in flight alone until its lease runs out, then takes it over and logs it as lost',
+    async () => {
+      // What a worker killed mid-attempt leaves behind: the delivery taken ("sending",
+      // attempt 1 open) with a lease that expires shortly.
+      const em = harness.app.get(MikroORM).em.fork();
+      const { requestId } = await seedRequest(em, [1]);
+      const deliveryId = randomUUID();
+      await em.execute(
+        `INSERT INTO webhook_delivery
          (id, request_id, event_id, event_type, url, payload, status, attempt_count, attempts_allowed, locked_until, created_at)
        VALUES (?, ?, ?, 'request.completed', ?, '{"type":"request.completed"}', 'sending', 1, 4,
                now() + interval '1500 milliseconds', now())`,
-      [deliveryId, requestId, `msg_${randomUUID()}`, receiver.url('/taken-over')],
-    );
-    await em.execute(`INSERT INTO webhook_attempt (id, delivery_id, number, started_at) VALUES (?, ?, 1, now())`, [
-      randomUUID(),
-      deliveryId,
-    ]);
+        [deliveryId, requestId, `msg_${randomUUID()}`, receiver.url('/taken-over')],
+      );
+      await em.execute(`INSERT INTO webhook_attempt (id, delivery_id, number, started_at) VALUES (?, ?, 1, now())`, [
+        randomUUID(),
+        deliveryId,
+      ]);
 
-    // Several sweeps pass while the lease holds: the attempt might still be under way.
-    await sleep(1000);
-    expect(receiver.received('/taken-over')).toHaveLength(0);
+      // Several sweeps pass while the lease holds: the attempt might still be under way.
+      await sleep(1000);
+      expect(receiver.received('/taken-over')).toHaveLength(0);
 
-    const delivery = await finishedDelivery(harness.app, requestId);
-    expect(receiver.received('/taken-over')).toHaveLength(1);
-    expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
-    expect(delivery.attempts).toEqual([
-      expect.objectContaining({ number: 1, statusCode: null, errorCode: 'LEASE_EXPIRED', finishedAt: expect.any(String) }),
-      expect.objectContaining({ number: 2, statusCode: 200 }),
-    ]);
-  }, SLOW);
+      const delivery = await finishedDelivery(harness.app, requestId);
+      expect(receiver.received('/taken-over')).toHaveLength(1);
+      expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
+      expect(delivery.attempts).toEqual([
+        expect.objectContaining({
+          number: 1,
+          statusCode: null,
+          errorCode: 'LEASE_EXPIRED',
+          finishedAt: expect.any(String),
+        }),
+        expect.objectContaining({ number: 2, statusCode: 200 }),
+      ]);
+    },
+    SLOW,
+  );
 
   it.each([
     ['credentials in the URL', { webhookUrl: 'https://user:secret@hooks.example.com/x' }, 'WEBHOOK_URL_INVALID'],
     ['a scheme other than http(s)', { webhookUrl: 'ftp://hooks.example.com/x' }, 'WEBHOOK_URL_INVALID'],
     ['a relative URL', { webhookUrl: '/hooks' }, 'WEBHOOK_URL_INVALID'],
-    ['a URL over 2048 characters', { webhookUrl: `https://hooks.example.com/${'a'.repeat(2048)}` }, 'WEBHOOK_URL_INVALID'],
-    ['an unknown event type', { webhookUrl: 'http://127.0.0.1:9/x', webhookEvents: 'request.deleted' }, 'WEBHOOK_EVENTS_INVALID'],
+    [
+      'a URL over 2048 characters',
+      { webhookUrl: `https://hooks.example.com/${'a'.repeat(2048)}` },
+      'WEBHOOK_URL_INVALID',
+    ],
+    [
+      'an unknown event type',
+      { webhookUrl: 'http://127.0.0.1:9/x', webhookEvents: 'request.deleted' },
+      'WEBHOOK_EVENTS_INVALID',
+    ],
     ['events without a URL', { webhookEvents: 'request.failed' }, 'WEBHOOK_EVENTS_INVALID'],
   ])('refuses %s at upload with 422 and stores nothing', async (_case, fields, code) => {
     const orm = harness.app.get(MikroORM);
@@ -430,23 +493,27 @@ describe('the outbound guard on webhook targets', () => {
     expect(response.json()).toMatchObject({ code: 'WEBHOOK_URL_BLOCKED' });
   });
 
-  it('checks the target again at each attempt: an address that became private is never contacted', async () => {
-    // As if the URL passed registration and its DNS later moved to a private
-    // address (rebinding): the row is written directly, bypassing registration.
-    const em = guarded.app.get(MikroORM).em.fork();
-    const { requestId } = await seedRequest(em, [1]);
-    await em.execute(
-      `INSERT INTO webhook_delivery (id, request_id, event_id, event_type, url, payload, attempts_allowed, next_attempt_at, created_at)
+  it(
+    'checks the target again at each attempt: an address that became private is never contacted',
+    async () => {
+      // As if the URL passed registration and its DNS later moved to a private
+      // address (rebinding): the row is written directly, bypassing registration.
+      const em = guarded.app.get(MikroORM).em.fork();
+      const { requestId } = await seedRequest(em, [1]);
+      await em.execute(
+        `INSERT INTO webhook_delivery (id, request_id, event_id, event_type, url, payload, attempts_allowed, next_attempt_at, created_at)
        VALUES (?, ?, ?, 'request.completed', ?, '{}', 4, now(), now())`,
-      [randomUUID(), requestId, `msg_${randomUUID()}`, receiver.url('/rebound')],
-    );
-    const delivery = await finishedDelivery(guarded.app, requestId);
-    expect(delivery).toMatchObject({ status: 'failed', attemptCount: 1 });
-    expect(delivery.attempts).toEqual([
-      expect.objectContaining({ statusCode: null, errorCode: 'BLOCKED_ADDRESS', nextAttemptAt: null }),
-    ]);
-    expect(receiver.received('/rebound')).toHaveLength(0);
-  }, SLOW);
+        [randomUUID(), requestId, `msg_${randomUUID()}`, receiver.url('/rebound')],
+      );
+      const delivery = await finishedDelivery(guarded.app, requestId);
+      expect(delivery).toMatchObject({ status: 'failed', attemptCount: 1 });
+      expect(delivery.attempts).toEqual([
+        expect.objectContaining({ statusCode: null, errorCode: 'BLOCKED_ADDRESS', nextAttemptAt: null }),
+      ]);
+      expect(receiver.received('/rebound')).toHaveLength(0);
+    },
+    SLOW,
+  );
 });
 
 describe('without WEBHOOK_SIGNING_SECRET', () => {
@@ -508,63 +575,79 @@ describe('webhooks across worker processes', () => {
     return response.json().requestId;
   }
 
-  it('an event committed but never queued (the process died in between) is delivered after a restart, once', async () => {
-    // The queue is paused so that the job the finalizer adds after its commit is
-    // never taken; then that worker stops and the job is destroyed. What is left
-    // is exactly what a crash between the commit and the enqueue leaves: the
-    // terminal status and the outbox row in PostgreSQL, nothing in Redis.
-    await webhookQueue.pause();
-    await startWorker();
-    const requestId = await submit('/after-crash');
-    await waitForTerminal(api.app, requestId);
-    await Promise.all(workers.splice(0).map((worker) => worker.close()));
-    await webhookQueue.obliterate({ force: true });
-    await webhookQueue.resume();
-    expect(await webhookQueue.getJobCounts('waiting', 'delayed', 'active')).toEqual({ waiting: 0, delayed: 0, active: 0 });
-    expect(await listDeliveries(api.app, requestId)).toEqual([expect.objectContaining({ status: 'pending', attemptCount: 0 })]);
-    expect(receiver.received('/after-crash')).toHaveLength(0);
+  it(
+    'an event committed but never queued (the process died in between) is delivered after a restart, once',
+    async () => {
+      // The queue is paused so that the job the finalizer adds after its commit is
+      // never taken; then that worker stops and the job is destroyed. What is left
+      // is exactly what a crash between the commit and the enqueue leaves: the
+      // terminal status and the outbox row in PostgreSQL, nothing in Redis.
+      await webhookQueue.pause();
+      await startWorker();
+      const requestId = await submit('/after-crash');
+      await waitForTerminal(api.app, requestId);
+      await Promise.all(workers.splice(0).map((worker) => worker.close()));
+      await webhookQueue.obliterate({ force: true });
+      await webhookQueue.resume();
+      expect(await webhookQueue.getJobCounts('waiting', 'delayed', 'active')).toEqual({
+        waiting: 0,
+        delayed: 0,
+        active: 0,
+      });
+      expect(await listDeliveries(api.app, requestId)).toEqual([
+        expect.objectContaining({ status: 'pending', attemptCount: 0 }),
+      ]);
+      expect(receiver.received('/after-crash')).toHaveLength(0);
 
-    // The restarted worker's sweep finds the due event and sends it.
-    await startWorker();
-    const delivery = await finishedDelivery(api.app, requestId);
-    // Several more sweeps pass: none may send it again.
-    await sleep(1500);
-    const received = receiver.received('/after-crash');
-    expect(received).toHaveLength(1);
-    expect(received[0]!.headers['webhook-id']).toBe(delivery.eventId);
-    expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 1 });
-    expect(verify(received[0]!)).toMatchObject({ type: 'request.completed', data: { requestId } });
-  }, SLOW);
+      // The restarted worker's sweep finds the due event and sends it.
+      await startWorker();
+      const delivery = await finishedDelivery(api.app, requestId);
+      // Several more sweeps pass: none may send it again.
+      await sleep(1500);
+      const received = receiver.received('/after-crash');
+      expect(received).toHaveLength(1);
+      expect(received[0]!.headers['webhook-id']).toBe(delivery.eventId);
+      expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 1 });
+      expect(verify(received[0]!)).toMatchObject({ type: 'request.completed', data: { requestId } });
+    },
+    SLOW,
+  );
 
-  it('two workers flooded with jobs for one event never send it twice at once', async () => {
-    receiver.respond('/contended', (hit) => (hit <= 2 ? { status: 503, delayMs: 300 } : { status: 200, delayMs: 300 }));
-    await webhookQueue.pause();
-    const [first, second] = [await startWorker(), await startWorker()];
-    const requestId = await submit('/contended');
-    await waitForTerminal(api.app, requestId);
-    const [{ id: deliveryId }] = (await listDeliveries(api.app, requestId)) as [Delivery];
+  it(
+    'two workers flooded with jobs for one event never send it twice at once',
+    async () => {
+      receiver.respond('/contended', (hit) =>
+        hit <= 2 ? { status: 503, delayMs: 300 } : { status: 200, delayMs: 300 },
+      );
+      await webhookQueue.pause();
+      const [first, second] = [await startWorker(), await startWorker()];
+      const requestId = await submit('/contended');
+      await waitForTerminal(api.app, requestId);
+      const [{ id: deliveryId }] = (await listDeliveries(api.app, requestId)) as [Delivery];
 
-    // Far more jobs than the per-attempt job id would ever let through, so that
-    // only the delivery row's lock stands between them and the receiver.
-    await webhookQueue.addBulk(
-      Array.from({ length: 30 }, (_, index) => ({
-        name: JobName.DeliverWebhook,
-        data: { deliveryId },
-        opts: { jobId: `${deliveryId}.flood-${index}`, removeOnComplete: true, removeOnFail: true },
-      })),
-    );
-    await webhookQueue.resume();
-    await Promise.all([first.get(WebhookSweeper).sweep(), second.get(WebhookSweeper).sweep()]);
+      // Far more jobs than the per-attempt job id would ever let through, so that
+      // only the delivery row's lock stands between them and the receiver.
+      await webhookQueue.addBulk(
+        Array.from({ length: 30 }, (_, index) => ({
+          name: JobName.DeliverWebhook,
+          data: { deliveryId },
+          opts: { jobId: `${deliveryId}.flood-${index}`, removeOnComplete: true, removeOnFail: true },
+        })),
+      );
+      await webhookQueue.resume();
+      await Promise.all([first.get(WebhookSweeper).sweep(), second.get(WebhookSweeper).sweep()]);
 
-    const delivery = await finishedDelivery(api.app, requestId, 20_000);
-    await sleep(1000);
-    expect(receiver.maxConcurrentPerEvent).toBe(1);
-    expect(receiver.received('/contended')).toHaveLength(3);
-    expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 3 });
-    expect(delivery.attempts.map((attempt) => [attempt.number, attempt.statusCode])).toEqual([
-      [1, 503],
-      [2, 503],
-      [3, 200],
-    ]);
-  }, SLOW);
+      const delivery = await finishedDelivery(api.app, requestId, 20_000);
+      await sleep(1000);
+      expect(receiver.maxConcurrentPerEvent).toBe(1);
+      expect(receiver.received('/contended')).toHaveLength(3);
+      expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 3 });
+      expect(delivery.attempts.map((attempt) => [attempt.number, attempt.statusCode])).toEqual([
+        [1, 503],
+        [2, 503],
+        [3, 200],
+      ]);
+    },
+    SLOW,
+  );
 });

@@ -50,7 +50,11 @@ describe('a worker that dies or stops mid-job', () => {
 
   async function submit(path: string): Promise<string> {
     const csv = productCsv([{ serial: 1, name: 'In flight', urls: [images.url(path)] }]);
-    const response = await api.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) });
+    const response = await api.app.inject({
+      method: 'POST',
+      url: '/api/v1/requests',
+      ...multipart({}, { content: csv }),
+    });
     expect(response.statusCode).toBe(202);
     return response.json().requestId;
   }

@@ -24,16 +24,26 @@ export async function seedRequest(em: EntityManager, imagesPerProduct: number[])
     await em.execute(
       `INSERT INTO product (id, request_id, row_number, serial_number, name, cells, image_count)
        VALUES (?, ?, ?, ?, ?, ?::jsonb, ?)`,
-      [productId, requestId, index + 1, String(index + 1), `SKU${index + 1}`,
-        JSON.stringify([String(index + 1), `SKU${index + 1}`, urls.join(',')]), count],
+      [
+        productId,
+        requestId,
+        index + 1,
+        String(index + 1),
+        `SKU${index + 1}`,
+        JSON.stringify([String(index + 1), `SKU${index + 1}`, urls.join(',')]),
+        count,
+      ],
     );
     const ids: string[] = [];
     for (const [position, url] of urls.entries()) {
       const imageId = randomUUID();
-      await em.execute(
-        `INSERT INTO image (id, request_id, product_id, position, input_url) VALUES (?, ?, ?, ?, ?)`,
-        [imageId, requestId, productId, position, url],
-      );
+      await em.execute(`INSERT INTO image (id, request_id, product_id, position, input_url) VALUES (?, ?, ?, ?, ?)`, [
+        imageId,
+        requestId,
+        productId,
+        position,
+        url,
+      ]);
       ids.push(imageId);
     }
     productIds.push(productId);

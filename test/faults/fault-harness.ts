@@ -44,7 +44,11 @@ export function slowImages(images: ImageServer, prefix: string, count: number, d
 export async function submit(app: NestFastifyApplication, urls: string[], perProduct = 4): Promise<string> {
   const products = [];
   for (let start = 0; start < urls.length; start += perProduct) {
-    products.push({ serial: products.length + 1, name: `SKU${products.length + 1}`, urls: urls.slice(start, start + perProduct) });
+    products.push({
+      serial: products.length + 1,
+      name: `SKU${products.length + 1}`,
+      urls: urls.slice(start, start + perProduct),
+    });
   }
   const response = await app.inject({
     method: 'POST',
@@ -56,12 +60,18 @@ export async function submit(app: NestFastifyApplication, urls: string[], perPro
 }
 
 /** Waits until `count` images of the request are terminal: the batch is under way, not finished. */
-export async function waitForProgress(databaseUrl: string, requestId: string, count: number, timeoutMs = 60_000): Promise<void> {
+export async function waitForProgress(
+  databaseUrl: string,
+  requestId: string,
+  count: number,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const book = await ledger(databaseUrl, requestId);
     if (book.counted.succeeded + book.counted.failed >= count) return;
-    if (Date.now() > deadline) throw new Error(`Request ${requestId}: fewer than ${count} images done after ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`Request ${requestId}: fewer than ${count} images done after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
@@ -82,7 +92,9 @@ export async function waitForTerminalRow(
     if (book && ['completed', 'completed_with_errors', 'failed'].includes(book.status)) return book;
     if (Date.now() > deadline) {
       const tails = workers.map((worker) => `--- ${worker.logFile}\n${worker.log().slice(-4000)}`);
-      throw new Error(`Request ${requestId} not terminal after ${timeoutMs} ms: ${JSON.stringify(book?.counted)}\n${tails.join('\n')}`);
+      throw new Error(
+        `Request ${requestId} not terminal after ${timeoutMs} ms: ${JSON.stringify(book?.counted)}\n${tails.join('\n')}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }

@@ -35,7 +35,9 @@ describe(`load: a ${ROWS}-row CSV`, () => {
   beforeAll(async () => {
     images = await ImageServer.start();
     images.route('/tiny.jpg', {
-      body: await sharp({ create: { width: 8, height: 8, channels: 3, background: '#c05020' } }).jpeg().toBuffer(),
+      body: await sharp({ create: { width: 8, height: 8, channels: 3, background: '#c05020' } })
+        .jpeg()
+        .toBuffer(),
       type: 'image/jpeg',
     });
     logs = await mkdtemp(join(tmpdir(), 'pixbatch-fault-logs-'));
@@ -102,7 +104,8 @@ describe(`load: a ${ROWS}-row CSV`, () => {
     let state = await progress(requestId);
     let lastReport = Date.now();
     while (!['completed', 'completed_with_errors', 'failed'].includes(state.status)) {
-      if (Date.now() - started > 840_000) throw new Error(`Only ${state.done} of ${ROWS} done after ${seconds(started)}`);
+      if (Date.now() - started > 840_000)
+        throw new Error(`Only ${state.done} of ${ROWS} done after ${seconds(started)}`);
       await new Promise((resolve) => setTimeout(resolve, 1000));
       state = await progress(requestId);
       if (Date.now() - lastReport > 30_000) {

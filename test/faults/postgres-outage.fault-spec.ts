@@ -91,7 +91,10 @@ describe('fault: PostgreSQL stops mid-batch', () => {
     console.log(`batch ${done.status} ${seconds(upAt)} after PostgreSQL came back`);
     await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
 
-    const queue = new Queue(QueueName.Images, { connection: { url: api.config.redisUrl }, prefix: api.config.queuePrefix });
+    const queue = new Queue(QueueName.Images, {
+      connection: { url: api.config.redisUrl },
+      prefix: api.config.queuePrefix,
+    });
     try {
       const jobs = await queue.getJobs(['completed']);
       const retried = jobs.filter((job) => job.data.requestId === requestId && job.attemptsMade > 1);
@@ -103,7 +106,11 @@ describe('fault: PostgreSQL stops mid-batch', () => {
   }, 180_000);
 
   it('runs out of retries during the outage; the sweep retries the failed jobs and completes the batch', async () => {
-    const { api, worker } = await start('sweep', { JOB_ATTEMPTS: '2', JOB_BACKOFF_MS: '50', SWEEP_INTERVAL_MS: '1000' });
+    const { api, worker } = await start('sweep', {
+      JOB_ATTEMPTS: '2',
+      JOB_BACKOFF_MS: '50',
+      SWEEP_INTERVAL_MS: '1000',
+    });
     const requestId = await submit(api.app, slowImages(images, 'sweep', 40, 250));
     const upAt = await outageMidBatch(requestId);
 
@@ -111,7 +118,9 @@ describe('fault: PostgreSQL stops mid-batch', () => {
     console.log(`batch ${done.status} ${seconds(upAt)} after PostgreSQL came back`);
     await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
     expect(worker.log()).toMatch(
-      new RegExp(`Request ${requestId}: .*retried [1-9]\\d* image job\\(s\\) that finished without recording an outcome`),
+      new RegExp(
+        `Request ${requestId}: .*retried [1-9]\\d* image job\\(s\\) that finished without recording an outcome`,
+      ),
     );
   }, 180_000);
 });

@@ -11,15 +11,7 @@ import { expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger
 import { dropDatabase } from '../support/test-database.js';
 import { testEnv } from '../support/test-env.js';
 import { waitUntil } from '../support/wait-until.js';
-import {
-  Api,
-  seconds,
-  slowImages,
-  startApi,
-  submit,
-  waitForProgress,
-  waitForTerminalRow,
-} from './fault-harness.js';
+import { Api, seconds, slowImages, startApi, submit, waitForProgress, waitForTerminalRow } from './fault-harness.js';
 
 /**
  * Redis goes away mid-batch, on a redis-server of the test's own. While it
@@ -56,7 +48,9 @@ describe('fault: Redis restarts mid-batch', () => {
     // The API closes its queues with QUIT, which a connection still waiting
     // to reconnect refuses and then retries forever: close only once it is back.
     await redis?.resume();
-    await waitUntil('readiness 200 before closing', async () => (await readiness()).status === 200).catch(() => undefined);
+    await waitUntil('readiness 200 before closing', async () => (await readiness()).status === 200).catch(
+      () => undefined,
+    );
     await api?.close();
     await redis?.destroy();
     await images?.close();
@@ -127,6 +121,8 @@ describe('fault: Redis restarts mid-batch', () => {
     const done = await waitForTerminalRow(databaseUrl, requestId, 60_000, [worker]);
     console.log(`batch ${done.status} ${seconds(backAt)} after Redis came back empty`);
     await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
-    expect(worker.log()).toMatch(new RegExp(`Request ${requestId}: re-enqueued [1-9]\\d* image job\\(s\\) missing from the queue`));
+    expect(worker.log()).toMatch(
+      new RegExp(`Request ${requestId}: re-enqueued [1-9]\\d* image job\\(s\\) missing from the queue`),
+    );
   }, 120_000);
 });

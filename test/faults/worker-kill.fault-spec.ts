@@ -6,15 +6,7 @@ import { ImageServer } from '../support/image-server.js';
 import { expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
 import { dropDatabase } from '../support/test-database.js';
 import { testEnv } from '../support/test-env.js';
-import {
-  Api,
-  seconds,
-  slowImages,
-  startApi,
-  submit,
-  waitForProgress,
-  waitForTerminalRow,
-} from './fault-harness.js';
+import { Api, seconds, slowImages, startApi, submit, waitForProgress, waitForTerminalRow } from './fault-harness.js';
 
 /**
  * A worker process is SIGKILLed while a 40-image batch is in flight (four
@@ -56,7 +48,7 @@ describe('fault: a worker is killed mid-batch', () => {
     return worker;
   }
 
-  it('hands the killed worker\'s jobs to a new worker and counts every image once', async () => {
+  it("hands the killed worker's jobs to a new worker and counts every image once", async () => {
     const urls = slowImages(images, 'kill', 40, 250);
     const requestId = await submit(api.app, urls);
     const started = Date.now();

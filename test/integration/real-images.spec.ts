@@ -29,7 +29,14 @@ interface RealFile {
   data: Buffer;
 }
 
-const FORMATS: Record<string, ImageFormat> = { jpeg: 'jpeg', jpg: 'jpeg', png: 'png', gif: 'gif', webp: 'webp', avif: 'avif' };
+const FORMATS: Record<string, ImageFormat> = {
+  jpeg: 'jpeg',
+  jpg: 'jpeg',
+  png: 'png',
+  gif: 'gif',
+  webp: 'webp',
+  avif: 'avif',
+};
 // Go's *.truncated.jpeg ends with an EOI marker after its cut scan, and Go, libjpeg and
 // browsers show it with a grey bottom; *.truncated.png is that rendering. Both are readable.
 const BROKEN = /^invalid-/;
@@ -37,7 +44,11 @@ const BROKEN = /^invalid-/;
 async function readDir(dir: string): Promise<RealFile[]> {
   const names = (await readdir(dir)).filter((name) => FORMATS[name.split('.').pop() ?? '']).sort();
   return Promise.all(
-    names.map(async (name) => ({ name, format: FORMATS[name.split('.').pop()!], data: await readFile(join(dir, name)) })),
+    names.map(async (name) => ({
+      name,
+      format: FORMATS[name.split('.').pop()!],
+      data: await readFile(join(dir, name)),
+    })),
   );
 }
 
@@ -140,16 +151,19 @@ describe('real image files', () => {
     });
   });
 
-  it.each(['video-005.gray.jpeg', 'video-005.gray.png', 'basn0g08.png', 'basn0g16.png', 'gray-gradient.interlaced.png'])(
-    'keeps grey %s grey: one channel out',
-    async (name) => {
-      const file = readable.find((candidate) => candidate.name === name)!;
+  it.each([
+    'video-005.gray.jpeg',
+    'video-005.gray.png',
+    'basn0g08.png',
+    'basn0g16.png',
+    'gray-gradient.interlaced.png',
+  ])('keeps grey %s grey: one channel out', async (name) => {
+    const file = readable.find((candidate) => candidate.name === name)!;
 
-      const result = await transformer.transform(file.data, { resize: 0.5 });
+    const result = await transformer.transform(file.data, { resize: 0.5 });
 
-      expect(await sharp(result.data).metadata()).toMatchObject({ channels: 1 });
-    },
-  );
+    expect(await sharp(result.data).metadata()).toMatchObject({ channels: 1 });
+  });
 
   describe('broken files fail as DECODE_ERROR, in words, without paths', () => {
     const cut = (data: Buffer) => data.subarray(0, Math.floor(data.length * 0.6));
@@ -157,8 +171,16 @@ describe('real image files', () => {
       ['invalid-crc32.png', () => readFile(join(root, 'go', 'png', 'invalid-crc32.png')), /checksum/],
       ['invalid-trunc.png', () => readFile(join(root, 'go', 'png', 'invalid-trunc.png')), /incomplete|damaged/],
       ['invalid-zlib.png', () => readFile(join(root, 'go', 'png', 'invalid-zlib.png')), /damaged/],
-      ['a truncated JPEG', async () => cut(await readFile(join(root, 'go', 'image', 'video-001.progressive.jpeg'))), /incomplete/],
-      ['a truncated PNG', async () => cut(await readFile(join(root, 'go', 'image', 'video-001.png'))), /incomplete|damaged/],
+      [
+        'a truncated JPEG',
+        async () => cut(await readFile(join(root, 'go', 'image', 'video-001.progressive.jpeg'))),
+        /incomplete/,
+      ],
+      [
+        'a truncated PNG',
+        async () => cut(await readFile(join(root, 'go', 'image', 'video-001.png'))),
+        /incomplete|damaged/,
+      ],
       ['a truncated GIF', async () => cut(await readFile(join(root, 'go', 'image', 'video-001.gif'))), /incomplete/],
       ['a truncated WebP', async () => cut(await sharp(photo).webp({ quality: 90 }).toBuffer()), /incomplete|damaged/],
       ['a truncated AVIF', async () => cut(await sharp(photo).avif({ quality: 90 }).toBuffer()), /incomplete|damaged/],
@@ -190,9 +212,17 @@ describe('real image files', () => {
       const derived: RealFile[] = [];
       for (const file of readable.filter((candidate) => candidate.name.startsWith('video-001.'))) {
         if (file.format !== 'png' && file.format !== 'jpeg') continue;
-        derived.push({ name: `${file.name}.webp`, format: 'webp', data: await sharp(file.data).webp({ quality: 90 }).toBuffer() });
+        derived.push({
+          name: `${file.name}.webp`,
+          format: 'webp',
+          data: await sharp(file.data).webp({ quality: 90 }).toBuffer(),
+        });
       }
-      derived.push({ name: 'video-001.avif', format: 'avif', data: await sharp(photo).avif({ quality: 80 }).toBuffer() });
+      derived.push({
+        name: 'video-001.avif',
+        format: 'avif',
+        data: await sharp(photo).avif({ quality: 80 }).toBuffer(),
+      });
       const worse: string[] = [];
       // Grey PNGs stay grey and lossless (item 2), where plain sharp makes a colour
       // palette; untagged CMYK is shown as browsers do, libvips (the SSIM reference) differs.
@@ -203,10 +233,18 @@ describe('real image files', () => {
         const animated = file.format === 'gif' || file.format === 'webp';
         const ours = await transformer.transform(file.data, { resize: 0.5 });
         const plain: Buffer = await plainSharp(file.data, file.format, 0.5);
-        const [ourSsim, plainSsim] = [await ssim(file.data, ours.data, animated), await ssim(file.data, plain, animated)];
+        const [ourSsim, plainSsim] = [
+          await ssim(file.data, ours.data, animated),
+          await ssim(file.data, plain, animated),
+        ];
         // A lower SSIM is accepted only with fewer bytes to show for it, and then by at most 0.01.
-        if (ours.data.length > plain.length * 1.05 || ourSsim < plainSsim - (ours.data.length < plain.length ? 0.01 : 0.002)) {
-          worse.push(`${file.name}: ${ours.data.length} B at ${ourSsim.toFixed(4)} against ${plain.length} B at ${plainSsim.toFixed(4)}`);
+        if (
+          ours.data.length > plain.length * 1.05 ||
+          ourSsim < plainSsim - (ours.data.length < plain.length ? 0.01 : 0.002)
+        ) {
+          worse.push(
+            `${file.name}: ${ours.data.length} B at ${ourSsim.toFixed(4)} against ${plain.length} B at ${plainSsim.toFixed(4)}`,
+          );
         }
       }
       expect(worse).toEqual([]);
@@ -226,7 +264,9 @@ describe('real image files', () => {
         ),
       );
       const delay = frames.map((_, i) => 80 + 10 * i);
-      const gif = await sharp(frames, { join: { animated: true } }).gif({ delay, loop: 0 }).toBuffer();
+      const gif = await sharp(frames, { join: { animated: true } })
+        .gif({ delay, loop: 0 })
+        .toBuffer();
 
       for (const resize of [null, 0.5]) {
         const ours = await transformer.transform(gif, { resize });
@@ -241,11 +281,17 @@ describe('real image files', () => {
       const frames = await Promise.all(
         [0, 20, 40].map((left) => sharp(photo).extract({ left, top: 0, width: 100, height: 100 }).png().toBuffer()),
       );
-      const webp = await sharp(frames, { join: { animated: true } }).webp({ quality: 95, delay: [50, 60, 70] }).toBuffer();
+      const webp = await sharp(frames, { join: { animated: true } })
+        .webp({ quality: 95, delay: [50, 60, 70] })
+        .toBuffer();
 
       const result = await transformer.transform(webp, { resize: 0.5 });
 
-      expect(await sharp(result.data, { animated: true }).metadata()).toMatchObject({ pages: 3, delay: [50, 60, 70], pageHeight: 50 });
+      expect(await sharp(result.data, { animated: true }).metadata()).toMatchObject({
+        pages: 3,
+        delay: [50, 60, 70],
+        pageHeight: 50,
+      });
     });
   });
 });

@@ -63,14 +63,18 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
 
   /** The export as the API streams it, read from the database after finalize. */
   async function exported(requestId: string): Promise<string[][]> {
-    return parse(await text(exporter.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'], ',')), { bom: true });
+    return parse(await text(exporter.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'], ',')), {
+      bom: true,
+    });
   }
 
   async function counters(requestId: string) {
-    const [row] = await orm.em.fork().execute<{ images_succeeded: number; images_failed: number; products_processed: number; status: string }[]>(
-      'SELECT images_succeeded, images_failed, products_processed, status FROM processing_request WHERE id = ?',
-      [requestId],
-    );
+    const [row] = await orm.em
+      .fork()
+      .execute<{ images_succeeded: number; images_failed: number; products_processed: number; status: string }[]>(
+        'SELECT images_succeeded, images_failed, products_processed, status FROM processing_request WHERE id = ?',
+        [requestId],
+      );
     return row!;
   }
 
@@ -107,30 +111,33 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     expect(await progress.claimImage(image)).toMatchObject({ alreadyTerminal: false, requestDone: false });
     await progress.recordOutcome(image, success);
     expect(await progress.claimImage(image)).toMatchObject({ alreadyTerminal: true, requestDone: true });
-    const [row] = await orm.em.fork().execute<{ status: string; attempts: number }[]>(
-      'SELECT status, attempts FROM image WHERE id = ?',
-      [image],
-    );
+    const [row] = await orm.em
+      .fork()
+      .execute<{ status: string; attempts: number }[]>('SELECT status, attempts FROM image WHERE id = ?', [image]);
     expect(row).toEqual({ status: 'succeeded', attempts: 1 });
   });
 
   /** Makes the given images repeat the URL of `source`, as the ingest marks them. */
   async function repeat(source: string, copies: string[]): Promise<void> {
-    await orm.em.fork().execute(
-      `UPDATE image SET source_image_id = ?, input_url = (SELECT input_url FROM image WHERE id = ?) WHERE id IN (?, ?)`,
-      [source, source, copies[0], copies[1] ?? copies[0]],
-    );
+    await orm.em
+      .fork()
+      .execute(
+        `UPDATE image SET source_image_id = ?, input_url = (SELECT input_url FROM image WHERE id = ?) WHERE id IN (?, ?)`,
+        [source, source, copies[0], copies[1] ?? copies[0]],
+      );
   }
 
   async function images(requestId: string) {
-    return orm.em.fork().execute<{ status: string; output_key: string | null; error_code: string | null; width: number | null }[]>(
-      `SELECT i.status, i.output_key, i.error_code, i.width FROM image i JOIN product p ON p.id = i.product_id
+    return orm.em
+      .fork()
+      .execute<{ status: string; output_key: string | null; error_code: string | null; width: number | null }[]>(
+        `SELECT i.status, i.output_key, i.error_code, i.width FROM image i JOIN product p ON p.id = i.product_id
         WHERE i.request_id = ? ORDER BY p.row_number, i.position`,
-      [requestId],
-    );
+        [requestId],
+      );
   }
 
-  it('gives a repeated URL its first occurrence\'s success, in the same and in another product, counted once', async () => {
+  it("gives a repeated URL its first occurrence's success, in the same and in another product, counted once", async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2, 1]);
     const [first, sameProduct] = imageIds[0]!;
     const otherProduct = imageIds[1]![0]!;
@@ -139,24 +146,37 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     expect(results.filter((result) => result.counted)).toEqual([{ counted: true, requestDone: true }]);
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 3, images_failed: 0, products_processed: 2 });
     expect(await images(requestId)).toEqual(
-      Array.from({ length: 3 }, () => ({ status: 'succeeded', output_key: success.outputKey, error_code: null, width: 10 })),
+      Array.from({ length: 3 }, () => ({
+        status: 'succeeded',
+        output_key: success.outputKey,
+        error_code: null,
+        width: 10,
+      })),
     );
-    const [products] = await orm.em.fork().execute<{ done: number[] }[]>(
-      'SELECT array_agg(images_done ORDER BY row_number) AS done FROM product WHERE request_id = ?',
-      [requestId],
-    );
+    const [products] = await orm.em
+      .fork()
+      .execute<{ done: number[] }[]>(
+        'SELECT array_agg(images_done ORDER BY row_number) AS done FROM product WHERE request_id = ?',
+        [requestId],
+      );
     expect(products!.done).toEqual([2, 1]);
   });
 
-  it('gives a repeated URL its first occurrence\'s failure, and exports it on every row', async () => {
+  it("gives a repeated URL its first occurrence's failure, and exports it on every row", async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [1, 2]);
     const [first] = imageIds[0]!;
     const [other, copy] = imageIds[1]!;
     await repeat(first!, [copy!]);
     await progress.recordOutcome(other!, { ...success, outputKey: `images/${requestId}/other.jpg` });
-    const failed = await progress.recordOutcome(first!, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' });
+    const failed = await progress.recordOutcome(first!, {
+      status: ImageStatus.Failed,
+      errorCode: 'HTTP_404',
+      errorMessage: 'gone',
+    });
     expect(failed).toEqual({ counted: true, requestDone: true });
-    expect(await progress.recordOutcome(first!, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' })).toEqual({
+    expect(
+      await progress.recordOutcome(first!, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' }),
+    ).toEqual({
       counted: false,
       requestDone: true,
     });
@@ -174,7 +194,11 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [3]);
     const [first, second, third] = imageIds[0]!;
     await progress.recordOutcome(first!, { ...success, outputKey: `images/${requestId}/a.jpg` });
-    await progress.recordOutcome(second!, { status: ImageStatus.Failed, errorCode: 'NOT_AN_IMAGE', errorMessage: 'HTML' });
+    await progress.recordOutcome(second!, {
+      status: ImageStatus.Failed,
+      errorCode: 'NOT_AN_IMAGE',
+      errorMessage: 'HTML',
+    });
     await progress.recordOutcome(third!, { ...success, outputKey: `images/${requestId}/c.jpg` });
 
     const outcomes = await Promise.all([finalizer.finalize(requestId), finalizer.finalize(requestId)]);
@@ -182,7 +206,9 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     expect(await counters(requestId)).toMatchObject({ status: 'completed_with_errors' });
 
     const rows = await exported(requestId);
-    expect(rows[1]![3]).toBe(`http://cdn.test/files/images/${requestId}/a.jpg,,http://cdn.test/files/images/${requestId}/c.jpg`);
+    expect(rows[1]![3]).toBe(
+      `http://cdn.test/files/images/${requestId}/a.jpg,,http://cdn.test/files/images/${requestId}/c.jpg`,
+    );
     expect(rows[1]![4]).toBe('http://images.test/0/1.jpg -> NOT_AN_IMAGE: HTML');
   });
 
@@ -195,10 +221,15 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
 
     const moved = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'https://images.example' });
     const later = new ExportService(new ProductRepository(orm.em), new PublicUrls(moved));
-    const rows: string[][] = parse(await text(later.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'], ',')), {
-      bom: true,
-    });
-    expect(rows[1]![3]).toBe(`https://images.example/files/images/${requestId}/a.jpg,https://images.example/files/images/${requestId}/b.jpg`);
+    const rows: string[][] = parse(
+      await text(later.resultCsv(requestId, ['S. No.', 'Product Name', 'Input Image Urls'], ',')),
+      {
+        bom: true,
+      },
+    );
+    expect(rows[1]![3]).toBe(
+      `https://images.example/files/images/${requestId}/a.jpg,https://images.example/files/images/${requestId}/b.jpg`,
+    );
     const [stored] = await orm.em.fork().execute<{ columns: string[] }[]>(
       `SELECT array_agg(column_name::text) AS columns FROM information_schema.columns
         WHERE table_name IN ('product', 'processing_request')

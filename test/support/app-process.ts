@@ -24,7 +24,11 @@ export class AppProcess {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first.`);
     const log = openSync(logFile, 'a');
     try {
-      const child = spawn(process.execPath, [MAIN], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', log, log] });
+      const child = spawn(process.execPath, [MAIN], {
+        cwd,
+        env: { ...process.env, ...env },
+        stdio: ['ignore', log, log],
+      });
       return new AppProcess(child, logFile);
     } finally {
       closeSync(log);

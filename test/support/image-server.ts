@@ -81,7 +81,9 @@ export class ImageServer {
     this.route('/redirect/3', { status: 307, location: '/redirect/2' });
     // Fails once with 503, then serves: a transient fault the job must retry.
     this.route('/flaky.jpg', (hit) =>
-      hit === 1 ? { status: 503, type: 'text/plain', body: 'busy' } : { body: this.images.get('/photo.jpg'), type: 'image/jpeg' },
+      hit === 1
+        ? { status: 503, type: 'text/plain', body: 'busy' }
+        : { body: this.images.get('/photo.jpg'), type: 'image/jpeg' },
     );
   }
 

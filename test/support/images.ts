@@ -42,5 +42,7 @@ export async function animatedGif(width = 120, height = 90, frames = 4): Promise
   const pages = await Promise.all(
     Array.from({ length: frames }, async (_, index) => (await photoPixels(width, height, index + 1)).png().toBuffer()),
   );
-  return sharp(pages, { join: { animated: true } }).gif({ delay: Array(frames).fill(100), loop: 0 }).toBuffer();
+  return sharp(pages, { join: { animated: true } })
+    .gif({ delay: Array(frames).fill(100), loop: 0 })
+    .toBuffer();
 }

@@ -54,7 +54,16 @@ export class PrivatePostgres {
   async start(): Promise<void> {
     if (this.running) return;
     const options = `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-    await this.asOwner('pg_ctl', ['-D', this.dataDir, '-l', join(this.dir, 'server.log'), '-o', options, '-w', 'start']);
+    await this.asOwner('pg_ctl', [
+      '-D',
+      this.dataDir,
+      '-l',
+      join(this.dir, 'server.log'),
+      '-o',
+      options,
+      '-w',
+      'start',
+    ]);
     // -w: pg_ctl returns once the server accepts connections.
     this.running = true;
   }

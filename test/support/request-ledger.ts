@@ -20,7 +20,14 @@ export interface Ledger {
   /** The request's counters, as the status endpoint reports them. */
   counted: { succeeded: number; failed: number; productsProcessed: number };
   /** What the rows say: every image row by state, products whose every image is counted. */
-  rows: { succeeded: number; failed: number; open: number; productsDone: number; productCount: number; imagesDone: number };
+  rows: {
+    succeeded: number;
+    failed: number;
+    open: number;
+    productsDone: number;
+    productCount: number;
+    imagesDone: number;
+  };
   imageIds: string[];
   /** The last part of each image's output key, in image id order. */
   outputFiles: string[];
@@ -50,7 +57,11 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
     return {
       status: row.status,
       imageCount: row.image_count,
-      counted: { succeeded: row.images_succeeded, failed: row.images_failed, productsProcessed: row.products_processed },
+      counted: {
+        succeeded: row.images_succeeded,
+        failed: row.images_failed,
+        productsProcessed: row.products_processed,
+      },
       rows: {
         succeeded: row.rows_succeeded,
         failed: row.rows_failed,

@@ -61,7 +61,9 @@ export class S3Server {
     const keys: string[] = [];
     let token: string | undefined;
     do {
-      const page = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }));
+      const page = await client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix, ContinuationToken: token }),
+      );
       keys.push(...(page.Contents ?? []).map((object) => object.Key!));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);

@@ -19,7 +19,11 @@ export interface SseRead {
  * Reads an event stream the way EventSource parses it (fields per line, a
  * blank line ends an event), until the server ends it or `timeoutMs` passes.
  */
-export async function readEvents(url: string, headers: Record<string, string> = {}, timeoutMs = 30_000): Promise<SseRead> {
+export async function readEvents(
+  url: string,
+  headers: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<SseRead> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   const response = await fetch(url, { headers, signal: abort.signal });
@@ -46,7 +50,8 @@ export async function readEvents(url: string, headers: Record<string, string> = 
         const line = buffer.slice(0, newline);
         buffer = buffer.slice(newline + 1);
         if (line === '') {
-          if (current.data !== undefined) read.events.push({ event: 'message', ...current, at: Date.now() } as ReceivedEvent);
+          if (current.data !== undefined)
+            read.events.push({ event: 'message', ...current, at: Date.now() } as ReceivedEvent);
           current = {};
         } else if (line.startsWith(':')) read.comments.push(line.slice(1).trim());
         else {

@@ -67,7 +67,11 @@ export function App() {
           />
         ) : null}
         {/* The upload form keeps the chosen file across a key prompt; the other views reload. */}
-        <View key={route.view === 'upload' ? 'upload' : `${authGeneration}:${location.pathname}`} route={route} authGeneration={authGeneration} />
+        <View
+          key={route.view === 'upload' ? 'upload' : `${authGeneration}:${location.pathname}`}
+          route={route}
+          authGeneration={authGeneration}
+        />
       </main>
     </>
   );

@@ -138,7 +138,9 @@ describe('createGuardedLookup', () => {
 
   type Outcome = { error: NodeJS.ErrnoException | null; address: unknown; family?: number };
   const run = (lookup: LookupFunction, hostname: string, options: Parameters<LookupFunction>[1]): Promise<Outcome> =>
-    new Promise((resolve) => lookup(hostname, options, (error, address, family) => resolve({ error, address, family })));
+    new Promise((resolve) =>
+      lookup(hostname, options, (error, address, family) => resolve({ error, address, family })),
+    );
 
   const guarded = createGuardedLookup({ allowPrivateNetworks: false, resolver });
 

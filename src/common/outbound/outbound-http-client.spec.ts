@@ -128,10 +128,13 @@ describe('OutboundHttpClient', () => {
   });
 
   it("hands a 3xx over untouched when redirects are 'none'", async () => {
-    const response = await client().exchange(request('/moved', { redirects: 'none', rejectUnsuccessful: false }), async (answer) => ({
-      status: answer.status,
-      location: answer.headers['location'],
-    }));
+    const response = await client().exchange(
+      request('/moved', { redirects: 'none', rejectUnsuccessful: false }),
+      async (answer) => ({
+        status: answer.status,
+        location: answer.headers['location'],
+      }),
+    );
     expect(response).toEqual({ status: 301, location: '/ok' });
     expect(seen.map((entry) => entry.path)).toEqual(['/moved']);
   });

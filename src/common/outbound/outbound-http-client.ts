@@ -103,9 +103,14 @@ export class OutboundHttpClient {
       if (error instanceof OutboundError) return error;
       if (request.signal?.aborted) return request.signal.reason;
       if (deadline.aborted) {
-        return new OutboundError(OutboundErrorCode.Timeout, `No complete response within ${request.timeoutMs} ms`, true, {
-          cause: error,
-        });
+        return new OutboundError(
+          OutboundErrorCode.Timeout,
+          `No complete response within ${request.timeoutMs} ms`,
+          true,
+          {
+            cause: error,
+          },
+        );
       }
       return fromNetworkError(error);
     };
@@ -155,7 +160,11 @@ export class OutboundHttpClient {
       if (request.redirects !== 'none' && REDIRECT_STATUSES.has(status) && typeof location === 'string') {
         response.data.destroy();
         if (redirects >= request.redirects) {
-          throw new OutboundError(OutboundErrorCode.TooManyRedirects, `More than ${request.redirects} redirects`, false);
+          throw new OutboundError(
+            OutboundErrorCode.TooManyRedirects,
+            `More than ${request.redirects} redirects`,
+            false,
+          );
         }
         url = parseUrl(location, url);
         continue;

@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261127232936 extends Migration {
-
   override name = 'Migration20261127232936';
 
   // Output URLs and the result file were written at finalize with the base URL
@@ -22,5 +21,4 @@ export class Migration20261127232936 extends Migration {
     );
     this.addSql(`alter table "product" alter column "input_urls" set not null;`);
   }
-
 }

@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261128003000 extends Migration {
-
   override name = 'Migration20261128003000';
 
   // Cancel and retry (issue 12): a cancelled request and cancelled images,
@@ -32,15 +31,20 @@ export class Migration20261128003000 extends Migration {
   override down(): void | Promise<void> {
     // Later rounds' events go; the first round's stay under the old key.
     this.addSql(`delete from "webhook_delivery" where "request_round" > 0;`);
-    this.addSql(`alter table "webhook_delivery" drop constraint "webhook_delivery_request_id_request_round_event_type_unique";`);
-    this.addSql(`alter table "webhook_delivery" add constraint "webhook_delivery_request_id_event_type_unique" unique ("request_id", "event_type");`);
+    this.addSql(
+      `alter table "webhook_delivery" drop constraint "webhook_delivery_request_id_request_round_event_type_unique";`,
+    );
+    this.addSql(
+      `alter table "webhook_delivery" add constraint "webhook_delivery_request_id_event_type_unique" unique ("request_id", "event_type");`,
+    );
     this.addSql(`alter table "webhook_delivery" drop column "request_round";`);
     // PostgreSQL cannot drop an enum value: cancelled rows become failed ones, the enums keep the value.
-    this.addSql(`update "image" set "status" = 'failed', "error_code" = 'CANCELLED', "error_message" = 'Cancelled' where "status" = 'cancelled';`);
+    this.addSql(
+      `update "image" set "status" = 'failed', "error_code" = 'CANCELLED', "error_message" = 'Cancelled' where "status" = 'cancelled';`,
+    );
     this.addSql(`update "processing_request" set "images_failed" = "images_failed" + "images_cancelled";`);
     this.addSql(`update "processing_request" set "status" = 'failed' where "status" = 'cancelled';`);
     this.addSql(`alter table "image" drop column "error_transient";`);
     this.addSql(`alter table "processing_request" drop column "images_cancelled", drop column "retry_round";`);
   }
-
 }

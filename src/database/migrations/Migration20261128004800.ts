@@ -1,7 +1,6 @@
 import { Migration } from '@mikro-orm/migrations';
 
 export class Migration20261128004800 extends Migration {
-
   override name = 'Migration20261128004800';
 
   // The readable name (serial number, product name, position) an image's output
@@ -14,5 +13,4 @@ export class Migration20261128004800 extends Migration {
   override down(): void | Promise<void> {
     this.addSql(`alter table "image" drop column "file_name";`);
   }
-
 }

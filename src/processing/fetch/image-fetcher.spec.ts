@@ -76,7 +76,11 @@ describe('ImageFetcher', () => {
       case '/gzip-image': {
         // Content-Length is the compressed size, which is not the size of what the caller gets.
         const compressed = gzipSync(LARGER_IMAGE);
-        res.writeHead(200, { 'content-type': 'image/png', 'content-encoding': 'gzip', 'content-length': compressed.length });
+        res.writeHead(200, {
+          'content-type': 'image/png',
+          'content-encoding': 'gzip',
+          'content-length': compressed.length,
+        });
         res.end(compressed);
         return;
       }

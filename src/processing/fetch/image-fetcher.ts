@@ -90,7 +90,9 @@ export class ImageFetcher {
   /** The one place where outbound failures become image failures; codes and transience carry over. */
   private toImageJobError(error: OutboundError): ImageJobError {
     const message =
-      error.code === OutboundErrorCode.TooLarge ? `The image is larger than ${this.options.maxBytes} bytes` : error.message;
+      error.code === OutboundErrorCode.TooLarge
+        ? `The image is larger than ${this.options.maxBytes} bytes`
+        : error.message;
     return new ImageJobError(error.code, message, error.transient, { cause: error });
   }
 

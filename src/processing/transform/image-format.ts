@@ -19,7 +19,18 @@ const AVIF_BRANDS = new Set(['avif', 'avis']);
 // HEIC/HEIF (HEVC), JPEG XL and Canon raw in ISO-BMFF: images, but not ones we decode.
 // Video brands (isom, mp42, qt) fall through to "not an image".
 const OTHER_IMAGE_BRANDS = new Set([
-  'heic', 'heix', 'heim', 'heis', 'hevc', 'hevx', 'hevm', 'hevs', 'mif1', 'msf1', 'jxl ', 'crx ',
+  'heic',
+  'heix',
+  'heim',
+  'heis',
+  'hevc',
+  'hevx',
+  'hevm',
+  'hevs',
+  'mif1',
+  'msf1',
+  'jxl ',
+  'crx ',
 ]);
 
 // BITMAPINFOHEADER and its variants; checking it keeps "BM…" text from passing as a bitmap.
@@ -91,7 +102,10 @@ function isIcon(bytes: Buffer): boolean {
  * <html> root (or none) and so stays "not an image".
  */
 function isSvg(bytes: Buffer): boolean {
-  let text = bytes.subarray(0, SVG_SCAN_BYTES).toString('utf8').replace(/^\uFEFF/, '');
+  let text = bytes
+    .subarray(0, SVG_SCAN_BYTES)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '');
   for (;;) {
     text = text.trimStart();
     if (text.startsWith('<?')) text = after(text, '?>');

@@ -9,14 +9,16 @@ function photo(width: number, height: number, channels: 3 | 4 = 3) {
   for (let i = 0; i < pixels.length; i++) {
     state = (state * 1103515245 + 12345) & 0x7fffffff;
     const x = Math.floor(i / channels) % width;
-    pixels[i] = (i % channels === 3) ? 255 : Math.round((x / width) * 200 + (state / 0x7fffffff) * 55);
+    pixels[i] = i % channels === 3 ? 255 : Math.round((x / width) * 200 + (state / 0x7fffffff) * 55);
   }
   return sharp(pixels, { raw: { width, height, channels } });
 }
 
 /** Left half opaque red, right half fully transparent. */
 async function halfTransparentPng(): Promise<Buffer> {
-  const red = await sharp({ create: { width: 50, height: 60, channels: 4, background: '#d00000ff' } }).png().toBuffer();
+  const red = await sharp({ create: { width: 50, height: 60, channels: 4, background: '#d00000ff' } })
+    .png()
+    .toBuffer();
   return sharp({ create: { width: 100, height: 60, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 0 } } })
     .composite([{ input: red, left: 0, top: 0 }])
     .png()
@@ -26,10 +28,14 @@ async function halfTransparentPng(): Promise<Buffer> {
 async function animatedGif(): Promise<Buffer> {
   const pages = await Promise.all(
     ['#d22', '#2a2', '#22d'].map((colour) =>
-      sharp({ create: { width: 64, height: 48, channels: 4, background: colour } }).png().toBuffer(),
+      sharp({ create: { width: 64, height: 48, channels: 4, background: colour } })
+        .png()
+        .toBuffer(),
     ),
   );
-  return sharp(pages, { join: { animated: true } }).gif({ delay: 100 }).toBuffer();
+  return sharp(pages, { join: { animated: true } })
+    .gif({ delay: 100 })
+    .toBuffer();
 }
 
 describe('ImageTransformer options (maxWidth, maxHeight, quality, format)', () => {

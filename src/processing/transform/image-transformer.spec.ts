@@ -64,7 +64,9 @@ async function animatedGif(frames: number, width = 64, height = 48): Promise<Buf
         .toBuffer(),
     ),
   );
-  return sharp(pages, { join: { animated: true } }).gif({ delay: 100 }).toBuffer();
+  return sharp(pages, { join: { animated: true } })
+    .gif({ delay: 100 })
+    .toBuffer();
 }
 
 /** A valid 1x1 PNG whose IHDR (with a matching CRC) declares width x height. */
@@ -87,7 +89,9 @@ async function meanColour(image: Buffer, rows?: { top: number; height: number })
   let region = image;
   if (rows) {
     const { width } = await sharp(image).metadata();
-    region = await sharp(image).extract({ left: 0, width, ...rows }).toBuffer();
+    region = await sharp(image)
+      .extract({ left: 0, width, ...rows })
+      .toBuffer();
   }
   const { channels } = await sharp(region).stats();
   return { r: channels[0].mean, g: channels[1].mean, b: channels[2].mean };
@@ -188,7 +192,11 @@ describe('ImageTransformer', () => {
     });
 
     it('keeps the stored orientation of an animation, which libvips cannot rotate', async () => {
-      const colours: [number, number, number][] = [[200, 30, 30], [30, 200, 30], [30, 30, 200]];
+      const colours: [number, number, number][] = [
+        [200, 30, 30],
+        [30, 200, 30],
+        [30, 30, 200],
+      ];
       const frames = await Promise.all(colours.map((colour) => noisy(80, 40, colour).png().toBuffer()));
       const webp = await sharp(frames, { join: { animated: true } })
         .webp({ quality: 95 })
@@ -261,7 +269,10 @@ describe('ImageTransformer', () => {
   });
 
   describe('metadata', () => {
-    const gps = { IFD0: { Copyright: 'Jane Doe, 12 Secret Lane' }, IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' } };
+    const gps = {
+      IFD0: { Copyright: 'Jane Doe, 12 Secret Lane' },
+      IFD3: { GPSLatitudeRef: 'N', GPSLatitude: '51/1 30/1 0/1' },
+    };
 
     it('strips EXIF from a kept original without re-encoding it, orientation included as its only tag', async () => {
       // The EXIF segment sharp writes, spliced into the kept fixture without re-encoding it.
@@ -295,7 +306,9 @@ describe('ImageTransformer', () => {
     });
 
     it('drops text chunks from a kept PNG and keeps the rest', async () => {
-      const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#c33' } }).png().toBuffer();
+      const tiny = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#c33' } })
+        .png()
+        .toBuffer();
       const iend = tiny.length - 12;
       const text = Buffer.from('tEXtComment\0GPS 51.5N, home of Jane Doe', 'latin1');
       const chunk = Buffer.alloc(text.length + 8);
@@ -515,10 +528,13 @@ describe('ImageTransformer', () => {
       expect(error.message).toMatch(/JPEG file is incomplete/);
     });
 
-    it.each(['png', 'webp', 'avif', 'stillGif', 'gif'] as const)('refuses a truncated %s as a decode error', async (name) => {
-      const error = await expectFailure(truncated(fixtures[name]), ImageErrorCode.DecodeError);
-      expect(error.message).toMatch(/file is (incomplete|damaged)/);
-    });
+    it.each(['png', 'webp', 'avif', 'stillGif', 'gif'] as const)(
+      'refuses a truncated %s as a decode error',
+      async (name) => {
+        const error = await expectFailure(truncated(fixtures[name]), ImageErrorCode.DecodeError);
+        expect(error.message).toMatch(/file is (incomplete|damaged)/);
+      },
+    );
 
     it('refuses a PNG with a bad chunk CRC as a decode error', async () => {
       const png = Buffer.from(fixtures.png);
@@ -536,7 +552,9 @@ describe('ImageTransformer', () => {
       png[idat + 4 + png.readUInt32BE(idat - 4)] ^= 0xff;
       const dir = await mkdtemp(join(tmpdir(), 'pixbatch-crc-'));
       try {
-        const error = await transformer.transformToFile(png, { resize: null }, join(dir, 'out.png')).catch((e: unknown) => e);
+        const error = await transformer
+          .transformToFile(png, { resize: null }, join(dir, 'out.png'))
+          .catch((e: unknown) => e);
         expect(error).toMatchObject({ code: ImageErrorCode.DecodeError, retryable: false });
         expect((error as Error).message).not.toContain(dir);
         expect((error as Error).message).not.toMatch(/\/|tmp|libpng|vips|write/i);

@@ -270,7 +270,8 @@ export class ImageTransformer {
       throw new RangeError(`quality must be an integer from 1 to 100, got ${quality}`);
     }
     const bounded = (options.maxWidth ?? null) !== null || (options.maxHeight ?? null) !== null;
-    if (bounded && options.resize !== null) throw new RangeError('resize cannot be combined with maxWidth or maxHeight');
+    if (bounded && options.resize !== null)
+      throw new RangeError('resize cannot be combined with maxWidth or maxHeight');
     // An animation read into a format that has none would come out as its frames stacked into one tall picture.
     const animated = (format === 'gif' || format === 'webp') && ANIMATED_OUTPUT.has(output);
     const source = await this.inspect(input, format, animated);
@@ -499,7 +500,10 @@ function colourOf(metadata: Metadata): Colour {
   // Of the formats we read, only JPEG holds CMYK.
   if (metadata.space === 'cmyk' && !metadata.hasProfile) return 'untagged-cmyk';
   // GIF and WebP have no single-channel form; a grey WebP is stored as colour anyway.
-  if ((metadata.format === 'jpeg' || metadata.format === 'png') && (metadata.space === 'b-w' || metadata.space === 'grey16')) {
+  if (
+    (metadata.format === 'jpeg' || metadata.format === 'png') &&
+    (metadata.space === 'b-w' || metadata.space === 'grey16')
+  ) {
     return 'grey';
   }
   return metadata.depth !== 'uchar' || metadata.space === 'cmyk' ? 'deep' : 'rgb';
@@ -563,6 +567,9 @@ function permanent(code: ImageErrorCode, message: string, cause?: unknown): Imag
  */
 function describe(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
-  const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const lines = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   return lines.find((line) => DECODE_FAILURE.test(line)) ?? lines[0] ?? text;
 }

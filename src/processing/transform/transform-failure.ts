@@ -5,7 +5,8 @@ import type { ImageFormat } from './image-format.js';
 const NAME: Record<ImageFormat, string> = { jpeg: 'JPEG', png: 'PNG', gif: 'GIF', webp: 'WebP', avif: 'AVIF' };
 
 // libvips' and its decoders' words for data that ends too early.
-const TRUNCATED = /premature end|truncat|unexpected end|end of (file|data|stream)|not enough data|out of data|short read|eof/i;
+const TRUNCATED =
+  /premature end|truncat|unexpected end|end of (file|data|stream)|not enough data|out of data|short read|eof/i;
 const CHECKSUM = /crc|checksum|adler/i;
 
 /**
@@ -61,7 +62,7 @@ export function transformFailureDetail(error: unknown): string | null {
 
 /** True when a complete PNG chunk's CRC does not match its type and data. */
 function pngChecksumMismatch(png: Buffer): boolean {
-  for (let offset = 8; offset + 12 <= png.length; ) {
+  for (let offset = 8; offset + 12 <= png.length;) {
     const end = offset + 12 + png.readUInt32BE(offset);
     if (end > png.length) return false;
     if (crc32(png.subarray(offset + 4, end - 4)) !== png.readUInt32BE(end - 4)) return true;

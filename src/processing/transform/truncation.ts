@@ -39,7 +39,7 @@ function jpegHasEnd(jpeg: Buffer): boolean {
 }
 
 function pngHasEnd(png: Buffer): boolean {
-  for (let offset = 8; offset + 12 <= png.length; ) {
+  for (let offset = 8; offset + 12 <= png.length;) {
     const end = offset + 12 + png.readUInt32BE(offset);
     if (end > png.length) return false;
     if (png.toString('latin1', offset + 4, offset + 8) === 'IEND') return true;

@@ -7,7 +7,12 @@ export const MAX_LIST_LIMIT = 200;
 
 /** `status=a&status=b` and `status=a,b` both mean either status. */
 const toStatusList = ({ value }: { value: unknown }) =>
-  value === undefined ? undefined : [value].flat().flatMap((item) => String(item).split(',')).filter(Boolean);
+  value === undefined
+    ? undefined
+    : [value]
+        .flat()
+        .flatMap((item) => String(item).split(','))
+        .filter(Boolean);
 
 export class ListRequestsQuery {
   @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_LIST_LIMIT, default: 50 })
@@ -37,7 +42,11 @@ export class ListRequestsQuery {
   @IsEnum(RequestStatus, { each: true })
   status?: RequestStatus[];
 
-  @ApiPropertyOptional({ type: String, format: 'date-time', description: 'Only requests created at or after this time' })
+  @ApiPropertyOptional({
+    type: String,
+    format: 'date-time',
+    description: 'Only requests created at or after this time',
+  })
   @IsOptional()
   @Type(() => Date)
   @IsDate()

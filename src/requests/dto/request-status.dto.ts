@@ -14,7 +14,8 @@ export class ImageCountsDto {
 
 export class ProductCountsDto {
   @ApiProperty({ type: 'integer', example: 100 }) total: number;
-  @ApiProperty({ type: 'integer', example: 80, description: 'Products whose every image is terminal' }) processed: number;
+  @ApiProperty({ type: 'integer', example: 80, description: 'Products whose every image is terminal' })
+  processed: number;
 }
 
 export class RequestCountsDto {
@@ -34,13 +35,28 @@ export class ImageErrorSummaryDto {
 export class ProcessingOptionsDto {
   @ApiProperty({ nullable: true, type: Number, example: 0.5, description: 'Resize factor, null when the size is kept' })
   resize: number | null;
-  @ApiProperty({ nullable: true, type: 'integer', example: 1200, description: 'Width the output fits inside, null: no bound' })
+  @ApiProperty({
+    nullable: true,
+    type: 'integer',
+    example: 1200,
+    description: 'Width the output fits inside, null: no bound',
+  })
   maxWidth: number | null;
-  @ApiProperty({ nullable: true, type: 'integer', example: null, description: 'Height the output fits inside, null: no bound' })
+  @ApiProperty({
+    nullable: true,
+    type: 'integer',
+    example: null,
+    description: 'Height the output fits inside, null: no bound',
+  })
   maxHeight: number | null;
   @ApiProperty({ type: 'integer', example: 50, description: 'Encoder quality, 1-100' })
   quality: number;
-  @ApiProperty({ enum: OUTPUT_FORMATS, enumName: 'OutputFormat', example: 'keep', description: '`keep`: each image in its own format' })
+  @ApiProperty({
+    enum: OUTPUT_FORMATS,
+    enumName: 'OutputFormat',
+    example: 'keep',
+    description: '`keep`: each image in its own format',
+  })
   format: OutputFormat;
 }
 
@@ -92,7 +108,11 @@ export class RequestStatusDto {
   @ApiProperty({ type: ProcessingOptionsDto }) options: ProcessingOptionsDto;
   @ApiProperty({ type: RequestCountsDto }) counts: RequestCountsDto;
   @ApiProperty({ example: 81.0, description: 'Share of images in a terminal state, 0-100' }) percent: number;
-  @ApiProperty({ type: 'integer', example: 0, description: 'The run the counts describe: 0 for the first, one more per retry' })
+  @ApiProperty({
+    type: 'integer',
+    example: 0,
+    description: 'The run the counts describe: 0 for the first, one more per retry',
+  })
   round: number;
   @ApiProperty({ format: 'date-time' }) createdAt: string;
   @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String }) startedAt: string | null;
@@ -100,13 +120,18 @@ export class RequestStatusDto {
   @ApiProperty({ type: [ImageErrorSummaryDto], description: 'The first failed images, in CSV order' })
   errors: ImageErrorSummaryDto[];
   @ApiProperty({ type: RequestLinksDto }) links: RequestLinksDto;
-  @ApiProperty({ type: RequestWebhookDto, nullable: true, description: 'Null when the upload registered no webhookUrl' })
+  @ApiProperty({
+    type: RequestWebhookDto,
+    nullable: true,
+    description: 'Null when the upload registered no webhookUrl',
+  })
   webhook: RequestWebhookDto | null;
 }
 
 export class CreatedRequestDto {
   @ApiProperty({ format: 'uuid' }) requestId: string;
-  @ApiProperty({ enum: RequestStatus, enumName: 'RequestStatus', example: RequestStatus.Pending }) status: RequestStatus;
+  @ApiProperty({ enum: RequestStatus, enumName: 'RequestStatus', example: RequestStatus.Pending })
+  status: RequestStatus;
   @ApiProperty({ type: 'integer', example: 100 }) productCount: number;
   @ApiProperty({ type: 'integer', example: 300 }) imageCount: number;
   @ApiProperty({ type: RequestLinksDto }) links: RequestLinksDto;

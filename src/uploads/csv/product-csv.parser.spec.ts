@@ -139,7 +139,12 @@ describe('parseProductCsv', () => {
       );
       expect(parsed.columns).toEqual(['Notes', 'Input Image Urls', 'Brand', 'S. No.', 'Product Name', '']);
       expect(parsed.products.map((p) => [p.serialNumber, p.name, p.urls, p.cells])).toEqual([
-        ['10', 'Anvil', ['https://example.com/a.jpg'], ['fragile', 'https://example.com/a.jpg', 'Acme', '10', 'Anvil', '']],
+        [
+          '10',
+          'Anvil',
+          ['https://example.com/a.jpg'],
+          ['fragile', 'https://example.com/a.jpg', 'Acme', '10', 'Anvil', ''],
+        ],
         ['11', 'Rope', ['https://example.com/b.jpg'], ['', 'https://example.com/b.jpg', '', '11', 'Rope', 'x']],
       ]);
     });
@@ -188,9 +193,18 @@ describe('parseProductCsv', () => {
 
     it('skips blank and whitespace-only lines without giving them row numbers', async () => {
       const parsed = await parseText(
-        ['', HEADER, '', '1,A,https://example.com/a.jpg', '   ', ' , , ', '', '2,B,https://example.com/b.jpg', '', ''].join(
-          '\n',
-        ),
+        [
+          '',
+          HEADER,
+          '',
+          '1,A,https://example.com/a.jpg',
+          '   ',
+          ' , , ',
+          '',
+          '2,B,https://example.com/b.jpg',
+          '',
+          '',
+        ].join('\n'),
       );
       expect(parsed.products.map((p) => [p.rowNumber, p.line, p.serialNumber])).toEqual([
         [1, 4, '1'],
@@ -280,10 +294,7 @@ describe('parseProductCsv', () => {
       const insideBom = 2;
       const withBom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), data]);
 
-      const parsed = await collect(
-        cutAt(withBom, insideBom, insideE + 3, insideEmoji + 3, insideCrlf + 3),
-        LIMITS,
-      );
+      const parsed = await collect(cutAt(withBom, insideBom, insideE + 3, insideEmoji + 3, insideCrlf + 3), LIMITS);
       expect(parsed.columns[0]).toBe('S. No.');
       expect(parsed.products.map((p) => [p.name, p.line])).toEqual([
         ['Crème 🍮', 2],
@@ -293,7 +304,8 @@ describe('parseProductCsv', () => {
   });
 
   describe('sink', () => {
-    const rows = (count: number) => Array.from({ length: count }, (_, i) => `${i + 1},SKU${i + 1},https://example.com/${i}.jpg`);
+    const rows = (count: number) =>
+      Array.from({ length: count }, (_, i) => `${i + 1},SKU${i + 1},https://example.com/${i}.jpg`);
 
     it('hands products over while reading and waits for the sink before reading on', async () => {
       const received: number[] = [];
@@ -390,7 +402,9 @@ describe('parseProductCsv', () => {
     });
 
     it('reports two headers that match the same required column', async () => {
-      const issues = await issuesOf(csv('S. No.,Name,Input Image Urls,Product Name', '1,A,https://example.com/a.jpg,B'));
+      const issues = await issuesOf(
+        csv('S. No.,Name,Input Image Urls,Product Name', '1,A,https://example.com/a.jpg,B'),
+      );
       expect(issues).toEqual([
         {
           row: null,
@@ -449,7 +463,13 @@ describe('parseProductCsv', () => {
         ),
       );
       expect(issues).toEqual([
-        expect.objectContaining({ row: 2, line: 3, column: 'S. No.', columnIndex: 1, code: CsvErrorCode.MissingSerialNumber }),
+        expect.objectContaining({
+          row: 2,
+          line: 3,
+          column: 'S. No.',
+          columnIndex: 1,
+          code: CsvErrorCode.MissingSerialNumber,
+        }),
         expect.objectContaining({ row: 3, line: 4, column: 'S. No.', columnIndex: 1, code: CsvErrorCode.ValueTooLong }),
         {
           row: 4,
@@ -481,7 +501,12 @@ describe('parseProductCsv', () => {
       const urls = Array.from({ length: 6 }, (_, i) => `https://example.com/${i}.jpg`).join(',');
       const issues = await issuesOf(csv(HEADER, '1,A," , ,"', `2,B,"${urls}"`));
       expect(issues).toEqual([
-        expect.objectContaining({ row: 1, column: 'Input Image Urls', columnIndex: 3, code: CsvErrorCode.MissingImageUrls }),
+        expect.objectContaining({
+          row: 1,
+          column: 'Input Image Urls',
+          columnIndex: 3,
+          code: CsvErrorCode.MissingImageUrls,
+        }),
         expect.objectContaining({
           row: 2,
           column: 'Input Image Urls',
@@ -602,7 +627,13 @@ describe('parseProductCsv', () => {
     it('reports an unclosed quote at the line where its record starts and stops', async () => {
       const error = await validationErrorOf(
         parseText(
-          csv(HEADER, '1,A,https://example.com/a.jpg', '2,,https://example.com/b.jpg', '3,"B,https://example.com/c.jpg', '4,C,x'),
+          csv(
+            HEADER,
+            '1,A,https://example.com/a.jpg',
+            '2,,https://example.com/b.jpg',
+            '3,"B,https://example.com/c.jpg',
+            '4,C,x',
+          ),
         ),
       );
       expect(error.issues).toEqual([
@@ -664,11 +695,21 @@ describe('parseProductCsv', () => {
   describe('not a CSV', () => {
     it.each([
       ['a NUL byte', Buffer.from(`${HEADER}\n1,A\u0000,https://example.com/a.jpg`)],
-      ['a PNG', Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52])],
+      [
+        'a PNG',
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52]),
+      ],
       ['invalid UTF-8', Buffer.concat([Buffer.from(`${HEADER}\n1,`), Buffer.from([0xc3, 0x28]), Buffer.from(',x\n')])],
       ['Latin-1 text', Buffer.from(`${HEADER}\n1,Caf\u00e9,https://example.com/a.jpg`, 'latin1')],
       ['UTF-16 text without a BOM', Buffer.from(CANONICAL, 'utf16le')],
-      ['UTF-16 with a BOM but a lone surrogate', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${HEADER}\n1,`, 'utf16le'), Buffer.from([0x00, 0xd8, 0x41, 0x00])])],
+      [
+        'UTF-16 with a BOM but a lone surrogate',
+        Buffer.concat([
+          Buffer.from([0xff, 0xfe]),
+          Buffer.from(`${HEADER}\n1,`, 'utf16le'),
+          Buffer.from([0x00, 0xd8, 0x41, 0x00]),
+        ]),
+      ],
       ['a character cut off at the end', Buffer.from(`${HEADER}\n1,🍮`).subarray(0, -1)],
     ])('rejects %s with NotCsvError', async (_, data) => {
       for (const size of [1, 3, data.length]) {
@@ -715,9 +756,13 @@ describe('parseProductCsv', () => {
       const text = `sep=;\r\nS. No.;Product Name;Input Image Urls\r\n1;A,B;https://example.com/a.jpg\r\n2;;https://example.com/b.jpg\r\n`;
       for (const size of [1, 6, 7, 4096]) {
         const error = await validationErrorOf(parseText(text, LIMITS, size));
-        expect(error.issues).toEqual([expect.objectContaining({ row: 2, line: 4, code: CsvErrorCode.MissingProductName })]);
+        expect(error.issues).toEqual([
+          expect.objectContaining({ row: 2, line: 4, code: CsvErrorCode.MissingProductName }),
+        ]);
       }
-      const parsed = await parseText(`\uFEFF"sep=|"\nS. No.|Product Name|Input Image Urls\n1|A;B,C|https://example.com/a.jpg`);
+      const parsed = await parseText(
+        `\uFEFF"sep=|"\nS. No.|Product Name|Input Image Urls\n1|A;B,C|https://example.com/a.jpg`,
+      );
       expect(parsed.dialect).toEqual({ delimiter: '|', encoding: 'utf-8', sepLine: true });
       expect(parsed.products[0]).toMatchObject({ line: 3, name: 'A;B,C' });
     });

@@ -431,7 +431,10 @@ async function* checkedUtf8(chunks: AsyncIterable<Buffer>): AsyncGenerator<Buffe
 }
 
 /** UTF-16 in, UTF-8 out, a chunk at a time; the decoder drops the BOM and keeps pairs split across chunks. */
-async function* transcodedUtf16(chunks: AsyncIterable<Buffer>, encoding: 'utf-16le' | 'utf-16be'): AsyncGenerator<Buffer> {
+async function* transcodedUtf16(
+  chunks: AsyncIterable<Buffer>,
+  encoding: 'utf-16le' | 'utf-16be',
+): AsyncGenerator<Buffer> {
   const decoder = new TextDecoder(encoding, { fatal: true });
   const checked = (text: string): Buffer => {
     if (text.includes('\0')) throw nulBytes();
@@ -503,7 +506,8 @@ function headLines(text: string, ended: boolean): HeadLines | null {
   if (first === null && !ended) return null;
   const firstLine = first === null ? body : body.slice(0, first.index);
   const sepMatch = SEP_LINE.exec(firstLine);
-  const sep = sepMatch && (CSV_DELIMITERS as readonly string[]).includes(sepMatch[1]!) ? (sepMatch[1] as CsvDelimiter) : null;
+  const sep =
+    sepMatch && (CSV_DELIMITERS as readonly string[]).includes(sepMatch[1]!) ? (sepMatch[1] as CsvDelimiter) : null;
   let rest = body;
   let sepText = '';
   if (sep !== null && first !== null) {
@@ -511,7 +515,7 @@ function headLines(text: string, ended: boolean): HeadLines | null {
     rest = body.slice(first.index + first[0].length);
   }
   // Blank lines may come before the header; the first line with text is it.
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const match = LINE.exec(rest.slice(offset));
     if (match === null) return ended ? { sep, sepText, header: rest.slice(offset) } : null;
     const line = rest.slice(offset, offset + match.index);
@@ -558,10 +562,7 @@ function detectDelimiter(header: string): CsvDelimiter {
   for (const delimiter of CSV_DELIMITERS) {
     const columns = splitHeaderLine(header, delimiter);
     const fits = mapHeader(columns, 0, new IssueCollector(), null) !== null;
-    const better =
-      best === null ||
-      (fits && !best.fits) ||
-      (fits === best.fits && columns.length > best.columns);
+    const better = best === null || (fits && !best.fits) || (fits === best.fits && columns.length > best.columns);
     if (better) best = { delimiter, fits, columns: columns.length };
   }
   return best!.delimiter;
@@ -580,7 +581,10 @@ const DESCRIBED_COLUMN_LENGTH = 40;
 function describeHeader(columns: string[], dialect: CsvDialect): string {
   const shown = columns
     .slice(0, DESCRIBED_COLUMNS)
-    .map((column) => `"${column.length > DESCRIBED_COLUMN_LENGTH ? `${column.slice(0, DESCRIBED_COLUMN_LENGTH)}…` : column}"`)
+    .map(
+      (column) =>
+        `"${column.length > DESCRIBED_COLUMN_LENGTH ? `${column.slice(0, DESCRIBED_COLUMN_LENGTH)}…` : column}"`,
+    )
     .join(', ');
   const more = columns.length > DESCRIBED_COLUMNS ? `, … (${columns.length} in all)` : '';
   const separated = dialect.sepLine

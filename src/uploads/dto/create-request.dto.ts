@@ -1,7 +1,12 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
-import { DEFAULT_QUALITY, MAX_DIMENSION, OUTPUT_FORMATS, type OutputFormat } from '../../requests/processing-options.js';
+import {
+  DEFAULT_QUALITY,
+  MAX_DIMENSION,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+} from '../../requests/processing-options.js';
 import { WEBHOOK_EVENT_TYPES } from '../../requests/request-events.js';
 import { WEBHOOK_URL_MAX_LENGTH } from '../../webhooks/webhook-registration.service.js';
 
@@ -40,7 +45,8 @@ export class CreateRequestDto {
   webhookEvents?: string;
 
   @ApiPropertyOptional({
-    description: 'Scale factor for both sides, greater than 0 and at most 1 (0.5 halves width and height). Omit to keep the size.',
+    description:
+      'Scale factor for both sides, greater than 0 and at most 1 (0.5 halves width and height). Omit to keep the size.',
     example: 0.5,
     minimum: 0.01,
     maximum: 1,

@@ -14,7 +14,11 @@ export class CsvPreviewRowDto {
 }
 
 export class CsvCheckDto {
-  @ApiProperty({ enum: CSV_DELIMITERS, example: ';', description: 'The field separator recognised; the export uses it too' })
+  @ApiProperty({
+    enum: CSV_DELIMITERS,
+    example: ';',
+    description: 'The field separator recognised; the export uses it too',
+  })
   delimiter: string;
 
   @ApiProperty({ enum: ['utf-8', 'utf-16le', 'utf-16be'], example: 'utf-8' })
@@ -30,7 +34,10 @@ export class CsvCheckDto {
 
   @ApiProperty({ example: 300, description: 'Image URLs over all rows, repeats included' }) urlCount: number;
 
-  @ApiProperty({ type: [CsvPreviewRowDto], description: `The first ${CHECK_PREVIEW_ROWS} rows as they will be processed` })
+  @ApiProperty({
+    type: [CsvPreviewRowDto],
+    description: `The first ${CHECK_PREVIEW_ROWS} rows as they will be processed`,
+  })
   firstRows: CsvPreviewRowDto[];
 }
 

@@ -10,7 +10,8 @@ export class WebhookAttemptDto {
   @ApiProperty({ format: 'date-time', nullable: true, type: String, description: 'Null while in flight' })
   finishedAt: string | null;
   @ApiProperty({ type: 'integer', nullable: true, example: 182 }) durationMs: number | null;
-  @ApiProperty({ type: 'integer', nullable: true, example: 503, description: 'Null when no response arrived' }) statusCode: number | null;
+  @ApiProperty({ type: 'integer', nullable: true, example: 503, description: 'Null when no response arrived' })
+  statusCode: number | null;
   @ApiProperty({
     nullable: true,
     type: String,
@@ -27,12 +28,14 @@ export class WebhookAttemptDto {
 
 export class WebhookDeliveryDto {
   @ApiProperty({ format: 'uuid' }) id: string;
-  @ApiProperty({ example: 'msg_2f1c0e9b6a3d4c5e8f7a6b5c4d3e2f1a', description: 'The webhook-id header' }) eventId: string;
+  @ApiProperty({ example: 'msg_2f1c0e9b6a3d4c5e8f7a6b5c4d3e2f1a', description: 'The webhook-id header' })
+  eventId: string;
   @ApiProperty({ enum: WebhookEventType, enumName: 'WebhookEventType' }) eventType: WebhookEventType;
   @ApiProperty({ example: 'https://example.com/hooks/pixbatch' }) url: string;
   @ApiProperty({ enum: WebhookDeliveryStatus, enumName: 'WebhookDeliveryStatus' }) status: WebhookDeliveryStatus;
   @ApiProperty({ type: 'integer', example: 2 }) attemptCount: number;
-  @ApiProperty({ type: 'integer', example: 8, description: 'Attempts made plus those still allowed' }) attemptsAllowed: number;
+  @ApiProperty({ type: 'integer', example: 8, description: 'Attempts made plus those still allowed' })
+  attemptsAllowed: number;
   @ApiProperty({ format: 'date-time', nullable: true, type: String }) nextAttemptAt: string | null;
   @ApiProperty({ type: 'integer', nullable: true }) lastStatusCode: number | null;
   @ApiProperty({ nullable: true, type: String }) lastError: string | null;

@@ -26,7 +26,11 @@ export class WebhookEventDataDto {
  * two space-separated signatures while the signing key is rotated).
  */
 export class WebhookEventDto {
-  @ApiProperty({ enum: WebhookEventType, enumName: 'WebhookEventType', example: WebhookEventType.RequestCompletedWithErrors })
+  @ApiProperty({
+    enum: WebhookEventType,
+    enumName: 'WebhookEventType',
+    example: WebhookEventType.RequestCompletedWithErrors,
+  })
   type: WebhookEventType;
   @ApiProperty({ format: 'date-time', description: 'When the event happened (the request completed)' })
   timestamp: string;

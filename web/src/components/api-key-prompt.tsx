@@ -24,7 +24,15 @@ export function ApiKeyPrompt({ problem, onSaved }: { problem: ApiProblem; onSave
       )}
       <form onSubmit={submit} className="inline-form">
         <label htmlFor="api-key">API key</label>
-        <input id="api-key" type="password" autoComplete="off" value={key} onChange={(e) => setKey(e.target.value)} required autoFocus />
+        <input
+          id="api-key"
+          type="password"
+          autoComplete="off"
+          value={key}
+          onChange={(e) => setKey(e.target.value)}
+          required
+          autoFocus
+        />
         <button type="submit">Use this key</button>
       </form>
     </section>

@@ -77,7 +77,11 @@ export function ProductsTable({ requestId, refreshKey }: { requestId: string; re
                         )}
                         <p>
                           <a href={image.inputUrl} target="_blank" rel="noreferrer noopener" className="original-link">
-                            Original<span className="visually-hidden"> of {product.name}, image {image.position + 1}</span>
+                            Original
+                            <span className="visually-hidden">
+                              {' '}
+                              of {product.name}, image {image.position + 1}
+                            </span>
                           </a>
                         </p>
                       </div>

@@ -88,7 +88,9 @@ export function RequestView({ id }: { id: string }) {
       </button>
     );
   };
-  const lifecycleMissing = (['retryRequest', 'cancelRequest', 'downloadArchive'] as const).some((name) => !plannedOperation(name));
+  const lifecycleMissing = (['retryRequest', 'cancelRequest', 'downloadArchive'] as const).some(
+    (name) => !plannedOperation(name),
+  );
   const remove = () =>
     run('delete', async () => {
       await call(deleteRequest({ path: { id } }));
@@ -164,7 +166,8 @@ export function RequestView({ id }: { id: string }) {
         </div>
         {status.completed ? null : (
           <p id="delete-hint" className="hint">
-            A request can be deleted once it has finished{plannedOperation('cancelRequest') ? ' or been cancelled' : ''}.
+            A request can be deleted once it has finished{plannedOperation('cancelRequest') ? ' or been cancelled' : ''}
+            .
           </p>
         )}
         {confirmingDelete ? (

@@ -45,7 +45,8 @@ export function RequestsView() {
       .then((next) => {
         setPage(next);
         setProblem(null);
-        if (next.items.some((request) => !request.completed)) timer = setTimeout(() => setRefreshes((n) => n + 1), REFRESH_MS);
+        if (next.items.some((request) => !request.completed))
+          timer = setTimeout(() => setRefreshes((n) => n + 1), REFRESH_MS);
       })
       .catch((error: unknown) => {
         if (!abort.signal.aborted) setProblem(toProblem(error));
@@ -90,8 +91,8 @@ export function RequestsView() {
             </p>
             <ProgressBar percent={request.percent} label={`${request.originalFilename} progress`} />
             <p className="muted">
-              {request.counts.images.succeeded} succeeded, {request.counts.images.failed} failed of {request.counts.images.total}{' '}
-              images · {request.counts.products.total} products ·{' '}
+              {request.counts.images.succeeded} succeeded, {request.counts.images.failed} failed of{' '}
+              {request.counts.images.total} images · {request.counts.products.total} products ·{' '}
               <time dateTime={request.createdAt} title={new Date(request.createdAt).toLocaleString()}>
                 {formatAge(request.createdAt)}
               </time>
@@ -140,7 +141,13 @@ function OpenById() {
   return (
     <form className="card inline-form" onSubmit={submit}>
       <label htmlFor="request-id">Request id</label>
-      <input id="request-id" value={id} onChange={(event) => setId(event.target.value)} placeholder="0b9f…" autoComplete="off" />
+      <input
+        id="request-id"
+        value={id}
+        onChange={(event) => setId(event.target.value)}
+        placeholder="0b9f…"
+        autoComplete="off"
+      />
       <button type="submit">Open</button>
     </form>
   );

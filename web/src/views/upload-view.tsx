@@ -105,8 +105,8 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
     <section aria-labelledby="upload-heading">
       <h1 id="upload-heading">Compress a catalogue</h1>
       <p>
-        Upload a CSV with the columns <code>S. No.</code>, <code>Product Name</code> and <code>Input Image Urls</code>. Every image is
-        fetched, compressed and stored; you get the CSV back with the new URLs beside the old ones.
+        Upload a CSV with the columns <code>S. No.</code>, <code>Product Name</code> and <code>Input Image Urls</code>.
+        Every image is fetched, compressed and stored; you get the CSV back with the new URLs beside the old ones.
       </p>
       <form onSubmit={submit} className="card upload-form" noValidate>
         <div

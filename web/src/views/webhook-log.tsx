@@ -1,4 +1,9 @@
-import { listWebhookDeliveries, redeliverWebhook, type RequestWebhookDto, type WebhookDeliveryDto } from '@pixbatch/sdk';
+import {
+  listWebhookDeliveries,
+  redeliverWebhook,
+  type RequestWebhookDto,
+  type WebhookDeliveryDto,
+} from '@pixbatch/sdk';
 import { useCallback, useEffect, useState } from 'react';
 import { call } from '../api/client';
 import { ApiProblem, toProblem } from '../api/problem';
@@ -55,7 +60,9 @@ export function WebhookLog({
         <code className="wrap">{webhook.url}</code> · {webhook.state.replaceAll('_', ' ')}
       </p>
       {problem ? <ProblemView problem={problem} /> : null}
-      {deliveries && deliveries.length === 0 ? <p className="muted">Nothing delivered yet: the event is sent when the request finishes.</p> : null}
+      {deliveries && deliveries.length === 0 ? (
+        <p className="muted">Nothing delivered yet: the event is sent when the request finishes.</p>
+      ) : null}
       {deliveries?.map((delivery) => (
         <article key={delivery.id} className="delivery">
           <h3>
@@ -80,14 +87,22 @@ export function WebhookLog({
                       {attempt.manual ? ' (manual)' : ''}
                     </td>
                     <td>{when(attempt.startedAt)}</td>
-                    <td>{attempt.statusCode ? `HTTP ${attempt.statusCode}` : (attempt.errorCode ?? 'in flight')}{attempt.error ? `: ${attempt.error}` : ''}</td>
+                    <td>
+                      {attempt.statusCode ? `HTTP ${attempt.statusCode}` : (attempt.errorCode ?? 'in flight')}
+                      {attempt.error ? `: ${attempt.error}` : ''}
+                    </td>
                     <td>{attempt.durationMs === null ? '–' : `${attempt.durationMs} ms`}</td>
                   </tr>
                 ))}
               </tbody>
             </table>
           </div>
-          <button type="button" className="secondary" onClick={() => void redeliver(delivery)} disabled={sending !== null}>
+          <button
+            type="button"
+            className="secondary"
+            onClick={() => void redeliver(delivery)}
+            disabled={sending !== null}
+          >
             Redeliver<span className="visually-hidden"> {delivery.eventType}</span>
           </button>
         </article>
