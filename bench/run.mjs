@@ -1,6 +1,7 @@
 // npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage,archive,sse] [--lanes 4]
-//               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs]
+//               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs] [--smoke]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
+// --smoke (npm run bench:smoke): every section on tiny sizes (lib/sizes.mjs), for CI; exits non-zero when one fails.
 import { execFile } from 'node:child_process';
 import { access, link, mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
@@ -11,12 +12,13 @@ import sharp from 'sharp';
 import { bareLoop, serviceTransformer } from './lib/bare.mjs';
 import { meanPsnr, productShots } from './lib/quality.mjs';
 import { compareFormats, imageMagick, imageMagickGif, plainSharp, realImageFiles, flatGif } from './lib/formats.mjs';
-import { SETS, loadCorpus } from './lib/corpus.mjs';
+import { loadCorpus } from './lib/corpus.mjs';
 import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
 import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 import { startS3Server } from './lib/s3-server.mjs';
+import { FULL, SMOKE } from './lib/sizes.mjs';
 
 const SECTIONS = [
   'bare',
@@ -44,27 +46,32 @@ const { values: args } = parseArgs({
     // Extra environment for the service processes, e.g. --service-env=MALLOC_ARENA_MAX=2,WORKER_CONCURRENCY=6.
     'service-env': { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
+    // Every section on tiny sizes: checks that the bench runs, measures nothing worth reading.
+    smoke: { type: 'boolean', default: false },
   },
 });
 const runs = Number(args.runs);
 const only = new Set(args.only.split(','));
 const lanes = Number(args.lanes);
+const size = args.smoke ? SMOKE : FULL;
 const log = (message) => console.error(`· ${message}`);
 const run = promisify(execFile);
 
 const THROUGHPUT_SET = 'jpeg-1600';
-const WARM_UP_IMAGES = 8;
 const URLS_PER_PRODUCT = 3;
 const SERVICES = ['postgres', 'redis-server'];
-const STATUS_RATE = 200;
-const STATUS_SECONDS = 5;
-const MEMORY_BATCHES = 4;
-const LIST_REQUESTS = 100_000;
-const LIST_CALLS = 200;
-const ARCHIVE_PRODUCTS = 1000;
-const ARCHIVE_PER_PRODUCT = 5;
-const SSE_STREAMS = 500;
-const SSE_SECONDS = 30;
+// The sizes of every section (lib/sizes.mjs): full, or tiny with --smoke.
+const WARM_UP_IMAGES = size.warmUpImages;
+const STATUS_RATE = size.statusRate;
+const STATUS_SECONDS = size.statusSeconds;
+const MEMORY_BATCHES = size.memoryBatches;
+const LIST_REQUESTS = size.listRequests;
+const LIST_CALLS = size.listCalls;
+const ARCHIVE_PRODUCTS = size.archiveProducts;
+const ARCHIVE_PER_PRODUCT = size.archivePerProduct;
+const SSE_STREAMS = size.sseStreams;
+const SSE_SECONDS = size.sseSeconds;
+const WAIT = { timeoutMs: size.terminalTimeoutMs };
 const ALLOCATORS = [
   ['glibc', {}],
   ['glibc, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
@@ -72,34 +79,61 @@ const ALLOCATORS = [
 ];
 
 console.log(
-  `pixbatch bench: ${availableParallelism()} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
+  `pixbatch bench${args.smoke ? ' (smoke: tiny sizes, figures not meaningful)' : ''}: ${availableParallelism()} cores (${cpus()[0]?.model.trim()}), ${Math.round(totalmem() / 2 ** 30)} GiB, ` +
     `Node ${process.version}, sharp ${sharp.versions.sharp} / libvips ${sharp.versions.vips}, ` +
     `load average ${loadavg()[0].toFixed(2)}`,
 );
 
+const unknown = [...only].filter((section) => !SECTIONS.includes(section));
+if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')}; sections: ${SECTIONS.join(', ')}`);
+
 // The list and sse sections make their rows in SQL: on their own they skip generating the image corpus.
 const NO_CORPUS = new Set(['list', 'sse']);
 const needsCorpus = [...only].some((section) => !NO_CORPUS.has(section));
-const corpus = needsCorpus ? await loadCorpus(join(import.meta.dirname, '.corpus'), log) : {};
+const corpus = needsCorpus ? await loadCorpus(join(import.meta.dirname, size.corpusDir), log, size.sets) : {};
 const server = await startImageServer(corpus);
 const env = await BenchEnvironment.create();
+if (size.deadlineMs) {
+  // A hung section (a service that never finishes a request, a stream that never ends) fails the run, not CI's clock.
+  setTimeout(() => {
+    console.error(`bench: not finished after ${size.deadlineMs / 1000} s; giving up`);
+    Promise.race([env.destroy({ keepLogs: args['keep-logs'] }), sleep(20_000)])
+      .catch((error) => console.error(error))
+      .finally(() => process.exit(1));
+  }, size.deadlineMs).unref();
+}
 const results = [];
+// A section that throws is reported and the next one still runs; the process then exits non-zero.
+const failures = [];
 try {
   for (let run = 1; run <= runs; run++) {
     log(`run ${run}/${runs}`);
     const metrics = {};
-    if (only.has('bare')) Object.assign(metrics, await bare());
-    if (only.has('split')) Object.assign(metrics, await pipeline('split', metrics));
-    if (only.has('all')) Object.assign(metrics, await pipeline('all', metrics));
-    if (only.has('status')) Object.assign(metrics, await statusUnderLoad());
-    if (only.has('formats')) Object.assign(metrics, await formats());
-    if (only.has('resize')) Object.assign(metrics, await resize());
-    if (only.has('memory')) Object.assign(metrics, await workerMemory());
-    if (only.has('ingest')) Object.assign(metrics, await ingest());
-    if (only.has('list')) Object.assign(metrics, await listRequests());
-    if (only.has('storage')) Object.assign(metrics, await storage());
-    if (only.has('archive')) Object.assign(metrics, await archive());
-    if (only.has('sse')) Object.assign(metrics, await eventStreams());
+    const sections = {
+      bare: () => bare(),
+      split: () => pipeline('split', metrics),
+      all: () => pipeline('all', metrics),
+      status: () => statusUnderLoad(),
+      formats: () => formats(),
+      resize: () => resize(),
+      memory: () => workerMemory(),
+      ingest: () => ingest(),
+      list: () => listRequests(),
+      storage: () => storage(),
+      archive: () => archive(),
+      sse: () => eventStreams(),
+    };
+    for (const name of SECTIONS) {
+      if (!only.has(name)) continue;
+      const started = performance.now();
+      try {
+        Object.assign(metrics, await sections[name]());
+        log(`${name} done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      } catch (error) {
+        failures.push({ name, run, error });
+        log(`${name} FAILED after ${((performance.now() - started) / 1000).toFixed(1)} s: ${error?.stack ?? error}`);
+      }
+    }
     results.push(metrics);
   }
 } finally {
@@ -107,6 +141,13 @@ try {
   await server.close();
 }
 printTable(summarize(results));
+if (failures.length > 0) {
+  console.error(`\nbench: ${failures.length} section(s) failed:`);
+  for (const { name, run, error } of failures) {
+    console.error(`  ${name} (run ${run}): ${String(error?.message ?? error).split('\n')[0]}`);
+  }
+  process.exit(1);
+}
 
 async function bare() {
   const images = corpus[THROUGHPUT_SET];
@@ -143,7 +184,7 @@ async function pipeline(mode, previous) {
 
   // The first jobs pay for JIT compilation and connection pools, as the bare loop's warm-up does.
   const warmUp = await upload(api.baseUrl, productCsv(WARM_UP_IMAGES / 2, 2, urls));
-  await waitForTerminal(api.baseUrl, warmUp.requestId);
+  await waitForTerminal(api.baseUrl, warmUp.requestId, WAIT);
 
   for (const proc of procs) await resetPeak(proc.pid);
   const before = await Promise.all(procs.map((proc) => processStats(proc.pid)));
@@ -152,13 +193,12 @@ async function pipeline(mode, previous) {
   const servicesBefore = await cpuSecondsByCommand(SERVICES);
   const csv = productCsv(images.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls);
   const created = await upload(api.baseUrl, csv);
-  const status = await waitForTerminal(api.baseUrl, created.requestId, { intervalMs: 250 });
+  const status = await waitForTerminal(api.baseUrl, created.requestId, { ...WAIT, intervalMs: 250 });
   const busy = await cpu.stop();
   const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
   const servicesAfter = await cpuSecondsByCommand(SERVICES);
   const after = await Promise.all(procs.map((proc) => processStats(proc.pid)));
-  if (status.status !== 'completed')
-    throw new Error(`pipeline ended ${status.status}: ${JSON.stringify(status.errors)}`);
+  mustComplete(status, `pipeline (${mode})`);
 
   const seconds = (Date.parse(status.completedAt) - created.startedAt) / 1000;
   const perSecond = images.length / seconds;
@@ -243,10 +283,10 @@ async function storage() {
       const [api] = [await env.start('api', options), await env.start('worker', options)];
       const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
       const warmUp = await upload(api.baseUrl, productCsv(WARM_UP_IMAGES / 2, 2, urls));
-      await waitForTerminal(api.baseUrl, warmUp.requestId);
+      await waitForTerminal(api.baseUrl, warmUp.requestId, WAIT);
       const created = await upload(api.baseUrl, productCsv(images.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
-      const status = await waitForTerminal(api.baseUrl, created.requestId, { intervalMs: 250 });
-      if (status.status !== 'completed') throw new Error(`storage (${driver}) ended ${status.status}`);
+      const status = await waitForTerminal(api.baseUrl, created.requestId, { ...WAIT, intervalMs: 250 });
+      mustComplete(status, `storage (${driver})`);
       const perSecond = images.length / ((Date.parse(status.completedAt) - created.startedAt) / 1000);
       out[`storage.${driver}`] = metric(
         `storage ${driver === 's3' ? 'S3 (s3rver on loopback)' : 'local disk'}, upload→terminal`,
@@ -290,7 +330,7 @@ async function statusUnderLoad() {
     String(STATUS_SECONDS),
   ]);
   const { latencies, failures, busyAtEnd } = JSON.parse(stdout);
-  await waitForTerminal(api.baseUrl, created.requestId);
+  mustComplete(await waitForTerminal(api.baseUrl, created.requestId, WAIT), 'status');
   await env.reset();
   latencies.sort((a, b) => a - b);
   const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
@@ -309,7 +349,7 @@ async function formats() {
   const out = {};
   let jpegMpxPerSecond;
   for (const name of ['jpeg-1200sq', 'png-1200sq', 'png-alpha-800', 'webp-1200sq', 'gif-anim-320']) {
-    const set = SETS[name];
+    const set = size.sets[name];
     log(`format ${name}: ${corpus[name].length} × ${describeSet(name)}`);
     await bareLoop(corpus[name].slice(0, 2), { lanes });
     const result = await bareLoop(corpus[name], { lanes });
@@ -339,16 +379,21 @@ async function formats() {
  * Issue 16 item 3: per format, the service's bytes and SSIM beside a plain sharp
  * script's (quality 50, default effort) on the same files, resized by half so that
  * no original is kept: the real-image fixture set (Debian) and corpus photos.
- * Times are medians of 3, one image at a time.
+ * Times are medians of 3 (size.compareRuns; 1 in a smoke run), one image at a time.
  */
 async function formatsAgainstPlainSharp() {
+  const perFormat = {};
   const files = [
-    ...(await realImageFiles()),
+    ...(await realImageFiles()).filter(
+      (file) => (perFormat[file.format] = (perFormat[file.format] ?? 0) + 1) <= size.realFilesPerFormat,
+    ),
     ...['jpeg-1200sq', 'png-1200sq', 'webp-1200sq', 'gif-anim-320'].flatMap((name) =>
-      corpus[name].slice(0, 6).map((image) => ({ name: image.name, format: SETS[name].format, data: image.data })),
+      corpus[name]
+        .slice(0, size.corpusFilesPerSet)
+        .map((image) => ({ name: image.name, format: size.sets[name].format, data: image.data })),
     ),
   ];
-  for (const image of corpus['jpeg-1200sq'].slice(0, 3)) {
+  for (const image of corpus['jpeg-1200sq'].slice(0, size.avifFiles)) {
     files.push({
       name: `${image.name}.avif`,
       format: 'avif',
@@ -356,7 +401,7 @@ async function formatsAgainstPlainSharp() {
     });
   }
   log(`formats vs plain sharp: ${files.length} files`);
-  const rows = await compareFormats(files, serviceTransformer(), { resize: 0.5, runs: 3 });
+  const rows = await compareFormats(files, serviceTransformer(), { resize: 0.5, runs: size.compareRuns });
   const out = {};
   for (const format of ['jpeg', 'png', 'webp', 'avif', 'gif']) {
     const of = rows.filter((row) => row.format === format);
@@ -428,7 +473,7 @@ async function formatsAgainstPlainSharp() {
 async function resize() {
   const name = 'jpeg-2000';
   const set = corpus[name];
-  const shots = await productShots(12);
+  const shots = await productShots(size.productShots);
   const out = {};
   // The default (JPEG shrink on load), then every pixel decoded, as before it.
   for (const [key, label, transformer] of [
@@ -492,7 +537,7 @@ async function workerMemory() {
     const rss = [];
     for (let batch = 0; batch < MEMORY_BATCHES; batch++) {
       const created = await upload(api.baseUrl, productCsv(urls.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
-      await waitForTerminal(api.baseUrl, created.requestId);
+      mustComplete(await waitForTerminal(api.baseUrl, created.requestId, WAIT), `memory (${label})`);
       rss.push((await processStats(worker.pid)).rssMb);
     }
     const key = `memory.${label.split(/[ ,]/)[0]}${allocatorEnv.MALLOC_ARENA_MAX ? '.arenas' : ''}`;
@@ -521,7 +566,7 @@ async function exists(path) {
  */
 async function ingest() {
   const out = {};
-  for (const rows of [10_000, 100_000]) {
+  for (const rows of size.ingestRows) {
     log(`ingest: ${rows} rows × ${URLS_PER_PRODUCT} URLs`);
     await env.reset();
     const api = await env.start('api', { nodeArgs: nodeArgs(), env: serviceEnv() });
@@ -532,9 +577,9 @@ async function ingest() {
     const started = performance.now();
     const created = await upload(api.baseUrl, csv);
     const stats = await processStats(api.pid);
-    const queuedMs = await waitForQueued(env, rows * URLS_PER_PRODUCT, started);
+    const queuedMs = await waitForQueued(env, rows * URLS_PER_PRODUCT, started, size.queueTimeoutMs);
     const queued = await processStats(api.pid);
-    const k = `${rows / 1000}k`;
+    const k = thousands(rows);
     out[`ingest.${k}.ack`] = metric(
       `ingest ${k} rows (${(csv.length / 2 ** 20).toFixed(1)} MB): ack`,
       created.ackMs,
@@ -545,7 +590,7 @@ async function ingest() {
     out[`ingest.${k}.peak`] = metric(`ingest ${k} rows: API peak RSS at the ack`, stats.peakMb, 'MB', 0);
     out[`ingest.${k}.queued`] = metric(`ingest ${k} rows: every job queued after`, queuedMs, 'ms', 0);
     out[`ingest.${k}.queuedPeak`] = metric(`ingest ${k} rows: API peak RSS until then`, queued.peakMb, 'MB', 0);
-    if (rows === 100_000) Object.assign(out, await exportOf(api, created.requestId, k));
+    if (rows === size.ingestRows.at(-1)) Object.assign(out, await exportOf(api, created.requestId, k));
   }
   await env.reset();
   return out;
@@ -582,10 +627,11 @@ async function listRequests() {
     return body;
   };
   let deep = '';
-  for (let page = 0; page < 20; page++) deep = (await get(`limit=50${deep && `&cursor=${deep}`}`)).nextCursor;
+  for (let page = 0; page < size.listDeepPages; page++)
+    deep = (await get(`limit=50${deep && `&cursor=${deep}`}`)).nextCursor;
   const cases = [
     ['first', 'first page (50)', 'limit=50'],
-    ['deep', 'page 21 by cursor (50)', `limit=50&cursor=${deep}`],
+    ['deep', `page ${size.listDeepPages + 1} by cursor (50)`, `limit=50&cursor=${deep}`],
     ['status', 'status=failed,pending (50)', 'limit=50&status=failed,pending'],
     [
       'window',
@@ -595,7 +641,7 @@ async function listRequests() {
   ];
   const out = {};
   for (const [key, label, query] of cases) {
-    for (let n = 0; n < 20; n++) await get(query);
+    for (let n = 0; n < size.listWarmUpCalls; n++) await get(query);
     const latencies = [];
     for (let n = 0; n < LIST_CALLS; n++) {
       const started = performance.now();
@@ -604,13 +650,13 @@ async function listRequests() {
     }
     latencies.sort((a, b) => a - b);
     out[`list.${key}.p50`] = metric(
-      `list ${LIST_REQUESTS / 1000}k: ${label} p50`,
+      `list ${thousands(LIST_REQUESTS)}: ${label} p50`,
       latencies[Math.floor(LIST_CALLS / 2)],
       'ms',
       1,
     );
     out[`list.${key}.p95`] = metric(
-      `list ${LIST_REQUESTS / 1000}k: ${label} p95`,
+      `list ${thousands(LIST_REQUESTS)}: ${label} p95`,
       latencies[Math.floor(LIST_CALLS * 0.95)],
       'ms',
       1,
@@ -662,7 +708,7 @@ async function archive() {
   const stats = await processStats(api.pid);
   await env.stop(api);
   await env.reset();
-  const k = `${count / 1000}k`;
+  const k = thousands(count);
   return {
     [`archive.${k}.ms`]: metric(
       `archive ${k} images (${(sample.data.length / 1024).toFixed(0)} KB each): ZIP streamed in`,
@@ -709,6 +755,7 @@ async function eventStreams() {
   const abort = new AbortController();
   const streams = ids.map(async (id) => {
     const response = await fetch(`${api.baseUrl}/api/v1/requests/${id}/events`, { signal: abort.signal });
+    if (!response.ok) throw new Error(`events answered ${response.status}: ${await response.text()}`);
     const decoder = new TextDecoder();
     let partial = '';
     try {
@@ -727,6 +774,8 @@ async function eventStreams() {
       if (!abort.signal.aborted) throw error;
     }
   });
+  // Handled from the start: a stream that fails early fails the section, not the process.
+  const streamsSettled = Promise.allSettled(streams);
   const cpuBefore = (await processStats(api.pid)).cpuSeconds;
   const samples = [];
   const started = performance.now();
@@ -736,7 +785,7 @@ async function eventStreams() {
     bumpedAt[tick] = performance.now();
     await env.query('UPDATE processing_request SET images_succeeded = $1 WHERE id = ANY($2)', [tick, ids]);
     ticks = tick;
-    if (performance.now() - sampledAt >= 5000) {
+    if (performance.now() - sampledAt >= size.sseSampleSeconds * 1000) {
       sampledAt = performance.now();
       samples.push((await processStats(api.pid)).rssMb);
     }
@@ -747,15 +796,17 @@ async function eventStreams() {
   const finishedAt = performance.now();
   await env.query(`UPDATE processing_request SET status = 'completed', completed_at = now() WHERE id = ANY($1)`, [ids]);
   const timeout = setTimeout(() => abort.abort(), 10_000);
-  await Promise.all(streams);
+  const failed = (await streamsSettled).find((result) => result.status === 'rejected');
   clearTimeout(timeout);
+  if (failed) throw failed.reason;
+  if (events === 0) throw new Error('sse: no event arrived on any stream');
   await env.stop(api);
   await env.reset();
   latencies.sort((a, b) => a - b);
   const label = `sse, ${SSE_STREAMS} streams on one API`;
   return {
     'sse.rss.idle': metric(`${label}: API RSS without streams`, idle.rssMb, 'MB', 0),
-    'sse.rss.first': metric(`${label}: API RSS after 5 s`, samples[0], 'MB', 0),
+    'sse.rss.first': metric(`${label}: API RSS after ${size.sseSampleSeconds} s`, samples[0], 'MB', 0),
     'sse.rss.last': metric(`${label}: API RSS after ${SSE_SECONDS} s`, samples.at(-1), 'MB', 0),
     'sse.cpu': metric(`${label}: API CPU`, ((stats.cpuSeconds - cpuBefore) / seconds) * 100, '% of a core', 0),
     'sse.updates': metric(`${label}: counter updates (all requests at once)`, ticks / seconds, '/s', 1),
@@ -793,7 +844,7 @@ async function exportOf(api, requestId, k) {
   const worker = await env.start('worker', { nodeArgs: nodeArgs(), env: serviceEnv() });
   const idle = await processStats(worker.pid);
   await resetPeak(worker.pid);
-  const ms = await finalize(env, requestId);
+  const ms = await finalize(env, requestId, size.queueTimeoutMs);
   const stats = await processStats(worker.pid);
   await env.stop(worker);
   return {
@@ -813,12 +864,24 @@ function othersShare(busy, ourCpuMs) {
   return Math.max(0, (busy.busySeconds - ourCpuMs / 1000) / (busy.seconds * availableParallelism())) * 100;
 }
 
+/** Throws unless the request ended with every image done: a bench of failing images measures nothing. */
+function mustComplete(status, what) {
+  if (status.status !== 'completed')
+    throw new Error(`${what} ended ${status.status}: ${JSON.stringify(status.errors)}`);
+}
+
+/** 100000 → "100k", 600 → "600". */
+function thousands(n) {
+  return n >= 1000 ? `${n / 1000}k` : String(n);
+}
+
 function metric(label, value, unit, digits) {
-  return { label, value, unit, digits };
+  // A figure with nothing to measure (e.g. no latency sample) prints as NaN.
+  return { label, value: value ?? NaN, unit, digits };
 }
 
 function describeSet(name) {
-  const set = SETS[name];
+  const set = size.sets[name];
   const frames = set.frames ? ` × ${set.frames} frames` : '';
   return `${set.format.toUpperCase()}${set.alpha ? '+alpha' : ''} ${set.width}×${set.height}${frames}`;
 }

@@ -1,7 +1,8 @@
 // The benchmark corpus: photo-like images generated with sharp from a seed, so
 // every file has distinct content and the set is the same on every machine.
 // Generated once and cached under bench/.corpus (gitignored); the manifest's
-// version changes whenever the recipe does, which regenerates the cache.
+// version changes whenever the recipe does, which regenerates the cache, as does
+// a change of the sets (the smoke run passes smaller ones, cached elsewhere).
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -26,17 +27,17 @@ export const SETS = {
 
 const EXTENSION = { jpeg: 'jpg', png: 'png', webp: 'webp', gif: 'gif' };
 
-/** Loads the cached corpus, generating what is missing. Returns name -> [{ name, path, data }]. */
-export async function loadCorpus(dir, log) {
+/** Loads the cached corpus of `sets`, generating what is missing. Returns name -> [{ name, path, data }]. */
+export async function loadCorpus(dir, log, sets = SETS) {
   await mkdir(dir, { recursive: true });
   const manifestPath = join(dir, 'manifest.json');
   const manifest = await readFile(manifestPath, 'utf8').then(JSON.parse, () => null);
-  if (manifest?.version !== VERSION || JSON.stringify(manifest.sets) !== JSON.stringify(SETS)) {
+  if (manifest?.version !== VERSION || JSON.stringify(manifest.sets) !== JSON.stringify(sets)) {
     for (const entry of await readdir(dir)) await rm(join(dir, entry), { recursive: true, force: true });
   }
   const corpus = {};
   let seed = 0;
-  for (const [name, set] of Object.entries(SETS)) {
+  for (const [name, set] of Object.entries(sets)) {
     const setDir = join(dir, name);
     await mkdir(setDir, { recursive: true });
     const present = new Set(await readdir(setDir));
@@ -61,7 +62,7 @@ export async function loadCorpus(dir, log) {
       files.map(async (file) => ({ name: file, path: join(setDir, file), data: await readFile(join(setDir, file)) })),
     );
   }
-  await writeFile(manifestPath, JSON.stringify({ version: VERSION, sets: SETS }));
+  await writeFile(manifestPath, JSON.stringify({ version: VERSION, sets }));
   return corpus;
 }
 
