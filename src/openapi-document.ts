@@ -185,8 +185,8 @@ function inlineSingleAllOf<T>(node: T): T {
   const object = Object.fromEntries(entries) as Record<string, unknown>;
   const allOf = object.allOf;
   if (Array.isArray(allOf) && allOf.length === 1 && typeof allOf[0] === 'object') {
-    const { allOf: _single, ...rest } = object;
-    return { ...(allOf[0] as object), ...rest } as T;
+    delete object.allOf;
+    return { ...(allOf[0] as object), ...object } as T;
   }
   return object as T;
 }

@@ -11,16 +11,37 @@ const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
  * refuses a field it does not know (forbidNonWhitelisted), and the SDK's types leave
  * nothing to test at run time.
  */
-function uploadFields(): Record<string, { enum?: string[]; minimum?: number; maximum?: number; default?: unknown }> {
-  const spec = JSON.parse(readFileSync(here('../openapi.json'), 'utf8'));
+function uploadFields(): Record<string, UploadField> {
+  const spec = JSON.parse(readFileSync(here('../openapi.json'), 'utf8')) as OpenApiDocument;
   const schema = spec.paths?.['/api/v1/requests']?.post?.requestBody?.content?.['multipart/form-data']?.schema;
-  const properties: Record<string, Record<string, unknown>> = schema?.properties ?? {};
+  const properties = schema?.properties ?? {};
   return Object.fromEntries(
     Object.entries(properties).map(([name, field]) => [
       name,
       { enum: field.enum, minimum: field.minimum, maximum: field.maximum, default: field.default },
     ]),
-  ) as ReturnType<typeof uploadFields>;
+  );
+}
+
+/** What the page learns of one upload field. */
+interface UploadField {
+  enum?: string[];
+  minimum?: number;
+  maximum?: number;
+  default?: unknown;
+}
+
+/** The parts of openapi.json read above; the document is generated from this commit's server. */
+interface OpenApiDocument {
+  paths?: { [path: string]: { post?: Operation } | undefined };
+}
+
+interface Operation {
+  requestBody?: { content?: { [mediaType: string]: { schema?: Schema } | undefined } };
+}
+
+interface Schema {
+  properties?: Record<string, UploadField>;
 }
 
 export default defineConfig({

@@ -356,7 +356,7 @@ async function list(
 function single(values: string[], what: string): string {
   if (values.length !== 1)
     throw new UsageError(values.length === 0 ? `expected ${what}` : `expected one argument, got ${values.length}`);
-  return values[0]!;
+  return values[0];
 }
 
 function report(error: unknown, io: CliIo): ExitCode {

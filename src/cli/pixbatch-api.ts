@@ -119,7 +119,7 @@ export class PixbatchApi {
       sseDefaultRetryDelay: 500,
     });
     for await (const data of stream) {
-      if (typeof data === 'object' && data !== null && 'counts' in data) yield data as unknown as ProgressEvent;
+      if (typeof data === 'object' && data !== null && 'counts' in data) yield data;
     }
   }
 
@@ -142,12 +142,7 @@ export class PixbatchApi {
   private unwrap<T>(result: { data?: T; error?: unknown; response?: Response }): T {
     if (result.error === undefined) return result.data as T;
     const { error, response } = result;
-    if (!response) {
-      // fetch rejects with a TypeError whose cause names the socket error (ECONNREFUSED, ENOTFOUND, …).
-      const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-      const reason = cause?.code ?? cause?.message ?? (error as Error).message ?? String(error);
-      throw new ApiCallError(`cannot reach ${this.baseUrl} (${reason})`, [], true);
-    }
+    if (!response) throw new ApiCallError(`cannot reach ${this.baseUrl} (${unreachableReason(error)})`, [], true);
     const transient = response.status >= 500 || response.status === 429;
     if (response.status === 401) {
       const said = isProblem(error) ? `${error.title} (${error.code})` : 'API key missing or not valid';
@@ -176,4 +171,10 @@ function describeIssue(issue: NonNullable<ProblemDocumentDto['errors']>[number])
     issue.column ?? issue.field ?? null,
   ].filter(Boolean);
   return `${where.length ? `${where.join(', ')}: ` : ''}${issue.code ? `${issue.code} ` : ''}${issue.message}`;
+}
+
+/** Why fetch rejected: it throws a TypeError whose cause names the socket error (ECONNREFUSED, ENOTFOUND, …). */
+function unreachableReason(error: unknown): string {
+  const { cause, message } = error as { cause?: { code?: string; message?: string }; message?: string };
+  return cause?.code ?? cause?.message ?? message ?? String(error);
 }

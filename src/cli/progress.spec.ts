@@ -103,6 +103,7 @@ describe('progressView', () => {
     view.update(at(1));
     view.update(at(2));
     view.finish();
+    // eslint-disable-next-line no-control-regex -- the line ends with the terminal's erase-line escape, ESC [K
     expect(output()).toMatch(/^\r.* 1\/4 images .*\x1b\[K\r.* 2\/4 images .*\x1b\[K\n$/);
   });
 

@@ -54,9 +54,10 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     const http = host.switchToHttp();
     const request = http.getRequest<FastifyRequest>();
     const reply = http.getResponse<FastifyReply>();
-    const path = request.url.split('?')[0]!;
+    const path = request.url.split('?')[0];
     let problem = this.toProblem(exception);
-    if (problem.status === HttpStatus.NOT_FOUND && exception instanceof NotFoundException) {
+    // Nest's 404 for an unmatched route (a NotFoundException's status is always 404): maybe another method matches.
+    if (exception instanceof NotFoundException) {
       const allowed = allowedMethods(request.server, path);
       if (allowed.length > 0 && !allowed.includes(request.method)) {
         void reply.header('allow', allowed.join(', '));

@@ -23,7 +23,7 @@ export function recordRoutes(fastify: FastifyInstance): void {
 
 export function routesOf(fastify: FastifyInstance): readonly RouteEntry[] {
   // Plugins and not-found handlers see an encapsulated child, which inherits from the root by prototype.
-  for (let instance: object | null = fastify; instance; instance = Object.getPrototypeOf(instance)) {
+  for (let instance: object | null = fastify; instance; instance = Reflect.getPrototypeOf(instance)) {
     const routes = catalogs.get(instance as FastifyInstance);
     if (routes) return routes;
   }

@@ -42,7 +42,8 @@ export type AppRole = (typeof APP_ROLES)[number];
 const toInt = ({ value }: { value: unknown }) => (value === undefined || value === '' ? undefined : Number(value));
 const toBool = ({ value }: { value: unknown }) => {
   if (value === undefined || value === '') return undefined;
-  const text = String(value).toLowerCase();
+  // loadConfig hands over the environment's strings; anything else is left for @IsBoolean to refuse.
+  const text = typeof value === 'string' ? value.toLowerCase() : '';
   if (['true', '1', 'yes', 'on'].includes(text)) return true;
   if (['false', '0', 'no', 'off'].includes(text)) return false;
   return value;
@@ -176,7 +177,7 @@ export class EnvironmentVariables {
 
   @ValidateIf((env: EnvironmentVariables) => usesS3(env) && env.S3_PREFIX !== undefined)
   @IsString()
-  @Matches(/^[A-Za-z0-9][A-Za-z0-9._\/-]*$/, {
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._/-]*$/, {
     message: 'must be a key prefix such as "pixbatch/" (letters, digits, . _ - /)',
   })
   S3_PREFIX?: string;

@@ -71,7 +71,7 @@ export class ArchiveService {
         }
       }
       if (page.length < PAGE) break;
-      after = page[page.length - 1]!.rowNumber;
+      after = page[page.length - 1].rowNumber;
     }
     zip.addReadStreamLazy(request.resultFilename, (done) =>
       done(null, this.exporter.resultCsv(request.id, request.columns, request.csvDelimiter)),

@@ -19,7 +19,7 @@ export class ExportService {
   ) {}
 
   resultCsv(requestId: string, columns: string[], delimiter: string): Readable {
-    return createResultCsvStream(columns, this.rows(requestId), { delimiter }) as Readable;
+    return createResultCsvStream(columns, this.rows(requestId), { delimiter });
   }
 
   private async *rows(requestId: string): AsyncGenerator<ResultRow> {
@@ -34,7 +34,7 @@ export class ExportService {
         };
       }
       if (page.length < PAGE) return;
-      after = page[page.length - 1]!.rowNumber;
+      after = page[page.length - 1].rowNumber;
     }
   }
 }

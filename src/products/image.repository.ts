@@ -233,7 +233,7 @@ export class ImageRepository implements RequestImageErrors, RequestImageTransiti
               COALESCE((SELECT array_agg(id::text) FROM cancelled WHERE source_image_id IS NULL), '{}') AS job_ids`,
       [requestId],
     );
-    return { cancelled: row!.cancelled, productsFinished: row!.products_finished, jobImageIds: row!.job_ids };
+    return { cancelled: row.cancelled, productsFinished: row.products_finished, jobImageIds: row.job_ids };
   }
 
   async reopenForRetry(tx: EntityManager, requestId: string, onlyTransient: boolean): Promise<ReopenedImages> {
@@ -268,10 +268,10 @@ export class ImageRepository implements RequestImageErrors, RequestImageTransiti
       [requestId, onlyTransient],
     );
     return {
-      failed: row!.failed,
-      cancelled: row!.cancelled,
-      productsReopened: row!.products_reopened,
-      jobImageIds: row!.job_ids,
+      failed: row.failed,
+      cancelled: row.cancelled,
+      productsReopened: row.products_reopened,
+      jobImageIds: row.job_ids,
     };
   }
 

@@ -45,10 +45,15 @@ export class ProcessorCheck implements OnModuleInit {
   private processedQueues(): string[] {
     return this.discovery.getProviders().flatMap((wrapper) => {
       // Factory and value providers have no class of their own as metatype; their instance does.
-      const type: unknown = !wrapper.metatype || wrapper.inject ? wrapper.instance?.constructor : wrapper.metatype;
+      const type: unknown = !wrapper.metatype || wrapper.inject ? classOf(wrapper.instance) : wrapper.metatype;
       if (typeof type !== 'function') return [];
       const options = Reflect.getMetadata(PROCESSOR_METADATA, type) as { name?: string } | undefined;
       return options?.name ? [options.name] : [];
     });
   }
+}
+
+/** The class an object provider's instance was made from (a processor's is decorated). */
+function classOf(instance: unknown): unknown {
+  return typeof instance === 'object' && instance !== null ? instance.constructor : undefined;
 }

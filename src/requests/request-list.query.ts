@@ -3,6 +3,7 @@ import { AppError, ErrorCode } from '../common/app-error.js';
 import { isRequestId } from '../common/parse-request-id.pipe.js';
 import type { ListRequestsQuery } from './dto/list-requests.query.js';
 import type { RequestListDto } from './dto/request-list.dto.js';
+import type { RequestStatusDto } from './dto/request-status.dto.js';
 import { RequestRepository } from './request.repository.js';
 import { toRequestStatusDto } from './requests.service.js';
 
@@ -30,21 +31,24 @@ export class RequestListQuery {
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
-      items: page.map((row) => {
-        const {
-          errors: _errors,
-          webhook: _webhook,
-          options: _options,
-          ...summary
-        } = toRequestStatusDto(row.request, [], null);
-        return summary;
-      }),
+      items: page.map((row) => toSummary(toRequestStatusDto(row.request, [], null))),
       nextCursor:
         rows.length > query.limit && last
           ? encodeCursor({ createdAt: last.cursorCreatedAt, id: last.request.id })
           : null,
     };
   }
+}
+
+type RequestSummary = Omit<RequestStatusDto, 'errors' | 'webhook' | 'options'>;
+
+/** A status as the list shows it: without the per-request lookups (errors, webhook) and the options. */
+function toSummary(status: RequestStatusDto): RequestSummary {
+  const summary: RequestSummary & Partial<RequestStatusDto> = { ...status };
+  delete summary.errors;
+  delete summary.webhook;
+  delete summary.options;
+  return summary;
 }
 
 function encodeCursor(position: ListPosition): string {

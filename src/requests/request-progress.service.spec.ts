@@ -30,9 +30,9 @@ describe('RequestEventHub', () => {
     jest.useFakeTimers({ doNotFake: ['setImmediate'] });
     reads = [];
     const repository = {
-      progressOf: async (ids: readonly string[]) => {
+      progressOf: (ids: readonly string[]) => {
         reads.push([...ids]);
-        return ids.map((id) => row(id, reads.length));
+        return Promise.resolve(ids.map((id) => row(id, reads.length)));
       },
     } as unknown as RequestRepository;
     hub = new RequestEventHub(repository);

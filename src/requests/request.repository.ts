@@ -288,7 +288,7 @@ export class RequestRepository {
        RETURNING ${TERMINAL_RETURNING}`,
       [status, requestId],
     );
-    return toTerminalRequest(requestId, row!);
+    return toTerminalRequest(requestId, row);
   }
 
   /**

@@ -9,7 +9,7 @@ import type { ByteRange } from './storage.driver.js';
 export function parseRange(header: string | undefined, size: number): ByteRange | 'unsatisfiable' | null {
   const match = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
   if (!match || (match[1] === '' && match[2] === '')) return null;
-  const [first, last] = [match[1]!, match[2]!];
+  const [first, last] = [match[1], match[2]];
   if (first === '') {
     // A suffix: the last N bytes.
     const length = Number(last);

@@ -28,7 +28,8 @@ export class LocalStorageDriver extends StorageDriver {
     });
   }
 
-  async putFile(key: string, path: string, _options: PutOptions): Promise<void> {
+  // A file keeps no metadata: head derives the content type from the key, so the put options are not used.
+  async putFile(key: string, path: string): Promise<void> {
     const target = this.pathOf(key);
     await mkdir(dirname(target), { recursive: true });
     // Readers never see a half-written file, and a retried job replaces the key.
@@ -72,7 +73,7 @@ export class LocalStorageDriver extends StorageDriver {
   async deleteByPrefix(prefix: string): Promise<number> {
     if (!prefix.endsWith('/')) throw new Error(`A prefix ends in '/': ${prefix}`);
     const folder = this.pathOf(prefix.slice(0, -1));
-    let count = 0;
+    let count: number;
     try {
       count = (await readdir(folder, { recursive: true, withFileTypes: true })).filter((entry) =>
         entry.isFile(),

@@ -153,7 +153,7 @@ export class S3StorageDriver extends StorageDriver {
             new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: keys, Quiet: true } }),
           );
           if (result.Errors?.length) {
-            const first = result.Errors[0]!;
+            const first = result.Errors[0];
             throw new Error(
               `${result.Errors.length} objects not deleted, e.g. ${first.Key}: ${first.Code} ${first.Message}`,
             );

@@ -58,7 +58,7 @@ describe('ImageNames', () => {
   it('bounds the length and makes keys that are safe and public', () => {
     const names = new ImageNames();
     const [name] = names.forProduct('9'.repeat(200), 'Ω'.repeat(50) + ' very long product name '.repeat(20), 1);
-    expect(name!.length).toBeLessThanOrEqual(32 + 1 + 60 + 2);
+    expect(name.length).toBeLessThanOrEqual(32 + 1 + 60 + 2);
     const key = imageKey('0b9f3c1e-8a55-4c1f-9d55-0a6f1d0c2b11', 'unused', 'jpg', name);
     expect(key).toMatch(/^images\/0b9f3c1e-8a55-4c1f-9d55-0a6f1d0c2b11\/9+-very-long-product-name[a-z-]*-1\.jpg$/);
     expect(isSafeKey(key)).toBe(true);

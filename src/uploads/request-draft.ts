@@ -205,7 +205,7 @@ function uuidV7Sequence(): () => string {
     '7' +
     random.slice(0, 3) +
     // The variant bits 10 and two random bits.
-    (8 + (parseInt(random[3]!, 16) & 3)).toString(16) +
+    (8 + (parseInt(random[3], 16) & 3)).toString(16) +
     random.slice(4, 7) +
     randomBytes(1).toString('hex');
   const prefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 22)}`;

@@ -227,8 +227,8 @@ export class UploadIntake {
       return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.NotCsv, 'The file is not a CSV', error.message);
     }
     if (error instanceof CsvValidationError) {
-      if (error.issues.length === 1 && error.issues[0]!.code === CsvErrorCode.EmptyFile) {
-        return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.FileEmpty, 'The file is empty', error.issues[0]!.message);
+      if (error.issues.length === 1 && error.issues[0].code === CsvErrorCode.EmptyFile) {
+        return new AppError(HttpStatus.BAD_REQUEST, ErrorCode.FileEmpty, 'The file is empty', error.issues[0].message);
       }
       const rows = new Set(error.issues.map((issue) => issue.row));
       return new AppError(

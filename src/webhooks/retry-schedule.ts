@@ -56,7 +56,7 @@ export class RetrySchedule {
       return { status: WebhookDeliveryStatus.Exhausted };
     }
     // A schedule shortened since the delivery was created still has a last step to fall back on.
-    const step = this.delaysMs[Math.min(attemptNumber, this.delaysMs.length) - 1]!;
+    const step = this.delaysMs[Math.min(attemptNumber, this.delaysMs.length) - 1];
     const scheduled = Math.round(step * (1 + JITTER * this.random()));
     const requested = parseRetryAfter(outcome.retryAfter, now);
     const delayMs = requested === null ? scheduled : Math.max(scheduled, Math.min(requested, this.maxDelayMs));

@@ -7,6 +7,7 @@ import { WebhookDeliveryDto, WebhookDeliveryListDto } from './dto/webhook-delive
 import { WebhookEventDto } from './dto/webhook-event.dto.js';
 import { WebhookDeliveriesService } from './webhook-deliveries.service.js';
 
+// eslint-disable-next-line no-useless-assignment -- false positive: read by @Param below; the rule misses parameter decorators (eslint/eslint#20947)
 const parseDeliveryId = new ParseUUIDPipe({
   exceptionFactory: () =>
     new AppError(HttpStatus.BAD_REQUEST, ErrorCode.InvalidId, 'Invalid delivery id', 'A delivery id is a UUID.'),

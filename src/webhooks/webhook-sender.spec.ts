@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startLoopbackServer, stopLoopbackServer } from '../../test/support/loopback-server.js';
@@ -16,7 +17,7 @@ describe('WebhookSender', () => {
   const url = (path: string, host = '127.0.0.1'): string => `http://${host}:${port}${path}`;
 
   beforeAll(async () => {
-    ({ server } = await startLoopbackServer(async (req, res) => {
+    ({ server } = await startLoopbackServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
@@ -41,6 +42,7 @@ describe('WebhookSender', () => {
             res.writeHead(404).end();
         }
       });
+      return Promise.resolve();
     }));
     port = (server.address() as AddressInfo).port;
   });
@@ -51,9 +53,9 @@ describe('WebhookSender', () => {
 
   afterAll(() => stopLoopbackServer(server));
 
-  const resolver = async (hostname: string): Promise<ResolvedAddress[]> => {
-    if (hostname === 'receiver.test') return [{ address: '127.0.0.1', family: 4 }];
-    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+  const resolver = (hostname: string): Promise<ResolvedAddress[]> => {
+    if (hostname === 'receiver.test') return Promise.resolve([{ address: '127.0.0.1', family: 4 }]);
+    return Promise.reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }));
   };
 
   const sender = (overrides: Partial<WebhookSenderOptions> = {}): WebhookSender =>

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { expect } from '@jest/globals';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AppProcess } from '../support/app-process.js';
 import { freePort } from '../support/free-port.js';
@@ -28,7 +29,7 @@ interface AxeViolation {
 async function seriousViolations(page: Page): Promise<string[]> {
   await page.evaluate(AXE_SOURCE);
   // Browser-side code as strings: the test project is typed for Node, without the DOM library.
-  const violations = (await page.evaluate('axe.run().then((result) => result.violations)')) as AxeViolation[];
+  const violations = await page.evaluate<AxeViolation[]>('axe.run().then((result) => result.violations)');
   return violations
     .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
     .map(
@@ -156,7 +157,7 @@ describe('The web page, in Chromium, against the real service', () => {
         page.getByRole('button', { name: 'Download result CSV' }).click(),
       ]);
       expect(download.suggestedFilename()).toBe('catalogue.pixbatch.csv');
-      const downloaded = readFileSync((await download.path())!);
+      const downloaded = readFileSync(await download.path());
       const exported = await fetch(`${base}/api/v1/requests/${requestId}/export`, {
         headers: { 'x-api-key': API_KEY },
       });
@@ -398,9 +399,7 @@ describe('The web page, in Chromium, against the real service', () => {
       const focused: string[] = [];
       for (let i = 0; i < 6; i++) {
         await page.keyboard.press('Tab');
-        focused.push(
-          (await page.evaluate(`document.activeElement.id || document.activeElement.textContent`)) as string,
-        );
+        focused.push(await page.evaluate<string>(`document.activeElement.id || document.activeElement.textContent`));
       }
       expect(focused).toContain('csv-file');
       await screenshot(page, 'upload-375px');
@@ -419,7 +418,7 @@ describe('The web page, in Chromium, against the real service', () => {
     const html = await index.text();
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
 
-    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!;
+    const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1];
     const script = await fetch(`${base}${asset}`);
     expect(script.status).toBe(200);
     expect(script.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');

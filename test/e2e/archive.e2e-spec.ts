@@ -8,6 +8,8 @@ import { parse } from 'csv-parse/sync';
 import { productCsv } from '../factories/csv.factory.js';
 import { ImageServer } from '../support/image-server.js';
 import { S3Server } from '../support/s3-server.js';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 
 const run = promisify(execFile);
@@ -79,7 +81,7 @@ describe.each(['local', 's3'])('file names and the archive (STORAGE_DRIVER=%s)',
       ...multipart({}, { content: csv, filename: 'spring catalogue.csv' }),
     });
     expect(response.statusCode).toBe(202);
-    requestId = response.json().requestId;
+    requestId = response.json<CreatedRequestDto>().requestId;
     expect(await waitForTerminal(harness.app, requestId, 30_000)).toMatchObject({ status: 'completed_with_errors' });
   }, 60_000);
 
@@ -101,7 +103,7 @@ describe.each(['local', 's3'])('file names and the archive (STORAGE_DRIVER=%s)',
     const exported = await get(`/api/v1/requests/${requestId}/export`);
     const rows: string[][] = parse(exported.rawPayload, { bom: true });
     const names = rows.slice(1).map((row) =>
-      row[3]!.split(',').map((url) => {
+      row[3].split(',').map((url) => {
         if (url === '') return '';
         const path = new URL(url).pathname;
         expect(path).toMatch(new RegExp(`/images/${requestId}/[^/]+$`));
@@ -110,7 +112,7 @@ describe.each(['local', 's3'])('file names and the archive (STORAGE_DRIVER=%s)',
     );
     expect(names).toEqual(EXPECTED_NAMES);
 
-    const products = (await get(`/api/v1/requests/${requestId}/products`)).json();
+    const products = (await get(`/api/v1/requests/${requestId}/products`)).json<ProductPageDto>();
     const listed = products.items.map((item: { images: { outputUrl: string | null }[] }) =>
       item.images.map((image) => image.outputUrl?.split('/').at(-1) ?? ''),
     );
@@ -137,18 +139,18 @@ describe.each(['local', 's3'])('file names and the archive (STORAGE_DRIVER=%s)',
     expect(entries.map((entry) => entry.compressType)).toEqual([0, 0, 0, 0, 0, 8]);
 
     const exported = await get(`/api/v1/requests/${requestId}/export`);
-    expect(files['spring catalogue-result.csv']!.equals(exported.rawPayload)).toBe(true);
+    expect(files['spring catalogue-result.csv'].equals(exported.rawPayload)).toBe(true);
     const rows: string[][] = parse(exported.rawPayload, { bom: true });
-    const [first, second] = rows[1]![3]!.split(',');
+    const [first, second] = rows[1][3].split(',');
     for (const [entry, url] of [
-      ['12-red-shoes/12-red-shoes-1.jpg', first!],
-      ['12-red-shoes/12-red-shoes-2.png', second!],
-      ['a-1-lamp-2/a-1-lamp-2-1.gif', rows[4]![3]!],
+      ['12-red-shoes/12-red-shoes-1.jpg', first],
+      ['12-red-shoes/12-red-shoes-2.png', second],
+      ['a-1-lamp-2/a-1-lamp-2-1.gif', rows[4][3]],
     ] as const) {
       // Served by /files from either driver.
       const served = await get(new URL(url).pathname);
       expect(served.statusCode).toBe(200);
-      expect(files[entry]!.equals(served.rawPayload)).toBe(true);
+      expect(files[entry].equals(served.rawPayload)).toBe(true);
     }
   });
 
@@ -156,7 +158,7 @@ describe.each(['local', 's3'])('file names and the archive (STORAGE_DRIVER=%s)',
     const csv = productCsv([{ serial: 1, name: 'Slow', urls: [images.url('/slow.jpg')] }]);
     const pending = (
       await harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart({}, { content: csv }) })
-    ).json();
+    ).json<CreatedRequestDto>();
     const early = await get(`/api/v1/requests/${pending.requestId}/archive`);
     expect(early.statusCode).toBe(409);
     expect(early.json()).toMatchObject({ code: 'REQUEST_NOT_FINISHED' });

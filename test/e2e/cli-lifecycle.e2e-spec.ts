@@ -91,7 +91,8 @@ describe('pixbatch CLI over a request’s life: live progress, cancel, retry', (
     proxy = new CountingProxy(await testApp.app.getUrl());
     await proxy.start();
     dir = await mkdtemp(join(tmpdir(), 'pixbatch-cli-life-'));
-    const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
+    const inherited = { ...process.env };
+    delete inherited.NODE_OPTIONS;
     env = { ...(inherited as Record<string, string>), PIXBATCH_URL: proxy.url };
     for (let i = 1; i <= 6; i++) {
       images.route(`/cli-life/${i}.jpg`, { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: 300 });

@@ -38,7 +38,8 @@ describe('pixbatch list', () => {
       ]);
       ids.push(requestId);
     }
-    const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
+    const inherited = { ...process.env };
+    delete inherited.NODE_OPTIONS;
     env = { ...(inherited as Record<string, string>), PIXBATCH_URL: await testApp.app.getUrl(), PIXBATCH_API_KEY: KEY };
   });
 
@@ -53,10 +54,10 @@ describe('pixbatch list', () => {
     const lines = first.stdout.trim().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^${ids[2]}\\s+processing\\s+0%\\s+2026-02-03T00:00:00.000Z\\s+seed.csv$`));
     expect(lines[1]).toContain(ids[1]);
-    const cursor = /--cursor (\S+)/.exec(lines[2]!)?.[1];
+    const cursor = /--cursor (\S+)/.exec(lines[2])?.[1];
     expect(cursor).toBeDefined();
     const second = await cli(['list', '--limit', '2', '--cursor', cursor!]);
-    expect(second.stdout.trim().split('\n')).toEqual([expect.stringContaining(ids[0]!)]);
+    expect(second.stdout.trim().split('\n')).toEqual([expect.stringContaining(ids[0])]);
   });
 
   it('filters by status, and exits 1 on a bad option with the API’s problem', async () => {

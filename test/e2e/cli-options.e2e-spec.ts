@@ -3,6 +3,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
+import type { RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { ImageServer } from '../support/image-server.js';
 import { startTestApp, TestApp } from '../support/test-app.js';
 
@@ -40,7 +42,8 @@ describe('pixbatch CLI: processing options', () => {
     csvFile = join(dir, 'shoes.csv');
     await writeFile(csvFile, `S. No.,Product Name,Input Image Urls\n12,Red Shoes,"${images.url('/photo2.jpg')}"\n`);
     // Without NODE_OPTIONS: jest's --experimental-vm-modules would only add a warning to the child's stderr.
-    const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
+    const inherited = { ...process.env };
+    delete inherited.NODE_OPTIONS;
     env = { ...(inherited as Record<string, string>), PIXBATCH_URL: await testApp.app.getUrl() };
   });
 
@@ -66,10 +69,10 @@ describe('pixbatch CLI: processing options', () => {
     ]);
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const id = run.stdout.match(UUID)![0];
-    const status = (await testApp.app.inject({ url: `/api/v1/requests/${id}` })).json();
+    const status = (await testApp.app.inject({ url: `/api/v1/requests/${id}` })).json<RequestStatusDto>();
     expect(status.options).toEqual({ resize: null, maxWidth: 300, maxHeight: 200, quality: 70, format: 'webp' });
-    const products = (await testApp.app.inject({ url: `/api/v1/requests/${id}/products` })).json();
-    const output = await testApp.app.inject({ url: new URL(products.items[0].images[0].outputUrl).pathname });
+    const products = (await testApp.app.inject({ url: `/api/v1/requests/${id}/products` })).json<ProductPageDto>();
+    const output = await testApp.app.inject({ url: new URL(products.items[0].images[0].outputUrl!).pathname });
     // photo2.jpg is 800x600: the height bound wins.
     expect(await sharp(output.rawPayload).metadata()).toMatchObject({ format: 'webp', width: 267, height: 200 });
   });

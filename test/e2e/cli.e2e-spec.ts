@@ -6,6 +6,8 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from '@jest/globals';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
 import { ImageServer } from '../support/image-server.js';
 import { startTestApp, TestApp } from '../support/test-app.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
@@ -65,7 +67,8 @@ describe('pixbatch CLI', () => {
     await testApp.app.listen(0, '127.0.0.1');
     dir = await mkdtemp(join(tmpdir(), 'pixbatch-cli-'));
     // Without NODE_OPTIONS: jest's --experimental-vm-modules would only add a warning to the child's stderr.
-    const { NODE_OPTIONS: _jestOnly, ...inherited } = process.env;
+    const inherited = { ...process.env };
+    delete inherited.NODE_OPTIONS;
     env = {
       ...(inherited as Record<string, string>),
       PIXBATCH_URL: await testApp.app.getUrl(),
@@ -90,6 +93,7 @@ describe('pixbatch CLI', () => {
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toMatch(/^completed_with_errors: 3\/3 images \(100%, 1 failed\), [\d.]+ img\/s, done$/);
     // Non-TTY output never redraws: no carriage returns or escape sequences in logs.
+    // eslint-disable-next-line no-control-regex -- ESC (an escape sequence's start) is what must not appear
     expect(run.stdout).not.toMatch(/[\r\x1b]/);
     expect(run.stdout).toContain('Status: completed_with_errors');
     expect(run.stdout).toMatch(/Images: 2 succeeded, 1 failed, 0 pending, of 3/);
@@ -98,10 +102,10 @@ describe('pixbatch CLI', () => {
 
     const result = await readFile(join(dir, 'mixed-result.csv'), 'utf8');
     expect(result.startsWith('\ufeffS. No.,Product Name,Input Image Urls,Output Image Urls,Errors\r\n')).toBe(true);
-    const requestId = lines[0]!.match(UUID)![0];
+    const requestId = lines[0].match(UUID)![0];
     const products = (
       await testApp.app.inject({ url: `/api/v1/requests/${requestId}/products`, headers: { 'x-api-key': API_KEY } })
-    ).json();
+    ).json<ProductPageDto>();
     expect(products.items[0].images[0]).toMatchObject({ status: 'succeeded', width: 320, height: 240 });
   });
 
@@ -142,11 +146,11 @@ describe('pixbatch CLI', () => {
     expect(run.code).toBe(0);
     expect(run.stdout).toContain(`attempt(s) to ${receiver.url('/hook')}`);
     const [event] = await receiver.waitFor('/hook', 1);
-    expect(JSON.parse(event!.body)).toMatchObject({
+    expect(JSON.parse(event.body)).toMatchObject({
       type: 'request.completed',
       data: { requestId: run.stdout.match(UUID)![0] },
     });
-    expect(event!.headers['webhook-signature']).toMatch(/^v1,/);
+    expect(event.headers['webhook-signature']).toMatch(/^v1,/);
   });
 
   it('prints the problem document and exits 1 when the API refuses', async () => {

@@ -2,7 +2,11 @@ import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
+import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
 import { QueueName } from '../../src/queue/queue.constants.js';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
+import type { ReadinessReport } from '../support/health.js';
+import * as openapi from '../support/openapi.js';
 import { TEST_REDIS_URL } from '../support/test-env.js';
 import { multipart, startTestApp, TestApp } from '../support/test-app.js';
 
@@ -38,7 +42,7 @@ describe('Contract (issue 11)', () => {
 
   describe('item 1: malformed multipart bodies', () => {
     const good = multipart({}, { content: CSV });
-    const boundary = good.headers['content-type'].split('boundary=')[1]!;
+    const boundary = good.headers['content-type'].split('boundary=')[1];
     const bodies: [string, Record<string, string>, Buffer][] = [
       ['no boundary', { 'content-type': 'multipart/form-data' }, good.payload],
       ['a wrong boundary', { 'content-type': 'multipart/form-data; boundary=somethingelse' }, good.payload],
@@ -50,7 +54,7 @@ describe('Contract (issue 11)', () => {
         it(`answers 400 MULTIPART_INVALID for ${name} on POST ${route}`, async () => {
           const response = await harness.app.inject({ method: 'POST', url: route, headers, payload });
           expect(response.headers['content-type']).toMatch(/^application\/problem\+json/);
-          expect([response.statusCode, response.json().code]).toEqual([400, 'MULTIPART_INVALID']);
+          expect([response.statusCode, response.json<ProblemDocumentDto>().code]).toEqual([400, 'MULTIPART_INVALID']);
         });
       }
     }
@@ -67,13 +71,13 @@ describe('Contract (issue 11)', () => {
           url: '/api/v1/requests',
           ...multipart({}, { content: csv }),
         });
-        expect([response.statusCode, response.json().code]).toEqual([413, 'CSV_TOO_LARGE']);
+        expect([response.statusCode, response.json<ProblemDocumentDto>().code]).toEqual([413, 'CSV_TOO_LARGE']);
       }
     });
 
     it('answers 400 TOO_MANY_FILES for two file parts', async () => {
       const first = multipart({}, { content: CSV });
-      const boundary = first.headers['content-type'].split('boundary=')[1]!;
+      const boundary = first.headers['content-type'].split('boundary=')[1];
       const second = Buffer.from(
         `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="b.csv"\r\nContent-Type: text/csv\r\n\r\n${CSV}\r\n`,
       );
@@ -85,7 +89,7 @@ describe('Contract (issue 11)', () => {
         headers: first.headers,
         payload,
       });
-      expect([response.statusCode, response.json().code]).toEqual([400, 'TOO_MANY_FILES']);
+      expect([response.statusCode, response.json<ProblemDocumentDto>().code]).toEqual([400, 'TOO_MANY_FILES']);
     });
   });
 
@@ -97,12 +101,12 @@ describe('Contract (issue 11)', () => {
         ...multipart({}, { content: CSV }),
       });
       expect(created.statusCode).toBe(202);
-      const { requestId } = created.json();
+      const { requestId } = created.json<CreatedRequestDto>();
       const response = await harness.app.inject({
         method: 'GET',
         url: `/api/v1/requests/${requestId}/products?page=200000000000000000`,
       });
-      expect([response.statusCode, response.json().code]).toEqual([400, 'VALIDATION_FAILED']);
+      expect([response.statusCode, response.json<ProblemDocumentDto>().code]).toEqual([400, 'VALIDATION_FAILED']);
       const last = await harness.app.inject({
         method: 'GET',
         url: `/api/v1/requests/${requestId}/products?page=10000000`,
@@ -111,10 +115,8 @@ describe('Contract (issue 11)', () => {
     });
 
     it('declares the bound in the spec', async () => {
-      const spec = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json();
-      const page = spec.paths['/api/v1/requests/{id}/products'].get.parameters.find(
-        (p: { name: string }) => p.name === 'page',
-      );
+      const spec = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json<openapi.OpenAPIObject>();
+      const page = openapi.parameter(openapi.operation(spec, 'get', '/api/v1/requests/{id}/products'), 'page');
       expect(page.schema).toMatchObject({ type: 'integer', minimum: 1, maximum: 10_000_000 });
     });
   });
@@ -131,7 +133,7 @@ describe('Contract (issue 11)', () => {
 
     it('answers 405 with Allow for a method a path does not support', async () => {
       const collection = await harness.app.inject({ method: 'DELETE', url: '/api/v1/requests' });
-      expect([collection.statusCode, collection.json().code]).toEqual([405, 'METHOD_NOT_ALLOWED']);
+      expect([collection.statusCode, collection.json<ProblemDocumentDto>().code]).toEqual([405, 'METHOD_NOT_ALLOWED']);
       expect(String(collection.headers.allow).split(', ')).toContain('POST');
       expect(String(collection.headers.allow).split(', ')).not.toContain('DELETE');
       const one = await harness.app.inject({
@@ -141,7 +143,7 @@ describe('Contract (issue 11)', () => {
       expect(one.statusCode).toBe(405);
       expect(String(one.headers.allow).split(', ')).toEqual(expect.arrayContaining(['GET', 'HEAD']));
       const unknown = await harness.app.inject({ method: 'GET', url: '/api/v1/nothing-here' });
-      expect([unknown.statusCode, unknown.json().code]).toEqual([404, 'NOT_FOUND']);
+      expect([unknown.statusCode, unknown.json<ProblemDocumentDto>().code]).toEqual([404, 'NOT_FOUND']);
     });
 
     describe('over a real socket', () => {
@@ -184,13 +186,14 @@ describe('Contract (issue 11)', () => {
   describe('item 9: readiness counts only this deployment’s workers', () => {
     it('ignores workers of the same queue in another Redis database', async () => {
       const ready = async () =>
-        (await harness.app.inject({ method: 'GET', url: '/health/ready' })).json().info.redis.imageWorkers;
+        (await harness.app.inject({ method: 'GET', url: '/health/ready' })).json<ReadinessReport>().info?.redis
+          ?.imageWorkers;
       const own = await ready();
       expect(own).toBeGreaterThanOrEqual(1);
       const otherDb = new URL(TEST_REDIS_URL);
       otherDb.pathname = otherDb.pathname === '/14' ? '/13' : '/14';
       const connection = new Redis(otherDb.toString(), { maxRetriesPerRequest: null });
-      const stranger = new Worker(QueueName.Images, async () => undefined, {
+      const stranger = new Worker(QueueName.Images, () => Promise.resolve(undefined), {
         connection,
         prefix: harness.config.queuePrefix,
         autorun: true,

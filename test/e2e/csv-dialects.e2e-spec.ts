@@ -1,11 +1,16 @@
 import { readFileSync } from 'node:fs';
+import { expect } from '@jest/globals';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { parse } from 'csv-parse/sync';
+import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/csv/${name}`, import.meta.url));
 /** A problem document apart from its `instance`, the path it answered. */
-function withoutInstance({ instance: _instance, ...problem }: Record<string, unknown>): Record<string, unknown> {
+function withoutInstance(document: Record<string, unknown>): Record<string, unknown> {
+  const problem = { ...document };
+  delete problem.instance;
   return problem;
 }
 
@@ -62,7 +67,7 @@ describe('CSV dialects, the check route and upload fields', () => {
 
   async function requestCount(): Promise<number> {
     const [row] = await orm.em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request');
-    return Number(row!.n);
+    return Number(row.n);
   }
 
   describe.each(DIALECTS)('the spreadsheet export %s', (name, delimiter, encoding, sepLine) => {
@@ -92,7 +97,7 @@ describe('CSV dialects, the check route and upload fields', () => {
     it('is accepted with the right rows and exported in its own delimiter, UTF-8 with a BOM', async () => {
       const response = await upload(fixture(name), {}, name);
       expect(response.statusCode).toBe(202);
-      const { requestId } = response.json();
+      const { requestId } = response.json<CreatedRequestDto>();
       const products = await orm.em.fork().execute(
         `SELECT p.serial_number, p.name,
                   (SELECT jsonb_agg(i.input_url ORDER BY i.position) FROM image i WHERE i.product_id = p.id) AS input_urls
@@ -112,7 +117,7 @@ describe('CSV dialects, the check route and upload fields', () => {
       expect(text.split('\r\n')[0]).toBe(
         ['S. No.', 'Product Name', 'Input Image Urls', 'Notes', 'Output Image Urls', 'Errors'].join(delimiter),
       );
-      const records = parse(text, { delimiter }) as string[][];
+      const records = parse(text, { delimiter });
       expect(records.slice(1).map((record) => record.slice(0, 5))).toEqual([
         ['1', 'Café au lait mug', 'http://127.0.0.1/a.jpg, http://127.0.0.1/b.jpg', 'crème', ','],
         ['2', '日本 teapot', 'http://127.0.0.1/c.jpg', '', ''],
@@ -126,7 +131,7 @@ describe('CSV dialects, the check route and upload fields', () => {
         ],
       ]);
       for (const record of records.slice(1)) {
-        expect(record[2]!.split(',')).toHaveLength(record[4]!.split(',').length);
+        expect(record[2].split(',')).toHaveLength(record[4].split(',').length);
         expect(record[5]).toContain('BLOCKED_ADDRESS');
       }
     });
@@ -158,8 +163,8 @@ describe('CSV dialects, the check route and upload fields', () => {
     expect(checked.statusCode).toBe(422);
     expect(withoutInstance(checked.json())).toEqual(withoutInstance(uploaded.json()));
     expect(checked.json()).toMatchObject({ code: 'CSV_INVALID', errorCount: 3 });
-    expect(checked.json().errors[0].message).toContain('separated by ";" (semicolon)');
-    expect(checked.json().errors[0].message).toContain('"Id", "Title", "Pictures"');
+    expect(checked.json<ProblemDocumentDto>().errors?.[0].message).toContain('separated by ";" (semicolon)');
+    expect(checked.json<ProblemDocumentDto>().errors?.[0].message).toContain('"Id", "Title", "Pictures"');
   });
 
   it('answers the check route with the same problem documents as the upload for bad bodies', async () => {
@@ -188,16 +193,19 @@ describe('CSV dialects, the check route and upload fields', () => {
     expect(checked.statusCode).toBe(200);
     const uploaded = await upload(VALID_CSV, fields);
     expect(uploaded.statusCode).toBe(202);
-    const status = await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${uploaded.json().requestId}` });
+    const status = await harness.app.inject({
+      method: 'GET',
+      url: `/api/v1/requests/${uploaded.json<CreatedRequestDto>().requestId}`,
+    });
     expect(status.json()).toMatchObject({ options: { resize: null } });
   });
 
   it.each(['50%', '0', '2', 'half', '1e9'])('gives one clear message for resize=%j', async (value) => {
     const response = await upload(VALID_CSV, { resize: value });
     expect(response.statusCode).toBe(400);
-    const body = response.json();
+    const body = response.json<ProblemDocumentDto>();
     expect(body).toMatchObject({ code: 'VALIDATION_FAILED' });
     expect(body.errors).toEqual([{ field: 'resize', message: expect.stringContaining('from 0.01 to 1') }]);
-    expect(body.detail.split(';')).toHaveLength(1);
+    expect(body.detail?.split(';')).toHaveLength(1);
   });
 });

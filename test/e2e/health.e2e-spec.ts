@@ -1,3 +1,5 @@
+import { expect } from '@jest/globals';
+import type { ReadinessReport } from '../support/health.js';
 import { TestApp, startTestApp } from '../support/test-app.js';
 
 describe('health probes on a freshly started process', () => {
@@ -22,7 +24,7 @@ describe('health probes on a freshly started process', () => {
         storage: { status: 'up' },
       },
     });
-    expect(response.json().info.redis.imageWorkers).toBeGreaterThanOrEqual(1);
+    expect(response.json<ReadinessReport>().info?.redis?.imageWorkers).toBeGreaterThanOrEqual(1);
   });
 
   it('is live', async () => {

@@ -1,4 +1,6 @@
 import { deflateSync } from 'node:zlib';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { photoJpeg } from '../support/images.js';
 import { ImageServer } from '../support/image-server.js';
@@ -83,7 +85,7 @@ describe('hostile images and hosts', () => {
       url: '/api/v1/requests',
       ...multipart({}, { content: csv }),
     });
-    const { requestId } = response.json();
+    const { requestId } = response.json<CreatedRequestDto>();
     const status = await waitForTerminal(harness.app, requestId, 30_000);
     expect(status).toMatchObject({
       status: 'completed_with_errors',
@@ -94,11 +96,9 @@ describe('hostile images and hosts', () => {
 
     const products = (
       await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products?pageSize=50` })
-    ).json();
+    ).json<ProductPageDto>();
     const codes = Object.fromEntries(
-      products.items
-        .slice(1)
-        .map((item: { name: string; images: { errorCode: string }[] }) => [item.name, item.images[0]!.errorCode]),
+      products.items.slice(1).map((item): [string, string | null] => [item.name, item.images[0].errorCode]),
     );
     expect(codes).toEqual(Object.fromEntries(cases));
   });
@@ -136,11 +136,12 @@ describe('the outbound guard, closed', () => {
       ...multipart({}, { content: csv }),
     });
     expect(response.statusCode).toBe(202);
-    const status = await waitForTerminal(harness.app, response.json().requestId, 30_000);
+    const { requestId } = response.json<CreatedRequestDto>();
+    const status = await waitForTerminal(harness.app, requestId, 30_000);
     expect(status).toMatchObject({ status: 'failed', counts: { images: { failed: spellings.length } } });
     const products = (
-      await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${response.json().requestId}/products` })
-    ).json();
+      await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })
+    ).json<ProductPageDto>();
     for (const item of products.items)
       expect(item.images[0]).toMatchObject({ errorCode: 'BLOCKED_ADDRESS', attempts: 1 });
     expect(images.hitCount('/photo.jpg')).toBe(0);

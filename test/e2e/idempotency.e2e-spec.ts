@@ -1,4 +1,5 @@
 import { MikroORM } from '@mikro-orm/postgresql';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { ImageServer } from '../support/image-server.js';
 import { TestApp, multipart, startTestApp } from '../support/test-app.js';
@@ -35,7 +36,7 @@ describe('Idempotency-Key on upload', () => {
       .execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request WHERE idempotency_key LIKE ?', [
         `%${fragment}`,
       ]);
-    return Number(rows[0]!.n);
+    return Number(rows[0].n);
   }
 
   it('returns the same request for the same key and file, without storing a second one', async () => {
@@ -44,7 +45,7 @@ describe('Idempotency-Key on upload', () => {
     const again = await upload(csv(), 'order-42');
     expect(again.statusCode).toBe(202);
     expect(again.headers['idempotent-replayed']).toBe('true');
-    expect(again.json().requestId).toBe(first.json().requestId);
+    expect(again.json<CreatedRequestDto>().requestId).toBe(first.json<CreatedRequestDto>().requestId);
     expect(await requestsWithKey('order-42')).toBe(1);
   });
 
@@ -56,7 +57,10 @@ describe('Idempotency-Key on upload', () => {
       'order-43',
     );
     expect(otherFile.statusCode).toBe(409);
-    expect(otherFile.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED', requestId: first.json().requestId });
+    expect(otherFile.json()).toMatchObject({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+      requestId: first.json<CreatedRequestDto>().requestId,
+    });
     const otherOptions = await upload(csv(), 'order-43', { resize: '0.5' });
     expect(otherOptions.statusCode).toBe(409);
   });
@@ -64,7 +68,7 @@ describe('Idempotency-Key on upload', () => {
   it('creates one request when two retries race', async () => {
     const [a, b] = await Promise.all([upload(csv(), 'order-44'), upload(csv(), 'order-44')]);
     expect([a.statusCode, b.statusCode]).toEqual([202, 202]);
-    expect(a.json().requestId).toBe(b.json().requestId);
+    expect(a.json<CreatedRequestDto>().requestId).toBe(b.json<CreatedRequestDto>().requestId);
     expect(await requestsWithKey('order-44')).toBe(1);
   });
 
@@ -76,6 +80,6 @@ describe('Idempotency-Key on upload', () => {
 
   it('treats uploads without a key as distinct', async () => {
     const [a, b] = [await upload(csv()), await upload(csv())];
-    expect(a.json().requestId).not.toBe(b.json().requestId);
+    expect(a.json<CreatedRequestDto>().requestId).not.toBe(b.json<CreatedRequestDto>().requestId);
   });
 });

@@ -1,6 +1,8 @@
 import { Readable } from 'node:stream';
 import { MikroORM } from '@mikro-orm/postgresql';
+import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
 import { JobQueue } from '../../src/queue/job-queue.service.js';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { OPEN_AFTER } from '../../src/uploads/request-draft.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { TestApp, multipart, startTestApp } from '../support/test-app.js';
@@ -28,7 +30,7 @@ describe('ingest of CSVs larger than one chunk', () => {
 
   async function count(sql: string, params: unknown[] = []): Promise<number> {
     const [row] = await orm.em.fork().execute<{ n: string }[]>(sql, params);
-    return Number(row!.n);
+    return Number(row.n);
   }
 
   const requests = () => count('SELECT count(*) AS n FROM processing_request');
@@ -50,7 +52,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     const total = OPEN_AFTER * 2 + 345;
     const response = await post(multipart({}, { content: productCsv(rows(total)) }));
     expect(response.statusCode).toBe(202);
-    const { requestId, productCount, imageCount } = response.json();
+    const { requestId, productCount, imageCount } = response.json<CreatedRequestDto>();
     expect({ productCount, imageCount }).toEqual({ productCount: total, imageCount: total * 2 });
     expect(await count('SELECT count(*) AS n FROM product WHERE request_id = ?', [requestId])).toBe(total);
     expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ?', [requestId])).toBe(total * 2);
@@ -77,14 +79,14 @@ describe('ingest of CSVs larger than one chunk', () => {
   it('queues one job per distinct URL and points every repeat at its first occurrence', async () => {
     const list = rows(OPEN_AFTER + 500);
     // The first row's URL again in a later chunk, and twice in the last row.
-    const repeated = list[0]!.urls[0]!;
-    list[OPEN_AFTER + 100]!.urls[1] = repeated;
-    list[OPEN_AFTER + 499]!.urls = [repeated, repeated];
+    const repeated = list[0].urls[0];
+    list[OPEN_AFTER + 100].urls[1] = repeated;
+    list[OPEN_AFTER + 499].urls = [repeated, repeated];
     const queue = harness.app.get(JobQueue);
     const queuedBefore = (await queue.imageQueueDepth()).waiting;
     const response = await post(multipart({}, { content: productCsv(list) }));
     expect(response.statusCode).toBe(202);
-    const { requestId } = response.json();
+    const { requestId } = response.json<CreatedRequestDto>();
     const sources = await orm.em.fork().execute<{ row_number: number; position: number; source: string | null }[]>(
       `SELECT p.row_number, i.position, s.id AS source FROM image i JOIN product p ON p.id = i.product_id
          LEFT JOIN image s ON s.id = i.source_image_id
@@ -98,7 +100,7 @@ describe('ingest of CSVs larger than one chunk', () => {
         `SELECT i.id FROM image i JOIN product p ON p.id = i.product_id WHERE p.request_id = ? AND p.row_number = 1 AND i.position = 0`,
         [requestId],
       );
-    const firstId = firstImage!.id;
+    const firstId = firstImage.id;
     expect(sources.slice(1)).toEqual([
       { row_number: OPEN_AFTER + 101, position: 1, source: firstId },
       { row_number: OPEN_AFTER + 500, position: 0, source: firstId },
@@ -114,12 +116,12 @@ describe('ingest of CSVs larger than one chunk', () => {
   it('rejects a large CSV whose bad rows come after stored chunks, with every issue, and stores nothing', async () => {
     const before = { requests: await requests(), products: await products() };
     const list = rows(OPEN_AFTER * 2);
-    list[OPEN_AFTER + 10]!.name = '';
-    list[OPEN_AFTER * 2 - 1]!.serial = 1;
+    list[OPEN_AFTER + 10].name = '';
+    list[OPEN_AFTER * 2 - 1].serial = 1;
     const response = await post(multipart({}, { content: productCsv(list) }));
     expect(response.statusCode).toBe(422);
     expect(response.json()).toMatchObject({ code: 'CSV_INVALID', errorCount: 2 });
-    expect(response.json().errors.map((issue: { row: number; code: string }) => [issue.row, issue.code])).toEqual([
+    expect(response.json<ProblemDocumentDto>().errors?.map((issue) => [issue.row, issue.code])).toEqual([
       [OPEN_AFTER + 11, 'MISSING_PRODUCT_NAME'],
       [OPEN_AFTER * 2, 'DUPLICATE_SERIAL_NUMBER'],
     ]);
@@ -139,7 +141,7 @@ describe('ingest of CSVs larger than one chunk', () => {
       .fork()
       .execute<{ options: unknown; original_filename: string; product_count: number }[]>(
         'SELECT options, original_filename, product_count FROM processing_request WHERE id = ?',
-        [response.json().requestId],
+        [response.json<CreatedRequestDto>().requestId],
       );
     expect(stored).toEqual({
       options: { resize: 0.5, maxWidth: null, maxHeight: null, quality: 50, format: 'keep' },

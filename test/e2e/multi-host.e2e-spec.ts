@@ -77,6 +77,7 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
       const exit = host.process.child.exitCode ?? host.process.child.signalCode ?? 'still running';
       throw new Error(
         `${(error as Error).message} (process ${host.process.pid}: ${exit}); its log ends:\n${host.process.log().slice(-3000)}`,
+        { cause: error },
       );
     }
   }
@@ -157,7 +158,7 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
   it('a 200-image batch completes with a worker killed mid-batch; every exported URL downloads, byte for byte what the bucket holds', async () => {
     const requestId = await submit(urls('batch', 200));
     await waitUntil('some images done', async () => (await status(requestId)).counts.images.succeeded >= 30, 120_000);
-    await workers[0]!.process.kill('SIGKILL');
+    await workers[0].process.kill('SIGKILL');
 
     const final = await untilTerminal(requestId, 240_000);
     expect(final).toMatchObject({ status: 'completed', counts: { images: { total: 200, succeeded: 200, failed: 0 } } });
@@ -170,10 +171,10 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     const rows: Record<string, string>[] = parse(await exported.text(), { columns: true, bom: true });
     expect(rows).toHaveLength(100);
     const pairs = rows.flatMap((row) => {
-      const inputs = row['Input Image Urls']!.split(',');
-      const outputs = row['Output Image Urls']!.split(',');
+      const inputs = row['Input Image Urls'].split(',');
+      const outputs = row['Output Image Urls'].split(',');
       expect(outputs).toHaveLength(inputs.length);
-      return inputs.map((input, index) => ({ input, output: outputs[index]! }));
+      return inputs.map((input, index) => ({ input, output: outputs[index] }));
     });
     expect(pairs).toHaveLength(200);
 
@@ -215,7 +216,7 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
       };
     });
     const requestId = await submit(Array.from({ length: 40 }, (_, index) => images.url(`/outage.jpg?n=${index}`)));
-    await waitUntil('the store to go down', async () => images.hitCount('/outage.jpg') >= 8, 120_000);
+    await waitUntil('the store to go down', () => images.hitCount('/outage.jpg') >= 8, 120_000);
     await stopped;
     const during = await status(requestId);
     await new Promise((resolve) => setTimeout(resolve, 5000));

@@ -3,13 +3,18 @@ import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from '@jest/globals';
 import { AppProcess } from '../support/app-process.js';
 import { freePort } from '../support/free-port.js';
 import { testEnv } from '../support/test-env.js';
 import { startTestApp } from '../support/test-app.js';
 import { waitUntil } from '../support/wait-until.js';
 
-type Line = Record<string, any>;
+/** A pino JSON log line: its numeric level and whatever else the logger wrote. */
+interface Line {
+  level: number;
+  [field: string]: unknown;
+}
 
 /** The built service as production runs it: its own process, JSON logs on stdout (not a TTY). */
 describe('Operations (issue 11 items 8 and 9)', () => {
@@ -28,7 +33,10 @@ describe('Operations (issue 11 items 8 and 9)', () => {
     port = await freePort();
     const env = testEnv({ HOST: '0.0.0.0', PORT: String(port), LOG_LEVEL: 'info', APP_ROLE: 'api' });
     delete (env as Record<string, string | undefined>).PUBLIC_BASE_URL;
-    const { PUBLIC_BASE_URL: _unset, NODE_OPTIONS: _jest, LOG_FORMAT: _format, ...inherited } = process.env;
+    const inherited = { ...process.env };
+    delete inherited.PUBLIC_BASE_URL;
+    delete inherited.NODE_OPTIONS;
+    delete inherited.LOG_FORMAT;
     const log = join(mkdtempSync(join(tmpdir(), 'pixbatch-ops-')), 'app.log');
     app = AppProcess.spawn({ ...(inherited as Record<string, string>), ...env }, log);
     base = `http://127.0.0.1:${port}`;
@@ -45,6 +53,7 @@ describe('Operations (issue 11 items 8 and 9)', () => {
 
   it('writes every line as JSON, from the first (no coloured console lines before the app logger)', () => {
     expect(() => lines()).not.toThrow();
+    // eslint-disable-next-line no-control-regex -- an ANSI colour sequence, ESC included, is what must not appear
     expect(app.log()).not.toMatch(/\x1b\[/);
   });
 
@@ -60,7 +69,7 @@ describe('Operations (issue 11 items 8 and 9)', () => {
       headers: { 'x-request-id': 'trace-abc-123' },
     });
     expect(ok.headers.get('x-request-id')).toBe('trace-abc-123');
-    await waitUntil('the access line', async () => lines().some((line) => line.reqId === 'trace-abc-123'), 5000);
+    await waitUntil('the access line', () => lines().some((line) => line.reqId === 'trace-abc-123'), 5000);
     const access = lines().filter((line) => line.reqId === 'trace-abc-123' && line.status !== undefined);
     expect(access).toHaveLength(1);
     expect(access[0]).toMatchObject({
@@ -128,7 +137,8 @@ describe('examples/image-server.mjs (issue 11 item 9)', () => {
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const { port } = busy.address() as { port: number };
     try {
-      const { NODE_OPTIONS: _jest, ...env } = process.env;
+      const env = { ...process.env };
+      delete env.NODE_OPTIONS;
       const result = await new Promise<{ code: number; stderr: string }>((resolve) =>
         execFile(
           process.execPath,

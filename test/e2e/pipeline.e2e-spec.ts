@@ -1,7 +1,11 @@
 import { MikroORM } from '@mikro-orm/postgresql';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
+import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
+import type { CreatedRequestDto, LegacyStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { ImageServer } from '../support/image-server.js';
+import type { OpenAPIObject } from '../support/openapi.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 import { productCsv } from '../factories/csv.factory.js';
 
@@ -56,7 +60,7 @@ describe('upload → process → status → export', () => {
     ]);
     const response = await upload(csv);
     expect(response.statusCode).toBe(202);
-    const created = response.json();
+    const created = response.json<CreatedRequestDto>();
     expect(created).toMatchObject({ status: 'pending', productCount: 4, imageCount: 10 });
     expect(response.headers.location).toBe(`/api/v1/requests/${created.requestId}`);
 
@@ -83,29 +87,29 @@ describe('upload → process → status → export', () => {
     const rows: string[][] = parse(exported.rawPayload, { bom: true });
     expect(rows[0]).toEqual(['S. No.', 'Product Name', 'Input Image Urls', 'Output Image Urls', 'Errors']);
     expect(rows).toHaveLength(5);
-    const outputs = rows.slice(1).map((row) => row[3]!.split(','));
+    const outputs = rows.slice(1).map((row) => row[3].split(','));
     expect(outputs.map((urls) => urls.length)).toEqual([2, 3, 3, 2]);
-    expect(outputs[2]![0]).toBe('');
-    expect(outputs[2]![2]).toBe('');
-    expect(rows[3]![4]).toContain('HTTP_404');
-    expect(rows[3]![4]).toContain('NOT_AN_IMAGE');
-    expect(rows[1]![4]).toBe('');
+    expect(outputs[2][0]).toBe('');
+    expect(outputs[2][2]).toBe('');
+    expect(rows[3][4]).toContain('HTTP_404');
+    expect(rows[3][4]).toContain('NOT_AN_IMAGE');
+    expect(rows[1][4]).toBe('');
 
-    const [photoUrl, pngUrl] = outputs[0]!;
-    const photo = await outputImage(photoUrl!);
+    const [photoUrl, pngUrl] = outputs[0];
+    const photo = await outputImage(photoUrl);
     expect(await sharp(photo).metadata()).toMatchObject({ format: 'jpeg', width: 640, height: 480 });
     expect(photo.length).toBeLessThan(images.images.get('/photo.jpg')!.length);
-    const png = await sharp(await outputImage(pngUrl!)).metadata();
+    const png = await sharp(await outputImage(pngUrl)).metadata();
     expect(png).toMatchObject({ format: 'png', width: 320, height: 240, hasAlpha: true });
 
-    const [rotatedUrl, cmykUrl, gifUrl] = outputs[1]!;
-    expect(await sharp(await outputImage(rotatedUrl!)).metadata()).toMatchObject({ width: 240, height: 320 });
-    const cmyk = await sharp(await outputImage(cmykUrl!)).metadata();
+    const [rotatedUrl, cmykUrl, gifUrl] = outputs[1];
+    expect(await sharp(await outputImage(rotatedUrl)).metadata()).toMatchObject({ width: 240, height: 320 });
+    const cmyk = await sharp(await outputImage(cmykUrl)).metadata();
     expect(cmyk).toMatchObject({ format: 'jpeg', space: 'srgb', channels: 3 });
-    const gif = await sharp(await outputImage(gifUrl!), { pages: -1 }).metadata();
+    const gif = await sharp(await outputImage(gifUrl), { pages: -1 }).metadata();
     expect(gif).toMatchObject({ format: 'gif', pages: 4 });
     // The redirect chain ended at photo2.jpg (800×600).
-    expect(await sharp(await outputImage(outputs[2]![1]!)).metadata()).toMatchObject({ width: 800, height: 600 });
+    expect(await sharp(await outputImage(outputs[2][1])).metadata()).toMatchObject({ width: 800, height: 600 });
 
     const products = await harness.app.inject({
       method: 'GET',
@@ -113,8 +117,12 @@ describe('upload → process → status → export', () => {
     });
     expect(products.statusCode).toBe(200);
     expect(products.json()).toMatchObject({ page: 1, pageSize: 2, total: 4 });
-    expect(products.json().items.map((item: { serialNumber: string }) => item.serialNumber)).toEqual(['1', '2']);
-    expect(products.json().items[0].images[0]).toMatchObject({ position: 0, status: 'succeeded', format: 'jpeg' });
+    expect(products.json<ProductPageDto>().items.map((item) => item.serialNumber)).toEqual(['1', '2']);
+    expect(products.json<ProductPageDto>().items[0].images[0]).toMatchObject({
+      position: 0,
+      status: 'succeeded',
+      format: 'jpeg',
+    });
   });
 
   it('accepts an awkward but legal CSV: BOM, CRLF, quoted commas, extra columns, duplicate URLs', async () => {
@@ -128,7 +136,7 @@ describe('upload → process → status → export', () => {
     );
     const response = await upload(csv, { resize: '0.5' });
     expect(response.statusCode).toBe(202);
-    const { requestId } = response.json();
+    const { requestId } = response.json<CreatedRequestDto>();
     const status = await waitForTerminal(harness.app, requestId);
     expect(status).toMatchObject({ status: 'completed', options: { resize: 0.5 } });
 
@@ -143,17 +151,17 @@ describe('upload → process → status → export', () => {
       'Output Image Urls',
       'Errors',
     ]);
-    expect(rows[1]!.slice(0, 2)).toEqual(['1', 'Chair, oak "classic"']);
+    expect(rows[1].slice(0, 2)).toEqual(['1', 'Chair, oak "classic"']);
     // Formula-looking input is neutralised on the way out.
-    expect(rows[1]![3]).toBe(`'=HYPERLINK("x")`);
-    expect(rows[1]![4]).toBe('café');
-    expect(rows[2]![1]).toBe('Lamp\nwith newline');
-    const duplicates = rows[1]![5]!.split(',');
+    expect(rows[1][3]).toBe(`'=HYPERLINK("x")`);
+    expect(rows[1][4]).toBe('café');
+    expect(rows[2][1]).toBe('Lamp\nwith newline');
+    const duplicates = rows[1][5].split(',');
     expect(duplicates).toHaveLength(2);
     for (const url of duplicates) {
       expect(await sharp(await outputImage(url)).metadata()).toMatchObject({ width: 320, height: 240 });
     }
-    expect(await sharp(await outputImage(rows[2]![5]!)).metadata()).toMatchObject({ width: 400, height: 300 });
+    expect(await sharp(await outputImage(rows[2][5])).metadata()).toMatchObject({ width: 400, height: 300 });
   });
 
   it('fetches a URL repeated within a request once and gives every occurrence its outcome', async () => {
@@ -167,7 +175,7 @@ describe('upload → process → status → export', () => {
     ]);
     const response = await upload(csv);
     expect(response.json()).toMatchObject({ productCount: 3, imageCount: 5 });
-    const { requestId } = response.json();
+    const { requestId } = response.json<CreatedRequestDto>();
     const status = await waitForTerminal(harness.app, requestId);
     expect(status).toMatchObject({
       status: 'completed_with_errors',
@@ -180,17 +188,17 @@ describe('upload → process → status → export', () => {
       (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/export` })).rawPayload,
       { bom: true },
     );
-    const output = rows[1]![3]!.split(',')[0]!;
+    const output = rows[1][3].split(',')[0];
     expect(output).toMatch(/^http/);
     expect(rows.slice(1).map((row) => row[3])).toEqual([`${output},${output}`, `,${output}`, '']);
-    expect(rows[3]![4]).toContain('HTTP_404');
+    expect(rows[3][4]).toContain('HTTP_404');
     expect(await sharp(await outputImage(output)).metadata()).toMatchObject({ width: 800, height: 600 });
   });
 
   it('rejects a CSV with several bad rows with every issue and stores nothing', async () => {
     const orm = harness.app.get(MikroORM);
     const count = async () =>
-      (await orm.em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request'))[0]!.n;
+      (await orm.em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request'))[0].n;
     const before = await count();
     const csv = productCsv([
       { serial: 1, name: 'Good', urls: [images.url('/photo.jpg')] },
@@ -201,14 +209,9 @@ describe('upload → process → status → export', () => {
     const response = await upload(csv);
     expect(response.statusCode).toBe(422);
     expect(response.headers['content-type']).toContain('application/problem+json');
-    const problem = response.json();
+    const problem = response.json<ProblemDocumentDto>();
     expect(problem).toMatchObject({ status: 422, code: 'CSV_INVALID' });
-    const found = problem.errors.map((issue: { row: number; line: number; code: string; column: string }) => [
-      issue.row,
-      issue.line,
-      issue.column,
-      issue.code,
-    ]);
+    const found = problem.errors?.map((issue) => [issue.row, issue.line, issue.column, issue.code]);
     expect(found).toEqual(
       expect.arrayContaining([
         [2, 3, 'S. No.', 'MISSING_SERIAL_NUMBER'],
@@ -267,7 +270,9 @@ describe('upload → process → status → export', () => {
   it('answers 422 for a CSV over the row limit', async () => {
     const response = await upload(manyRows(LIMIT_ROWS + 1));
     expect(response.statusCode).toBe(422);
-    expect(response.json().errors).toEqual([expect.objectContaining({ code: 'TOO_MANY_ROWS', row: LIMIT_ROWS + 1 })]);
+    expect(response.json<ProblemDocumentDto>().errors).toEqual([
+      expect.objectContaining({ code: 'TOO_MANY_ROWS', row: LIMIT_ROWS + 1 }),
+    ]);
   });
 
   it('answers 400 for a malformed id, 404 for an unknown one, and 409 for an unfinished export', async () => {
@@ -282,7 +287,7 @@ describe('upload → process → status → export', () => {
     });
 
     const slow = productCsv([{ serial: 1, name: 'Slow', urls: [images.url('/slow.jpg')] }]);
-    const { requestId } = (await upload(slow)).json();
+    const { requestId } = (await upload(slow)).json<CreatedRequestDto>();
     const early = await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/export` });
     expect(early.statusCode).toBe(409);
     expect(early.json()).toMatchObject({ code: 'REQUEST_NOT_FINISHED' });
@@ -293,11 +298,11 @@ describe('upload → process → status → export', () => {
     const csv = productCsv([{ serial: 7, name: 'Alias', urls: [images.url('/photo.jpg')] }]);
     const response = await harness.app.inject({ method: 'POST', url: '/upload/', ...multipart({}, { content: csv }) });
     expect(response.statusCode).toBe(202);
-    const { request_id: requestId } = response.json();
+    const { request_id: requestId } = response.json<CreatedRequestDto & { request_id: string }>();
     await waitForTerminal(harness.app, requestId);
     const legacy = await harness.app.inject({ method: 'GET', url: `/api/status/?request_id=${requestId}` });
     expect(legacy.json()).toMatchObject({ request_id: requestId, status: 'completed', Completed: true });
-    expect(legacy.json().Created_at).toEqual(expect.any(String));
+    expect(legacy.json<LegacyStatusDto>().Created_at).toEqual(expect.any(String));
     expect((await harness.app.inject({ method: 'GET', url: `/status/${requestId}/` })).json()).toMatchObject({
       status: 'completed',
     });
@@ -342,7 +347,7 @@ describe('upload → process → status → export', () => {
       info: { database: { status: 'up' }, redis: { status: 'up' }, storage: { status: 'up' } },
     });
     const spec = await harness.app.inject({ method: 'GET', url: '/docs-json' });
-    expect(Object.keys(spec.json().paths)).toEqual(
+    expect(Object.keys(spec.json<OpenAPIObject>().paths)).toEqual(
       expect.arrayContaining(['/api/v1/requests', '/api/v1/requests/{id}']),
     );
   });

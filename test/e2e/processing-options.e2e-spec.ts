@@ -1,8 +1,12 @@
+import { expect } from '@jest/globals';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { parse } from 'csv-parse/sync';
 import sharp from 'sharp';
+import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
+import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { ImageServer } from '../support/image-server.js';
+import * as openapi from '../support/openapi.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 
 // Refused before any image is fetched, so its URL is never reached.
@@ -35,7 +39,7 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
       .get(MikroORM)
       .em.fork()
       .execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request');
-    return Number(row!.n);
+    return Number(row.n);
   }
 
   /** Runs a request to its end and returns its output images, in CSV order. */
@@ -45,13 +49,13 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
     );
     const response = await upload(csv, fields);
     expect(response.statusCode).toBe(202);
-    const status = await waitForTerminal(harness.app, response.json().requestId);
+    const status = await waitForTerminal(harness.app, response.json<CreatedRequestDto>().requestId);
     expect(status.status).toBe('completed');
     const exported = await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${status.requestId}/export` });
     const rows: string[][] = parse(exported.rawPayload, { bom: true });
     const files = [];
     for (const row of rows.slice(1)) {
-      const url = new URL(row[3]!);
+      const url = new URL(row[3]);
       const file = await harness.app.inject({ method: 'GET', url: url.pathname });
       expect(file.statusCode).toBe(200);
       files.push({ url: url.pathname, data: file.rawPayload, type: file.headers['content-type'] });
@@ -77,7 +81,7 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
     ]);
 
     const wide = await outputs({ maxWidth: '1000' }, ['/photo.jpg']);
-    expect(await sharp(wide.files[0]!.data).metadata()).toMatchObject({ width: 640, height: 480 });
+    expect(await sharp(wide.files[0].data).metadata()).toMatchObject({ width: 640, height: 480 });
   });
 
   it('writes the chosen format with its own extension and content type, JPEG flattened onto white', async () => {
@@ -89,14 +93,14 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
       expect((await sharp(file.data).metadata()).format).toBe('webp');
     }
     const jpeg = await outputs({ format: 'jpeg' }, ['/alpha.png']);
-    expect(jpeg.files[0]!.url).toMatch(/\.jpg$/);
-    expect(await sharp(jpeg.files[0]!.data).metadata()).toMatchObject({ format: 'jpeg', channels: 3, hasAlpha: false });
+    expect(jpeg.files[0].url).toMatch(/\.jpg$/);
+    expect(await sharp(jpeg.files[0].data).metadata()).toMatchObject({ format: 'jpeg', channels: 3, hasAlpha: false });
   });
 
   it('makes smaller files at a lower quality', async () => {
     const low = await outputs({ quality: '5', format: 'jpeg' }, ['/photo2.jpg']);
     const high = await outputs({ quality: '95', format: 'jpeg' }, ['/photo2.jpg']);
-    expect(low.files[0]!.data.length).toBeLessThan(high.files[0]!.data.length / 2);
+    expect(low.files[0].data.length).toBeLessThan(high.files[0].data.length / 2);
   });
 
   it.each([
@@ -118,10 +122,10 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
         ...multipart({ [field]: value }, { content: VALID_CSV }),
       });
       expect(response.statusCode).toBe(400);
-      const body = response.json();
+      const body = response.json<ProblemDocumentDto>();
       expect(body).toMatchObject({ code: 'VALIDATION_FAILED' });
       expect(body.errors).toEqual([{ field, message: expect.stringContaining(message) }]);
-      expect(body.detail.split(';')).toHaveLength(1);
+      expect(body.detail?.split(';')).toHaveLength(1);
     }
     expect(await requestCount()).toBe(before);
   });
@@ -141,9 +145,9 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
   });
 
   it('documents every option in OpenAPI, with examples only where Try it out can send them as they are', async () => {
-    const served = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json();
+    const served = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json<openapi.OpenAPIObject>();
     for (const path of ['/api/v1/requests', '/api/v1/requests/validate']) {
-      const form = served.paths[path].post.requestBody.content['multipart/form-data'].schema;
+      const form = openapi.formSchema(openapi.operation(served, 'post', path));
       expect(form.properties).toMatchObject({
         maxWidth: { type: 'integer', minimum: 1, maximum: 16384 },
         maxHeight: { type: 'integer', minimum: 1, maximum: 16384 },
@@ -157,12 +161,12 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
       expect(prefilled.sort()).toEqual(['format', 'quality']);
       // Sent as they are, the examples make a plain upload.
       const response = await upload(productCsv([{ serial: 1, name: 'P', urls: [images.url('/photo.jpg')] }]), {
-        quality: String(form.properties.quality.example),
-        format: String(form.properties.format.example),
+        quality: String(openapi.property(form, 'quality').example),
+        format: String(openapi.property(form, 'format').example),
       });
       expect(response.statusCode).toBe(202);
     }
-    expect(served.components.schemas.ProcessingOptionsDto.required).toEqual(
+    expect(openapi.component(served, 'ProcessingOptionsDto').required).toEqual(
       expect.arrayContaining(['resize', 'maxWidth', 'maxHeight', 'quality', 'format']),
     );
   });
@@ -171,8 +175,11 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
     const csv = productCsv([{ serial: 1, name: 'P1', urls: [images.url('/photo.jpg')] }]);
     const response = await upload(csv, { maxWidth: '', maxHeight: '', quality: '', format: '', resize: '' });
     expect(response.statusCode).toBe(202);
-    const status = await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${response.json().requestId}` });
-    expect(status.json().options).toEqual({
+    const status = await harness.app.inject({
+      method: 'GET',
+      url: `/api/v1/requests/${response.json<CreatedRequestDto>().requestId}`,
+    });
+    expect(status.json<RequestStatusDto>().options).toEqual({
       resize: null,
       maxWidth: null,
       maxHeight: null,

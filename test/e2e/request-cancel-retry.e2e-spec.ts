@@ -1,4 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
+import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
+import type { WebhookDeliveryListDto } from '../../src/webhooks/dto/webhook-delivery.dto.js';
+import type { WebhookEventDto } from '../../src/webhooks/dto/webhook-event.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { ImageServer } from '../support/image-server.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
@@ -45,12 +49,12 @@ describe('cancel and retry', () => {
       ...multipart({ webhookUrl: receiver.url(webhookPath) }, { content: csv }),
     });
     expect(response.statusCode).toBe(202);
-    return response.json().requestId;
+    return response.json<CreatedRequestDto>().requestId;
   }
 
   const post = (url: string) => api.app.inject({ method: 'POST', url });
   const get = (url: string) => api.app.inject({ method: 'GET', url });
-  const eventOf = (hook: { body: string }) => JSON.parse(hook.body) as { type: string; data: Record<string, any> };
+  const eventOf = (hook: { body: string }) => JSON.parse(hook.body) as WebhookEventDto;
 
   describe('cancel while a worker is mid-image, then retry', () => {
     let requestId: string;
@@ -90,9 +94,9 @@ describe('cancel and retry', () => {
         await sleep(3000);
         expect(images.hitCount('/cancel/held.jpg')).toBe(1);
         for (const name of ['a', 'b', 'c']) expect(images.hitCount(`/cancel/${name}.jpg`)).toBe(0);
-        const status = (await get(`/api/v1/requests/${requestId}`)).json();
+        const status = (await get(`/api/v1/requests/${requestId}`)).json<RequestStatusDto>();
         expect(status).toMatchObject({ status: 'cancelled', counts: { images: { succeeded: 0, cancelled: 4 } } });
-        const products = (await get(`/api/v1/requests/${requestId}/products`)).json();
+        const products = (await get(`/api/v1/requests/${requestId}/products`)).json<ProductPageDto>();
         expect(
           products.items.flatMap((product: { images: { status: string }[] }) =>
             product.images.map((image) => image.status),
@@ -104,7 +108,7 @@ describe('cancel and retry', () => {
 
     it('sends one request.cancelled webhook event', async () => {
       const [hook] = await receiver.waitFor('/cancel', 1);
-      expect(eventOf(hook!)).toMatchObject({
+      expect(eventOf(hook)).toMatchObject({
         type: 'request.cancelled',
         data: { requestId, status: 'cancelled', counts: { images: { cancelled: 4, pending: 0 } } },
       });
@@ -141,11 +145,11 @@ describe('cancel and retry', () => {
           },
         });
         const hooks = await receiver.waitFor('/cancel', 2);
-        expect(eventOf(hooks[1]!)).toMatchObject({
+        expect(eventOf(hooks[1])).toMatchObject({
           type: 'request.completed',
           data: { counts: { images: { succeeded: 4 } } },
         });
-        expect(hooks[1]!.headers['webhook-id']).not.toBe(hooks[0]!.headers['webhook-id']);
+        expect(hooks[1].headers['webhook-id']).not.toBe(hooks[0].headers['webhook-id']);
 
         const csv = (await get(`/api/v1/requests/${requestId}/export`)).body;
         expect(csv.match(/http:\/\/files\.pixbatch\.test\/files\/images\//g)).toHaveLength(4);
@@ -187,8 +191,8 @@ describe('cancel and retry', () => {
         });
         expect(images.hitCount('/retry/flaky.jpg')).toBe(3);
         const [hook] = await receiver.waitFor('/retry', 1);
-        expect(eventOf(hook!).type).toBe('request.completed_with_errors');
-        firstEventId = String(hook!.headers['webhook-id']);
+        expect(eventOf(hook).type).toBe('request.completed_with_errors');
+        firstEventId = String(hook.headers['webhook-id']);
       },
       SLOW,
     );
@@ -216,16 +220,18 @@ describe('cancel and retry', () => {
         expect(images.hitCount('/retry/ok.jpg')).toBe(1);
 
         const hooks = await receiver.waitFor('/retry', 2);
-        const second = eventOf(hooks[1]!);
+        const second = eventOf(hooks[1]);
         expect(second).toMatchObject({
           type: 'request.completed_with_errors',
           data: { counts: { images: { succeeded: 2, failed: 1 } } },
         });
-        expect(hooks[1]!.headers['webhook-id']).not.toBe(firstEventId);
-        const deliveries = (await get(`/api/v1/requests/${requestId}/webhook-deliveries`)).json();
+        expect(hooks[1].headers['webhook-id']).not.toBe(firstEventId);
+        const deliveries = (
+          await get(`/api/v1/requests/${requestId}/webhook-deliveries`)
+        ).json<WebhookDeliveryListDto>();
         expect(deliveries.items).toHaveLength(2);
 
-        const products = (await get(`/api/v1/requests/${requestId}/products`)).json();
+        const products = (await get(`/api/v1/requests/${requestId}/products`)).json<ProductPageDto>();
         expect(products.items[0].images[0]).toMatchObject({ status: 'succeeded', errorCode: null });
         expect(products.items[0].images[0].outputUrl).toMatch(/^http:\/\/files\.pixbatch\.test\//);
       },

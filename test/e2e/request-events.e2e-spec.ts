@@ -40,7 +40,8 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
     images = await ImageServer.start();
     const port = await freePort();
     const env = testEnv({ PORT: String(port), WORKER_CONCURRENCY: '1' });
-    const { NODE_OPTIONS: _jest, ...inherited } = process.env;
+    const inherited = { ...process.env };
+    delete inherited.NODE_OPTIONS;
     const logs = mkdtempSync(join(tmpdir(), 'pixbatch-sse-'));
     api = AppProcess.spawn(
       { ...(inherited as Record<string, string>), ...env, APP_ROLE: 'api' },
@@ -108,7 +109,7 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
       expect(done).toEqual([...done].sort((a, b) => a - b));
       expect(new Set(done).size).toBe(done.length);
       const all = stream.events;
-      for (let i = 1; i < all.length; i++) expect(all[i]!.at - all[i - 1]!.at).toBeGreaterThanOrEqual(150);
+      for (let i = 1; i < all.length; i++) expect(all[i].at - all[i - 1].at).toBeGreaterThanOrEqual(150);
       // Every event id is distinct: it names the state the event reports.
       expect(new Set(all.map((event) => event.id)).size).toBe(all.length);
     });
@@ -148,13 +149,13 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
       expect(first.events[0]).toMatchObject({ event: 'progress' });
       const again = await readEvents(
         `${base}/api/v1/requests/${requestId}/events`,
-        { 'last-event-id': first.events[0]!.id! },
+        { 'last-event-id': first.events[0].id! },
         20_000,
       );
       expect(again.ended).toBe(true);
       // The state may still move on (pending → processing) before the end, which is news;
       // what was already seen is never sent again.
-      expect(again.events.map((event) => event.id)).not.toContain(first.events[0]!.id);
+      expect(again.events.map((event) => event.id)).not.toContain(first.events[0].id);
       expect(again.events.at(-1)).toMatchObject({ event: 'done' });
     },
     SLOW,

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { EntityManager } from '@mikro-orm/postgresql';
+import type { RequestListDto } from '../../src/requests/dto/request-list.dto.js';
+import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { RetentionSweeper } from '../../src/requests/retention.sweeper.js';
 import { StorageDriver } from '../../src/storage/storage.driver.js';
 import { imageKey } from '../../src/storage/storage-keys.js';
@@ -71,7 +73,7 @@ describe('Requests over their life: list, delete, retention', () => {
       do {
         const response = await get(`/api/v1/requests?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
         expect(response.statusCode).toBe(200);
-        const body = response.json();
+        const body = response.json<RequestListDto>();
         expect(body.items.length).toBeLessThanOrEqual(2);
         seen.push(...body.items.map((item: { requestId: string }) => item.requestId));
         cursor = body.nextCursor;
@@ -83,7 +85,7 @@ describe('Requests over their life: list, delete, retention', () => {
     });
 
     it('gives each item the status summary', async () => {
-      const body = (await get('/api/v1/requests?limit=1&status=failed')).json();
+      const body = (await get('/api/v1/requests?limit=1&status=failed')).json<RequestListDto>();
       expect(body.items).toEqual([
         {
           requestId: ids[1],
@@ -111,7 +113,7 @@ describe('Requests over their life: list, delete, retention', () => {
 
     it('filters by several statuses and by creation time', async () => {
       const list = async (query: string) =>
-        (await get(`/api/v1/requests?${query}`)).json().items.map((item: { requestId: string }) => item.requestId);
+        (await get(`/api/v1/requests?${query}`)).json<RequestListDto>().items.map((item) => item.requestId);
       expect(await list('status=completed&status=pending')).toEqual([ids[4], ids[0]]);
       expect(await list('status=completed,failed')).toEqual([ids[1], ids[0]]);
       expect(await list('createdAfter=2026-01-02T00:00:00Z&createdBefore=2026-01-03T00:00:00Z')).toEqual([ids[1]]);
@@ -146,10 +148,10 @@ describe('Requests over their life: list, delete, retention', () => {
         payload: body.payload,
         headers: { ...body.headers, ...headers },
       });
-      const { requestId } = created.json();
+      const { requestId } = created.json<CreatedRequestDto>();
       await waitUntil(
         'the request to finish',
-        async () => (await get(`/api/v1/requests/${requestId}`)).json().completed,
+        async () => (await get(`/api/v1/requests/${requestId}`)).json<RequestStatusDto>().completed,
         30_000,
       );
       const folder = join(api.config.storageDir, 'images', requestId);
@@ -164,7 +166,7 @@ describe('Requests over their life: list, delete, retention', () => {
         const [row] = await em.execute<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table} WHERE ${column} = ?`, [
           requestId,
         ]);
-        expect({ table, rows: row!.n }).toEqual({ table, rows: 0 });
+        expect({ table, rows: row.n }).toEqual({ table, rows: 0 });
       }
       for (const url of [
         `/api/v1/requests/${requestId}`,

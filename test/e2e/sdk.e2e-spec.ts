@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { expect } from '@jest/globals';
 import { createClient, type Client } from '../../clients/typescript/src/client/index.js';
 import {
   createRequest,
@@ -74,7 +75,7 @@ describe('TypeScript SDK', () => {
       throwOnError: true,
     });
     expect(page).toMatchObject({ total: 2, page: 1, pageSize: 1 });
-    expect(page.items[0]!.images.map((image) => [image.status, image.width, image.height])).toEqual([
+    expect(page.items[0].images.map((image) => [image.status, image.width, image.height])).toEqual([
       ['succeeded', 320, 240],
       ['succeeded', expect.any(Number), expect.any(Number)],
     ]);
@@ -86,9 +87,9 @@ describe('TypeScript SDK', () => {
       throwOnError: true,
     });
     expect(exported.response.headers.get('content-disposition')).toContain('catalogue-result.csv');
-    const lines = (exported.data as string).split('\r\n');
+    const lines = exported.data.split('\r\n');
     expect(lines[0]).toBe('S. No.,Product Name,Input Image Urls,Colour,Output Image Urls,Errors');
-    expect(lines[1]).toContain(page.items[0]!.images[0]!.outputUrl!);
+    expect(lines[1]).toContain(page.items[0].images[0].outputUrl!);
     expect(lines[2]).toMatch(/^2,Lamp,.*,brass,,.*HTTP_404/);
   });
 

@@ -2,8 +2,12 @@ import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { expect } from '@jest/globals';
 import sharp from 'sharp';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
+import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
+import type { ReadinessReport } from '../support/health.js';
 import { ImageServer } from '../support/image-server.js';
 import { S3Server, startAccessDeniedStub } from '../support/s3-server.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
@@ -35,12 +39,12 @@ describe('STORAGE_DRIVER=s3', () => {
       ...multipart({}, { content: csv }),
     });
     expect(response.statusCode).toBe(202);
-    requestId = response.json().requestId;
+    requestId = response.json<CreatedRequestDto>().requestId;
     expect(await waitForTerminal(harness.app, requestId, 30_000)).toMatchObject({ status: 'completed' });
     const products = (
       await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })
-    ).json();
-    outputUrls = products.items[0].images.map((image: { outputUrl: string }) => image.outputUrl);
+    ).json<ProductPageDto>();
+    outputUrls = products.items[0].images.map((image) => image.outputUrl!);
   }, 60_000);
 
   afterAll(async () => {
@@ -67,8 +71,8 @@ describe('STORAGE_DRIVER=s3', () => {
 
   it('serves each output with its type, length and ETag, byte for byte what the bucket holds', async () => {
     for (const [url, format] of [
-      [outputUrls[0]!, 'jpeg'],
-      [outputUrls[1]!, 'png'],
+      [outputUrls[0], 'jpeg'],
+      [outputUrls[1], 'png'],
     ] as const) {
       const response = await harness.app.inject({ method: 'GET', url: path(url) });
       expect(response.statusCode).toBe(200);
@@ -85,7 +89,7 @@ describe('STORAGE_DRIVER=s3', () => {
   });
 
   it('answers HEAD with the headers alone, 304 for a known ETag, 206 for a range and 416 past the end', async () => {
-    const url = path(outputUrls[0]!);
+    const url = path(outputUrls[0]);
     const whole = await harness.app.inject({ method: 'GET', url });
     const size = whole.rawPayload.length;
 
@@ -144,12 +148,16 @@ describe('STORAGE_DRIVER=s3', () => {
       STORAGE_PUBLIC_BASE_URL: 'https://cdn.example.com/e2e/',
     });
     try {
-      const products = (await cdn.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })).json();
-      const urls = products.items[0].images.map((image: { outputUrl: string }) => image.outputUrl);
+      const products = (
+        await cdn.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })
+      ).json<ProductPageDto>();
+      const urls = products.items[0].images.map((image) => image.outputUrl);
       expect(urls).toEqual(
         outputUrls.map((url) => url.replace(`${PUBLIC_BASE_URL}/files/`, 'https://cdn.example.com/e2e/')),
       );
-      const status = (await cdn.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
+      const status = (
+        await cdn.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })
+      ).json<RequestStatusDto>();
       expect(JSON.stringify(status.links)).not.toContain('cdn.example.com');
     } finally {
       await cdn.close();
@@ -159,7 +167,7 @@ describe('STORAGE_DRIVER=s3', () => {
   it('is ready while the bucket takes writes', async () => {
     const response = await harness.app.inject({ method: 'GET', url: '/health/ready' });
     expect(response.statusCode).toBe(200);
-    expect(response.json().info.storage).toMatchObject({ status: 'up' });
+    expect(response.json<ReadinessReport>().info?.storage).toMatchObject({ status: 'up' });
   });
 
   it('a missing bucket fails readiness with 503 and the reason', async () => {
@@ -167,11 +175,11 @@ describe('STORAGE_DRIVER=s3', () => {
     try {
       const response = await missing.app.inject({ method: 'GET', url: '/health/ready' });
       expect(response.statusCode).toBe(503);
-      expect(response.json().error.storage).toMatchObject({
+      expect(response.json<ReadinessReport>().error?.storage).toMatchObject({
         status: 'down',
         message: expect.stringMatching(/"no-such-bucket".*NoSuchBucket/),
       });
-      expect(response.json().info.database).toMatchObject({ status: 'up' });
+      expect(response.json<ReadinessReport>().info?.database).toMatchObject({ status: 'up' });
     } finally {
       await missing.close();
     }
@@ -183,7 +191,7 @@ describe('STORAGE_DRIVER=s3', () => {
     try {
       const response = await refused.app.inject({ method: 'GET', url: '/health/ready' });
       expect(response.statusCode).toBe(503);
-      expect(response.json().error.storage.message).toMatch(/AccessDenied \(403\): Access Denied/);
+      expect(response.json<ReadinessReport>().error?.storage?.message).toMatch(/AccessDenied \(403\): Access Denied/);
     } finally {
       await refused.close();
       await stub.close();

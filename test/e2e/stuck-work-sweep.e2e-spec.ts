@@ -7,6 +7,7 @@ import { ImageStatus } from '../../src/products/image-status.js';
 import { ImageRepository } from '../../src/products/image.repository.js';
 import { JobQueue } from '../../src/queue/job-queue.service.js';
 import { QueueName } from '../../src/queue/queue.constants.js';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { SWEEP_LOCK_NAME } from '../../src/requests/request.repository.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { seedRequest } from '../factories/request.factory.js';
@@ -54,7 +55,7 @@ describe('stuck-work sweep', () => {
       ...multipart({}, { content: csv }),
     });
     expect(response.statusCode).toBe(202);
-    return response.json().requestId;
+    return response.json<CreatedRequestDto>().requestId;
   }
 
   it('re-enqueues image jobs deleted from Redis mid-batch', async () => {

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from '@mikro-orm/postgresql';
+import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
 import { RouteEntry, routesOf } from '../../src/common/route-catalog.js';
+import type { RequestListDto } from '../../src/requests/dto/request-list.dto.js';
+import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { ImageServer } from '../support/image-server.js';
@@ -73,7 +76,7 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
     });
     const created = await upload(KEYS.alice);
     expect(created.statusCode).toBe(202);
-    aliceRequest = created.json().requestId;
+    aliceRequest = created.json<CreatedRequestDto>().requestId;
     await waitUntil(
       'the request to finish',
       async () => {
@@ -82,7 +85,7 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
           url: `/api/v1/requests/${aliceRequest}`,
           headers: as(KEYS.alice),
         });
-        return status.json().completed === true;
+        return status.json<RequestStatusDto>().completed === true;
       },
       30_000,
     );
@@ -105,7 +108,7 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
         url: aimedAt(route, aliceRequest),
         headers: as(KEYS.bob),
       });
-      expect({ route: name, status: response.statusCode, code: response.json().code }).toEqual({
+      expect({ route: name, status: response.statusCode, code: response.json<ProblemDocumentDto>().code }).toEqual({
         route: name,
         status: 404,
         code: 'REQUEST_NOT_FOUND',
@@ -145,7 +148,10 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
           url: aimedAt(route, aliceRequest),
           headers: as(key),
         });
-        expect({ route: name, code: response.statusCode < 400 ? 'ok' : response.json().code }).not.toEqual({
+        expect({
+          route: name,
+          code: response.statusCode < 400 ? 'ok' : response.json<ProblemDocumentDto>().code,
+        }).not.toEqual({
           route: name,
           code: 'REQUEST_NOT_FOUND',
         });
@@ -156,8 +162,8 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
   it("lists only the caller's own requests", async () => {
     const ids = async (key: string) =>
       (await api.app.inject({ method: 'GET', url: '/api/v1/requests?limit=200', headers: as(key) }))
-        .json()
-        .items.map((item: { requestId: string }) => item.requestId);
+        .json<RequestListDto>()
+        .items.map((item) => item.requestId);
     expect(await ids(KEYS.aliceRotated)).toContain(aliceRequest);
     expect(await ids(KEYS.bob)).not.toContain(aliceRequest);
   });
@@ -182,21 +188,21 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
     expect(first.statusCode).toBe(202);
     // The rotated key is the same tenant: a replay, not a second request.
     const replay = await upload(KEYS.aliceRotated, { 'idempotency-key': idempotencyKey });
-    expect(replay.json().requestId).toBe(first.json().requestId);
+    expect(replay.json<CreatedRequestDto>().requestId).toBe(first.json<CreatedRequestDto>().requestId);
     // Another tenant's identical key is its own upload.
     const other = await upload(KEYS.bob, { 'idempotency-key': idempotencyKey });
     expect(other.statusCode).toBe(202);
-    expect(other.json().requestId).not.toBe(first.json().requestId);
+    expect(other.json<CreatedRequestDto>().requestId).not.toBe(first.json<CreatedRequestDto>().requestId);
     const owners = await api.app
       .get(EntityManager)
       .fork()
       .execute<{ id: string; tenant: string }[]>('SELECT id, tenant FROM processing_request WHERE id IN (?, ?)', [
-        first.json().requestId,
-        other.json().requestId,
+        first.json<CreatedRequestDto>().requestId,
+        other.json<CreatedRequestDto>().requestId,
       ]);
     expect(Object.fromEntries(owners.map((row) => [row.id, row.tenant]))).toEqual({
-      [first.json().requestId]: ALICE,
-      [other.json().requestId]: BOB,
+      [first.json<CreatedRequestDto>().requestId]: ALICE,
+      [other.json<CreatedRequestDto>().requestId]: BOB,
     });
   });
 });

@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { expect } from '@jest/globals';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { getQueueToken } from '@nestjs/bullmq';
 import { INestApplicationContext } from '@nestjs/common';
@@ -8,10 +9,13 @@ import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import { createWorkerContext } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { JobName, QueueName } from '../../src/queue/queue.constants.js';
+import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
+import type { WebhookDeliveryDto, WebhookDeliveryListDto } from '../../src/webhooks/dto/webhook-delivery.dto.js';
 import { WebhookSweeper } from '../../src/webhooks/webhook-sweeper.service.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { ImageServer } from '../support/image-server.js';
+import * as openapi from '../support/openapi.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
 import { ReceivedWebhook, WebhookReceiver } from '../support/webhook-receiver.js';
@@ -33,30 +37,6 @@ const FINISHED = ['delivered', 'failed', 'exhausted'];
 // jest's per-project testTimeout does not reach these tests; waits on retries need more than its 5 s default.
 const SLOW = 30_000;
 
-interface Attempt {
-  number: number;
-  manual: boolean;
-  startedAt: string;
-  finishedAt: string | null;
-  durationMs: number | null;
-  statusCode: number | null;
-  errorCode: string | null;
-  error: string | null;
-  responseBody: string | null;
-  nextAttemptAt: string | null;
-}
-
-interface Delivery {
-  id: string;
-  eventId: string;
-  eventType: string;
-  status: string;
-  attemptCount: number;
-  attemptsAllowed: number;
-  payload: { type: string; data: Record<string, unknown> };
-  attempts: Attempt[];
-}
-
 function verify(received: ReceivedWebhook, secret = SECRET): unknown {
   return new Webhook(secret).verify(received.body, received.headers as Record<string, string>);
 }
@@ -65,14 +45,18 @@ async function upload(app: NestFastifyApplication, csv: string, fields: Record<s
   return app.inject({ method: 'POST', url: '/api/v1/requests', ...multipart(fields, { content: csv }) });
 }
 
-async function listDeliveries(app: NestFastifyApplication, requestId: string): Promise<Delivery[]> {
+async function listDeliveries(app: NestFastifyApplication, requestId: string): Promise<WebhookDeliveryDto[]> {
   const response = await app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/webhook-deliveries` });
   expect(response.statusCode).toBe(200);
-  return response.json().items;
+  return response.json<WebhookDeliveryListDto>().items;
 }
 
 /** Polls the delivery log until the request's delivery is finished, with no attempt in flight. */
-async function finishedDelivery(app: NestFastifyApplication, requestId: string, timeoutMs = 15_000): Promise<Delivery> {
+async function finishedDelivery(
+  app: NestFastifyApplication,
+  requestId: string,
+  timeoutMs = 15_000,
+): Promise<WebhookDeliveryDto> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const [delivery] = await listDeliveries(app, requestId);
@@ -109,14 +93,14 @@ describe('signed webhooks', () => {
   async function completedRequestWithWebhook(path: string, fields: Record<string, string> = {}): Promise<string> {
     const response = await upload(harness.app, photoCsv, { webhookUrl: receiver.url(path), ...fields });
     expect(response.statusCode).toBe(202);
-    const { requestId } = response.json();
+    const { requestId } = response.json<CreatedRequestDto>();
     await waitForTerminal(harness.app, requestId);
     return requestId;
   }
 
   describe('delivery', () => {
     let requestId: string;
-    let delivery: Delivery;
+    let delivery: WebhookDeliveryDto;
 
     beforeAll(async () => {
       // A chatty receiver: only the start of its answer may be read and kept.
@@ -128,11 +112,11 @@ describe('signed webhooks', () => {
     it('a receiver answering 200 gets one attempt whose signature verifies with standardwebhooks', async () => {
       const [received] = await receiver.waitFor('/ok', 1);
       expect(receiver.received('/ok')).toHaveLength(1);
-      expect(received!.headers['content-type']).toBe('application/json');
-      expect(received!.headers['webhook-id']).toBe(delivery.eventId);
-      expect(received!.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
+      expect(received.headers['content-type']).toBe('application/json');
+      expect(received.headers['webhook-id']).toBe(delivery.eventId);
+      expect(received.headers['webhook-signature']).toMatch(/^v1,[A-Za-z0-9+/]+=*$/);
 
-      const event = verify(received!);
+      const event = verify(received);
       expect(event).toEqual({
         type: 'request.completed',
         timestamp: expect.any(String),
@@ -163,12 +147,14 @@ describe('signed webhooks', () => {
     });
 
     it('reads no more than a few KB of the response body', () => {
-      expect(delivery.attempts[0]!.responseBody!.length).toBeGreaterThan(0);
-      expect(delivery.attempts[0]!.responseBody!.length).toBeLessThanOrEqual(4096);
+      expect(delivery.attempts[0].responseBody!.length).toBeGreaterThan(0);
+      expect(delivery.attempts[0].responseBody!.length).toBeLessThanOrEqual(4096);
     });
 
     it('shows the webhook state on the request status', async () => {
-      const status = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
+      const status = (
+        await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })
+      ).json<RequestStatusDto>();
       expect(status.webhook).toMatchObject({
         url: receiver.url('/ok'),
         events: ['request.completed', 'request.completed_with_errors', 'request.failed', 'request.cancelled'],
@@ -182,11 +168,11 @@ describe('signed webhooks', () => {
 
     it('its signature is our own: a tampered body or another secret is rejected', () => {
       const [received] = receiver.received('/ok');
-      const tampered = { ...received!, body: received!.body.replace('"completed"', '"failed"') };
-      expect(tampered.body).not.toBe(received!.body);
+      const tampered = { ...received, body: received.body.replace('"completed"', '"failed"') };
+      expect(tampered.body).not.toBe(received.body);
       expect(() => verify(tampered)).toThrow(WebhookVerificationError);
-      expect(() => verify(received!, newSecret())).toThrow(WebhookVerificationError);
-      const otherId = { ...received!, headers: { ...received!.headers, 'webhook-id': `msg_${randomUUID()}` } };
+      expect(() => verify(received, newSecret())).toThrow(WebhookVerificationError);
+      const otherId = { ...received, headers: { ...received.headers, 'webhook-id': `msg_${randomUUID()}` } };
       expect(() => verify(otherId)).toThrow(WebhookVerificationError);
     });
 
@@ -201,9 +187,9 @@ describe('signed webhooks', () => {
         expect(response.json()).toMatchObject({ id: delivery.id, eventId: delivery.eventId, status: 'pending' });
 
         const [first, second] = await receiver.waitFor('/ok', 2);
-        expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
-        expect(second!.body).toBe(first!.body);
-        expect(verify(second!)).toEqual(verify(first!));
+        expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+        expect(second.body).toBe(first.body);
+        expect(verify(second)).toEqual(verify(first));
         const after = await finishedDelivery(harness.app, requestId);
         expect(after).toMatchObject({ status: 'delivered', attemptCount: 2, attemptsAllowed: 2 });
         expect(after.attempts.map((attempt) => [attempt.number, attempt.manual, attempt.statusCode])).toEqual([
@@ -243,17 +229,17 @@ describe('signed webhooks', () => {
 
       const [first, second] = receiver.received('/flaky');
       expect(receiver.received('/flaky')).toHaveLength(2);
-      expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
-      expect(Number(second!.headers['webhook-timestamp'])).toBeGreaterThan(Number(first!.headers['webhook-timestamp']));
-      expect(second!.headers['webhook-signature']).not.toBe(first!.headers['webhook-signature']);
-      expect(verify(second!)).toEqual(verify(first!));
+      expect(second.headers['webhook-id']).toBe(first.headers['webhook-id']);
+      expect(Number(second.headers['webhook-timestamp'])).toBeGreaterThan(Number(first.headers['webhook-timestamp']));
+      expect(second.headers['webhook-signature']).not.toBe(first.headers['webhook-signature']);
+      expect(verify(second)).toEqual(verify(first));
 
       expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
       const [failed, succeeded] = delivery.attempts;
       expect(failed).toMatchObject({ statusCode: 500, errorCode: 'HTTP_500', responseBody: 'database down' });
-      expect(failed!.nextAttemptAt).not.toBeNull();
+      expect(failed.nextAttemptAt).not.toBeNull();
       // 1 s from the schedule, plus up to 20 % jitter.
-      const waited = Date.parse(succeeded!.startedAt) - Date.parse(failed!.finishedAt!);
+      const waited = Date.parse(succeeded.startedAt) - Date.parse(failed.finishedAt!);
       expect(waited).toBeGreaterThanOrEqual(950);
       expect(succeeded).toMatchObject({ statusCode: 200, errorCode: null });
     },
@@ -270,8 +256,8 @@ describe('signed webhooks', () => {
       expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 2 });
       const [timedOut, succeeded] = delivery.attempts;
       expect(timedOut).toMatchObject({ statusCode: null, errorCode: 'TIMEOUT' });
-      expect(timedOut!.durationMs).toBeGreaterThanOrEqual(950);
-      expect(timedOut!.durationMs).toBeLessThan(3000);
+      expect(timedOut.durationMs).toBeGreaterThanOrEqual(950);
+      expect(timedOut.durationMs).toBeLessThan(3000);
       expect(succeeded).toMatchObject({ statusCode: 204 });
       const ids = receiver.received('/hang').map((received) => received.headers['webhook-id']);
       expect(new Set(ids).size).toBe(1);
@@ -321,7 +307,7 @@ describe('signed webhooks', () => {
       const [pending] = await listDeliveries(harness.app, requestId);
       const early = await harness.app.inject({
         method: 'POST',
-        url: `/api/v1/requests/${requestId}/webhook-deliveries/${pending!.id}/redeliver`,
+        url: `/api/v1/requests/${requestId}/webhook-deliveries/${pending.id}/redeliver`,
       });
       expect(early.statusCode).toBe(409);
       expect(early.json()).toMatchObject({ code: 'WEBHOOK_DELIVERY_IN_PROGRESS' });
@@ -329,10 +315,12 @@ describe('signed webhooks', () => {
       const delivery = await finishedDelivery(harness.app, requestId);
       expect(delivery).toMatchObject({ status: 'exhausted', attemptCount: 4, attemptsAllowed: 4, nextAttemptAt: null });
       expect(delivery.attempts.map((attempt) => attempt.statusCode)).toEqual([301, 301, 301, 301]);
-      expect(delivery.attempts[0]!.error).toContain('not followed');
+      expect(delivery.attempts[0].error).toContain('not followed');
       expect(delivery.attempts.at(-1)!.nextAttemptAt).toBeNull();
       expect(receiver.received('/new-home')).toHaveLength(0);
-      const status = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
+      const status = (
+        await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })
+      ).json<RequestStatusDto>();
       expect(status.webhook).toMatchObject({ state: 'exhausted', attempts: 4 });
     },
     SLOW,
@@ -353,7 +341,7 @@ describe('signed webhooks', () => {
       // The schedule says 200 ms after the second attempt; the receiver asked for an
       // hour and got the schedule's longest step, 1 s.
       const [, throttled, last] = delivery.attempts;
-      const waited = Date.parse(last!.startedAt) - Date.parse(throttled!.finishedAt!);
+      const waited = Date.parse(last.startedAt) - Date.parse(throttled.finishedAt!);
       expect(waited).toBeGreaterThanOrEqual(950);
       expect(waited).toBeLessThan(2500);
     },
@@ -367,7 +355,9 @@ describe('signed webhooks', () => {
       await sleep(1000);
       expect(receiver.received('/failures-only')).toHaveLength(0);
       expect(await listDeliveries(harness.app, requestId)).toEqual([]);
-      const status = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })).json();
+      const status = (
+        await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })
+      ).json<RequestStatusDto>();
       expect(status.webhook).toMatchObject({ events: ['request.failed'], state: 'not_subscribed', attempts: 0 });
 
       images.route('/slow-missing.jpg', { status: 404, delayMs: 1000 });
@@ -376,11 +366,13 @@ describe('signed webhooks', () => {
         webhookUrl: receiver.url('/failures-only'),
         webhookEvents: 'request.failed',
       });
-      const failedId = response.json().requestId;
-      const early = (await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${failedId}` })).json();
+      const failedId = response.json<CreatedRequestDto>().requestId;
+      const early = (
+        await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${failedId}` })
+      ).json<RequestStatusDto>();
       expect(early.webhook).toMatchObject({ state: 'awaiting_completion', attempts: 0 });
       const [received] = await receiver.waitFor('/failures-only', 1);
-      expect(verify(received!)).toMatchObject({
+      expect(verify(received)).toMatchObject({
         type: 'request.failed',
         data: { requestId: failedId, status: 'failed' },
       });
@@ -446,7 +438,7 @@ describe('signed webhooks', () => {
   ])('refuses %s at upload with 422 and stores nothing', async (_case, fields, code) => {
     const orm = harness.app.get(MikroORM);
     const count = async () =>
-      (await orm.em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request'))[0]!.n;
+      (await orm.em.fork().execute<{ n: string }[]>('SELECT count(*) AS n FROM processing_request'))[0].n;
     const before = await count();
     const response = await upload(harness.app, photoCsv, fields);
     expect(response.statusCode).toBe(422);
@@ -456,12 +448,14 @@ describe('signed webhooks', () => {
   });
 
   it('documents the event payload and the delivery routes in OpenAPI', async () => {
-    const spec = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json();
-    expect(spec.paths['/api/v1/requests/{id}/webhook-deliveries'].get.operationId).toBe('listWebhookDeliveries');
-    expect(spec.paths['/api/v1/requests/{id}/webhook-deliveries/{deliveryId}/redeliver'].post.operationId).toBe(
-      'redeliverWebhook',
+    const spec = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json<openapi.OpenAPIObject>();
+    expect(openapi.operation(spec, 'get', '/api/v1/requests/{id}/webhook-deliveries').operationId).toBe(
+      'listWebhookDeliveries',
     );
-    expect(spec.components.schemas.WebhookEventDto.properties).toEqual(
+    expect(
+      openapi.operation(spec, 'post', '/api/v1/requests/{id}/webhook-deliveries/{deliveryId}/redeliver').operationId,
+    ).toBe('redeliverWebhook');
+    expect(openapi.component(spec, 'WebhookEventDto').properties).toEqual(
       expect.objectContaining({ type: expect.any(Object), timestamp: expect.any(Object), data: expect.any(Object) }),
     );
   });
@@ -572,7 +566,7 @@ describe('webhooks across worker processes', () => {
     const csv = productCsv([{ serial: 1, name: 'Photo', urls: [images.url('/photo.jpg')] }]);
     const response = await upload(api.app, csv, { webhookUrl: receiver.url(path) });
     expect(response.statusCode).toBe(202);
-    return response.json().requestId;
+    return response.json<CreatedRequestDto>().requestId;
   }
 
   it(
@@ -606,9 +600,9 @@ describe('webhooks across worker processes', () => {
       await sleep(1500);
       const received = receiver.received('/after-crash');
       expect(received).toHaveLength(1);
-      expect(received[0]!.headers['webhook-id']).toBe(delivery.eventId);
+      expect(received[0].headers['webhook-id']).toBe(delivery.eventId);
       expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 1 });
-      expect(verify(received[0]!)).toMatchObject({ type: 'request.completed', data: { requestId } });
+      expect(verify(received[0])).toMatchObject({ type: 'request.completed', data: { requestId } });
     },
     SLOW,
   );
@@ -623,7 +617,7 @@ describe('webhooks across worker processes', () => {
       const [first, second] = [await startWorker(), await startWorker()];
       const requestId = await submit('/contended');
       await waitForTerminal(api.app, requestId);
-      const [{ id: deliveryId }] = (await listDeliveries(api.app, requestId)) as [Delivery];
+      const [{ id: deliveryId }] = (await listDeliveries(api.app, requestId)) as [WebhookDeliveryDto];
 
       // Far more jobs than the per-attempt job id would ever let through, so that
       // only the delivery row's lock stands between them and the receiver.

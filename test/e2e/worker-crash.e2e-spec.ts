@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { INestApplicationContext } from '@nestjs/common';
 import { createWorkerContext } from '../../src/bootstrap.js';
 import { loadConfig } from '../../src/config/app-config.js';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { ImageServer } from '../support/image-server.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
@@ -56,7 +58,7 @@ describe('a worker that dies or stops mid-job', () => {
       ...multipart({}, { content: csv }),
     });
     expect(response.statusCode).toBe(202);
-    return response.json().requestId;
+    return response.json<CreatedRequestDto>().requestId;
   }
 
   async function storedFiles(requestId: string): Promise<string[]> {
@@ -83,7 +85,9 @@ describe('a worker that dies or stops mid-job', () => {
     expect(status).toMatchObject({ status: 'completed', counts: { images: { total: 1, succeeded: 1, failed: 0 } } });
     expect(images.hitCount('/killed.jpg')).toBe(2);
     expect(await storedFiles(requestId)).toHaveLength(1);
-    const products = (await api.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })).json();
+    const products = (
+      await api.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })
+    ).json<ProductPageDto>();
     expect(products.items[0].images[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
   }, 90_000);
 

@@ -2,6 +2,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHttpApp } from '../../src/bootstrap.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/prepare-database.js';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { AppProcess } from '../support/app-process.js';
 import { ImageServer } from '../support/image-server.js';
@@ -56,7 +57,7 @@ export async function submit(app: NestFastifyApplication, urls: string[], perPro
     ...multipart({}, { content: productCsv(products) }),
   });
   if (response.statusCode !== 202) throw new Error(`Upload answered ${response.statusCode}: ${response.body}`);
-  return response.json().requestId;
+  return response.json<CreatedRequestDto>().requestId;
 }
 
 /** Waits until `count` images of the request are terminal: the batch is under way, not finished. */

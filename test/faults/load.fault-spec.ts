@@ -56,7 +56,7 @@ describe(`load: a ${ROWS}-row CSV`, () => {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      const { rows } = await client.query(
+      const { rows } = await client.query<{ status: string; done: number }>(
         'SELECT status, images_succeeded + images_failed AS done FROM processing_request WHERE id = $1',
         [requestId],
       );
@@ -119,6 +119,6 @@ describe(`load: a ${ROWS}-row CSV`, () => {
         `${WORKERS} workers × concurrency ${env.WORKER_CONCURRENCY}); worker peak RSS ` +
         workers.map((worker) => `${worker.peakRssMb().toFixed(0)} MB`).join(', '),
     );
-    await expectCountedOnce(databaseUrl, env.STORAGE_DIR!, requestId);
+    await expectCountedOnce(databaseUrl, env.STORAGE_DIR, requestId);
   }, 900_000);
 });

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { QueueName } from '../../src/queue/queue.constants.js';
+import { QueueName, type ProcessImageJob } from '../../src/queue/queue.constants.js';
 import { AppProcess } from '../support/app-process.js';
 import { ImageServer } from '../support/image-server.js';
 import { PrivatePostgres } from '../support/private-postgres.js';
@@ -91,7 +91,7 @@ describe('fault: PostgreSQL stops mid-batch', () => {
     console.log(`batch ${done.status} ${seconds(upAt)} after PostgreSQL came back`);
     await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
 
-    const queue = new Queue(QueueName.Images, {
+    const queue = new Queue<ProcessImageJob>(QueueName.Images, {
       connection: { url: api.config.redisUrl },
       prefix: api.config.queuePrefix,
     });

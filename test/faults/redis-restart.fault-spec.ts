@@ -68,7 +68,7 @@ describe('fault: Redis restarts mid-batch', () => {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      return (await client.query('SELECT count(*)::int AS n FROM processing_request')).rows[0].n;
+      return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM processing_request')).rows[0].n;
     } finally {
       await client.end();
     }

@@ -8,7 +8,6 @@ import { ImageErrorCode, ImageJobError } from '../../src/processing/image-error.
 import type { ImageFormat } from '../../src/processing/transform/image-format.js';
 import { ImageTransformer } from '../../src/processing/transform/image-transformer.js';
 import { meanDeltaE2000 } from '../support/delta-e.js';
-// @ts-expect-error: plain JavaScript shared with the bench, no declarations.
 import { imageMagick, imageMagickGif, plainSharp, ssim } from '../../bench/lib/formats.mjs';
 
 /*
@@ -270,7 +269,7 @@ describe('real image files', () => {
 
       for (const resize of [null, 0.5]) {
         const ours = await transformer.transform(gif, { resize });
-        const magick: Buffer = await imageMagickGif(convert, gif, resize);
+        const magick: Buffer = await imageMagickGif(convert!, gif, resize);
 
         expect(ours.data.length).toBeLessThanOrEqual(magick.length);
         expect(await sharp(ours.data, { animated: true }).metadata()).toMatchObject({ pages: 10, delay, loop: 0 });

@@ -75,12 +75,12 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
         'SELECT images_succeeded, images_failed, products_processed, status FROM processing_request WHERE id = ?',
         [requestId],
       );
-    return row!;
+    return row;
   }
 
   it('counts an image once when ten deliveries record it at the same time', async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
-    const image = imageIds[0]![0]!;
+    const image = imageIds[0][0];
     await progress.claimImage(image);
     const results = await Promise.all(Array.from({ length: 10 }, () => progress.recordOutcome(image, success)));
     expect(results.filter((result) => result.counted)).toHaveLength(1);
@@ -107,7 +107,7 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
 
   it('does not restart an image that already reached a terminal state', async () => {
     const { imageIds } = await seedRequest(orm.em.fork(), [1]);
-    const image = imageIds[0]![0]!;
+    const image = imageIds[0][0];
     expect(await progress.claimImage(image)).toMatchObject({ alreadyTerminal: false, requestDone: false });
     await progress.recordOutcome(image, success);
     expect(await progress.claimImage(image)).toMatchObject({ alreadyTerminal: true, requestDone: true });
@@ -139,10 +139,10 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
 
   it("gives a repeated URL its first occurrence's success, in the same and in another product, counted once", async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2, 1]);
-    const [first, sameProduct] = imageIds[0]!;
-    const otherProduct = imageIds[1]![0]!;
-    await repeat(first!, [sameProduct!, otherProduct]);
-    const results = await Promise.all(Array.from({ length: 10 }, () => progress.recordOutcome(first!, success)));
+    const [first, sameProduct] = imageIds[0];
+    const otherProduct = imageIds[1][0];
+    await repeat(first, [sameProduct, otherProduct]);
+    const results = await Promise.all(Array.from({ length: 10 }, () => progress.recordOutcome(first, success)));
     expect(results.filter((result) => result.counted)).toEqual([{ counted: true, requestDone: true }]);
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 3, images_failed: 0, products_processed: 2 });
     expect(await images(requestId)).toEqual(
@@ -159,23 +159,23 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
         'SELECT array_agg(images_done ORDER BY row_number) AS done FROM product WHERE request_id = ?',
         [requestId],
       );
-    expect(products!.done).toEqual([2, 1]);
+    expect(products.done).toEqual([2, 1]);
   });
 
   it("gives a repeated URL its first occurrence's failure, and exports it on every row", async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [1, 2]);
-    const [first] = imageIds[0]!;
-    const [other, copy] = imageIds[1]!;
-    await repeat(first!, [copy!]);
-    await progress.recordOutcome(other!, { ...success, outputKey: `images/${requestId}/other.jpg` });
-    const failed = await progress.recordOutcome(first!, {
+    const [first] = imageIds[0];
+    const [other, copy] = imageIds[1];
+    await repeat(first, [copy]);
+    await progress.recordOutcome(other, { ...success, outputKey: `images/${requestId}/other.jpg` });
+    const failed = await progress.recordOutcome(first, {
       status: ImageStatus.Failed,
       errorCode: 'HTTP_404',
       errorMessage: 'gone',
     });
     expect(failed).toEqual({ counted: true, requestDone: true });
     expect(
-      await progress.recordOutcome(first!, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' }),
+      await progress.recordOutcome(first, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' }),
     ).toEqual({
       counted: false,
       requestDone: true,
@@ -185,38 +185,38 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
 
     expect(await finalizer.finalize(requestId)).toBe('completed_with_errors');
     const rows = await exported(requestId);
-    expect(rows[1]![3]).toBe('');
-    expect(rows[2]![3]).toBe(`http://cdn.test/files/images/${requestId}/other.jpg,`);
-    expect(rows[2]![4]).toBe('http://images.test/0/0.jpg -> HTTP_404: gone');
+    expect(rows[1][3]).toBe('');
+    expect(rows[2][3]).toBe(`http://cdn.test/files/images/${requestId}/other.jpg,`);
+    expect(rows[2][4]).toBe('http://images.test/0/0.jpg -> HTTP_404: gone');
   });
 
   it('finalizes once when two finalize jobs run together, with output URLs aligned to inputs', async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [3]);
-    const [first, second, third] = imageIds[0]!;
-    await progress.recordOutcome(first!, { ...success, outputKey: `images/${requestId}/a.jpg` });
-    await progress.recordOutcome(second!, {
+    const [first, second, third] = imageIds[0];
+    await progress.recordOutcome(first, { ...success, outputKey: `images/${requestId}/a.jpg` });
+    await progress.recordOutcome(second, {
       status: ImageStatus.Failed,
       errorCode: 'NOT_AN_IMAGE',
       errorMessage: 'HTML',
     });
-    await progress.recordOutcome(third!, { ...success, outputKey: `images/${requestId}/c.jpg` });
+    await progress.recordOutcome(third, { ...success, outputKey: `images/${requestId}/c.jpg` });
 
     const outcomes = await Promise.all([finalizer.finalize(requestId), finalizer.finalize(requestId)]);
     expect(outcomes.filter((status) => status !== null)).toEqual(['completed_with_errors']);
     expect(await counters(requestId)).toMatchObject({ status: 'completed_with_errors' });
 
     const rows = await exported(requestId);
-    expect(rows[1]![3]).toBe(
+    expect(rows[1][3]).toBe(
       `http://cdn.test/files/images/${requestId}/a.jpg,,http://cdn.test/files/images/${requestId}/c.jpg`,
     );
-    expect(rows[1]![4]).toBe('http://images.test/0/1.jpg -> NOT_AN_IMAGE: HTML');
+    expect(rows[1][4]).toBe('http://images.test/0/1.jpg -> NOT_AN_IMAGE: HTML');
   });
 
   it('derives output URLs from the stored keys when exported, so a new base URL applies to finished requests', async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
-    const [first, second] = imageIds[0]!;
-    await progress.recordOutcome(first!, { ...success, outputKey: `images/${requestId}/a.jpg` });
-    await progress.recordOutcome(second!, { ...success, outputKey: `images/${requestId}/b.jpg` });
+    const [first, second] = imageIds[0];
+    await progress.recordOutcome(first, { ...success, outputKey: `images/${requestId}/a.jpg` });
+    await progress.recordOutcome(second, { ...success, outputKey: `images/${requestId}/b.jpg` });
     expect(await finalizer.finalize(requestId)).toBe('completed');
 
     const moved = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'https://images.example' });
@@ -227,7 +227,7 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
         bom: true,
       },
     );
-    expect(rows[1]![3]).toBe(
+    expect(rows[1][3]).toBe(
       `https://images.example/files/images/${requestId}/a.jpg,https://images.example/files/images/${requestId}/b.jpg`,
     );
     const [stored] = await orm.em.fork().execute<{ columns: string[] }[]>(
@@ -235,12 +235,12 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
         WHERE table_name IN ('product', 'processing_request')
           AND column_name IN ('output_urls', 'input_urls', 'result_file_key')`,
     );
-    expect(stored!.columns).toBeNull();
+    expect(stored.columns).toBeNull();
   });
 
   it('does not finalize a request that still has open images', async () => {
     const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
-    await progress.recordOutcome(imageIds[0]![0]!, success);
+    await progress.recordOutcome(imageIds[0][0], success);
     expect(await finalizer.finalize(requestId)).toBeNull();
     expect(await counters(requestId)).toMatchObject({ status: 'pending' });
   });

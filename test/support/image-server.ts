@@ -94,7 +94,7 @@ export class ImageServer {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = (request.url ?? '/').split('?')[0]!;
+    const path = (request.url ?? '/').split('?')[0];
     const hit = (this.hits.get(path) ?? 0) + 1;
     this.hits.set(path, hit);
     this.onRequest?.(path);

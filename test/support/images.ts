@@ -4,7 +4,7 @@ import sharp, { type Sharp } from 'sharp';
  * Photo-like pixels: smooth gradients plus noise, so encoders behave as on a
  * real product photo (flat colour would compress to almost nothing).
  */
-export async function photoPixels(width: number, height: number, seed = 1): Promise<Sharp> {
+export function photoPixels(width: number, height: number, seed = 1): Sharp {
   const channels = 3;
   const data = Buffer.alloc(width * height * channels);
   let state = seed * 2_654_435_761;
@@ -22,25 +22,29 @@ export async function photoPixels(width: number, height: number, seed = 1): Prom
 }
 
 export async function photoJpeg(width = 640, height = 480, seed = 1): Promise<Buffer> {
-  return (await photoPixels(width, height, seed)).jpeg({ quality: 95 }).toBuffer();
+  return photoPixels(width, height, seed).jpeg({ quality: 95 }).toBuffer();
 }
 
 export async function alphaPng(width = 320, height = 240): Promise<Buffer> {
-  return (await photoPixels(width, height, 2)).ensureAlpha(0.6).png().toBuffer();
+  return photoPixels(width, height, 2).ensureAlpha(0.6).png().toBuffer();
 }
 
 /** Stored 320×240 with EXIF orientation 6: displays as 240×320. */
 export async function rotatedJpeg(): Promise<Buffer> {
-  return (await photoPixels(320, 240, 3)).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
+  return photoPixels(320, 240, 3).jpeg({ quality: 95 }).withMetadata({ orientation: 6 }).toBuffer();
 }
 
 export async function cmykJpeg(width = 200, height = 150): Promise<Buffer> {
-  return (await photoPixels(width, height, 4)).toColourspace('cmyk').jpeg({ quality: 95 }).toBuffer();
+  return photoPixels(width, height, 4).toColourspace('cmyk').jpeg({ quality: 95 }).toBuffer();
 }
 
 export async function animatedGif(width = 120, height = 90, frames = 4): Promise<Buffer> {
   const pages = await Promise.all(
-    Array.from({ length: frames }, async (_, index) => (await photoPixels(width, height, index + 1)).png().toBuffer()),
+    Array.from({ length: frames }, async (_, index) =>
+      photoPixels(width, height, index + 1)
+        .png()
+        .toBuffer(),
+    ),
   );
   return sharp(pages, { join: { animated: true } })
     .gif({ delay: Array(frames).fill(100), loop: 0 })

@@ -34,12 +34,30 @@ export interface Ledger {
   maxAttempts: number;
 }
 
+/** The row the ledger query selects. */
+interface LedgerRow {
+  status: string;
+  image_count: number;
+  images_succeeded: number;
+  images_failed: number;
+  products_processed: number;
+  product_count: number;
+  rows_succeeded: number;
+  rows_failed: number;
+  rows_open: number;
+  products_done: number;
+  images_done: number;
+  max_attempts: number;
+  image_ids: string[];
+  output_files: string[];
+}
+
 /** Reads a request's counters and, independently, the rows they summarise. */
 export async function ledger(databaseUrl: string, requestId: string): Promise<Ledger> {
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query(
+    const { rows } = await client.query<LedgerRow>(
       `SELECT r.status, r.image_count, r.images_succeeded, r.images_failed, r.products_processed, r.product_count,
               (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status = 'succeeded') AS rows_succeeded,
               (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status = 'failed') AS rows_failed,

@@ -1,12 +1,10 @@
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import S3rver from 's3rver';
 import { startLoopbackServer, stopLoopbackServer } from './loopback-server.js';
-import type { Server } from 'node:http';
 
 /**
  * A real S3-protocol server (s3rver) on 127.0.0.1, in this process, with its
@@ -33,7 +31,7 @@ export class S3Server {
   }
 
   /** The service's settings for this server (s3rver accepts any credentials). */
-  env(bucket = this.buckets[0]!, overrides: Record<string, string> = {}): Record<string, string> {
+  env(bucket = this.buckets[0], overrides: Record<string, string> = {}): Record<string, string> {
     return {
       STORAGE_DRIVER: 's3',
       S3_BUCKET: bucket,
@@ -86,7 +84,7 @@ export class S3Server {
       directory: this.directory,
       configureBuckets: this.buckets.map((name) => ({ name })),
     });
-    const address = (await this.server.run()) as AddressInfo;
+    const address = await this.server.run();
     this.port = address.port;
   }
 
@@ -107,5 +105,5 @@ export async function startAccessDeniedStub(): Promise<{ endpoint: string; close
     response.writeHead(403, { 'content-type': 'application/xml', 'content-length': Buffer.byteLength(body) });
     response.end(request.method === 'HEAD' ? undefined : body);
   });
-  return { endpoint: baseUrl, close: () => stopLoopbackServer(server as Server) };
+  return { endpoint: baseUrl, close: () => stopLoopbackServer(server) };
 }

@@ -4,6 +4,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHttpApp } from '../../src/bootstrap.js';
 import { AppConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/prepare-database.js';
+import type { RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { testConfig } from './test-env.js';
 
 export interface TestApp {
@@ -78,11 +79,15 @@ export function multipart(fields: Record<string, string>, file?: UploadFile, fil
 }
 
 /** Polls the status endpoint until the request is terminal. */
-export async function waitForTerminal(app: NestFastifyApplication, requestId: string, timeoutMs = 60_000) {
+export async function waitForTerminal(
+  app: NestFastifyApplication,
+  requestId: string,
+  timeoutMs = 60_000,
+): Promise<RequestStatusDto> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const response = await app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` });
-    const body = response.json();
+    const body = response.json<RequestStatusDto>();
     if (body.completed) return body;
     if (Date.now() > deadline) throw new Error(`Request ${requestId} still ${body.status} after ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));

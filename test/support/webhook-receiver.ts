@@ -79,7 +79,7 @@ export class WebhookReceiver {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const path = (request.url ?? '/').split('?')[0]!;
+    const path = (request.url ?? '/').split('?')[0];
     const eventId = String(request.headers['webhook-id'] ?? '');
     const concurrent = (this.inFlight.get(eventId) ?? 0) + 1;
     this.inFlight.set(eventId, concurrent);

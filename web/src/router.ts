@@ -7,7 +7,7 @@ export function parseRoute(pathname: string): Route {
   if (pathname === '/' || pathname === '') return { view: 'upload' };
   if (pathname === '/requests' || pathname === '/requests/') return { view: 'requests' };
   const match = /^\/requests\/([^/]+)\/?$/.exec(pathname);
-  if (match) return { view: 'request', id: decodeURIComponent(match[1]!) };
+  if (match) return { view: 'request', id: decodeURIComponent(match[1]) };
   return { view: 'not-found' };
 }
 

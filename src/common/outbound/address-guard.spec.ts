@@ -128,12 +128,12 @@ describe('createGuardedLookup', () => {
     ],
     'v6only.test': [{ address: '2606:4700::1111', family: 6 }],
   };
-  const resolver = async (hostname: string): Promise<ResolvedAddress[]> => {
+  const resolver = (hostname: string): Promise<ResolvedAddress[]> => {
     const found = records[hostname];
     if (!found) {
-      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+      return Promise.reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }));
     }
-    return found;
+    return Promise.resolve(found);
   };
 
   type Outcome = { error: NodeJS.ErrnoException | null; address: unknown; family?: number };

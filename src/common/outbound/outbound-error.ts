@@ -15,7 +15,10 @@ export enum OutboundErrorCode {
   TooLarge = 'TOO_LARGE',
 }
 
-export function httpErrorCode(status: number): string {
+/** What an OutboundError records: one of the codes above, or `HTTP_<status>` for an unsuccessful answer. */
+export type OutboundFailureCode = OutboundErrorCode | `HTTP_${number}`;
+
+export function httpErrorCode(status: number): `HTTP_${number}` {
   return `HTTP_${status}`;
 }
 
@@ -25,7 +28,7 @@ export function httpErrorCode(status: number): string {
  */
 export class OutboundError extends Error {
   constructor(
-    readonly code: string,
+    readonly code: OutboundFailureCode,
     message: string,
     readonly transient: boolean,
     options?: { cause?: unknown },

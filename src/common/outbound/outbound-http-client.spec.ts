@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startLoopbackServer, stopLoopbackServer } from '../../../test/support/loopback-server.js';
@@ -22,7 +23,7 @@ describe('OutboundHttpClient', () => {
   const url = (path: string, host = '127.0.0.1'): string => `http://${host}:${port}${path}`;
 
   beforeAll(async () => {
-    ({ server } = await startLoopbackServer(async (req, res) => {
+    ({ server } = await startLoopbackServer((req, res) => {
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => {
@@ -58,6 +59,7 @@ describe('OutboundHttpClient', () => {
             res.writeHead(404).end();
         }
       });
+      return Promise.resolve();
     }));
     port = (server.address() as AddressInfo).port;
   });
@@ -72,9 +74,9 @@ describe('OutboundHttpClient', () => {
 
   afterAll(() => stopLoopbackServer(server));
 
-  const resolver = async (hostname: string): Promise<ResolvedAddress[]> => {
-    if (hostname === 'receiver.test') return [{ address: '127.0.0.1', family: 4 }];
-    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+  const resolver = (hostname: string): Promise<ResolvedAddress[]> => {
+    if (hostname === 'receiver.test') return Promise.resolve([{ address: '127.0.0.1', family: 4 }]);
+    return Promise.reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }));
   };
 
   const client = (overrides: Partial<OutboundClientOptions> = {}): OutboundHttpClient => {
@@ -130,17 +132,18 @@ describe('OutboundHttpClient', () => {
   it("hands a 3xx over untouched when redirects are 'none'", async () => {
     const response = await client().exchange(
       request('/moved', { redirects: 'none', rejectUnsuccessful: false }),
-      async (answer) => ({
-        status: answer.status,
-        location: answer.headers['location'],
-      }),
+      (answer) =>
+        Promise.resolve({
+          status: answer.status,
+          location: answer.headers['location'],
+        }),
     );
     expect(response).toEqual({ status: 301, location: '/ok' });
     expect(seen.map((entry) => entry.path)).toEqual(['/moved']);
   });
 
   it('follows a redirect by hand and reports the final URL', async () => {
-    const final = await client().exchange(request('/moved'), async (answer) => answer.url.href);
+    const final = await client().exchange(request('/moved'), (answer) => Promise.resolve(answer.url.href));
     expect(final).toBe(url('/ok'));
     expect(seen.map((entry) => entry.path)).toEqual(['/moved', '/ok']);
   });
@@ -181,11 +184,7 @@ describe('OutboundHttpClient', () => {
 
   it("passes the reader's own errors through untranslated", async () => {
     const own = new Error('not an image');
-    await expect(
-      client().exchange(request('/ok'), async () => {
-        throw own;
-      }),
-    ).rejects.toBe(own);
+    await expect(client().exchange(request('/ok'), () => Promise.reject(own))).rejects.toBe(own);
   });
 
   it('reports a name that does not resolve as a permanent DNS error', async () => {

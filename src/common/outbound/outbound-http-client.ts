@@ -155,7 +155,7 @@ export class OutboundHttpClient {
         signal,
       });
       const { status } = response;
-      const location = response.headers['location'];
+      const location: unknown = response.headers['location'];
 
       if (request.redirects !== 'none' && REDIRECT_STATUSES.has(status) && typeof location === 'string') {
         response.data.destroy();

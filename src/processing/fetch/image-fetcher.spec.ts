@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
 import { gzipSync } from 'node:zlib';
@@ -121,7 +122,7 @@ describe('ImageFetcher', () => {
   };
 
   // Names the tests use, all on loopback; nothing leaves the machine.
-  const resolver = async (hostname: string): Promise<ResolvedAddress[]> => {
+  const resolver = (hostname: string): Promise<ResolvedAddress[]> => {
     const addresses: Record<string, string> = {
       'public.test': '127.0.0.1',
       'other.test': '127.0.0.1',
@@ -129,13 +130,13 @@ describe('ImageFetcher', () => {
       'blocked.test': '127.0.0.2',
     };
     if (hostname === 'flaky.test') {
-      throw Object.assign(new Error('getaddrinfo EAI_AGAIN flaky.test'), { code: 'EAI_AGAIN' });
+      return Promise.reject(Object.assign(new Error('getaddrinfo EAI_AGAIN flaky.test'), { code: 'EAI_AGAIN' }));
     }
     const address = addresses[hostname];
     if (!address) {
-      throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' });
+      return Promise.reject(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND' }));
     }
-    return [{ address, family: 4 }];
+    return Promise.resolve([{ address, family: 4 }]);
   };
 
   const fetcher = (overrides: Partial<ImageFetcherOptions> = {}): ImageFetcher => {

@@ -93,8 +93,8 @@ describe('ImageTransformer options (maxWidth, maxHeight, quality, format)', () =
       for (const quality of [10, 50, 90]) {
         sizes.push((await transformer.transform(landscape, { resize: null, quality })).bytesOut);
       }
-      expect(sizes[0]).toBeLessThan(sizes[1]!);
-      expect(sizes[1]).toBeLessThan(sizes[2]!);
+      expect(sizes[0]).toBeLessThan(sizes[1]);
+      expect(sizes[1]).toBeLessThan(sizes[2]);
     });
 
     it('defaults to 50, as before the option existed', async () => {

@@ -457,7 +457,9 @@ describe('ImageTransformer', () => {
     });
 
     it('still refuses a truncated JPEG as a decode error', async () => {
-      const error: unknown = await shrinking.transform(truncated(fixtures.jpeg), { resize: 0.5 }).catch((e) => e);
+      const error: unknown = await shrinking
+        .transform(truncated(fixtures.jpeg), { resize: 0.5 })
+        .catch((e: unknown) => e);
 
       expect(error).toMatchObject({ code: ImageErrorCode.DecodeError, retryable: false });
     });
@@ -595,7 +597,7 @@ describe('ImageTransformer', () => {
     });
 
     it.each<[string, () => Promise<Buffer>]>([
-      ['SVG', async () => Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>')],
+      ['SVG', () => Promise.resolve(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>'))],
       ['TIFF', () => photo(32, 32).tiff().toBuffer()],
     ])('refuses %s as an unsupported format', async (_name, make) => {
       await expectFailure(await make(), ImageErrorCode.UnsupportedFormat);

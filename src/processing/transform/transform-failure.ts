@@ -55,8 +55,9 @@ export function timeoutError(format: ImageFormat, seconds: number | undefined, c
 
 /** The library's own text behind a transform failure, for the logs only. */
 export function transformFailureDetail(error: unknown): string | null {
-  const cause = error instanceof Error ? error.cause : undefined;
-  if (cause === undefined) return null;
+  if (!(error instanceof Error) || error.cause === undefined) return null;
+  // Whatever the library threw: an Error, or some other value.
+  const cause: unknown = error.cause;
   return cause instanceof Error ? cause.message : String(cause);
 }
 

@@ -11,7 +11,8 @@ const toStatusList = ({ value }: { value: unknown }) =>
     ? undefined
     : [value]
         .flat()
-        .flatMap((item) => String(item).split(','))
+        // The query string parser yields strings; anything else is left for @IsEnum to refuse.
+        .flatMap((item) => (typeof item === 'string' ? item.split(',') : [item]))
         .filter(Boolean);
 
 export class ListRequestsQuery {

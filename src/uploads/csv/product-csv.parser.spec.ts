@@ -1,3 +1,4 @@
+import { expect } from '@jest/globals';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import {
@@ -19,11 +20,13 @@ const HEADER = 'S. No.,Product Name,Input Image Urls';
 const CANONICAL = `${HEADER}\n1,SKU1,"https://example.com/a.jpg,https://example.com/b.jpg"`;
 
 /** Yields `data` in pieces of `size` bytes, however that cuts characters or line endings. */
+// eslint-disable-next-line @typescript-eslint/require-await -- stands in for an upload stream; nothing to await
 async function* inChunks(data: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let offset = 0; offset < data.length; offset += size) yield data.subarray(offset, offset + size);
 }
 
 /** Yields `data` cut at the given byte offsets. */
+// eslint-disable-next-line @typescript-eslint/require-await -- stands in for an upload stream; nothing to await
 async function* cutAt(data: Buffer, ...offsets: number[]): AsyncGenerator<Buffer> {
   let start = 0;
   for (const offset of [...offsets, data.length]) {
@@ -42,6 +45,7 @@ class EndlessUpload {
     private readonly row: (index: number) => string,
   ) {}
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- stands in for an upload stream; nothing to await
   async *chunks(): AsyncGenerator<Buffer> {
     try {
       yield Buffer.from(this.head);
@@ -216,7 +220,7 @@ describe('parseProductCsv', () => {
       const parsed = await parseText(
         csv(HEADER, '1,A,"https://example.com/a.jpg,https://example.com/a.jpg,https://example.com/b.jpg"'),
       );
-      expect(parsed.products[0]!.urls).toEqual([
+      expect(parsed.products[0].urls).toEqual([
         'https://example.com/a.jpg',
         'https://example.com/a.jpg',
         'https://example.com/b.jpg',
@@ -226,19 +230,19 @@ describe('parseProductCsv', () => {
     it('splits URLs on commas and any whitespace and ignores empty pieces', async () => {
       const cell = ' https://example.com/a.jpg ,\n\thttps://example.com/b.jpg  https://example.com/c.jpg,, ,';
       const parsed = await parseText(csv(HEADER, `1,A,"${cell}"`));
-      expect(parsed.products[0]!.urls).toEqual([
+      expect(parsed.products[0].urls).toEqual([
         'https://example.com/a.jpg',
         'https://example.com/b.jpg',
         'https://example.com/c.jpg',
       ]);
-      expect(parsed.products[0]!.cells[2]).toBe(cell);
+      expect(parsed.products[0].cells[2]).toBe(cell);
     });
 
     it('stores the normalized form of each URL', async () => {
       const parsed = await parseText(
         csv(HEADER, '1,A,"HTTPS://Example.COM:443/a/../photo-é.jpg?x=1,http://example.com"'),
       );
-      expect(parsed.products[0]!.urls).toEqual(['https://example.com/photo-%C3%A9.jpg?x=1', 'http://example.com/']);
+      expect(parsed.products[0].urls).toEqual(['https://example.com/photo-%C3%A9.jpg?x=1', 'http://example.com/']);
     });
 
     it('trims serial numbers and names but keeps cells as uploaded', async () => {
@@ -312,6 +316,7 @@ describe('parseProductCsv', () => {
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));
       let chunksRead = 0;
+      // eslint-disable-next-line @typescript-eslint/require-await -- stands in for an upload stream; nothing to await
       async function* upload(): AsyncGenerator<Buffer> {
         for (const line of [HEADER, ...rows(10)]) {
           chunksRead++;
@@ -556,9 +561,9 @@ describe('parseProductCsv', () => {
         CsvErrorCode.UnsupportedUrlScheme,
         CsvErrorCode.InvalidUrl,
       ]);
-      expect(issues[0]!.message).toMatch(/^URL 1 "ftp:\/\/a\.example\/1\.jpg" uses the scheme "ftp"/);
-      expect(issues[1]!.message).toMatch(new RegExp(`^URL 3 "${long.slice(0, 200)}…" uses`));
-      expect(issues[2]!.message).toMatch(/^URL 4 "nope" is not an absolute URL/);
+      expect(issues[0].message).toMatch(/^URL 1 "ftp:\/\/a\.example\/1\.jpg" uses the scheme "ftp"/);
+      expect(issues[1].message).toMatch(new RegExp(`^URL 3 "${long.slice(0, 200)}…" uses`));
+      expect(issues[2].message).toMatch(/^URL 4 "nope" is not an absolute URL/);
     });
 
     it('reports several bad rows together with their rows, lines and columns', async () => {
@@ -591,7 +596,7 @@ describe('parseProductCsv', () => {
       const error = await validationErrorOf(parseText(csv(HEADER, ...rows), { ...LIMITS, csvRows: 2000 }));
       expect(error.issues).toHaveLength(MAX_REPORTED_ISSUES);
       expect(error.issueCount).toBe(1500);
-      expect(error.issues[MAX_REPORTED_ISSUES - 1]!.row).toBe(MAX_REPORTED_ISSUES);
+      expect(error.issues[MAX_REPORTED_ISSUES - 1].row).toBe(MAX_REPORTED_ISSUES);
     });
   });
 
@@ -803,8 +808,8 @@ describe('parseProductCsv', () => {
         CsvErrorCode.MissingColumn,
         CsvErrorCode.MissingColumn,
       ]);
-      expect(issues[0]!.message).toContain('The header seems separated by ";" (semicolon)');
-      expect(issues[0]!.message).toContain('"Id", "Title", "Pictures"');
+      expect(issues[0].message).toContain('The header seems separated by ";" (semicolon)');
+      expect(issues[0].message).toContain('"Id", "Title", "Pictures"');
     });
 
     it('reads a header line with no line break in sight without holding the whole upload', async () => {

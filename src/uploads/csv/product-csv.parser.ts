@@ -507,7 +507,7 @@ function headLines(text: string, ended: boolean): HeadLines | null {
   const firstLine = first === null ? body : body.slice(0, first.index);
   const sepMatch = SEP_LINE.exec(firstLine);
   const sep =
-    sepMatch && (CSV_DELIMITERS as readonly string[]).includes(sepMatch[1]!) ? (sepMatch[1] as CsvDelimiter) : null;
+    sepMatch && (CSV_DELIMITERS as readonly string[]).includes(sepMatch[1]) ? (sepMatch[1] as CsvDelimiter) : null;
   let rest = body;
   let sepText = '';
   if (sep !== null && first !== null) {
@@ -533,7 +533,7 @@ function splitHeaderLine(line: string, delimiter: string): string[] {
   let cell = '';
   let quoted = false;
   for (let i = 0; i < line.length; i++) {
-    const char = line[i]!;
+    const char = line[i];
     if (char === '"') {
       if (quoted && line[i + 1] === '"') {
         cell += '"';
@@ -630,7 +630,7 @@ function mapHeader(
     issues.add({
       row: null,
       line,
-      column: columns[index]!,
+      column: columns[index],
       columnIndex: index + 1,
       code: CsvErrorCode.DuplicateColumn,
       message,
@@ -691,7 +691,7 @@ function validateRow(
     issues.add({
       row: rowNumber,
       line,
-      column: columnIndex === null ? null : columns[columnIndex]!,
+      column: columnIndex === null ? null : columns[columnIndex],
       columnIndex: columnIndex === null ? null : columnIndex + 1,
       code,
       message,
@@ -709,7 +709,7 @@ function validateRow(
     return null;
   }
 
-  const serialNumber = cells[columnMap.serialNumber]!.trim();
+  const serialNumber = cells[columnMap.serialNumber].trim();
   if (serialNumber === '') {
     report(columnMap.serialNumber, CsvErrorCode.MissingSerialNumber, 'The serial number is empty.');
   } else if (isLongerThan(serialNumber, MAX_SERIAL_NUMBER_LENGTH)) {
@@ -731,7 +731,7 @@ function validateRow(
     }
   }
 
-  const name = cells[columnMap.name]!.trim();
+  const name = cells[columnMap.name].trim();
   if (name === '') {
     report(columnMap.name, CsvErrorCode.MissingProductName, 'The product name is empty.');
   } else if (isLongerThan(name, MAX_PRODUCT_NAME_LENGTH)) {
@@ -742,7 +742,7 @@ function validateRow(
     );
   }
 
-  const pieces = splitUrlCell(cells[columnMap.urls]!);
+  const pieces = splitUrlCell(cells[columnMap.urls]);
   if (pieces.length === 0) {
     report(columnMap.urls, CsvErrorCode.MissingImageUrls, 'No image URL given.');
   } else if (pieces.length > limits.urlsPerRow) {

@@ -89,7 +89,8 @@ export function useRequestProgress(requestId: string): RequestProgress {
       setSource('polling');
       try {
         const next = await read();
-        if (!next.completed && !abort.signal.aborted) timer = setTimeout(poll, POLL_MS);
+        // poll catches its own failures, so nothing waits for the next round.
+        if (!next.completed && !abort.signal.aborted) timer = setTimeout(() => void poll(), POLL_MS);
         else setSource('idle');
       } catch (error) {
         if (!abort.signal.aborted) setProblem(toProblem(error));
@@ -106,7 +107,7 @@ export function useRequestProgress(requestId: string): RequestProgress {
             setSource('events');
             return;
           }
-          const body = await response.json().catch(() => null);
+          const body: unknown = await response.json().catch(() => null);
           const failure = toProblem(body, response.status);
           if (response.status === 404 && failure.code === 'NOT_FOUND') throw new EventsUnavailable();
           if (failure.status === 401) reportAuthRequired(failure);
@@ -137,7 +138,8 @@ export function useRequestProgress(requestId: string): RequestProgress {
         },
       });
 
-    (async () => {
+    // Runs for the effect's life and reports its own failures; the cleanup below stops it.
+    void (async () => {
       try {
         const first = await read();
         if (first.completed || abort.signal.aborted) return;

@@ -140,13 +140,13 @@ export function RequestView({ id }: { id: string }) {
           </div>
         </dl>
         <div className="actions">
-          <button type="button" onClick={downloadCsv} disabled={!status.completed || busy !== null}>
+          <button type="button" onClick={() => void downloadCsv()} disabled={!status.completed || busy !== null}>
             Download result CSV
           </button>
           <button
             type="button"
             className="secondary"
-            onClick={downloadZip}
+            onClick={() => void downloadZip()}
             disabled={!archive || !status.completed || busy !== null}
             aria-describedby={archive ? undefined : 'lifecycle-hint'}
           >

@@ -20,7 +20,8 @@ const offers = (field: string) => field in UPLOAD_FIELDS;
 const FORMATS = UPLOAD_FIELDS.format?.enum ?? ['keep'];
 const DEFAULT_QUALITY = UPLOAD_FIELDS.quality?.default;
 
-type Check = { state: 'idle' } | { state: 'checking' } | { state: 'ok'; result: CsvCheckDto } | { state: 'failed' };
+type Outcome = { state: 'ok'; result: CsvCheckDto } | { state: 'failed' };
+type Check = { state: 'idle' } | { state: 'checking' } | Outcome;
 
 /**
  * Pick or drop a CSV; the server's own parser reads it at once (the validate
@@ -37,7 +38,8 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
   const [quality, setQuality] = useState('');
   const [format, setFormat] = useState('keep');
   const [sending, setSending] = useState(false);
-  const [check, setCheck] = useState<Check>({ state: 'idle' });
+  // The latest check's outcome with what it checked: a file or key newer than that is still being checked.
+  const [checked, setChecked] = useState<{ file: File; authGeneration: number; outcome: Outcome } | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const input = useRef<HTMLInputElement>(null);
 
@@ -46,19 +48,22 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
     setProblem(null);
   };
 
+  const check: Check = !file
+    ? { state: 'idle' }
+    : checked?.file === file && checked.authGeneration === authGeneration
+      ? checked.outcome
+      : { state: 'checking' };
+
   // Runs again when a key is entered, so a preview refused with 401 appears once the key is there.
   useEffect(() => {
-    if (!file) {
-      setCheck({ state: 'idle' });
-      return;
-    }
+    if (!file) return;
     const abort = new AbortController();
-    setCheck({ state: 'checking' });
+    const settle = (outcome: Outcome) => setChecked({ file, authGeneration, outcome });
     call(validateRequest({ body: { file }, signal: abort.signal }))
-      .then((result) => setCheck({ state: 'ok', result }))
+      .then((result) => settle({ state: 'ok', result }))
       .catch((error: unknown) => {
         if (abort.signal.aborted) return;
-        setCheck({ state: 'failed' });
+        settle({ state: 'failed' });
         const failure = toProblem(error);
         if (failure.status !== 401) setProblem(failure);
       });
@@ -108,7 +113,7 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
         Upload a CSV with the columns <code>S. No.</code>, <code>Product Name</code> and <code>Input Image Urls</code>.
         Every image is fetched, compressed and stored; you get the CSV back with the new URLs beside the old ones.
       </p>
-      <form onSubmit={submit} className="card upload-form" noValidate>
+      <form onSubmit={(event) => void submit(event)} className="card upload-form" noValidate>
         <div
           className={`dropzone${dragging ? ' dragging' : ''}`}
           onDragOver={(event) => {
@@ -194,7 +199,7 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
               value={quality}
               onChange={setQuality}
               max={UPLOAD_FIELDS.quality?.maximum ?? 100}
-              placeholder={DEFAULT_QUALITY === undefined ? undefined : `${String(DEFAULT_QUALITY)} if left empty`}
+              placeholder={typeof DEFAULT_QUALITY === 'number' ? `${DEFAULT_QUALITY} if left empty` : undefined}
             />
           ) : null}
           {offers('format') ? (

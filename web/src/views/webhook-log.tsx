@@ -25,14 +25,15 @@ export function WebhookLog({
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const [sending, setSending] = useState<string | null>(null);
 
-  const load = useCallback(async () => {
-    try {
-      const list = await call(listWebhookDeliveries({ path: { id: requestId } }));
-      setDeliveries(list.items);
-    } catch (error) {
-      setProblem(toProblem(error));
-    }
-  }, [requestId]);
+  // Resolves once the log or the problem is shown.
+  const load = useCallback(
+    () =>
+      call(listWebhookDeliveries({ path: { id: requestId } })).then(
+        (list) => setDeliveries(list.items),
+        (error: unknown) => setProblem(toProblem(error)),
+      ),
+    [requestId],
+  );
 
   // The request's webhook summary changes as deliveries happen; the log follows it.
   useEffect(() => {
