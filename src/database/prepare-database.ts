@@ -50,8 +50,11 @@ async function ensureDatabaseExists(databaseUrl: string): Promise<void> {
     await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
     logger.log(`Created database ${name}`);
   } catch (error) {
-    // Another process created it between our probe and this statement.
-    if ((error as { code?: string }).code !== '42P04') throw error;
+    // Another process created it between our probe and this statement:
+    // duplicate_database once its CREATE has committed, or a unique violation
+    // on pg_database while both statements are still running.
+    const code = (error as { code?: string }).code;
+    if (code !== '42P04' && code !== '23505') throw error;
   } finally {
     await admin.end();
   }
