@@ -1,4 +1,5 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage,archive,sse] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage,archive,sse,
+//                                     fairness,queue-memory] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs] [--smoke]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 // --smoke (npm run bench:smoke): every section on tiny sizes (lib/sizes.mjs), for CI; exits non-zero when one fails.
@@ -15,8 +16,9 @@ import { compareFormats, imageMagick, imageMagickGif, plainSharp, realImageFiles
 import { loadCorpus } from './lib/corpus.mjs';
 import { startImageServer } from './lib/image-server.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
-import { finalize, markAllSucceeded, waitForQueued } from './lib/ingest.mjs';
+import { finalize, markAllSucceeded } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
+import { startRedisServer } from './lib/redis-server.mjs';
 import { startS3Server } from './lib/s3-server.mjs';
 import { FULL, SMOKE } from './lib/sizes.mjs';
 
@@ -33,6 +35,8 @@ const SECTIONS = [
   'storage',
   'archive',
   'sse',
+  'fairness',
+  'queue-memory',
 ];
 const { values: args } = parseArgs({
   options: {
@@ -72,6 +76,9 @@ const ARCHIVE_PER_PRODUCT = size.archivePerProduct;
 const SSE_STREAMS = size.sseStreams;
 const SSE_SECONDS = size.sseSeconds;
 const WAIT = { timeoutMs: size.terminalTimeoutMs };
+// fairness: the smallest JPEGs, so that it measures scheduling more than encoding, and two tenants.
+const FAIRNESS_SET = 'jpeg-800';
+const TENANT_KEYS = { alice: 'alice-key', bob: 'bob-key' };
 const ALLOCATORS = [
   ['glibc', {}],
   ['glibc, MALLOC_ARENA_MAX=2', { MALLOC_ARENA_MAX: '2' }],
@@ -87,8 +94,9 @@ console.log(
 const unknown = [...only].filter((section) => !SECTIONS.includes(section));
 if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')}; sections: ${SECTIONS.join(', ')}`);
 
-// The list and sse sections make their rows in SQL: on their own they skip generating the image corpus.
-const NO_CORPUS = new Set(['list', 'sse']);
+// The list and sse sections make their rows in SQL, queue-memory's URLs are never fetched: on their own
+// they skip generating the image corpus.
+const NO_CORPUS = new Set(['list', 'sse', 'queue-memory']);
 const needsCorpus = [...only].some((section) => !NO_CORPUS.has(section));
 const corpus = needsCorpus ? await loadCorpus(join(import.meta.dirname, size.corpusDir), log, size.sets) : {};
 const server = await startImageServer(corpus);
@@ -122,6 +130,8 @@ try {
       storage: () => storage(),
       archive: () => archive(),
       sse: () => eventStreams(),
+      fairness: () => fairness(),
+      'queue-memory': () => queueMemory(),
     };
     for (const name of SECTIONS) {
       if (!only.has(name)) continue;
@@ -558,8 +568,10 @@ async function exists(path) {
 }
 
 /**
- * Acknowledgement time and API memory for large CSVs, then until every image
- * job is queued; no worker runs, so only ingest is measured. Then the export of
+ * Acknowledgement time and API memory for large CSVs; no worker runs, so only
+ * ingest is measured. Every image is recorded for work when the upload is
+ * acknowledged (the dispatcher feeds workers from PostgreSQL), so the API's
+ * memory a moment after the ack shows that nothing more happens after it. Then the export of
  * the 100 000-row request: every image is recorded as succeeded in SQL (as the
  * image jobs would have) and a worker runs only the request's finalize job,
  * which fills the output URLs and streams the result CSV from the database.
@@ -574,11 +586,10 @@ async function ingest() {
     const csv = productCsv(rows, URLS_PER_PRODUCT, urls);
     const idle = await processStats(api.pid);
     await resetPeak(api.pid);
-    const started = performance.now();
     const created = await upload(api.baseUrl, csv);
     const stats = await processStats(api.pid);
-    const queuedMs = await waitForQueued(env, rows * URLS_PER_PRODUCT, started, size.queueTimeoutMs);
-    const queued = await processStats(api.pid);
+    await sleep(size.ingestSettleMs);
+    const settled = await processStats(api.pid);
     const k = thousands(rows);
     out[`ingest.${k}.ack`] = metric(
       `ingest ${k} rows (${(csv.length / 2 ** 20).toFixed(1)} MB): ack`,
@@ -588,8 +599,12 @@ async function ingest() {
     );
     out[`ingest.${k}.idle`] = metric(`ingest ${k} rows: API RSS before upload`, idle.rssMb, 'MB', 0);
     out[`ingest.${k}.peak`] = metric(`ingest ${k} rows: API peak RSS at the ack`, stats.peakMb, 'MB', 0);
-    out[`ingest.${k}.queued`] = metric(`ingest ${k} rows: every job queued after`, queuedMs, 'ms', 0);
-    out[`ingest.${k}.queuedPeak`] = metric(`ingest ${k} rows: API peak RSS until then`, queued.peakMb, 'MB', 0);
+    out[`ingest.${k}.settled`] = metric(
+      `ingest ${k} rows: API RSS ${size.ingestSettleMs / 1000} s after the ack (at the ack ${stats.rssMb.toFixed(0)} MB)`,
+      settled.rssMb,
+      'MB',
+      0,
+    );
     if (rows === size.ingestRows.at(-1)) Object.assign(out, await exportOf(api, created.requestId, k));
   }
   await env.reset();
@@ -821,6 +836,231 @@ async function eventStreams() {
       0,
     ),
   };
+}
+
+/**
+ * The fair scheduler, against an api + worker pair with two tenants (alice,
+ * bob) on the smallest JPEGs. First a small request (3 images) uploaded while
+ * alice's big one (30 000) is processing, by bob, then by alice herself: the
+ * time from its upload to its terminal status, which should not depend on
+ * the work queued before it. Then alice's two big requests and bob's one,
+ * all with work left: the images done per request over a window (from
+ * image.completed_at), each tenant's share of them and each of alice's
+ * requests' share of hers.
+ */
+async function fairness() {
+  const images = corpus[FAIRNESS_SET];
+  const big = size.fairnessBigImages;
+  const small = size.fairnessSmallImages;
+  // A URL repeated within a request is fetched once, so every URL is made distinct;
+  // the image server ignores the query string.
+  const urls = (count) =>
+    Array.from({ length: count }, (_, i) => `${server.urlOf(FAIRNESS_SET, images[i % images.length])}?n=${i}`);
+  const as = (tenant) => ({ headers: { 'x-api-key': TENANT_KEYS[tenant] } });
+  const send = (api, tenant, count) =>
+    upload(api.baseUrl, productCsv(count / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls(count)), {}, as(tenant));
+  const start = async () => {
+    await env.reset();
+    const options = {
+      nodeArgs: nodeArgs(),
+      env: {
+        ...serviceEnv(),
+        API_KEYS: Object.entries(TENANT_KEYS)
+          .map((pair) => pair.join(':'))
+          .join(','),
+      },
+    };
+    const [api] = [await env.start('api', options), await env.start('worker', options)];
+    const warmUp = await upload(api.baseUrl, productCsv(WARM_UP_IMAGES / 2, 2, urls(WARM_UP_IMAGES)), {}, as('alice'));
+    mustComplete(await waitForTerminal(api.baseUrl, warmUp.requestId, { ...WAIT, ...as('alice') }), 'fairness warm-up');
+    return api;
+  };
+  const out = {};
+  const k = thousands(big);
+
+  log(`fairness: ${small} images behind ${big} (${describeSet(FAIRNESS_SET)}), api + worker`);
+  let api = await start();
+  const behind = await send(api, 'alice', big);
+  await waitForDone(behind.requestId);
+  // Alice's chunks fill the window before the small request arrives.
+  await sleep(size.fairnessSettleSeconds * 1000);
+  for (const [key, tenant, whose] of [
+    ['other', 'bob', `bob's, behind alice's`],
+    ['same', 'alice', `alice's, behind her own`],
+  ]) {
+    const created = await upload(api.baseUrl, productCsv(1, small, urls(small)), {}, as(tenant));
+    const status = await waitForTerminal(api.baseUrl, created.requestId, { ...WAIT, intervalMs: 100, ...as(tenant) });
+    mustComplete(status, `fairness (${tenant}'s small request)`);
+    out[`fairness.small.${key}`] = metric(
+      `fairness: ${small} images (${whose} ${k}), upload→terminal (target < 10 s)`,
+      (Date.parse(status.completedAt) - created.startedAt) / 1000,
+      's',
+      1,
+    );
+  }
+  if ((await withWorkLeft([behind.requestId])).length === 0) {
+    log('fairness: the big request ran out of work before the small ones were done; they did not wait behind it');
+  }
+
+  log(`fairness: alice's 2 × ${big} images and bob's ${big}, images done over ${size.fairnessWindowSeconds} s`);
+  api = await start();
+  const requests = [
+    ['alice1', 'alice', await send(api, 'alice', big)],
+    ['alice2', 'alice', await send(api, 'alice', big)],
+    ['bob', 'bob', await send(api, 'bob', big)],
+  ];
+  const ids = requests.map(([, , created]) => created.requestId);
+  for (const id of ids) await waitForDone(id);
+  // The chunks queued before bob's request arrived are done, and every request has been served.
+  await sleep(size.fairnessSettleSeconds * 1000);
+  const [{ now: from }] = await env.query('SELECT clock_timestamp() AS now');
+  await sleep(size.fairnessWindowSeconds * 1000);
+  const [{ now: to }] = await env.query('SELECT clock_timestamp() AS now');
+  const rows = await env.query(
+    `SELECT request_id::text AS id, count(*)::int AS done, count(*) FILTER (WHERE status = 'failed')::int AS failed
+       FROM image WHERE request_id = ANY($1) AND completed_at >= $2 AND completed_at < $3
+        AND status IN ('succeeded', 'failed')
+      GROUP BY request_id`,
+    [ids, from, to],
+  );
+  const left = await withWorkLeft(ids);
+  await env.reset();
+  const failed = rows.reduce((sum, row) => sum + row.failed, 0);
+  if (failed > 0) throw new Error(`fairness: ${failed} images failed in the window`);
+  if (left.length < ids.length) log('fairness: a request ran out of work within the window; its shares mean little');
+  const done = Object.fromEntries(
+    requests.map(([name, , created]) => [name, rows.find((row) => row.id === created.requestId)?.done ?? 0]),
+  );
+  log(`fairness: images done in the window: alice ${done.alice1} + ${done.alice2}, bob ${done.bob}`);
+  const alice = done.alice1 + done.alice2;
+  const total = alice + done.bob;
+  const seconds = (to - from) / 1000;
+  const label = `fairness, alice 2 × ${k} + bob ${k} images over ${size.fairnessWindowSeconds} s`;
+  return {
+    ...out,
+    'fairness.window.rate': metric(`${label}: images done`, total / seconds, 'img/s', 1),
+    'fairness.share.alice': metric(`${label}: alice's share (target 40–60)`, (alice / total) * 100, '%', 1),
+    'fairness.share.bob': metric(`${label}: bob's share (target 40–60)`, (done.bob / total) * 100, '%', 1),
+    'fairness.share.alice1': metric(
+      `${label}: alice's 1st request, share of hers (target 35–65)`,
+      (done.alice1 / alice) * 100,
+      '%',
+      1,
+    ),
+    'fairness.share.alice2': metric(
+      `${label}: alice's 2nd request, share of hers (target 35–65)`,
+      (done.alice2 / alice) * 100,
+      '%',
+      1,
+    ),
+  };
+}
+
+/** Polls PostgreSQL until the request has an outcome for at least one image: it is being processed. */
+async function waitForDone(requestId) {
+  const started = performance.now();
+  for (;;) {
+    const [row] = await env.query(
+      'SELECT status, images_succeeded + images_failed AS done FROM processing_request WHERE id = $1',
+      [requestId],
+    );
+    if (row?.done > 0) return;
+    if (performance.now() - started > size.terminalTimeoutMs) {
+      throw new Error(`request ${requestId} has no image done after ${size.terminalTimeoutMs} ms (${row?.status})`);
+    }
+    await sleep(100);
+  }
+}
+
+/** Of these requests, those with an image still waiting to be dispatched or worked on. */
+async function withWorkLeft(requestIds) {
+  const rows = await env.query(
+    `SELECT r.id::text AS id FROM processing_request r
+      WHERE r.id = ANY($1) AND EXISTS (SELECT 1 FROM image i WHERE i.request_id = r.id AND i.status = 'pending')`,
+    [requestIds],
+  );
+  return rows.map((row) => row.id);
+}
+
+/**
+ * Redis memory taken by an upload while no worker runs (API only): the
+ * scheduler keeps image work in PostgreSQL and a bounded window of chunk jobs
+ * in Redis, so used_memory should grow by the same small amount for N images
+ * as for 100 N. Measured once the 202 has come and a couple of seconds have
+ * passed, on a redis-server of its own (used_memory is the whole server's: on
+ * the shared one, other clients move it; the shared one is used, and said so,
+ * when redis-server is not installed); also what this deployment's keys take
+ * (MEMORY USAGE), and the API's RSS before and after.
+ */
+async function queueMemory() {
+  const out = {};
+  const growth = [];
+  for (const count of size.queueMemoryImages) {
+    const k = thousands(count);
+    log(`queue memory: ${count} images uploaded, API only`);
+    await env.reset();
+    const redis = await startRedisServer();
+    if (!redis) log('queue memory: redis-server is not installed; measuring the shared Redis, other clients included');
+    let measured;
+    try {
+      measured = await uploadWithoutWorker(count, redis?.url);
+    } finally {
+      // The API goes before its Redis server does.
+      await env.reset();
+      await redis?.close();
+    }
+    const { before, after, rssBefore, rssAfter } = measured;
+    log(`queue memory: ${before.keys} → ${after.keys} keys under the deployment's prefix`);
+    const bytes = after.usedMemory - before.usedMemory;
+    growth.push(bytes);
+    const label = `queue memory, ${k} images uploaded, no worker`;
+    Object.assign(out, {
+      [`queueMemory.${k}.growth`]: metric(`${label}: Redis used_memory growth`, bytes / 1024, 'KB', 1),
+      [`queueMemory.${k}.perImage`]: metric(`${label}: Redis used_memory growth per image`, bytes / count, 'B', 2),
+      [`queueMemory.${k}.keys`]: metric(
+        `${label}: growth of this deployment's Redis keys (MEMORY USAGE)`,
+        (after.keyBytes - before.keyBytes) / 1024,
+        'KB',
+        1,
+      ),
+      [`queueMemory.${k}.rssBefore`]: metric(`${label}: API RSS before the upload`, rssBefore, 'MB', 0),
+      [`queueMemory.${k}.rssAfter`]: metric(
+        `${label}: API RSS ${size.queueMemorySettleSeconds} s after the 202 (target: flat)`,
+        rssAfter,
+        'MB',
+        0,
+      ),
+    });
+  }
+  const [first, last] = [size.queueMemoryImages[0], size.queueMemoryImages.at(-1)].map(thousands);
+  out['queueMemory.difference'] = metric(
+    `queue memory: Redis growth at ${last} minus at ${first} images (target within ±2 MB)`,
+    (growth.at(-1) - growth[0]) / 2 ** 20,
+    'MB',
+    2,
+  );
+  return out;
+}
+
+/** queue-memory: an API process on `redisUrl` (the bench's Redis if not given), Redis memory and RSS around one upload. */
+async function uploadWithoutWorker(count, redisUrl) {
+  const api = await env.start('api', {
+    nodeArgs: nodeArgs(),
+    env: { ...serviceEnv(), ...(redisUrl && { REDIS_URL: redisUrl }) },
+  });
+  const urls = Array.from({ length: count }, (_, i) => `https://images.example.com/p/${i}.jpg`);
+  const csv = productCsv(count / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls);
+  const rssBefore = (await processStats(api.pid)).rssMb;
+  const before = await env.redisMemory({ url: redisUrl });
+  const created = await upload(api.baseUrl, csv);
+  await sleep(size.queueMemorySettleSeconds * 1000);
+  const after = await env.redisMemory({ url: redisUrl });
+  const rssAfter = (await processStats(api.pid)).rssMb;
+  const [{ images }] = await env.query(`SELECT count(*)::int AS images FROM image WHERE request_id = $1`, [
+    created.requestId,
+  ]);
+  if (images !== count) throw new Error(`queue memory: ${images} of ${count} images stored`);
+  return { before, after, rssBefore, rssAfter };
 }
 
 /** Node.js options for the service processes, after package.json's config.nodeFlags. */

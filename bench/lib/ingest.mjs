@@ -10,21 +10,6 @@ export function benchQueue(env, name) {
   return new Queue(name, { connection: { url: REDIS_URL }, prefix: env.queuePrefix });
 }
 
-/** Polls until `count` image jobs wait in the queue; resolves with the time it took from `since`. */
-export async function waitForQueued(env, count, since, timeoutMs = 300_000) {
-  const images = benchQueue(env, 'images');
-  try {
-    for (;;) {
-      const { waiting } = await images.getJobCounts('waiting');
-      if (waiting >= count) return performance.now() - since;
-      if (performance.now() - since > timeoutMs) throw new Error(`only ${waiting} of ${count} image jobs queued`);
-      await sleep(100);
-    }
-  } finally {
-    await images.close();
-  }
-}
-
 /** Records every image of the request as succeeded, with its counters, as the image jobs would have. */
 export async function markAllSucceeded(env, requestId) {
   await env.query(
@@ -55,7 +40,8 @@ export async function finalize(env, requestId, timeoutMs = 300_000) {
   const requests = benchQueue(env, 'requests');
   const started = performance.now();
   try {
-    await requests.add('finalize-request', { requestId }, { jobId: requestId });
+    // The id the service gives a request's first-round finalize (src/queue/queue.constants.ts).
+    await requests.add('finalize-request', { requestId }, { jobId: `${requestId}.0` });
   } finally {
     await requests.close();
   }

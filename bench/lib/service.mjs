@@ -152,6 +152,39 @@ export class BenchEnvironment {
     }
   }
 
+  /**
+   * Redis memory: `usedMemory`, INFO memory's used_memory (the whole server, so
+   * other clients of a shared Redis move it too), and `keys` and `keyBytes`,
+   * this deployment's keys (its queue prefix) and what MEMORY USAGE counts for
+   * them (every element, not a sample). `url`: another Redis server than the
+   * bench's (one the section started for the processes it measures).
+   */
+  async redisMemory({ url = REDIS_URL } = {}) {
+    const redis = new Redis(url, { lazyConnect: true });
+    await redis.connect();
+    try {
+      const info = await redis.info('memory');
+      const usedMemory = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? NaN);
+      let keys = 0;
+      let keyBytes = 0;
+      let cursor = '0';
+      do {
+        const [next, found] = await redis.scan(cursor, 'MATCH', `${this.queuePrefix}:*`, 'COUNT', 1000);
+        for (const key of found) {
+          // A key gone between SCAN and MEMORY USAGE (an expired rate-limit window) answers null.
+          const bytes = await redis.call('MEMORY', 'USAGE', key, 'SAMPLES', '0');
+          if (bytes === null) continue;
+          keys++;
+          keyBytes += Number(bytes);
+        }
+        cursor = next;
+      } while (cursor !== '0');
+      return { usedMemory, keys, keyBytes };
+    } finally {
+      redis.disconnect();
+    }
+  }
+
   async writeFile(name, content) {
     const path = join(this.dir, name);
     await writeFile(path, content);
@@ -171,7 +204,7 @@ async function live(baseUrl) {
   }
 }
 
-function freePort() {
+export function freePort() {
   return new Promise((done, fail) => {
     const server = createServer();
     server.once('error', fail);
@@ -182,13 +215,13 @@ function freePort() {
   });
 }
 
-/** Uploads a CSV; resolves with the response and the time to the 202. */
-export async function upload(baseUrl, csv, fields = {}) {
+/** Uploads a CSV (as a tenant with e.g. `{ headers: { 'x-api-key': key } }`); resolves with the response and the time to the 202. */
+export async function upload(baseUrl, csv, fields = {}, { headers = {} } = {}) {
   const form = new FormData();
   form.set('file', new Blob([csv], { type: 'text/csv' }), 'products.csv');
   for (const [name, value] of Object.entries(fields)) form.set(name, String(value));
   const started = performance.now();
-  const response = await fetch(`${baseUrl}/api/v1/requests`, { method: 'POST', body: form });
+  const response = await fetch(`${baseUrl}/api/v1/requests`, { method: 'POST', body: form, headers });
   const body = await response.json();
   const ackMs = performance.now() - started;
   if (response.status !== 202) throw new Error(`upload answered ${response.status}: ${JSON.stringify(body)}`);
@@ -196,10 +229,14 @@ export async function upload(baseUrl, csv, fields = {}) {
 }
 
 /** Polls the status endpoint until the request is terminal. */
-export async function waitForTerminal(baseUrl, requestId, { intervalMs = 200, timeoutMs = 600_000 } = {}) {
+export async function waitForTerminal(
+  baseUrl,
+  requestId,
+  { intervalMs = 200, timeoutMs = 600_000, headers = {} } = {},
+) {
   const started = Date.now();
   for (;;) {
-    const response = await fetch(`${baseUrl}/api/v1/requests/${requestId}`);
+    const response = await fetch(`${baseUrl}/api/v1/requests/${requestId}`, { headers });
     const status = await response.json();
     if (status.completed) return status;
     if (Date.now() - started > timeoutMs) throw new Error(`request ${requestId} not terminal after ${timeoutMs} ms`);

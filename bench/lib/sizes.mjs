@@ -24,6 +24,8 @@ export const FULL = {
   memoryBatches: 4,
   // ingest: CSV sizes in rows (the export runs on the last one).
   ingestRows: [10_000, 100_000],
+  // The API's memory is read again this long after the ack: flat, since nothing is queued after it.
+  ingestSettleMs: 2000,
   // list: requests in the table, calls measured per case (after warm-up calls), pages followed by cursor.
   listRequests: 100_000,
   listCalls: 200,
@@ -36,6 +38,17 @@ export const FULL = {
   sseStreams: 500,
   sseSeconds: 30,
   sseSampleSeconds: 5,
+  // fairness: images of each big request (distinct URLs over the 800×600 JPEGs), of the small one
+  // uploaded behind a big one, the wait for the scheduler to settle after the uploads, and the window
+  // over which images done per request are counted.
+  fairnessBigImages: 30_000,
+  fairnessSmallImages: 3,
+  fairnessSettleSeconds: 2,
+  fairnessWindowSeconds: 30,
+  // queue-memory: images per upload with no worker running (CSVs of n / 3 rows × 3 URLs), and how
+  // long after the 202 Redis and the API are measured.
+  queueMemoryImages: [3_000, 300_000],
+  queueMemorySettleSeconds: 2,
   // How long to wait for a request to finish, for jobs to be queued, for a finalize.
   terminalTimeoutMs: 600_000,
   queueTimeoutMs: 300_000,
@@ -73,6 +86,7 @@ export const SMOKE = {
   // 6 000 rows: past the 5 000 the intake buffers before it opens its transaction, and
   // more jobs than it queues before the 202 (the rest are read back a page at a time).
   ingestRows: [100, 6000],
+  ingestSettleMs: 500,
   listRequests: 600,
   listCalls: 10,
   listWarmUpCalls: 2,
@@ -82,6 +96,11 @@ export const SMOKE = {
   sseStreams: 5,
   sseSeconds: 3,
   sseSampleSeconds: 1,
+  // Big enough that the big requests still have work when the small one is done and when the window ends.
+  fairnessBigImages: 1_500,
+  fairnessSettleSeconds: 1,
+  fairnessWindowSeconds: 3,
+  queueMemoryImages: [30, 3_000],
   terminalTimeoutMs: 120_000,
   queueTimeoutMs: 120_000,
   deadlineMs: 15 * 60_000,

@@ -77,12 +77,22 @@ export class AppConfig {
   readonly limits: Limits;
   readonly webhooks: WebhookSettings;
   readonly workerConcurrency: number;
+  /** Images of one request per chunk job: the unit the dispatcher hands out round-robin. */
+  readonly chunkSize: number;
+  /** How often each worker tries a dispatch pass beside the ones a finished chunk or an upload asks for. */
+  readonly dispatchIntervalMs: number;
   readonly jobAttempts: number;
   readonly jobBackoffMs: number;
   readonly jobLockMs: number;
   /** How often each worker looks for stuck requests and images (see StuckWorkSweeper). */
   readonly sweepIntervalMs: number;
   readonly queuePrefix: string;
+  /**
+   * The queue prefix and Redis database: what one dispatcher serves. Requests
+   * record it, so deployments sharing a database (test suites do) never
+   * dispatch each other's images into queues nobody of theirs reads.
+   */
+  readonly deployment: string;
   readonly logLevel: string;
   readonly prettyLogs: boolean;
   /** Worker role only: serve /metrics and /health on this port (the API serves them on PORT). */
@@ -150,12 +160,17 @@ export class AppConfig {
     // Two images in flight per core keeps libvips busy while the next download
     // arrives (TOOLCHAIN.md: 2-4 in flight is best on 2 cores).
     this.workerConcurrency = env.WORKER_CONCURRENCY ?? Math.max(2, availableParallelism() * 2);
+    // Small enough that a request arriving behind a big one waits for a few
+    // images per lane, large enough that dispatching costs little per image.
+    this.chunkSize = env.CHUNK_SIZE ?? 8;
+    this.dispatchIntervalMs = env.DISPATCH_INTERVAL_MS ?? 1000;
     this.jobAttempts = env.JOB_ATTEMPTS ?? 5;
     this.jobBackoffMs = env.JOB_BACKOFF_MS ?? 2000;
     // A killed worker's jobs are handed to another worker after about this long.
     this.jobLockMs = env.JOB_LOCK_MS ?? 30_000;
     this.sweepIntervalMs = env.SWEEP_INTERVAL_MS ?? 30_000;
     this.queuePrefix = env.QUEUE_PREFIX ?? 'pixbatch';
+    this.deployment = `${this.queuePrefix}/${redisDatabase(this.redisUrl)}`;
     this.logLevel = env.LOG_LEVEL ?? 'info';
     // JSON lines unless a person is watching: log collectors parse JSON, people read pretty.
     this.prettyLogs = (env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
@@ -173,6 +188,12 @@ export class AppConfig {
   get runsWorker(): boolean {
     return this.role !== 'api';
   }
+}
+
+/** The database index of a redis:// URL (its path), 0 when it names none. */
+function redisDatabase(url: string): number {
+  const path = URL.canParse(url) ? new URL(url).pathname.slice(1) : '';
+  return /^\d+$/.test(path) ? Number(path) : 0;
 }
 
 export class ConfigValidationError extends Error {}

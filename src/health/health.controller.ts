@@ -2,8 +2,9 @@ import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/commo
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import type { FastifyReply } from 'fastify';
-import { EntityManager } from '@mikro-orm/postgresql';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { AppConfig } from '../config/app-config.js';
+import { ImageWorkRepository } from '../products/image-work.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { StorageDriver } from '../storage/storage.driver.js';
 import { Public } from '../common/public.decorator.js';
@@ -20,9 +21,10 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly em: EntityManager,
     private readonly queue: JobQueue,
+    private readonly work: ImageWorkRepository,
     private readonly storage: StorageDriver,
+    private readonly config: AppConfig,
   ) {}
 
   @Get('live')
@@ -42,7 +44,7 @@ export class HealthController {
     summary: 'Readiness: PostgreSQL, Redis and storage answer (503 when one does not)',
     operationId: 'getReadiness',
     description:
-      'Checks PostgreSQL, Redis and storage within 2 s each and reports the image queue depth and the workers serving this deployment; 503 names the dependency that is down.',
+      'Checks PostgreSQL, Redis and storage within 2 s each and reports the open images (dispatched to workers, or waiting in PostgreSQL) and the workers serving this deployment; 503 names the dependency that is down.',
   })
   @HealthCheck()
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
@@ -65,19 +67,15 @@ export class HealthController {
       () =>
         this.indicators
           .check('database')
-          .attempt(async () => {
-            await this.em.fork().execute('SELECT 1');
-          })
+          // The images left to do, dispatched or waiting: PostgreSQL holds them, Redis only a window.
+          .attempt(async () => ({ images: await this.work.workDepth(this.config.deployment) }))
           .withTimeout(CHECK_TIMEOUT_MS),
-      // Queue depth and connected image workers, for dashboards and for
-      // noticing a backlog with no worker to drain it.
+      // Connected image workers, for dashboards and for noticing a backlog
+      // with no worker to drain it; a real Redis round trip.
       () =>
         this.indicators
           .check('redis')
-          .attempt(async () => ({
-            imageQueue: await this.queue.imageQueueDepth(),
-            imageWorkers: await this.queue.imageWorkerCount(),
-          }))
+          .attempt(async () => ({ imageWorkers: await this.queue.imageWorkerCount() }))
           .withTimeout(CHECK_TIMEOUT_MS),
       () =>
         this.indicators

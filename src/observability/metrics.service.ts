@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { JobQueue } from '../queue/job-queue.service.js';
+import { AppConfig } from '../config/app-config.js';
+import { ImageWorkRepository } from '../products/image-work.repository.js';
 
 /**
  * Every Prometheus metric the service exports, in one registry per process.
@@ -55,15 +56,15 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(queue: JobQueue) {
+  constructor(work: ImageWorkRepository, config: AppConfig) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
-      name: 'pixbatch_image_jobs',
-      help: 'Image jobs in the queue by state (shared by every worker)',
+      name: 'pixbatch_images_open',
+      help: "Images of this deployment's open requests: dispatched to chunk jobs, or waiting in PostgreSQL",
       labelNames: ['state'] as const,
       registers: [this.registry],
       async collect() {
-        const depth = await queue.imageQueueDepth();
+        const depth = await work.workDepth(config.deployment);
         for (const [state, count] of Object.entries(depth)) this.set({ state }, count);
       },
     });

@@ -21,14 +21,8 @@ describe('ImageRetryPolicy', () => {
     expect(policy.shouldRetry(permanent, 1)).toBe(false);
   });
 
-  it('keeps to the smaller budget when a job was queued with fewer attempts', () => {
-    expect(policy.shouldRetry(transient, 2, 2)).toBe(false);
-    expect(policy.shouldRetry(transient, 2, 10)).toBe(true);
-  });
-
-  it('doubles the wait before each retry, as BullMQ applies its job options', () => {
+  it('doubles the wait before each retry', () => {
     expect([1, 2, 3, 4].map((retry) => policy.delayBeforeRetry(retry))).toEqual([2000, 4000, 8000, 16000]);
-    expect(policy.jobOptions).toEqual({ attempts: 5, backoff: { type: 'exponential', delay: 2000 } });
   });
 
   it('treats an unexpected error as a transient processing failure, keeping its cause', () => {
@@ -44,11 +38,8 @@ describe('ImageRetryPolicy', () => {
     expect(policy.classify(permanent)).toBe(permanent);
   });
 
-  it('tells the sweep to add lost jobs, retry finished ones and leave live ones', () => {
-    expect(policy.sweepAction('missing')).toBe('enqueue');
-    expect(policy.sweepAction('completed')).toBe('retry');
-    expect(policy.sweepAction('failed')).toBe('retry');
-    for (const state of ['waiting', 'active', 'delayed', 'unknown'] as const)
-      expect(policy.sweepAction(state)).toBe('leave');
+  it('tries an image whose worker was lost again while it has attempts left, then fails it as transient', () => {
+    expect([1, 4, 5, 6].map((attempts) => policy.retriesAfterLostWorker(attempts))).toEqual([true, true, false, false]);
+    expect(policy.lostWorkerFailure()).toMatchObject({ code: ImageErrorCode.ProcessingError, retryable: true });
   });
 });

@@ -2,13 +2,14 @@ import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { RequestsModule } from '../requests/requests.module.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
+import { ChunkJobProcessor } from './chunk-job.processor.js';
+import { Dispatcher } from './dispatcher.js';
 import { FinalizeRequestProcessor } from './finalize-request.processor.js';
-import { ImageJobProcessor } from './image-job.processor.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
 import { StuckWorkSweeper } from './stuck-work.sweeper.js';
 import { ImageTransformer, imageTransformerOptions } from './transform/image-transformer.js';
 
-/** The worker role's jobs: images, and the finalize jobs that RequestFinalizer (requests/) carries out. */
+/** The worker role's jobs: dispatching and processing chunks of images, and the finalize jobs that RequestFinalizer (requests/) carries out. */
 @Module({
   imports: [RequestsModule],
   providers: [
@@ -28,7 +29,8 @@ import { ImageTransformer, imageTransformerOptions } from './transform/image-tra
       inject: [AppConfig],
       useFactory: (config: AppConfig) => new ImageTransformer(imageTransformerOptions(config)),
     },
-    ImageJobProcessor,
+    ChunkJobProcessor,
+    Dispatcher,
     FinalizeRequestProcessor,
     { provide: ImageRetryPolicy, inject: [AppConfig], useFactory: (config: AppConfig) => new ImageRetryPolicy(config) },
     StuckWorkSweeper,

@@ -12,6 +12,21 @@ import { Product } from './product.entity.js';
   expression:
     'create index "image_source_image_id_index" on "image" ("source_image_id") where "source_image_id" is not null',
 })
+// The dispatcher's scans (scheduling/): a request's images waiting for a chunk,
+// in file order (ids are UUIDv7), and the images being worked on, by lease.
+@Index({
+  name: 'image_dispatch_index',
+  expression:
+    'create index "image_dispatch_index" on "image" ("request_id", "id") where "status" = \'pending\' and "source_image_id" is null',
+})
+@Index({
+  name: 'image_lease_index',
+  expression: 'create index "image_lease_index" on "image" ("lease_until") where "status" = \'processing\'',
+})
+@Index({
+  name: 'image_chunk_index',
+  expression: 'create index "image_chunk_index" on "image" ("chunk_id") where "chunk_id" is not null',
+})
 export class Image {
   @PrimaryKey({ type: 'uuid' })
   id: string;
@@ -79,4 +94,23 @@ export class Image {
 
   @Property({ type: 'datetime', nullable: true })
   completedAt: Date | null = null;
+
+  /** The chunk job the image was last handed to; only that chunk may claim it and record its outcome. */
+  @Property({ type: 'uuid', nullable: true })
+  chunkId: string | null = null;
+
+  /**
+   * Until when that chunk holds the image, dispatched or being worked on; its
+   * worker extends it while alive. Past it, the image is dispatched again.
+   */
+  @Property({ type: 'datetime', nullable: true })
+  leaseUntil: Date | null = null;
+
+  /** Not dispatched before this time: the backoff after a transient failure or while storage is down. */
+  @Property({ type: 'datetime', nullable: true })
+  notBefore: Date | null = null;
+
+  /** When this image first found the store unavailable, while it waits for it (storage-outage.ts). */
+  @Property({ type: 'datetime', nullable: true })
+  storageDownSince: Date | null = null;
 }

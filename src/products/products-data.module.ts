@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { RequestImageErrors } from '../requests/request-image-errors.js';
 import { RequestImageTransitions } from '../requests/request-image-transitions.js';
+import { ImageWorkRepository } from './image-work.repository.js';
 import { ImageRepository } from './image.repository.js';
 import { ProductRepository } from './product.repository.js';
 
@@ -14,10 +15,11 @@ import { ProductRepository } from './product.repository.js';
 @Module({
   providers: [
     ImageRepository,
+    ImageWorkRepository,
     ProductRepository,
     { provide: RequestImageErrors, useExisting: ImageRepository },
-    { provide: RequestImageTransitions, useExisting: ImageRepository },
+    { provide: RequestImageTransitions, useExisting: ImageWorkRepository },
   ],
-  exports: [ImageRepository, ProductRepository, RequestImageErrors, RequestImageTransitions],
+  exports: [ImageRepository, ImageWorkRepository, ProductRepository, RequestImageErrors, RequestImageTransitions],
 })
 export class ProductsDataModule {}

@@ -1,12 +1,18 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { DeliverWebhookJob, JobName, QueueName, webhookJobId } from './queue.constants.js';
+import {
+  DISPATCH_JOB_ID,
+  DeliverWebhookJob,
+  FinalizeRequestJob,
+  JobName,
+  ProcessChunkJob,
+  QueueName,
+  finalizeJobId,
+  webhookJobId,
+} from './queue.constants.js';
 
-// addBulk sends one Redis round trip per chunk; this keeps each under a few MB.
-const BULK_CHUNK = 1000;
-
-/** Typed enqueueing; the job id is the entity id so a repeated enqueue is a no-op. */
+/** Typed enqueueing; each job id is derived from what it works on, so a repeated enqueue is a no-op. */
 @Injectable()
 export class JobQueue {
   constructor(
@@ -15,35 +21,48 @@ export class JobQueue {
     @InjectQueue(QueueName.Webhooks) private readonly webhooks: Queue,
   ) {}
 
-  async enqueueImages(requestId: string, imageIds: readonly string[]): Promise<void> {
-    for (let start = 0; start < imageIds.length; start += BULK_CHUNK) {
-      await this.images.addBulk(
-        imageIds.slice(start, start + BULK_CHUNK).map((imageId) => ({
-          name: JobName.ProcessImage,
-          data: { imageId, requestId },
-          opts: { jobId: imageId },
-        })),
-      );
-    }
+  /** Queues the chunks the dispatcher has just leased, in one round trip. */
+  async addChunks(chunks: readonly ProcessChunkJob[]): Promise<void> {
+    if (chunks.length === 0) return;
+    await this.images.addBulk(
+      chunks.map((chunk) => ({
+        name: JobName.ProcessChunk,
+        data: chunk,
+        // A chunk is tried once: PostgreSQL holds its images' attempts and
+        // backoff, and a chunk that dies is redispatched from there.
+        opts: { jobId: chunk.chunkId, attempts: 1, removeOnComplete: true, removeOnFail: true },
+      })),
+    );
   }
 
-  /**
-   * Drops the request's work from Redis: these images' jobs and its finalize
-   * job. A cancel calls it so that waiting jobs do not linger (their claim
-   * would find the image cancelled anyway); a retry, so that the kept ids of
-   * finished jobs are free to be added again. Queue.remove leaves a job a
-   * worker holds alone; that one finishes, and the image row's guard decides
-   * whether its outcome counts.
-   */
-  async removeRequestJobs(requestId: string, imageIds: readonly string[]): Promise<void> {
-    for (let start = 0; start < imageIds.length; start += BULK_CHUNK) {
-      await Promise.all(imageIds.slice(start, start + BULK_CHUNK).map((imageId) => this.images.remove(imageId)));
-    }
-    await this.requests.remove(requestId);
+  /** Drops waiting chunk jobs of a cancelled request; a chunk a worker holds finds its images cancelled. */
+  async removeChunks(chunkIds: readonly string[]): Promise<void> {
+    await Promise.all(chunkIds.map((chunkId) => this.images.remove(chunkId)));
   }
 
-  async enqueueFinalize(requestId: string): Promise<void> {
-    await this.requests.add(JobName.FinalizeRequest, { requestId }, { jobId: requestId });
+  /** Chunk jobs in Redis that no worker has finished: the dispatcher keeps this under its window. */
+  async chunksOutstanding(): Promise<number> {
+    const counts = await this.images.getJobCounts('waiting', 'active', 'prioritized');
+    return Object.values(counts).reduce((sum, count) => sum + (count ?? 0), 0);
+  }
+
+  async enqueueFinalize(requestId: string, round: number): Promise<void> {
+    const data: FinalizeRequestJob = { requestId };
+    await this.requests.add(JobName.FinalizeRequest, data, {
+      jobId: finalizeJobId(requestId, round),
+      // Gone once done, so that the sweep can queue a finalize that was lost or gave up again.
+      removeOnComplete: true,
+      removeOnFail: true,
+    });
+  }
+
+  /** Wakes a worker's dispatcher; should Redis refuse, the dispatchers' own tick finds the work. */
+  async nudgeDispatch(): Promise<void> {
+    await this.requests.add(
+      JobName.Dispatch,
+      {},
+      { jobId: DISPATCH_JOB_ID, removeOnComplete: true, removeOnFail: true },
+    );
   }
 
   async enqueueWebhookDelivery(deliveryId: string, attempt: number, delayMs = 0): Promise<void> {
@@ -69,11 +88,5 @@ export class JobQueue {
     const db = String((client.options.db as number | undefined) ?? 0);
     const workers = await this.images.getWorkers();
     return workers.filter((worker) => worker.db === db).length;
-  }
-
-  /** Image jobs not yet finished; a real Redis round trip, hence also the readiness check. */
-  async imageQueueDepth(): Promise<{ waiting: number; active: number; delayed: number }> {
-    const counts = await this.images.getJobCounts('waiting', 'active', 'delayed');
-    return { waiting: counts.waiting ?? 0, active: counts.active ?? 0, delayed: counts.delayed ?? 0 };
   }
 }

@@ -96,4 +96,16 @@ export class ProcessingRequest {
 
   @Property({ type: 'datetime', nullable: true })
   completedAt: Date | null = null;
+
+  /**
+   * The deployment (queue prefix and Redis database) whose dispatcher feeds
+   * this request's images to its workers; null for requests stored before
+   * dispatching, which any deployment's dispatcher takes.
+   */
+  @Property({ type: 'text', nullable: true })
+  deployment: string | null = null;
+
+  /** When the dispatcher last handed out a chunk of this request: round-robin serves the oldest first. */
+  @Property({ type: 'datetime', nullable: true })
+  dispatchedAt: Date | null = null;
 }

@@ -6,14 +6,8 @@ export interface CancelledImages {
   cancelled: number;
   /** Products whose last open images these were. */
   productsFinished: number;
-  /** The cancelled images that had a job of their own (a repeated URL has none). */
-  jobImageIds: string[];
-}
-
-/** The images a retry put back to pending. */
-export interface ReopenedImages extends ReopenedCounts {
-  /** The reopened images that need a job of their own (a repeated URL takes its source's outcome). */
-  jobImageIds: string[];
+  /** The chunk jobs that held some of them: their jobs can leave the queue. */
+  chunkIds: string[];
 }
 
 /**
@@ -31,5 +25,5 @@ export abstract class RequestImageTransitions {
    * cleared and taken off their products' counts; with `onlyTransient`, only
    * the failures the retry policy judged transient (and the cancelled ones).
    */
-  abstract reopenForRetry(tx: EntityManager, requestId: string, onlyTransient: boolean): Promise<ReopenedImages>;
+  abstract reopenForRetry(tx: EntityManager, requestId: string, onlyTransient: boolean): Promise<ReopenedCounts>;
 }

@@ -10,8 +10,9 @@ import { RequestStatus, isTerminal } from './request-status.js';
 /**
  * The caller's transitions of a request: cancel and retry. Each is one
  * transaction in PostgreSQL (images, products, the request row and, for a
- * cancel, its webhook event); Redis is told only after the commit, and only
- * to tidy up: a job of a cancelled image finds it cancelled when claimed.
+ * cancel, its webhook event); Redis is told only after the commit: a cancel
+ * drops the request's waiting chunk jobs (a chunk being worked on finds its
+ * images cancelled before each fetch), a retry nudges the dispatcher.
  */
 @Injectable()
 export class RequestLifecycle {
@@ -32,7 +33,7 @@ export class RequestLifecycle {
       const terminal = await this.requests.markCancelled(tx, requestId, images.cancelled, images.productsFinished);
       if (!terminal) return { cancelled: false as const };
       const deliveryId = await this.webhooks.recordTerminalEvent(tx, terminal);
-      return { cancelled: true as const, deliveryId, jobImageIds: images.jobImageIds };
+      return { cancelled: true as const, deliveryId, chunkIds: images.chunkIds };
     });
     if (!outcome.cancelled) {
       // Nothing was open (the transaction above changed no image either): say why.
@@ -49,7 +50,13 @@ export class RequestLifecycle {
     }
     this.logger.log(`Request ${requestId} cancelled`);
     if (outcome.deliveryId) await this.webhooks.dispatch(outcome.deliveryId);
-    await this.queue.removeRequestJobs(requestId, outcome.jobImageIds);
+    // Only tidying, so a Redis that is away does not fail the cancel: a chunk
+    // job left behind finds its images cancelled.
+    await this.queue
+      .removeChunks(outcome.chunkIds)
+      .catch((error: unknown) =>
+        this.logger.warn(`Request ${requestId}: its chunk jobs stay queued: ${(error as Error).message}`),
+      );
   }
 
   /**
@@ -58,7 +65,7 @@ export class RequestLifecycle {
    * round, which ends with a terminal event of its own.
    */
   async retry(requestId: string, onlyTransient: boolean): Promise<void> {
-    const jobImageIds = await this.em.fork().transactional(async (tx) => {
+    const reopened = await this.em.fork().transactional(async (tx) => {
       const status = await this.requests.lockStatus(tx, requestId);
       if (status === null) throw requestNotFound(requestId);
       if (!isTerminal(status)) {
@@ -83,12 +90,14 @@ export class RequestLifecycle {
         );
       }
       await this.requests.reopen(tx, requestId, reopened);
-      return reopened.jobImageIds;
+      return reopened;
     });
-    this.logger.log(`Request ${requestId} retried: ${jobImageIds.length} image jobs`);
-    // Should this die before the jobs are added, the stuck-work sweep adds them:
-    // the request is open in PostgreSQL with images left to do.
-    await this.queue.removeRequestJobs(requestId, jobImageIds);
-    await this.queue.enqueueImages(requestId, jobImageIds);
+    this.logger.log(
+      `Request ${requestId} retried: ${reopened.failed} failed and ${reopened.cancelled} cancelled image(s)`,
+    );
+    // The images wait in PostgreSQL; should the nudge not arrive, the dispatchers' tick finds them.
+    await this.queue
+      .nudgeDispatch()
+      .catch((error: unknown) => this.logger.warn(`The dispatcher was not nudged: ${(error as Error).message}`));
   }
 }

@@ -28,6 +28,8 @@ export interface DraftDetails {
   uploadFingerprint: string;
   /** The caller's tenant (API_KEYS name), which alone sees the request afterwards. */
   tenant: string;
+  /** Whose dispatcher feeds the images to workers (AppConfig.deployment). */
+  deployment: string;
 }
 
 /** The request row as the finalizer sees it, locked. */
@@ -113,8 +115,8 @@ function toTerminalRequest(requestId: string, row: TerminalRow): TerminalRequest
   };
 }
 
-/** Hashed into the advisory lock key that one sweep at a time holds. */
-export const SWEEP_LOCK_NAME = 'pixbatch:stuck-work-sweep';
+/** Hashed with the deployment into the advisory lock key that one sweep at a time holds. */
+export const SWEEP_LOCK_NAME = 'pixbatch:stuck-work-sweep:';
 /** Hashed into the advisory lock key that one retention pass at a time holds. */
 export const RETENTION_LOCK_NAME = 'pixbatch:retention-sweep';
 const TERMINAL_REQUEST_STATES = `(${TERMINAL_REQUEST_STATUSES.map((status) => `'${status}'`).join(', ')})`;
@@ -209,7 +211,7 @@ export class RequestRepository {
     await tx.execute(
       `UPDATE processing_request
           SET webhook_url = ?, webhook_events = ?::jsonb, options = ?::jsonb, product_count = ?, image_count = ?,
-              idempotency_key = ?, upload_fingerprint = ?, tenant = ?
+              idempotency_key = ?, upload_fingerprint = ?, tenant = ?, deployment = ?
         WHERE id = ?`,
       [
         details.webhookUrl,
@@ -220,6 +222,7 @@ export class RequestRepository {
         details.idempotencyKey,
         details.uploadFingerprint,
         details.tenant,
+        details.deployment,
         requestId,
       ],
     );
@@ -374,22 +377,31 @@ export class RequestRepository {
    * another worker holds it. If a Redis call of the sweep hangs, PostgreSQL
    * ends the idle session so the lock cannot be held forever.
    */
-  async tryTakeSweepLock(tx: EntityManager, idleTimeoutMs: number): Promise<boolean> {
+  async tryTakeSweepLock(tx: EntityManager, deployment: string, idleTimeoutMs: number): Promise<boolean> {
     await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(10_000, Math.round(idleTimeoutMs))}`);
     const [lock] = await tx.execute<{ acquired: boolean }[]>(
       'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
-      [SWEEP_LOCK_NAME],
+      [SWEEP_LOCK_NAME + deployment],
     );
     return lock?.acquired ?? false;
   }
 
-  /** Open requests whose every image has an outcome: their finalize job was lost or gave up. */
-  async recordedButOpen(tx: EntityManager, limit: number): Promise<string[]> {
-    const rows = await tx.execute<{ id: string }[]>(
-      `SELECT r.id FROM processing_request r
+  /**
+   * Open requests whose every image has an outcome, with their round: their
+   * finalize job was lost or gave up, or is running right now.
+   */
+  async recordedButOpen(
+    tx: EntityManager,
+    deployment: string,
+    limit: number,
+  ): Promise<{ id: string; round: number }[]> {
+    const rows = await tx.execute<{ id: string; retry_round: number }[]>(
+      `SELECT r.id, r.retry_round FROM processing_request r
         WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${allImagesRecorded('r')}
+          AND (r.deployment = ? OR r.deployment IS NULL)
         LIMIT ${limit}`,
+      [deployment],
     );
-    return rows.map((row) => row.id);
+    return rows.map((row) => ({ id: row.id, round: row.retry_round }));
   }
 }

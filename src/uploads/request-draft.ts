@@ -23,7 +23,7 @@ export const INSERT_CHUNK = 1000;
  * the webhook (null events: every terminal event), the options, and the
  * client-scoped Idempotency-Key (null without the header).
  */
-export type RequestDetails = DraftDetails;
+export type RequestDetails = Omit<DraftDetails, 'deployment'>;
 
 /** The tables' owners a draft writes through. */
 export interface DraftRepositories {
@@ -76,6 +76,8 @@ export class RequestDraft implements ProductSink {
     private readonly repositories: DraftRepositories,
     private readonly originalFilename: string,
     private readonly timeoutMs: number,
+    /** Whose dispatcher will feed the request's images to workers (AppConfig.deployment). */
+    private readonly deployment: string,
   ) {}
 
   /** Aborted when the transaction outlives its deadline; the upload's reader stops with the reason. */
@@ -113,7 +115,7 @@ export class RequestDraft implements ProductSink {
     // The options arrive in multipart fields that may follow the file, and the
     // fingerprint hashes the whole file; the idempotency key is set last too, so
     // a concurrent retry waits on its unique index only for this commit.
-    await this.repositories.requests.completeDraft(tx, this.requestId, details);
+    await this.repositories.requests.completeDraft(tx, this.requestId, { ...details, deployment: this.deployment });
     await this.repositories.images.markRepeats(tx, this.requestId);
     await this.end(() => tx.commit());
   }

@@ -1,32 +1,64 @@
+import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { MikroORM } from '@mikro-orm/postgresql';
+import { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
 import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
+import { Dispatcher } from '../../src/processing/dispatcher.js';
+import { ImageRetryPolicy } from '../../src/processing/image-retry-policy.js';
+import { ImageWorkRepository } from '../../src/products/image-work.repository.js';
 import { JobQueue } from '../../src/queue/job-queue.service.js';
+import { QueueName } from '../../src/queue/queue.constants.js';
 import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { OPEN_AFTER } from '../../src/uploads/request-draft.js';
 import { productCsv } from '../factories/csv.factory.js';
+import { scratchDatabaseUrl } from '../support/request-ledger.js';
+import { dropDatabase } from '../support/test-database.js';
 import { TestApp, multipart, startTestApp } from '../support/test-app.js';
-import { waitUntil } from '../support/wait-until.js';
 
 const UPLOAD_TIMEOUT_MS = 1000;
 
 /**
  * CSVs larger than one buffered chunk: stored while they are read, inside a
- * transaction that a rejection or a stalled client rolls back. API role only,
- * so the queued jobs stay in Redis to be counted.
+ * transaction that a rejection or a stalled client rolls back. API role only:
+ * no dispatcher or worker runs, so the images wait in PostgreSQL to be
+ * counted, and the tests run a dispatcher's pass themselves. A database of
+ * the suite's own, so that the work a pass finds is this suite's alone.
  */
 describe('ingest of CSVs larger than one chunk', () => {
+  const databaseUrl = scratchDatabaseUrl('ingest');
   let harness: TestApp;
   let orm: MikroORM;
+  let work: ImageWorkRepository;
+  let imageQueue: Queue;
 
   beforeAll(async () => {
-    harness = await startTestApp({ APP_ROLE: 'api', UPLOAD_TIMEOUT_MS: String(UPLOAD_TIMEOUT_MS) });
+    harness = await startTestApp({
+      APP_ROLE: 'api',
+      DATABASE_URL: databaseUrl,
+      UPLOAD_TIMEOUT_MS: String(UPLOAD_TIMEOUT_MS),
+    });
     orm = harness.app.get(MikroORM);
+    work = harness.app.get(ImageWorkRepository);
+    imageQueue = harness.app.get<Queue>(getQueueToken(QueueName.Images));
   });
 
   afterAll(async () => {
     await harness?.close();
+    await dropDatabase(databaseUrl);
   });
+
+  /** A worker's dispatcher on this suite's deployment, with no worker to take the chunks it queues. */
+  function dispatcher(): Dispatcher {
+    const { config } = harness;
+    return new Dispatcher(
+      harness.app.get(EntityManager),
+      work,
+      harness.app.get(JobQueue),
+      new ImageRetryPolicy(config),
+      config,
+    );
+  }
 
   async function count(sql: string, params: unknown[] = []): Promise<number> {
     const [row] = await orm.em.fork().execute<{ n: string }[]>(sql, params);
@@ -48,7 +80,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     return harness.app.inject({ method: 'POST', url: '/api/v1/requests', ...body });
   }
 
-  it('stores every product and image and queues each image once', async () => {
+  it('stores every product and image, each waiting once in PostgreSQL, and queues no more than a window', async () => {
     const total = OPEN_AFTER * 2 + 345;
     const response = await post(multipart({}, { content: productCsv(rows(total)) }));
     expect(response.statusCode).toBe(202);
@@ -64,26 +96,42 @@ describe('ingest of CSVs larger than one chunk', () => {
     );
     expect(last).toEqual({ row_number: total, position: 1, input_url: `http://images.invalid/${total - 1}/b.jpg` });
 
-    const queue = harness.app.get(JobQueue);
-    await waitUntil('every image job queued', async () => (await queue.imageQueueDepth()).waiting === total * 2);
-    // Every URL is distinct, so none takes another image's outcome.
+    // Every image waits in PostgreSQL, once, to be dispatched; every URL is distinct, so none takes another's outcome.
     expect(
-      await count('SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL', [requestId]),
-    ).toBe(0);
+      await count(
+        `SELECT count(*) AS n FROM image
+          WHERE request_id = ? AND status = 'pending' AND chunk_id IS NULL AND source_image_id IS NULL`,
+        [requestId],
+      ),
+    ).toBe(total * 2);
+    expect(await work.workDepth(harness.config.deployment)).toEqual({ dispatched: 0, waiting: total * 2 });
+    // Committed is accepted: the upload queued no image work in Redis, whatever the request's size.
+    expect(await imageQueue.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized')).toBe(0);
+
+    // A dispatcher's pass fills its window, two chunks per lane of the one worker it counts, and no more.
+    const { workerConcurrency, chunkSize } = harness.config;
+    const window = 2 * workerConcurrency;
+    expect(await dispatcher().pass()).toBe(window);
+    expect(await imageQueue.getJobCountByTypes('waiting')).toBe(window);
+    expect(await work.workDepth(harness.config.deployment)).toEqual({
+      dispatched: window * chunkSize,
+      waiting: total * 2 - window * chunkSize,
+    });
+    // The window is full until a worker takes a chunk: another pass queues nothing.
+    expect(await dispatcher().pass()).toBe(0);
+    expect(await imageQueue.getJobCountByTypes('waiting')).toBe(window);
 
     // Images go with their product when a request is deleted, with no foreign key of their own to the request.
     await orm.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
     expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ?', [requestId])).toBe(0);
   });
 
-  it('queues one job per distinct URL and points every repeat at its first occurrence', async () => {
+  it('dispatches each distinct URL once and points every repeat at its first occurrence, with no work of its own', async () => {
     const list = rows(OPEN_AFTER + 500);
     // The first row's URL again in a later chunk, and twice in the last row.
     const repeated = list[0].urls[0];
     list[OPEN_AFTER + 100].urls[1] = repeated;
     list[OPEN_AFTER + 499].urls = [repeated, repeated];
-    const queue = harness.app.get(JobQueue);
-    const queuedBefore = (await queue.imageQueueDepth()).waiting;
     const response = await post(multipart({}, { content: productCsv(list) }));
     expect(response.statusCode).toBe(202);
     const { requestId } = response.json<CreatedRequestDto>();
@@ -107,10 +155,35 @@ describe('ingest of CSVs larger than one chunk', () => {
       { row_number: OPEN_AFTER + 500, position: 1, source: firstId },
     ]);
     const distinct = (OPEN_AFTER + 500) * 2 - 3;
-    await waitUntil(
-      'every distinct image queued',
-      async () => (await queue.imageQueueDepth()).waiting - queuedBefore === distinct,
-    );
+    // Everything dispatchable, leased as the dispatcher would (no one chunk is this large): the distinct URLs, each once.
+    const chunkId = randomUUID();
+    const leased = await orm.em
+      .fork()
+      .transactional((tx: EntityManager) =>
+        work.dispatchNext(tx, harness.config.deployment, chunkId, distinct + 10, harness.config.jobLockMs),
+      );
+    expect(leased).toEqual({ chunkId, requestId, images: distinct });
+    expect(
+      await count('SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL', [requestId]),
+    ).toBe(3);
+    expect(
+      await count(
+        'SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL AND chunk_id IS NOT NULL',
+        [requestId],
+      ),
+    ).toBe(0);
+    // The repeats stay pending without a chunk, and nothing is left to dispatch.
+    expect(
+      await orm.em
+        .fork()
+        .transactional((tx: EntityManager) =>
+          work.dispatchNext(tx, harness.config.deployment, randomUUID(), 100, harness.config.jobLockMs),
+        ),
+    ).toBeNull();
+    expect(await work.workDepth(harness.config.deployment)).toEqual({
+      dispatched: distinct,
+      waiting: (OPEN_AFTER + 500) * 2 - distinct,
+    });
   });
 
   it('rejects a large CSV whose bad rows come after stored chunks, with every issue, and stores nothing', async () => {

@@ -130,7 +130,7 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
       ...s3.env(BUCKET),
       // Every host hands out links to the first API, as behind one load balancer.
       PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
-      // A killed worker's jobs are handed over within seconds.
+      // A killed worker's images are dispatched again within seconds (their leases run out).
       JOB_LOCK_MS: '3000',
       WORKER_CONCURRENCY: '3',
     });
@@ -138,7 +138,7 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     api.url = `http://127.0.0.1:${apiPort}`;
     secondApi = await startHost('api2', 'api');
     workers = [await startHost('worker1', 'worker'), await startHost('worker2', 'worker')];
-    // A queue of its own, so it takes none of the batches' jobs.
+    // A deployment of its own (queue prefix): its dispatcher serves none of the batches' requests.
     misconfigured = await startHost('misconfigured', 'worker', {
       S3_BUCKET: 'no-such-bucket',
       QUEUE_PREFIX: `${env.QUEUE_PREFIX}-x`,
@@ -162,7 +162,7 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
 
     const final = await untilTerminal(requestId, 240_000);
     expect(final).toMatchObject({ status: 'completed', counts: { images: { total: 200, succeeded: 200, failed: 0 } } });
-    // One object per image: the killed worker's retried jobs replaced their keys.
+    // One object per image: the killed worker's images, dispatched again, replaced their keys.
     expect(await s3.keys(BUCKET, `images/${requestId}/`)).toHaveLength(200);
 
     // The export from the other API process, which never saw the request being made.

@@ -308,7 +308,7 @@ describe('upload → process → status → export', () => {
     });
   });
 
-  it('exports Prometheus metrics for HTTP routes, images and the queue', async () => {
+  it('exports Prometheus metrics for HTTP routes, images and the open images', async () => {
     const response = await harness.app.inject({ method: 'GET', url: '/metrics' });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toContain('text/plain');
@@ -320,7 +320,8 @@ describe('upload → process → status → export', () => {
     expect(text).toMatch(
       /pixbatch_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/requests\/:id",status_code="200"\} \d+/,
     );
-    expect(text).toMatch(/^pixbatch_image_jobs\{state="waiting"\} \d+/m);
+    expect(text).toMatch(/^pixbatch_images_open\{state="dispatched"\} \d+/m);
+    expect(text).toMatch(/^pixbatch_images_open\{state="waiting"\} \d+/m);
   });
 
   it("answers with the caller's request id, or a new one", async () => {

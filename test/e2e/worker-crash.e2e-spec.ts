@@ -9,6 +9,7 @@ import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js'
 import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { ImageServer } from '../support/image-server.js';
+import { expectChunkJobsGone } from '../support/request-ledger.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
 
@@ -17,7 +18,9 @@ const MAIN = join(process.cwd(), 'dist/src/main.js');
 /**
  * A worker dies (SIGKILL) or is stopped (SIGTERM) while an image is in
  * flight. Either way the image ends terminal exactly once: counted once,
- * stored under one key, with no second output file.
+ * stored under one key, with no second output file. A dead worker's image is
+ * dispatched again once its lease runs out; a stopped worker finishes its
+ * chunk before it exits.
  */
 describe('a worker that dies or stops mid-job', () => {
   let images: ImageServer;
@@ -29,7 +32,7 @@ describe('a worker that dies or stops mid-job', () => {
   beforeAll(async () => {
     if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: run "npm run build" first (npm test does).`);
     images = await ImageServer.start();
-    // Short locks so a dead worker's job is handed over within seconds, not the default 30 s.
+    // Short leases so a dead worker's image is dispatched again within seconds, not the default 30 s.
     env = testEnv({ JOB_LOCK_MS: '2000' });
     api = await startTestApp({ ...env, APP_ROLE: 'api' });
   });
@@ -65,7 +68,7 @@ describe('a worker that dies or stops mid-job', () => {
     return readdir(join(api.config.storageDir, 'images', requestId)).catch(() => []);
   }
 
-  it('SIGKILL: the job is taken over by another worker and counted once', async () => {
+  it('SIGKILL: the image is taken over by another worker and counted once', async () => {
     images.route('/killed.jpg', (hit) => ({
       body: images.images.get('/photo.jpg'),
       type: 'image/jpeg',
@@ -89,6 +92,8 @@ describe('a worker that dies or stops mid-job', () => {
       await api.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}/products` })
     ).json<ProductPageDto>();
     expect(products.items[0].images[0]).toMatchObject({ status: 'succeeded', attempts: 2 });
+    // The dead worker's chunk job stalled and was dropped: Redis keeps no trace of it.
+    await expectChunkJobsGone(api.config.redisUrl, api.config.queuePrefix);
   }, 90_000);
 
   it('SIGTERM: the worker finishes the image in flight before it exits', async () => {

@@ -7,14 +7,23 @@ export interface SeededRequest {
   imageIds: string[][];
 }
 
-/** Inserts a pending request with `imagesPerProduct[i]` images on product i, straight into the tables. */
-export async function seedRequest(em: EntityManager, imagesPerProduct: number[]): Promise<SeededRequest> {
+/**
+ * Inserts a pending request with `imagesPerProduct[i]` images on product i,
+ * straight into the tables. It belongs to `deployment`: by default one of its
+ * own, which no dispatcher serves, so its images wait until the test moves them.
+ */
+export async function seedRequest(
+  em: EntityManager,
+  imagesPerProduct: number[],
+  deployment = `seed/${randomUUID()}`,
+): Promise<SeededRequest> {
   const requestId = randomUUID();
   const imageCount = imagesPerProduct.reduce((sum, count) => sum + count, 0);
   await em.execute(
-    `INSERT INTO processing_request (id, original_filename, options, columns, product_count, image_count, created_at)
-     VALUES (?, 'seed.csv', '{"resize":null}', '["S. No.","Product Name","Input Image Urls"]', ?, ?, now())`,
-    [requestId, imagesPerProduct.length, imageCount],
+    `INSERT INTO processing_request (id, original_filename, options, columns, product_count, image_count, created_at,
+                                     deployment)
+     VALUES (?, 'seed.csv', '{"resize":null}', '["S. No.","Product Name","Input Image Urls"]', ?, ?, now(), ?)`,
+    [requestId, imagesPerProduct.length, imageCount, deployment],
   );
   const productIds: string[] = [];
   const imageIds: string[][] = [];

@@ -8,7 +8,12 @@ import { productCsv } from '../factories/csv.factory.js';
 import { AppProcess } from '../support/app-process.js';
 import { freePort } from '../support/free-port.js';
 import { ImageServer } from '../support/image-server.js';
-import { expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
+import {
+  chunkJobsInRedis,
+  expectChunkJobsGone,
+  expectCountedOnce,
+  scratchDatabaseUrl,
+} from '../support/request-ledger.js';
 import { dropDatabase } from '../support/test-database.js';
 import { cleanUp } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
@@ -23,7 +28,9 @@ const WORKERS = 2;
  * A 50 000-row CSV (one tiny image per row) against the built service as it
  * runs in production: an API process and two worker processes. The upload is
  * accepted in seconds with the API's memory bounded (its peak RSS is
- * printed), and every row reaches a terminal state, counted once.
+ * printed), and every row reaches a terminal state, counted once. The rows
+ * wait in PostgreSQL: Redis only ever holds the dispatchers' window of chunk
+ * jobs (its peak is printed), never a job per row, and none once it is done.
  */
 describe(`load: a ${ROWS}-row CSV`, () => {
   const databaseUrl = scratchDatabaseUrl('load');
@@ -103,10 +110,12 @@ describe(`load: a ${ROWS}-row CSV`, () => {
     processes.push(...workers);
     let state = await progress(requestId);
     let lastReport = Date.now();
+    let peakChunkJobs = 0;
     while (!['completed', 'completed_with_errors', 'failed'].includes(state.status)) {
       if (Date.now() - started > 840_000)
         throw new Error(`Only ${state.done} of ${ROWS} done after ${seconds(started)}`);
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      peakChunkJobs = Math.max(peakChunkJobs, await chunkJobsInRedis(env.REDIS_URL, env.QUEUE_PREFIX));
       state = await progress(requestId);
       if (Date.now() - lastReport > 30_000) {
         console.log(`${state.done} of ${ROWS} images terminal after ${seconds(started)}`);
@@ -117,8 +126,16 @@ describe(`load: a ${ROWS}-row CSV`, () => {
     console.log(
       `all ${ROWS} rows ${state.status} in ${elapsed.toFixed(0)} s (${(ROWS / elapsed).toFixed(0)} images/s, ` +
         `${WORKERS} workers × concurrency ${env.WORKER_CONCURRENCY}); worker peak RSS ` +
-        workers.map((worker) => `${worker.peakRssMb().toFixed(0)} MB`).join(', '),
+        workers.map((worker) => `${worker.peakRssMb().toFixed(0)} MB`).join(', ') +
+        `; at most ${peakChunkJobs} chunk jobs in Redis at once`,
     );
     await expectCountedOnce(databaseUrl, env.STORAGE_DIR, requestId);
+    // The dispatchers' window is two chunks per lane of every worker. Each worker's dispatcher
+    // counts what Redis holds before its pass, so while one worker's chunks are committed but
+    // not yet queued another's pass may fill the window again: one window per worker at most.
+    const chunkWindow = 2 * Number(env.WORKER_CONCURRENCY) * WORKERS;
+    expect(peakChunkJobs).toBeGreaterThan(0);
+    expect(peakChunkJobs).toBeLessThanOrEqual(WORKERS * chunkWindow);
+    await expectChunkJobsGone(env.REDIS_URL, env.QUEUE_PREFIX);
   }, 900_000);
 });

@@ -2,12 +2,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { AppProcess } from '../support/app-process.js';
 import { ImageServer } from '../support/image-server.js';
 import { PrivateRedis } from '../support/private-redis.js';
 import { multipart } from '../support/test-app.js';
-import { expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
+import { expectChunkJobsGone, expectCountedOnce, ledger, scratchDatabaseUrl } from '../support/request-ledger.js';
 import { dropDatabase } from '../support/test-database.js';
 import { testEnv } from '../support/test-env.js';
 import { waitUntil } from '../support/wait-until.js';
@@ -15,10 +16,13 @@ import { Api, seconds, slowImages, startApi, submit, waitForProgress, waitForTer
 
 /**
  * Redis goes away mid-batch, on a redis-server of the test's own. While it
- * is down the API says so (readiness 503, uploads 503 at once, nothing
- * stored); once it is back the worker reconnects by itself and the batch
- * completes, each image counted once. When Redis comes back empty (no
- * persistence), the jobs are gone and the stuck-work sweep queues them again.
+ * is down readiness says so (503, naming Redis), but uploads are still
+ * accepted at once: PostgreSQL is the record of the work, so the request is
+ * stored and waits there. Once Redis is back the worker reconnects by
+ * itself, the batch completes and so does the request uploaded meanwhile,
+ * each image counted once. When Redis comes back empty (no persistence), the
+ * chunk jobs are gone; the images they held are dispatched again once their
+ * leases run out, and the batch completes all the same.
  */
 describe('fault: Redis restarts mid-batch', () => {
   const databaseUrl = scratchDatabaseUrl('redis_restart');
@@ -64,17 +68,38 @@ describe('fault: Redis restarts mid-batch', () => {
     return { status: response.statusCode, ms: Date.now() - started, body: response.json() };
   }
 
-  async function requestCount(): Promise<number> {
+  async function query<T extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<T[]> {
     const client = new pg.Client({ connectionString: databaseUrl });
     await client.connect();
     try {
-      return (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM processing_request')).rows[0].n;
+      return (await client.query<T>(sql, values)).rows;
     } finally {
       await client.end();
     }
   }
 
-  it('keeps its data: readiness and uploads fail fast while down, the worker reconnects, the batch completes', async () => {
+  async function requestCount(): Promise<number> {
+    return (await query<{ n: number }>('SELECT count(*)::int AS n FROM processing_request'))[0].n;
+  }
+
+  /** The request's images leased to a chunk job that no worker has claimed: pending, with a chunk. */
+  async function dispatchedUnclaimed(requestId: string): Promise<string[]> {
+    const rows = await query<{ id: string }>(
+      `SELECT id FROM image WHERE request_id = $1 AND status = 'pending' AND chunk_id IS NOT NULL ORDER BY id`,
+      [requestId],
+    );
+    return rows.map((row) => row.id);
+  }
+
+  async function attemptsOf(imageIds: string[]): Promise<number[]> {
+    const rows = await query<{ attempts: number }>(
+      'SELECT attempts FROM image WHERE id = ANY($1::uuid[]) ORDER BY id',
+      [imageIds],
+    );
+    return rows.map((row) => row.attempts);
+  }
+
+  it('keeps its data: readiness fails fast while down, an upload is stored meanwhile, both batches complete', async () => {
     const requestId = await submit(api.app, slowImages(images, 'kept', 40, 250));
     await waitForProgress(databaseUrl, requestId, 10);
     const before = await requestCount();
@@ -86,6 +111,7 @@ describe('fault: Redis restarts mid-batch', () => {
     expect(down.body).toMatchObject({ error: { redis: { status: 'down' } } });
     expect(down.ms).toBeLessThan(3000);
 
+    // Accepted without waiting on Redis: committed in PostgreSQL, where the dispatcher will find it.
     const uploadStarted = Date.now();
     const upload = await api.app.inject({
       method: 'POST',
@@ -93,13 +119,19 @@ describe('fault: Redis restarts mid-batch', () => {
       ...multipart({}, { content: productCsv([{ serial: 1, name: 'While down', urls: [images.url('/photo.jpg')] }]) }),
     });
     const uploadMs = Date.now() - uploadStarted;
-    expect(upload.statusCode).toBe(503);
-    expect(upload.headers['content-type']).toContain('application/problem+json');
-    expect(upload.json()).toMatchObject({ status: 503, code: 'SERVICE_UNAVAILABLE' });
+    expect(upload.statusCode).toBe(202);
+    const whileDown = upload.json<CreatedRequestDto>();
+    expect(whileDown).toMatchObject({ status: 'pending', productCount: 1, imageCount: 1 });
     expect(uploadMs).toBeLessThan(3000);
-    expect(await requestCount()).toBe(before);
-    console.log(`Redis down: readiness 503 in ${down.ms} ms, upload 503 in ${uploadMs} ms, nothing stored`);
+    expect(await requestCount()).toBe(before + 1);
+    expect(await ledger(databaseUrl, whileDown.requestId)).toMatchObject({
+      status: 'pending',
+      imageCount: 1,
+      rows: { succeeded: 0, failed: 0, open: 1 },
+    });
+    console.log(`Redis down: readiness 503 in ${down.ms} ms, upload 202 in ${uploadMs} ms, request stored`);
 
+    // Redis stays away a while: the worker's connections retry meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 2000));
     await redis.restart({ keepData: true });
     console.log(`Redis back after ${seconds(downAt)}`);
@@ -110,19 +142,27 @@ describe('fault: Redis restarts mid-batch', () => {
     const done = await waitForTerminalRow(databaseUrl, requestId, 60_000, [worker]);
     console.log(`batch ${done.status} ${seconds(backAt)} after Redis came back`);
     await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
+    const stored = await waitForTerminalRow(databaseUrl, whileDown.requestId, 60_000, [worker]);
+    console.log(`the request uploaded while Redis was down ${stored.status} ${seconds(backAt)} after it came back`);
+    await expectCountedOnce(databaseUrl, api.config.storageDir, whileDown.requestId);
+    await expectChunkJobsGone(redis.url, api.config.queuePrefix);
   }, 120_000);
 
-  it('loses its data: the sweep re-enqueues the vanished jobs and the batch completes', async () => {
+  it('loses its data: the images of the vanished chunk jobs are dispatched again and the batch completes', async () => {
     const requestId = await submit(api.app, slowImages(images, 'lost', 40, 250));
     await waitForProgress(databaseUrl, requestId, 10);
+    // Images handed to a chunk that no worker has claimed yet: all Redis has of them is that job.
+    const unclaimed = await dispatchedUnclaimed(requestId);
     await redis.restart({ keepData: false });
     const backAt = Date.now();
+    expect(unclaimed.length).toBeGreaterThan(0);
+    console.log(`Redis came back empty; ${unclaimed.length} dispatched, unclaimed image(s) lost their chunk job`);
 
     const done = await waitForTerminalRow(databaseUrl, requestId, 60_000, [worker]);
     console.log(`batch ${done.status} ${seconds(backAt)} after Redis came back empty`);
     await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
-    expect(worker.log()).toMatch(
-      new RegExp(`Request ${requestId}: re-enqueued [1-9]\\d* image job\\(s\\) missing from the queue`),
-    );
+    // Dispatched again from PostgreSQL and done once: losing the job cost no attempt.
+    expect(await attemptsOf(unclaimed)).toEqual(unclaimed.map(() => 1));
+    await expectChunkJobsGone(redis.url, api.config.queuePrefix);
   }, 120_000);
 });

@@ -3,16 +3,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppProcess } from '../support/app-process.js';
 import { ImageServer } from '../support/image-server.js';
-import { expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
+import { expectChunkJobsGone, expectCountedOnce, scratchDatabaseUrl } from '../support/request-ledger.js';
 import { dropDatabase } from '../support/test-database.js';
 import { testEnv } from '../support/test-env.js';
 import { Api, seconds, slowImages, startApi, submit, waitForProgress, waitForTerminalRow } from './fault-harness.js';
 
 /**
  * A worker process is SIGKILLed while a 40-image batch is in flight (four
- * images at a time, each answered 250 ms late), then a new worker starts.
- * The killed worker's jobs are handed over once their locks expire, and every
- * image ends terminal exactly once.
+ * chunks at a time, each image answered 250 ms late), then a new worker
+ * starts. The images the killed worker held are dispatched again, each in a
+ * chunk of its own, once their leases run out; the chunks it had not claimed
+ * are taken as they are. Every image ends terminal exactly once, and no chunk
+ * job is left behind in Redis.
  */
 describe('fault: a worker is killed mid-batch', () => {
   const databaseUrl = scratchDatabaseUrl('worker_kill');
@@ -48,7 +50,7 @@ describe('fault: a worker is killed mid-batch', () => {
     return worker;
   }
 
-  it("hands the killed worker's jobs to a new worker and counts every image once", async () => {
+  it("hands the killed worker's images to a new worker and counts every image once", async () => {
     const urls = slowImages(images, 'kill', 40, 250);
     const requestId = await submit(api.app, urls);
     const started = Date.now();
@@ -63,12 +65,14 @@ describe('fault: a worker is killed mid-batch', () => {
     console.log(`batch ${done.status} ${seconds(killedAt)} after the kill (${seconds(started)} in all)`);
 
     const book = await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
-    // The images in flight at the kill were claimed twice, and fetched at most twice.
+    // The images in flight at the kill were started twice (an attempt each time), fetched at most twice.
     expect(book.maxAttempts).toBe(2);
     for (const url of urls) {
       const hits = images.hitCount(new URL(url).pathname);
       expect(hits).toBeGreaterThanOrEqual(1);
       expect(hits).toBeLessThanOrEqual(2);
     }
+    // The killed worker's chunk jobs stalled and were dropped; every other one was removed as it ended.
+    await expectChunkJobsGone(api.config.redisUrl, api.config.queuePrefix);
   }, 90_000);
 });

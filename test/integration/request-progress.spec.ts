@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import { text } from 'node:stream/consumers';
-import { MikroORM } from '@mikro-orm/postgresql';
+import { type EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { parse } from 'csv-parse/sync';
 import { loadConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/prepare-database.js';
@@ -7,7 +8,7 @@ import { ormOptions } from '../../src/database/orm-options.js';
 import { ENTITIES } from '../../src/entities.js';
 import { ExportService } from '../../src/export/export.service.js';
 import { ImageStatus } from '../../src/products/image-status.js';
-import { ImageRepository } from '../../src/products/image.repository.js';
+import { type ImageOutcome, ImageWorkRepository } from '../../src/products/image-work.repository.js';
 import { ProductRepository } from '../../src/products/product.repository.js';
 import type { JobQueue } from '../../src/queue/job-queue.service.js';
 import { RequestFinalizer } from '../../src/requests/request-finalizer.service.js';
@@ -16,7 +17,7 @@ import { PublicUrls } from '../../src/storage/public-urls.js';
 import { RetrySchedule } from '../../src/webhooks/retry-schedule.js';
 import { WebhookDeliveryRepository } from '../../src/webhooks/webhook-delivery.repository.js';
 import { WebhookOutbox } from '../../src/webhooks/webhook-outbox.service.js';
-import { seedRequest } from '../factories/request.factory.js';
+import { type SeededRequest, seedRequest } from '../factories/request.factory.js';
 import { TEST_DATABASE_URL } from '../support/test-database.js';
 
 const success = {
@@ -29,21 +30,34 @@ const success = {
   height: 10,
 } as const;
 
+const notFound: ImageOutcome = { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' };
+
+/** Long enough that no lease runs out while a test runs, unless the test expires it. */
+const LEASE_MS = 10 * 60_000;
+
 /**
- * BullMQ delivers a job at least once, so the same image can be finished by
- * two deliveries at the same moment. These run the guarded transitions
- * concurrently on the real PostgreSQL and check that nothing is counted twice.
+ * BullMQ delivers a chunk job at least once and a chunk's lease can run out,
+ * so the same image can be recorded twice, or by a chunk that no longer
+ * holds it. These run the guarded transitions of ImageWorkRepository
+ * concurrently on the real PostgreSQL and check that nothing is counted
+ * twice and that the request is reported done exactly once.
  */
-describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
+describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
   let orm: MikroORM;
-  let progress: ImageRepository;
+  let work: ImageWorkRepository;
   let finalizer: RequestFinalizer;
   let exporter: ExportService;
+  /**
+   * The seeded requests' deployment, which no dispatcher serves: e2e suites
+   * sharing this database run dispatchers that take the images of any
+   * request without one.
+   */
+  const deployment = `request-progress-${randomUUID()}`;
 
   beforeAll(async () => {
     await prepareDatabase(TEST_DATABASE_URL);
     orm = await MikroORM.init(ormOptions(TEST_DATABASE_URL, ENTITIES));
-    progress = new ImageRepository(orm.em);
+    work = new ImageWorkRepository(orm.em);
     const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'http://cdn.test' });
     // The seeded requests have no webhook, so the outbox never reaches for the queue.
     const urls = new PublicUrls(config);
@@ -60,6 +74,34 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
   afterAll(async () => {
     await orm?.close(true);
   });
+
+  /** A pending request of this suite's deployment. */
+  function seed(imagesPerProduct: number[]): Promise<SeededRequest> {
+    return orm.em.fork().transactional((tx: EntityManager) => seedRequest(tx, imagesPerProduct, deployment));
+  }
+
+  /**
+   * Leases the images to a new chunk, as the dispatcher does, then claims the
+   * chunk and starts each image, as its worker does; returns the chunk id.
+   */
+  async function take(imageIds: string[]): Promise<string> {
+    const chunkId = randomUUID();
+    await orm.em
+      .fork()
+      .execute(`UPDATE image SET chunk_id = ?, lease_until = now() + ? * interval '1 millisecond' WHERE id IN (?)`, [
+        chunkId,
+        LEASE_MS,
+        imageIds,
+      ]);
+    const chunk = await work.claimChunk(chunkId, LEASE_MS);
+    expect(chunk?.images.map((image) => image.imageId).sort()).toEqual([...imageIds].sort());
+    for (const imageId of imageIds) expect(await work.startImage(imageId, chunkId)).toMatchObject({ attempt: 1 });
+    return chunkId;
+  }
+
+  function record(chunkId: string, requestId: string, imageId: string, outcome: ImageOutcome) {
+    return work.recordWork(chunkId, requestId, [{ imageId, outcome }]);
+  }
 
   /** The export as the API streams it, read from the database after finalize. */
   async function exported(requestId: string): Promise<string[][]> {
@@ -78,43 +120,160 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
     return row;
   }
 
-  it('counts an image once when ten deliveries record it at the same time', async () => {
-    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
+  async function imageRow(imageId: string) {
+    const [row] = await orm.em.fork().execute<
+      {
+        status: string;
+        attempts: number;
+        chunk_id: string | null;
+        leased: boolean;
+        backing_off: boolean;
+        storage_down: boolean;
+      }[]
+    >(
+      `SELECT status, attempts, chunk_id, lease_until IS NOT NULL AS leased,
+              coalesce(not_before > now() + interval '30 seconds', false) AS backing_off,
+              storage_down_since IS NOT NULL AS storage_down
+         FROM image WHERE id = ?`,
+      [imageId],
+    );
+    return row;
+  }
+
+  it('counts an image once when ten deliveries of its chunk record it at the same time', async () => {
+    const { requestId, imageIds } = await seed([2]);
     const image = imageIds[0][0];
-    await progress.claimImage(image);
-    const results = await Promise.all(Array.from({ length: 10 }, () => progress.recordOutcome(image, success)));
-    expect(results.filter((result) => result.counted)).toHaveLength(1);
+    const chunk = await take([image]);
+    const results = await Promise.all(Array.from({ length: 10 }, () => record(chunk, requestId, image, success)));
+    expect(results.filter((result) => result.counted.length > 0)).toEqual([
+      { counted: [image], requestDone: false, round: 0 },
+    ]);
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 0, products_processed: 0 });
   });
 
+  it('counts nothing that a chunk records for an image it no longer holds, once its lease ran out', async () => {
+    const { requestId, imageIds } = await seed([1]);
+    const image = imageIds[0][0];
+    const lost = await take([image]);
+    // Its worker hung and stopped extending the lease, which runs out; the image goes to a chunk of its own.
+    await orm.em.fork().execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE id = ?`, [image]);
+    const again = randomUUID();
+    await orm.em.fork().transactional(async (tx: EntityManager) => {
+      expect(await work.expiredImages(tx, deployment, 1000)).toContainEqual({
+        imageId: image,
+        chunkId: lost,
+        requestId,
+        attempts: 1,
+      });
+      expect(await work.redispatchAlone(tx, image, again, LEASE_MS)).toBe(true);
+    });
+
+    // The hung worker wakes up: the image is not its own to start or to record any more.
+    expect(await work.startImage(image, lost)).toBeNull();
+    expect(await record(lost, requestId, image, notFound)).toEqual({ counted: [], requestDone: false, round: 0 });
+    expect(await imageRow(image)).toMatchObject({ status: 'pending', attempts: 1, chunk_id: again });
+
+    const chunk = await work.claimChunk(again, LEASE_MS);
+    expect(chunk?.images.map((claimed) => claimed.imageId)).toEqual([image]);
+    expect(await work.startImage(image, again)).toMatchObject({ attempt: 2 });
+    expect(await record(again, requestId, image, success)).toEqual({ counted: [image], requestDone: true, round: 0 });
+
+    // Whatever the lost chunk writes afterwards, an outcome or a requeue, changes nothing.
+    expect(await record(lost, requestId, image, notFound)).toEqual({ counted: [], requestDone: false, round: 0 });
+    expect(
+      await work.recordWork(lost, requestId, [{ imageId: image, requeue: { delayMs: 0, storageDown: true } }]),
+    ).toEqual({ counted: [], requestDone: false, round: 0 });
+    expect(await imageRow(image)).toMatchObject({ status: 'succeeded', attempts: 2, chunk_id: null, leased: false });
+    expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 0, products_processed: 1 });
+  });
+
   it('reports the request done exactly once when its last images finish together', async () => {
-    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2, 1]);
+    const { requestId, imageIds } = await seed([2, 1]);
     const all = imageIds.flat();
+    const chunks: string[] = [];
+    for (const image of all) chunks.push(await take([image]));
     const results = await Promise.all(
-      all.map((image, index) =>
-        progress.recordOutcome(
-          image,
-          index === 1
-            ? { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'The server answered 404' }
-            : success,
-        ),
-      ),
+      all.map((image, index) => record(chunks[index], requestId, image, index === 1 ? notFound : success)),
     );
-    expect(results.filter((result) => result.counted)).toHaveLength(3);
+    expect(results.flatMap((result) => result.counted).sort()).toEqual([...all].sort());
     expect(results.filter((result) => result.requestDone)).toHaveLength(1);
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 2, images_failed: 1, products_processed: 2 });
   });
 
-  it('does not restart an image that already reached a terminal state', async () => {
-    const { imageIds } = await seedRequest(orm.em.fork(), [1]);
-    const image = imageIds[0][0];
-    expect(await progress.claimImage(image)).toMatchObject({ alreadyTerminal: false, requestDone: false });
-    await progress.recordOutcome(image, success);
-    expect(await progress.claimImage(image)).toMatchObject({ alreadyTerminal: true, requestDone: true });
-    const [row] = await orm.em
+  it("adds up concurrent chunks' batches of one request, products spread across chunks", async () => {
+    const { requestId, imageIds } = await seed([3, 3, 3, 3]);
+    const all = imageIds.flat();
+    // Image i goes to chunk i % 4, so every product has images in three chunks.
+    const batches = [0, 1, 2, 3].map((lane) => all.filter((_, index) => index % 4 === lane));
+    const chunks: string[] = [];
+    for (const batch of batches) chunks.push(await take(batch));
+    // Every product's last image fails.
+    const failing = new Set(imageIds.map((images) => images[2]));
+    const results = await Promise.all(
+      batches.map((batch, lane) =>
+        work.recordWork(
+          chunks[lane],
+          requestId,
+          batch.map((imageId) => ({ imageId, outcome: failing.has(imageId) ? notFound : success })),
+        ),
+      ),
+    );
+    expect(results.flatMap((result) => result.counted).sort()).toEqual([...all].sort());
+    expect(results.filter((result) => result.requestDone)).toHaveLength(1);
+    expect(await counters(requestId)).toMatchObject({ images_succeeded: 8, images_failed: 4, products_processed: 4 });
+    const products = await orm.em
       .fork()
-      .execute<{ status: string; attempts: number }[]>('SELECT status, attempts FROM image WHERE id = ?', [image]);
-    expect(row).toEqual({ status: 'succeeded', attempts: 1 });
+      .execute<{ images_done: number; processed: boolean }[]>(
+        'SELECT images_done, processed FROM product WHERE request_id = ? ORDER BY row_number',
+        [requestId],
+      );
+    expect(products).toEqual(Array.from({ length: 4 }, () => ({ images_done: 3, processed: true })));
+  });
+
+  it('sends a requeued image back to wait uncounted, and gives the attempt back when storage was down', async () => {
+    const { requestId, imageIds } = await seed([3]);
+    const [done, retried, waitsForStorage] = imageIds[0];
+    const chunk = await take(imageIds[0]);
+    expect(
+      await work.recordWork(chunk, requestId, [
+        { imageId: done, outcome: success },
+        { imageId: retried, requeue: { delayMs: 60_000, storageDown: false } },
+        { imageId: waitsForStorage, requeue: { delayMs: 60_000, storageDown: true } },
+      ]),
+    ).toEqual({ counted: [done], requestDone: false, round: 0 });
+    expect(await imageRow(retried)).toEqual({
+      status: 'pending',
+      attempts: 1,
+      chunk_id: null,
+      leased: false,
+      backing_off: true,
+      storage_down: false,
+    });
+    expect(await imageRow(waitsForStorage)).toEqual({
+      status: 'pending',
+      attempts: 0,
+      chunk_id: null,
+      leased: false,
+      backing_off: true,
+      storage_down: true,
+    });
+    expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 0, products_processed: 0 });
+
+    // The chunk holds them no more: a second delivery of it claims nothing, and its outcomes do not count.
+    expect(await work.claimChunk(chunk, LEASE_MS)).toBeNull();
+    expect(await record(chunk, requestId, retried, success)).toEqual({ counted: [], requestDone: false, round: 0 });
+    expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 0 });
+  });
+
+  it('does not restart an image that already reached a terminal state', async () => {
+    const { requestId, imageIds } = await seed([1]);
+    const image = imageIds[0][0];
+    const chunk = await take([image]);
+    expect(await record(chunk, requestId, image, success)).toEqual({ counted: [image], requestDone: true, round: 0 });
+    // BullMQ delivers the chunk again: nothing is left to claim, and the image does not start again.
+    expect(await work.claimChunk(chunk, LEASE_MS)).toBeNull();
+    expect(await work.startImage(image, chunk)).toBeNull();
+    expect(await imageRow(image)).toMatchObject({ status: 'succeeded', attempts: 1, chunk_id: null, leased: false });
   });
 
   /** Makes the given images repeat the URL of `source`, as the ingest marks them. */
@@ -138,12 +297,17 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
   }
 
   it("gives a repeated URL its first occurrence's success, in the same and in another product, counted once", async () => {
-    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2, 1]);
+    const { requestId, imageIds } = await seed([2, 1]);
     const [first, sameProduct] = imageIds[0];
     const otherProduct = imageIds[1][0];
     await repeat(first, [sameProduct, otherProduct]);
-    const results = await Promise.all(Array.from({ length: 10 }, () => progress.recordOutcome(first, success)));
-    expect(results.filter((result) => result.counted)).toEqual([{ counted: true, requestDone: true }]);
+    // Only the first occurrence is leased to a chunk: the repeats have no work of their own.
+    const chunk = await take([first]);
+    const results = await Promise.all(Array.from({ length: 10 }, () => record(chunk, requestId, first, success)));
+    expect(results.filter((result) => result.counted.length > 0)).toEqual([
+      { counted: [first], requestDone: true, round: 0 },
+    ]);
+    expect(results.filter((result) => result.requestDone)).toHaveLength(1);
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 3, images_failed: 0, products_processed: 2 });
     expect(await images(requestId)).toEqual(
       Array.from({ length: 3 }, () => ({
@@ -163,23 +327,19 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
   });
 
   it("gives a repeated URL its first occurrence's failure, and exports it on every row", async () => {
-    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [1, 2]);
+    const { requestId, imageIds } = await seed([1, 2]);
     const [first] = imageIds[0];
     const [other, copy] = imageIds[1];
     await repeat(first, [copy]);
-    await progress.recordOutcome(other, { ...success, outputKey: `images/${requestId}/other.jpg` });
-    const failed = await progress.recordOutcome(first, {
-      status: ImageStatus.Failed,
-      errorCode: 'HTTP_404',
-      errorMessage: 'gone',
-    });
-    expect(failed).toEqual({ counted: true, requestDone: true });
-    expect(
-      await progress.recordOutcome(first, { status: ImageStatus.Failed, errorCode: 'HTTP_404', errorMessage: 'gone' }),
-    ).toEqual({
-      counted: false,
+    const chunk = await take([first, other]);
+    await record(chunk, requestId, other, { ...success, outputKey: `images/${requestId}/other.jpg` });
+    expect(await record(chunk, requestId, first, notFound)).toEqual({
+      counted: [first],
       requestDone: true,
+      round: 0,
     });
+    // Recorded again (a second delivery): neither counted nor reported done a second time.
+    expect(await record(chunk, requestId, first, notFound)).toEqual({ counted: [], requestDone: false, round: 0 });
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 2, products_processed: 2 });
     expect((await images(requestId)).map((image) => image.error_code)).toEqual(['HTTP_404', null, 'HTTP_404']);
 
@@ -191,15 +351,19 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
   });
 
   it('finalizes once when two finalize jobs run together, with output URLs aligned to inputs', async () => {
-    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [3]);
+    const { requestId, imageIds } = await seed([3]);
     const [first, second, third] = imageIds[0];
-    await progress.recordOutcome(first, { ...success, outputKey: `images/${requestId}/a.jpg` });
-    await progress.recordOutcome(second, {
-      status: ImageStatus.Failed,
-      errorCode: 'NOT_AN_IMAGE',
-      errorMessage: 'HTML',
-    });
-    await progress.recordOutcome(third, { ...success, outputKey: `images/${requestId}/c.jpg` });
+    const chunk = await take(imageIds[0]);
+    const recorded = await work.recordWork(chunk, requestId, [
+      { imageId: first, outcome: { ...success, outputKey: `images/${requestId}/a.jpg` } },
+      {
+        imageId: second,
+        outcome: { status: ImageStatus.Failed, errorCode: 'NOT_AN_IMAGE', errorMessage: 'HTML' },
+      },
+      { imageId: third, outcome: { ...success, outputKey: `images/${requestId}/c.jpg` } },
+    ]);
+    expect(recorded.counted.sort()).toEqual([first, second, third].sort());
+    expect(recorded).toMatchObject({ requestDone: true, round: 0 });
 
     const outcomes = await Promise.all([finalizer.finalize(requestId), finalizer.finalize(requestId)]);
     expect(outcomes.filter((status) => status !== null)).toEqual(['completed_with_errors']);
@@ -213,10 +377,11 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
   });
 
   it('derives output URLs from the stored keys when exported, so a new base URL applies to finished requests', async () => {
-    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
+    const { requestId, imageIds } = await seed([2]);
     const [first, second] = imageIds[0];
-    await progress.recordOutcome(first, { ...success, outputKey: `images/${requestId}/a.jpg` });
-    await progress.recordOutcome(second, { ...success, outputKey: `images/${requestId}/b.jpg` });
+    const chunk = await take(imageIds[0]);
+    await record(chunk, requestId, first, { ...success, outputKey: `images/${requestId}/a.jpg` });
+    await record(chunk, requestId, second, { ...success, outputKey: `images/${requestId}/b.jpg` });
     expect(await finalizer.finalize(requestId)).toBe('completed');
 
     const moved = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'https://images.example' });
@@ -239,9 +404,11 @@ describe('RequestProgressRepository and RequestFinalizer on PostgreSQL', () => {
   });
 
   it('does not finalize a request that still has open images', async () => {
-    const { requestId, imageIds } = await seedRequest(orm.em.fork(), [2]);
-    await progress.recordOutcome(imageIds[0][0], success);
+    const { requestId, imageIds } = await seed([2]);
+    const chunk = await take([imageIds[0][0]]);
+    await record(chunk, requestId, imageIds[0][0], success);
     expect(await finalizer.finalize(requestId)).toBeNull();
-    expect(await counters(requestId)).toMatchObject({ status: 'pending' });
+    // Started by its first chunk's claim, and open.
+    expect(await counters(requestId)).toMatchObject({ status: 'processing', images_succeeded: 1 });
   });
 });

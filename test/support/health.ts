@@ -6,14 +6,18 @@ export interface DependencyReport {
   message?: string;
 }
 
-/** Redis also reports the image queue's depth and the workers serving this deployment. */
+/** PostgreSQL also reports this deployment's open images: dispatched to chunk jobs, or waiting for one. */
+export interface DatabaseReport extends DependencyReport {
+  images?: { dispatched: number; waiting: number };
+}
+
+/** Redis also reports the workers serving this deployment. */
 export interface RedisReport extends DependencyReport {
-  imageQueue?: { waiting: number; active: number; delayed: number };
   imageWorkers?: number;
 }
 
 interface Dependencies {
-  database: DependencyReport;
+  database: DatabaseReport;
   redis: RedisReport;
   storage: DependencyReport;
 }

@@ -12,6 +12,8 @@ interface Route {
   chunked?: boolean;
   /** Send the body one byte at a time, this many ms apart. */
   dripMs?: number;
+  /** Answer only once this settles: the test decides when a fetch may finish. */
+  hold?: Promise<unknown>;
 }
 
 /**
@@ -22,6 +24,8 @@ interface Route {
  */
 export class ImageServer {
   readonly hits = new Map<string, number>();
+  /** Every path requested, in the order the requests arrived. */
+  readonly requested: string[] = [];
   readonly images = new Map<string, Buffer>();
   private readonly routes = new Map<string, Route | ((hit: number) => Route)>();
   private server?: Server;
@@ -97,6 +101,7 @@ export class ImageServer {
     const path = (request.url ?? '/').split('?')[0];
     const hit = (this.hits.get(path) ?? 0) + 1;
     this.hits.set(path, hit);
+    this.requested.push(path);
     this.onRequest?.(path);
     const entry = this.routes.get(path);
     const route = typeof entry === 'function' ? entry(hit) : entry;
@@ -106,6 +111,7 @@ export class ImageServer {
     }
     // unref: a delayed answer to a client that is gone must not keep the test run alive.
     if (route.delayMs) await new Promise((resolve) => setTimeout(resolve, route.delayMs).unref());
+    if (route.hold) await route.hold;
     if (response.destroyed) return;
     const headers: Record<string, string> = {};
     if (route.type) headers['content-type'] = route.type;

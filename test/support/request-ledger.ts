@@ -1,12 +1,16 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Queue } from 'bullmq';
 import pg from 'pg';
+import { QueueName } from '../../src/queue/queue.constants.js';
 import { TEST_DATABASE_URL } from './test-database.js';
+import { waitUntil } from './wait-until.js';
 
 /**
- * A database of the suite's own on the shared PostgreSQL. Each suite's
- * sweeper adopts every stranded request it finds in its database, so suites
- * that sweep must not share one with suites whose queues they cannot see.
+ * A database of the suite's own on the shared PostgreSQL, which the suite
+ * drops when it is done. Dispatchers and sweeps only serve their own
+ * deployment's requests (queue prefix and Redis database), so this is for
+ * tidiness and for suites that stop or restart the services, not isolation.
  */
 export function scratchDatabaseUrl(suite: string): string {
   const url = new URL(TEST_DATABASE_URL);
@@ -27,6 +31,8 @@ export interface Ledger {
     productsDone: number;
     productCount: number;
     imagesDone: number;
+    /** Images still holding a chunk, a lease or a wait: scheduling state a terminal image has let go of. */
+    scheduled: number;
   };
   imageIds: string[];
   /** The last part of each image's output key, in image id order. */
@@ -47,6 +53,7 @@ interface LedgerRow {
   rows_open: number;
   products_done: number;
   images_done: number;
+  rows_scheduled: number;
   max_attempts: number;
   image_ids: string[];
   output_files: string[];
@@ -64,6 +71,9 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
               (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status IN ('pending', 'processing')) AS rows_open,
               (SELECT count(*)::int FROM product p WHERE p.request_id = r.id AND p.processed AND p.images_done = p.image_count) AS products_done,
               (SELECT coalesce(sum(p.images_done), 0)::int FROM product p WHERE p.request_id = r.id) AS images_done,
+              (SELECT count(*)::int FROM image i WHERE i.request_id = r.id
+                  AND (i.chunk_id IS NOT NULL OR i.lease_until IS NOT NULL OR i.not_before IS NOT NULL
+                       OR i.storage_down_since IS NOT NULL)) AS rows_scheduled,
               (SELECT max(i.attempts) FROM image i WHERE i.request_id = r.id) AS max_attempts,
               (SELECT array_agg(i.id::text ORDER BY i.id) FROM image i WHERE i.request_id = r.id) AS image_ids,
               (SELECT array_agg(substring(i.output_key from '[^/]+$') ORDER BY i.id) FROM image i WHERE i.request_id = r.id) AS output_files
@@ -87,6 +97,7 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
         productsDone: row.products_done,
         productCount: row.product_count,
         imagesDone: row.images_done,
+        scheduled: row.rows_scheduled,
       },
       imageIds: row.image_ids,
       outputFiles: row.output_files,
@@ -99,9 +110,9 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
 
 /**
  * Every image terminal and counted exactly once: the request's counters, the
- * products' counters and the image rows agree, and storage holds one output
- * per image under its deterministic key, nothing else (no second copy, no
- * temporary file left by a killed write).
+ * products' counters and the image rows agree, no image still holds a chunk
+ * or a lease, and storage holds one output per image under its deterministic
+ * key, nothing else (no second copy, no temporary file left by a killed write).
  */
 export async function expectCountedOnce(databaseUrl: string, storageDir: string, requestId: string): Promise<Ledger> {
   const book = await ledger(databaseUrl, requestId);
@@ -113,6 +124,7 @@ export async function expectCountedOnce(databaseUrl: string, storageDir: string,
     productsDone: book.rows.productCount,
     productCount: book.rows.productCount,
     imagesDone: book.imageCount,
+    scheduled: 0,
   });
   expect(book.counted).toEqual({ succeeded: book.imageCount, failed: 0, productsProcessed: book.rows.productCount });
   const files = await readdir(join(storageDir, 'images', requestId));
@@ -120,4 +132,29 @@ export async function expectCountedOnce(databaseUrl: string, storageDir: string,
   expect(files.sort()).toEqual([...book.outputFiles].sort());
   expect(book.outputFiles).toHaveLength(book.imageIds.length);
   return book;
+}
+
+/** Jobs in Redis on a deployment's image queue, in any state (chunk jobs are removed once they end). */
+export async function chunkJobsInRedis(redisUrl: string, prefix: string): Promise<number> {
+  const queue = new Queue(QueueName.Images, { connection: { url: redisUrl }, prefix });
+  try {
+    const counts = await queue.getJobCounts();
+    return Object.values(counts).reduce((sum, count) => sum + count, 0);
+  } finally {
+    await queue.close();
+  }
+}
+
+/**
+ * Chunk jobs leave Redis once they end, completed or failed: Redis holds the
+ * work in flight, never a record of it. Waits for the last ones to go (a
+ * worker may still be ending a chunk that found nothing left to do).
+ */
+export async function expectChunkJobsGone(redisUrl: string, prefix: string, timeoutMs = 15_000): Promise<void> {
+  await waitUntil(
+    'every chunk job to leave Redis',
+    async () => (await chunkJobsInRedis(redisUrl, prefix)) === 0,
+    timeoutMs,
+  );
+  expect(await chunkJobsInRedis(redisUrl, prefix)).toBe(0);
 }

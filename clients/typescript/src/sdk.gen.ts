@@ -232,7 +232,7 @@ export const getLiveness = <ThrowOnError extends boolean = false>(options?: Opti
 /**
  * Readiness: PostgreSQL, Redis and storage answer (503 when one does not)
  *
- * Checks PostgreSQL, Redis and storage within 2 s each and reports the image queue depth and the workers serving this deployment; 503 names the dependency that is down.
+ * Checks PostgreSQL, Redis and storage within 2 s each and reports the open images (dispatched to workers, or waiting in PostgreSQL) and the workers serving this deployment; 503 names the dependency that is down.
  */
 export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>): RequestResult<GetReadinessResponses, GetReadinessErrors, ThrowOnError> => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/health/ready', ...options });
 

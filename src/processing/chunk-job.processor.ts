@@ -1,0 +1,222 @@
+import { Processor, WorkerHost } from '@nestjs/bullmq';
+import { Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import type { Job } from 'bullmq';
+import { PinoLogger } from 'nestjs-pino';
+import { AppConfig } from '../config/app-config.js';
+import { MetricsService } from '../observability/metrics.service.js';
+import { ImageStatus } from '../products/image-status.js';
+import {
+  type ClaimedImage,
+  type ImageOutcome,
+  ImageWorkRepository,
+  type StartedImage,
+} from '../products/image-work.repository.js';
+import { JobQueue } from '../queue/job-queue.service.js';
+import type { ProcessingOptions } from '../requests/processing-options.js';
+import { type ProcessChunkJob, QueueName } from '../queue/queue.constants.js';
+import { imageKey, imagePutOptions } from '../storage/storage-keys.js';
+import { StorageDriver, StorageError } from '../storage/storage.driver.js';
+import { storageOutageWait } from '../storage/storage-outage.js';
+import { Dispatcher } from './dispatcher.js';
+import { ImageFetcher } from './fetch/image-fetcher.js';
+import { ImageRetryPolicy } from './image-retry-policy.js';
+import { ChunkWorkLog, retryWhileLeased } from './chunk-work-log.js';
+import { EXTENSION } from './transform/image-format.js';
+import { lowerImageThreadPriority } from './thread-priority.js';
+import { ImageTransformer } from './transform/image-transformer.js';
+import { transformFailureDetail } from './transform/transform-failure.js';
+
+/**
+ * One job per chunk: a handful of one request's images, leased to it by the
+ * Dispatcher. Each image is fetched, compressed and stored in turn; what
+ * came of it is written in batches (ChunkWorkLog). BullMQ delivers at least
+ * once and a lease can run out, so every step is idempotent: the storage key
+ * is derived from the image, and only the chunk that holds an image, while
+ * it is open, records its outcome.
+ */
+// autorun is off so concurrency and lock settings from the environment apply
+// before the first job is taken (decorator options are fixed at import time).
+@Processor(QueueName.Images, { autorun: false })
+export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(ChunkJobProcessor.name);
+  /** Set on shutdown: chunks in flight finish the image they are on and hand the rest back. */
+  private stopping = false;
+
+  constructor(
+    private readonly work: ImageWorkRepository,
+    private readonly retries: ImageRetryPolicy,
+    private readonly fetcher: ImageFetcher,
+    private readonly transformer: ImageTransformer,
+    private readonly storage: StorageDriver,
+    private readonly queue: JobQueue,
+    private readonly dispatcher: Dispatcher,
+    private readonly config: AppConfig,
+    private readonly metrics: MetricsService,
+    private readonly pino: PinoLogger,
+  ) {
+    super();
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const lowered = await lowerImageThreadPriority(this.config.imageThreadNice);
+    if (lowered > 0) this.logger.log(`${lowered} image threads run at nice ${this.config.imageThreadNice}`);
+    Object.assign(this.worker.opts, {
+      lockDuration: this.config.jobLockMs,
+      stalledInterval: this.config.jobLockMs,
+      // A chunk whose worker died is not run again as a whole: its images'
+      // leases run out and the dispatcher hands them out one by one.
+      maxStalledCount: 0,
+    });
+    this.worker.concurrency = this.config.workerConcurrency;
+    // BullMQ reports here what it could not tell Redis, e.g. a chunk finished
+    // after Redis lost its key: the outcomes are in PostgreSQL already. An
+    // 'error' event with no listener would be thrown instead.
+    this.worker.on('error', (error) => this.logger.warn(`Chunk queue: ${error.message}`));
+    this.worker.run().catch((error: unknown) => this.logger.error('Image worker stopped', error as Error));
+  }
+
+  /**
+   * Graceful stop: take no new chunk; the ones in flight finish the image
+   * they are on and give the others back to the dispatcher, unstarted. This
+   * runs in onModuleDestroy, before the ORM and Redis connections close on
+   * application shutdown, so in-flight chunks can still record their work.
+   */
+  async onModuleDestroy(): Promise<void> {
+    this.stopping = true;
+    await this.worker.close();
+    this.fetcher.close();
+  }
+
+  /** Every log line of a chunk carries its request and chunk. */
+  process(job: Job<ProcessChunkJob>): Promise<string> {
+    const bindings = { requestId: job.data.requestId, chunkId: job.data.chunkId };
+    return this.pino.runInContext(() => this.handle(job.data), { bindings });
+  }
+
+  private async handle({ chunkId }: ProcessChunkJob): Promise<string> {
+    const leaseMs = this.config.jobLockMs;
+    const chunk = await this.work.claimChunk(chunkId, leaseMs);
+    if (!chunk) return 'gone';
+    const log = new ChunkWorkLog(this.work, chunkId, chunk.requestId, this.logger, leaseMs);
+    // The lease covers the chunk while this process lives; a dead worker's runs out.
+    const heartbeat = setInterval(
+      () =>
+        void this.work
+          .extendLease(chunkId, leaseMs)
+          .catch((error: unknown) => this.logger.warn(`Extending the lease failed: ${(error as Error).message}`)),
+      leaseMs / 3,
+    );
+    try {
+      for (const image of chunk.images) {
+        if (this.stopping) {
+          log.add({ imageId: image.imageId, requeue: { delayMs: 0, storageDown: false } });
+          continue;
+        }
+        // Also the cancellation check: a cancelled image is no longer this chunk's.
+        const started = await retryWhileLeased(`Starting image ${image.imageId}`, leaseMs, this.logger, () =>
+          this.work.startImage(image.imageId, chunkId),
+        );
+        if (!started) continue;
+        const bindings = { imageId: image.imageId, attempt: started.attempt };
+        await this.pino.runInContext(() => this.processImage(chunk.requestId, image, started, chunk.options, log), {
+          bindings,
+        });
+      }
+      await log.close();
+    } finally {
+      clearInterval(heartbeat);
+    }
+    for (const outcome of log.counted) this.countMetrics(outcome);
+    if (log.requestDone) await this.queue.enqueueFinalize(chunk.requestId, log.round);
+    // A lane is free: refill the window now rather than on the next tick.
+    void this.dispatcher.nudge();
+    return `${log.counted.length} recorded`;
+  }
+
+  private async processImage(
+    requestId: string,
+    image: ClaimedImage,
+    started: StartedImage,
+    options: ProcessingOptions,
+    log: ChunkWorkLog,
+  ): Promise<void> {
+    const begun = performance.now();
+    try {
+      const outcome = await this.fetchAndStore(requestId, image, options);
+      log.add({ imageId: image.imageId, outcome }, performance.now() - begun);
+    } catch (error) {
+      if (error instanceof StorageError) {
+        const now = Date.now();
+        const since = started.storageDownSince?.getTime() ?? now;
+        const wait = storageOutageWait(since, now, this.config.jobBackoffMs);
+        if (wait !== null) {
+          this.logger.warn(`Storage unavailable, image waits ${wait} ms: ${error.message}`);
+          log.add({ imageId: image.imageId, requeue: { delayMs: wait, storageDown: true } });
+          return;
+        }
+      }
+      const failure = this.retries.classify(error);
+      if (this.retries.shouldRetry(failure, started.attempt)) {
+        this.metrics.jobAttemptsFailed.inc({ code: failure.code });
+        this.logger.warn(`Attempt failed, will retry: ${failure.code} ${failure.message}`);
+        const delayMs = this.retries.delayBeforeRetry(started.attempt);
+        log.add({ imageId: image.imageId, requeue: { delayMs, storageDown: false } });
+        return;
+      }
+      // The stored message is for the client; the library's own words (paths included) only go here.
+      this.logger.warn(
+        `Image failed: ${failure.code} ${failure.message} (${transformFailureDetail(failure) ?? 'no detail'})`,
+      );
+      log.add({
+        imageId: image.imageId,
+        outcome: {
+          status: ImageStatus.Failed,
+          errorCode: failure.code,
+          errorMessage: failure.message,
+          transient: failure.retryable,
+        },
+      });
+    }
+  }
+
+  /**
+   * libvips writes the output file itself and the download buffer is reused
+   * once libvips is done with it: no Buffer per image for V8 to account for.
+   */
+  private async fetchAndStore(
+    requestId: string,
+    image: ClaimedImage,
+    options: ProcessingOptions,
+  ): Promise<ImageOutcome> {
+    const fetched = await this.fetcher.fetch(image.inputUrl);
+    try {
+      const extension = EXTENSION[this.transformer.outputFormat(fetched.data, options)];
+      const key = imageKey(requestId, image.imageId, extension, image.fileName);
+      const result = await this.storage.writeThrough(key, imagePutOptions(key), (path) =>
+        this.transformer.transformToFile(fetched.data, options, path),
+      );
+      return {
+        status: ImageStatus.Succeeded,
+        outputKey: key,
+        format: result.format,
+        bytesIn: result.bytesIn,
+        bytesOut: result.bytesOut,
+        width: result.width,
+        height: result.height,
+      };
+    } finally {
+      fetched.release();
+    }
+  }
+
+  private countMetrics({ outcome, ms }: { outcome: ImageOutcome; ms: number | null }): void {
+    if (outcome.status === ImageStatus.Failed) {
+      this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: outcome.errorCode });
+      return;
+    }
+    this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Succeeded, code: '' });
+    if (ms !== null) this.metrics.imageDuration.observe({ format: outcome.format }, ms / 1000);
+    this.metrics.imageBytes.inc({ direction: 'in' }, outcome.bytesIn);
+    this.metrics.imageBytes.inc({ direction: 'out' }, outcome.bytesOut);
+  }
+}

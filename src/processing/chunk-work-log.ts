@@ -1,0 +1,100 @@
+import type { LoggerService } from '@nestjs/common';
+import type { ImageOutcome, ImageWork, ImageWorkRepository } from '../products/image-work.repository.js';
+
+/** Live progress keeps this granularity: an outcome waits at most this long to be written. */
+export const FLUSH_MS = 250;
+
+/**
+ * What a chunk found for its images, written to PostgreSQL in batches: when
+ * the chunk ends, or FLUSH_MS after the oldest unwritten entry, whichever
+ * comes first. One statement per batch instead of one per image is most of
+ * what keeps the database's CPU per image small beside the encoder's.
+ *
+ * A write that fails (PostgreSQL restarting) is tried again until the
+ * chunk's lease would run out; after that the images are dispatched again,
+ * and whatever this chunk still writes finds the guard closed.
+ */
+export class ChunkWorkLog {
+  /** Outcomes that counted, with how long their image took (null: not measured). */
+  readonly counted: { outcome: ImageOutcome; ms: number | null }[] = [];
+  requestDone = false;
+  round = 0;
+
+  private readonly unwritten: { work: ImageWork; ms: number | null }[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly work: ImageWorkRepository,
+    private readonly chunkId: string,
+    private readonly requestId: string,
+    private readonly logger: LoggerService,
+    private readonly retryForMs: number,
+  ) {}
+
+  add(work: ImageWork, ms: number | null = null): void {
+    this.unwritten.push({ work, ms });
+    this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  /** Writes what is left; throws if it could not be written. */
+  async close(): Promise<void> {
+    await this.flush();
+    if (this.failure) throw this.failure;
+  }
+
+  private flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const batch = this.unwritten.splice(0);
+    if (batch.length === 0) return this.writing;
+    this.writing = this.writing.then(() => this.write(batch));
+    return this.writing;
+  }
+
+  private async write(batch: { work: ImageWork; ms: number | null }[]): Promise<void> {
+    try {
+      const recorded = await retryWhileLeased(`Recording ${batch.length} image(s)`, this.retryForMs, this.logger, () =>
+        this.work.recordWork(
+          this.chunkId,
+          this.requestId,
+          batch.map((entry) => entry.work),
+        ),
+      );
+      const counted = new Set(recorded.counted);
+      for (const { work, ms } of batch) {
+        if ('outcome' in work && counted.has(work.imageId)) this.counted.push({ outcome: work.outcome, ms });
+      }
+      if (recorded.requestDone) {
+        this.requestDone = true;
+        this.round = recorded.round;
+      }
+    } catch (error) {
+      this.failure = error instanceof Error ? error : new Error(String(error));
+    }
+  }
+}
+
+/**
+ * Runs a statement of a chunk's worker, trying again with growing waits while
+ * it fails (PostgreSQL restarting) for up to `forMs`, the chunk's lease: after
+ * that its images are dispatched again anyway. Throws the last error.
+ */
+export async function retryWhileLeased<T>(
+  what: string,
+  forMs: number,
+  logger: LoggerService,
+  statement: () => Promise<T>,
+): Promise<T> {
+  const deadline = Date.now() + forMs;
+  for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
+    try {
+      return await statement();
+    } catch (error) {
+      if (Date.now() + wait > deadline) throw error;
+      logger.warn(`${what} failed, trying again: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import { EntityManager } from '@mikro-orm/postgresql';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { AppConfig } from '../config/app-config.js';
+import { ImageStatus } from '../products/image-status.js';
+import { type ExpiredImage, ImageWorkRepository } from '../products/image-work.repository.js';
+import { JobQueue } from '../queue/job-queue.service.js';
+import type { ProcessChunkJob } from '../queue/queue.constants.js';
+import { ImageRetryPolicy } from './image-retry-policy.js';
+
+/** How long the worker count behind the window is trusted before Redis is asked again. */
+const WORKER_COUNT_TTL_MS = 10_000;
+
+/**
+ * Feeds the workers from PostgreSQL, fairly. Redis holds a bounded window of
+ * chunk jobs (each a handful of one request's images), never a job per image:
+ * its memory stays flat whatever the size of the requests waiting, and a
+ * request that arrives behind a big one is served at the next refill.
+ *
+ * Every worker runs passes (on a tick, when one of its chunks ends, and when
+ * an upload or a retry asks through the queue), but one pass at a time runs
+ * per deployment: a PostgreSQL advisory lock held for the pass's transaction,
+ * released even if its process dies. A pass that finds the lock taken does
+ * nothing; the pass holding it, or the next one, fills the window.
+ *
+ * Each chunk goes to the tenant served longest ago, then to that tenant's
+ * request served longest ago. An image whose chunk's lease ran out while it
+ * was being worked on (its worker died or hung) is dispatched again in a
+ * chunk of its own, so that an image that kills workers only spends its own
+ * attempts; a waiting chunk whose job Redis lost is dispatched again like any
+ * waiting work once its lease runs out.
+ */
+@Injectable()
+export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(Dispatcher.name);
+  private timer?: NodeJS.Timeout;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private workers = { count: 1, at: -Infinity };
+
+  constructor(
+    private readonly em: EntityManager,
+    private readonly work: ImageWorkRepository,
+    private readonly queue: JobQueue,
+    private readonly retries: ImageRetryPolicy,
+    private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.nudge(), this.config.dispatchIntervalMs);
+    void this.nudge();
+  }
+
+  /** Lets a pass in progress finish while the ORM and Redis are still open. */
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Runs a pass now, or once more right after the one in progress; resolves when done. */
+  nudge(): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = this.loop().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      try {
+        await this.pass();
+      } catch (error) {
+        // Redis or PostgreSQL is away: the tick tries again, and nothing was handed out half-way.
+        this.logger.warn(`Dispatch pass failed, will try again: ${(error as Error).message}`);
+      }
+    } while (this.again && !this.stopped);
+  }
+
+  /** One pass: fills the window, if this process gets the deployment's lock; returns the chunks queued. */
+  async pass(): Promise<number> {
+    const free = (await this.window()) - (await this.queue.chunksOutstanding());
+    if (free <= 0) return 0;
+    const leaseMs = this.config.jobLockMs;
+    const { chunks, exhausted } = await this.em.fork().transactional(async (tx) => {
+      const chunks: ProcessChunkJob[] = [];
+      const exhausted: ExpiredImage[] = [];
+      if (!(await this.work.tryTakeDispatchLock(tx, this.config.deployment))) return { chunks, exhausted };
+      for (const image of await this.work.expiredImages(tx, this.config.deployment, free)) {
+        if (!this.retries.retriesAfterLostWorker(image.attempts)) {
+          exhausted.push(image);
+          continue;
+        }
+        const chunkId = randomUUID();
+        if (await this.work.redispatchAlone(tx, image.imageId, chunkId, leaseMs)) {
+          chunks.push({ chunkId, requestId: image.requestId });
+        }
+      }
+      while (chunks.length < free) {
+        const chunk = await this.work.dispatchNext(
+          tx,
+          this.config.deployment,
+          randomUUID(),
+          this.config.chunkSize,
+          leaseMs,
+        );
+        if (!chunk) break;
+        chunks.push({ chunkId: chunk.chunkId, requestId: chunk.requestId });
+      }
+      return { chunks, exhausted };
+    });
+    // Queued once committed, so that no worker can look for a chunk PostgreSQL
+    // does not show yet. Should this fail, the leases run out and the images
+    // are dispatched again.
+    await this.queue.addChunks(chunks);
+    for (const image of exhausted) await this.failLost(image);
+    return chunks.length;
+  }
+
+  private async failLost(image: ExpiredImage): Promise<void> {
+    const failure = this.retries.lostWorkerFailure();
+    const recorded = await this.work.recordWork(image.chunkId, image.requestId, [
+      {
+        imageId: image.imageId,
+        outcome: {
+          status: ImageStatus.Failed,
+          errorCode: failure.code,
+          errorMessage: failure.message,
+          transient: failure.retryable,
+        },
+      },
+    ]);
+    if (recorded.counted.length > 0) {
+      this.logger.warn(`Image ${image.imageId} failed: its worker was lost on each of its ${image.attempts} attempts`);
+    }
+    if (recorded.requestDone) await this.queue.enqueueFinalize(image.requestId, recorded.round);
+  }
+
+  /**
+   * Chunks allowed in Redis at once: two per lane of every worker, so that a
+   * lane finds its next chunk waiting while the refill runs, and so that
+   * work arriving later waits behind two chunks per lane at most.
+   */
+  private async window(): Promise<number> {
+    if (performance.now() - this.workers.at > WORKER_COUNT_TTL_MS) {
+      this.workers = { count: Math.max(1, await this.queue.imageWorkerCount()), at: performance.now() };
+    }
+    return 2 * this.config.workerConcurrency * this.workers.count;
+  }
+}
