@@ -81,6 +81,10 @@ export class AppConfig {
   readonly chunkSize: number;
   /** How often each worker tries a dispatch pass beside the ones a finished chunk or an upload asks for. */
   readonly dispatchIntervalMs: number;
+  /** Fetches in flight to one source host (host and port) at most, across every worker of the deployment. */
+  readonly sourceHostConcurrency: number;
+  /** The longest a host's Retry-After pauses it for; a longer ask is cut to this. */
+  readonly sourceHostMaxPauseMs: number;
   readonly jobAttempts: number;
   readonly jobBackoffMs: number;
   readonly jobLockMs: number;
@@ -164,6 +168,10 @@ export class AppConfig {
     // images per lane, large enough that dispatching costs little per image.
     this.chunkSize = env.CHUNK_SIZE ?? 8;
     this.dispatchIntervalMs = env.DISPATCH_INTERVAL_MS ?? 1000;
+    // A browser opens 6 connections per host; a batch job may take a little
+    // more of a CDN, not a whole cluster's worth of lanes.
+    this.sourceHostConcurrency = env.SOURCE_HOST_CONCURRENCY ?? 8;
+    this.sourceHostMaxPauseMs = env.SOURCE_HOST_MAX_PAUSE_MS ?? 5 * 60_000;
     this.jobAttempts = env.JOB_ATTEMPTS ?? 5;
     this.jobBackoffMs = env.JOB_BACKOFF_MS ?? 2000;
     // A killed worker's jobs are handed to another worker after about this long.

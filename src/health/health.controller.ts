@@ -4,7 +4,7 @@ import { ApiProblemResponses } from '../common/api-problem-responses.decorator.j
 import type { FastifyReply } from 'fastify';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config.js';
-import { ImageWorkRepository } from '../products/image-work.repository.js';
+import { ImageDispatchRepository } from '../products/image-dispatch.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { StorageDriver } from '../storage/storage.driver.js';
 import { Public } from '../common/public.decorator.js';
@@ -22,7 +22,7 @@ export class HealthController {
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
     private readonly queue: JobQueue,
-    private readonly work: ImageWorkRepository,
+    private readonly work: ImageDispatchRepository,
     private readonly storage: StorageDriver,
     private readonly config: AppConfig,
   ) {}

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AppConfig } from '../config/app-config.js';
-import { ImageWorkRepository } from '../products/image-work.repository.js';
+import { ImageDispatchRepository } from '../products/image-dispatch.repository.js';
 
 /**
  * Every Prometheus metric the service exports, in one registry per process.
@@ -56,7 +56,7 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(work: ImageWorkRepository, config: AppConfig) {
+  constructor(work: ImageDispatchRepository, config: AppConfig) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'pixbatch_images_open',

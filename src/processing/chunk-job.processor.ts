@@ -11,6 +11,7 @@ import {
   ImageWorkRepository,
   type StartedImage,
 } from '../products/image-work.repository.js';
+import { ImageDispatchRepository } from '../products/image-dispatch.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import type { ProcessingOptions } from '../requests/processing-options.js';
 import { type ProcessChunkJob, QueueName } from '../queue/queue.constants.js';
@@ -44,6 +45,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
 
   constructor(
     private readonly work: ImageWorkRepository,
+    private readonly dispatch: ImageDispatchRepository,
     private readonly retries: ImageRetryPolicy,
     private readonly fetcher: ImageFetcher,
     private readonly transformer: ImageTransformer,
@@ -107,9 +109,12 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
       leaseMs / 3,
     );
     try {
+      // Every image of a chunk is on one host: once it pauses us, the rest wait too, unstarted.
+      let hostPausedUntil = 0;
       for (const image of chunk.images) {
-        if (this.stopping) {
-          log.add({ imageId: image.imageId, requeue: { delayMs: 0, storageDown: false } });
+        if (this.stopping || hostPausedUntil > 0) {
+          const delayMs = Math.max(0, hostPausedUntil - Date.now());
+          log.add({ imageId: image.imageId, requeue: { delayMs, notItsFault: false } });
           continue;
         }
         // Also the cancellation check: a cancelled image is no longer this chunk's.
@@ -117,10 +122,12 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
           this.work.startImage(image.imageId, chunkId),
         );
         if (!started) continue;
-        const bindings = { imageId: image.imageId, attempt: started.attempt };
-        await this.pino.runInContext(() => this.processImage(chunk.requestId, image, started, chunk.options, log), {
-          bindings,
-        });
+        // A context of its own replaces the chunk's, so it names the chunk again.
+        const bindings = { requestId: chunk.requestId, chunkId, imageId: image.imageId, attempt: started.attempt };
+        hostPausedUntil = await this.pino.runInContext(
+          () => this.processImage(chunk.requestId, image, started, chunk.options, log),
+          { bindings },
+        );
       }
       await log.close();
     } finally {
@@ -133,35 +140,47 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
     return `${log.counted.length} recorded`;
   }
 
+  /** Fetches, compresses and stores one image; returns until when its host paused us (epoch ms), else 0. */
   private async processImage(
     requestId: string,
     image: ClaimedImage,
     started: StartedImage,
     options: ProcessingOptions,
     log: ChunkWorkLog,
-  ): Promise<void> {
+  ): Promise<number> {
     const begun = performance.now();
     try {
       const outcome = await this.fetchAndStore(requestId, image, options);
       log.add({ imageId: image.imageId, outcome }, performance.now() - begun);
+      return 0;
     } catch (error) {
       if (error instanceof StorageError) {
         const now = Date.now();
-        const since = started.storageDownSince?.getTime() ?? now;
+        const since = started.waitingSince?.getTime() ?? now;
         const wait = storageOutageWait(since, now, this.config.jobBackoffMs);
         if (wait !== null) {
           this.logger.warn(`Storage unavailable, image waits ${wait} ms: ${error.message}`);
-          log.add({ imageId: image.imageId, requeue: { delayMs: wait, storageDown: true } });
-          return;
+          log.add({ imageId: image.imageId, requeue: { delayMs: wait, notItsFault: true } });
+          return 0;
         }
       }
       const failure = this.retries.classify(error);
+      const pauseMs = this.retries.hostPauseMs(failure, started.waitingSince);
+      if (failure.pause && pauseMs !== null) {
+        // The host's own limit, not the image's fault: the host is paused for
+        // every worker of the deployment, and the image waits for it.
+        const until = Date.now() + pauseMs;
+        await this.dispatch.pauseHost(this.config.deployment, failure.pause.host, new Date(until));
+        this.logger.warn(`${failure.pause.host} asked us to wait (${failure.code}): paused for ${pauseMs} ms`);
+        log.add({ imageId: image.imageId, requeue: { delayMs: pauseMs, notItsFault: true } });
+        return until;
+      }
       if (this.retries.shouldRetry(failure, started.attempt)) {
         this.metrics.jobAttemptsFailed.inc({ code: failure.code });
         this.logger.warn(`Attempt failed, will retry: ${failure.code} ${failure.message}`);
         const delayMs = this.retries.delayBeforeRetry(started.attempt);
-        log.add({ imageId: image.imageId, requeue: { delayMs, storageDown: false } });
-        return;
+        log.add({ imageId: image.imageId, requeue: { delayMs, notItsFault: false } });
+        return 0;
       }
       // The stored message is for the client; the library's own words (paths included) only go here.
       this.logger.warn(
@@ -176,6 +195,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
           transient: failure.retryable,
         },
       });
+      return 0;
     }
   }
 

@@ -3,7 +3,12 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { ImageStatus } from '../products/image-status.js';
-import { type ExpiredImage, ImageWorkRepository } from '../products/image-work.repository.js';
+import {
+  type DispatchCandidate,
+  type ExpiredImage,
+  ImageDispatchRepository,
+} from '../products/image-dispatch.repository.js';
+import { ImageWorkRepository } from '../products/image-work.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import type { ProcessChunkJob } from '../queue/queue.constants.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
@@ -24,7 +29,10 @@ const WORKER_COUNT_TTL_MS = 10_000;
  * nothing; the pass holding it, or the next one, fills the window.
  *
  * Each chunk goes to the tenant served longest ago, then to that tenant's
- * request served longest ago. An image whose chunk's lease ran out while it
+ * request served longest ago, and holds images of one source host: a host
+ * has at most SOURCE_HOST_CONCURRENCY chunks out at once (a chunk fetches
+ * one image at a time), and none while it is paused after a Retry-After, so
+ * no worker lane waits on a host. An image whose chunk's lease ran out while it
  * was being worked on (its worker died or hung) is dispatched again in a
  * chunk of its own, so that an image that kills workers only spends its own
  * attempts; a waiting chunk whose job Redis lost is dispatched again like any
@@ -41,6 +49,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly em: EntityManager,
+    private readonly dispatch: ImageDispatchRepository,
     private readonly work: ImageWorkRepository,
     private readonly queue: JobQueue,
     private readonly retries: ImageRetryPolicy,
@@ -85,31 +94,33 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   async pass(): Promise<number> {
     const free = (await this.window()) - (await this.queue.chunksOutstanding());
     if (free <= 0) return 0;
-    const leaseMs = this.config.jobLockMs;
+    const { deployment, jobLockMs: leaseMs } = this.config;
     const { chunks, exhausted } = await this.em.fork().transactional(async (tx) => {
       const chunks: ProcessChunkJob[] = [];
       const exhausted: ExpiredImage[] = [];
-      if (!(await this.work.tryTakeDispatchLock(tx, this.config.deployment))) return { chunks, exhausted };
-      for (const image of await this.work.expiredImages(tx, this.config.deployment, free)) {
+      if (!(await this.dispatch.tryTakeDispatchLock(tx, deployment))) return { chunks, exhausted };
+      await this.dispatch.releaseUnclaimed(tx, deployment);
+      for (const image of await this.dispatch.expiredImages(tx, deployment, free)) {
         if (!this.retries.retriesAfterLostWorker(image.attempts)) {
           exhausted.push(image);
           continue;
         }
         const chunkId = randomUUID();
-        if (await this.work.redispatchAlone(tx, image.imageId, chunkId, leaseMs)) {
+        if (await this.dispatch.redispatchAlone(tx, image.imageId, chunkId, leaseMs)) {
           chunks.push({ chunkId, requestId: image.requestId });
         }
       }
+      const turns = new Turns(await this.dispatch.candidates(tx, deployment));
+      const loads = await this.dispatch.hostLoads(tx);
+      const blocked = new Set(await this.dispatch.pausedHosts(tx, deployment));
+      for (const [host, load] of loads) if (load >= this.config.sourceHostConcurrency) blocked.add(host);
       while (chunks.length < free) {
-        const chunk = await this.work.dispatchNext(
-          tx,
-          this.config.deployment,
-          randomUUID(),
-          this.config.chunkSize,
-          leaseMs,
-        );
+        const chunk = await this.nextChunk(tx, turns, blocked);
         if (!chunk) break;
         chunks.push({ chunkId: chunk.chunkId, requestId: chunk.requestId });
+        const load = (loads.get(chunk.host) ?? 0) + 1;
+        loads.set(chunk.host, load);
+        if (load >= this.config.sourceHostConcurrency) blocked.add(chunk.host);
       }
       return { chunks, exhausted };
     });
@@ -119,6 +130,38 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     await this.queue.addChunks(chunks);
     for (const image of exhausted) await this.failLost(image);
     return chunks.length;
+  }
+
+  /**
+   * The next chunk in turn: the first request (tenant served longest ago,
+   * then its request served longest ago) with images due on a host that is
+   * neither paused nor at SOURCE_HOST_CONCURRENCY chunks; null when none has.
+   * A request found without such work is passed over for the rest of the
+   * pass, since hosts only close during a pass.
+   */
+  private async nextChunk(
+    tx: EntityManager,
+    turns: Turns,
+    blocked: ReadonlySet<string>,
+  ): Promise<{ chunkId: string; requestId: string; host: string } | null> {
+    for (const candidate of turns.inOrder()) {
+      const host = await this.dispatch.nextHost(tx, candidate.requestId, [...blocked]);
+      if (host !== null) {
+        const chunk = { chunkId: randomUUID(), requestId: candidate.requestId, host };
+        const leased = await this.dispatch.leaseChunk(
+          tx,
+          { ...chunk, tenant: candidate.tenant, deployment: this.config.deployment },
+          this.config.chunkSize,
+          this.config.jobLockMs,
+        );
+        if (leased > 0) {
+          turns.served(candidate);
+          return chunk;
+        }
+      }
+      turns.passOver(candidate);
+    }
+    return null;
   }
 
   private async failLost(image: ExpiredImage): Promise<void> {
@@ -150,5 +193,51 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       this.workers = { count: Math.max(1, await this.queue.imageWorkerCount()), at: performance.now() };
     }
     return 2 * this.config.workerConcurrency * this.workers.count;
+  }
+}
+
+/**
+ * The round-robin order of one pass: the tenant served longest ago, then its
+ * request served longest ago (never served first), then the oldest request.
+ * Kept in memory for the pass, as the statements it mirrors record it.
+ */
+class Turns {
+  private clock = Date.now();
+  private readonly tenants = new Map<string, number>();
+  private readonly open: { candidate: DispatchCandidate; servedAt: number; position: number }[];
+
+  constructor(candidates: DispatchCandidate[]) {
+    for (const { tenant, tenantServedAt } of candidates) this.tenants.set(tenant, tenantServedAt ?? -Infinity);
+    this.open = candidates.map((candidate, position) => ({
+      candidate,
+      servedAt: candidate.requestServedAt ?? -Infinity,
+      position,
+    }));
+  }
+
+  inOrder(): DispatchCandidate[] {
+    return [...this.open]
+      .sort(
+        (a, b) =>
+          this.tenants.get(a.candidate.tenant)! - this.tenants.get(b.candidate.tenant)! ||
+          a.servedAt - b.servedAt ||
+          a.position - b.position,
+      )
+      .map((entry) => entry.candidate);
+  }
+
+  served(candidate: DispatchCandidate): void {
+    const at = Math.max(Date.now(), ++this.clock);
+    this.clock = at;
+    this.tenants.set(candidate.tenant, at);
+    const entry = this.open.find((open) => open.candidate === candidate);
+    if (entry) entry.servedAt = at;
+  }
+
+  passOver(candidate: DispatchCandidate): void {
+    this.open.splice(
+      this.open.findIndex((open) => open.candidate === candidate),
+      1,
+    );
   }
 }

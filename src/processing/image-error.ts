@@ -35,6 +35,8 @@ export class ImageJobError extends Error {
     message: string,
     readonly retryable: boolean,
     options?: { cause?: unknown },
+    /** The image's host asked us to wait (Retry-After): not the image's fault. */
+    readonly pause?: { host: string; ms: number },
   ) {
     super(message, options);
     this.name = 'ImageJobError';

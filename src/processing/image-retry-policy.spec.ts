@@ -2,7 +2,7 @@ import { httpErrorCode } from '../common/outbound/outbound-error.js';
 import { ImageErrorCode, ImageJobError } from './image-error.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
 
-const policy = new ImageRetryPolicy({ jobAttempts: 5, jobBackoffMs: 2000 });
+const policy = new ImageRetryPolicy({ jobAttempts: 5, jobBackoffMs: 2000, sourceHostMaxPauseMs: 300_000 });
 const transient = new ImageJobError(httpErrorCode(503), 'Server answered HTTP 503', true);
 const permanent = new ImageJobError(httpErrorCode(404), 'Server answered HTTP 404', false);
 
@@ -41,5 +41,16 @@ describe('ImageRetryPolicy', () => {
   it('tries an image whose worker was lost again while it has attempts left, then fails it as transient', () => {
     expect([1, 4, 5, 6].map((attempts) => policy.retriesAfterLostWorker(attempts))).toEqual([true, true, false, false]);
     expect(policy.lostWorkerFailure()).toMatchObject({ code: ImageErrorCode.ProcessingError, retryable: true });
+  });
+
+  it('pauses for what a host asked, capped, without an attempt, until the image has waited 15 minutes in all', () => {
+    const now = Date.parse('2026-12-06T12:00:00Z');
+    const asked = (ms: number) =>
+      new ImageJobError(httpErrorCode(429), 'Server answered HTTP 429', true, undefined, { host: 'a.test:443', ms });
+    expect(policy.hostPauseMs(asked(8000), null, now)).toBe(8000);
+    expect(policy.hostPauseMs(asked(3_600_000), null, now)).toBe(300_000);
+    expect(policy.hostPauseMs(asked(8000), new Date(now - 14 * 60_000), now)).toBe(8000);
+    expect(policy.hostPauseMs(asked(8000), new Date(now - 15 * 60_000), now)).toBeNull();
+    expect(policy.hostPauseMs(transient, null, now)).toBeNull();
   });
 });

@@ -1,4 +1,5 @@
 import { AppConfig } from '../config/app-config.js';
+import { OUTAGE_LIMIT_MS } from '../storage/storage-outage.js';
 import { ImageErrorCode, ImageJobError } from './image-error.js';
 
 /**
@@ -13,6 +14,8 @@ import { ImageErrorCode, ImageJobError } from './image-error.js';
  * - an image gets `attempts` tries in all, counted as each one starts,
  *   waiting `backoffMs`, then twice as long each time, between them; the
  *   wait is kept in PostgreSQL (the image's not_before), so it survives Redis;
+ * - a host that answers 429 or 503 with Retry-After is paused for that long
+ *   (capped), and its images wait without using attempts (`hostPauseMs`);
  * - an image whose worker died while on it has used that attempt: it is
  *   tried again alone, or fails once none is left.
  */
@@ -20,9 +23,25 @@ export class ImageRetryPolicy {
   readonly attempts: number;
   readonly backoffMs: number;
 
-  constructor(config: Pick<AppConfig, 'jobAttempts' | 'jobBackoffMs'>) {
+  readonly maxHostPauseMs: number;
+
+  constructor(config: Pick<AppConfig, 'jobAttempts' | 'jobBackoffMs' | 'sourceHostMaxPauseMs'>) {
     this.attempts = config.jobAttempts;
     this.backoffMs = config.jobBackoffMs;
+    this.maxHostPauseMs = config.sourceHostMaxPauseMs;
+  }
+
+  /**
+   * How long to leave a host alone that answered 429 or 503 with Retry-After,
+   * without using the image's attempt: what it asked, at most
+   * SOURCE_HOST_MAX_PAUSE_MS. Null once the image has been kept waiting for
+   * OUTAGE_LIMIT_MS in all (since `waitingSince`): a host that never lets us
+   * in then fails it like any other transient fault, attempts and all.
+   */
+  hostPauseMs(failure: ImageJobError, waitingSince: Date | null, now = Date.now()): number | null {
+    if (!failure.pause) return null;
+    if (waitingSince && now - waitingSince.getTime() >= OUTAGE_LIMIT_MS) return null;
+    return Math.min(failure.pause.ms, this.maxHostPauseMs);
   }
 
   /** Any failure as an ImageJobError with a stable code. */

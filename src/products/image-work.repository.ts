@@ -1,7 +1,7 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import type { ProcessingOptions } from '../requests/processing-request.entity.js';
-import { OPEN_REQUEST_STATES, type ReopenedCounts, allImagesRecorded } from '../requests/request.repository.js';
+import { type ReopenedCounts, allImagesRecorded } from '../requests/request.repository.js';
 import { RequestStatus } from '../requests/request-status.js';
 import { type CancelledImages, RequestImageTransitions } from '../requests/request-image-transitions.js';
 import { ImageStatus } from './image-status.js';
@@ -25,7 +25,7 @@ export interface StartedImage {
   /** This attempt's number, 1-based. */
   attempt: number;
   /** When the image first found the store down, while it waits for it; null otherwise. */
-  storageDownSince: Date | null;
+  waitingSince: Date | null;
 }
 
 export type ImageOutcome =
@@ -50,7 +50,7 @@ export type ImageOutcome =
 export interface Requeue {
   delayMs: number;
   /** The store was down: the attempt is given back, and the outage's start kept for the next wait. */
-  storageDown: boolean;
+  notItsFault: boolean;
 }
 
 /** What a chunk's worker found for one image: an outcome, or another try later. */
@@ -64,29 +64,7 @@ export interface RecordedWork {
   round: number;
 }
 
-/** A chunk handed out by the dispatcher: its id, the request and how many images. */
-export interface DispatchedChunk {
-  chunkId: string;
-  requestId: string;
-  images: number;
-}
-
-/** An image whose chunk's lease ran out while it was being worked on: its worker died or hung. */
-export interface ExpiredImage {
-  imageId: string;
-  chunkId: string;
-  requestId: string;
-  attempts: number;
-}
-
-const OPEN_IMAGE_STATES = `('${ImageStatus.Pending}', '${ImageStatus.Processing}')`;
-/** Hashed with the deployment into the advisory lock key that one dispatcher at a time holds. */
-export const DISPATCH_LOCK_NAME = 'pixbatch:dispatch:';
-/** An image waiting for a chunk, for SQL on the image row aliased `i`. */
-const DISPATCHABLE = (i: string) =>
-  `${i}.status = '${ImageStatus.Pending}' AND ${i}.source_image_id IS NULL
-   AND (${i}.lease_until IS NULL OR ${i}.lease_until < now())
-   AND (${i}.not_before IS NULL OR ${i}.not_before <= now())`;
+export const OPEN_IMAGE_STATES = `('${ImageStatus.Pending}', '${ImageStatus.Processing}')`;
 /**
  * Statements that lock several image (or product) rows lock them in id
  * order, so that two of them (a chunk's outcomes, a heartbeat, a cancel)
@@ -99,15 +77,10 @@ const IN_ID_ORDER = (where: string) => `SELECT id FROM image WHERE ${where} ORDE
  * as an InitPlan, before the rows it filters are read.
  */
 const LOCKED_FIRST = (cte: string) => `(SELECT count(*) FROM ${cte}) >= 0`;
-/** The requests a deployment's dispatcher serves: its own, and those stored before deployments were recorded. */
-const OF_DEPLOYMENT = (r: string) => `(${r}.deployment = ? OR ${r}.deployment IS NULL)`;
-
 /**
- * Owner of every change to an image's status, of the columns that schedule
- * its work (chunk, lease, backoff), and of the tenants' turns (tenant_turn).
- *
- * An image is pending until the dispatcher leases it to a chunk job
- * (chunk_id, lease_until); the chunk's worker claims it (processing), counts
+ * Owner of every change to an image's status. An image is pending until
+ * the dispatcher leases it to a chunk job (ImageDispatchRepository sets
+ * chunk_id, lease_until); the chunk's worker claims it (processing), counts
  * an attempt when it starts it, and records its outcome or sends it back to
  * wait (not_before). Every outcome is a guarded UPDATE: only the chunk that
  * holds an image, and only while the image is open, moves it to a terminal
@@ -124,96 +97,6 @@ const OF_DEPLOYMENT = (r: string) => `(${r}.deployment = ? OR ${r}.deployment IS
 @Injectable()
 export class ImageWorkRepository implements RequestImageTransitions {
   constructor(private readonly em: EntityManager) {}
-
-  /**
-   * Takes the dispatcher's transaction-scoped advisory lock for this
-   * deployment, or answers false when another process holds it.
-   */
-  async tryTakeDispatchLock(tx: EntityManager, deployment: string): Promise<boolean> {
-    const [lock] = await tx.execute<{ acquired: boolean }[]>(
-      'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
-      [DISPATCH_LOCK_NAME + deployment],
-    );
-    return lock?.acquired ?? false;
-  }
-
-  /**
-   * Leases up to `size` waiting images of the next request to a new chunk:
-   * the tenant served longest ago (tenant_turn; never served first), then
-   * that tenant's request served longest ago (never served first), then the
-   * oldest. Null when no request of the deployment has an image ready.
-   */
-  async dispatchNext(
-    tx: EntityManager,
-    deployment: string,
-    chunkId: string,
-    size: number,
-    leaseMs: number,
-  ): Promise<DispatchedChunk | null> {
-    const [row] = await tx.execute<{ request_id: string | null; images: number }[]>(
-      `WITH candidates AS (
-         SELECT r.id, r.tenant, r.dispatched_at, r.created_at FROM processing_request r
-          WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${OF_DEPLOYMENT('r')}
-            AND EXISTS (SELECT 1 FROM image i WHERE i.request_id = r.id AND ${DISPATCHABLE('i')})
-       ), next_request AS (
-         SELECT c.id, c.tenant FROM candidates c
-           LEFT JOIN tenant_turn t ON t.deployment = ? AND t.tenant = c.tenant
-          ORDER BY t.served_at NULLS FIRST, c.dispatched_at NULLS FIRST, c.created_at, c.id
-          LIMIT 1
-       ), picked AS (
-         SELECT i.id FROM image i
-          WHERE i.request_id = (SELECT id FROM next_request) AND ${DISPATCHABLE('i')}
-          ORDER BY i.id LIMIT ? FOR UPDATE SKIP LOCKED
-       ), leased AS (
-         UPDATE image i SET chunk_id = ?, lease_until = now() + ? * interval '1 millisecond'
-           FROM picked p WHERE i.id = p.id
-         RETURNING i.id
-       ), served AS (
-         -- clock_timestamp, not now(): several chunks are handed out in one transaction, in order.
-         UPDATE processing_request r SET dispatched_at = clock_timestamp()
-          WHERE r.id = (SELECT id FROM next_request) AND EXISTS (SELECT 1 FROM leased)
-       ), turn AS (
-         INSERT INTO tenant_turn (deployment, tenant, served_at)
-         SELECT ?, tenant, clock_timestamp() FROM next_request WHERE EXISTS (SELECT 1 FROM leased)
-         ON CONFLICT (deployment, tenant) DO UPDATE SET served_at = excluded.served_at
-       )
-       SELECT (SELECT id FROM next_request) AS request_id, (SELECT count(*)::int FROM leased) AS images`,
-      [deployment, deployment, size, chunkId, leaseMs, deployment],
-    );
-    if (!row?.request_id || row.images === 0) return null;
-    return { chunkId, requestId: row.request_id, images: row.images };
-  }
-
-  /** Images being worked on whose lease ran out, oldest first, locked for `tx`. */
-  async expiredImages(tx: EntityManager, deployment: string, limit: number): Promise<ExpiredImage[]> {
-    const rows = await tx.execute<{ id: string; chunk_id: string; request_id: string; attempts: number }[]>(
-      `SELECT i.id, i.chunk_id, i.request_id, i.attempts
-         FROM image i JOIN processing_request r ON r.id = i.request_id
-        WHERE i.status = '${ImageStatus.Processing}' AND i.lease_until < now() AND ${OF_DEPLOYMENT('r')}
-        ORDER BY i.lease_until LIMIT ? FOR UPDATE OF i SKIP LOCKED`,
-      [deployment, limit],
-    );
-    return rows.map((row) => ({
-      imageId: row.id,
-      chunkId: row.chunk_id,
-      requestId: row.request_id,
-      attempts: row.attempts,
-    }));
-  }
-
-  /**
-   * An expired image goes to a chunk of its own, so that an image that kills
-   * its worker cannot take its neighbours' attempts with it again.
-   */
-  async redispatchAlone(tx: EntityManager, imageId: string, chunkId: string, leaseMs: number): Promise<boolean> {
-    const rows = await tx.execute<{ id: string }[]>(
-      `UPDATE image SET status = '${ImageStatus.Pending}', chunk_id = ?, lease_until = now() + ? * interval '1 millisecond'
-        WHERE id = ? AND status = '${ImageStatus.Processing}' AND lease_until < now()
-       RETURNING id`,
-      [chunkId, leaseMs, imageId],
-    );
-    return rows.length > 0;
-  }
 
   /** Marks the chunk's images as being worked on, and the request as started; null when none is left to do. */
   async claimChunk(chunkId: string, leaseMs: number): Promise<ClaimedChunk | null> {
@@ -250,16 +133,16 @@ export class ImageWorkRepository implements RequestImageTransitions {
    * longer this chunk's to do: its request was cancelled or deleted meanwhile.
    */
   async startImage(imageId: string, chunkId: string): Promise<StartedImage | null> {
-    const [row] = await this.em.getConnection().execute<{ attempts: number; storage_down_since: Date | null }[]>(
+    const [row] = await this.em.getConnection().execute<{ attempts: number; waiting_since: Date | null }[]>(
       `UPDATE image SET attempts = attempts + 1
           WHERE id = ? AND chunk_id = ? AND status = '${ImageStatus.Processing}'
-         RETURNING attempts, storage_down_since`,
+         RETURNING attempts, waiting_since`,
       [imageId, chunkId],
     );
     if (!row) return null;
     return {
       attempt: row.attempts,
-      storageDownSince: row.storage_down_since && new Date(row.storage_down_since),
+      waitingSince: row.waiting_since && new Date(row.waiting_since),
     };
   }
 
@@ -286,7 +169,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
             id: item.imageId,
             status: ImageStatus.Pending,
             delay_ms: item.requeue.delayMs,
-            storage_down: item.requeue.storageDown,
+            not_its_fault: item.requeue.notItsFault,
           },
     );
     const [result] = await this.em
@@ -296,7 +179,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
          SELECT * FROM jsonb_to_recordset(?::jsonb)
             AS x(id uuid, status image_status, output_key text, format text, bytes_in int, bytes_out int, width int,
                  height int, error_code text, error_message text, error_transient boolean, delay_ms int,
-                 storage_down boolean)
+                 not_its_fault boolean)
        ), image_locks AS (
          ${IN_ID_ORDER('id IN (SELECT id FROM x)')}
        ), finished AS (
@@ -304,7 +187,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
             SET status = x.status, output_key = x.output_key, format = x.format, bytes_in = x.bytes_in,
                 bytes_out = x.bytes_out, width = x.width, height = x.height, error_code = x.error_code,
                 error_message = x.error_message, error_transient = x.error_transient, completed_at = now(),
-                chunk_id = NULL, lease_until = NULL, not_before = NULL, storage_down_since = NULL
+                chunk_id = NULL, lease_until = NULL, not_before = NULL, waiting_since = NULL
            FROM x
           WHERE i.id = x.id AND x.status <> '${ImageStatus.Pending}'
             AND i.chunk_id = ? AND i.status = '${ImageStatus.Processing}' AND ${LOCKED_FIRST('image_locks')}
@@ -314,8 +197,8 @@ export class ImageWorkRepository implements RequestImageTransitions {
          UPDATE image i
             SET status = '${ImageStatus.Pending}', chunk_id = NULL, lease_until = NULL,
                 not_before = now() + x.delay_ms * interval '1 millisecond',
-                attempts = i.attempts - CASE WHEN x.storage_down THEN 1 ELSE 0 END,
-                storage_down_since = CASE WHEN x.storage_down THEN coalesce(i.storage_down_since, now()) END
+                attempts = i.attempts - CASE WHEN x.not_its_fault THEN 1 ELSE 0 END,
+                waiting_since = CASE WHEN x.not_its_fault THEN coalesce(i.waiting_since, now()) END
            FROM x
           WHERE i.id = x.id AND x.status = '${ImageStatus.Pending}'
             AND i.chunk_id = ? AND i.status = '${ImageStatus.Processing}' AND ${LOCKED_FIRST('image_locks')}
@@ -360,21 +243,6 @@ export class ImageWorkRepository implements RequestImageTransitions {
     };
   }
 
-  /** Images dispatched to chunks and images waiting for one, across the deployment's open requests. */
-  async workDepth(deployment: string): Promise<{ dispatched: number; waiting: number }> {
-    const [row] = await this.em.fork().execute<{ dispatched: number; left: number }[]>(
-      // The counters give what is left without reading the image rows; only
-      // the dispatched ones, a bounded window, are counted from the index.
-      `SELECT (SELECT count(*)::int FROM image i JOIN processing_request r ON r.id = i.request_id
-                WHERE i.chunk_id IS NOT NULL AND i.status IN ${OPEN_IMAGE_STATES} AND ${OF_DEPLOYMENT('r')})
-                AS dispatched,
-              (SELECT coalesce(sum(r.image_count - r.images_succeeded - r.images_failed - r.images_cancelled), 0)::int
-                 FROM processing_request r WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${OF_DEPLOYMENT('r')}) AS left`,
-      [deployment, deployment],
-    );
-    return { dispatched: row.dispatched, waiting: Math.max(0, row.left - row.dispatched) };
-  }
-
   /**
    * An image being worked on is cancelled too: its chunk's outcome then
    * finds the guard closed and is discarded. Images before products before
@@ -385,7 +253,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
     const [row] = await tx.execute<{ cancelled: number; products_finished: number; chunk_ids: string[] }[]>(
       `WITH cancelled AS (
          UPDATE image i SET status = '${ImageStatus.Cancelled}', completed_at = now(),
-                chunk_id = NULL, lease_until = NULL, not_before = NULL, storage_down_since = NULL
+                chunk_id = NULL, lease_until = NULL, not_before = NULL, waiting_since = NULL
            FROM (SELECT id, chunk_id FROM image WHERE request_id = ? AND status IN ${OPEN_IMAGE_STATES}
                   ORDER BY id FOR UPDATE) o
           WHERE i.id = o.id
@@ -422,7 +290,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
             SET status = '${ImageStatus.Pending}', output_key = NULL, format = NULL, bytes_in = NULL, bytes_out = NULL,
                 width = NULL, height = NULL, error_code = NULL, error_message = NULL, error_transient = NULL,
                 completed_at = NULL, attempts = 0, chunk_id = NULL, lease_until = NULL, not_before = NULL,
-                storage_down_since = NULL
+                waiting_since = NULL
            FROM picked p WHERE i.id = p.id
          RETURNING i.id
        ), product_open AS (

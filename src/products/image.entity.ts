@@ -12,12 +12,13 @@ import { Product } from './product.entity.js';
   expression:
     'create index "image_source_image_id_index" on "image" ("source_image_id") where "source_image_id" is not null',
 })
-// The dispatcher's scans (scheduling/): a request's images waiting for a chunk,
-// in file order (ids are UUIDv7), and the images being worked on, by lease.
+// The dispatcher's scans (processing/dispatcher.ts): a request's images
+// waiting for a chunk, by source host then file order (ids are UUIDv7), and
+// the images being worked on, by lease.
 @Index({
-  name: 'image_dispatch_index',
+  name: 'image_waiting_index',
   expression:
-    'create index "image_dispatch_index" on "image" ("request_id", "id") where "status" = \'pending\' and "source_image_id" is null',
+    'create index "image_waiting_index" on "image" ("request_id", "source_host", "id") where "status" = \'pending\' and "chunk_id" is null and "source_image_id" is null',
 })
 @Index({
   name: 'image_lease_index',
@@ -46,6 +47,15 @@ export class Image {
 
   @Property({ type: 'text' })
   inputUrl: string;
+
+  /**
+   * The host and port the URL names (the default port made explicit), as
+   * uploads normalise URLs: what SOURCE_HOST_CONCURRENCY and a host's
+   * Retry-After pause apply to. A generated column: PostgreSQL computes it
+   * from the URL (Migration20261206151850), so nothing writes it.
+   */
+  @Property({ type: 'text', persist: false })
+  sourceHost: string;
 
   /**
    * The first image of the request with the same input URL, when this one
@@ -110,7 +120,11 @@ export class Image {
   @Property({ type: 'datetime', nullable: true })
   notBefore: Date | null = null;
 
-  /** When this image first found the store unavailable, while it waits for it (storage-outage.ts). */
+  /**
+   * When this image first had to wait for something that was not its fault
+   * (the store down, its host pausing us), while it waits; such waits use no
+   * attempt until they last too long (storage-outage.ts).
+   */
   @Property({ type: 'datetime', nullable: true })
-  storageDownSince: Date | null = null;
+  waitingSince: Date | null = null;
 }

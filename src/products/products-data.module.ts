@@ -1,25 +1,38 @@
 import { Global, Module } from '@nestjs/common';
 import { RequestImageErrors } from '../requests/request-image-errors.js';
 import { RequestImageTransitions } from '../requests/request-image-transitions.js';
+import { RequestPausedHosts } from '../requests/request-paused-hosts.js';
+import { ImageDispatchRepository } from './image-dispatch.repository.js';
 import { ImageWorkRepository } from './image-work.repository.js';
 import { ImageRepository } from './image.repository.js';
 import { ProductRepository } from './product.repository.js';
 
 /**
  * The product and image tables' owners, for every role. Global so that
- * requests/ gets its first errors (RequestImageErrors) and its cancel and
- * retry transitions (RequestImageTransitions) without importing
- * products/, which already depends on requests/.
+ * requests/ gets its first errors (RequestImageErrors), its cancel and
+ * retry transitions (RequestImageTransitions) and the paused source hosts
+ * it waits on (RequestPausedHosts) without importing products/, which
+ * already depends on requests/.
  */
 @Global()
 @Module({
   providers: [
     ImageRepository,
     ImageWorkRepository,
+    ImageDispatchRepository,
     ProductRepository,
     { provide: RequestImageErrors, useExisting: ImageRepository },
     { provide: RequestImageTransitions, useExisting: ImageWorkRepository },
+    { provide: RequestPausedHosts, useExisting: ImageDispatchRepository },
   ],
-  exports: [ImageRepository, ImageWorkRepository, ProductRepository, RequestImageErrors, RequestImageTransitions],
+  exports: [
+    ImageRepository,
+    ImageWorkRepository,
+    ImageDispatchRepository,
+    ProductRepository,
+    RequestImageErrors,
+    RequestImageTransitions,
+    RequestPausedHosts,
+  ],
 })
 export class ProductsDataModule {}

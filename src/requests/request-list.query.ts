@@ -31,7 +31,7 @@ export class RequestListQuery {
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
-      items: page.map((row) => toSummary(toRequestStatusDto(row.request, [], null))),
+      items: page.map((row) => toSummary(toRequestStatusDto(row.request, [], [], null))),
       nextCursor:
         rows.length > query.limit && last
           ? encodeCursor({ createdAt: last.cursorCreatedAt, id: last.request.id })
@@ -40,12 +40,13 @@ export class RequestListQuery {
   }
 }
 
-type RequestSummary = Omit<RequestStatusDto, 'errors' | 'webhook' | 'options'>;
+type RequestSummary = Omit<RequestStatusDto, 'errors' | 'pausedHosts' | 'webhook' | 'options'>;
 
-/** A status as the list shows it: without the per-request lookups (errors, webhook) and the options. */
+/** A status as the list shows it: without the per-request lookups (errors, paused hosts, webhook) and the options. */
 function toSummary(status: RequestStatusDto): RequestSummary {
   const summary: RequestSummary & Partial<RequestStatusDto> = { ...status };
   delete summary.errors;
+  delete summary.pausedHosts;
   delete summary.webhook;
   delete summary.options;
   return summary;

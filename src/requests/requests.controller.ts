@@ -163,7 +163,8 @@ export class RequestsController {
     summary: 'Status, counts and first errors of a processing request',
     operationId: 'getRequest',
     description:
-      'Status, image and product counts, percent done, timestamps and the first image errors of one request.',
+      'Status, image and product counts, percent done, timestamps and the first image errors of one request, ' +
+      'and the source hosts its waiting images are paused on (`pausedHosts`).',
   })
   @ApiParam({ name: 'id', format: 'uuid' })
   @ApiOkResponse({ type: RequestStatusDto, description: 'Status, counts and the first errors' })

@@ -1,10 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { requestNotFound } from '../common/app-error.js';
-import { ImageErrorSummaryDto, RequestStatusDto, RequestWebhookDto } from './dto/request-status.dto.js';
+import { ImageErrorSummaryDto, PausedHostDto, RequestStatusDto, RequestWebhookDto } from './dto/request-status.dto.js';
 import { withDefaults } from './processing-options.js';
 import { RequestWebhookState } from './request-events.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestImageErrors } from './request-image-errors.js';
+import { RequestPausedHosts } from './request-paused-hosts.js';
 import { requestLinks } from './request-links.js';
 import { RequestRepository } from './request.repository.js';
 import { isTerminal } from './request-status.js';
@@ -16,6 +17,7 @@ export class RequestsService {
   constructor(
     private readonly requests: RequestRepository,
     private readonly imageErrors: RequestImageErrors,
+    private readonly pausedHosts: RequestPausedHosts,
     private readonly webhooks: RequestWebhookState,
   ) {}
 
@@ -26,17 +28,27 @@ export class RequestsService {
     return request;
   }
 
-  /** Answers from the request's counters; only the first few errors touch the image table. */
+  /**
+   * Answers from the request's counters; only the first few errors and, while
+   * the request is open, the paused hosts it waits on touch the image table.
+   */
   async getStatus(requestId: string): Promise<RequestStatusDto> {
     const request = await this.findOrFail(requestId);
     const errors = request.imagesFailed > 0 ? await this.imageErrors.firstErrors(requestId, FIRST_ERRORS) : [];
-    return toRequestStatusDto(request, errors, request.webhookUrl ? await this.webhooks.stateOf(request) : null);
+    const paused = isTerminal(request.status) ? [] : await this.pausedHosts.pausedHostsOf(requestId);
+    return toRequestStatusDto(
+      request,
+      errors,
+      paused.map((host) => ({ host: host.host, until: host.until.toISOString() })),
+      request.webhookUrl ? await this.webhooks.stateOf(request) : null,
+    );
   }
 }
 
 export function toRequestStatusDto(
   request: ProcessingRequest,
   errors: ImageErrorSummaryDto[],
+  pausedHosts: PausedHostDto[],
   webhook: RequestWebhookDto | null,
 ): RequestStatusDto {
   const done = request.imagesSucceeded + request.imagesFailed + request.imagesCancelled;
@@ -62,6 +74,7 @@ export function toRequestStatusDto(
     startedAt: request.startedAt?.toISOString() ?? null,
     completedAt: request.completedAt?.toISOString() ?? null,
     errors,
+    pausedHosts,
     links: requestLinks(request.id),
     webhook,
   };

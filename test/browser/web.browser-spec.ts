@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { expect } from '@jest/globals';
+import pg from 'pg';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { AppProcess } from '../support/app-process.js';
 import { freePort } from '../support/free-port.js';
@@ -378,6 +379,55 @@ describe('The web page, in Chromium, against the real service', () => {
       await page.locator('.request-item').first().waitFor();
       expect(await page.locator('.request-item', { hasText: 'to-delete.csv' }).count()).toBe(0);
       expect(await statusOf(id)).toBeNull();
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'says which source host a waiting request is paused on, and until when',
+    async () => {
+      // A host of its own (never fetched while paused), so the pause holds up no other test's images.
+      const host = 'paused-cdn.test:80';
+      const until = new Date(Date.now() + 60 * 60_000);
+      const { databaseUrl, deployment } = testConfig(env);
+      const db = new pg.Client({ connectionString: databaseUrl });
+      await db.connect();
+      try {
+        await db.query('INSERT INTO source_host (deployment, host, paused_until) VALUES ($1, $2, $3)', [
+          deployment,
+          host,
+          until,
+        ]);
+        const id = await uploadThroughApi('paused.csv', csv(['1,Held Vase,http://paused-cdn.test/vase.jpg']));
+        await withKey(`/requests/${id}`);
+        const notice = page.getByRole('status').filter({ hasText: 'Waiting' });
+        await notice.waitFor();
+        expect(await notice.textContent()).toMatch(
+          /^Waiting: paused-cdn\.test:80 asked us to slow down \(HTTP 429 or 503\); its images resume at .+\.$/,
+        );
+        const shownUntil = () => notice.locator('time').getAttribute('datetime');
+        expect(await shownUntil()).toBe(until.toISOString());
+        await screenshot(page, 'paused-host');
+        expect(await seriousViolations(page)).toEqual([]);
+
+        // The host asks again while the page is open: progress events carry counts only, so the
+        // page reads the status again once the stream has been quiet a while (5 s).
+        const later = new Date(until.getTime() + 60_000);
+        await db.query('UPDATE source_host SET paused_until = $3 WHERE deployment = $1 AND host = $2', [
+          deployment,
+          host,
+          later,
+        ]);
+        await waitUntil('the later pause on the page', async () => (await shownUntil()) === later.toISOString());
+        const cancelled = await fetch(`${base}/api/v1/requests/${id}/cancel`, {
+          method: 'POST',
+          headers: { 'x-api-key': API_KEY },
+        });
+        expect(cancelled.status).toBe(200);
+      } finally {
+        await db.query('DELETE FROM source_host WHERE deployment = $1 AND host = $2', [deployment, host]);
+        await db.end();
+      }
     },
     BUDGET_MS,
   );

@@ -6,6 +6,7 @@ import type { Queue } from 'bullmq';
 import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
 import { Dispatcher } from '../../src/processing/dispatcher.js';
 import { ImageRetryPolicy } from '../../src/processing/image-retry-policy.js';
+import { ImageDispatchRepository } from '../../src/products/image-dispatch.repository.js';
 import { ImageWorkRepository } from '../../src/products/image-work.repository.js';
 import { JobQueue } from '../../src/queue/job-queue.service.js';
 import { QueueName } from '../../src/queue/queue.constants.js';
@@ -30,6 +31,7 @@ describe('ingest of CSVs larger than one chunk', () => {
   let harness: TestApp;
   let orm: MikroORM;
   let work: ImageWorkRepository;
+  let dispatch: ImageDispatchRepository;
   let imageQueue: Queue;
 
   beforeAll(async () => {
@@ -40,6 +42,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     });
     orm = harness.app.get(MikroORM);
     work = harness.app.get(ImageWorkRepository);
+    dispatch = harness.app.get(ImageDispatchRepository);
     imageQueue = harness.app.get<Queue>(getQueueToken(QueueName.Images));
   });
 
@@ -53,6 +56,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     const { config } = harness;
     return new Dispatcher(
       harness.app.get(EntityManager),
+      dispatch,
       work,
       harness.app.get(JobQueue),
       new ImageRetryPolicy(config),
@@ -104,7 +108,7 @@ describe('ingest of CSVs larger than one chunk', () => {
         [requestId],
       ),
     ).toBe(total * 2);
-    expect(await work.workDepth(harness.config.deployment)).toEqual({ dispatched: 0, waiting: total * 2 });
+    expect(await dispatch.workDepth(harness.config.deployment)).toEqual({ dispatched: 0, waiting: total * 2 });
     // Committed is accepted: the upload queued no image work in Redis, whatever the request's size.
     expect(await imageQueue.getJobCountByTypes('waiting', 'active', 'delayed', 'prioritized')).toBe(0);
 
@@ -113,7 +117,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     const window = 2 * workerConcurrency;
     expect(await dispatcher().pass()).toBe(window);
     expect(await imageQueue.getJobCountByTypes('waiting')).toBe(window);
-    expect(await work.workDepth(harness.config.deployment)).toEqual({
+    expect(await dispatch.workDepth(harness.config.deployment)).toEqual({
       dispatched: window * chunkSize,
       waiting: total * 2 - window * chunkSize,
     });
@@ -156,13 +160,14 @@ describe('ingest of CSVs larger than one chunk', () => {
     ]);
     const distinct = (OPEN_AFTER + 500) * 2 - 3;
     // Everything dispatchable, leased as the dispatcher would (no one chunk is this large): the distinct URLs, each once.
-    const chunkId = randomUUID();
-    const leased = await orm.em
-      .fork()
-      .transactional((tx: EntityManager) =>
-        work.dispatchNext(tx, harness.config.deployment, chunkId, distinct + 10, harness.config.jobLockMs),
-      );
-    expect(leased).toEqual({ chunkId, requestId, images: distinct });
+    const { deployment, jobLockMs } = harness.config;
+    const leased = await orm.em.fork().transactional(async (tx: EntityManager) => {
+      const host = await dispatch.nextHost(tx, requestId, []);
+      expect(host).toBe('images.invalid:80');
+      const chunk = { chunkId: randomUUID(), requestId, host: host!, tenant: 'default', deployment };
+      return dispatch.leaseChunk(tx, chunk, distinct + 10, jobLockMs);
+    });
+    expect(leased).toBe(distinct);
     expect(
       await count('SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL', [requestId]),
     ).toBe(3);
@@ -173,14 +178,8 @@ describe('ingest of CSVs larger than one chunk', () => {
       ),
     ).toBe(0);
     // The repeats stay pending without a chunk, and nothing is left to dispatch.
-    expect(
-      await orm.em
-        .fork()
-        .transactional((tx: EntityManager) =>
-          work.dispatchNext(tx, harness.config.deployment, randomUUID(), 100, harness.config.jobLockMs),
-        ),
-    ).toBeNull();
-    expect(await work.workDepth(harness.config.deployment)).toEqual({
+    expect(await orm.em.fork().transactional((tx: EntityManager) => dispatch.nextHost(tx, requestId, []))).toBeNull();
+    expect(await dispatch.workDepth(harness.config.deployment)).toEqual({
       dispatched: distinct,
       waiting: (OPEN_AFTER + 500) * 2 - distinct,
     });

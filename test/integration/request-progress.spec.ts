@@ -8,6 +8,7 @@ import { ormOptions } from '../../src/database/orm-options.js';
 import { ENTITIES } from '../../src/entities.js';
 import { ExportService } from '../../src/export/export.service.js';
 import { ImageStatus } from '../../src/products/image-status.js';
+import { ImageDispatchRepository } from '../../src/products/image-dispatch.repository.js';
 import { type ImageOutcome, ImageWorkRepository } from '../../src/products/image-work.repository.js';
 import { ProductRepository } from '../../src/products/product.repository.js';
 import type { JobQueue } from '../../src/queue/job-queue.service.js';
@@ -133,7 +134,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     >(
       `SELECT status, attempts, chunk_id, lease_until IS NOT NULL AS leased,
               coalesce(not_before > now() + interval '30 seconds', false) AS backing_off,
-              storage_down_since IS NOT NULL AS storage_down
+              waiting_since IS NOT NULL AS storage_down
          FROM image WHERE id = ?`,
       [imageId],
     );
@@ -159,13 +160,13 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     await orm.em.fork().execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE id = ?`, [image]);
     const again = randomUUID();
     await orm.em.fork().transactional(async (tx: EntityManager) => {
-      expect(await work.expiredImages(tx, deployment, 1000)).toContainEqual({
+      expect(await new ImageDispatchRepository(orm.em).expiredImages(tx, deployment, 1000)).toContainEqual({
         imageId: image,
         chunkId: lost,
         requestId,
         attempts: 1,
       });
-      expect(await work.redispatchAlone(tx, image, again, LEASE_MS)).toBe(true);
+      expect(await new ImageDispatchRepository(orm.em).redispatchAlone(tx, image, again, LEASE_MS)).toBe(true);
     });
 
     // The hung worker wakes up: the image is not its own to start or to record any more.
@@ -181,7 +182,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     // Whatever the lost chunk writes afterwards, an outcome or a requeue, changes nothing.
     expect(await record(lost, requestId, image, notFound)).toEqual({ counted: [], requestDone: false, round: 0 });
     expect(
-      await work.recordWork(lost, requestId, [{ imageId: image, requeue: { delayMs: 0, storageDown: true } }]),
+      await work.recordWork(lost, requestId, [{ imageId: image, requeue: { delayMs: 0, notItsFault: true } }]),
     ).toEqual({ counted: [], requestDone: false, round: 0 });
     expect(await imageRow(image)).toMatchObject({ status: 'succeeded', attempts: 2, chunk_id: null, leased: false });
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 0, products_processed: 1 });
@@ -237,8 +238,8 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     expect(
       await work.recordWork(chunk, requestId, [
         { imageId: done, outcome: success },
-        { imageId: retried, requeue: { delayMs: 60_000, storageDown: false } },
-        { imageId: waitsForStorage, requeue: { delayMs: 60_000, storageDown: true } },
+        { imageId: retried, requeue: { delayMs: 60_000, notItsFault: false } },
+        { imageId: waitsForStorage, requeue: { delayMs: 60_000, notItsFault: true } },
       ]),
     ).toEqual({ counted: [done], requestDone: false, round: 0 });
     expect(await imageRow(retried)).toEqual({

@@ -73,7 +73,7 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
               (SELECT coalesce(sum(p.images_done), 0)::int FROM product p WHERE p.request_id = r.id) AS images_done,
               (SELECT count(*)::int FROM image i WHERE i.request_id = r.id
                   AND (i.chunk_id IS NOT NULL OR i.lease_until IS NOT NULL OR i.not_before IS NOT NULL
-                       OR i.storage_down_since IS NOT NULL)) AS rows_scheduled,
+                       OR i.waiting_since IS NOT NULL)) AS rows_scheduled,
               (SELECT max(i.attempts) FROM image i WHERE i.request_id = r.id) AS max_attempts,
               (SELECT array_agg(i.id::text ORDER BY i.id) FROM image i WHERE i.request_id = r.id) AS image_ids,
               (SELECT array_agg(substring(i.output_key from '[^/]+$') ORDER BY i.id) FROM image i WHERE i.request_id = r.id) AS output_files

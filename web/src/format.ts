@@ -26,6 +26,15 @@ export function formatRate(imagesPerSecond: number | null): string {
   return imagesPerSecond === null ? '–' : `${imagesPerSecond.toFixed(1)} images/s`;
 }
 
+const clock = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+const clockAndDay = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'medium' });
+
+/** A moment in the reader's local time, e.g. "14:05:12"; with its date unless it is today. */
+export function formatClock(iso: string, now = new Date()): string {
+  const at = new Date(iso);
+  return at.toDateString() === now.toDateString() ? clock.format(at) : clockAndDay.format(at);
+}
+
 const relative = new Intl.RelativeTimeFormat('en', { numeric: 'auto' });
 
 export function formatAge(iso: string, now = Date.now()): string {

@@ -106,7 +106,7 @@ export const deleteRequest = <ThrowOnError extends boolean = false>(options: Opt
 /**
  * Status, counts and first errors of a processing request
  *
- * Status, image and product counts, percent done, timestamps and the first image errors of one request.
+ * Status, image and product counts, percent done, timestamps and the first image errors of one request, and the source hosts its waiting images are paused on (`pausedHosts`).
  */
 export const getRequest = <ThrowOnError extends boolean = false>(options: Options<GetRequestData, ThrowOnError>): RequestResult<GetRequestResponses, GetRequestErrors, ThrowOnError> => (options.client ?? client).get<GetRequestResponses, GetRequestErrors, ThrowOnError>({
     security: [{ name: 'x-api-key', type: 'apiKey' }],

@@ -107,6 +107,10 @@ export type LegacyStatusDto = {
      * The first failed images, in CSV order
      */
     errors: Array<ImageErrorSummaryDto>;
+    /**
+     * Source hosts (host:port) that asked the service to wait (HTTP 429 or 503 with Retry-After) and that this request still has images waiting on; empty when none
+     */
+    pausedHosts: Array<PausedHostDto>;
     links: RequestLinksDto;
     /**
      * Null when the upload registered no webhookUrl
@@ -121,6 +125,17 @@ export type LegacyStatusDto = {
  * `keep`: each image in its own format
  */
 export type OutputFormat = 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
+
+export type PausedHostDto = {
+    /**
+     * Host and port the image URLs name, the default port made explicit
+     */
+    host: string;
+    /**
+     * When the host may be asked again: its images wait until then
+     */
+    until: string;
+};
 
 export type ProblemDocumentDto = {
     type: string;
@@ -292,6 +307,10 @@ export type RequestStatusDto = {
      * The first failed images, in CSV order
      */
     errors: Array<ImageErrorSummaryDto>;
+    /**
+     * Source hosts (host:port) that asked the service to wait (HTTP 429 or 503 with Retry-After) and that this request still has images waiting on; empty when none
+     */
+    pausedHosts: Array<PausedHostDto>;
     links: RequestLinksDto;
     /**
      * Null when the upload registered no webhookUrl

@@ -32,6 +32,8 @@ export class OutboundError extends Error {
     message: string,
     readonly transient: boolean,
     options?: { cause?: unknown },
+    /** A 429 or 503 that said when to come back (Retry-After): which host (hostAndPort) and how long. */
+    readonly pause?: { host: string; ms: number },
   ) {
     super(message, options);
     this.name = 'OutboundError';

@@ -10,6 +10,7 @@ import {
   createGuardedLookup,
 } from './address-guard.js';
 import { OutboundError, OutboundErrorCode, httpErrorCode } from './outbound-error.js';
+import { hostAndPort, retryAfterMs } from './retry-after.js';
 
 export interface OutboundClientOptions {
   allowPrivateNetworks: boolean;
@@ -171,11 +172,15 @@ export class OutboundHttpClient {
       }
       if (request.rejectUnsuccessful && (status < 200 || status > 299)) {
         response.data.destroy();
-        // The body is not quoted: it may carry the server's internals.
+        // The body is not quoted: it may carry the server's internals. A
+        // Retry-After counts against the host that answered, redirects included.
+        const wait = status === 429 || status === 503 ? retryAfterMs(response.headers['retry-after']) : null;
         throw new OutboundError(
           httpErrorCode(status),
           `Server answered HTTP ${status}`,
           TRANSIENT_STATUSES.has(status) || (status >= 500 && status <= 599),
+          undefined,
+          wait === null ? undefined : { host: hostAndPort(url), ms: wait },
         );
       }
       // Content-Length counts encoded bytes; the decoded cap is enforced while reading.

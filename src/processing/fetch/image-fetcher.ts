@@ -93,7 +93,7 @@ export class ImageFetcher {
       error.code === OutboundErrorCode.TooLarge
         ? `The image is larger than ${this.options.maxBytes} bytes`
         : error.message;
-    return new ImageJobError(error.code, message, error.transient, { cause: error });
+    return new ImageJobError(error.code, message, error.transient, { cause: error }, error.pause);
   }
 
   /**

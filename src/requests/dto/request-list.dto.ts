@@ -1,7 +1,7 @@
 import { ApiProperty, PickType } from '@nestjs/swagger';
 import { RequestStatusDto } from './request-status.dto.js';
 
-/** The status without the per-request lookups (errors, webhook), so a page is one indexed query. */
+/** The status without the per-request lookups (errors, paused hosts, webhook), so a page is one indexed query. */
 export class RequestSummaryDto extends PickType(RequestStatusDto, [
   'requestId',
   'status',

@@ -32,6 +32,20 @@ export class ImageErrorSummaryDto {
   @ApiProperty({ example: 'The server answered 404 Not Found' }) message: string;
 }
 
+export class PausedHostDto {
+  @ApiProperty({
+    example: 'cdn.example.com:443',
+    description: 'Host and port the image URLs name, the default port made explicit',
+  })
+  host: string;
+  @ApiProperty({
+    format: 'date-time',
+    example: '2026-12-06T14:05:12.000Z',
+    description: 'When the host may be asked again: its images wait until then',
+  })
+  until: string;
+}
+
 export class ProcessingOptionsDto {
   @ApiProperty({ nullable: true, type: Number, example: 0.5, description: 'Resize factor, null when the size is kept' })
   resize: number | null;
@@ -119,6 +133,13 @@ export class RequestStatusDto {
   @ApiPropertyOptional({ format: 'date-time', nullable: true, type: String }) completedAt: string | null;
   @ApiProperty({ type: [ImageErrorSummaryDto], description: 'The first failed images, in CSV order' })
   errors: ImageErrorSummaryDto[];
+  @ApiProperty({
+    type: [PausedHostDto],
+    description:
+      'Source hosts (host:port) that asked the service to wait (HTTP 429 or 503 with Retry-After) and that this ' +
+      'request still has images waiting on; empty when none',
+  })
+  pausedHosts: PausedHostDto[];
   @ApiProperty({ type: RequestLinksDto }) links: RequestLinksDto;
   @ApiProperty({
     type: RequestWebhookDto,

@@ -20,6 +20,11 @@ export interface RequestProgress {
 }
 
 const POLL_MS = 1000;
+/**
+ * Progress events carry counts only: after this long without one, the status is
+ * read again for what they leave out (a source host that asked us to wait).
+ */
+const QUIET_MS = 5000;
 
 /** Raised in onopen when the server has no events route yet: the hook then polls. */
 class EventsUnavailable extends Error {}
@@ -74,6 +79,8 @@ export function useRequestProgress(requestId: string): RequestProgress {
     const streamAbort = new AbortController();
     abort.signal.addEventListener('abort', () => streamAbort.abort());
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let quietTimer: ReturnType<typeof setTimeout> | undefined;
+    streamAbort.signal.addEventListener('abort', () => clearTimeout(quietTimer));
 
     const read = async (): Promise<RequestStatusDto> => {
       const next = await call(getRequest({ path: { id: requestId }, signal: abort.signal }));
@@ -97,6 +104,23 @@ export function useRequestProgress(requestId: string): RequestProgress {
       }
     };
 
+    /**
+     * While the stream is quiet, reads the paused hosts again; only those: the
+     * counts stay the events' (a read that started before an event is older).
+     */
+    const refreshWhenQuiet = () => {
+      clearTimeout(quietTimer);
+      quietTimer = setTimeout(() => {
+        void call(getRequest({ path: { id: requestId }, signal: streamAbort.signal }))
+          .then((next) => setStatus((current) => (current ? { ...current, pausedHosts: next.pausedHosts } : current)))
+          // The stream reports lasting failures; a missed refresh waits for the next one.
+          .catch(() => undefined)
+          .finally(() => {
+            if (!streamAbort.signal.aborted) refreshWhenQuiet();
+          });
+      }, QUIET_MS);
+    };
+
     const stream = () =>
       fetchEventSource(`/api/v1/requests/${encodeURIComponent(requestId)}/events`, {
         headers: { ...authHeaders(), accept: 'text/event-stream' },
@@ -105,6 +129,7 @@ export function useRequestProgress(requestId: string): RequestProgress {
         async onopen(response) {
           if (response.ok && response.headers.get('content-type')?.startsWith('text/event-stream')) {
             setSource('events');
+            refreshWhenQuiet();
             return;
           }
           const body: unknown = await response.json().catch(() => null);
@@ -117,6 +142,7 @@ export function useRequestProgress(requestId: string): RequestProgress {
           if (!message.data) return;
           if (message.event === 'progress' || message.event === '') {
             const event = JSON.parse(message.data) as ProgressEvent;
+            refreshWhenQuiet();
             setStatus((current) => (current ? merge(current, event) : current));
             if (event.imagesPerSecond !== undefined || event.etaSeconds !== undefined) {
               setThroughput({ imagesPerSecond: event.imagesPerSecond ?? null, etaSeconds: event.etaSeconds ?? null });
@@ -143,7 +169,8 @@ export function useRequestProgress(requestId: string): RequestProgress {
       try {
         const first = await read();
         if (first.completed || abort.signal.aborted) return;
-        await stream();
+        // However the stream ends, its quiet refresh ends with it.
+        await stream().finally(() => streamAbort.abort());
       } catch (error) {
         if (abort.signal.aborted) return;
         if (error instanceof EventsUnavailable) await poll();

@@ -9,6 +9,7 @@ import { ProgressBar } from '../components/progress-bar';
 import { resultFilename, saveBlob } from '../download';
 import { describeImageError, formatDuration, formatRate } from '../format';
 import { navigate } from '../router';
+import { PausedHostsNotice } from './paused-hosts-notice';
 import { ProductsTable } from './products-table';
 import { WebhookLog } from './webhook-log';
 
@@ -26,7 +27,7 @@ export function statusText(status: string): string {
   return STATUS_TEXT[status] ?? status;
 }
 
-/** One request, live: progress, actions, failed images, products and webhook deliveries. */
+/** One request, live: progress, paused source hosts, actions, failed images, products and webhook deliveries. */
 export function RequestView({ id }: { id: string }) {
   const { status, throughput, source, problem, reload } = useRequestProgress(id);
   const [actionProblem, setActionProblem] = useState<ApiProblem | null>(null);
@@ -108,6 +109,7 @@ export function RequestView({ id }: { id: string }) {
           <span className={`badge status-${status.status}`}>{statusText(status.status)}</span>
           {source === 'polling' ? <span className="muted"> (updated every second)</span> : null}
         </p>
+        <PausedHostsNotice hosts={status.completed ? [] : status.pausedHosts} />
         <ProgressBar percent={status.percent} label="Images processed" />
         <dl className="stats">
           <div>
