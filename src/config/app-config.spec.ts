@@ -81,3 +81,30 @@ it('names a bad API_KEYS without printing the keys', () => {
   expect(() => loadConfig({ API_KEYS: 'alice:secret-one,bob:secret-one' })).toThrow(/API_KEYS=\(hidden\)/);
   expect(() => loadConfig({ API_KEYS: 'alice:secret-one,bob:secret-one' })).not.toThrow(/secret-one/);
 });
+
+describe('loadConfig: scheduling settings', () => {
+  it('defaults to chunks of 8, a 1 s dispatch tick, 8 fetches per host and pauses of at most 5 minutes', () => {
+    const config = loadConfig({});
+
+    expect(config.chunkSize).toBe(8);
+    expect(config.dispatchIntervalMs).toBe(1000);
+    expect(config.sourceHostConcurrency).toBe(8);
+    expect(config.sourceHostMaxPauseMs).toBe(300_000);
+  });
+
+  it('names the deployment by queue prefix and Redis database', () => {
+    expect(loadConfig({}).deployment).toBe('pixbatch/0');
+    expect(loadConfig({ QUEUE_PREFIX: 'shop', REDIS_URL: 'redis://cache:6380/3' }).deployment).toBe('shop/3');
+  });
+
+  it.each([
+    ['CHUNK_SIZE', '0'],
+    ['CHUNK_SIZE', '101'],
+    ['DISPATCH_INTERVAL_MS', '10'],
+    ['SOURCE_HOST_CONCURRENCY', '0'],
+    ['SOURCE_HOST_CONCURRENCY', 'many'],
+    ['SOURCE_HOST_MAX_PAUSE_MS', '500'],
+  ])('fails at boot on %s=%s, naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(new RegExp(name));
+  });
+});
