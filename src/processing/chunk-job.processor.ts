@@ -186,15 +186,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
       this.logger.warn(
         `Image failed: ${failure.code} ${failure.message} (${transformFailureDetail(failure) ?? 'no detail'})`,
       );
-      log.add({
-        imageId: image.imageId,
-        outcome: {
-          status: ImageStatus.Failed,
-          errorCode: failure.code,
-          errorMessage: failure.message,
-          transient: failure.retryable,
-        },
-      });
+      log.add({ imageId: image.imageId, outcome: this.retries.failedOutcome(failure) });
       return 0;
     }
   }

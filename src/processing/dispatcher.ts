@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { ImageStatus } from '../products/image-status.js';
 import {
   type DispatchCandidate,
   type ExpiredImage,
@@ -165,18 +164,8 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   private async failLost(image: ExpiredImage): Promise<void> {
-    const failure = this.retries.lostWorkerFailure();
-    const recorded = await this.work.recordWork(image.chunkId, image.requestId, [
-      {
-        imageId: image.imageId,
-        outcome: {
-          status: ImageStatus.Failed,
-          errorCode: failure.code,
-          errorMessage: failure.message,
-          transient: failure.retryable,
-        },
-      },
-    ]);
+    const outcome = this.retries.failedOutcome(this.retries.lostWorkerFailure());
+    const recorded = await this.work.recordWork(image.chunkId, image.requestId, [{ imageId: image.imageId, outcome }]);
     if (recorded.counted.length > 0) {
       this.logger.warn(`Image ${image.imageId} failed: its worker was lost on each of its ${image.attempts} attempts`);
     }

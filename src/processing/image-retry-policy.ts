@@ -1,4 +1,6 @@
 import { AppConfig } from '../config/app-config.js';
+import { ImageStatus } from '../products/image-status.js';
+import type { ImageOutcome } from '../products/image-work.repository.js';
 import { OUTAGE_LIMIT_MS } from '../storage/storage-outage.js';
 import { ImageErrorCode, ImageJobError } from './image-error.js';
 
@@ -75,6 +77,16 @@ export class ImageRetryPolicy {
       'Processing stopped every time this image was tried (the worker was lost).',
       true,
     );
+  }
+
+  /** The outcome recorded for an image that failed for good: its code and message, and whether the fault was transient. */
+  failedOutcome(failure: ImageJobError): ImageOutcome {
+    return {
+      status: ImageStatus.Failed,
+      errorCode: failure.code,
+      errorMessage: failure.message,
+      transient: failure.retryable,
+    };
   }
 
   /** The wait before the given retry (1 = the first retry). */
