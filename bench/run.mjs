@@ -1,10 +1,10 @@
-// npm run bench [-- --runs 3] [--only bare,split,all,status,formats,resize,memory,ingest,list,storage,archive,sse,
-//                                     fairness,queue-memory] [--lanes 4]
+// npm run bench [-- --runs 3] [--only bare,script,split,all,status,formats,resize,memory,ingest,list,storage,archive,
+//                                     sse,fairness,queue-memory] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs] [--smoke]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 // --smoke (npm run bench:smoke): every section on tiny sizes (lib/sizes.mjs), for CI; exits non-zero when one fails.
 import { execFile } from 'node:child_process';
-import { access, link, mkdir, writeFile } from 'node:fs/promises';
+import { access, link, mkdir, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -15,6 +15,7 @@ import { meanPsnr, productShots } from './lib/quality.mjs';
 import { compareFormats, imageMagick, imageMagickGif, plainSharp, realImageFiles, flatGif } from './lib/formats.mjs';
 import { loadCorpus } from './lib/corpus.mjs';
 import { startImageServer } from './lib/image-server.mjs';
+import { startPlainScript } from './lib/script-runner.mjs';
 import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
 import { finalize, markAllSucceeded } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
@@ -24,6 +25,7 @@ import { FULL, SMOKE } from './lib/sizes.mjs';
 
 const SECTIONS = [
   'bare',
+  'script',
   'split',
   'all',
   'status',
@@ -63,6 +65,8 @@ const run = promisify(execFile);
 
 const THROUGHPUT_SET = 'jpeg-1600';
 const URLS_PER_PRODUCT = 3;
+// Issue 23's targets for the pipeline's images/s over the bare loop's (over the plain script's: ≥ 1.0).
+const BARE_TARGET = { split: 0.8, all: 0.85 };
 const SERVICES = ['postgres', 'redis-server'];
 // The sizes of every section (lib/sizes.mjs): full, or tiny with --smoke.
 const WARM_UP_IMAGES = size.warmUpImages;
@@ -119,6 +123,7 @@ try {
     const metrics = {};
     const sections = {
       bare: () => bare(),
+      script: () => plainScript(metrics),
       split: () => pipeline('split', metrics),
       all: () => pipeline('all', metrics),
       status: () => statusUnderLoad(),
@@ -179,6 +184,64 @@ async function bare() {
   };
 }
 
+/**
+ * What a user would write instead of the service (lib/plain-script.mjs): the
+ * pipeline's URLs, each fetched, compressed by sharp at quality 50 in its format
+ * (auto-oriented) and written to a temp dir, `lanes` at a time, in a child process
+ * whose CPU is read from /proc as the service's is, after a warm-up of the first
+ * WARM_UP_IMAGES URLs in the same process.
+ */
+async function plainScript(previous) {
+  const images = corpus[THROUGHPUT_SET];
+  log(`plain script (fetch, sharp, write): ${images.length} × ${describeSet(THROUGHPUT_SET)}, ${lanes} lanes`);
+  const urls = images.map((image) => server.urlOf(THROUGHPUT_SET, image));
+  const urlsFile = await env.writeFile('script-urls.txt', `${urls.join('\n')}\n`);
+  const outDir = join(env.dir, 'script-out');
+  await mkdir(outDir, { recursive: true });
+  const proc = await startPlainScript({ urlsFile, outDir, lanes, warmUp: WARM_UP_IMAGES });
+  let measured;
+  let exit;
+  try {
+    await resetPeak(proc.pid);
+    const before = await processStats(proc.pid);
+    const cpu = await CpuMeter.start();
+    const benchCpu = process.cpuUsage();
+    const result = await proc.run();
+    const busy = await cpu.stop();
+    const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
+    const after = await processStats(proc.pid);
+    measured = { result, busy, benchCpuMs, before, after };
+  } finally {
+    exit = await proc.close();
+    await rm(outDir, { recursive: true, force: true });
+  }
+  if (exit.code !== 0) throw new Error(`plain script exited ${exit.signal ?? exit.code}:\n${exit.errors.slice(-2000)}`);
+  const { result, busy, benchCpuMs, before, after } = measured;
+  if (result.images !== images.length) throw new Error(`plain script did ${result.images} of ${images.length} images`);
+  const perSecond = result.images / result.seconds;
+  const perImage = (field) => ((after[field] - before[field]) / result.images) * 1000;
+  const cpuMs = perImage('cpuSeconds');
+  const label = 'plain script';
+  const out = {
+    // The bench process (the image server) is not another program.
+    'script.others': metric(
+      `${label}, CPU used by other programs`,
+      othersShare(busy, cpuMs * result.images + benchCpuMs),
+      '%',
+      0,
+    ),
+    'script.perSecond': metric(`${label} (fetch, sharp q50, write), ${lanes} lanes`, perSecond, 'img/s', 1),
+    'script.cpu': metric(`${label}, CPU per image`, cpuMs, 'ms', 1),
+    'script.mainCpu': metric(`${label}, JS thread CPU per image`, perImage('mainCpuSeconds'), 'ms', 1),
+    'script.peak': metric(`${label}, peak RSS`, after.peakMb, 'MB', 0),
+    'script.outIn': metric(`${label}, output/input bytes`, result.bytesOut / result.bytesIn, '', 3),
+  };
+  if (previous['bare.perSecond']) {
+    out['script.bareRatio'] = metric(`${label} / bare ratio`, perSecond / previous['bare.perSecond'].value, '', 2);
+  }
+  return out;
+}
+
 /** Upload → every image fetched, compressed, stored and counted → finalized, over HTTP. */
 async function pipeline(mode, previous) {
   const images = corpus[THROUGHPUT_SET];
@@ -225,8 +288,16 @@ async function pipeline(mode, previous) {
   };
   if (previous['bare.perSecond']) {
     out[`${mode}.ratio`] = metric(
-      `${label} / bare ratio (target ≥ 0.9)`,
+      `${label} / bare ratio (target ≥ ${BARE_TARGET[mode]})`,
       perSecond / previous['bare.perSecond'].value,
+      '',
+      2,
+    );
+  }
+  if (previous['script.perSecond']) {
+    out[`${mode}.scriptRatio`] = metric(
+      `${label} / script ratio (target ≥ 1.0)`,
+      perSecond / previous['script.perSecond'].value,
       '',
       2,
     );
@@ -260,6 +331,14 @@ async function pipeline(mode, previous) {
       2,
     );
   }
+  if (previous['script.cpu']) {
+    out[`${mode}.scriptCpuRatio`] = metric(
+      `${label}, script/pipeline CPU per image`,
+      previous['script.cpu'].value / pipelineCpuMs,
+      '',
+      2,
+    );
+  }
   // The bench process itself (image server, status polling) is not another program.
   const others = othersShare(busy, pipelineCpuMs * images.length + benchCpuMs);
   out[`${mode}.others`] = metric(`${label}, CPU used by other programs`, others, '%', 0);
@@ -268,6 +347,18 @@ async function pipeline(mode, previous) {
     const adjusted =
       perSecond / (1 - others / 100) / (previous['bare.perSecond'].value / (1 - previous['bare.others'].value / 100));
     out[`${mode}.adjustedRatio`] = metric(`${label} / bare ratio, adjusted for other programs`, adjusted, '', 2);
+  }
+  if (previous['script.others']) {
+    const adjusted =
+      perSecond /
+      (1 - others / 100) /
+      (previous['script.perSecond'].value / (1 - previous['script.others'].value / 100));
+    out[`${mode}.scriptAdjustedRatio`] = metric(
+      `${label} / script ratio, adjusted for other programs`,
+      adjusted,
+      '',
+      2,
+    );
   }
   await env.reset();
   return out;

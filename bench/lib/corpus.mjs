@@ -10,12 +10,13 @@ import sharp from 'sharp';
 const VERSION = 1;
 
 /**
- * Sets by name. The 1600x1200 JPEGs are the throughput target of issue 5; the
- * 1200x1200 JPEGs give PNG, WebP and GIF a same-pixel-count reference; the
- * 2000x1500 JPEGs are the resize case.
+ * Sets by name. The 1600x1200 JPEGs are the throughput target of issue 5, 600 of
+ * them since issue 23 (the batch it measures the pipeline on); the 1200x1200 JPEGs
+ * give PNG, WebP and GIF a same-pixel-count reference; the 2000x1500 JPEGs are the
+ * resize case.
  */
 export const SETS = {
-  'jpeg-1600': { format: 'jpeg', width: 1600, height: 1200, count: 240 },
+  'jpeg-1600': { format: 'jpeg', width: 1600, height: 1200, count: 600 },
   'jpeg-2000': { format: 'jpeg', width: 2000, height: 1500, count: 60 },
   'jpeg-1200sq': { format: 'jpeg', width: 1200, height: 1200, count: 24 },
   'jpeg-800': { format: 'jpeg', width: 800, height: 600, count: 40 },

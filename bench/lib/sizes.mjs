@@ -7,7 +7,8 @@ export const FULL = {
   // The image corpus: where it is cached (under bench/) and how many images of each set.
   corpusDir: '.corpus',
   sets: SETS,
-  // split, all, storage: the first images of the throughput set, uploaded before the measured batch.
+  // bare, script, split, all, storage (and fairness, on its own set): the first images, done before the
+  // measured batch (by the script in its own process; by the service as a request of their own).
   warmUpImages: 8,
   // status: GETs per second, for how long.
   statusRate: 200,
