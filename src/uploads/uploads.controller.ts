@@ -31,9 +31,8 @@ const UPLOAD_PROBLEMS = {
     'The CSV has invalid rows or headers (CSV_INVALID: every issue is listed with its row, line and column), ' +
     'resize was sent with maxWidth or maxHeight (OPTIONS_CONFLICT), or the webhook fields are refused ' +
     '(WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID); nothing was stored',
-  503:
-    'The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent ' +
-    'but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)',
+  // The queue is not asked before the answer: a committed upload waits in PostgreSQL for the dispatcher.
+  503: 'A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED); nothing was stored',
 };
 
 const CHECK_PROBLEMS = {

@@ -573,7 +573,7 @@ export type ApiUploadLegacyErrors = {
      */
     429: ProblemDocumentDto;
     /**
-     * The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
+     * A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED); nothing was stored
      */
     503: ProblemDocumentDto;
 };
@@ -717,7 +717,7 @@ export type CreateRequestErrors = {
      */
     429: ProblemDocumentDto;
     /**
-     * The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
+     * A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED); nothing was stored
      */
     503: ProblemDocumentDto;
 };
@@ -1638,7 +1638,7 @@ export type UploadLegacyErrors = {
      */
     429: ProblemDocumentDto;
     /**
-     * The job queue is unavailable (SERVICE_UNAVAILABLE; nothing was stored, upload again), or a webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED)
+     * A webhookUrl was sent but the server has no WEBHOOK_SIGNING_SECRET (WEBHOOKS_NOT_CONFIGURED); nothing was stored
      */
     503: ProblemDocumentDto;
 };
