@@ -78,6 +78,20 @@ const IN_ID_ORDER = (where: string) => `SELECT id FROM image WHERE ${where} ORDE
  */
 const LOCKED_FIRST = (cte: string) => `(SELECT count(*) FROM ${cte}) >= 0`;
 /**
+ * The CTEs `product_locks` and `product_done` that count the images of the
+ * CTE `ended` (one row per image, with its product_id) on their products, the
+ * products locked in id order; product_done returns whether each product is
+ * now fully processed. The one spelling for an outcome and for a cancel.
+ */
+const COUNTED_ON_PRODUCTS = (ended: string) => `product_locks AS (
+         SELECT id FROM product WHERE id IN (SELECT product_id FROM ${ended}) ORDER BY id FOR UPDATE
+       ), product_done AS (
+         UPDATE product p SET images_done = p.images_done + c.n, processed = (p.images_done + c.n >= p.image_count)
+           FROM (SELECT product_id, count(*)::int AS n FROM ${ended} GROUP BY product_id) c
+          WHERE p.id = c.product_id AND ${LOCKED_FIRST('product_locks')}
+         RETURNING p.processed AS done
+       )`;
+/**
  * Owner of every change to an image's status. An image is pending until
  * the dispatcher leases it to a chunk job (ImageDispatchRepository sets
  * chunk_id, lease_until); the chunk's worker claims it (processing), counts
@@ -213,14 +227,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
         RETURNING d.product_id, d.status
        ), done AS (
          SELECT product_id, status FROM finished UNION ALL SELECT product_id, status FROM copies
-       ), product_locks AS (
-         SELECT id FROM product WHERE id IN (SELECT product_id FROM done) ORDER BY id FOR UPDATE
-       ), product_done AS (
-         UPDATE product p SET images_done = p.images_done + c.n, processed = (p.images_done + c.n >= p.image_count)
-           FROM (SELECT product_id, count(*)::int AS n FROM done GROUP BY product_id) c
-          WHERE p.id = c.product_id AND ${LOCKED_FIRST('product_locks')}
-         RETURNING p.processed AS done
-       ), request_done AS (
+       ), ${COUNTED_ON_PRODUCTS('done')}, request_done AS (
          UPDATE processing_request r
             SET images_succeeded = r.images_succeeded + c.succeeded,
                 images_failed = r.images_failed + c.failed,
@@ -258,14 +265,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
                   ORDER BY id FOR UPDATE) o
           WHERE i.id = o.id
         RETURNING i.id, i.product_id, o.chunk_id
-       ), product_locks AS (
-         SELECT id FROM product WHERE id IN (SELECT product_id FROM cancelled) ORDER BY id FOR UPDATE
-       ), product_done AS (
-         UPDATE product p SET images_done = p.images_done + c.n, processed = (p.images_done + c.n >= p.image_count)
-           FROM (SELECT product_id, count(*)::int AS n FROM cancelled GROUP BY product_id) c
-          WHERE p.id = c.product_id AND ${LOCKED_FIRST('product_locks')}
-         RETURNING p.processed AS done
-       )
+       ), ${COUNTED_ON_PRODUCTS('cancelled')}
        SELECT (SELECT count(*)::int FROM cancelled) AS cancelled,
               (SELECT count(*)::int FROM product_done WHERE done) AS products_finished,
               COALESCE((SELECT array_agg(DISTINCT chunk_id::text) FROM cancelled WHERE chunk_id IS NOT NULL), '{}')
