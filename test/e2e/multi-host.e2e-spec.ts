@@ -204,15 +204,16 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
   it('the store down mid-batch, then back: the batch completes and no image is lost or counted twice', async () => {
     // The store goes away as the 8th image is downloaded, before its bytes arrive: images
     // before it may be stored, every later one meets the outage. Later downloads are held
-    // long enough for the stop to finish (it waits for uploads in flight), so on a quick
-    // machine the rest of the batch cannot slip into the store while it is closing.
+    // until the stop has finished (it waits for uploads in flight, however long that takes
+    // on a busy machine), so the rest of the batch cannot slip into the store while it closes.
     let stopped!: Promise<void>;
     images.route('/outage.jpg', (hit) => {
       if (hit === 8) stopped = s3.stop();
       return {
         body: images.images.get('/photo.jpg'),
         type: 'image/jpeg',
-        delayMs: hit === 8 ? 500 : hit > 8 ? 1500 : 0,
+        delayMs: hit === 8 ? 500 : 0,
+        hold: hit > 8 ? stopped : undefined,
       };
     });
     const requestId = await submit(Array.from({ length: 40 }, (_, index) => images.url(`/outage.jpg?n=${index}`)));
