@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -176,6 +176,23 @@ describe('S3StorageDriver', () => {
       await stub.close();
     }
   });
+
+  it('a file the store refuses is not left open: its scratch file is gone and no read of it is pending', async () => {
+    await s3.stop();
+    try {
+      await expect(
+        storage.writeThrough('images/r/5.jpg', IMAGE, (path) => writeFile(path, 'x')),
+      ).rejects.toBeInstanceOf(StorageError);
+    } finally {
+      await s3.resume();
+    }
+    // libuv's pool runs in order: an open queued before this stat has run once it returns.
+    await stat(scratch);
+    const fds = await readdir('/proc/self/fd');
+    const targets = await Promise.all(fds.map((fd) => readlink(`/proc/self/fd/${fd}`).catch(() => '')));
+    expect(targets.filter((target) => target.startsWith(scratch))).toEqual([]);
+    expect(await readdir(scratch)).toEqual([]);
+  }, 60_000);
 
   it('fails with a StorageError while the store is down, and works again once it is back', async () => {
     await s3.stop();

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import {
@@ -71,20 +70,38 @@ export class S3StorageDriver extends StorageDriver {
     });
   }
 
+  /**
+   * The file is opened before the request and closed after it, whatever the
+   * outcome: a stream that opened its path by itself could do so after a
+   * refused request had returned and the scratch file was gone, and its
+   * ENOENT, with nobody left listening, ended the process (seen with the
+   * store down while libuv's pool was busy encoding).
+   */
   async putFile(key: string, path: string, options: PutOptions): Promise<void> {
-    const { size } = await stat(path);
-    // The length is known, so the file streams in one PUT without being read into memory.
-    await this.call(`store ${key}`, () =>
-      this.client.send(
-        new PutObjectCommand({
-          ...this.target(key),
-          Body: createReadStream(path),
-          ContentLength: size,
-          ContentType: options.contentType,
-          CacheControl: options.cacheControl,
-        }),
-      ),
-    );
+    const file = await open(path, 'r');
+    const body = file.createReadStream({ autoClose: false });
+    // A read that fails ends the request at once instead of leaving it to the request timeout.
+    const aborter = new AbortController();
+    body.on('error', (error) => aborter.abort(error));
+    try {
+      const { size } = await file.stat();
+      // The length is known, so the file streams in one PUT without being read into memory.
+      await this.call(`store ${key}`, () =>
+        this.client.send(
+          new PutObjectCommand({
+            ...this.target(key),
+            Body: body,
+            ContentLength: size,
+            ContentType: options.contentType,
+            CacheControl: options.cacheControl,
+          }),
+          { abortSignal: aborter.signal },
+        ),
+      );
+    } finally {
+      body.destroy();
+      await file.close();
+    }
   }
 
   async scratchPath(key: string): Promise<string> {

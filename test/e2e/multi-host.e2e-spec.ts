@@ -102,8 +102,20 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     };
   }
 
+  /** On a timeout, says where the request stood and what the workers last logged. */
   async function untilTerminal(requestId: string, timeoutMs: number) {
-    await waitUntil(`request ${requestId} to finish`, async () => (await status(requestId)).completed, timeoutMs);
+    try {
+      await waitUntil(`request ${requestId} to finish`, async () => (await status(requestId)).completed, timeoutMs);
+    } catch (error) {
+      const logs = workers.map(
+        (host) =>
+          `${host.dir} (exit ${host.process.child.exitCode ?? host.process.child.signalCode ?? 'none'}):\n${host.process.log().slice(-4000)}`,
+      );
+      throw new Error(
+        `${(error as Error).message}; status ${JSON.stringify(await status(requestId))}; workers' logs end:\n${logs.join('\n')}`,
+        { cause: error },
+      );
+    }
     return status(requestId);
   }
 
@@ -228,6 +240,8 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     expect(during.completed).toBe(false);
     expect(final).toMatchObject({ status: 'completed', counts: { images: { total: 40, succeeded: 40, failed: 0 } } });
     expect(await s3.keys(BUCKET, `images/${requestId}/`)).toHaveLength(40);
+    // The outage is met, not survived by luck: the worker that met it is still the same process.
+    expect(workers[1].process.child.exitCode ?? workers[1].process.child.signalCode).toBeNull();
   }, 360_000);
 
   it('a missing bucket: the host says so at boot and its readiness answers 503 with the reason', async () => {
