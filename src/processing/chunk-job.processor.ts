@@ -135,8 +135,8 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
     }
     for (const outcome of log.counted) this.countMetrics(outcome);
     if (log.requestDone) await this.queue.enqueueFinalize(chunk.requestId, log.round);
-    // A lane is free: refill the window now rather than on the next tick.
-    void this.dispatcher.nudge();
+    // A lane is free: the window may need topping up before the next tick.
+    void this.dispatcher.chunkEnded();
     return `${log.counted.length} recorded`;
   }
 

@@ -12,6 +12,9 @@ import { JobQueue } from '../queue/job-queue.service.js';
 import type { ProcessChunkJob } from '../queue/queue.constants.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
 
+/** A full pass also recovers leases that ran out; a refill, after a chunk, only tops the window up. */
+type PassKind = 'full' | 'refill';
+
 /** How long the worker count behind the window is trusted before Redis is asked again. */
 const WORKER_COUNT_TTL_MS = 10_000;
 
@@ -21,8 +24,8 @@ const WORKER_COUNT_TTL_MS = 10_000;
  * its memory stays flat whatever the size of the requests waiting, and a
  * request that arrives behind a big one is served at the next refill.
  *
- * Every worker runs passes (on a tick, when one of its chunks ends, and when
- * an upload or a retry asks through the queue), but one pass at a time runs
+ * Every worker runs passes (on a tick, when an upload or a retry asks through
+ * the queue, and once half the window is free as its chunks end), but one pass at a time runs
  * per deployment: a PostgreSQL advisory lock held for the pass's transaction,
  * released even if its process dies. A pass that finds the lock taken does
  * nothing; the pass holding it, or the next one, fills the window.
@@ -42,7 +45,8 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(Dispatcher.name);
   private timer?: NodeJS.Timeout;
   private running: Promise<void> | null = null;
-  private again = false;
+  /** What the pass after the running one is to do, once asked for. */
+  private next: PassKind | null = null;
   private stopped = false;
   private workers = { count: 1, at: -Infinity };
 
@@ -67,51 +71,77 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     await this.running;
   }
 
-  /** Runs a pass now, or once more right after the one in progress; resolves when done. */
+  /**
+   * A full pass now, or right after the one in progress: leases that ran out
+   * are recovered and whatever the window has free is filled. The tick, an
+   * upload and a retry ask for these. Resolves when done.
+   */
   nudge(): Promise<void> {
+    return this.schedule('full');
+  }
+
+  /**
+   * A chunk has ended: the window is topped up once half of it is free. Each
+   * pass costs a handful of statements whatever it hands out, so refilling
+   * after every chunk cost PostgreSQL more per image than the chunks
+   * themselves; with half the window (a chunk per lane) still queued, no lane
+   * waits for the refill.
+   */
+  chunkEnded(): Promise<void> {
+    return this.schedule('refill');
+  }
+
+  private schedule(kind: PassKind): Promise<void> {
     if (this.running) {
-      this.again = true;
+      this.next = this.next === 'full' ? 'full' : kind;
       return this.running;
     }
-    this.running = this.loop().finally(() => (this.running = null));
+    this.running = this.loop(kind).finally(() => (this.running = null));
     return this.running;
   }
 
-  private async loop(): Promise<void> {
-    do {
-      this.again = false;
+  private async loop(first: PassKind): Promise<void> {
+    let kind: PassKind | null = first;
+    while (kind && !this.stopped) {
+      this.next = null;
       try {
-        await this.pass();
+        await this.pass(kind);
       } catch (error) {
         // Redis or PostgreSQL is away: the tick tries again, and nothing was handed out half-way.
         this.logger.warn(`Dispatch pass failed, will try again: ${(error as Error).message}`);
       }
-    } while (this.again && !this.stopped);
+      kind = this.next;
+    }
   }
 
-  /** One pass: fills the window, if this process gets the deployment's lock; returns the chunks queued. */
-  async pass(): Promise<number> {
-    const free = (await this.window()) - (await this.queue.chunksOutstanding());
-    if (free <= 0) return 0;
+  /** One pass, if this process gets the deployment's lock; returns the chunks queued. */
+  async pass(kind: PassKind = 'full'): Promise<number> {
+    const window = await this.window();
+    const free = window - (await this.queue.chunksOutstanding());
+    if (free <= 0 || (kind === 'refill' && free < window / 2)) return 0;
     const { deployment, jobLockMs: leaseMs } = this.config;
     const { chunks, exhausted } = await this.em.fork().transactional(async (tx) => {
       const chunks: ProcessChunkJob[] = [];
       const exhausted: ExpiredImage[] = [];
       if (!(await this.dispatch.tryTakeDispatchLock(tx, deployment))) return { chunks, exhausted };
-      await this.dispatch.releaseUnclaimed(tx, deployment);
-      for (const image of await this.dispatch.expiredImages(tx, deployment, free)) {
-        if (!this.retries.retriesAfterLostWorker(image.attempts)) {
-          exhausted.push(image);
-          continue;
-        }
-        const chunkId = randomUUID();
-        if (await this.dispatch.redispatchAlone(tx, image.imageId, chunkId, leaseMs)) {
-          chunks.push({ chunkId, requestId: image.requestId });
+      // Leases run out in seconds (JOB_LOCK_MS): looking for them once a tick is soon enough.
+      if (kind === 'full') {
+        await this.dispatch.releaseUnclaimed(tx, deployment);
+        for (const image of await this.dispatch.expiredImages(tx, deployment, free)) {
+          if (!this.retries.retriesAfterLostWorker(image.attempts)) {
+            exhausted.push(image);
+            continue;
+          }
+          const chunkId = randomUUID();
+          if (await this.dispatch.redispatchAlone(tx, image.imageId, chunkId, leaseMs)) {
+            chunks.push({ chunkId, requestId: image.requestId });
+          }
         }
       }
-      const turns = new Turns(await this.dispatch.candidates(tx, deployment));
-      const loads = await this.dispatch.hostLoads(tx);
-      const blocked = new Set(await this.dispatch.pausedHosts(tx, deployment));
+      const state = await this.dispatch.passState(tx, deployment);
+      const turns = new Turns(state.candidates);
+      const loads = state.hostLoads;
+      const blocked = new Set(state.pausedHosts);
       for (const [host, load] of loads) if (load >= this.config.sourceHostConcurrency) blocked.add(host);
       while (chunks.length < free) {
         const chunk = await this.nextChunk(tx, turns, blocked);
@@ -144,19 +174,17 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     blocked: ReadonlySet<string>,
   ): Promise<{ chunkId: string; requestId: string; host: string } | null> {
     for (const candidate of turns.inOrder()) {
-      const host = await this.dispatch.nextHost(tx, candidate.requestId, [...blocked]);
-      if (host !== null) {
-        const chunk = { chunkId: randomUUID(), requestId: candidate.requestId, host };
-        const leased = await this.dispatch.leaseChunk(
-          tx,
-          { ...chunk, tenant: candidate.tenant, deployment: this.config.deployment },
-          this.config.chunkSize,
-          this.config.jobLockMs,
-        );
-        if (leased > 0) {
-          turns.served(candidate);
-          return chunk;
-        }
+      const chunkId = randomUUID();
+      const leased = await this.dispatch.leaseNextChunk(
+        tx,
+        { chunkId, requestId: candidate.requestId, tenant: candidate.tenant, deployment: this.config.deployment },
+        [...blocked],
+        this.config.chunkSize,
+        this.config.jobLockMs,
+      );
+      if (leased) {
+        turns.served(candidate);
+        return { chunkId, requestId: candidate.requestId, host: leased.host };
       }
       turns.passOver(candidate);
     }

@@ -17,6 +17,21 @@ export interface DispatchCandidate {
   requestServedAt: number | null;
 }
 
+/** What a pass decides from (ImageDispatchRepository.passState). */
+export interface DispatchState {
+  candidates: DispatchCandidate[];
+  /** Chunks in flight per source host, across every deployment. */
+  hostLoads: Map<string, number>;
+  pausedHosts: string[];
+}
+
+interface CandidateRow {
+  id: string;
+  tenant: string;
+  tenantServedAt: number | null;
+  requestServedAt: number | null;
+}
+
 /** An image whose chunk's lease ran out while it was being worked on: its worker died or hung. */
 export interface ExpiredImage {
   imageId: string;
@@ -107,83 +122,72 @@ export class ImageDispatchRepository implements RequestPausedHosts {
     return rows.length > 0;
   }
 
-  /** The deployment's open requests, with when each and its tenant were last served. */
-  async candidates(tx: EntityManager, deployment: string): Promise<DispatchCandidate[]> {
-    const rows = await tx.execute<
-      { id: string; tenant: string; tenant_served_at: Date | null; dispatched_at: Date | null }[]
-    >(
-      `SELECT r.id, r.tenant, t.served_at AS tenant_served_at, r.dispatched_at
-         FROM processing_request r LEFT JOIN tenant_turn t ON t.deployment = ? AND t.tenant = r.tenant
-        WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${OF_DEPLOYMENT('r')}
-        ORDER BY r.created_at, r.id`,
-      [deployment, deployment],
+  /**
+   * What a pass decides from, in one round trip: the deployment's open
+   * requests with when each and its tenant were last served (oldest request
+   * first), the chunks leased and not finished per source host across every
+   * deployment (what each host has in flight), and the deployment's hosts
+   * paused right now.
+   */
+  async passState(tx: EntityManager, deployment: string): Promise<DispatchState> {
+    const [row] = await tx.execute<{ candidates: CandidateRow[]; loads: Record<string, number>; paused: string[] }[]>(
+      `SELECT
+         (SELECT coalesce(json_agg(json_build_object(
+                   'id', r.id, 'tenant', r.tenant,
+                   'tenantServedAt', extract(epoch FROM t.served_at) * 1000,
+                   'requestServedAt', extract(epoch FROM r.dispatched_at) * 1000) ORDER BY r.created_at, r.id), '[]')
+            FROM processing_request r LEFT JOIN tenant_turn t ON t.deployment = ? AND t.tenant = r.tenant
+           WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${OF_DEPLOYMENT('r')}) AS candidates,
+         (SELECT coalesce(json_object_agg(l.host, l.chunks), '{}')
+            FROM (SELECT source_host AS host, count(DISTINCT chunk_id)::int AS chunks FROM image
+                   WHERE chunk_id IS NOT NULL AND status IN ${OPEN_IMAGE_STATES} GROUP BY source_host) l) AS loads,
+         (SELECT coalesce(array_agg(host), '{}') FROM source_host WHERE deployment = ? AND paused_until > now())
+           AS paused`,
+      [deployment, deployment, deployment],
     );
-    return rows.map((row) => ({
-      requestId: row.id,
-      tenant: row.tenant,
-      tenantServedAt: row.tenant_served_at && new Date(row.tenant_served_at).getTime(),
-      requestServedAt: row.dispatched_at && new Date(row.dispatched_at).getTime(),
-    }));
-  }
-
-  /** Chunks leased and not finished, per source host, across every deployment: what each host has in flight. */
-  async hostLoads(tx: EntityManager): Promise<Map<string, number>> {
-    const rows = await tx.execute<{ host: string; chunks: number }[]>(
-      `SELECT source_host AS host, count(DISTINCT chunk_id)::int AS chunks FROM image
-        WHERE chunk_id IS NOT NULL AND status IN ${OPEN_IMAGE_STATES}
-        GROUP BY source_host`,
-    );
-    return new Map(rows.map((row) => [row.host, row.chunks]));
-  }
-
-  /** The deployment's hosts paused right now. */
-  async pausedHosts(tx: EntityManager, deployment: string): Promise<string[]> {
-    const rows = await tx.execute<{ host: string }[]>(
-      'SELECT host FROM source_host WHERE deployment = ? AND paused_until > now()',
-      [deployment],
-    );
-    return rows.map((row) => row.host);
+    return {
+      candidates: row.candidates.map((candidate) => ({
+        requestId: candidate.id,
+        tenant: candidate.tenant,
+        tenantServedAt: candidate.tenantServedAt,
+        requestServedAt: candidate.requestServedAt,
+      })),
+      hostLoads: new Map(Object.entries(row.loads)),
+      pausedHosts: row.paused,
+    };
   }
 
   /**
-   * The first of the request's source hosts, outside `blocked`, with an image
-   * due: the request's hosts in order, one index probe each (a loose index
-   * scan), stopping at the first that has work. Null when none has.
+   * Leases up to `size` due images of the request to a new chunk, all on one
+   * source host outside `blocked`, in file order, and records the request and
+   * its tenant as served now. The host is the first of the request's hosts
+   * with an image due: the request's hosts in order, one index probe each (a
+   * loose index scan), stopping at the first that has work. Returns the host
+   * and how many images were leased, or null when none was.
    */
-  async nextHost(tx: EntityManager, requestId: string, blocked: readonly string[]): Promise<string | null> {
-    const [row] = await tx.execute<{ host: string }[]>(
+  async leaseNextChunk(
+    tx: EntityManager,
+    chunk: { chunkId: string; requestId: string; tenant: string; deployment: string },
+    blocked: readonly string[],
+    size: number,
+    leaseMs: number,
+  ): Promise<{ host: string; images: number } | null> {
+    const [row] = await tx.execute<{ host: string | null; images: number }[]>(
       `WITH RECURSIVE hosts(host) AS (
          SELECT min(i.source_host) FROM image i WHERE i.request_id = ? AND ${WAITING('i')}
          UNION ALL
          SELECT (SELECT min(i.source_host) FROM image i
                   WHERE i.request_id = ? AND ${WAITING('i')} AND i.source_host > h.host)
            FROM hosts h WHERE h.host IS NOT NULL
-       )
-       SELECT h.host FROM hosts h
-        WHERE h.host IS NOT NULL AND h.host NOT IN (SELECT jsonb_array_elements_text(?::jsonb))
-          AND EXISTS (SELECT 1 FROM image i
-                       WHERE i.request_id = ? AND ${WAITING('i')} AND i.source_host = h.host AND ${DUE('i')})
-        LIMIT 1`,
-      [requestId, requestId, JSON.stringify(blocked), requestId],
-    );
-    return row?.host ?? null;
-  }
-
-  /**
-   * Leases up to `size` due images of the request on `host`, in file order,
-   * to a new chunk, and records the request and its tenant as served now.
-   * Returns how many were leased.
-   */
-  async leaseChunk(
-    tx: EntityManager,
-    chunk: { chunkId: string; requestId: string; host: string; tenant: string; deployment: string },
-    size: number,
-    leaseMs: number,
-  ): Promise<number> {
-    const [row] = await tx.execute<{ images: number }[]>(
-      `WITH picked AS (
+       ), chosen AS (
+         SELECT h.host FROM hosts h
+          WHERE h.host IS NOT NULL AND h.host NOT IN (SELECT jsonb_array_elements_text(?::jsonb))
+            AND EXISTS (SELECT 1 FROM image i
+                         WHERE i.request_id = ? AND ${WAITING('i')} AND i.source_host = h.host AND ${DUE('i')})
+          LIMIT 1
+       ), picked AS (
          SELECT i.id FROM image i
-          WHERE i.request_id = ? AND ${WAITING('i')} AND i.source_host = ? AND ${DUE('i')}
+          WHERE i.request_id = ? AND ${WAITING('i')} AND i.source_host = (SELECT host FROM chosen) AND ${DUE('i')}
           ORDER BY i.id LIMIT ? FOR UPDATE SKIP LOCKED
        ), leased AS (
          UPDATE image i SET chunk_id = ?, lease_until = now() + ? * interval '1 millisecond'
@@ -198,10 +202,22 @@ export class ImageDispatchRepository implements RequestPausedHosts {
          SELECT ?, ?, clock_timestamp() WHERE EXISTS (SELECT 1 FROM leased)
          ON CONFLICT (deployment, tenant) DO UPDATE SET served_at = excluded.served_at
        )
-       SELECT count(*)::int AS images FROM leased`,
-      [chunk.requestId, chunk.host, size, chunk.chunkId, leaseMs, chunk.requestId, chunk.deployment, chunk.tenant],
+       SELECT (SELECT host FROM chosen) AS host, count(*)::int AS images FROM leased`,
+      [
+        chunk.requestId,
+        chunk.requestId,
+        JSON.stringify(blocked),
+        chunk.requestId,
+        chunk.requestId,
+        size,
+        chunk.chunkId,
+        leaseMs,
+        chunk.requestId,
+        chunk.deployment,
+        chunk.tenant,
+      ],
     );
-    return row?.images ?? 0;
+    return row?.host && row.images > 0 ? { host: row.host, images: row.images } : null;
   }
 
   /** A host asked to be left alone until `until` (Retry-After); a later pause already recorded stands. */

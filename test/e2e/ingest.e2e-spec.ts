@@ -162,12 +162,10 @@ describe('ingest of CSVs larger than one chunk', () => {
     // Everything dispatchable, leased as the dispatcher would (no one chunk is this large): the distinct URLs, each once.
     const { deployment, jobLockMs } = harness.config;
     const leased = await orm.em.fork().transactional(async (tx: EntityManager) => {
-      const host = await dispatch.nextHost(tx, requestId, []);
-      expect(host).toBe('images.invalid:80');
-      const chunk = { chunkId: randomUUID(), requestId, host: host!, tenant: 'default', deployment };
-      return dispatch.leaseChunk(tx, chunk, distinct + 10, jobLockMs);
+      const chunk = { chunkId: randomUUID(), requestId, tenant: 'default', deployment };
+      return dispatch.leaseNextChunk(tx, chunk, [], distinct + 10, jobLockMs);
     });
-    expect(leased).toBe(distinct);
+    expect(leased).toEqual({ host: 'images.invalid:80', images: distinct });
     expect(
       await count('SELECT count(*) AS n FROM image WHERE request_id = ? AND source_image_id IS NOT NULL', [requestId]),
     ).toBe(3);
@@ -178,7 +176,19 @@ describe('ingest of CSVs larger than one chunk', () => {
       ),
     ).toBe(0);
     // The repeats stay pending without a chunk, and nothing is left to dispatch.
-    expect(await orm.em.fork().transactional((tx: EntityManager) => dispatch.nextHost(tx, requestId, []))).toBeNull();
+    expect(
+      await orm.em
+        .fork()
+        .transactional((tx: EntityManager) =>
+          dispatch.leaseNextChunk(
+            tx,
+            { chunkId: randomUUID(), requestId, tenant: 'default', deployment },
+            [],
+            10,
+            jobLockMs,
+          ),
+        ),
+    ).toBeNull();
     expect(await dispatch.workDepth(harness.config.deployment)).toEqual({
       dispatched: distinct,
       waiting: (OPEN_AFTER + 500) * 2 - distinct,
