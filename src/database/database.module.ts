@@ -3,6 +3,7 @@ import { type Options, PostgreSqlDriver } from '@mikro-orm/postgresql';
 import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { ormOptions } from './orm-options.js';
+import { PreparedStatements } from './prepared-statements.js';
 
 @Module({})
 export class DatabaseModule {
@@ -10,6 +11,9 @@ export class DatabaseModule {
   static forRoot(entities: Options['entities']): DynamicModule {
     return {
       module: DatabaseModule,
+      global: true,
+      providers: [PreparedStatements],
+      exports: [PreparedStatements],
       imports: [
         MikroOrmModule.forRootAsync({
           inject: [AppConfig],

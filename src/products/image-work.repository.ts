@@ -1,5 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { type PreparedStatement, PreparedStatements } from '../database/prepared-statements.js';
 import type { ProcessingOptions } from '../requests/processing-request.entity.js';
 import { type ReopenedCounts, allImagesRecorded } from '../requests/request.repository.js';
 import { RequestStatus } from '../requests/request-status.js';
@@ -92,36 +93,15 @@ const COUNTED_ON_PRODUCTS = (ended: string) => `product_locks AS (
          RETURNING p.processed AS done
        )`;
 /**
- * Owner of every change to an image's status. An image is pending until
- * the dispatcher leases it to a chunk job (ImageDispatchRepository sets
- * chunk_id, lease_until); the chunk's worker claims it (processing), counts
- * an attempt when it starts it, and records its outcome or sends it back to
- * wait (not_before). Every outcome is a guarded UPDATE: only the chunk that
- * holds an image, and only while the image is open, moves it to a terminal
- * state, and only that move bumps the product and request counters, so a
- * chunk whose lease ran out, or that BullMQ delivered twice, never counts an
- * image twice.
- *
- * Each transition is a single statement whose data-modifying CTEs run
- * atomically, like one transaction, but in one round trip: on a 2-core
- * machine every round trip wakes PostgreSQL and costs CPU the image encoder
- * could use. The counter UPDATEs read the rows they lock, so concurrent
- * chunks of one request still add up.
+ * The statements a chunk runs for each image or batch, prepared (see
+ * PreparedStatements): a chunk's claim, each image's start, the heartbeat,
+ * and its outcomes.
  */
-@Injectable()
-export class ImageWorkRepository implements RequestImageTransitions {
-  constructor(private readonly em: EntityManager) {}
-
-  /** Marks the chunk's images as being worked on, and the request as started; null when none is left to do. */
-  async claimChunk(chunkId: string, leaseMs: number): Promise<ClaimedChunk | null> {
-    const rows = await this.em
-      .getConnection()
-      .execute<
-        { id: string; request_id: string; input_url: string; file_name: string | null; options: ProcessingOptions }[]
-      >(
-        `WITH claimed AS (
-         UPDATE image SET status = '${ImageStatus.Processing}', lease_until = now() + ? * interval '1 millisecond'
-          WHERE id IN (${IN_ID_ORDER(`chunk_id = ? AND status = '${ImageStatus.Pending}'`)})
+const CLAIM_CHUNK: PreparedStatement = {
+  name: 'image.claim_chunk',
+  text: `WITH claimed AS (
+         UPDATE image SET status = '${ImageStatus.Processing}', lease_until = now() + $1::int * interval '1 millisecond'
+          WHERE id IN (${IN_ID_ORDER(`chunk_id = $2 AND status = '${ImageStatus.Pending}'`)})
         RETURNING id, request_id, input_url, file_name
        ), started AS (
          UPDATE processing_request r SET status = '${RequestStatus.Processing}', started_at = now()
@@ -130,67 +110,26 @@ export class ImageWorkRepository implements RequestImageTransitions {
        SELECT c.id, c.request_id, c.input_url, c.file_name, r.options
          FROM claimed c JOIN processing_request r ON r.id = c.request_id
         ORDER BY c.id`,
-        [leaseMs, chunkId],
-      );
-    const first = rows[0];
-    if (!first) return null;
-    return {
-      requestId: first.request_id,
-      options: first.options,
-      images: rows.map((row) => ({ imageId: row.id, inputUrl: row.input_url, fileName: row.file_name })),
-    };
-  }
+};
 
-  /**
-   * Counts an attempt as the image starts, so that an image that kills its
-   * worker runs out of attempts like any other. Null when the image is no
-   * longer this chunk's to do: its request was cancelled or deleted meanwhile.
-   */
-  async startImage(imageId: string, chunkId: string): Promise<StartedImage | null> {
-    const [row] = await this.em.getConnection().execute<{ attempts: number; waiting_since: Date | null }[]>(
-      `UPDATE image SET attempts = attempts + 1
-          WHERE id = ? AND chunk_id = ? AND status = '${ImageStatus.Processing}'
+const START_IMAGE: PreparedStatement = {
+  name: 'image.start',
+  text: `UPDATE image SET attempts = attempts + 1
+          WHERE id = $1 AND chunk_id = $2 AND status = '${ImageStatus.Processing}'
          RETURNING attempts, waiting_since`,
-      [imageId, chunkId],
-    );
-    if (!row) return null;
-    return {
-      attempt: row.attempts,
-      waitingSince: row.waiting_since && new Date(row.waiting_since),
-    };
-  }
+};
 
-  /** The chunk's worker is alive: its images stay its own for another `leaseMs`. */
-  async extendLease(chunkId: string, leaseMs: number): Promise<void> {
-    await this.em.getConnection().execute(
-      `UPDATE image SET lease_until = now() + ? * interval '1 millisecond'
-          WHERE id IN (${IN_ID_ORDER(`chunk_id = ? AND status IN ${OPEN_IMAGE_STATES}`)})`,
-      [leaseMs, chunkId],
-    );
-  }
+const EXTEND_LEASE: PreparedStatement = {
+  name: 'image.extend_lease',
+  text: `UPDATE image SET lease_until = now() + $1::int * interval '1 millisecond'
+          WHERE id IN (${IN_ID_ORDER(`chunk_id = $2 AND status IN ${OPEN_IMAGE_STATES}`)})`,
+};
 
-  /**
-   * Writes what a chunk found for several of its images, in one statement:
-   * outcomes, with the product and request counters, and images sent back
-   * to wait. The images repeating an image's URL (source_image_id) take its
-   * outcome in the same statement, counted with it.
-   */
-  async recordWork(chunkId: string, requestId: string, work: readonly ImageWork[]): Promise<RecordedWork> {
-    const rows = work.map((item) =>
-      'outcome' in item
-        ? { id: item.imageId, ...outcomeColumns(item.outcome) }
-        : {
-            id: item.imageId,
-            status: ImageStatus.Pending,
-            delay_ms: item.requeue.delayMs,
-            not_its_fault: item.requeue.notItsFault,
-          },
-    );
-    const [result] = await this.em
-      .getConnection()
-      .execute<{ counted: string[]; request_done: boolean | null; round: number | null }[]>(
-        `WITH x AS (
-         SELECT * FROM jsonb_to_recordset(?::jsonb)
+/** $1: the batch as a JSON array of rows (recordWork), $2: the chunk, $3: the request. */
+const RECORD_WORK: PreparedStatement = {
+  name: 'image.record_work',
+  text: `WITH x AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb)
             AS x(id uuid, status image_status, output_key text, format text, bytes_in int, bytes_out int, width int,
                  height int, error_code text, error_message text, error_transient boolean, delay_ms int,
                  not_its_fault boolean)
@@ -204,7 +143,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
                 chunk_id = NULL, lease_until = NULL, not_before = NULL, waiting_since = NULL
            FROM x
           WHERE i.id = x.id AND x.status <> '${ImageStatus.Pending}'
-            AND i.chunk_id = ? AND i.status = '${ImageStatus.Processing}' AND ${LOCKED_FIRST('image_locks')}
+            AND i.chunk_id = $2 AND i.status = '${ImageStatus.Processing}' AND ${LOCKED_FIRST('image_locks')}
         RETURNING i.id, i.product_id, i.status, i.output_key, i.format, i.bytes_in, i.bytes_out, i.width, i.height,
                   i.error_code, i.error_message, i.error_transient, i.attempts, i.completed_at
        ), requeued AS (
@@ -215,7 +154,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
                 waiting_since = CASE WHEN x.not_its_fault THEN coalesce(i.waiting_since, now()) END
            FROM x
           WHERE i.id = x.id AND x.status = '${ImageStatus.Pending}'
-            AND i.chunk_id = ? AND i.status = '${ImageStatus.Processing}' AND ${LOCKED_FIRST('image_locks')}
+            AND i.chunk_id = $2 AND i.status = '${ImageStatus.Processing}' AND ${LOCKED_FIRST('image_locks')}
        ), copies AS (
          UPDATE image d
             SET status = f.status, output_key = f.output_key, format = f.format, bytes_in = f.bytes_in,
@@ -235,14 +174,97 @@ export class ImageWorkRepository implements RequestImageTransitions {
            FROM (SELECT count(*) FILTER (WHERE status = '${ImageStatus.Succeeded}')::int AS succeeded,
                         count(*) FILTER (WHERE status = '${ImageStatus.Failed}')::int AS failed
                    FROM done) c
-          WHERE r.id = ? AND c.succeeded + c.failed > 0
+          WHERE r.id = $3 AND c.succeeded + c.failed > 0
          RETURNING ${allImagesRecorded('r')} AS done, r.retry_round
        )
        SELECT COALESCE((SELECT array_agg(id::text) FROM finished), '{}') AS counted,
               (SELECT done FROM request_done) AS request_done,
               (SELECT retry_round FROM request_done) AS round`,
-        [JSON.stringify(rows), chunkId, chunkId, requestId],
-      );
+};
+
+/**
+ * Owner of every change to an image's status. An image is pending until
+ * the dispatcher leases it to a chunk job (ImageDispatchRepository sets
+ * chunk_id, lease_until); the chunk's worker claims it (processing), counts
+ * an attempt when it starts it, and records its outcome or sends it back to
+ * wait (not_before). Every outcome is a guarded UPDATE: only the chunk that
+ * holds an image, and only while the image is open, moves it to a terminal
+ * state, and only that move bumps the product and request counters, so a
+ * chunk whose lease ran out, or that BullMQ delivered twice, never counts an
+ * image twice.
+ *
+ * Each transition is a single statement whose data-modifying CTEs run
+ * atomically, like one transaction, but in one round trip: on a 2-core
+ * machine every round trip wakes PostgreSQL and costs CPU the image encoder
+ * could use. The counter UPDATEs read the rows they lock, so concurrent
+ * chunks of one request still add up.
+ */
+@Injectable()
+export class ImageWorkRepository implements RequestImageTransitions {
+  constructor(private readonly prepared: PreparedStatements) {}
+
+  /** Marks the chunk's images as being worked on, and the request as started; null when none is left to do. */
+  async claimChunk(chunkId: string, leaseMs: number): Promise<ClaimedChunk | null> {
+    const rows = await this.prepared.rows<{
+      id: string;
+      request_id: string;
+      input_url: string;
+      file_name: string | null;
+      options: ProcessingOptions;
+    }>(CLAIM_CHUNK, [leaseMs, chunkId]);
+    const first = rows[0];
+    if (!first) return null;
+    return {
+      requestId: first.request_id,
+      options: first.options,
+      images: rows.map((row) => ({ imageId: row.id, inputUrl: row.input_url, fileName: row.file_name })),
+    };
+  }
+
+  /**
+   * Counts an attempt as the image starts, so that an image that kills its
+   * worker runs out of attempts like any other. Null when the image is no
+   * longer this chunk's to do: its request was cancelled or deleted meanwhile.
+   */
+  async startImage(imageId: string, chunkId: string): Promise<StartedImage | null> {
+    const [row] = await this.prepared.rows<{ attempts: number; waiting_since: Date | null }>(START_IMAGE, [
+      imageId,
+      chunkId,
+    ]);
+    if (!row) return null;
+    return {
+      attempt: row.attempts,
+      waitingSince: row.waiting_since && new Date(row.waiting_since),
+    };
+  }
+
+  /** The chunk's worker is alive: its images stay its own for another `leaseMs`. */
+  async extendLease(chunkId: string, leaseMs: number): Promise<void> {
+    await this.prepared.rows(EXTEND_LEASE, [leaseMs, chunkId]);
+  }
+
+  /**
+   * Writes what a chunk found for several of its images, in one statement:
+   * outcomes, with the product and request counters, and images sent back
+   * to wait. The images repeating an image's URL (source_image_id) take its
+   * outcome in the same statement, counted with it.
+   */
+  async recordWork(chunkId: string, requestId: string, work: readonly ImageWork[]): Promise<RecordedWork> {
+    const rows = work.map((item) =>
+      'outcome' in item
+        ? { id: item.imageId, ...outcomeColumns(item.outcome) }
+        : {
+            id: item.imageId,
+            status: ImageStatus.Pending,
+            delay_ms: item.requeue.delayMs,
+            not_its_fault: item.requeue.notItsFault,
+          },
+    );
+    const [result] = await this.prepared.rows<{
+      counted: string[];
+      request_done: boolean | null;
+      round: number | null;
+    }>(RECORD_WORK, [JSON.stringify(rows), chunkId, requestId]);
     return {
       counted: result?.counted ?? [],
       requestDone: result?.request_done ?? false,

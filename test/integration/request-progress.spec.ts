@@ -5,6 +5,7 @@ import { parse } from 'csv-parse/sync';
 import { loadConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/prepare-database.js';
 import { ormOptions } from '../../src/database/orm-options.js';
+import { PreparedStatements } from '../../src/database/prepared-statements.js';
 import { ENTITIES } from '../../src/entities.js';
 import { ExportService } from '../../src/export/export.service.js';
 import { ImageStatus } from '../../src/products/image-status.js';
@@ -58,7 +59,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
   beforeAll(async () => {
     await prepareDatabase(TEST_DATABASE_URL);
     orm = await MikroORM.init(ormOptions(TEST_DATABASE_URL, ENTITIES));
-    work = new ImageWorkRepository(orm.em);
+    work = new ImageWorkRepository(new PreparedStatements(orm.em));
     const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'http://cdn.test' });
     // The seeded requests have no webhook, so the outbox never reaches for the queue.
     const urls = new PublicUrls(config);
