@@ -279,13 +279,11 @@ async function pipeline(mode, previous) {
     `SELECT sum(bytes_in)::float8 AS bytes_in, sum(bytes_out)::float8 AS bytes_out FROM image WHERE request_id = $1`,
     [created.requestId],
   );
-  // Where upload→terminal goes besides the images: until the first chunk is claimed, the
-  // last images on fewer lanes than the cores, and from the last outcome to the terminal status.
+  // Where upload→terminal goes besides the images: until the first chunk is claimed,
+  // and from the last outcome to the terminal status.
   const [phases] = await env.query(
     `SELECT extract(epoch FROM r.started_at) * 1000 AS started, extract(epoch FROM r.completed_at) * 1000 AS completed,
-            (SELECT extract(epoch FROM max(completed_at)) * 1000 FROM image WHERE request_id = r.id) AS last,
-            (SELECT extract(epoch FROM completed_at) * 1000 FROM image WHERE request_id = r.id
-              ORDER BY completed_at DESC OFFSET ${availableParallelism()} LIMIT 1) AS crowded
+            (SELECT extract(epoch FROM max(completed_at)) * 1000 FROM image WHERE request_id = r.id) AS last
        FROM processing_request r WHERE r.id = $1`,
     [created.requestId],
   );
@@ -293,13 +291,6 @@ async function pipeline(mode, previous) {
   const out = {
     [`${mode}.perSecond`]: metric(`${label}, upload→terminal`, perSecond, 'img/s', 1),
     [`${mode}.startMs`]: metric(`${label}, upload→first chunk claimed`, phases.started - created.startedAt, 'ms', 0),
-    [`${mode}.tailMs`]: metric(
-      `${label}, last ${availableParallelism()} outcomes`,
-      phases.last - phases.crowded,
-      'ms',
-      0,
-    ),
-    [`${mode}.finishMs`]: metric(`${label}, last outcome→terminal`, phases.completed - phases.last, 'ms', 0),
     [`${mode}.ack`]: metric(`${label}, upload ack (${images.length} URLs)`, created.ackMs, 'ms', 0),
     [`${mode}.cpuBusy`]: metric(`${label}, machine CPU busy`, busy.share * 100, '%', 0),
     [`${mode}.outIn`]: metric(`${label}, output/input bytes`, bytes.bytes_out / bytes.bytes_in, '', 3),
