@@ -51,8 +51,8 @@ export class Image {
   /**
    * The host and port the URL names (the default port made explicit), as
    * uploads normalise URLs: what SOURCE_HOST_CONCURRENCY and a host's
-   * Retry-After pause apply to. A generated column: PostgreSQL computes it
-   * from the URL (Migration20261206151850), so nothing writes it.
+   * Retry-After pause apply to. Written by the upload's INSERT
+   * (ProductRepository.insertWithImages, hostAndPort), never changed.
    */
   @Property({ type: 'text', persist: false })
   sourceHost: string;

@@ -13,6 +13,8 @@ export interface NewProduct {
   imageIds: string[];
   /** Aligned with imageIds; each becomes an image row, not a product column. */
   urls: string[];
+  /** Aligned with imageIds: each URL's host and port (hostAndPort), its image's source_host. */
+  sourceHosts: string[];
   /** Aligned with imageIds: what each image's output key ends in (storage-keys.ts ImageNames). */
   fileNames: string[];
 }
@@ -53,6 +55,7 @@ export class ProductRepository {
       serial_number: product.serialNumber,
       name: product.name,
       input_urls: product.urls,
+      source_hosts: product.sourceHosts,
       image_ids: product.imageIds,
       file_names: product.fileNames,
       cells: product.cells,
@@ -61,19 +64,20 @@ export class ProductRepository {
     await tx.execute(
       `WITH t AS (
          SELECT * FROM jsonb_to_recordset(?::jsonb)
-            AS t(id uuid, row_number int, serial_number text, name text, input_urls jsonb, image_ids jsonb,
-                 file_names jsonb, cells jsonb, image_count int)
+            AS t(id uuid, row_number int, serial_number text, name text, input_urls jsonb, source_hosts jsonb,
+                 image_ids jsonb, file_names jsonb, cells jsonb, image_count int)
        ), products AS (
          INSERT INTO product (id, request_id, row_number, serial_number, name, cells, image_count)
          SELECT id, ?::uuid, row_number, serial_number, name, cells, image_count FROM t
        )
-       INSERT INTO image (id, request_id, product_id, position, input_url, file_name)
-       SELECT u.image_id::uuid, ?::uuid, t.id, u.position - 1, u.url, u.file_name
+       INSERT INTO image (id, request_id, product_id, position, input_url, source_host, file_name)
+       SELECT u.image_id::uuid, ?::uuid, t.id, u.position - 1, u.url, u.source_host, u.file_name
          FROM t CROSS JOIN LATERAL ROWS FROM (
                 jsonb_array_elements_text(t.input_urls),
+                jsonb_array_elements_text(t.source_hosts),
                 jsonb_array_elements_text(t.image_ids),
                 jsonb_array_elements_text(t.file_names)
-              ) WITH ORDINALITY AS u(url, image_id, file_name, position)`,
+              ) WITH ORDINALITY AS u(url, source_host, image_id, file_name, position)`,
       [jsonLiteral(rows), requestId, requestId],
     );
   }

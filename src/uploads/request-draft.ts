@@ -1,5 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { hostAndPort } from '../common/outbound/retry-after.js';
 import type { ImageRepository } from '../products/image.repository.js';
 import type { ProductRepository } from '../products/product.repository.js';
 import type { DraftDetails, RequestRepository } from '../requests/request.repository.js';
@@ -162,6 +163,7 @@ export class RequestDraft implements ProductSink {
         name: product.name,
         cells: product.cells,
         urls: product.urls,
+        sourceHosts: product.urls.map((url) => hostAndPort(new URL(url))),
         imageIds: product.urls.map(() => this.nextId()),
         fileNames: this.names.forProduct(product.serialNumber, product.name, product.urls.length),
       })),

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { hostAndPort } from '../../src/common/outbound/retry-after.js';
 
 export interface SeededRequest {
   requestId: string;
@@ -46,13 +47,10 @@ export async function seedRequest(
     const ids: string[] = [];
     for (const [position, url] of urls.entries()) {
       const imageId = randomUUID();
-      await em.execute(`INSERT INTO image (id, request_id, product_id, position, input_url) VALUES (?, ?, ?, ?, ?)`, [
-        imageId,
-        requestId,
-        productId,
-        position,
-        url,
-      ]);
+      await em.execute(
+        `INSERT INTO image (id, request_id, product_id, position, input_url, source_host) VALUES (?, ?, ?, ?, ?, ?)`,
+        [imageId, requestId, productId, position, url, hostAndPort(new URL(url))],
+      );
       ids.push(imageId);
     }
     productIds.push(productId);

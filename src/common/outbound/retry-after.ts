@@ -16,8 +16,8 @@ export function retryAfterMs(header: unknown, now = Date.now()): number | null {
 
 /**
  * A URL's host and port, the port always written (80 or 443 when the URL
- * leaves it out): what a source host's limits and pauses apply to. The same
- * rule as the image table's source_host column.
+ * leaves it out): what a source host's limits and pauses apply to, and what
+ * the upload stores in the image table's source_host column.
  */
 export function hostAndPort(url: URL): string {
   return url.port ? url.host : `${url.host}:${url.protocol === 'https:' ? 443 : 80}`;

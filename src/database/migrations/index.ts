@@ -10,6 +10,7 @@ import { Migration20261128003000 } from './Migration20261128003000.js';
 import { Migration20261128004800 } from './Migration20261128004800.js';
 import { Migration20261206143341 } from './Migration20261206143341.js';
 import { Migration20261206151850 } from './Migration20261206151850.js';
+import { Migration20261206174500 } from './Migration20261206174500.js';
 
 // Every migration, in order; the app applies this list rather than globbing files.
 export const migrationsList = [
@@ -25,4 +26,5 @@ export const migrationsList = [
   { name: 'Migration20261128004800', class: Migration20261128004800 },
   { name: 'Migration20261206143341', class: Migration20261206143341 },
   { name: 'Migration20261206151850', class: Migration20261206151850 },
+  { name: 'Migration20261206174500', class: Migration20261206174500 },
 ];
