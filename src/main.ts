@@ -1,3 +1,5 @@
+// First: V8's heap settings apply before the rest of the service is evaluated.
+import './heap-growth.js';
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { Logger } from '@nestjs/common';
