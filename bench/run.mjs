@@ -1,6 +1,7 @@
 // npm run bench [-- --runs 3] [--only bare,script,split,all,status,formats,resize,memory,ingest,list,storage,archive,
 //                                     sse,fairness,queue-memory] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs] [--smoke]
+//               [--resize 0.5]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 // --smoke (npm run bench:smoke): every section on tiny sizes (lib/sizes.mjs), for CI; exits non-zero when one fails.
 import { execFile } from 'node:child_process';
@@ -52,6 +53,8 @@ const { values: args } = parseArgs({
     // Extra environment for the service processes, e.g. --service-env=MALLOC_ARENA_MAX=2,WORKER_CONCURRENCY=6.
     'service-env': { type: 'string' },
     'keep-logs': { type: 'boolean', default: false },
+    // bare, script, split and all resize by this factor (the upload's resize option), e.g. 0.5.
+    resize: { type: 'string' },
     // Every section on tiny sizes: checks that the bench runs, measures nothing worth reading.
     smoke: { type: 'boolean', default: false },
   },
@@ -59,6 +62,11 @@ const { values: args } = parseArgs({
 const runs = Number(args.runs);
 const only = new Set(args.only.split(','));
 const lanes = Number(args.lanes);
+const RESIZE = args.resize === undefined ? null : Number(args.resize);
+if (RESIZE !== null && !(RESIZE > 0 && RESIZE < 1))
+  throw new Error(`--resize takes a factor between 0 and 1, got ${args.resize}`);
+/** What the throughput sections' labels say they did besides quality 50. */
+const RESIZED = RESIZE === null ? '' : `, resize ${RESIZE}`;
 const size = args.smoke ? SMOKE : FULL;
 const log = (message) => console.error(`· ${message}`);
 const run = promisify(execFile);
@@ -166,10 +174,10 @@ if (failures.length > 0) {
 
 async function bare() {
   const images = corpus[THROUGHPUT_SET];
-  log(`bare sharp: ${images.length} × ${describeSet(THROUGHPUT_SET)}, ${lanes} lanes`);
-  await bareLoop(images.slice(0, WARM_UP_IMAGES), { lanes });
+  log(`bare sharp: ${images.length} × ${describeSet(THROUGHPUT_SET)}, ${lanes} lanes${RESIZED}`);
+  await bareLoop(images.slice(0, WARM_UP_IMAGES), { lanes, resize: RESIZE });
   const cpu = await CpuMeter.start();
-  const result = await bareLoop(images, { lanes });
+  const result = await bareLoop(images, { lanes, resize: RESIZE });
   const busy = await cpu.stop();
   return {
     'bare.others': metric(
@@ -178,7 +186,7 @@ async function bare() {
       '%',
       0,
     ),
-    'bare.perSecond': metric(`bare sharp, ${lanes} lanes`, result.perSecond, 'img/s', 1),
+    'bare.perSecond': metric(`bare sharp, ${lanes} lanes${RESIZED}`, result.perSecond, 'img/s', 1),
     'bare.cpu': metric('bare sharp, CPU per image', result.cpuMsPerImage, 'ms', 1),
     'bare.outIn': metric('bare sharp output/input bytes', result.bytesOut / result.bytesIn, '', 3),
   };
@@ -198,7 +206,7 @@ async function plainScript(previous) {
   const urlsFile = await env.writeFile('script-urls.txt', `${urls.join('\n')}\n`);
   const outDir = join(env.dir, 'script-out');
   await mkdir(outDir, { recursive: true });
-  const proc = await startPlainScript({ urlsFile, outDir, lanes, warmUp: WARM_UP_IMAGES });
+  const proc = await startPlainScript({ urlsFile, outDir, lanes, warmUp: WARM_UP_IMAGES, resize: RESIZE });
   let measured;
   let exit;
   try {
@@ -230,7 +238,7 @@ async function plainScript(previous) {
       '%',
       0,
     ),
-    'script.perSecond': metric(`${label} (fetch, sharp q50, write), ${lanes} lanes`, perSecond, 'img/s', 1),
+    'script.perSecond': metric(`${label} (fetch, sharp q50, write), ${lanes} lanes${RESIZED}`, perSecond, 'img/s', 1),
     'script.cpu': metric(`${label}, CPU per image`, cpuMs, 'ms', 1),
     'script.mainCpu': metric(`${label}, JS thread CPU per image`, perImage('mainCpuSeconds'), 'ms', 1),
     'script.peak': metric(`${label}, peak RSS`, after.peakMb, 'MB', 0),
@@ -265,7 +273,7 @@ async function pipeline(mode, previous) {
   const benchCpu = process.cpuUsage();
   const servicesBefore = await cpuSecondsByCommand(SERVICES);
   const csv = productCsv(images.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls);
-  const created = await upload(api.baseUrl, csv);
+  const created = await upload(api.baseUrl, csv, RESIZE === null ? {} : { resize: RESIZE });
   const status = await waitForTerminal(api.baseUrl, created.requestId, { ...WAIT, intervalMs: 250 });
   const busy = await cpu.stop();
   const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
@@ -289,7 +297,7 @@ async function pipeline(mode, previous) {
   );
   const label = mode === 'split' ? 'pipeline api+worker' : 'pipeline all-in-one';
   const out = {
-    [`${mode}.perSecond`]: metric(`${label}, upload→terminal`, perSecond, 'img/s', 1),
+    [`${mode}.perSecond`]: metric(`${label}, upload→terminal${RESIZED}`, perSecond, 'img/s', 1),
     [`${mode}.startMs`]: metric(`${label}, upload→first chunk claimed`, phases.started - created.startedAt, 'ms', 0),
     [`${mode}.ack`]: metric(`${label}, upload ack (${images.length} URLs)`, created.ackMs, 'ms', 0),
     [`${mode}.cpuBusy`]: metric(`${label}, machine CPU busy`, busy.share * 100, '%', 0),

@@ -1,4 +1,4 @@
-// node plain-script.mjs URLS_FILE OUT_DIR [--lanes 4] [--warm-up 8]
+// node plain-script.mjs URLS_FILE OUT_DIR [--lanes 4] [--warm-up 8] [--resize 0.5]
 // What a user would write instead of running the service (issue 23): for each URL
 // of URLS_FILE (one a line), fetch it, compress it with sharp at quality 50 in its
 // own format, auto-oriented, and write it to OUT_DIR, `--lanes` at a time. No queue,
@@ -17,11 +17,16 @@ import sharp from 'sharp';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { lanes: { type: 'string', default: '4' }, 'warm-up': { type: 'string', default: '0' } },
+  options: {
+    lanes: { type: 'string', default: '4' },
+    'warm-up': { type: 'string', default: '0' },
+    resize: { type: 'string' },
+  },
 });
 const [urlsFile, outDir] = positionals;
 const lanes = Number(values.lanes);
 const warmUp = Number(values['warm-up']);
+const resize = values.resize === undefined ? null : Number(values.resize);
 const urls = (await readFile(urlsFile, 'utf8')).split('\n').filter(Boolean);
 
 // Quality 50, the format kept: by the Content-Type the image host sent.
@@ -38,7 +43,14 @@ async function compress(url, name) {
   if (!ENCODERS[type]) throw new Error(`${url}: no encoder for ${type}`);
   const input = Buffer.from(await response.arrayBuffer());
   const [extension, encode] = ENCODERS[type];
-  const info = await encode(sharp(input).rotate()).toFile(join(outDir, `${name}.${extension}`));
+  let image = sharp(input).rotate();
+  if (resize !== null) {
+    // Scaled as the service's resize option does: both sides by the factor, as the file is oriented.
+    const { width, height, orientation } = await sharp(input).metadata();
+    const [w, h] = orientation >= 5 ? [height, width] : [width, height];
+    image = image.resize(Math.max(1, Math.round(w * resize)), Math.max(1, Math.round(h * resize)), { fit: 'fill' });
+  }
+  const info = await encode(image).toFile(join(outDir, `${name}.${extension}`));
   return { bytesIn: input.length, bytesOut: info.size };
 }
 

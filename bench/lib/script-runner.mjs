@@ -7,12 +7,21 @@ import { createInterface } from 'node:readline';
 
 const SCRIPT = join(import.meta.dirname, 'plain-script.mjs');
 
-/** Starts the script on the URLs of `urlsFile`, writing into `outDir`; resolves once its warm-up is done. */
-export async function startPlainScript({ urlsFile, outDir, lanes, warmUp }) {
+/** Starts the script on the URLs of `urlsFile`, writing into `outDir` (resized by `resize`, a factor); resolves once its warm-up is done. */
+export async function startPlainScript({ urlsFile, outDir, lanes, warmUp, resize = null }) {
   // A plain `node script.mjs`: no service flags, a bare environment.
   const child = spawn(
     process.execPath,
-    [SCRIPT, urlsFile, outDir, '--lanes', String(lanes), '--warm-up', String(warmUp)],
+    [
+      SCRIPT,
+      urlsFile,
+      outDir,
+      '--lanes',
+      String(lanes),
+      '--warm-up',
+      String(warmUp),
+      ...(resize === null ? [] : ['--resize', String(resize)]),
+    ],
     { env: { PATH: process.env.PATH, HOME: process.env.HOME }, stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let errors = '';
