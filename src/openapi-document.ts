@@ -119,7 +119,7 @@ const RATE_LIMIT_HEADERS = {
   'X-RateLimit-Limit': {
     description:
       "Calls allowed per minute on the caller's budget closest to running out (requests, uploads or writes), " +
-      "per tenant with a valid API key, per client address otherwise",
+      'per tenant with a valid API key, per client address otherwise',
     schema: { type: 'integer' },
   },
   'X-RateLimit-Remaining': { description: 'Calls left on that budget this minute', schema: { type: 'integer' } },
