@@ -31,7 +31,7 @@ export class AccessGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
-    // Probes, docs and output images are neither guarded nor metered: a product page loads dozens of images at once.
+    // Probes, metrics and output images are neither guarded nor metered: a product page loads dozens of images at once.
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets)) return true;
     const request = context.switchToHttp().getRequest<FastifyRequest>();
     const reply = context.switchToHttp().getResponse<FastifyReply>();
