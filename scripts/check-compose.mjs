@@ -3,7 +3,8 @@
 // Compose Specification's JSON schema, then, with --start-roles, each of its
 // pixbatch roles started natively once with the file's own environment, its
 // service hosts mapped to loopback (PostgreSQL, Redis, and s3rver for MinIO),
-// until /health/ready answers 200. Needs `npm run build` for --start-roles.
+// until /health/ready answers 200. Needs `npm run build` for --start-roles, and
+// the variables the file requires (API_KEYS), as `docker compose up` does.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,6 +49,9 @@ for (const role of ['api', 'worker']) {
   if (service.environment?.APP_ROLE !== role) fail(`${role} does not set APP_ROLE=${role}`);
 }
 if (!compose.services.minio || !compose.services['create-bucket']) fail('no minio or create-bucket service');
+// Clients come through Docker's port mapping, never from loopback: without keys the API would refuse them all.
+if (!/^\$\{API_KEYS:\?[^}]+\}$/.test(String(compose.services.api.environment.API_KEYS ?? '')))
+  fail('api does not require API_KEYS (${API_KEYS:?message})');
 console.log(`${file}: valid against the Compose Specification schema`);
 
 if (process.argv.includes('--start-roles')) await startRoles();
@@ -57,12 +61,17 @@ function fail(message) {
   process.exit(1);
 }
 
-/** ${NAME:-default} and ${NAME} as compose substitutes them, from this environment. */
+/**
+ * ${NAME:-default}, ${NAME:?message} and ${NAME} as compose substitutes them,
+ * from this environment; like compose, a required variable that is unset or
+ * empty stops everything with its message.
+ */
 function substitute(value) {
-  return String(value).replace(
-    /\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g,
-    (_, name, fallback) => process.env[name] || fallback || '',
-  );
+  return String(value).replace(/\$\{([A-Z0-9_]+)(?:(:-|:\?)([^}]*))?\}/g, (_, name, operator, argument) => {
+    if (process.env[name]) return process.env[name];
+    if (operator === ':?') fail(`required variable ${name} is missing a value: ${argument}`);
+    return (operator === ':-' && argument) || '';
+  });
 }
 
 function freePort() {
@@ -77,9 +86,16 @@ function freePort() {
 }
 
 async function startRoles() {
+  // Substituted before anything starts, so a missing required variable leaves nothing behind.
+  const environments = Object.fromEntries(
+    ['api', 'worker'].map((role) => [
+      role,
+      Object.entries(compose.services[role].environment).map(([name, value]) => [name, substitute(value)]),
+    ]),
+  );
   const { default: S3rver } = await import('s3rver');
   const directory = mkdtempSync(join(tmpdir(), 'pixbatch-compose-'));
-  const bucket = substitute(compose.services.api.environment.S3_BUCKET);
+  const bucket = environments.api.find(([name]) => name === 'S3_BUCKET')[1];
   const s3 = new S3rver({
     address: '127.0.0.1',
     port: 0,
@@ -101,8 +117,7 @@ async function startRoles() {
   try {
     for (const role of ['api', 'worker']) {
       const env = {};
-      for (const [name, value] of Object.entries(compose.services[role].environment)) {
-        const resolved = substitute(value);
+      for (const [name, resolved] of environments[role]) {
         env[name] = loopback[name] ? loopback[name](resolved) : resolved;
       }
       const port = await freePort();

@@ -35,6 +35,26 @@ async function main(): Promise<void> {
     `pixbatch (${config.role}) listening on ${boundAddress(address)}; API docs at ${config.publicBaseUrl}/docs`,
   );
   warnOnLocalPublicBaseUrl(config, address, logger);
+  logAccessMode(config, logger);
+}
+
+/** Which clients the API serves, and why: the answer to "why do I get 403?" belongs in the first lines of the log. */
+function logAccessMode(config: AppConfig, logger: Logger): void {
+  if (config.accessMode === 'keys') {
+    const tenants = new Set(config.apiKeys.values()).size;
+    logger.log(`API keys required (API_KEYS holds ${config.apiKeys.size} keys for ${tenants} tenants)`);
+  } else if (config.accessMode === 'protected') {
+    logger.warn(
+      'Protected mode: API_KEYS is not set, so the API serves only clients on this machine (loopback, not forwarded ' +
+        'by a proxy); others get 403 PROTECTED_MODE. Set API_KEYS to serve other machines, or PROTECTED_MODE=off ' +
+        'to serve everyone without keys.',
+    );
+  } else {
+    logger.warn(
+      'Open mode: API_KEYS is not set and PROTECTED_MODE=off, so anyone who reaches this port can list, export, ' +
+        'cancel and delete every request.',
+    );
+  }
 }
 
 /** What the socket is really bound to (PORT=0 picks a free port; HOST may be :: or 0.0.0.0). */

@@ -11,7 +11,7 @@ import {
 } from '@nestjs/swagger';
 import { PROBLEM_CONTENT_TYPE } from './common/problem-details.filter.js';
 import { ProblemDocumentDto } from './common/problem-document.dto.js';
-import { API_KEY_HEADER } from './security/api-key.guard.js';
+import { API_KEY_HEADER } from './security/api-key-verifier.js';
 import { WebhookEventDto } from './webhooks/dto/webhook-event.dto.js';
 import { WEBHOOK_EVENT_TYPES } from './requests/request-events.js';
 
@@ -47,8 +47,9 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
         in: 'header',
         name: API_KEY_HEADER,
         description:
-          'Required only when the server is configured with API_KEYS; otherwise the API is open, hence the empty ' +
-          'alternative in `security`.',
+          'Required only when the server is configured with API_KEYS, hence the empty alternative in `security`. ' +
+          'Without API_KEYS the server is in protected mode (it serves only clients on its own machine) unless it ' +
+          'was started with PROTECTED_MODE=off.',
       },
       API_KEY_SCHEME,
     )
@@ -116,10 +117,12 @@ function webhooks(): Record<string, PathItemObject> {
 /** Problems the global guards answer with on every route that is not public. */
 const RATE_LIMIT_HEADERS = {
   'X-RateLimit-Limit': {
-    description: 'Requests allowed per minute for this API key (or address)',
+    description:
+      "Calls allowed per minute on the caller's budget closest to running out (requests, uploads or writes), " +
+      'per tenant with a valid API key, per client address otherwise',
     schema: { type: 'integer' },
   },
-  'X-RateLimit-Remaining': { description: 'Requests left in the current minute', schema: { type: 'integer' } },
+  'X-RateLimit-Remaining': { description: 'Calls left on that budget this minute', schema: { type: 'integer' } },
 };
 const RETRY_AFTER_HEADER = {
   'Retry-After': { description: 'Seconds until the rate-limit window resets', schema: { type: 'integer' } },
@@ -127,7 +130,8 @@ const RETRY_AFTER_HEADER = {
 
 const GUARD_PROBLEMS: Record<string, string> = {
   '401': 'API key missing or not valid (only when the server is configured with API_KEYS)',
-  '429': 'Rate limit exceeded; retry after the Retry-After header',
+  '403': 'PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine',
+  '429': 'Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header',
 };
 
 /**

@@ -42,6 +42,7 @@ export enum ErrorCode {
   ApiKeyMissing = 'API_KEY_MISSING',
   ApiKeyInvalid = 'API_KEY_INVALID',
   RateLimited = 'RATE_LIMITED',
+  ProtectedMode = 'PROTECTED_MODE',
   InvalidIdempotencyKey = 'INVALID_IDEMPOTENCY_KEY',
   IdempotencyKeyReused = 'IDEMPOTENCY_KEY_REUSED',
   InvalidCursor = 'INVALID_CURSOR',

@@ -34,6 +34,12 @@ export class ProblemDocumentDto {
     description: 'RATE_LIMITED: seconds until the window resets (also in Retry-After)',
   })
   retryAfterSeconds?: number;
+  @ApiPropertyOptional({
+    enum: ['requests', 'uploads', 'writes'],
+    example: 'uploads',
+    description: 'RATE_LIMITED: the budget that ran out',
+  })
+  rateLimit?: 'requests' | 'uploads' | 'writes';
   @ApiPropertyOptional({ type: 'integer', example: 52428800, description: 'CSV_TOO_LARGE: the configured limit' })
   limitBytes?: number;
   @ApiPropertyOptional({ example: 'processing', description: 'REQUEST_NOT_FINISHED: the current status' })

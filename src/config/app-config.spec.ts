@@ -54,11 +54,24 @@ describe('loadConfig: API keys and tenants', () => {
     ]);
   });
 
-  it('is open without API_KEYS and keeps requests forever without RETENTION_DAYS', () => {
+  it('runs in protected mode without API_KEYS and keeps requests forever without RETENTION_DAYS', () => {
     const config = loadConfig({});
 
     expect(config.apiKeys.size).toBe(0);
+    expect(config.accessMode).toBe('protected');
     expect(config.retentionDays).toBeNull();
+  });
+
+  it('serves everyone without keys only when PROTECTED_MODE=off; with keys, keys decide', () => {
+    expect(loadConfig({ PROTECTED_MODE: 'off' }).accessMode).toBe('open');
+    expect(loadConfig({ PROTECTED_MODE: 'on' }).accessMode).toBe('protected');
+    expect(loadConfig({ API_KEYS: 'alice:a1', PROTECTED_MODE: 'off' }).accessMode).toBe('keys');
+    expect(() => loadConfig({ PROTECTED_MODE: 'maybe' })).toThrow(/PROTECTED_MODE/);
+  });
+
+  it('has a limit of its own for uploads and for the other writes', () => {
+    expect(loadConfig({}).rateLimits).toEqual({ requests: 1200, uploads: 300, writes: 300 });
+    expect(loadConfig({ WRITE_RATE_LIMIT_PER_MINUTE: '5' }).rateLimits.writes).toBe(5);
   });
 
   it('reads RETENTION_DAYS', () => {

@@ -40,6 +40,23 @@ export interface WebhookSettings {
   sweepIntervalMs: number;
 }
 
+/**
+ * Who may call the API: `keys` (API_KEYS set: a valid key, one tenant each),
+ * `protected` (no keys: loopback clients only, the default) or `open` (no
+ * keys and PROTECTED_MODE=off: anyone who reaches the port).
+ */
+export type AccessMode = 'keys' | 'protected' | 'open';
+
+/** Calls per minute, each 0 for no limit (see RateLimits for whose budget a call draws on). */
+export interface RateLimits {
+  /** Every call to a route that is not public. */
+  requests: number;
+  /** CSV uploads and validations, which parse the whole file. */
+  uploads: number;
+  /** Cancel, retry, delete and redeliver. */
+  writes: number;
+}
+
 export interface S3Settings {
   bucket: string;
   /** Undefined: AWS S3. */
@@ -102,16 +119,15 @@ export class AppConfig {
   /** Worker role only: serve /metrics and /health on this port (the API serves them on PORT). */
   readonly metricsPort: number | null;
   /**
-   * Key → tenant. Empty: the API is open (local use) and every caller sees
+   * Key → tenant. Empty: no keys (see accessMode) and every caller sees
    * every request; otherwise every API route needs one of these keys in
    * `x-api-key` and sees only its tenant's requests.
    */
   readonly apiKeys: ReadonlyMap<string, string>;
+  readonly accessMode: AccessMode;
   /** Finished requests older than this many days are deleted; null keeps them forever. */
   readonly retentionDays: number | null;
-  /** Requests per minute per API key (or per IP without one); 0 disables the limit. */
-  readonly rateLimitPerMinute: number;
-  readonly uploadRateLimitPerMinute: number;
+  readonly rateLimits: RateLimits;
 
   constructor(env: EnvironmentVariables) {
     this.databaseUrl = env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/pixbatch';
@@ -184,9 +200,14 @@ export class AppConfig {
     this.prettyLogs = (env.LOG_FORMAT ?? (process.stdout.isTTY ? 'pretty' : 'json')) === 'pretty';
     this.metricsPort = env.METRICS_PORT ?? null;
     this.apiKeys = parseApiKeys(env.API_KEYS ?? '');
+    // Safe by default: a deployment that forgot API_KEYS serves only its own machine.
+    this.accessMode = this.apiKeys.size > 0 ? 'keys' : (env.PROTECTED_MODE ?? true) ? 'protected' : 'open';
     this.retentionDays = env.RETENTION_DAYS ?? null;
-    this.rateLimitPerMinute = env.RATE_LIMIT_PER_MINUTE ?? 1200;
-    this.uploadRateLimitPerMinute = env.UPLOAD_RATE_LIMIT_PER_MINUTE ?? 300;
+    this.rateLimits = {
+      requests: env.RATE_LIMIT_PER_MINUTE ?? 1200,
+      uploads: env.UPLOAD_RATE_LIMIT_PER_MINUTE ?? 300,
+      writes: env.WRITE_RATE_LIMIT_PER_MINUTE ?? 300,
+    };
   }
 
   get runsApi(): boolean {

@@ -376,6 +376,12 @@ export class EnvironmentVariables {
   )
   API_KEYS?: string;
 
+  /** Without API_KEYS: `on` (default) serves loopback clients only; `off` serves everyone. */
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
+  PROTECTED_MODE?: boolean;
+
   /** Unset: finished requests are kept forever. */
   @IsOptional()
   @Transform(toInt)
@@ -409,4 +415,10 @@ export class EnvironmentVariables {
   @IsInt()
   @Min(0)
   UPLOAD_RATE_LIMIT_PER_MINUTE?: number;
+
+  @IsOptional()
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  WRITE_RATE_LIMIT_PER_MINUTE?: number;
 }

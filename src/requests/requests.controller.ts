@@ -12,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { RateLimit } from '../common/rate-limit.decorator.js';
 import { ParseRequestIdPipe } from '../common/parse-request-id.pipe.js';
 import { CallerTenant } from '../security/tenant.js';
 import { ListRequestsQuery } from './dto/list-requests.query.js';
@@ -76,6 +77,7 @@ export class RequestsController {
   }
 
   @Post('api/v1/requests/:id/cancel')
+  @RateLimit('writes')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Cancel a pending or processing request',
@@ -98,6 +100,7 @@ export class RequestsController {
   }
 
   @Post('api/v1/requests/:id/retry')
+  @RateLimit('writes')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: "Queue a finished request's failed and cancelled images again",
@@ -140,6 +143,7 @@ export class RequestsController {
   }
 
   @Delete('api/v1/requests/:id')
+  @RateLimit('writes')
   @HttpCode(HttpStatus.NO_CONTENT)
   @ApiOperation({
     summary: 'Delete a finished request with its products, images, webhook deliveries and output files',

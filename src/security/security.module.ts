@@ -1,15 +1,15 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from '../config/app-config.js';
-import { ApiKeyGuard } from './api-key.guard.js';
-import { RateLimitGuard } from './rate-limit.guard.js';
+import { AccessGuard } from './access.guard.js';
+import { ApiKeyVerifier } from './api-key-verifier.js';
+import { RateLimits } from './rate-limits.js';
 import { RedisRateLimiter } from './redis-rate-limiter.js';
 import { RequestOwnerGuard } from './request-owner.guard.js';
 
 /**
- * API keys first (an unknown client is refused before it spends anyone's
- * budget), then rate limits (so probing other tenants' ids costs budget too),
- * then tenant isolation.
+ * Access first (protected mode, API keys and rate limits, see AccessGuard),
+ * then tenant isolation, so probing other tenants' ids costs budget too.
  */
 @Module({
   providers: [
@@ -18,8 +18,9 @@ import { RequestOwnerGuard } from './request-owner.guard.js';
       inject: [AppConfig],
       useFactory: (config: AppConfig) => new RedisRateLimiter(config.redisUrl, `${config.queuePrefix}:ratelimit:`),
     },
-    { provide: APP_GUARD, useClass: ApiKeyGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
+    ApiKeyVerifier,
+    RateLimits,
+    { provide: APP_GUARD, useClass: AccessGuard },
     { provide: APP_GUARD, useClass: RequestOwnerGuard },
   ],
 })

@@ -4,7 +4,7 @@ import { DEFAULT_TENANT } from '../config/api-keys.js';
 
 const tenants = new WeakMap<FastifyRequest, string>();
 
-/** Set by ApiKeyGuard once the key is known. */
+/** Set by AccessGuard once the key is known. */
 export function attachTenant(request: FastifyRequest, tenant: string): void {
   tenants.set(request, tenant);
 }

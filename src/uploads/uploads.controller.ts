@@ -12,6 +12,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { RateLimit } from '../common/rate-limit.decorator.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
 import { DEFAULT_QUALITY, MAX_DIMENSION, OUTPUT_FORMATS } from '../requests/processing-options.js';
 import { WEBHOOK_EVENT_TYPES } from '../requests/request-events.js';
@@ -134,6 +135,7 @@ export class UploadsController {
   constructor(private readonly intake: UploadIntake) {}
 
   @Post('api/v1/requests')
+  @RateLimit('uploads')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Upload a CSV of products; images are processed in the background',
@@ -151,6 +153,7 @@ export class UploadsController {
   }
 
   @Post('upload')
+  @RateLimit('uploads')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Upload (alias of the original design)',
@@ -169,6 +172,7 @@ export class UploadsController {
   }
 
   @Post('api/upload')
+  @RateLimit('uploads')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Upload (alias of the original design)',
@@ -187,6 +191,7 @@ export class UploadsController {
   }
 
   @Post('api/v1/requests/validate')
+  @RateLimit('uploads')
   @HttpCode(HttpStatus.OK)
   @ApiOperation({
     summary: 'Check a CSV without storing anything: how it was read (separator, encoding, columns, counts, first rows)',

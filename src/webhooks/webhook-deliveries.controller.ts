@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, HttpStatus, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { RateLimit } from '../common/rate-limit.decorator.js';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { ParseRequestIdPipe } from '../common/parse-request-id.pipe.js';
 import { WebhookDeliveryDto, WebhookDeliveryListDto } from './dto/webhook-delivery.dto.js';
@@ -34,6 +35,7 @@ export class WebhookDeliveriesController {
   }
 
   @Post(':deliveryId/redeliver')
+  @RateLimit('writes')
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({
     summary: 'Send a finished delivery once more, with the same webhook-id and body (a new timestamp and signature)',

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from '@jest/globals';
 import { AppProcess } from '../support/app-process.js';
@@ -64,6 +64,27 @@ describe('Operations (issue 11 items 8 and 9)', () => {
     expect(warning).toMatchObject({ level: 40 });
   });
 
+  it('says at start that it runs in protected mode, and why', () => {
+    const notice = lines().find((line) => String(line.msg).startsWith('Protected mode'));
+    expect(notice).toMatchObject({ level: 40 });
+    expect(String(notice?.msg)).toMatch(/API_KEYS is not set.*PROTECTED_MODE=off/);
+  });
+
+  // A peer that really is beyond loopback: this machine's own address on another interface.
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((entry) => entry && !entry.internal && entry.family === 'IPv4')?.address;
+  (external ? it : it.skip)(
+    `refuses the API with 403 PROTECTED_MODE to a peer beyond loopback (${external ?? 'no such interface here'}), and keeps its probes open`,
+    async () => {
+      const remote = await fetch(`http://${external}:${port}/api/v1/requests`);
+      expect(remote.status).toBe(403);
+      expect(await remote.json()).toMatchObject({ code: 'PROTECTED_MODE' });
+      expect((await fetch(`http://${external}:${port}/health/live`)).status).toBe(200);
+      expect((await fetch(`${base}/api/v1/requests`)).status).toBe(200);
+    },
+  );
+
   it('writes one access line per request with method, route, status, duration and the caller’s reqId; a 4xx at info without a stack', async () => {
     const ok = await fetch(`${base}/api/v1/requests/3f2b1c4e-8d9a-4b7c-9e1f-2a3b4c5d6e7f`, {
       headers: { 'x-request-id': 'trace-abc-123' },
@@ -105,7 +126,12 @@ describe('Operations (issue 11 items 8 and 9)', () => {
 
 describe('TRUST_PROXY (issue 11 item 9)', () => {
   const hits = async (trust: string | undefined) => {
-    const harness = await startTestApp({ RATE_LIMIT_PER_MINUTE: '2', ...(trust ? { TRUST_PROXY: trust } : {}) });
+    // Forwarded calls without API_KEYS are refused in protected mode; these are about whose budget they draw on.
+    const harness = await startTestApp({
+      RATE_LIMIT_PER_MINUTE: '2',
+      PROTECTED_MODE: 'off',
+      ...(trust ? { TRUST_PROXY: trust } : {}),
+    });
     try {
       const statuses: number[] = [];
       for (const client of ['198.51.100.1', '198.51.100.2', '198.51.100.3']) {

@@ -157,6 +157,10 @@ export type ProblemDocumentDto = {
      */
     retryAfterSeconds?: number;
     /**
+     * RATE_LIMITED: the budget that ran out
+     */
+    rateLimit?: 'requests' | 'uploads' | 'writes';
+    /**
      * CSV_TOO_LARGE: the configured limit
      */
     limitBytes?: number;
@@ -473,11 +477,15 @@ export type GetStatusByQueryLegacyErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -549,6 +557,10 @@ export type ApiUploadLegacyErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); nothing was stored
      */
     408: ProblemDocumentDto;
@@ -569,7 +581,7 @@ export type ApiUploadLegacyErrors = {
      */
     422: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded: more than UPLOAD_RATE_LIMIT_PER_MINUTE uploads (or more than RATE_LIMIT_PER_MINUTE requests) this minute; `rateLimit` names which; retry after the Retry-After header
      */
     429: ProblemDocumentDto;
     /**
@@ -621,7 +633,11 @@ export type ListRequestsErrors = {
      */
     401: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -693,6 +709,10 @@ export type CreateRequestErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); nothing was stored
      */
     408: ProblemDocumentDto;
@@ -713,7 +733,7 @@ export type CreateRequestErrors = {
      */
     422: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded: more than UPLOAD_RATE_LIMIT_PER_MINUTE uploads (or more than RATE_LIMIT_PER_MINUTE requests) this minute; `rateLimit` names which; retry after the Retry-After header
      */
     429: ProblemDocumentDto;
     /**
@@ -780,6 +800,10 @@ export type ValidateRequestErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * The CSV is larger than the configured limit
      */
     413: ProblemDocumentDto;
@@ -792,7 +816,7 @@ export type ValidateRequestErrors = {
      */
     422: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded: more than UPLOAD_RATE_LIMIT_PER_MINUTE uploads (or more than RATE_LIMIT_PER_MINUTE requests) this minute; `rateLimit` names which; retry after the Retry-After header
      */
     429: ProblemDocumentDto;
     /**
@@ -831,6 +855,10 @@ export type DeleteRequestErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
@@ -839,7 +867,7 @@ export type DeleteRequestErrors = {
      */
     409: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded: more than WRITE_RATE_LIMIT_PER_MINUTE writes (or more than RATE_LIMIT_PER_MINUTE requests) this minute; `rateLimit` names which; retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -874,11 +902,15 @@ export type GetRequestErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -913,6 +945,10 @@ export type ArchiveRequestErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
@@ -921,7 +957,7 @@ export type ArchiveRequestErrors = {
      */
     409: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -956,6 +992,10 @@ export type CancelRequestErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
@@ -964,7 +1004,7 @@ export type CancelRequestErrors = {
      */
     409: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded: more than WRITE_RATE_LIMIT_PER_MINUTE writes (or more than RATE_LIMIT_PER_MINUTE requests) this minute; `rateLimit` names which; retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1005,11 +1045,15 @@ export type StreamRequestEventsErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1044,6 +1088,10 @@ export type ExportRequestErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
@@ -1052,7 +1100,7 @@ export type ExportRequestErrors = {
      */
     409: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1090,11 +1138,15 @@ export type ListProductsErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1134,6 +1186,10 @@ export type RetryRequestErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
@@ -1146,7 +1202,7 @@ export type RetryRequestErrors = {
      */
     422: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded: more than WRITE_RATE_LIMIT_PER_MINUTE writes (or more than RATE_LIMIT_PER_MINUTE requests) this minute; `rateLimit` names which; retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1181,11 +1237,15 @@ export type ListWebhookDeliveriesErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1218,6 +1278,10 @@ export type RedeliverWebhookErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request or delivery id
      */
     404: ProblemDocumentDto;
@@ -1226,7 +1290,7 @@ export type RedeliverWebhookErrors = {
      */
     409: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded: more than WRITE_RATE_LIMIT_PER_MINUTE writes (or more than RATE_LIMIT_PER_MINUTE requests) this minute; `rateLimit` names which; retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1261,6 +1325,10 @@ export type ExportRequestLegacyErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
@@ -1269,7 +1337,7 @@ export type ExportRequestLegacyErrors = {
      */
     409: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1538,11 +1606,15 @@ export type GetStatusLegacyErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * Unknown request id
      */
     404: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded (RATE_LIMIT_PER_MINUTE requests this minute); retry after the Retry-After header
      */
     429: ProblemDocumentDto;
 };
@@ -1614,6 +1686,10 @@ export type UploadLegacyErrors = {
      */
     401: ProblemDocumentDto;
     /**
+     * PROTECTED_MODE: the server has no API_KEYS and serves only clients on its own machine
+     */
+    403: ProblemDocumentDto;
+    /**
      * The rest of a large CSV did not arrive within UPLOAD_TIMEOUT_MS of its first rows being stored (UPLOAD_TIMEOUT); nothing was stored
      */
     408: ProblemDocumentDto;
@@ -1634,7 +1710,7 @@ export type UploadLegacyErrors = {
      */
     422: ProblemDocumentDto;
     /**
-     * Rate limit exceeded; retry after the Retry-After header
+     * Rate limit exceeded: more than UPLOAD_RATE_LIMIT_PER_MINUTE uploads (or more than RATE_LIMIT_PER_MINUTE requests) this minute; `rateLimit` names which; retry after the Retry-After header
      */
     429: ProblemDocumentDto;
     /**

@@ -1,4 +1,34 @@
-import type { ApiProblem } from '../api/problem';
+import type { ApiProblem, Problem } from '../api/problem';
+
+const BUDGETS: Record<NonNullable<Problem['rateLimit']>, string> = {
+  requests: 'requests',
+  uploads: 'CSV uploads and checks',
+  writes: 'changes (cancel, retry, delete, redeliver)',
+};
+
+/**
+ * The problems that are about reaching the server rather than about the
+ * request, said for a person who does not run the server: what happened and
+ * what to do. The detail underneath is written for whoever does run it.
+ */
+function explanation(problem: Problem): string | null {
+  if (problem.code === 'PROTECTED_MODE') {
+    return (
+      'This server has no API keys set up, so for safety it only answers programs running on the same ' +
+      'machine, and you are reaching it from elsewhere (or through a proxy). Ask whoever runs it to give out ' +
+      'API keys; this page will then ask for yours.'
+    );
+  }
+  if (problem.code === 'RATE_LIMITED') {
+    const what = BUDGETS[problem.rateLimit ?? 'requests'];
+    const wait = problem.retryAfterSeconds ? `in ${problem.retryAfterSeconds} s` : 'in a minute';
+    return (
+      `More ${what} were sent in the last minute than this server allows (from your API key, or from your ` +
+      `network address without one). This attempt changed nothing; try again ${wait}.`
+    );
+  }
+  return null;
+}
 
 /**
  * A problem document for a person: its title and detail, and when the server
@@ -6,8 +36,10 @@ import type { ApiProblem } from '../api/problem';
  */
 export function ProblemView({ problem }: { problem: ApiProblem }) {
   const { title, detail, errors, errorCount } = problem.problem;
+  const meaning = explanation(problem.problem);
   return (
     <div className="problem" role="alert">
+      {meaning ? <p className="problem-meaning">{meaning}</p> : null}
       <p className="problem-title">
         <strong>{title}</strong>
         {detail && detail !== title ? <>: {detail}</> : null}
