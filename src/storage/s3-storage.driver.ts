@@ -23,6 +23,9 @@ const PART_SIZE = 5 * 1024 * 1024;
 // A store that hangs must fail the request (and the job retries) rather than hold a worker slot.
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/** The write probe's objects: each is deleted as soon as it is written. */
+const HEALTH_CHECK = 'health-check-';
+
 /**
  * An S3-compatible bucket (AWS S3, MinIO, Cloudflare R2, Ceph RGW). Every
  * write is a single PUT, or a multipart upload that is aborted on failure, so
@@ -186,9 +189,19 @@ export class S3StorageDriver extends StorageDriver {
   async checkWritable(): Promise<void> {
     // Not in a folder of its own: stores that keep objects as files (s3rver) drop a folder
     // once it is empty, under the feet of a concurrent probe writing into it.
-    const key = `health-check-${randomUUID()}`;
+    const key = `${HEALTH_CHECK}${randomUUID()}`;
     await this.put(key, Buffer.from('ok'), { contentType: 'text/plain' });
     await this.delete(key);
+  }
+
+  async checkReachable(): Promise<void> {
+    // A listing rather than HeadBucket: a HEAD answer has no body, so a missing
+    // bucket would be a bare 404 instead of the store's own NoSuchBucket. It
+    // lists the write probes' names, which hold nothing between probes, so the
+    // answer is empty however many images the bucket holds.
+    await this.call('list', () =>
+      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + HEALTH_CHECK })),
+    );
   }
 
   private target(key: string) {

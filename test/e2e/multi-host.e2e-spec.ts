@@ -260,10 +260,12 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
   it('a missing bucket: the host says so at boot and its readiness answers 503 with the reason', async () => {
     const host = misconfigured;
     await untilReady(host, 503);
-    const body = (await (await fetch(`${host.url}/health/ready`)).json()) as {
-      error: { storage: { message: string } };
-    };
-    expect(body.error.storage.message).toMatch(/"no-such-bucket".*NoSuchBucket/);
+    // 503 comes first from a process whose probes have not run yet; the store's reason follows from them.
+    const storageMessage = async () =>
+      ((await (await fetch(`${host.url}/health/ready`)).json()) as { error: { storage: { message: string } } }).error
+        .storage.message;
+    await waitUntil('readiness to name the missing bucket', async () => /NoSuchBucket/.test(await storageMessage()));
+    expect(await storageMessage()).toMatch(/"no-such-bucket".*NoSuchBucket/);
     expect(host.process.log()).toMatch(/Storage is not usable.*no-such-bucket.*NoSuchBucket/);
   }, 120_000);
 });
