@@ -18,7 +18,9 @@ describe('ReadinessProbes', () => {
   let probes: ReadinessProbes;
 
   // What the probes log is for operators; the results are what is checked here.
-  beforeAll(() => Logger.overrideLogger(false));
+  beforeAll(() => {
+    Logger.overrideLogger(false);
+  });
 
   beforeEach(() => {
     jest.useFakeTimers();
