@@ -163,7 +163,7 @@ describe('S3StorageDriver', () => {
     await expect(failure).rejects.toBeInstanceOf(StorageError);
     await expect(failure).rejects.toThrow(/"no-such-bucket".*NoSuchBucket/);
     await expect(missing.get('images/r/1.jpg')).rejects.toThrow(/no-such-bucket.*NoSuchBucket/);
-    // The read-only check names it too: a listing's answer has a body, where HeadBucket's would not.
+    // The read-only check names it too: a GET's answer has a body, where HeadBucket's would not.
     await expect(missing.checkReachable()).rejects.toThrow(/"no-such-bucket".*NoSuchBucket/);
     await storage.checkReachable();
   });

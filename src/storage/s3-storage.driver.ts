@@ -23,7 +23,7 @@ const PART_SIZE = 5 * 1024 * 1024;
 // A store that hangs must fail the request (and the job retries) rather than hold a worker slot.
 const REQUEST_TIMEOUT_MS = 30_000;
 
-/** The write probe's objects: each is deleted as soon as it is written. */
+/** The storage probes' keys: the write probe's objects are deleted as soon as written, the read probe's is never written. */
 const HEALTH_CHECK = 'health-check-';
 
 /**
@@ -195,13 +195,12 @@ export class S3StorageDriver extends StorageDriver {
   }
 
   async checkReachable(): Promise<void> {
-    // A listing rather than HeadBucket: a HEAD answer has no body, so a missing
-    // bucket would be a bare 404 instead of the store's own NoSuchBucket. It
-    // lists the write probes' names, which hold nothing between probes, so the
-    // answer is empty however many images the bucket holds.
-    await this.call('list', () =>
-      this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix + HEALTH_CHECK })),
-    );
+    // A GET (the cheapest class of request) of a key no one writes: the store
+    // answers NoSuchKey, which is success here. HeadBucket would not do: a
+    // HEAD answer has no body, so a missing bucket would be a bare 404
+    // instead of the store's own NoSuchBucket.
+    const found = await this.get(`${HEALTH_CHECK}read`);
+    found?.stream.destroy();
   }
 
   private target(key: string) {
