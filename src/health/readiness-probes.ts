@@ -34,7 +34,7 @@ const NAMES: Record<Dependency, string> = { database: 'PostgreSQL', redis: 'Redi
  * /health/ready answers from the last round, so a burst of probes (a load
  * balancer, or anyone: the route is public) costs no dependency a request.
  *
- * Storage is read (a listing of one key, or the folder's permissions) every
+ * Storage is read (a key no one writes, or the folder's permissions) every
  * round and written at most once a STORAGE_WRITE_INTERVAL_MS. A write it
  * refuses while it answers reads (a read-only bucket, a full disk) keeps it
  * down until the next write succeeds; a write that failed because the store
