@@ -3,14 +3,8 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import type { FastifyReply } from 'fastify';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { AppConfig } from '../config/app-config.js';
-import { ImageDispatchRepository } from '../products/image-dispatch.repository.js';
-import { JobQueue } from '../queue/job-queue.service.js';
-import { StorageDriver } from '../storage/storage.driver.js';
 import { Public } from '../common/public.decorator.js';
-
-// A probe must answer quickly even when a dependency hangs rather than refuses.
-const CHECK_TIMEOUT_MS = 2000;
+import { type Dependency, PROBE_INTERVAL_MS, ReadinessProbes } from './readiness-probes.js';
 
 // The one client error a probe can meet: Node refuses oversized headers before any route runs.
 @ApiTags('health')
@@ -21,10 +15,7 @@ export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
-    private readonly queue: JobQueue,
-    private readonly work: ImageDispatchRepository,
-    private readonly storage: StorageDriver,
-    private readonly config: AppConfig,
+    private readonly probes: ReadinessProbes,
   ) {}
 
   @Get('live')
@@ -43,13 +34,12 @@ export class HealthController {
   @ApiOperation({
     summary: 'Readiness: PostgreSQL, Redis and storage answer (503 when one does not)',
     operationId: 'getReadiness',
-    description:
-      'Checks PostgreSQL, Redis and storage within 2 s each and reports the open images (dispatched to workers, or waiting in PostgreSQL) and the workers serving this deployment; 503 names the dependency that is down.',
+    description: `Answers from the probes the process runs in the background every ${PROBE_INTERVAL_MS / 1000} s (PostgreSQL: a query; Redis: a PING; storage: a read, and a test write at most once a minute), so calling it costs no dependency anything. 503 names the dependency that is down and why, and is also the answer until the first probes have finished or when they have stopped.`,
   })
   @HealthCheck()
   async ready(@Res({ passthrough: true }) reply: FastifyReply) {
     try {
-      return await this.checkDependencies();
+      return await this.report();
     } catch (error) {
       // Terminus reports a failed check by throwing; a probe (and whoever is
       // paged) needs its report of which dependency is down, which the global
@@ -60,28 +50,15 @@ export class HealthController {
     }
   }
 
-  private checkDependencies() {
-    return this.health.check([
-      // A real query rather than terminus' MikroORM indicator, which reports a
-      // fresh process "not connected" until something else has used the pool.
-      () =>
-        this.indicators
-          .check('database')
-          // The images left to do, dispatched or waiting: PostgreSQL holds them, Redis only a window.
-          .attempt(async () => ({ images: await this.work.workDepth(this.config.deployment) }))
-          .withTimeout(CHECK_TIMEOUT_MS),
-      // Connected image workers, for dashboards and for noticing a backlog
-      // with no worker to drain it; a real Redis round trip.
-      () =>
-        this.indicators
-          .check('redis')
-          .attempt(async () => ({ imageWorkers: await this.queue.imageWorkerCount() }))
-          .withTimeout(CHECK_TIMEOUT_MS),
-      () =>
-        this.indicators
-          .check('storage')
-          .attempt(() => this.storage.checkWritable())
-          .withTimeout(CHECK_TIMEOUT_MS),
-    ]);
+  /** The last probes' results in terminus' report: each dependency up, or down with the reason. */
+  private report() {
+    const results = this.probes.results();
+    return this.health.check(
+      (Object.keys(results) as Dependency[]).map((dependency) => () => {
+        const indicator = this.indicators.check(dependency);
+        const { up, message } = results[dependency];
+        return up ? indicator.up() : indicator.down({ message });
+      }),
+    );
   }
 }

@@ -1,9 +1,12 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController } from './health.controller.js';
+import { ReadinessProbes } from './readiness-probes.js';
 
 @Module({
-  imports: [TerminusModule],
+  // ReadinessProbes logs each outage as it starts and ends; terminus would log it again at every call.
+  imports: [TerminusModule.forRoot({ logger: false })],
   controllers: [HealthController],
+  providers: [ReadinessProbes],
 })
 export class HealthModule {}

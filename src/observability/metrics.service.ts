@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { AppConfig } from '../config/app-config.js';
 import { ImageDispatchRepository } from '../products/image-dispatch.repository.js';
+import { JobQueue } from '../queue/job-queue.service.js';
 
 /**
  * Every Prometheus metric the service exports, in one registry per process.
@@ -56,7 +57,7 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(work: ImageDispatchRepository, config: AppConfig) {
+  constructor(work: ImageDispatchRepository, queue: JobQueue, config: AppConfig) {
     collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'pixbatch_images_open',
@@ -66,6 +67,15 @@ export class MetricsService {
       async collect() {
         const depth = await work.workDepth(config.deployment);
         for (const [state, count] of Object.entries(depth)) this.set({ state }, count);
+      },
+    });
+    // For noticing a backlog with no worker to drain it.
+    new Gauge({
+      name: 'pixbatch_image_workers',
+      help: "Worker connections on this deployment's image queue, across every process",
+      registers: [this.registry],
+      async collect() {
+        this.set(await queue.imageWorkerCount());
       },
     });
   }

@@ -15,7 +15,7 @@ import { ImageDispatchRepository } from '../products/image-dispatch.repository.j
 import { JobQueue } from '../queue/job-queue.service.js';
 import type { ProcessingOptions } from '../requests/processing-options.js';
 import { type ProcessChunkJob, QueueName } from '../queue/queue.constants.js';
-import { imageKey, imagePutOptions } from '../storage/storage-keys.js';
+import { imageKey, imagePutOptions, type RequestFolder } from '../storage/storage-keys.js';
 import { StorageDriver, StorageError } from '../storage/storage.driver.js';
 import { storageOutageWait } from '../storage/storage-outage.js';
 import { Dispatcher } from './dispatcher.js';
@@ -125,7 +125,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
         // A context of its own replaces the chunk's, so it names the chunk again.
         const bindings = { requestId: chunk.requestId, chunkId, imageId: image.imageId, attempt: started.attempt };
         hostPausedUntil = await this.pino.runInContext(
-          () => this.processImage(chunk.requestId, image, started, chunk.options, log),
+          () => this.processImage(chunk.folder, image, started, chunk.options, log),
           { bindings },
         );
       }
@@ -142,7 +142,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
 
   /** Fetches, compresses and stores one image; returns until when its host paused us (epoch ms), else 0. */
   private async processImage(
-    requestId: string,
+    folder: RequestFolder,
     image: ClaimedImage,
     started: StartedImage,
     options: ProcessingOptions,
@@ -150,7 +150,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
   ): Promise<number> {
     const begun = performance.now();
     try {
-      const outcome = await this.fetchAndStore(requestId, image, options);
+      const outcome = await this.fetchAndStore(folder, image, options);
       log.add({ imageId: image.imageId, outcome }, performance.now() - begun);
       return 0;
     } catch (error) {
@@ -196,14 +196,14 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
    * once libvips is done with it: no Buffer per image for V8 to account for.
    */
   private async fetchAndStore(
-    requestId: string,
+    folder: RequestFolder,
     image: ClaimedImage,
     options: ProcessingOptions,
   ): Promise<ImageOutcome> {
     const fetched = await this.fetcher.fetch(image.inputUrl);
     try {
       const extension = EXTENSION[this.transformer.outputFormat(fetched.data, options)];
-      const key = imageKey(requestId, image.imageId, extension, image.fileName);
+      const key = imageKey(folder, image.imageId, extension, image.fileName);
       const result = await this.storage.writeThrough(key, imagePutOptions(key), (path) =>
         this.transformer.transformToFile(fetched.data, options, path),
       );

@@ -4,6 +4,7 @@ import { type PreparedStatement, PreparedStatements } from '../database/prepared
 import type { ProcessingOptions } from '../requests/processing-request.entity.js';
 import { type ReopenedCounts, allImagesRecorded } from '../requests/request.repository.js';
 import { RequestStatus } from '../requests/request-status.js';
+import type { RequestFolder } from '../storage/storage-keys.js';
 import { type CancelledImages, RequestImageTransitions } from '../requests/request-image-transitions.js';
 import { ImageStatus } from './image-status.js';
 
@@ -17,6 +18,8 @@ export interface ClaimedImage {
 
 export interface ClaimedChunk {
   requestId: string;
+  /** Where the request's outputs go. */
+  folder: RequestFolder;
   options: ProcessingOptions;
   images: ClaimedImage[];
 }
@@ -107,7 +110,7 @@ const CLAIM_CHUNK: PreparedStatement = {
          UPDATE processing_request r SET status = '${RequestStatus.Processing}', started_at = now()
           WHERE r.id = (SELECT request_id FROM claimed LIMIT 1) AND r.status = '${RequestStatus.Pending}'
        )
-       SELECT c.id, c.request_id, c.input_url, c.file_name, r.options
+       SELECT c.id, c.request_id, c.input_url, c.file_name, r.options, r.public_token
          FROM claimed c JOIN processing_request r ON r.id = c.request_id
         ORDER BY c.id`,
 };
@@ -211,11 +214,13 @@ export class ImageWorkRepository implements RequestImageTransitions {
       input_url: string;
       file_name: string | null;
       options: ProcessingOptions;
+      public_token: string | null;
     }>(CLAIM_CHUNK, [leaseMs, chunkId]);
     const first = rows[0];
     if (!first) return null;
     return {
       requestId: first.request_id,
+      folder: { id: first.request_id, publicToken: first.public_token },
       options: first.options,
       images: rows.map((row) => ({ imageId: row.id, inputUrl: row.input_url, fileName: row.file_name })),
     };

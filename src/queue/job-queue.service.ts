@@ -1,6 +1,7 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import {
   DISPATCH_JOB_ID,
   DeliverWebhookJob,
@@ -75,6 +76,13 @@ export class JobQueue {
       removeOnComplete: true,
       removeOnFail: true,
     });
+  }
+
+  /** One round trip to Redis; readiness' probe. */
+  async ping(): Promise<void> {
+    // BullMQ types the connection by the commands it uses itself; QueueModule makes it an ioredis client.
+    const client = (await this.images.backend.client) as unknown as Redis;
+    await client.ping();
   }
 
   /**

@@ -39,6 +39,14 @@ export class ProcessingRequest {
   webhookUrl: string | null = null;
 
   /**
+   * Names the request's public folder of output images (storage-keys.ts), so
+   * that an output URL says nothing of the request id; null for requests
+   * stored before tokens, whose folder is named by the id.
+   */
+  @Property({ type: 'text', nullable: true })
+  publicToken: string | null = null;
+
+  /**
    * The client's Idempotency-Key, scoped by API key: a retried upload with the
    * same key and file returns this request instead of creating another.
    */

@@ -23,8 +23,9 @@ export class RequestDeletion {
 
   async delete(requestId: string): Promise<void> {
     await this.em.fork().transactional(async (tx) => {
-      const status = await this.requests.lockStatus(tx, requestId);
-      if (!status) throw requestNotFound(requestId);
+      const locked = await this.requests.lockForDeletion(tx, requestId);
+      if (!locked) throw requestNotFound(requestId);
+      const { status, folder } = locked;
       if (!isTerminal(status)) {
         throw new AppError(
           HttpStatus.CONFLICT,
@@ -34,7 +35,7 @@ export class RequestDeletion {
           { requestStatus: status },
         );
       }
-      await this.storage.deleteByPrefix(requestPrefix(requestId));
+      await this.storage.deleteByPrefix(requestPrefix(folder));
       await this.requests.deleteMany(tx, [requestId]);
     });
   }
@@ -47,8 +48,11 @@ export class RequestDeletion {
     return this.em.fork().transactional(async (tx) => {
       const expired = await this.requests.lockFinishedBefore(tx, days, limit);
       if (!expired) return null;
-      for (const id of expired) await this.storage.deleteByPrefix(requestPrefix(id));
-      await this.requests.deleteMany(tx, expired);
+      for (const folder of expired) await this.storage.deleteByPrefix(requestPrefix(folder));
+      await this.requests.deleteMany(
+        tx,
+        expired.map((request) => request.id),
+      );
       return expired.length;
     });
   }

@@ -4,6 +4,7 @@ import type { ProcessingOptions } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import type { ListPosition } from './request-list.query.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
+import { newPublicToken, type RequestFolder } from '../storage/storage-keys.js';
 
 export const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
 
@@ -201,9 +202,10 @@ export class RequestRepository {
   ): Promise<void> {
     await tx.execute(
       `INSERT INTO processing_request
-         (id, status, original_filename, options, columns, csv_delimiter, product_count, image_count, created_at)
-       VALUES (?, ?, ?, '{}'::jsonb, ?::jsonb, ?, 0, 0, now())`,
-      [requestId, RequestStatus.Pending, originalFilename, JSON.stringify(columns), csvDelimiter],
+         (id, status, public_token, original_filename, options, columns, csv_delimiter, product_count, image_count,
+          created_at)
+       VALUES (?, ?, ?, ?, '{}'::jsonb, ?::jsonb, ?, 0, 0, now())`,
+      [requestId, RequestStatus.Pending, newPublicToken(), originalFilename, JSON.stringify(columns), csvDelimiter],
     );
   }
 
@@ -233,13 +235,25 @@ export class RequestRepository {
     await this.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
   }
 
-  /** The request's status, its row locked for the rest of `tx` (a deletion holds it while files go, a retry while it reopens images). */
+  /** The request's status, its row locked for the rest of `tx` (a retry holds it while it reopens images). */
   async lockStatus(tx: EntityManager, requestId: string): Promise<RequestStatus | null> {
     const [row] = await tx.execute<{ status: RequestStatus }[]>(
       'SELECT status FROM processing_request WHERE id = ? FOR UPDATE',
       [requestId],
     );
     return row?.status ?? null;
+  }
+
+  /** The request's status and its folder of outputs, its row locked for the rest of `tx`. */
+  async lockForDeletion(
+    tx: EntityManager,
+    requestId: string,
+  ): Promise<{ status: RequestStatus; folder: RequestFolder } | null> {
+    const [row] = await tx.execute<{ status: RequestStatus; public_token: string | null }[]>(
+      'SELECT status, public_token FROM processing_request WHERE id = ? FOR UPDATE',
+      [requestId],
+    );
+    return row ? { status: row.status, folder: { id: requestId, publicToken: row.public_token } } : null;
   }
 
   /** Removes requests; their products, images, deliveries and attempts go with them (ON DELETE CASCADE). */
@@ -252,19 +266,19 @@ export class RequestRepository {
    * requests finished more than `days` ago, skipping rows another transaction
    * holds; null when another process runs the pass.
    */
-  async lockFinishedBefore(tx: EntityManager, days: number, limit: number): Promise<string[] | null> {
+  async lockFinishedBefore(tx: EntityManager, days: number, limit: number): Promise<RequestFolder[] | null> {
     const [lock] = await tx.execute<{ acquired: boolean }[]>(
       'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
       [RETENTION_LOCK_NAME],
     );
     if (!lock?.acquired) return null;
-    const rows = await tx.execute<{ id: string }[]>(
-      `SELECT id FROM processing_request
+    const rows = await tx.execute<{ id: string; public_token: string | null }[]>(
+      `SELECT id, public_token FROM processing_request
         WHERE completed_at < now() - ? * interval '1 day' AND status IN ${TERMINAL_REQUEST_STATES}
         ORDER BY completed_at LIMIT ? FOR UPDATE SKIP LOCKED`,
       [days, limit],
     );
-    return rows.map(({ id }) => id);
+    return rows.map((row) => ({ id: row.id, publicToken: row.public_token }));
   }
 
   /** Locks the row for the rest of `tx`, so concurrent finalize jobs run one after the other. */

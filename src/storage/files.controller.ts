@@ -59,7 +59,7 @@ export class FilesController {
     name: 'path',
     type: String,
     description: 'Storage key, as found in an output URL',
-    example: 'images/<requestId>/<imageId>.jpg',
+    example: 'images/<token>/<name>.jpg',
   })
   @ApiHeader({ name: 'range', required: false, description: 'One byte range, e.g. bytes=0-1023' })
   @ApiHeader({ name: 'if-none-match', required: false, description: 'An ETag from an earlier answer' })

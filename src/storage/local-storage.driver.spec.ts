@@ -85,4 +85,11 @@ describe('LocalStorageDriver', () => {
     expect(await storage.head('images/ab/1.jpg')).not.toBeNull();
     expect(await storage.deleteByPrefix('images/none/')).toBe(0);
   });
+
+  it('is reachable once its folder exists, which the first write makes', async () => {
+    const fresh = new LocalStorageDriver(join(root, 'fresh'));
+    await expect(fresh.checkReachable()).rejects.toThrow(/ENOENT/);
+    await fresh.checkWritable();
+    await fresh.checkReachable();
+  });
 });

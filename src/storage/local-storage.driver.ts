@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -90,6 +90,10 @@ export class LocalStorageDriver extends StorageDriver {
     const key = `health-check/${randomUUID()}`;
     await this.put(key, Buffer.from('ok'), { contentType: 'text/plain' });
     await this.delete(key);
+  }
+
+  async checkReachable(): Promise<void> {
+    await access(this.root, constants.R_OK | constants.W_OK);
   }
 
   private pathOf(key: string): string {

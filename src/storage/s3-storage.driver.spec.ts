@@ -163,6 +163,9 @@ describe('S3StorageDriver', () => {
     await expect(failure).rejects.toBeInstanceOf(StorageError);
     await expect(failure).rejects.toThrow(/"no-such-bucket".*NoSuchBucket/);
     await expect(missing.get('images/r/1.jpg')).rejects.toThrow(/no-such-bucket.*NoSuchBucket/);
+    // The read-only check names it too: a GET's answer has a body, where HeadBucket's would not.
+    await expect(missing.checkReachable()).rejects.toThrow(/"no-such-bucket".*NoSuchBucket/);
+    await storage.checkReachable();
   });
 
   it('names the reason when the store refuses the credentials', async () => {
@@ -199,6 +202,7 @@ describe('S3StorageDriver', () => {
     try {
       await expect(storage.put('images/r/4.jpg', Buffer.from('x'), IMAGE)).rejects.toBeInstanceOf(StorageError);
       await expect(storage.checkWritable()).rejects.toThrow(/ECONNREFUSED/);
+      await expect(storage.checkReachable()).rejects.toThrow(/ECONNREFUSED/);
     } finally {
       await s3.resume();
     }

@@ -23,6 +23,9 @@ const PART_SIZE = 5 * 1024 * 1024;
 // A store that hangs must fail the request (and the job retries) rather than hold a worker slot.
 const REQUEST_TIMEOUT_MS = 30_000;
 
+/** The storage probes' keys: the write probe's objects are deleted as soon as written, the read probe's is never written. */
+const HEALTH_CHECK = 'health-check-';
+
 /**
  * An S3-compatible bucket (AWS S3, MinIO, Cloudflare R2, Ceph RGW). Every
  * write is a single PUT, or a multipart upload that is aborted on failure, so
@@ -186,9 +189,18 @@ export class S3StorageDriver extends StorageDriver {
   async checkWritable(): Promise<void> {
     // Not in a folder of its own: stores that keep objects as files (s3rver) drop a folder
     // once it is empty, under the feet of a concurrent probe writing into it.
-    const key = `health-check-${randomUUID()}`;
+    const key = `${HEALTH_CHECK}${randomUUID()}`;
     await this.put(key, Buffer.from('ok'), { contentType: 'text/plain' });
     await this.delete(key);
+  }
+
+  async checkReachable(): Promise<void> {
+    // A GET (the cheapest class of request) of a key no one writes: the store
+    // answers NoSuchKey, which is success here. HeadBucket would not do: a
+    // HEAD answer has no body, so a missing bucket would be a bare 404
+    // instead of the store's own NoSuchBucket.
+    const found = await this.get(`${HEALTH_CHECK}read`);
+    found?.stream.destroy();
   }
 
   private target(key: string) {

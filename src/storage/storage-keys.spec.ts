@@ -1,4 +1,4 @@
-import { ImageNames, imageKey, isPublicKey, isSafeKey, slug } from './storage-keys.js';
+import { ImageNames, imageKey, isPublicKey, isSafeKey, newPublicToken, requestPrefix, slug } from './storage-keys.js';
 
 describe('slug', () => {
   it.each([
@@ -59,14 +59,26 @@ describe('ImageNames', () => {
     const names = new ImageNames();
     const [name] = names.forProduct('9'.repeat(200), 'Ω'.repeat(50) + ' very long product name '.repeat(20), 1);
     expect(name.length).toBeLessThanOrEqual(32 + 1 + 60 + 2);
-    const key = imageKey('0b9f3c1e-8a55-4c1f-9d55-0a6f1d0c2b11', 'unused', 'jpg', name);
-    expect(key).toMatch(/^images\/0b9f3c1e-8a55-4c1f-9d55-0a6f1d0c2b11\/9+-very-long-product-name[a-z-]*-1\.jpg$/);
+    const token = newPublicToken();
+    const key = imageKey({ id: '0b9f3c1e-8a55-4c1f-9d55-0a6f1d0c2b11', publicToken: token }, 'unused', 'jpg', name);
+    expect(key).toMatch(new RegExp(`^images/${token}/9+-very-long-product-name[a-z-]*-1\\.jpg$`));
     expect(isSafeKey(key)).toBe(true);
     expect(isPublicKey(key)).toBe(true);
   });
 
   it('keeps the image id in keys of images stored before names existed', () => {
-    expect(imageKey('r', 'i', 'png')).toBe('images/r/i.png');
-    expect(imageKey('r', 'i', 'png', '12-red-shoes-2')).toBe('images/r/12-red-shoes-2.png');
+    expect(imageKey({ id: 'r', publicToken: 't' }, 'i', 'png')).toBe('images/t/i.png');
+    expect(imageKey({ id: 'r', publicToken: 't' }, 'i', 'png', '12-red-shoes-2')).toBe('images/t/12-red-shoes-2.png');
+  });
+
+  it('names a folder by the public token: 32 hex characters, a fresh one each time', () => {
+    const tokens = new Set(Array.from({ length: 100 }, newPublicToken));
+    expect(tokens.size).toBe(100);
+    for (const token of tokens) expect(token).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('keeps the request id as the folder of requests stored before tokens', () => {
+    expect(requestPrefix({ id: 'r', publicToken: null })).toBe('images/r/');
+    expect(requestPrefix({ id: 'r', publicToken: 't' })).toBe('images/t/');
   });
 });

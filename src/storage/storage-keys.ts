@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { contentTypeOf } from './content-types.js';
 
 /**
@@ -6,22 +7,40 @@ import { contentTypeOf } from './content-types.js';
  */
 const IMAGES = 'images/';
 
-export function requestPrefix(requestId: string): string {
-  return `${IMAGES}${requestId}/`;
+/**
+ * What names a request's folder. The folder is public (anyone with an output
+ * URL sees it), so it is named by a token of its own rather than the request
+ * id, which the API treats as the request's name. Requests stored before
+ * tokens have none and keep their folder under the id, so their output URLs
+ * stay valid.
+ */
+export interface RequestFolder {
+  id: string;
+  publicToken: string | null;
+}
+
+/** A new request's public token: 128 random bits as 32 hex characters. */
+export function newPublicToken(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function requestPrefix(request: RequestFolder): string {
+  return `${IMAGES}${request.publicToken ?? request.id}/`;
 }
 
 /**
- * `images/<requestId>/<fileName>.<ext>`: the request's UUID keeps the key
- * unguessable, the name (ImageNames) makes a folder of downloads readable.
- * Images uploaded before names existed have none and keep their id.
+ * `images/<token>/<fileName>.<ext>`: the token keeps the key unguessable and
+ * says nothing of the request, the name (ImageNames) makes a folder of
+ * downloads readable. Images uploaded before names existed have none and keep
+ * their id.
  */
 export function imageKey(
-  requestId: string,
+  request: RequestFolder,
   imageId: string,
   extension: string,
   fileName: string | null = null,
 ): string {
-  return `${requestPrefix(requestId)}${fileName ?? imageId}.${extension}`;
+  return `${requestPrefix(request)}${fileName ?? imageId}.${extension}`;
 }
 
 /** Longest slug taken from a serial number, and from a product name. */

@@ -57,8 +57,10 @@ export abstract class StorageDriver {
   abstract delete(key: string): Promise<void>;
   /** Removes every object whose key starts with `prefix` (which ends in '/'); resolves to how many. */
   abstract deleteByPrefix(prefix: string): Promise<number>;
-  /** Throws, with the reason, when the store cannot take a write; used by readiness. */
+  /** Throws, with the reason, when the store cannot take a write; readiness runs it at most once a minute. */
   abstract checkWritable(): Promise<void>;
+  /** Throws, with the reason, when the store does not answer; writes nothing, so readiness can run it often. */
+  abstract checkReachable(): Promise<void>;
 
   /** Lets `write` produce the file at a scratch path, then stores it; nothing is left behind on failure. */
   async writeThrough<T>(key: string, options: PutOptions, write: (path: string) => Promise<T>): Promise<T> {

@@ -99,14 +99,15 @@ describe.each(['local', 's3'])('file names and the archive (STORAGE_DRIVER=%s)',
     ['a-1-lamp-2-1.gif'],
   ];
 
-  it('names output keys by serial number, product name and position, under the request id', async () => {
+  it('names output keys by serial number, product name and position, under the request token', async () => {
     const exported = await get(`/api/v1/requests/${requestId}/export`);
     const rows: string[][] = parse(exported.rawPayload, { bom: true });
     const names = rows.slice(1).map((row) =>
       row[3].split(',').map((url) => {
         if (url === '') return '';
         const path = new URL(url).pathname;
-        expect(path).toMatch(new RegExp(`/images/${requestId}/[^/]+$`));
+        expect(path).toMatch(/\/images\/[0-9a-f]{32}\/[^/]+$/);
+        expect(path).not.toContain(requestId);
         return path.split('/').at(-1);
       }),
     );

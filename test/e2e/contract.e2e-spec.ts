@@ -5,7 +5,6 @@ import { Redis } from 'ioredis';
 import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
 import { QueueName } from '../../src/queue/queue.constants.js';
 import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
-import type { ReadinessReport } from '../support/health.js';
 import * as openapi from '../support/openapi.js';
 import { TEST_REDIS_URL } from '../support/test-env.js';
 import { multipart, startTestApp, TestApp } from '../support/test-app.js';
@@ -183,12 +182,13 @@ describe('Contract (issue 11)', () => {
     });
   });
 
-  describe('item 9: readiness counts only this deployment’s workers', () => {
+  describe('item 9: metrics count only this deployment’s workers', () => {
     it('ignores workers of the same queue in another Redis database', async () => {
-      const ready = async () =>
-        (await harness.app.inject({ method: 'GET', url: '/health/ready' })).json<ReadinessReport>().info?.redis
-          ?.imageWorkers;
-      const own = await ready();
+      const workers = async () => {
+        const metrics = (await harness.app.inject({ method: 'GET', url: '/metrics' })).body;
+        return Number(/^pixbatch_image_workers (\d+)$/m.exec(metrics)?.[1]);
+      };
+      const own = await workers();
       expect(own).toBeGreaterThanOrEqual(1);
       const otherDb = new URL(TEST_REDIS_URL);
       otherDb.pathname = otherDb.pathname === '/14' ? '/13' : '/14';
@@ -201,7 +201,7 @@ describe('Contract (issue 11)', () => {
       try {
         await stranger.waitUntilReady();
         await new Promise((resolve) => setTimeout(resolve, 200));
-        expect(await ready()).toBe(own);
+        expect(await workers()).toBe(own);
       } finally {
         await stranger.close();
         connection.disconnect();

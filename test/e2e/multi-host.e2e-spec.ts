@@ -102,6 +102,17 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     };
   }
 
+  /** The request's public folder of outputs, `images/<token>/`, read from its first output URL. */
+  async function outputFolder(requestId: string): Promise<string> {
+    const products = (await (await fetch(`${api.url}/api/v1/requests/${requestId}/products`)).json()) as {
+      items: { images: { outputUrl: string | null }[] }[];
+    };
+    const path = new URL(products.items[0].images[0].outputUrl!).pathname;
+    const folder = /^\/files\/(images\/[0-9a-f]{32}\/)[^/]+$/.exec(path)?.[1];
+    expect(folder).toBeDefined();
+    return folder!;
+  }
+
   /** On a timeout, says where the request stood and what the workers last logged. */
   async function untilTerminal(requestId: string, timeoutMs: number) {
     try {
@@ -175,7 +186,8 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     const final = await untilTerminal(requestId, 240_000);
     expect(final).toMatchObject({ status: 'completed', counts: { images: { total: 200, succeeded: 200, failed: 0 } } });
     // One object per image: the killed worker's images, dispatched again, replaced their keys.
-    expect(await s3.keys(BUCKET, `images/${requestId}/`)).toHaveLength(200);
+    const folder = await outputFolder(requestId);
+    expect(await s3.keys(BUCKET, folder)).toHaveLength(200);
 
     // The export from the other API process, which never saw the request being made.
     const exported = await fetch(`${secondApi.url}/api/v1/requests/${requestId}/export`);
@@ -193,7 +205,8 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     const client = s3.client();
     try {
       const check = async ({ input, output }: { input: string; output: string }) => {
-        expect(output.startsWith(`${api.url}/files/images/${requestId}/`)).toBe(true);
+        expect(output.startsWith(`${api.url}/files/${folder}`)).toBe(true);
+        expect(output).not.toContain(requestId);
         const response = await fetch(output);
         expect(response.status).toBe(200);
         const body = Buffer.from(await response.arrayBuffer());
@@ -239,7 +252,7 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     const final = await untilTerminal(requestId, 240_000);
     expect(during.completed).toBe(false);
     expect(final).toMatchObject({ status: 'completed', counts: { images: { total: 40, succeeded: 40, failed: 0 } } });
-    expect(await s3.keys(BUCKET, `images/${requestId}/`)).toHaveLength(40);
+    expect(await s3.keys(BUCKET, await outputFolder(requestId))).toHaveLength(40);
     // The outage is met, not survived by luck: the worker that met it is still the same process.
     expect(workers[1].process.child.exitCode ?? workers[1].process.child.signalCode).toBeNull();
   }, 360_000);
@@ -247,10 +260,12 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
   it('a missing bucket: the host says so at boot and its readiness answers 503 with the reason', async () => {
     const host = misconfigured;
     await untilReady(host, 503);
-    const body = (await (await fetch(`${host.url}/health/ready`)).json()) as {
-      error: { storage: { message: string } };
-    };
-    expect(body.error.storage.message).toMatch(/"no-such-bucket".*NoSuchBucket/);
+    // 503 comes first from a process whose probes have not run yet; the store's reason follows from them.
+    const storageMessage = async () =>
+      ((await (await fetch(`${host.url}/health/ready`)).json()) as { error: { storage: { message: string } } }).error
+        .storage.message;
+    await waitUntil('readiness to name the missing bucket', async () => /NoSuchBucket/.test(await storageMessage()));
+    expect(await storageMessage()).toMatch(/"no-such-bucket".*NoSuchBucket/);
     expect(host.process.log()).toMatch(/Storage is not usable.*no-such-bucket.*NoSuchBucket/);
   }, 120_000);
 });

@@ -6,7 +6,8 @@ import type { RequestListDto } from '../../src/requests/dto/request-list.dto.js'
 import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { RetentionSweeper } from '../../src/requests/retention.sweeper.js';
 import { StorageDriver } from '../../src/storage/storage.driver.js';
-import { imageKey } from '../../src/storage/storage-keys.js';
+import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js';
+import { imageKey, newPublicToken } from '../../src/storage/storage-keys.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { ImageServer } from '../support/image-server.js';
@@ -154,7 +155,13 @@ describe('Requests over their life: list, delete, retention', () => {
         async () => (await get(`/api/v1/requests/${requestId}`)).json<RequestStatusDto>().completed,
         30_000,
       );
-      const folder = join(api.config.storageDir, 'images', requestId);
+      const products = (await get(`/api/v1/requests/${requestId}/products`)).json<ProductPageDto>();
+      const outputPath = new URL(products.items[0].images[0].outputUrl!).pathname;
+      // The public folder is named by the request's token, which says nothing of its id.
+      const [, token] = /^\/files\/images\/([0-9a-f]{32})\/[^/]+$/.exec(outputPath) ?? [];
+      expect(token).toBeDefined();
+      expect(outputPath).not.toContain(requestId);
+      const folder = join(api.config.storageDir, 'images', token);
       expect(await readdir(folder)).toHaveLength(2);
 
       const deleted = await api.app.inject({ method: 'DELETE', url: `/api/v1/requests/${requestId}`, headers });
@@ -179,6 +186,27 @@ describe('Requests over their life: list, delete, retention', () => {
       expect(again.json()).toMatchObject({ status: 404, code: 'REQUEST_NOT_FOUND' });
     });
 
+    it('serves and removes the files of a request stored before tokens, under its id', async () => {
+      const requestId = await seed('completed', new Date().toISOString(), new Date().toISOString());
+      const key = `images/${requestId}/1-sku1-1.jpg`;
+      await em.execute(`UPDATE image SET status = 'succeeded', output_key = ?, format = 'jpeg' WHERE request_id = ?`, [
+        key,
+        requestId,
+      ]);
+      await api.app.get(StorageDriver).put(key, Buffer.from('old layout'), { contentType: 'image/jpeg' });
+      const products = (await get(`/api/v1/requests/${requestId}/products`)).json<ProductPageDto>();
+      const outputPath = new URL(products.items[0].images[0].outputUrl!).pathname;
+      expect(outputPath).toBe(`/files/${key}`);
+      const served = await api.app.inject({ method: 'GET', url: outputPath });
+      expect(served.statusCode).toBe(200);
+      expect(served.body).toBe('old layout');
+
+      const deleted = await api.app.inject({ method: 'DELETE', url: `/api/v1/requests/${requestId}`, headers });
+      expect(deleted.statusCode).toBe(204);
+      expect(await exists(join(api.config.storageDir, 'images', requestId))).toBe(false);
+      expect((await api.app.inject({ method: 'GET', url: outputPath })).statusCode).toBe(404);
+    });
+
     it('refuses a request still running with 409 and keeps it', async () => {
       const requestId = await seed('processing', new Date().toISOString());
       const response = await api.app.inject({ method: 'DELETE', url: `/api/v1/requests/${requestId}`, headers });
@@ -198,17 +226,25 @@ describe('Requests over their life: list, delete, retention', () => {
       const day = 24 * 3600 * 1000;
       const ago = (days: number) => new Date(Date.now() - days * day).toISOString();
       const expired = await seed('completed', ago(12), ago(10));
+      // One from before tokens, whose files are under its id.
+      const expiredOld = await seed('failed', ago(12), ago(9));
       const recent = await seed('completed_with_errors', ago(12), ago(1));
       const running = await seed('processing', ago(30));
+      const token = newPublicToken();
+      await em.execute('UPDATE processing_request SET public_token = ? WHERE id = ?', [token, expired]);
       const storage = api.app.get(StorageDriver);
-      const file = imageKey(expired, randomUUID(), 'jpg');
-      await storage.put(file, Buffer.from('x'), { contentType: 'image/jpeg' });
+      const files = [
+        imageKey({ id: expired, publicToken: token }, randomUUID(), 'jpg'),
+        imageKey({ id: expiredOld, publicToken: null }, randomUUID(), 'jpg'),
+      ];
+      expect(files[0]).not.toContain(expired);
+      for (const file of files) await storage.put(file, Buffer.from('x'), { contentType: 'image/jpeg' });
 
       await api.app.get(RetentionSweeper).sweep();
 
-      expect(await storage.head(file)).toBeNull();
+      for (const file of files) expect(await storage.head(file)).toBeNull();
       const left = await em.execute<{ id: string }[]>('SELECT id FROM processing_request WHERE id IN (?)', [
-        [expired, recent, running],
+        [expired, expiredOld, recent, running],
       ]);
       expect(left.map((row) => row.id).sort()).toEqual([recent, running].sort());
     });

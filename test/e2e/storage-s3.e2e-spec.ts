@@ -9,8 +9,10 @@ import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto
 import { productCsv } from '../factories/csv.factory.js';
 import type { ReadinessReport } from '../support/health.js';
 import { ImageServer } from '../support/image-server.js';
-import { S3Server, startAccessDeniedStub } from '../support/s3-server.js';
+import { PROBE_INTERVAL_MS, PROBES_STALE_AFTER_MS } from '../../src/health/readiness-probes.js';
+import { S3Server, startAccessDeniedStub, startCountingProxy } from '../support/s3-server.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
+import { waitUntil } from '../support/wait-until.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 const PUBLIC_BASE_URL = 'http://files.pixbatch.test';
@@ -63,7 +65,11 @@ describe('STORAGE_DRIVER=s3', () => {
   }
 
   it('writes the outputs to the bucket under the prefix, with no file on the local disk', async () => {
-    expect((await s3.keys('outputs', `e2e/images/${requestId}/`)).sort()).toEqual(
+    // The public folder is named by a token of the request's own: no output URL names the request.
+    const folder = /^\/files\/(images\/[0-9a-f]{32}\/)[^/]+$/.exec(path(outputUrls[0]))?.[1];
+    expect(folder).toBeDefined();
+    for (const url of outputUrls) expect(url).not.toContain(requestId);
+    expect((await s3.keys('outputs', `e2e/${folder}`)).sort()).toEqual(
       outputUrls.map((url) => `e2e/${path(url).slice('/files/'.length)}`).sort(),
     );
     expect(existsSync(join(harness.config.storageDir, 'images'))).toBe(false);
@@ -196,5 +202,45 @@ describe('STORAGE_DRIVER=s3', () => {
       await refused.close();
       await stub.close();
     }
+  });
+
+  it('answers 300 readiness calls from its background probes, not with storage requests of their own', async () => {
+    const proxy = await startCountingProxy(s3.endpoint);
+    const counted = await startTestApp({
+      ...s3.env('outputs', { S3_PREFIX: 'e2e' }),
+      S3_ENDPOINT: proxy.endpoint,
+      APP_ROLE: 'api',
+    });
+    try {
+      const before = proxy.requests();
+      const started = performance.now();
+      for (let call = 0; call < 300; call++) {
+        const response = await counted.app.inject({ method: 'GET', url: '/health/ready' });
+        expect(response.statusCode).toBe(200);
+      }
+      // The probes' own rounds go on meanwhile, one read of the bucket each (the minute's write was at start).
+      const rounds = 1 + Math.ceil((performance.now() - started) / PROBE_INTERVAL_MS);
+      const made = proxy.requests() - before;
+      console.log(`300 readiness calls: ${made} storage request(s) in ${rounds} probe round(s) at most`);
+      expect(made).toBeLessThanOrEqual(rounds);
+    } finally {
+      await counted.close();
+      await proxy.close();
+    }
+  });
+
+  // Last: the store goes away under the suite's service.
+  it('answers 503 naming storage while the store is down, and 200 once it is back', async () => {
+    const ready = async () => harness.app.inject({ method: 'GET', url: '/health/ready' });
+    await s3.stop();
+    try {
+      await waitUntil('readiness 503', async () => (await ready()).statusCode === 503, 2 * PROBES_STALE_AFTER_MS);
+      const report = (await ready()).json<ReadinessReport>();
+      expect(report.error?.storage).toMatchObject({ status: 'down', message: expect.stringMatching(/ECONNREFUSED/) });
+      expect(report.info).toMatchObject({ database: { status: 'up' }, redis: { status: 'up' } });
+    } finally {
+      await s3.resume();
+    }
+    await waitUntil('readiness 200', async () => (await ready()).statusCode === 200, 2 * PROBES_STALE_AFTER_MS);
   });
 });

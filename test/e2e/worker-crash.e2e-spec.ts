@@ -9,7 +9,7 @@ import type { ProductPageDto } from '../../src/products/dto/product-page.dto.js'
 import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { ImageServer } from '../support/image-server.js';
-import { expectChunkJobsGone } from '../support/request-ledger.js';
+import { expectChunkJobsGone, ledger } from '../support/request-ledger.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
 
@@ -65,7 +65,8 @@ describe('a worker that dies or stops mid-job', () => {
   }
 
   async function storedFiles(requestId: string): Promise<string[]> {
-    return readdir(join(api.config.storageDir, 'images', requestId)).catch(() => []);
+    const { folder } = await ledger(api.config.databaseUrl, requestId);
+    return readdir(join(api.config.storageDir, folder)).catch(() => []);
   }
 
   it('SIGKILL: the image is taken over by another worker and counted once', async () => {

@@ -2,6 +2,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHttpApp } from '../../src/bootstrap.js';
 import { AppConfig, loadConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/prepare-database.js';
+import { ReadinessProbes } from '../../src/health/readiness-probes.js';
 import type { CreatedRequestDto } from '../../src/requests/dto/request-status.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { AppProcess } from '../support/app-process.js';
@@ -22,6 +23,8 @@ export async function startApi(env: Record<string, string>): Promise<Api> {
   const app = await createHttpApp(config);
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
+  // Readiness answers 503 until the background probes have run once.
+  await app.get(ReadinessProbes).firstRound;
   return {
     app,
     config,

@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PROBES_STALE_AFTER_MS } from '../../src/health/readiness-probes.js';
 import { AppProcess } from '../support/app-process.js';
 import { ImageServer } from '../support/image-server.js';
 import { PrivatePostgres } from '../support/private-postgres.js';
@@ -69,6 +70,8 @@ describe('fault: PostgreSQL stops mid-batch', () => {
     await waitForProgress(databaseUrl, requestId, 10);
     await postgres.stop();
     const downAt = Date.now();
+    // Readiness answers from the background probes: 503 once a round has met the outage.
+    await waitUntil('readiness 503', async () => (await readiness()).status === 503, PROBES_STALE_AFTER_MS);
     const down = await readiness();
     expect(down.status).toBe(503);
     expect(down.body).toMatchObject({ error: { database: { status: 'down' } } });

@@ -6,19 +6,9 @@ export interface DependencyReport {
   message?: string;
 }
 
-/** PostgreSQL also reports this deployment's open images: dispatched to chunk jobs, or waiting for one. */
-export interface DatabaseReport extends DependencyReport {
-  images?: { dispatched: number; waiting: number };
-}
-
-/** Redis also reports the workers serving this deployment. */
-export interface RedisReport extends DependencyReport {
-  imageWorkers?: number;
-}
-
 interface Dependencies {
-  database: DatabaseReport;
-  redis: RedisReport;
+  database: DependencyReport;
+  redis: DependencyReport;
   storage: DependencyReport;
 }
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import pg from 'pg';
 import { QueueName } from '../../src/queue/queue.constants.js';
+import { requestPrefix } from '../../src/storage/storage-keys.js';
 import { TEST_DATABASE_URL } from './test-database.js';
 import { waitUntil } from './wait-until.js';
 
@@ -37,12 +38,15 @@ export interface Ledger {
   imageIds: string[];
   /** The last part of each image's output key, in image id order. */
   outputFiles: string[];
+  /** The storage folder of the request's outputs (`images/<token>/`). */
+  folder: string;
   maxAttempts: number;
 }
 
 /** The row the ledger query selects. */
 interface LedgerRow {
   status: string;
+  public_token: string | null;
   image_count: number;
   images_succeeded: number;
   images_failed: number;
@@ -65,7 +69,7 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
   await client.connect();
   try {
     const { rows } = await client.query<LedgerRow>(
-      `SELECT r.status, r.image_count, r.images_succeeded, r.images_failed, r.products_processed, r.product_count,
+      `SELECT r.status, r.public_token, r.image_count, r.images_succeeded, r.images_failed, r.products_processed, r.product_count,
               (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status = 'succeeded') AS rows_succeeded,
               (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status = 'failed') AS rows_failed,
               (SELECT count(*)::int FROM image i WHERE i.request_id = r.id AND i.status IN ('pending', 'processing')) AS rows_open,
@@ -101,6 +105,7 @@ export async function ledger(databaseUrl: string, requestId: string): Promise<Le
       },
       imageIds: row.image_ids,
       outputFiles: row.output_files,
+      folder: requestPrefix({ id: requestId, publicToken: row.public_token }),
       maxAttempts: row.max_attempts,
     };
   } finally {
@@ -127,7 +132,7 @@ export async function expectCountedOnce(databaseUrl: string, storageDir: string,
     scheduled: 0,
   });
   expect(book.counted).toEqual({ succeeded: book.imageCount, failed: 0, productsProcessed: book.rows.productCount });
-  const files = await readdir(join(storageDir, 'images', requestId));
+  const files = await readdir(join(storageDir, book.folder));
   // One file per image, under the key its outcome recorded, and nothing beside them.
   expect(files.sort()).toEqual([...book.outputFiles].sort());
   expect(book.outputFiles).toHaveLength(book.imageIds.length);

@@ -1,5 +1,6 @@
 import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
@@ -106,4 +107,26 @@ export async function startAccessDeniedStub(): Promise<{ endpoint: string; close
     response.end(request.method === 'HEAD' ? undefined : body);
   });
   return { endpoint: baseUrl, close: () => stopLoopbackServer(server) };
+}
+
+/** Forwards every request to `target` and counts them: what the service asked of the store. */
+export async function startCountingProxy(
+  target: string,
+): Promise<{ endpoint: string; requests: () => number; close: () => Promise<void> }> {
+  let requests = 0;
+  const { server, baseUrl } = await startLoopbackServer(async (request, response) => {
+    requests++;
+    const upstream = httpRequest(new URL(request.url ?? '/', target), {
+      method: request.method,
+      headers: request.headers,
+    });
+    upstream.on('response', (answer) => {
+      response.writeHead(answer.statusCode ?? 502, answer.headers);
+      answer.pipe(response);
+    });
+    upstream.on('error', () => response.destroy());
+    request.pipe(upstream);
+    await new Promise((resolve) => response.once('close', resolve));
+  });
+  return { endpoint: baseUrl, requests: () => requests, close: () => stopLoopbackServer(server) };
 }

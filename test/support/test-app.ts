@@ -4,6 +4,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { createHttpApp } from '../../src/bootstrap.js';
 import { AppConfig } from '../../src/config/app-config.js';
 import { prepareDatabase } from '../../src/database/prepare-database.js';
+import { ReadinessProbes } from '../../src/health/readiness-probes.js';
 import type { RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import { testConfig } from './test-env.js';
 
@@ -21,6 +22,8 @@ export async function startTestApp(overrides: Record<string, string> = {}): Prom
   try {
     await app.init();
     await app.getHttpAdapter().getInstance().ready();
+    // Readiness answers 503 until the background probes have run once.
+    await app.get(ReadinessProbes).firstRound;
   } catch (error) {
     await app.close();
     throw error;

@@ -232,7 +232,7 @@ export const getLiveness = <ThrowOnError extends boolean = false>(options?: Opti
 /**
  * Readiness: PostgreSQL, Redis and storage answer (503 when one does not)
  *
- * Checks PostgreSQL, Redis and storage within 2 s each and reports the open images (dispatched to workers, or waiting in PostgreSQL) and the workers serving this deployment; 503 names the dependency that is down.
+ * Answers from the probes the process runs in the background every 2 s (PostgreSQL: a query; Redis: a PING; storage: a read, and a test write at most once a minute), so calling it costs no dependency anything. 503 names the dependency that is down and why, and is also the answer until the first probes have finished or when they have stopped.
  */
 export const getReadiness = <ThrowOnError extends boolean = false>(options?: Options<GetReadinessData, ThrowOnError>): RequestResult<GetReadinessResponses, GetReadinessErrors, ThrowOnError> => (options?.client ?? client).get<GetReadinessResponses, GetReadinessErrors, ThrowOnError>({ url: '/health/ready', ...options });
 
