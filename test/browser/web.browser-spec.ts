@@ -113,6 +113,11 @@ describe('The web page, in Chromium, against the real service', () => {
     'asks for the API key, says when it is wrong, then uploads and shows the batch live to the end',
     async () => {
       await page.goto(`${base}/`);
+      // Asked on arrival, from GET /api/v1/access: before any call has been refused.
+      await page.getByLabel('API key', { exact: true }).waitFor();
+      expect(await page.evaluate('document.activeElement.id')).toBe('api-key');
+      expect(requested.filter((url) => new URL(url).pathname.startsWith('/api/'))).toEqual([`${base}/api/v1/access`]);
+      await screenshot(page, 'api-key-prompt');
       await page.getByLabel('CSV file').setInputFiles({
         name: 'catalogue.csv',
         mimeType: 'text/csv',
@@ -122,10 +127,6 @@ describe('The web page, in Chromium, against the real service', () => {
           `3,Gone Chair,${images.url('/missing.jpg')}`,
         ]),
       });
-      await page.getByRole('button', { name: 'Upload' }).click();
-      await page.getByLabel('API key', { exact: true }).waitFor();
-      await screenshot(page, 'api-key-prompt');
-
       await enterKey('not-the-key');
       await page.getByRole('button', { name: 'Upload' }).click();
       await page.getByText('That API key was not accepted').waitFor();
@@ -183,6 +184,31 @@ describe('The web page, in Chromium, against the real service', () => {
       // Upload, status, products, export: every API call since the key was entered carried it in the header.
       expect(apiKeyHeaders.length).toBeGreaterThanOrEqual(4);
       expect(new Set(apiKeyHeaders)).toEqual(new Set([API_KEY]));
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'changes and forgets the API key from the header',
+    async () => {
+      await page.goto(`${base}/requests`);
+      await enterKey(API_KEY);
+      await page.locator('.request-item').first().waitFor();
+      expect(await page.getByLabel('API key', { exact: true }).count()).toBe(0);
+
+      // Change: a wrong key is refused, and the prompt says so.
+      await page.getByRole('button', { name: 'Change API key' }).click();
+      await page.getByRole('button', { name: 'Keep the current key' }).waitFor();
+      await enterKey('not-the-key');
+      await page.getByText('That API key was not accepted').waitFor();
+      await enterKey(API_KEY);
+      await page.locator('.request-item').first().waitFor();
+
+      // Forget: the tab holds no key any more, and the page asks for one again.
+      await page.getByRole('button', { name: 'Forget API key' }).click();
+      await page.getByLabel('API key', { exact: true }).waitFor();
+      expect(await page.evaluate(`sessionStorage.getItem('pixbatch.apiKey')`)).toBeNull();
+      expect(await page.getByRole('button', { name: 'Forget API key' }).count()).toBe(0);
     },
     BUDGET_MS,
   );
