@@ -158,6 +158,8 @@ describe('The web page, in Chromium, against the real service', () => {
           }),
         );
         expect(await thumbnail.getAttribute('src')).toMatch(new RegExp(`^${base}/files/`));
+        // The thumbnail opens the output itself, at full size.
+        expect(await thumbnail.locator('xpath=..').getAttribute('href')).toBe(await thumbnail.getAttribute('src'));
       }
       // The failed image, with its code and a sentence for a person, in the summary and the product list.
       await page.getByText('The image is not at this address any more (HTTP 404).').first().waitFor();
