@@ -18,6 +18,7 @@ import { WEBHOOK_EVENT_TYPES } from './requests/request-events.js';
 export const API_KEY_SCHEME = 'apiKey';
 
 const TAG_DESCRIPTIONS: Record<string, string> = {
+  access: 'Whether this server asks for an API key, for a client to know before its first call',
   requests: 'Upload a CSV, follow its processing, download the result',
   files: 'Output images, public so product pages can embed them',
   health: 'Probes for load balancers and orchestrators',

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from '../config/app-config.js';
+import { AccessController } from './access.controller.js';
 import { AccessGuard } from './access.guard.js';
 import { ApiKeyVerifier } from './api-key-verifier.js';
 import { RateLimits } from './rate-limits.js';
@@ -9,9 +10,11 @@ import { RequestOwnerGuard } from './request-owner.guard.js';
 
 /**
  * Access first (protected mode, API keys and rate limits, see AccessGuard),
- * then tenant isolation, so probing other tenants' ids costs budget too.
+ * then tenant isolation, so probing other tenants' ids costs budget too; and
+ * GET /api/v1/access, which says how callers are admitted.
  */
 @Module({
+  controllers: [AccessController],
   providers: [
     {
       provide: RedisRateLimiter,

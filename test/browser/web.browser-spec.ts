@@ -10,6 +10,7 @@ import { ImageServer } from '../support/image-server.js';
 import { cleanUp } from '../support/test-app.js';
 import { testConfig, testEnv } from '../support/test-env.js';
 import { waitUntil } from '../support/wait-until.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 import { launchChromium } from './browser.js';
 
 // The budget: the whole suite runs in well under two minutes; no single test or hook may take more than one.
@@ -40,13 +41,15 @@ async function seriousViolations(page: Page): Promise<string[]> {
 }
 
 async function screenshot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  // Transitions finished, so a bar is pictured where it is, not on its way there.
+  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true, animations: 'disabled' });
 }
 
 const csv = (rows: string[]) => Buffer.from(['S. No.,Product Name,Input Image Urls', ...rows].join('\n') + '\n');
 
 describe('The web page, in Chromium, against the real service', () => {
   let images: ImageServer;
+  let receiver: WebhookReceiver;
   let app: AppProcess;
   let env: Record<string, string>;
   let base: string;
@@ -61,9 +64,18 @@ describe('The web page, in Chromium, against the real service', () => {
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     images = await ImageServer.start();
+    receiver = await WebhookReceiver.start();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    env = testEnv({ PORT: String(port), PUBLIC_BASE_URL: base, API_KEYS: API_KEY, LOG_LEVEL: 'warn' });
+    env = testEnv({
+      PORT: String(port),
+      PUBLIC_BASE_URL: base,
+      API_KEYS: API_KEY,
+      LOG_LEVEL: 'warn',
+      // A failed webhook attempt is tried again soon enough for the page to be seen following it.
+      WEBHOOK_RETRY_DELAYS: '4s,4s',
+      WEBHOOK_SIGNING_SECRET: `whsec_${Buffer.from('browser-suite-signing-secret').toString('base64')}`,
+    });
     rmSync(join(ARTIFACTS, 'app.log'), { force: true });
     app = AppProcess.spawn(env, join(ARTIFACTS, 'app.log'));
     await waitUntil('the app to answer', async () => (await fetch(`${base}/health/live`)).ok, 30_000);
@@ -71,7 +83,7 @@ describe('The web page, in Chromium, against the real service', () => {
   }, BUDGET_MS);
 
   beforeEach(async () => {
-    context = await browser.newContext({ viewport: { width: 1200, height: 900 }, acceptDownloads: true });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
     page = await context.newPage();
     page.on('request', (request) => {
       requested.push(request.url());
@@ -87,6 +99,7 @@ describe('The web page, in Chromium, against the real service', () => {
     await browser?.close();
     await app?.kill('SIGTERM');
     await images?.close();
+    await receiver?.close();
     if (env) await cleanUp(testConfig(env));
   }, BUDGET_MS);
 
@@ -100,6 +113,11 @@ describe('The web page, in Chromium, against the real service', () => {
     'asks for the API key, says when it is wrong, then uploads and shows the batch live to the end',
     async () => {
       await page.goto(`${base}/`);
+      // Asked on arrival, from GET /api/v1/access: before any call has been refused.
+      await page.getByLabel('API key', { exact: true }).waitFor();
+      expect(await page.evaluate('document.activeElement.id')).toBe('api-key');
+      expect(requested.filter((url) => new URL(url).pathname.startsWith('/api/'))).toEqual([`${base}/api/v1/access`]);
+      await screenshot(page, 'api-key-prompt');
       await page.getByLabel('CSV file').setInputFiles({
         name: 'catalogue.csv',
         mimeType: 'text/csv',
@@ -109,10 +127,6 @@ describe('The web page, in Chromium, against the real service', () => {
           `3,Gone Chair,${images.url('/missing.jpg')}`,
         ]),
       });
-      await page.getByRole('button', { name: 'Upload' }).click();
-      await page.getByLabel('API key', { exact: true }).waitFor();
-      await screenshot(page, 'api-key-prompt');
-
       await enterKey('not-the-key');
       await page.getByRole('button', { name: 'Upload' }).click();
       await page.getByText('That API key was not accepted').waitFor();
@@ -144,6 +158,8 @@ describe('The web page, in Chromium, against the real service', () => {
           }),
         );
         expect(await thumbnail.getAttribute('src')).toMatch(new RegExp(`^${base}/files/`));
+        // The thumbnail opens the output itself, at full size.
+        expect(await thumbnail.locator('xpath=..').getAttribute('href')).toBe(await thumbnail.getAttribute('src'));
       }
       // The failed image, with its code and a sentence for a person, in the summary and the product list.
       await page.getByText('The image is not at this address any more (HTTP 404).').first().waitFor();
@@ -157,7 +173,8 @@ describe('The web page, in Chromium, against the real service', () => {
         page.waitForEvent('download'),
         page.getByRole('button', { name: 'Download result CSV' }).click(),
       ]);
-      expect(download.suggestedFilename()).toBe('catalogue.pixbatch.csv');
+      // The name the server gives in Content-Disposition.
+      expect(download.suggestedFilename()).toBe('catalogue-result.csv');
       const downloaded = readFileSync(await download.path());
       const exported = await fetch(`${base}/api/v1/requests/${requestId}/export`, {
         headers: { 'x-api-key': API_KEY },
@@ -174,10 +191,46 @@ describe('The web page, in Chromium, against the real service', () => {
   );
 
   it(
-    'shows a rejected CSV as a table of rows, lines, columns and messages',
+    'changes and forgets the API key from the header',
+    async () => {
+      await page.goto(`${base}/requests`);
+      await enterKey(API_KEY);
+      await page.locator('.request-item').first().waitFor();
+      expect(await page.getByLabel('API key', { exact: true }).count()).toBe(0);
+
+      // Change: a wrong key is refused, and the prompt says so.
+      await page.getByRole('button', { name: 'Change API key' }).click();
+      await page.getByRole('button', { name: 'Keep the current key' }).waitFor();
+      await enterKey('not-the-key');
+      await page.getByText('That API key was not accepted').waitFor();
+      await enterKey(API_KEY);
+      await page.locator('.request-item').first().waitFor();
+
+      // Forget: the tab holds no key any more, and the page asks for one again.
+      await page.getByRole('button', { name: 'Forget API key' }).click();
+      await page.getByLabel('API key', { exact: true }).waitFor();
+      expect(await page.evaluate(`sessionStorage.getItem('pixbatch.apiKey')`)).toBeNull();
+      expect(await page.getByRole('button', { name: 'Forget API key' }).count()).toBe(0);
+    },
+    BUDGET_MS,
+  );
+
+  /** Whether the element lies wholly inside the viewport as it is scrolled now. */
+  async function inView(selector: string): Promise<boolean> {
+    return page.evaluate<boolean>(
+      `(() => { const r = document.querySelector(${JSON.stringify(selector)}).getBoundingClientRect();
+        return r.top >= -1 && r.top < innerHeight && r.left >= 0 && r.right <= innerWidth; })()`,
+    );
+  }
+
+  const problemFocused = () => page.evaluate<boolean>('document.activeElement.classList.contains("problem")');
+
+  it(
+    'shows a rejected CSV as a table of rows, lines, columns and messages, in view, and refuses to upload it',
     async () => {
       await page.goto(`${base}/`);
       await page.evaluate(`sessionStorage.setItem('pixbatch.apiKey', ${JSON.stringify(API_KEY)})`);
+      const upload = page.getByRole('button', { name: 'Upload' });
       await page.getByLabel('CSV file').setInputFiles({
         name: 'broken.csv',
         mimeType: 'text/csv',
@@ -187,7 +240,6 @@ describe('The web page, in Chromium, against the real service', () => {
           `1,Copy,${images.url('/photo.jpg')}`,
         ]),
       });
-      await page.getByRole('button', { name: 'Upload' }).click();
       const table = page.getByRole('table');
       await table.waitFor();
       const header = await table.locator('thead th').allTextContents();
@@ -201,9 +253,32 @@ describe('The web page, in Chromium, against the real service', () => {
       ]);
       expect(cells.every((row) => (row[3] ?? '').length > 0)).toBe(true);
       expect(await page.locator('.problem').textContent()).not.toContain('{');
+      // In view without scrolling, focused for a screen reader, and the file cannot be sent as it is.
+      await waitUntil(
+        'the problem in view and focused',
+        async () => (await inView('.problem')) && (await problemFocused()),
+      );
+      expect(await upload.isDisabled()).toBe(true);
       expect(page.url()).toBe(`${base}/`);
       await screenshot(page, 'csv-rejected');
       expect(await seriousViolations(page)).toEqual([]);
+
+      // A refused option (a webhook URL the server will not call) is shown in view and focused too.
+      await page.getByLabel('CSV file').setInputFiles({
+        name: 'fixed.csv',
+        mimeType: 'text/csv',
+        buffer: csv([`1,Blue Mug,${images.url('/photo.jpg')}`]),
+      });
+      await page.getByRole('region', { name: 'What the service read' }).waitFor();
+      expect(await upload.isEnabled()).toBe(true);
+      await page.getByLabel('Webhook URL (optional)').fill('ftp://example.com/hook');
+      await upload.click();
+      await page.locator('.problem').waitFor();
+      await waitUntil(
+        'the problem in view and focused',
+        async () => (await inView('.problem')) && (await problemFocused()),
+      );
+      expect(page.url()).toBe(`${base}/`);
     },
     BUDGET_MS,
   );
@@ -428,6 +503,164 @@ describe('The web page, in Chromium, against the real service', () => {
         await db.query('DELETE FROM source_host WHERE deployment = $1 AND host = $2', [deployment, host]);
         await db.end();
       }
+    },
+    BUDGET_MS,
+  );
+
+  /** The fill colour of the request's progress bar, as the browser paints it. */
+  const fillColour = (scope: string) =>
+    page.evaluate<string>(
+      `getComputedStyle(document.querySelector(${JSON.stringify(`${scope} .progress-fill`)})).backgroundColor`,
+    );
+  const GREEN = 'rgb(26, 127, 55)';
+
+  it(
+    'cancels a running request and shows it as cancelled: its count, no green bar, its images marked',
+    async () => {
+      for (let i = 1; i <= 12; i++) {
+        images.route(`/cancel-${i}.jpg`, { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2500 });
+      }
+      const rows = Array.from({ length: 12 }, (_, i) => `${i + 1},Item ${i + 1},${images.url(`/cancel-${i + 1}.jpg`)}`);
+      const id = await uploadThroughApi('to-cancel.csv', csv(rows));
+      await withKey(`/requests/${id}`);
+      await page.getByRole('button', { name: 'Cancel' }).click();
+      await page
+        .getByRole('status')
+        .filter({ hasText: /^Cancelled: \d+ images? will not be processed\.$/ })
+        .waitFor();
+      await page.locator('.badge', { hasText: 'Cancelled' }).waitFor();
+
+      const stat = (name: string) =>
+        page.locator('.stats div', { has: page.locator(`dt:text-is("${name}")`) }).locator('dd');
+      const cancelled = Number(await stat('Cancelled').textContent());
+      expect(cancelled).toBeGreaterThan(0);
+      const [done, total] = (await stat('Processed').textContent())!.split(' of ').map(Number);
+      expect(total).toBe(12);
+      expect(done).toBe(12 - cancelled);
+      expect(await fillColour('.card')).not.toBe(GREEN);
+      expect(await page.locator('.progress-fill.fill-cancelled').count()).toBe(1);
+      // The bar shows what was processed, not the server's share of images with any end (cancelled included).
+      expect(await page.getByRole('progressbar').getAttribute('aria-valuenow')).toBe(
+        String(Math.round((done * 100) / 12)),
+      );
+      await page.getByText('Cancelled before it was processed').first().waitFor();
+      expect(await page.getByText('Cancelled before it was processed').count()).toBe(cancelled);
+      // What a retry would take is named on its button.
+      await page.getByRole('button', { name: 'Retry cancelled images' }).waitFor();
+      await screenshot(page, 'request-cancelled');
+      expect(await seriousViolations(page)).toEqual([]);
+
+      // The list says the same: the badge in words and a bar that is not green.
+      await page.getByRole('link', { name: 'Requests', exact: true }).click();
+      const item = page.locator('.request-item', { hasText: 'to-cancel.csv' });
+      await item.locator('.badge', { hasText: 'Cancelled' }).waitFor();
+      expect(await item.textContent()).toContain(`${cancelled} cancelled`);
+      expect(await item.locator('.progress-fill.fill-cancelled').count()).toBe(1);
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'retries a request whose image failed once, says which round it is on, and downloads the images as a ZIP',
+    async () => {
+      // Not found the first time (a failure no job retry cures), there on the retry.
+      images.route('/flaky-once.jpg', (hit) =>
+        hit === 1
+          ? { status: 404, type: 'text/plain', body: 'not yet' }
+          : { body: images.images.get('/photo.jpg')!, type: 'image/jpeg' },
+      );
+      const id = await uploadThroughApi(
+        'flaky.csv',
+        csv([`1,Steady,${images.url('/photo2.jpg')}`, `2,Flaky,${images.url('/flaky-once.jpg')}`]),
+      );
+      await withKey(`/requests/${id}`);
+      await page.getByText('Completed, some images failed').waitFor({ timeout: 15_000 });
+      expect(await page.locator('.progress-fill.fill-completed_with_errors').count()).toBe(1);
+      expect(await fillColour('.card')).not.toBe(GREEN);
+
+      await page.getByRole('button', { name: 'Retry failed images' }).click();
+      await page.getByRole('status').filter({ hasText: 'Retry round 1 started: 1 image queued again.' }).waitFor();
+      expect(await page.locator('.round').textContent()).toBe(' · retry round 1');
+      await page.locator('.badge', { hasText: /^Completed$/ }).waitFor({ timeout: 15_000 });
+      expect(await fillColour('.card')).toBe(GREEN);
+      expect(await page.getByRole('button', { name: /^Retry/ }).count()).toBe(0);
+
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('button', { name: 'Download images (ZIP)' }).click(),
+      ]);
+      expect(download.suggestedFilename()).toBe('flaky-images.zip');
+      const zip = readFileSync(await download.path());
+      expect(zip.subarray(0, 4).toString('latin1')).toBe('PK\x03\x04');
+      await screenshot(page, 'request-retried');
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'follows the webhook log live, and offers Redeliver only once a delivery has finished',
+    async () => {
+      // Refused once, accepted on the scheduled retry four seconds later (WEBHOOK_RETRY_DELAYS).
+      receiver.respond('/browser-hook', (hit) => (hit === 1 ? { status: 500 } : { status: 204 }));
+      const form = new FormData();
+      form.append(
+        'file',
+        new Blob([csv([`1,Hooked,${images.url('/photo.jpg')}`])], { type: 'text/csv' }),
+        'hooked.csv',
+      );
+      form.append('webhookUrl', receiver.url('/browser-hook'));
+      const created = await fetch(`${base}/api/v1/requests`, {
+        method: 'POST',
+        body: form,
+        headers: { 'x-api-key': API_KEY },
+      });
+      expect(created.status).toBe(202);
+      const { requestId } = (await created.json()) as { requestId: string };
+      await withKey(`/requests/${requestId}`);
+
+      const log = page.getByRole('region', { name: 'Webhook' });
+      const redeliver = log.getByRole('button', { name: /^Redeliver/ });
+      await log.getByText(/· pending · 1 of \d+ attempts/).waitFor({ timeout: 15_000 });
+      expect(await redeliver.isDisabled()).toBe(true);
+      expect(await log.textContent()).toContain('The next attempt is scheduled for');
+      await screenshot(page, 'webhook-pending');
+
+      // No reload: the log reads itself again until the retry has got through.
+      await log.getByText(/· delivered · 2 of \d+ attempts/).waitFor({ timeout: 15_000 });
+      expect(await redeliver.isEnabled()).toBe(true);
+      expect(receiver.received('/browser-hook')).toHaveLength(2);
+      expect(await seriousViolations(page)).toEqual([]);
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'has no serious accessibility violation on any page at 1280 and at 375 px',
+    async () => {
+      const id = await uploadThroughApi('axe.csv', csv([`1,Checked,${images.url('/photo.jpg')}`]));
+      await waitUntil('the request to finish', async () => (await statusOf(id))?.completed === true);
+      await withKey('/');
+      for (const width of [1280, 375]) {
+        await page.setViewportSize({ width, height: 800 });
+        // Every route the server answers with the page (src/web/web-page.ts).
+        for (const path of ['/', '/requests', `/requests/${id}`]) {
+          await page.goto(`${base}${path}`);
+          await page.locator('h1').waitFor();
+          if (path === '/requests') await page.locator('.request-item').first().waitFor();
+          if (path.startsWith('/requests/')) await page.locator('.products img').first().waitFor();
+          expect({
+            width,
+            path,
+            overflow: (await page.evaluate<number>('document.documentElement.scrollWidth')) > width,
+          }).toEqual({
+            width,
+            path,
+            overflow: false,
+          });
+          expect({ width, path, violations: await seriousViolations(page) }).toEqual({ width, path, violations: [] });
+        }
+      }
+      await screenshot(page, 'request-375px');
     },
     BUDGET_MS,
   );

@@ -95,7 +95,7 @@ describe('OpenAPI contract', () => {
     }
   });
 
-  it('asks for the API key everywhere but on the probes and the output images', () => {
+  it('asks for the API key everywhere but on the probes, the output images and how access works', () => {
     expect(served.components?.securitySchemes?.apiKey).toMatchObject({
       type: 'apiKey',
       in: 'header',
@@ -106,7 +106,7 @@ describe('OpenAPI contract', () => {
     const open = operations(served)
       .filter(([, operation]) => Array.isArray(operation.security) && operation.security.length === 0)
       .map(([route]) => route);
-    expect(open.sort()).toEqual(['GET /files/{path}', 'GET /health/live', 'GET /health/ready']);
+    expect(open.sort()).toEqual(['GET /api/v1/access', 'GET /files/{path}', 'GET /health/live', 'GET /health/ready']);
     for (const [route, operation] of operations(served)) {
       if (!open.includes(route))
         expect([route, Object.keys(operation.responses)]).toEqual([route, expect.arrayContaining(['401', '429'])]);

@@ -108,7 +108,7 @@ describe.each([
     }
   });
 
-  it('keeps probes, docs, output files and the page open to a remote client', async () => {
+  it('keeps probes, docs, output files, the page and how access works open to a remote client', async () => {
     expect((await call(`${base}/health/live`, { headers: REMOTE })).status).toBe(200);
     expect((await call(`${base}/docs-json`, { headers: REMOTE })).status).toBe(200);
     expect((await call(`${base}/files/images/x/y.jpg`, { headers: REMOTE })).body).toMatchObject({
@@ -116,7 +116,15 @@ describe.each([
     });
     const page = await call(`${base}/`, { headers: REMOTE });
     expect(page.status).toBe(200);
-    expect(page.type).toContain('text/html');
+    expect(page.type).toContain('text/html'); // How access works, so the page can say so before its first call is refused.
+    const access = await call(`${base}/api/v1/access`, { headers: REMOTE });
+    expect(access.body).toEqual({
+      mode: 'protected',
+      apiKeyRequired: false,
+      apiKeyHeader: 'x-api-key',
+      clientAllowed: false,
+    });
+    expect((await call(`${base}/api/v1/access`)).body).toMatchObject({ clientAllowed: true });
   });
 
   it('refuses every API route to a remote client, whatever it names', async () => {
@@ -127,6 +135,7 @@ describe.each([
       /^\/files\//,
       /^\/(requests(\/:id)?)?$/,
       /^\/assets\//,
+      /^\/api\/v1\/access$/,
     ];
     const routes = routesOf(harness.app.getHttpAdapter().getInstance()).filter(
       (route) => route.method !== 'HEAD' && !open.some((pattern) => pattern.test(route.url)),

@@ -23,6 +23,7 @@ const PUBLIC = [
   /^\/files\//,
   /^\/(requests(\/:id)?)?$/,
   /^\/assets\//,
+  /^\/api\/v1\/access$/,
 ];
 const NAMES_NO_REQUEST = [
   'POST /api/v1/requests',

@@ -1,8 +1,11 @@
+import { getAccess, type AccessDto } from '@pixbatch/sdk';
 import { useEffect, useState } from 'react';
-import { onAuthRequired } from './api/client';
-import type { ApiProblem } from './api/problem';
+import { forgetApiKey, readApiKey } from './api/api-key';
+import { call, onAuthRequired } from './api/client';
+import { ApiProblem } from './api/problem';
 import { ApiKeyPrompt } from './components/api-key-prompt';
 import { Link } from './components/link';
+import { ProblemView } from './components/problem-view';
 import { useRoute, type Route } from './router';
 import { RequestView } from './views/request-view';
 import { RequestsView } from './views/requests-view';
@@ -28,13 +31,47 @@ function View({ route, authGeneration }: { route: Route; authGeneration: number 
   }
 }
 
+/** Why the key prompt is open: on arrival, because the person asked to change the key, or after a refused call. */
+type KeyPrompt = { reason: 'arrival' | 'change' } | { reason: 'refused'; problem: ApiProblem };
+
+/** The refusal protected mode would answer every call with, said before the first one is made. */
+const PROTECTED_MODE = new ApiProblem({
+  type: 'about:blank',
+  title: 'Protected mode',
+  status: 403,
+  code: 'PROTECTED_MODE',
+});
+
 export function App() {
   const route = useRoute();
-  const [authProblem, setAuthProblem] = useState<ApiProblem | null>(null);
-  // Bumped when a key is saved: the current view mounts again and repeats its calls with the key.
+  // How the server admits callers (GET /api/v1/access), read once on arrival; null until known.
+  const [access, setAccess] = useState<AccessDto | null>(null);
+  const [keyPrompt, setKeyPrompt] = useState<KeyPrompt | null>(null);
+  // Bumped when a key is saved or forgotten: the current view mounts again and repeats its calls.
   const [authGeneration, setAuthGeneration] = useState(0);
+  const hasKey = readApiKey() !== undefined;
 
-  useEffect(() => onAuthRequired(setAuthProblem), []);
+  useEffect(() => onAuthRequired((problem) => setKeyPrompt({ reason: 'refused', problem })), []);
+
+  useEffect(() => {
+    // A server too old for the route, or unreachable, leaves the page as before: it asks after a 401.
+    call(getAccess())
+      .then((answer) => {
+        setAccess(answer);
+        if (answer.apiKeyRequired && readApiKey() === undefined) setKeyPrompt({ reason: 'arrival' });
+      })
+      .catch(() => undefined);
+  }, []);
+
+  const keyChanged = () => {
+    setKeyPrompt(null);
+    setAuthGeneration((n) => n + 1);
+  };
+  const forget = () => {
+    forgetApiKey();
+    setKeyPrompt({ reason: 'arrival' });
+    setAuthGeneration((n) => n + 1);
+  };
 
   const current = route.view === 'upload' ? '/' : route.view === 'requests' ? '/requests' : undefined;
   return (
@@ -55,15 +92,24 @@ export function App() {
           </Link>
           <a href="/docs">API docs</a>
         </nav>
+        {hasKey ? (
+          <div className="key-controls">
+            <button type="button" className="header-button" onClick={() => setKeyPrompt({ reason: 'change' })}>
+              Change API key
+            </button>
+            <button type="button" className="header-button" onClick={forget}>
+              Forget API key
+            </button>
+          </div>
+        ) : null}
       </header>
       <main id="main" tabIndex={-1}>
-        {authProblem ? (
+        {access && !access.clientAllowed ? <ProblemView problem={PROTECTED_MODE} /> : null}
+        {keyPrompt ? (
           <ApiKeyPrompt
-            problem={authProblem}
-            onSaved={() => {
-              setAuthProblem(null);
-              setAuthGeneration((n) => n + 1);
-            }}
+            problem={keyPrompt.reason === 'refused' ? keyPrompt.problem : null}
+            onSaved={keyChanged}
+            onCancel={keyPrompt.reason === 'change' ? () => setKeyPrompt(null) : undefined}
           />
         ) : null}
         {/* The upload form keeps the chosen file across a key prompt; the other views reload. */}

@@ -10,9 +10,3 @@ export function saveBlob(blob: Blob, filename: string): void {
   // The click has handed the Blob to the download manager; revoking later frees it.
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
-
-/** `products.csv` → `products.pixbatch.csv`. */
-export function resultFilename(original: string): string {
-  const base = original.replace(/\.[^.]*$/, '') || 'result';
-  return `${base}.pixbatch.csv`;
-}

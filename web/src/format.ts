@@ -76,3 +76,9 @@ export function describeImageError(code: string | null): string {
   }
   return `The image failed (${code}).`;
 }
+
+/** "6 succeeded, 1 failed, 3 cancelled of 10 images": cancelled named only when some were, so it is never hidden. */
+export function imageCounts(images: { total: number; succeeded: number; failed: number; cancelled: number }): string {
+  const cancelled = images.cancelled > 0 ? `, ${images.cancelled} cancelled` : '';
+  return `${images.succeeded} succeeded, ${images.failed} failed${cancelled} of ${images.total} images`;
+}

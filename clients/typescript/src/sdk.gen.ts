@@ -2,7 +2,7 @@
 
 import { client } from './client.gen.js';
 import { type Client, type ClientMeta, formDataBodySerializer, type Options as Options2, type RequestResult, type ServerSentEventsResult, type TDataShape } from './client/index.js';
-import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, ArchiveRequestData, ArchiveRequestErrors, ArchiveRequestResponses, CancelRequestData, CancelRequestErrors, CancelRequestResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, DeleteRequestData, DeleteRequestErrors, DeleteRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListRequestsData, ListRequestsErrors, ListRequestsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, RetryRequestData, RetryRequestErrors, RetryRequestResponses, StreamRequestEventsData, StreamRequestEventsErrors, StreamRequestEventsResponse, StreamRequestEventsResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses, ValidateRequestData, ValidateRequestErrors, ValidateRequestResponses } from './types.gen.js';
+import type { ApiUploadLegacyData, ApiUploadLegacyErrors, ApiUploadLegacyResponses, ArchiveRequestData, ArchiveRequestErrors, ArchiveRequestResponses, CancelRequestData, CancelRequestErrors, CancelRequestResponses, CreateRequestData, CreateRequestErrors, CreateRequestResponses, DeleteRequestData, DeleteRequestErrors, DeleteRequestResponses, ExportRequestData, ExportRequestErrors, ExportRequestLegacyData, ExportRequestLegacyErrors, ExportRequestLegacyResponses, ExportRequestResponses, GetAccessData, GetAccessErrors, GetAccessResponses, GetFileData, GetFileErrors, GetFileResponses, GetLivenessData, GetLivenessErrors, GetLivenessResponses, GetReadinessData, GetReadinessErrors, GetReadinessResponses, GetRequestData, GetRequestErrors, GetRequestResponses, GetStatusByQueryLegacyData, GetStatusByQueryLegacyErrors, GetStatusByQueryLegacyResponses, GetStatusLegacyData, GetStatusLegacyErrors, GetStatusLegacyResponses, ListProductsData, ListProductsErrors, ListProductsResponses, ListRequestsData, ListRequestsErrors, ListRequestsResponses, ListWebhookDeliveriesData, ListWebhookDeliveriesErrors, ListWebhookDeliveriesResponses, RedeliverWebhookData, RedeliverWebhookErrors, RedeliverWebhookResponses, RetryRequestData, RetryRequestErrors, RetryRequestResponses, StreamRequestEventsData, StreamRequestEventsErrors, StreamRequestEventsResponse, StreamRequestEventsResponses, UploadLegacyData, UploadLegacyErrors, UploadLegacyResponses, ValidateRequestData, ValidateRequestErrors, ValidateRequestResponses } from './types.gen.js';
 
 export type Options<TData extends TDataShape = TDataShape, ThrowOnError extends boolean = boolean, TResponse = unknown> = Options2<TData, ThrowOnError, TResponse> & {
     /**
@@ -48,6 +48,13 @@ export const apiUploadLegacy = <ThrowOnError extends boolean = false>(options: O
         ...options.headers
     }
 });
+
+/**
+ * How this server admits callers: whether an API key is required
+ *
+ * Needs no key and is not rate-limited. Tells a client whether to ask for an API key before calling, and whether it is refused outright (protected mode, from another machine). It does not check a key.
+ */
+export const getAccess = <ThrowOnError extends boolean = false>(options?: Options<GetAccessData, ThrowOnError>): RequestResult<GetAccessResponses, GetAccessErrors, ThrowOnError> => (options?.client ?? client).get<GetAccessResponses, GetAccessErrors, ThrowOnError>({ url: '/api/v1/access', ...options });
 
 /**
  * The caller's requests, newest first, one page at a time (follow nextCursor)

@@ -6,6 +6,30 @@ export type ClientOptions = {
 
 export type Webhooks = RequestCompletedWebhookWebhookRequest | RequestCompletedWithErrorsWebhookWebhookRequest | RequestFailedWebhookWebhookRequest | RequestCancelledWebhookWebhookRequest;
 
+export type AccessDto = {
+    /**
+     * `keys`: every API call needs an API key; `protected`: no keys are set up, so only clients on the server's own machine are served; `open`: anyone who can reach the server may call it
+     */
+    mode: AccessMode;
+    /**
+     * Whether API calls must carry a key (in `apiKeyHeader`)
+     */
+    apiKeyRequired: boolean;
+    /**
+     * The request header that carries the key
+     */
+    apiKeyHeader: string;
+    /**
+     * Whether this caller can be served at all: false in protected mode for a client beyond the server's machine (its calls get 403 PROTECTED_MODE), true otherwise. Says nothing about any key
+     */
+    clientAllowed: boolean;
+};
+
+/**
+ * `keys`: every API call needs an API key; `protected`: no keys are set up, so only clients on the server's own machine are served; `open`: anyone who can reach the server may call it
+ */
+export type AccessMode = 'keys' | 'protected' | 'open';
+
 export type CreatedRequestDto = {
     requestId: string;
     status: RequestStatus;
@@ -597,6 +621,28 @@ export type ApiUploadLegacyResponses = {
 };
 
 export type ApiUploadLegacyResponse = ApiUploadLegacyResponses[keyof ApiUploadLegacyResponses];
+
+export type GetAccessData = {
+    body?: never;
+    path?: never;
+    query?: never;
+    url: '/api/v1/access';
+};
+
+export type GetAccessErrors = {
+    /**
+     * Request headers over 16 KB (HEADERS_TOO_LARGE)
+     */
+    431: ProblemDocumentDto;
+};
+
+export type GetAccessError = GetAccessErrors[keyof GetAccessErrors];
+
+export type GetAccessResponses = {
+    200: AccessDto;
+};
+
+export type GetAccessResponse = GetAccessResponses[keyof GetAccessResponses];
 
 export type ListRequestsData = {
     body?: never;

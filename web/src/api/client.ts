@@ -49,3 +49,21 @@ export async function call<T>(request: Promise<SdkResult<T>>): Promise<T> {
   }
   return result.data as T;
 }
+
+/** A download: the body, and the file name the server gave it in Content-Disposition. */
+export async function callForFile(
+  request: Promise<SdkResult<unknown>>,
+  fallback: string,
+): Promise<{ blob: Blob; filename: string }> {
+  const pending = request.then((result) => ({ ...result, data: { data: result.data, response: result.response } }));
+  const { data, response } = await call(pending);
+  return { blob: data as Blob, filename: filenameFrom(response?.headers.get('content-disposition')) ?? fallback };
+}
+
+/** RFC 6266: the UTF-8 `filename*` when present, else the plain `filename`. */
+function filenameFrom(header: string | null | undefined): string | undefined {
+  if (!header) return undefined;
+  const extended = /filename\*=UTF-8''([^;]+)/i.exec(header);
+  if (extended) return decodeURIComponent(extended[1]);
+  return /filename="([^"]+)"/i.exec(header)?.[1];
+}

@@ -2,10 +2,22 @@ import { useState, type FormEvent } from 'react';
 import { saveApiKey } from '../api/api-key';
 import type { ApiProblem } from '../api/problem';
 
-/** Asks for the API key after a 401; a rejected key says so instead of asking silently again. */
-export function ApiKeyPrompt({ problem, onSaved }: { problem: ApiProblem; onSaved: () => void }) {
+/**
+ * Asks for the API key: on arrival when the server requires one, after a 401, or to change it.
+ * A rejected key says so instead of asking silently again.
+ */
+export function ApiKeyPrompt({
+  problem,
+  onSaved,
+  onCancel,
+}: {
+  problem: ApiProblem | null;
+  onSaved: () => void;
+  /** Offered when a key is already in use: keep it and close the prompt. */
+  onCancel?: () => void;
+}) {
   const [key, setKey] = useState('');
-  const rejected = problem.code === 'API_KEY_INVALID';
+  const rejected = problem?.code === 'API_KEY_INVALID';
   const submit = (event: FormEvent) => {
     event.preventDefault();
     if (!key.trim()) return;
@@ -34,6 +46,11 @@ export function ApiKeyPrompt({ problem, onSaved }: { problem: ApiProblem; onSave
           autoFocus
         />
         <button type="submit">Use this key</button>
+        {onCancel ? (
+          <button type="button" className="secondary" onClick={onCancel}>
+            Keep the current key
+          </button>
+        ) : null}
       </form>
     </section>
   );

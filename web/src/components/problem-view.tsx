@@ -1,3 +1,4 @@
+import { useEffect, useRef } from 'react';
 import type { ApiProblem, Problem } from '../api/problem';
 
 const BUDGETS: Record<NonNullable<Problem['rateLimit']>, string> = {
@@ -34,11 +35,19 @@ function explanation(problem: Problem): string | null {
  * A problem document for a person: its title and detail, and when the server
  * listed issues (a rejected CSV), a table of row, line, column and message.
  */
-export function ProblemView({ problem }: { problem: ApiProblem }) {
+export function ProblemView({ problem, takeFocus = false }: { problem: ApiProblem; takeFocus?: boolean }) {
   const { title, detail, errors, errorCount } = problem.problem;
   const meaning = explanation(problem.problem);
+  const box = useRef<HTMLDivElement>(null);
+  // The answer to something the person just did (upload, cancel, retry) is brought into view and
+  // focused, so it is neither below the fold nor missed by a screen reader reading on from the button.
+  useEffect(() => {
+    if (!takeFocus) return;
+    box.current?.scrollIntoView({ block: 'start' });
+    box.current?.focus({ preventScroll: true });
+  }, [problem, takeFocus]);
   return (
-    <div className="problem" role="alert">
+    <div ref={box} className="problem" role="alert" tabIndex={takeFocus ? -1 : undefined}>
       {meaning ? <p className="problem-meaning">{meaning}</p> : null}
       <p className="problem-title">
         <strong>{title}</strong>

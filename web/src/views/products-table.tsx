@@ -1,4 +1,4 @@
-import { listProducts, type ProductPageDto } from '@pixbatch/sdk';
+import { listProducts, type ImageStatus, type ProductPageDto } from '@pixbatch/sdk';
 import { useEffect, useState } from 'react';
 import { call } from '../api/client';
 import { ApiProblem, toProblem } from '../api/problem';
@@ -12,6 +12,15 @@ const PAGE_SIZE = 20;
  * thumbnail (lazy-loaded from /files), sizes before and after, and the original.
  * `refreshKey` changes as the request progresses, so finished images appear.
  */
+/** What an image without an outcome is doing; a cancelled one says so, not the same "…" as one in work. */
+const IMAGE_STATE: Record<ImageStatus, string> = {
+  pending: 'Waiting',
+  processing: 'Processing…',
+  succeeded: 'Done',
+  failed: 'Failed',
+  cancelled: 'Cancelled before it was processed',
+};
+
 export function ProductsTable({ requestId, refreshKey }: { requestId: string; refreshKey: string }) {
   const [page, setPage] = useState(1);
   const [data, setData] = useState<ProductPageDto | null>(null);
@@ -59,7 +68,7 @@ export function ProductsTable({ requestId, refreshKey }: { requestId: string; re
                         </a>
                       ) : (
                         <div className="thumb-placeholder" aria-hidden="true">
-                          {image.status === 'failed' ? '✕' : '…'}
+                          {image.status === 'failed' ? '✕' : image.status === 'cancelled' ? '–' : '…'}
                         </div>
                       )}
                       <div className="image-facts">
@@ -73,7 +82,7 @@ export function ProductsTable({ requestId, refreshKey }: { requestId: string; re
                             <code>{image.errorCode}</code> {describeImageError(image.errorCode)}
                           </p>
                         ) : (
-                          <p className="muted">{image.status}</p>
+                          <p className="muted">{IMAGE_STATE[image.status]}</p>
                         )}
                         <p>
                           <a href={image.inputUrl} target="_blank" rel="noreferrer noopener" className="original-link">

@@ -1,20 +1,19 @@
-import { deleteRequest, exportRequest } from '@pixbatch/sdk';
+import { archiveRequest, cancelRequest, deleteRequest, exportRequest, retryRequest } from '@pixbatch/sdk';
+import type { RequestStatusDto } from '@pixbatch/sdk';
 import { useEffect, useRef, useState } from 'react';
-import { call } from '../api/client';
-import { plannedOperation } from '../api/operations';
+import { call, callForFile } from '../api/client';
 import { ApiProblem, toProblem } from '../api/problem';
 import { useRequestProgress } from '../api/use-request-progress';
 import { ProblemView } from '../components/problem-view';
 import { ProgressBar } from '../components/progress-bar';
-import { resultFilename, saveBlob } from '../download';
+import { saveBlob } from '../download';
 import { describeImageError, formatDuration, formatRate } from '../format';
 import { navigate } from '../router';
 import { PausedHostsNotice } from './paused-hosts-notice';
 import { ProductsTable } from './products-table';
 import { WebhookLog } from './webhook-log';
 
-// Keyed by string: `cancelled` arrives with the request-lifecycle endpoints.
-const STATUS_TEXT: Record<string, string> = {
+const STATUS_TEXT: Record<RequestStatusDto['status'], string> = {
   pending: 'Waiting to start',
   processing: 'Processing',
   completed: 'Completed',
@@ -23,14 +22,24 @@ const STATUS_TEXT: Record<string, string> = {
   cancelled: 'Cancelled',
 };
 
-export function statusText(status: string): string {
-  return STATUS_TEXT[status] ?? status;
+export function statusText(status: RequestStatusDto['status']): string {
+  return STATUS_TEXT[status];
 }
 
-/** One request, live: progress, paused source hosts, actions, failed images, products and webhook deliveries. */
+/** What Retry takes again, named on its button: the server re-queues failed and cancelled images alike. */
+function retryLabel(failed: number, cancelled: number): string {
+  if (failed > 0 && cancelled > 0) return 'Retry failed and cancelled images';
+  return cancelled > 0 ? 'Retry cancelled images' : 'Retry failed images';
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+/** One request, live: progress, paused source hosts, actions, failed images, webhook deliveries and products. */
 export function RequestView({ id }: { id: string }) {
   const { status, throughput, source, problem, reload } = useRequestProgress(id);
   const [actionProblem, setActionProblem] = useState<ApiProblem | null>(null);
+  // What the last action did, said in words next to the buttons (a retry's round, a cancel's count).
+  const [actionNote, setActionNote] = useState<string | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const [confirmingDelete, setConfirmingDelete] = useState(false);
 
@@ -38,12 +47,11 @@ export function RequestView({ id }: { id: string }) {
     return problem ? <ProblemView problem={problem} /> : <p aria-live="polite">Loading request…</p>;
   }
   const { images, products } = status.counts;
-  // Cancelled images are counted once the API can cancel (request-lifecycle); retry takes them too.
-  const cancelledImages = (images as { cancelled?: number }).cancelled ?? 0;
 
   const run = async (label: string, action: () => Promise<void>) => {
     setBusy(label);
     setActionProblem(null);
+    setActionNote(null);
     try {
       await action();
     } catch (error) {
@@ -53,51 +61,40 @@ export function RequestView({ id }: { id: string }) {
     }
   };
 
+  // The names the server gives in Content-Disposition (`<name>-result.csv`, `<name>-images.zip`); the fallbacks
+  // follow the same rule for a proxy that strips the header.
+  const base = status.originalFilename.replace(/\.csv$/i, '') || 'products';
   const downloadCsv = () =>
     run('csv', async () => {
-      const blob = await call(exportRequest({ path: { id }, parseAs: 'blob' }));
-      saveBlob(blob as unknown as Blob, resultFilename(status.originalFilename));
+      const file = await callForFile(exportRequest({ path: { id }, parseAs: 'blob' }), `${base}-result.csv`);
+      saveBlob(file.blob, file.filename);
     });
-
-  const archive = plannedOperation('downloadArchive');
   const downloadZip = () =>
     run('zip', async () => {
-      if (!archive) return;
-      const blob = await call(archive({ path: { id }, parseAs: 'blob' }));
-      saveBlob(blob as Blob, resultFilename(status.originalFilename).replace(/\.csv$/, '.zip'));
+      const file = await callForFile(archiveRequest({ path: { id }, parseAs: 'blob' }), `${base}-images.zip`);
+      saveBlob(file.blob, file.filename);
     });
 
-  /** Cancel and retry: until their endpoint exists the button stays disabled and says why. */
-  const lifecycle = (operation: 'retryRequest' | 'cancelRequest', label: string, allowed: boolean) => {
-    const sdkCall = plannedOperation(operation);
-    const onClick = () => {
-      if (!sdkCall) return;
-      void run(label, async () => {
-        await call(sdkCall({ path: { id } }));
-        reload();
-      });
-    };
-    return (
-      <button
-        type="button"
-        onClick={onClick}
-        disabled={!sdkCall || !allowed || busy !== null}
-        aria-describedby={sdkCall ? undefined : 'lifecycle-hint'}
-        className="secondary"
-      >
-        {label}
-      </button>
-    );
-  };
-  const lifecycleMissing = (['retryRequest', 'cancelRequest', 'downloadArchive'] as const).some(
-    (name) => !plannedOperation(name),
-  );
+  const retry = () =>
+    run('retry', async () => {
+      const next = await call(retryRequest({ path: { id } }));
+      const queued = next.counts.images.pending;
+      setActionNote(`Retry round ${next.round} started: ${plural(queued, 'image')} queued again.`);
+      reload();
+    });
+  const cancel = () =>
+    run('cancel', async () => {
+      const next = await call(cancelRequest({ path: { id } }));
+      setActionNote(`Cancelled: ${plural(next.counts.images.cancelled, 'image')} will not be processed.`);
+      reload();
+    });
   const remove = () =>
     run('delete', async () => {
       await call(deleteRequest({ path: { id } }));
       navigate('/requests');
     });
 
+  const retryable = images.failed + images.cancelled;
   return (
     <section aria-labelledby="request-heading">
       <h1 id="request-heading">{status.originalFilename}</h1>
@@ -107,15 +104,16 @@ export function RequestView({ id }: { id: string }) {
       <div className="card">
         <p className="status-line" aria-live="polite">
           <span className={`badge status-${status.status}`}>{statusText(status.status)}</span>
+          {status.round > 0 ? <span className="round"> · retry round {status.round}</span> : null}
           {source === 'polling' ? <span className="muted"> (updated every second)</span> : null}
         </p>
         <PausedHostsNotice hosts={status.completed ? [] : status.pausedHosts} />
-        <ProgressBar percent={status.percent} label="Images processed" />
+        <ProgressBar percent={status.percent} images={images} status={status.status} label="Images processed" />
         <dl className="stats">
           <div>
-            <dt>Images</dt>
+            <dt>Processed</dt>
             <dd>
-              {images.total - images.pending} of {images.total}
+              {images.succeeded + images.failed} of {images.total}
             </dd>
           </div>
           <div>
@@ -125,6 +123,10 @@ export function RequestView({ id }: { id: string }) {
           <div>
             <dt>Failed</dt>
             <dd>{images.failed}</dd>
+          </div>
+          <div>
+            <dt>Cancelled</dt>
+            <dd>{images.cancelled}</dd>
           </div>
           <div>
             <dt>Products</dt>
@@ -149,13 +151,20 @@ export function RequestView({ id }: { id: string }) {
             type="button"
             className="secondary"
             onClick={() => void downloadZip()}
-            disabled={!archive || !status.completed || busy !== null}
-            aria-describedby={archive ? undefined : 'lifecycle-hint'}
+            disabled={!status.completed || busy !== null}
           >
             Download images (ZIP)
           </button>
-          {lifecycle('retryRequest', 'Retry failed', status.completed && images.failed + cancelledImages > 0)}
-          {lifecycle('cancelRequest', 'Cancel', !status.completed)}
+          {status.completed && retryable > 0 ? (
+            <button type="button" className="secondary" onClick={() => void retry()} disabled={busy !== null}>
+              {retryLabel(images.failed, images.cancelled)}
+            </button>
+          ) : null}
+          {status.completed ? null : (
+            <button type="button" className="secondary" onClick={() => void cancel()} disabled={busy !== null}>
+              Cancel
+            </button>
+          )}
           <button
             type="button"
             className="danger"
@@ -168,10 +177,12 @@ export function RequestView({ id }: { id: string }) {
         </div>
         {status.completed ? null : (
           <p id="delete-hint" className="hint">
-            A request can be deleted once it has finished{plannedOperation('cancelRequest') ? ' or been cancelled' : ''}
-            .
+            A request can be deleted once it has finished or been cancelled.
           </p>
         )}
+        <p className="action-note" role="status">
+          {actionNote}
+        </p>
         {confirmingDelete ? (
           <ConfirmDelete
             busy={busy === 'delete'}
@@ -179,12 +190,7 @@ export function RequestView({ id }: { id: string }) {
             onKeep={() => setConfirmingDelete(false)}
           />
         ) : null}
-        {lifecycleMissing ? (
-          <p id="lifecycle-hint" className="hint">
-            The ZIP download, retry and cancel arrive with the next version of the API.
-          </p>
-        ) : null}
-        {actionProblem ? <ProblemView problem={actionProblem} /> : null}
+        {actionProblem ? <ProblemView problem={actionProblem} takeFocus /> : null}
         {problem ? <ProblemView problem={problem} /> : null}
       </div>
       {status.errors.length > 0 ? (
@@ -207,8 +213,11 @@ export function RequestView({ id }: { id: string }) {
           </ul>
         </section>
       ) : null}
-      <ProductsTable requestId={id} refreshKey={`${status.status}:${images.total - images.pending}`} />
-      {status.webhook ? <WebhookLog requestId={id} webhook={status.webhook} onRedelivered={reload} /> : null}
+      {/* Above the products: a catalogue of hundreds would otherwise push the log out of reach. */}
+      {status.webhook ? (
+        <WebhookLog requestId={id} webhook={status.webhook} round={status.round} completed={status.completed} />
+      ) : null}
+      <ProductsTable requestId={id} refreshKey={`${status.status}:${status.round}:${images.total - images.pending}`} />
     </section>
   );
 }

@@ -1,24 +1,25 @@
 import { listRequests, type RequestListDto, type RequestStatus } from '@pixbatch/sdk';
 import { useEffect, useState, type FormEvent } from 'react';
 import { call } from '../api/client';
-import { plannedOperation } from '../api/operations';
 import { ApiProblem, toProblem } from '../api/problem';
 import { Link } from '../components/link';
 import { ProblemView } from '../components/problem-view';
 import { ProgressBar } from '../components/progress-bar';
-import { formatAge } from '../format';
+import { formatAge, imageCounts } from '../format';
 import { navigate } from '../router';
 import { statusText } from './request-view';
 
-const STATUSES: RequestStatus[] = ['pending', 'processing', 'completed', 'completed_with_errors', 'failed'];
+const STATUSES: RequestStatus[] = [
+  'pending',
+  'processing',
+  'completed',
+  'completed_with_errors',
+  'failed',
+  'cancelled',
+];
 const PAGE_SIZE = 10;
 /** How often the list is read again while a request on it is still open. */
 const REFRESH_MS = 2000;
-
-/** The filter's choices: `cancelled` exists once the API can cancel (request-lifecycle endpoints). */
-function filterStatuses(): string[] {
-  return plannedOperation('cancelRequest') ? [...STATUSES, 'cancelled'] : STATUSES;
-}
 
 /**
  * The caller's requests, newest first, with a status filter and cursor paging.
@@ -73,7 +74,7 @@ export function RequestsView() {
           }}
         >
           <option value="">All</option>
-          {filterStatuses().map((status) => (
+          {STATUSES.map((status) => (
             <option key={status} value={status}>
               {statusText(status)}
             </option>
@@ -89,10 +90,14 @@ export function RequestsView() {
               <Link href={`/requests/${request.requestId}`}>{request.originalFilename}</Link>{' '}
               <span className={`badge status-${request.status}`}>{statusText(request.status)}</span>
             </p>
-            <ProgressBar percent={request.percent} label={`${request.originalFilename} progress`} />
+            <ProgressBar
+              percent={request.percent}
+              images={request.counts.images}
+              status={request.status}
+              label={`${request.originalFilename} progress`}
+            />
             <p className="muted">
-              {request.counts.images.succeeded} succeeded, {request.counts.images.failed} failed of{' '}
-              {request.counts.images.total} images · {request.counts.products.total} products ·{' '}
+              {imageCounts(request.counts.images)} · {request.counts.products.total} products ·{' '}
               <time dateTime={request.createdAt} title={new Date(request.createdAt).toLocaleString()}>
                 {formatAge(request.createdAt)}
               </time>

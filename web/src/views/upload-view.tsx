@@ -20,7 +20,8 @@ const offers = (field: string) => field in UPLOAD_FIELDS;
 const FORMATS = UPLOAD_FIELDS.format?.enum ?? ['keep'];
 const DEFAULT_QUALITY = UPLOAD_FIELDS.quality?.default;
 
-type Outcome = { state: 'ok'; result: CsvCheckDto } | { state: 'failed' };
+/** `rejected`: the server refused the file itself, so uploading it again would only be refused again. */
+type Outcome = { state: 'ok'; result: CsvCheckDto } | { state: 'failed'; rejected: boolean };
 type Check = { state: 'idle' } | { state: 'checking' } | Outcome;
 
 /**
@@ -40,11 +41,14 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
   const [sending, setSending] = useState(false);
   // The latest check's outcome with what it checked: a file or key newer than that is still being checked.
   const [checked, setChecked] = useState<{ file: File; authGeneration: number; outcome: Outcome } | null>(null);
+  // Apart: the file's problems belong where its preview would be, the upload's under its button.
+  const [checkProblem, setCheckProblem] = useState<ApiProblem | null>(null);
   const [problem, setProblem] = useState<ApiProblem | null>(null);
   const input = useRef<HTMLInputElement>(null);
 
   const choose = (chosen: File | undefined) => {
     setFile(chosen ?? null);
+    setCheckProblem(null);
     setProblem(null);
   };
 
@@ -63,9 +67,11 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
       .then((result) => settle({ state: 'ok', result }))
       .catch((error: unknown) => {
         if (abort.signal.aborted) return;
-        settle({ state: 'failed' });
         const failure = toProblem(error);
-        if (failure.status !== 401) setProblem(failure);
+        // A 401 opens the key prompt and the check runs again with the key; any other refusal is the file's.
+        const rejected = failure.status !== 401;
+        settle({ state: 'failed', rejected });
+        if (rejected) setCheckProblem(failure);
       });
     return () => abort.abort();
   }, [file, authGeneration]);
@@ -139,6 +145,7 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
         </div>
         {check.state === 'checking' ? <p aria-live="polite">Reading the CSV…</p> : null}
         {check.state === 'ok' ? <CsvPreview result={check.result} /> : null}
+        {checkProblem ? <ProblemView problem={checkProblem} takeFocus /> : null}
         <fieldset>
           <legend>Options</legend>
           <div className="field">
@@ -215,12 +222,20 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
             </div>
           ) : null}
         </fieldset>
-        <button type="submit" disabled={!file || sending}>
+        <button
+          type="submit"
+          disabled={!file || sending || (check.state === 'failed' && check.rejected)}
+          aria-describedby="upload-hint"
+        >
           {sending ? 'Uploading…' : 'Upload'}
         </button>
-        <p className="hint">A rejected file stores nothing; its problems are listed row by row.</p>
+        <p id="upload-hint" className="hint">
+          {check.state === 'failed' && check.rejected
+            ? 'This file was refused; fix it and choose it again to upload.'
+            : 'A rejected file stores nothing; its problems are listed row by row.'}
+        </p>
+        {problem ? <ProblemView problem={problem} takeFocus /> : null}
       </form>
-      {problem ? <ProblemView problem={problem} /> : null}
     </section>
   );
 }
