@@ -1,4 +1,5 @@
 import { mkdtempSync } from 'node:fs';
+import type { Server } from 'node:http';
 import { rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -70,10 +71,19 @@ export class S3Server {
     return keys;
   }
 
-  /** The store goes away: connections are refused until resume(). */
+  /**
+   * The store goes away: open connections are cut and new ones refused until
+   * resume(). Cut, not drained: clients that keep theirs alive and busy (each
+   * process's readiness probe reads every 2 s) would hold a draining close open
+   * for ever.
+   */
   async stop(): Promise<void> {
-    await this.server?.close();
+    const server = this.server;
     this.server = undefined;
+    if (!server) return;
+    const closed = server.close();
+    (server as unknown as { httpServer?: Server }).httpServer?.closeAllConnections();
+    await closed;
   }
 
   /** Starts (again), on the same port once it has one, with the objects stored so far. */
