@@ -5,9 +5,11 @@ import { TestApp, startTestApp } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
 
 // Routes that stay open with API_KEYS set: probes, metrics, the API document, output images,
-// and the web page with its assets (it must load to ask for a key; its data comes from the API).
+// the web page with its assets (it must load to ask for a key; its data comes from the API),
+// and how callers are admitted (the page asks it whether to prompt for a key).
 const PUBLIC = [
   /^\/health\//,
+  /^\/api\/v1\/access$/,
   /^\/metrics$/,
   /^\/docs(\/|-json|-yaml|$)/,
   /^\/files\//,
