@@ -1,21 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { RouteEntry, routesOf } from '../../src/common/route-catalog.js';
-import { WEB_PAGE_ROUTES } from '../../src/web/web-page.js';
+import { PUBLIC_ROUTES } from '../support/public-routes.js';
 import { TestApp, startTestApp } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
 
-// Routes that stay open with API_KEYS set: probes, metrics, the API document, output images,
-// the web page with its assets (it must load to ask for a key; its data comes from the API),
-// and how callers are admitted (the page asks it whether to prompt for a key).
-const PUBLIC = [
-  /^\/health\//,
-  /^\/api\/v1\/access$/,
-  /^\/metrics$/,
-  /^\/docs(\/|-json|-yaml|$)/,
-  /^\/files\//,
-  /^\/assets\//,
-  ...WEB_PAGE_ROUTES.map((url) => new RegExp(`^${url}$`)),
-];
 const WORKER_SURFACE = [/^\/health\//, /^\/metrics$/];
 
 /** A concrete URL for a route template: every parameter filled with a plausible value. */
@@ -44,7 +32,7 @@ describe('Each role serves only its own routes', () => {
   });
 
   it('the API answers 401 without a key on every route not marked public', async () => {
-    const guarded = reachable(api).filter((route) => !PUBLIC.some((pattern) => pattern.test(route.url)));
+    const guarded = reachable(api).filter((route) => !PUBLIC_ROUTES.some((pattern) => pattern.test(route.url)));
     // The enumeration must find the API itself, not an empty router.
     expect(guarded.map((route) => `${route.method} ${route.url}`)).toEqual(
       expect.arrayContaining(['POST /api/v1/requests', 'GET /api/v1/requests/:id', 'GET /api/v1/requests/:id/export']),

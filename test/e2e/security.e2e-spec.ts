@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { routesOf } from '../../src/common/route-catalog.js';
+import { PUBLIC_ROUTES } from '../support/public-routes.js';
 import { TestApp, startTestApp } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
 
@@ -128,17 +129,8 @@ describe.each([
   });
 
   it('refuses every API route to a remote client, whatever it names', async () => {
-    const open = [
-      /^\/health\//,
-      /^\/metrics$/,
-      /^\/docs(\/|-json|-yaml|$)/,
-      /^\/files\//,
-      /^\/(requests(\/:id)?)?$/,
-      /^\/assets\//,
-      /^\/api\/v1\/access$/,
-    ];
     const routes = routesOf(harness.app.getHttpAdapter().getInstance()).filter(
-      (route) => route.method !== 'HEAD' && !open.some((pattern) => pattern.test(route.url)),
+      (route) => route.method !== 'HEAD' && !PUBLIC_ROUTES.some((pattern) => pattern.test(route.url)),
     );
     expect(routes.length).toBeGreaterThan(10);
     for (const route of routes) {

@@ -7,24 +7,14 @@ import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto
 import { productCsv } from '../factories/csv.factory.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { ImageServer } from '../support/image-server.js';
+import { PUBLIC_ROUTES } from '../support/public-routes.js';
 import { TestApp, multipart, startTestApp } from '../support/test-app.js';
 import { waitUntil } from '../support/wait-until.js';
 
-// Routes that stay open with API_KEYS set, and the ones that name no existing
-// request (they create one, or list the caller's own). Every other route must
-// name a request and so be subject to the tenant check; a new route that
-// names a request some other way fails the walk below.
-// The web page (src/web/web-page.ts) is open too: the same HTML and scripts for
-// everyone; its data comes from the API routes under the caller's key.
-const PUBLIC = [
-  /^\/health\//,
-  /^\/metrics$/,
-  /^\/docs(\/|-json|-yaml|$)/,
-  /^\/files\//,
-  /^\/(requests(\/:id)?)?$/,
-  /^\/assets\//,
-  /^\/api\/v1\/access$/,
-];
+// Besides the routes open to everyone (PUBLIC_ROUTES), the ones that name no
+// existing request (they create one, or list the caller's own). Every other
+// route must name a request and so be subject to the tenant check; a new route
+// that names a request some other way fails the walk below.
 const NAMES_NO_REQUEST = [
   'POST /api/v1/requests',
   'POST /api/v1/requests/validate',
@@ -60,7 +50,7 @@ describe('Tenants: one per named API key, and none sees another tenant’s reque
 
   function reachable(): RouteEntry[] {
     return routesOf(api.app.getHttpAdapter().getInstance()).filter(
-      (route) => route.method !== 'HEAD' && !PUBLIC.some((pattern) => pattern.test(route.url)),
+      (route) => route.method !== 'HEAD' && !PUBLIC_ROUTES.some((pattern) => pattern.test(route.url)),
     );
   }
 
