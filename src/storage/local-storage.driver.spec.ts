@@ -55,6 +55,19 @@ describe('LocalStorageDriver', () => {
     expect(await storage.get('images/r/2.png')).toBeNull();
   });
 
+  it('makes the scratch folder again after a write found it removed, and a removed key folder at once', async () => {
+    await storage.put('images/r/1.jpg', Buffer.from('first'), IMAGE);
+    // The scratch folder is created once per driver; someone clears the volume under it.
+    await rm(join(root, '.scratch'), { recursive: true });
+    await rm(join(root, 'images'), { recursive: true });
+
+    await expect(storage.put('images/r/2.jpg', Buffer.from('lost'), IMAGE)).rejects.toThrow(/ENOENT/);
+    await storage.put('images/r/2.jpg', Buffer.from('second'), IMAGE);
+
+    expect(await readFile(join(root, 'images', 'r', '2.jpg'), 'utf8')).toBe('second');
+    expect(await readdir(join(root, '.scratch'))).toEqual([]);
+  });
+
   it('refuses a key that would leave the storage root', async () => {
     await expect(storage.writeThrough('../outside.jpg', IMAGE, () => Promise.resolve())).rejects.toThrow(
       'Unsafe storage key',

@@ -31,16 +31,20 @@ export class LocalStorageDriver extends StorageDriver {
   // A file keeps no metadata: head derives the content type from the key, so the put options are not used.
   async putFile(key: string, path: string): Promise<void> {
     const target = this.pathOf(key);
-    await mkdir(dirname(target), { recursive: true });
     // Readers never see a half-written file, and a retried job replaces the key.
-    await rename(path, target);
+    // The folder exists for all but a request's first image: created only when missing.
+    try {
+      await rename(path, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(dirname(target), { recursive: true });
+      await rename(path, target);
+    }
   }
 
   async scratchPath(key: string): Promise<string> {
     this.pathOf(key);
-    const folder = join(this.root, SCRATCH);
-    await mkdir(folder, { recursive: true });
-    return join(folder, `${randomUUID()}.${basename(key)}`);
+    return this.inScratchFolder(join(this.root, SCRATCH), `${randomUUID()}.${basename(key)}`);
   }
 
   async head(key: string): Promise<ObjectInfo | null> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { mkdir, open } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import {
   DeleteObjectCommand,
@@ -16,7 +16,15 @@ import { Upload } from '@aws-sdk/lib-storage';
 import type { S3Settings } from '../config/app-config.js';
 import { contentTypeOf } from './content-types.js';
 import { isSafeKey } from './storage-keys.js';
-import { ByteRange, ObjectInfo, PutOptions, StorageDriver, StorageError, StoredObject } from './storage.driver.js';
+import {
+  ByteRange,
+  ObjectInfo,
+  PutOptions,
+  removeFile,
+  StorageDriver,
+  StorageError,
+  StoredObject,
+} from './storage.driver.js';
 
 // lib-storage's smallest part; a stream is held in memory at most one part at a time.
 const PART_SIZE = 5 * 1024 * 1024;
@@ -105,12 +113,12 @@ export class S3StorageDriver extends StorageDriver {
       body.destroy();
       await file.close();
     }
+    await removeFile(path);
   }
 
   async scratchPath(key: string): Promise<string> {
     this.target(key);
-    await mkdir(this.scratchDir, { recursive: true });
-    return join(this.scratchDir, `${randomUUID()}.${basename(key)}`);
+    return this.inScratchFolder(this.scratchDir, `${randomUUID()}.${basename(key)}`);
   }
 
   async head(key: string): Promise<ObjectInfo | null> {

@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { mkdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 
 export interface PutOptions {
@@ -40,8 +41,14 @@ export class StorageError extends Error {}
  * leaves no partial object.
  */
 export abstract class StorageDriver {
+  /** The scratch folder's creation, once per driver (inScratchFolder). */
+  private scratchFolder: Promise<unknown> | null = null;
+
   abstract put(key: string, body: Buffer | Readable, options: PutOptions): Promise<void>;
-  /** Stores the local file at `path` under `key`; the file may be moved away. */
+  /**
+   * Stores the local file at `path` under `key` and takes the file: once stored
+   * it is moved into place or deleted. On failure it may still be there.
+   */
   abstract putFile(key: string, path: string, options: PutOptions): Promise<void>;
   /**
    * A fresh local path, ending in the key's extension, for producers that
@@ -69,8 +76,37 @@ export abstract class StorageDriver {
       const result = await write(path);
       await this.putFile(key, path, options);
       return result;
-    } finally {
-      await rm(path, { force: true });
+    } catch (error) {
+      // The scratch folder may be what went missing: the next write creates it again.
+      this.scratchFolder = null;
+      await removeFile(path);
+      throw error;
     }
+  }
+
+  /**
+   * Scratch paths are handed out for every image, and each call to the file
+   * system waits in libuv's pool behind the images being encoded there: the
+   * folder is created once, not per image (again after a failed write).
+   */
+  protected async inScratchFolder(folder: string, name: string): Promise<string> {
+    this.scratchFolder ??= mkdir(folder, { recursive: true });
+    try {
+      await this.scratchFolder;
+    } catch (error) {
+      this.scratchFolder = null;
+      throw error;
+    }
+    return join(folder, name);
+  }
+
+}
+
+/** Removes a file that may already be gone; cheaper than rm({ force: true }), which walks it as a tree. */
+export async function removeFile(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
 }

@@ -480,8 +480,7 @@ function shrinkOnLoadFactor(source: Size, target: Size): number {
 function keptOriginal(plan: Plan, input: Buffer, encodedBytes: number): Buffer | null {
   // A requested format is honoured like a resize, even when its file is larger.
   if (plan.target !== null || !plan.keepAllowed) return null;
-  const stripped = stripMetadata(plan.format, input, plan.source);
-  return stripped !== null && stripped.length <= encodedBytes ? stripped : null;
+  return stripMetadata(plan.format, input, plan.source, encodedBytes);
 }
 
 function original(plan: Plan, input: Buffer, kept: Buffer): TransformInfo {

@@ -9,13 +9,29 @@ import type { ImageFormat } from './image-format.js';
  * Orientation survives in JPEG as a minimal EXIF block holding only that tag;
  * other formats keep their orientation only inside EXIF, so a rotated one
  * returns null and is re-encoded upright instead. Null also for an AVIF that
- * carries metadata: rewriting its boxes is not worth the risk.
+ * carries metadata: rewriting its boxes is not worth the risk, and when the
+ * result would be longer than `maxBytes`: a kept original must not be larger
+ * than the encoded image, which for most photos is the smaller, so nothing is
+ * copied for them.
  */
 export function stripMetadata(
   format: ImageFormat,
   input: Buffer,
   details: { orientation: number; hasMetadata: boolean },
+  maxBytes = Infinity,
 ): Buffer | null {
+  const parts = strippedParts(format, input, details);
+  if (parts === null) return null;
+  const length = parts.reduce((sum, part) => sum + part.length, 0);
+  return length <= maxBytes ? Buffer.concat(parts, length) : null;
+}
+
+/** The pieces of the input, in order, that the stripped file is made of. */
+function strippedParts(
+  format: ImageFormat,
+  input: Buffer,
+  details: { orientation: number; hasMetadata: boolean },
+): Buffer[] | null {
   switch (format) {
     case 'jpeg':
       return stripJpeg(input, details.orientation);
@@ -26,7 +42,7 @@ export function stripMetadata(
     case 'gif':
       return stripGif(input);
     case 'avif':
-      return details.hasMetadata || details.orientation !== 1 ? null : input;
+      return details.hasMetadata || details.orientation !== 1 ? null : [input];
   }
 }
 
@@ -34,7 +50,7 @@ export function stripMetadata(
 // APP1 (EXIF, XMP), APP3-APP13 (IPTC in APP13), APP15 and comments go.
 const JPEG_KEPT_APP = new Set([0xe0, 0xe2, 0xee]);
 
-function stripJpeg(jpeg: Buffer, orientation: number): Buffer | null {
+function stripJpeg(jpeg: Buffer, orientation: number): Buffer[] | null {
   const parts: Buffer[] = [jpeg.subarray(0, 2)];
   let offset = 2;
   let inserted = orientation === 1;
@@ -56,7 +72,7 @@ function stripJpeg(jpeg: Buffer, orientation: number): Buffer | null {
   }
   if (!inserted) parts.push(orientationExif(orientation));
   parts.push(jpeg.subarray(offset));
-  return Buffer.concat(parts);
+  return parts;
 }
 
 /** An APP1 EXIF segment with one IFD entry: Orientation (0x0112, SHORT). */
@@ -78,7 +94,7 @@ function orientationExif(orientation: number): Buffer {
 
 const PNG_DROPPED = new Set(['eXIf', 'tEXt', 'zTXt', 'iTXt', 'tIME']);
 
-function stripPng(png: Buffer): Buffer | null {
+function stripPng(png: Buffer): Buffer[] | null {
   const parts: Buffer[] = [png.subarray(0, 8)];
   let offset = 8;
   while (offset + 12 <= png.length) {
@@ -88,14 +104,14 @@ function stripPng(png: Buffer): Buffer | null {
     offset = end;
   }
   parts.push(png.subarray(offset));
-  return Buffer.concat(parts);
+  return parts;
 }
 
 const VP8X_EXIF = 0x08;
 const VP8X_XMP = 0x04;
 
-function stripWebp(webp: Buffer): Buffer | null {
-  if (webp.toString('latin1', 12, 16) !== 'VP8X') return webp; // simple formats carry no metadata
+function stripWebp(webp: Buffer): Buffer[] | null {
+  if (webp.toString('latin1', 12, 16) !== 'VP8X') return [webp]; // simple formats carry no metadata
   const parts: Buffer[] = [];
   let offset = 12;
   while (offset + 8 <= webp.length) {
@@ -112,17 +128,16 @@ function stripWebp(webp: Buffer): Buffer | null {
     }
     offset = end;
   }
-  const body = Buffer.concat(parts);
   const header = Buffer.from(webp.subarray(0, 12));
-  header.writeUInt32LE(body.length + 4, 4);
-  return Buffer.concat([header, body]);
+  header.writeUInt32LE(parts.reduce((sum, part) => sum + part.length, 4), 4);
+  return [header, ...parts];
 }
 
 // Looping (NETSCAPE2.0, ANIMEXTS1.0) is what an application extension is kept for; XMP and the rest go.
 const GIF_KEPT_APPLICATIONS = new Set(['NETSCAPE2.0', 'ANIMEXTS1.0']);
 const GIF_COMMENT = 0xfe;
 
-function stripGif(gif: Buffer): Buffer | null {
+function stripGif(gif: Buffer): Buffer[] | null {
   const blocks = gifBlocks(gif);
   if (blocks === null) return null;
   const kept = blocks.filter(
@@ -130,5 +145,5 @@ function stripGif(gif: Buffer): Buffer | null {
       !(block.kind === 'extension' && block.label === GIF_COMMENT) &&
       !(block.kind === 'application' && !GIF_KEPT_APPLICATIONS.has(block.application ?? '')),
   );
-  return Buffer.concat(kept.map((block) => gif.subarray(block.start, block.end)));
+  return kept.map((block) => gif.subarray(block.start, block.end));
 }
