@@ -17,9 +17,9 @@ import {
   CsvValidationError,
   NotCsvError,
   ParsedProduct,
-  parseProductCsv,
   SpreadsheetFileError,
-} from './csv/product-csv.parser.js';
+} from './csv/csv-contract.js';
+import { parseProductCsv } from './csv/product-csv.parser.js';
 import { CHECK_PREVIEW_ROWS, CsvCheckDto, toCsvCheckDto } from './dto/csv-check.dto.js';
 import { CreateRequestDto } from './dto/create-request.dto.js';
 import { IdempotencyService, uploadFingerprint } from './idempotency.service.js';
