@@ -3,7 +3,7 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import type { Multipart, MultipartFile } from '@fastify/multipart';
+import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
@@ -24,6 +24,7 @@ import { CHECK_PREVIEW_ROWS, CsvCheckDto, toCsvCheckDto } from './dto/csv-check.
 import { CreateRequestDto } from './dto/create-request.dto.js';
 import { IdempotencyService, uploadFingerprint } from './idempotency.service.js';
 import { RequestDraft, UploadTimeoutError } from './request-draft.js';
+import { hashing, MalformedMultipartError, multipartParts, multipartStream, untilAborted } from './multipart-body.js';
 import { UploadsService } from './uploads.service.js';
 
 const FILE_FIELD = 'file';
@@ -240,76 +241,6 @@ export class UploadIntake {
       );
     }
     return error;
-  }
-}
-
-/** busboy's complaint about the body's framing (boundary, part headers, early end): the client's fault, not ours. */
-class MalformedMultipartError extends Error {}
-
-/**
- * Fastify's multipart errors carry a status and an FST_ code; anything else
- * thrown while the body is being split into parts comes from busboy, i.e. from
- * a body that is not well-formed multipart (no boundary, a wrong one, no end).
- */
-function asMultipartError(error: unknown): unknown {
-  if (error instanceof AppError || typeof (error as { statusCode?: unknown })?.statusCode === 'number') return error;
-  return new MalformedMultipartError(error instanceof Error ? error.message : String(error));
-}
-
-async function* multipartParts(request: FastifyRequest): AsyncGenerator<Multipart> {
-  let iterator: AsyncIterator<Multipart>;
-  try {
-    iterator = request.parts()[Symbol.asyncIterator]();
-  } catch (error) {
-    throw asMultipartError(error);
-  }
-  for (;;) {
-    let next: IteratorResult<Multipart>;
-    try {
-      next = await iterator.next();
-    } catch (error) {
-      throw asMultipartError(error);
-    }
-    if (next.done) return;
-    yield next.value;
-  }
-}
-
-async function* multipartStream(file: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  try {
-    yield* file;
-  } catch (error) {
-    throw asMultipartError(error);
-  }
-}
-
-/**
- * Ends the read with the signal's reason as soon as it is aborted, even while
- * the client sends nothing at all.
- */
-async function* untilAborted(source: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
-  const iterator = source[Symbol.asyncIterator]();
-  const aborted = new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-  });
-  aborted.catch(() => {});
-  try {
-    for (;;) {
-      const next = await Promise.race([iterator.next(), aborted]);
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    // Not awaited: after an abort the source may still be waiting for a chunk that never comes.
-    void iterator.return?.()?.catch(() => {});
-  }
-}
-
-/** Passes the upload through unchanged while hashing it, so the file is read once. */
-async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    hash.update(chunk);
-    yield chunk;
   }
 }
 
