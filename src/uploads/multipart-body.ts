@@ -54,9 +54,10 @@ export async function* multipartStream(file: AsyncIterable<Buffer>): AsyncGenera
  * Ends the read with the signal's reason as soon as it is aborted, even while
  * the client sends nothing at all.
  */
-export async function* untilAborted(source: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
+export async function* untilAborted<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const iterator = source[Symbol.asyncIterator]();
   const aborted = new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason as Error);
     signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
   });
   aborted.catch(() => {});
@@ -70,6 +71,23 @@ export async function* untilAborted(source: AsyncIterable<Buffer>, signal: Abort
     // Not awaited: after an abort the source may still be waiting for a chunk that never comes.
     void iterator.return?.()?.catch(() => {});
   }
+}
+
+/**
+ * Aborted when the client closes the connection before its body has ended.
+ * The multipart reader is fed by piping the request into busboy, and a pipe
+ * passes on neither the close nor an error: without this, the read of a body
+ * cut short waited forever, holding the upload's transaction until its
+ * deadline and logging nothing.
+ */
+export function clientGone(request: FastifyRequest): AbortSignal {
+  const gone = new AbortController();
+  request.raw.once('close', () => {
+    if (!request.raw.complete) {
+      gone.abort(new MalformedMultipartError('the client closed the connection before the body ended'));
+    }
+  });
+  return gone.signal;
 }
 
 /** Passes the upload through unchanged while hashing it, so the file is read once. */

@@ -5,6 +5,7 @@ import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
@@ -24,7 +25,14 @@ import { CHECK_PREVIEW_ROWS, CsvCheckDto, toCsvCheckDto } from './dto/csv-check.
 import { CreateRequestDto } from './dto/create-request.dto.js';
 import { IdempotencyService, uploadFingerprint } from './idempotency.service.js';
 import { RequestDraft, UploadTimeoutError } from './request-draft.js';
-import { hashing, MalformedMultipartError, multipartParts, multipartStream, untilAborted } from './multipart-body.js';
+import {
+  clientGone,
+  hashing,
+  MalformedMultipartError,
+  multipartParts,
+  multipartStream,
+  untilAborted,
+} from './multipart-body.js';
 import { UploadsService } from './uploads.service.js';
 
 const FILE_FIELD = 'file';
@@ -42,6 +50,7 @@ export class UploadIntake {
     private readonly config: AppConfig,
     private readonly webhooks: WebhookRegistrar,
     private readonly idempotency: IdempotencyService,
+    private readonly logger: PinoLogger,
   ) {}
 
   /** `replayed` is true when an earlier upload with the same Idempotency-Key created the request. */
@@ -52,9 +61,12 @@ export class UploadIntake {
     const csvHash = createHash('sha256');
 
     try {
-      const fields = await this.readBody(request, async (part) => {
+      const fields = await this.readBody(request, async (part, gone) => {
         draft = this.uploads.draft(part.filename || 'products.csv');
-        const upload = untilAborted(hashing(multipartStream(part.file), csvHash), draft.signal);
+        const upload = untilAborted(
+          hashing(multipartStream(part.file), csvHash),
+          AbortSignal.any([draft.signal, gone]),
+        );
         csv = await parseProductCsv(upload, this.config.limits, draft);
       });
       if (!draft || !csv) throw fileMissing('No part named "file" was sent.');
@@ -93,8 +105,9 @@ export class UploadIntake {
       await draft?.abort();
       if (request.raw.destroyed && error instanceof MalformedMultipartError) {
         // Nobody is left to answer; a client giving up mid-upload is not a server fault.
-        request.log.info(
-          { reason: error.message },
+        // Fastify's own request logger is off (the access log is ours), so the app's logger says it.
+        this.logger.info(
+          { reqId: request.id, reason: error.message },
           'client closed the connection during the upload; nothing was stored',
         );
       }
@@ -111,8 +124,8 @@ export class UploadIntake {
     const firstRows: ParsedProduct[] = [];
     let csv: CsvSummary | undefined;
     try {
-      const fields = await this.readBody(request, async (part) => {
-        csv = await parseProductCsv(multipartStream(part.file), this.config.limits, {
+      const fields = await this.readBody(request, async (part, gone) => {
+        csv = await parseProductCsv(untilAborted(multipartStream(part.file), gone), this.config.limits, {
           header: () => {},
           add: (product) => {
             if (firstRows.length < CHECK_PREVIEW_ROWS) firstRows.push(product);
@@ -139,7 +152,7 @@ export class UploadIntake {
    */
   private async readBody(
     request: FastifyRequest,
-    read: (part: MultipartFile) => Promise<void>,
+    read: (part: MultipartFile, gone: AbortSignal) => Promise<void>,
   ): Promise<Record<string, string>> {
     if (!request.isMultipart()) {
       throw new AppError(
@@ -150,7 +163,8 @@ export class UploadIntake {
       );
     }
     const fields: Record<string, string> = {};
-    for await (const part of multipartParts(request)) {
+    const gone = clientGone(request);
+    for await (const part of untilAborted(multipartParts(request), gone)) {
       if (part.type === 'field') {
         if (isBlank(part.value)) continue;
         if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
@@ -167,7 +181,7 @@ export class UploadIntake {
         );
       }
       try {
-        await read(part);
+        await read(part, gone);
       } catch (error) {
         // Past the limit the file stream just ends, cut mid-row; the parser would
         // then blame a valid row before the parts iterator reports the limit.
