@@ -19,6 +19,16 @@ module.exports = {
       to: { circular: true, pathNot: '^src/$1(/|$)' },
     },
     {
+      name: 'no-cycles-between-files',
+      comment:
+        'Files that import each other, even for types only, have no reading order: each needs the other ' +
+        'understood first, and a change to one recompiles and retests the circle. Checked per file, inside ' +
+        'a feature too.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { circular: true },
+    },
+    {
       name: 'shared-folders-know-no-feature',
       comment:
         'common/, config/, database/ and storage/ are imported by every feature and by every role; one import ' +

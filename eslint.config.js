@@ -42,9 +42,4 @@ export default tseslint.config(
     ignores: ['**/*.spec.ts'],
     rules: { 'max-lines': ['error', { max: 500 }] },
   },
-  {
-    // Over 500 lines today; the code-health issue splits them.
-    files: ['src/uploads/csv/product-csv.parser.ts', 'src/processing/transform/image-transformer.ts'],
-    rules: { 'max-lines': 'off' },
-  },
 );

@@ -16,8 +16,8 @@ import { SecurityModule } from './security/security.module.js';
 import { FilesModule } from './storage/files.module.js';
 import { StorageModule } from './storage/storage.module.js';
 import { UploadsModule } from './uploads/uploads.module.js';
-import { WebhookDeliveriesModule } from './webhooks/webhook-deliveries.module.js';
-import { WebhookDeliveryModule } from './webhooks/webhook-delivery.module.js';
+import { WebhooksApiModule } from './webhooks/webhooks-api.module.js';
+import { WebhooksWorkerModule } from './webhooks/webhooks-worker.module.js';
 import { WebhooksModule } from './webhooks/webhooks.module.js';
 
 /**
@@ -35,7 +35,7 @@ export class AppModule {
       RequestsApiModule,
       ProductsModule,
       ExportApiModule,
-      WebhookDeliveriesModule,
+      WebhooksApiModule,
       FilesModule,
     ];
     return {
@@ -50,7 +50,7 @@ export class AppModule {
         WebhooksModule,
         ProductsDataModule,
         ...(config.runsApi ? api : []),
-        ...(config.runsWorker ? [ProcessingModule, WebhookDeliveryModule, RequestRetentionModule] : []),
+        ...(config.runsWorker ? [ProcessingModule, WebhooksWorkerModule, RequestRetentionModule] : []),
       ],
     };
   }

@@ -1,13 +1,13 @@
 import { Module } from '@nestjs/common';
 import { ArchiveService } from './archive.service.js';
 import { ExportController } from './export.controller.js';
+import { ExportService } from './export.service.js';
 import { RequestsModule } from '../requests/requests.module.js';
-import { ExportModule } from './export.module.js';
 
-/** The API role's export routes. */
+/** The API role's exports: the result CSV and the ZIP of outputs, and their routes. No other role builds them. */
 @Module({
-  imports: [ExportModule, RequestsModule],
+  imports: [RequestsModule],
   controllers: [ExportController],
-  providers: [ArchiveService],
+  providers: [ExportService, ArchiveService],
 })
 export class ExportApiModule {}

@@ -1,6 +1,7 @@
 import { pipeline, Readable } from 'node:stream';
 import { stringify } from 'csv-stringify';
-import { imageUrlsColumnIndex, splitUrlCell } from '../uploads/csv/product-csv.parser.js';
+import { imageUrlsColumnIndex } from '../uploads/csv/csv-columns.js';
+import { splitUrlCell } from '../uploads/csv/csv-rows.js';
 
 export const OUTPUT_URLS_COLUMN = 'Output Image Urls';
 export const ERRORS_COLUMN = 'Errors';

@@ -1,5 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { PeriodicTask } from '../common/periodic-task.js';
 import { AppConfig } from '../config/app-config.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { RequestRepository } from '../requests/request.repository.js';
@@ -26,8 +27,7 @@ const PAGE = 1000;
 @Injectable()
 export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(StuckWorkSweeper.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly task = new PeriodicTask('Sweep', () => this.sweep(), this.logger);
 
   constructor(
     private readonly em: EntityManager,
@@ -37,18 +37,11 @@ export class StuckWorkSweeper implements OnApplicationBootstrap, OnModuleDestroy
   ) {}
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => {
-      // A slow sweep (Redis or PostgreSQL timing out) must not pile up behind itself.
-      this.running ??= this.sweep()
-        .catch((error: unknown) => this.logger.warn(`Sweep failed, will try again: ${(error as Error).message}`))
-        .finally(() => (this.running = undefined));
-    }, this.config.sweepIntervalMs);
+    this.task.start(this.config.sweepIntervalMs);
   }
 
-  /** Lets a sweep in progress finish while the ORM and Redis are still open. */
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  onModuleDestroy(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass; false when another worker holds the sweep lock. */

@@ -1,13 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { ProcessingRequest } from './processing-request.entity.js';
-import type { RequestWebhookDto } from './dto/request-status.dto.js';
 import { RequestStatus } from './request-status.js';
 import type { TerminalRequest } from './request.repository.js';
 
 /**
- * The events a request's lifecycle announces, and the two ports through which
- * it hands them on: the webhooks feature implements both, so requests/ never
- * imports webhooks/ (the finalizer writes the event in its own transaction).
+ * The events a request's lifecycle announces, and the port through which it
+ * hands them on: the webhooks feature implements it (and webhook-state.port.ts),
+ * so requests/ never imports webhooks/ (the finalizer writes the event in its
+ * own transaction).
  */
 
 /** Every event a receiver can subscribe to; today all of them announce a terminal status. */
@@ -44,9 +43,4 @@ export abstract class RequestEventOutbox {
   /** The new delivery's id, or null when the request has no webhook or did not subscribe to the event. */
   abstract recordTerminalEvent(tx: EntityManager, request: TerminalRequest): Promise<string | null>;
   abstract dispatch(deliveryId: string): Promise<void>;
-}
-
-/** What a request's status reports about its webhook. */
-export abstract class RequestWebhookState {
-  abstract stateOf(request: ProcessingRequest): Promise<RequestWebhookDto>;
 }

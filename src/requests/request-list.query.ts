@@ -4,16 +4,11 @@ import { isRequestId } from '../common/parse-request-id.pipe.js';
 import type { ListRequestsQuery } from './dto/list-requests.query.js';
 import type { RequestListDto } from './dto/request-list.dto.js';
 import type { RequestStatusDto } from './dto/request-status.dto.js';
-import { RequestRepository } from './request.repository.js';
+import { type ListPosition, RequestRepository } from './request.repository.js';
 import { toRequestStatusDto } from './requests.service.js';
 
 /** PostgreSQL's text form of a timestamptz: the cursor keeps its microseconds, which a JS Date would drop. */
 const PG_TIMESTAMP = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2})?$/;
-
-export interface ListPosition {
-  createdAt: string;
-  id: string;
-}
 
 /**
  * The request list: newest first, keyset-paginated on (created_at, id) so a

@@ -15,12 +15,27 @@ describe('terminalStatusFor', () => {
 });
 
 describe('isTerminal', () => {
+  it('knows every status', () => {
+    // A status added to the enum without a row below fails here rather than going untested.
+    expect(Object.values(RequestStatus).sort()).toEqual(
+      [
+        RequestStatus.Pending,
+        RequestStatus.Processing,
+        RequestStatus.Completed,
+        RequestStatus.CompletedWithErrors,
+        RequestStatus.Failed,
+        RequestStatus.Cancelled,
+      ].sort(),
+    );
+  });
+
   it.each([
     [RequestStatus.Pending, false],
     [RequestStatus.Processing, false],
     [RequestStatus.Completed, true],
     [RequestStatus.CompletedWithErrors, true],
     [RequestStatus.Failed, true],
+    [RequestStatus.Cancelled, true],
   ])('%s -> %s', (status, expected) => {
     expect(isTerminal(status)).toBe(expected);
   });

@@ -2,11 +2,16 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import type { ProcessingOptions } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
-import type { ListPosition } from './request-list.query.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
 import { newPublicToken, type RequestFolder } from '../storage/storage-keys.js';
 
 export const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
+
+/** Where a page of the request list starts: after this row, newest first (request-list.query.ts). */
+export interface ListPosition {
+  createdAt: string;
+  id: string;
+}
 
 /**
  * The one spelling of "every image of the request has an outcome", for SQL

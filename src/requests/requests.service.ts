@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { requestNotFound } from '../common/app-error.js';
 import { ImageErrorSummaryDto, PausedHostDto, RequestStatusDto, RequestWebhookDto } from './dto/request-status.dto.js';
 import { withDefaults } from './processing-options.js';
-import { RequestWebhookState } from './request-events.js';
+import { RequestWebhookState } from './webhook-state.port.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestImageErrors } from './request-image-errors.js';
 import { RequestPausedHosts } from './request-paused-hosts.js';

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { PeriodicTask } from '../common/periodic-task.js';
 import { AppConfig } from '../config/app-config.js';
 import { RequestDeletion } from './request-deletion.service.js';
 
@@ -15,8 +16,7 @@ const BATCHES_PER_PASS = 10;
 @Injectable()
 export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RetentionSweeper.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<unknown>;
+  private readonly task = new PeriodicTask('Retention sweep', () => this.sweep(), this.logger);
 
   constructor(
     private readonly deletion: RequestDeletion,
@@ -25,18 +25,11 @@ export class RetentionSweeper implements OnApplicationBootstrap, OnModuleDestroy
 
   onApplicationBootstrap(): void {
     if (this.config.retentionDays === null) return;
-    this.timer = setInterval(() => {
-      this.running ??= this.sweep()
-        .catch((error: unknown) =>
-          this.logger.warn(`Retention sweep failed, will try again: ${(error as Error).message}`),
-        )
-        .finally(() => (this.running = undefined));
-    }, this.config.sweepIntervalMs);
+    this.task.start(this.config.sweepIntervalMs);
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  onModuleDestroy(): Promise<void> {
+    return this.task.stop();
   }
 
   /** One pass; resolves to how many requests it deleted. */

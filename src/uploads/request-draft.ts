@@ -5,7 +5,7 @@ import type { ImageRepository } from '../products/image.repository.js';
 import type { ProductRepository } from '../products/product.repository.js';
 import type { DraftDetails, RequestRepository } from '../requests/request.repository.js';
 import { ImageNames } from '../storage/storage-keys.js';
-import type { CsvDialect, ParsedProduct, ProductSink } from './csv/product-csv.parser.js';
+import type { CsvDialect, ParsedProduct, ProductSink } from './csv/csv-contract.js';
 
 /**
  * Products buffered before the transaction is opened: a CSV up to this size

@@ -3,8 +3,9 @@ import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { HttpStatus, Injectable } from '@nestjs/common';
 import { plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
-import type { Multipart, MultipartFile } from '@fastify/multipart';
+import type { MultipartFile } from '@fastify/multipart';
 import type { FastifyRequest } from 'fastify';
+import { PinoLogger } from 'nestjs-pino';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { AppConfig } from '../config/app-config.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
@@ -17,13 +18,21 @@ import {
   CsvValidationError,
   NotCsvError,
   ParsedProduct,
-  parseProductCsv,
   SpreadsheetFileError,
-} from './csv/product-csv.parser.js';
+} from './csv/csv-contract.js';
+import { parseProductCsv } from './csv/product-csv.parser.js';
 import { CHECK_PREVIEW_ROWS, CsvCheckDto, toCsvCheckDto } from './dto/csv-check.dto.js';
 import { CreateRequestDto } from './dto/create-request.dto.js';
 import { IdempotencyService, uploadFingerprint } from './idempotency.service.js';
 import { RequestDraft, UploadTimeoutError } from './request-draft.js';
+import {
+  clientGone,
+  hashing,
+  MalformedMultipartError,
+  multipartParts,
+  multipartStream,
+  untilAborted,
+} from './multipart-body.js';
 import { UploadsService } from './uploads.service.js';
 
 const FILE_FIELD = 'file';
@@ -41,6 +50,7 @@ export class UploadIntake {
     private readonly config: AppConfig,
     private readonly webhooks: WebhookRegistrar,
     private readonly idempotency: IdempotencyService,
+    private readonly logger: PinoLogger,
   ) {}
 
   /** `replayed` is true when an earlier upload with the same Idempotency-Key created the request. */
@@ -51,9 +61,12 @@ export class UploadIntake {
     const csvHash = createHash('sha256');
 
     try {
-      const fields = await this.readBody(request, async (part) => {
+      const fields = await this.readBody(request, async (part, gone) => {
         draft = this.uploads.draft(part.filename || 'products.csv');
-        const upload = untilAborted(hashing(multipartStream(part.file), csvHash), draft.signal);
+        const upload = untilAborted(
+          hashing(multipartStream(part.file), csvHash),
+          AbortSignal.any([draft.signal, gone]),
+        );
         csv = await parseProductCsv(upload, this.config.limits, draft);
       });
       if (!draft || !csv) throw fileMissing('No part named "file" was sent.');
@@ -92,8 +105,9 @@ export class UploadIntake {
       await draft?.abort();
       if (request.raw.destroyed && error instanceof MalformedMultipartError) {
         // Nobody is left to answer; a client giving up mid-upload is not a server fault.
-        request.log.info(
-          { reason: error.message },
+        // Fastify's own request logger is off (the access log is ours), so the app's logger says it.
+        this.logger.info(
+          { reqId: request.id, reason: error.message },
           'client closed the connection during the upload; nothing was stored',
         );
       }
@@ -110,8 +124,8 @@ export class UploadIntake {
     const firstRows: ParsedProduct[] = [];
     let csv: CsvSummary | undefined;
     try {
-      const fields = await this.readBody(request, async (part) => {
-        csv = await parseProductCsv(multipartStream(part.file), this.config.limits, {
+      const fields = await this.readBody(request, async (part, gone) => {
+        csv = await parseProductCsv(untilAborted(multipartStream(part.file), gone), this.config.limits, {
           header: () => {},
           add: (product) => {
             if (firstRows.length < CHECK_PREVIEW_ROWS) firstRows.push(product);
@@ -138,7 +152,7 @@ export class UploadIntake {
    */
   private async readBody(
     request: FastifyRequest,
-    read: (part: MultipartFile) => Promise<void>,
+    read: (part: MultipartFile, gone: AbortSignal) => Promise<void>,
   ): Promise<Record<string, string>> {
     if (!request.isMultipart()) {
       throw new AppError(
@@ -149,7 +163,8 @@ export class UploadIntake {
       );
     }
     const fields: Record<string, string> = {};
-    for await (const part of multipartParts(request)) {
+    const gone = clientGone(request);
+    for await (const part of untilAborted(multipartParts(request), gone)) {
       if (part.type === 'field') {
         if (isBlank(part.value)) continue;
         if (part.fieldname === FILE_FIELD) throw fileMissing('The "file" part must be a file, not a text field.');
@@ -166,7 +181,7 @@ export class UploadIntake {
         );
       }
       try {
-        await read(part);
+        await read(part, gone);
       } catch (error) {
         // Past the limit the file stream just ends, cut mid-row; the parser would
         // then blame a valid row before the parts iterator reports the limit.
@@ -240,76 +255,6 @@ export class UploadIntake {
       );
     }
     return error;
-  }
-}
-
-/** busboy's complaint about the body's framing (boundary, part headers, early end): the client's fault, not ours. */
-class MalformedMultipartError extends Error {}
-
-/**
- * Fastify's multipart errors carry a status and an FST_ code; anything else
- * thrown while the body is being split into parts comes from busboy, i.e. from
- * a body that is not well-formed multipart (no boundary, a wrong one, no end).
- */
-function asMultipartError(error: unknown): unknown {
-  if (error instanceof AppError || typeof (error as { statusCode?: unknown })?.statusCode === 'number') return error;
-  return new MalformedMultipartError(error instanceof Error ? error.message : String(error));
-}
-
-async function* multipartParts(request: FastifyRequest): AsyncGenerator<Multipart> {
-  let iterator: AsyncIterator<Multipart>;
-  try {
-    iterator = request.parts()[Symbol.asyncIterator]();
-  } catch (error) {
-    throw asMultipartError(error);
-  }
-  for (;;) {
-    let next: IteratorResult<Multipart>;
-    try {
-      next = await iterator.next();
-    } catch (error) {
-      throw asMultipartError(error);
-    }
-    if (next.done) return;
-    yield next.value;
-  }
-}
-
-async function* multipartStream(file: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  try {
-    yield* file;
-  } catch (error) {
-    throw asMultipartError(error);
-  }
-}
-
-/**
- * Ends the read with the signal's reason as soon as it is aborted, even while
- * the client sends nothing at all.
- */
-async function* untilAborted(source: AsyncIterable<Buffer>, signal: AbortSignal): AsyncGenerator<Buffer> {
-  const iterator = source[Symbol.asyncIterator]();
-  const aborted = new Promise<never>((_, reject) => {
-    signal.addEventListener('abort', () => reject(signal.reason as Error), { once: true });
-  });
-  aborted.catch(() => {});
-  try {
-    for (;;) {
-      const next = await Promise.race([iterator.next(), aborted]);
-      if (next.done) return;
-      yield next.value;
-    }
-  } finally {
-    // Not awaited: after an abort the source may still be waiting for a chunk that never comes.
-    void iterator.return?.()?.catch(() => {});
-  }
-}
-
-/** Passes the upload through unchanged while hashing it, so the file is read once. */
-async function* hashing(source: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
-  for await (const chunk of source) {
-    hash.update(chunk);
-    yield chunk;
   }
 }
 

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestWebhookDto, WebhookState } from '../requests/dto/request-status.dto.js';
 import type { ProcessingRequest } from '../requests/processing-request.entity.js';
-import { DEFAULT_WEBHOOK_EVENTS, RequestWebhookState, type WebhookEventType } from '../requests/request-events.js';
+import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventType } from '../requests/request-events.js';
+import { RequestWebhookState } from '../requests/webhook-state.port.js';
 import { requestLinks } from '../requests/request-links.js';
 import { isTerminal } from '../requests/request-status.js';
 import type { WebhookDeliveryStatus } from './webhook-delivery-status.js';

@@ -1,4 +1,5 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { PeriodicTask } from '../common/periodic-task.js';
 import { AppConfig } from '../config/app-config.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
@@ -18,8 +19,7 @@ const BATCH = 500;
 @Injectable()
 export class WebhookSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(WebhookSweeper.name);
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly task = new PeriodicTask('Webhook sweep', () => this.sweep(), this.logger);
 
   constructor(
     private readonly deliveries: WebhookDeliveryRepository,
@@ -31,31 +31,18 @@ export class WebhookSweeper implements OnApplicationBootstrap, OnModuleDestroy {
   onApplicationBootstrap(): void {
     if (!this.signer.configured) return;
     // At once, so a restarted worker picks up what the previous run left.
-    this.tick();
-    this.timer = setInterval(() => this.tick(), this.config.webhooks.sweepIntervalMs);
+    this.task.start(this.config.webhooks.sweepIntervalMs, { immediately: true });
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  onModuleDestroy(): Promise<void> {
+    return this.task.stop();
   }
 
   /** Queues the due deliveries; returns how many it found. */
   async sweep(): Promise<number> {
     const due = await this.deliveries.findDue(BATCH);
     for (const delivery of due) await this.queue.enqueueWebhookDelivery(delivery.id, delivery.nextAttempt);
+    if (due.length > 0) this.logger.log(`${due.length} webhook deliveries due; queued those without a job`);
     return due.length;
-  }
-
-  private tick(): void {
-    if (this.running) return;
-    this.running = this.sweep()
-      .then((count) => {
-        if (count > 0) this.logger.log(`${count} webhook deliveries due; queued those without a job`);
-      })
-      .catch((error: unknown) => this.logger.error('Webhook sweep failed', error as Error))
-      .finally(() => {
-        this.running = undefined;
-      });
   }
 }

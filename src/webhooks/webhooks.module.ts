@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { RequestEventOutbox, RequestWebhookState } from '../requests/request-events.js';
+import { RequestEventOutbox } from '../requests/request-events.js';
+import { RequestWebhookState } from '../requests/webhook-state.port.js';
 import { WebhookStateReporter } from './request-webhook-state.js';
 import { RetrySchedule } from './retry-schedule.js';
 import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';

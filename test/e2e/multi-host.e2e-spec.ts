@@ -245,8 +245,12 @@ describe('API and workers on separate hosts with STORAGE_DRIVER=s3', () => {
     await waitUntil('the store to go down', () => images.hitCount('/outage.jpg') >= 8, 120_000);
     await stopped;
     const during = await status(requestId);
-    await new Promise((resolve) => setTimeout(resolve, 5000));
-    expect((await fetch(`${api.url}/health/ready`)).status).toBe(503);
+    // The readiness probes run every 2 s: the API's readiness notices the store gone.
+    await waitUntil(
+      'readiness to answer 503',
+      async () => (await fetch(`${api.url}/health/ready`)).status === 503,
+      30_000,
+    );
     await s3.resume();
 
     const final = await untilTerminal(requestId, 240_000);

@@ -118,8 +118,10 @@ describe('Operations (issue 11 items 8 and 9)', () => {
         }, 300);
       });
     });
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const said = (line: Line) => line.msg === 'client closed the connection during the upload; nothing was stored';
+    await waitUntil('the disconnect to be logged', () => lines().slice(before).some(said));
     const after = lines().slice(before);
+    expect(after.filter(said)).toEqual([expect.objectContaining({ level: 30, reqId: expect.any(String) })]);
     expect(after.filter((line) => line.level >= 50)).toEqual([]);
   });
 });

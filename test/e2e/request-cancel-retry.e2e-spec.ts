@@ -5,11 +5,11 @@ import type { WebhookDeliveryListDto } from '../../src/webhooks/dto/webhook-deli
 import type { WebhookEventDto } from '../../src/webhooks/dto/webhook-event.dto.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { ImageServer } from '../support/image-server.js';
+import { expectChunkJobsGone } from '../support/request-ledger.js';
 import { TestApp, multipart, startTestApp, waitForTerminal } from '../support/test-app.js';
 import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const SLOW = 60_000;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Cancel and retry on the real PostgreSQL and Redis, with one image in
@@ -90,8 +90,9 @@ describe('cancel and retry', () => {
           },
         });
 
-        // The held image is answered 1.5 s after it was asked for; give the worker time to finish it and try more.
-        await sleep(3000);
+        // The held image is answered 1.5 s after it was asked for. Its chunk job leaves Redis once the
+        // worker is done with it: any image that chunk went on to fetch would have been asked for by then.
+        await expectChunkJobsGone(api.config.redisUrl, api.config.queuePrefix);
         expect(images.hitCount('/cancel/held.jpg')).toBe(1);
         for (const name of ['a', 'b', 'c']) expect(images.hitCount(`/cancel/${name}.jpg`)).toBe(0);
         const status = (await get(`/api/v1/requests/${requestId}`)).json<RequestStatusDto>();
@@ -120,7 +121,9 @@ describe('cancel and retry', () => {
       const again = await post(`/api/v1/requests/${requestId}/cancel`);
       expect(again.statusCode).toBe(200);
       expect(again.json()).toMatchObject({ status: 'cancelled', counts: { images: { cancelled: 4 } } });
-      await sleep(500);
+      // A delivery is written in the cancel's own transaction, so a second event would be listed by now.
+      const deliveries = (await get(`/api/v1/requests/${requestId}/webhook-deliveries`)).json<WebhookDeliveryListDto>();
+      expect(deliveries.items).toHaveLength(1);
       expect(receiver.received('/cancel')).toHaveLength(1);
     });
 

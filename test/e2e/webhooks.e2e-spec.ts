@@ -11,6 +11,7 @@ import { loadConfig } from '../../src/config/app-config.js';
 import { JobName, QueueName } from '../../src/queue/queue.constants.js';
 import type { CreatedRequestDto, RequestStatusDto } from '../../src/requests/dto/request-status.dto.js';
 import type { WebhookDeliveryDto, WebhookDeliveryListDto } from '../../src/webhooks/dto/webhook-delivery.dto.js';
+import { WebhookDeliveryRepository } from '../../src/webhooks/webhook-delivery.repository.js';
 import { WebhookSweeper } from '../../src/webhooks/webhook-sweeper.service.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { seedRequest } from '../factories/request.factory.js';
@@ -68,7 +69,20 @@ async function finishedDelivery(
   }
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * Nothing can send the delivery again: the sweep finds nothing due for it and no
+ * job for it waits, is delayed or runs. Checked on that state rather than by
+ * waiting a while for a send that, on a slow machine, would come later still.
+ */
+async function expectNothingLeftToSend(app: INestApplicationContext, deliveryId: string): Promise<void> {
+  const queue = app.get<Queue>(getQueueToken(QueueName.Webhooks));
+  const jobs = await queue.getJobs(['waiting', 'delayed', 'active', 'prioritized']);
+  expect(jobs.filter((job) => (job?.data as { deliveryId?: string } | undefined)?.deliveryId === deliveryId)).toEqual(
+    [],
+  );
+  const due = await app.get(WebhookDeliveryRepository).findDue(10_000);
+  expect(due.map((delivery) => delivery.id)).not.toContain(deliveryId);
+}
 
 describe('signed webhooks', () => {
   let images: ImageServer;
@@ -271,8 +285,7 @@ describe('signed webhooks', () => {
       receiver.respond('/gone', { status: 410, body: 'unsubscribed' });
       const requestId = await completedRequestWithWebhook('/gone');
       const delivery = await finishedDelivery(harness.app, requestId);
-      // Longer than the whole retry schedule would take.
-      await sleep(2000);
+      await expectNothingLeftToSend(harness.app, delivery.id);
 
       expect(receiver.received('/gone')).toHaveLength(1);
       expect(delivery).toMatchObject({ status: 'failed', attemptCount: 1, lastStatusCode: 410 });
@@ -352,9 +365,9 @@ describe('signed webhooks', () => {
     'sends only the subscribed events',
     async () => {
       const requestId = await completedRequestWithWebhook('/failures-only', { webhookEvents: 'request.failed' });
-      await sleep(1000);
-      expect(receiver.received('/failures-only')).toHaveLength(0);
+      // The event would have been written with the terminal status, and only a written one is ever sent.
       expect(await listDeliveries(harness.app, requestId)).toEqual([]);
+      expect(receiver.received('/failures-only')).toHaveLength(0);
       const status = (
         await harness.app.inject({ method: 'GET', url: `/api/v1/requests/${requestId}` })
       ).json<RequestStatusDto>();
@@ -384,7 +397,7 @@ describe('signed webhooks', () => {
     'leaves an attempt in flight alone until its lease runs out, then takes it over and logs it as lost',
     async () => {
       // What a worker killed mid-attempt leaves behind: the delivery taken ("sending",
-      // attempt 1 open) with a lease that expires shortly.
+      // attempt 1 open) under a lease.
       const em = harness.app.get(MikroORM).em.fork();
       const { requestId } = await seedRequest(em, [1]);
       const deliveryId = randomUUID();
@@ -392,7 +405,7 @@ describe('signed webhooks', () => {
         `INSERT INTO webhook_delivery
          (id, request_id, event_id, event_type, url, payload, status, attempt_count, attempts_allowed, locked_until, created_at)
        VALUES (?, ?, ?, 'request.completed', ?, '{"type":"request.completed"}', 'sending', 1, 4,
-               now() + interval '1500 milliseconds', now())`,
+               now() + interval '1 hour', now())`,
         [deliveryId, requestId, `msg_${randomUUID()}`, receiver.url('/taken-over')],
       );
       await em.execute(`INSERT INTO webhook_attempt (id, delivery_id, number, started_at) VALUES (?, ?, 1, now())`, [
@@ -400,9 +413,12 @@ describe('signed webhooks', () => {
         deliveryId,
       ]);
 
-      // Several sweeps pass while the lease holds: the attempt might still be under way.
-      await sleep(1000);
+      // While the lease holds the attempt might still be under way: the sweep leaves it alone.
+      await expect(harness.app.get(WebhookSweeper).sweep()).resolves.toBe(0);
       expect(receiver.received('/taken-over')).toHaveLength(0);
+
+      // The lease runs out.
+      await em.execute(`UPDATE webhook_delivery SET locked_until = now() WHERE id = ?`, [deliveryId]);
 
       const delivery = await finishedDelivery(harness.app, requestId);
       expect(receiver.received('/taken-over')).toHaveLength(1);
@@ -596,8 +612,7 @@ describe('webhooks across worker processes', () => {
       // The restarted worker's sweep finds the due event and sends it.
       await startWorker();
       const delivery = await finishedDelivery(api.app, requestId);
-      // Several more sweeps pass: none may send it again.
-      await sleep(1500);
+      await expectNothingLeftToSend(api.app, delivery.id);
       const received = receiver.received('/after-crash');
       expect(received).toHaveLength(1);
       expect(received[0].headers['webhook-id']).toBe(delivery.eventId);
@@ -632,7 +647,8 @@ describe('webhooks across worker processes', () => {
       await Promise.all([first.get(WebhookSweeper).sweep(), second.get(WebhookSweeper).sweep()]);
 
       const delivery = await finishedDelivery(api.app, requestId, 20_000);
-      await sleep(1000);
+      // Every flood job has run by then, so the receiver's count is final.
+      await expectNothingLeftToSend(api.app, delivery.id);
       expect(receiver.maxConcurrentPerEvent).toBe(1);
       expect(receiver.received('/contended')).toHaveLength(3);
       expect(delivery).toMatchObject({ status: 'delivered', attemptCount: 3 });

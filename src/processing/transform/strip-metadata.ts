@@ -129,7 +129,10 @@ function stripWebp(webp: Buffer): Buffer[] | null {
     offset = end;
   }
   const header = Buffer.from(webp.subarray(0, 12));
-  header.writeUInt32LE(parts.reduce((sum, part) => sum + part.length, 4), 4);
+  header.writeUInt32LE(
+    parts.reduce((sum, part) => sum + part.length, 4),
+    4,
+  );
   return [header, ...parts];
 }
 

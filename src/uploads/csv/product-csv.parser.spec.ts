@@ -11,9 +11,9 @@ import {
   CsvSummary,
   NotCsvError,
   ParsedProduct,
-  parseProductCsv,
   SpreadsheetFileError,
-} from './product-csv.parser.js';
+} from './csv-contract.js';
+import { parseProductCsv } from './product-csv.parser.js';
 
 const LIMITS: CsvLimits = { csvRows: 1000, urlsPerRow: 5, urlLength: 100 };
 const HEADER = 'S. No.,Product Name,Input Image Urls';

@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { CSV_DELIMITERS, CsvSummary, ParsedProduct } from '../csv/product-csv.parser.js';
+import { CSV_DELIMITERS, CsvSummary, ParsedProduct } from '../csv/csv-contract.js';
 
 /** Rows a check shows: enough to see that the columns were read as meant. */
 export const CHECK_PREVIEW_ROWS = 5;

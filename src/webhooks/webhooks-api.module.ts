@@ -9,4 +9,4 @@ import { WebhookDeliveriesService } from './webhook-deliveries.service.js';
   controllers: [WebhookDeliveriesController],
   providers: [WebhookDeliveriesService],
 })
-export class WebhookDeliveriesModule {}
+export class WebhooksApiModule {}

@@ -20,4 +20,4 @@ import { WebhookSweeper } from './webhook-sweeper.service.js';
     WebhookSweeper,
   ],
 })
-export class WebhookDeliveryModule {}
+export class WebhooksWorkerModule {}

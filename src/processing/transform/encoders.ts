@@ -1,0 +1,71 @@
+import type { Sharp } from 'sharp';
+import { type Size } from './geometry.js';
+import type { ImageFormat } from './image-format.js';
+
+/**
+ * How the decoded pixels become sRGB: 'grey' stays one channel (JPEG and PNG);
+ * 'untagged-cmyk' is converted the way browsers show a CMYK JPEG without a
+ * profile; 'rgb' goes through libvips' colour management (any embedded profile)
+ * and 'deep' (16-bit, or CMYK with a profile) through an sRGB pipeline.
+ */
+export type Colour = 'grey' | 'untagged-cmyk' | 'rgb' | 'deep';
+
+/*
+ * Encoder settings, measured with sharp 0.35.5 / libvips 8.18 on 2 cores
+ * (per 1200x1200 image, one at a time):
+ * - JPEG: mozjpeg would save 28-41 % more bytes at 2-4.5x the time (TOOLCHAIN.md).
+ * - PNG: lossless compressionLevel 9 kept a photo at 99 % of its input (and made an
+ *   adaptively filtered one 2.7x larger); palette quantisation at effort 1 gives
+ *   16-36 % in 0.53-0.56 s (about 1.9 images/s; effort 3 is 10-15 % slower for no
+ *   gain, the default effort 7 takes 6.7 s), and 21 % for a flat logo with alpha.
+ *   Without dithering and at zlib level 6 instead of 9 (bench/, 1200x1200 photo-like
+ *   PNGs): 36 % less CPU (300 against 467 ms), 14 % instead of 18 % of the input
+ *   bytes, and 1.7 dB better PSNR, since dither noise is what deflate compresses
+ *   worst. Quantisation itself stays about 250 ms per 1.4 megapixels, 13x a whole
+ *   JPEG decode and encode of the same size: libimagequant's fastest setting.
+ * - WebP and AVIF: sharp's default effort (4), the one a plain sharp script uses.
+ *   Measured against it (bench/ formats section; 800x800 photos, quality 50, on a
+ *   loaded 2-core machine): WebP effort 0 made 13 % more bytes at lower SSIM (0.949
+ *   against 0.952), effort 3 the same bytes (+0.0 %) at 0.0002 lower SSIM for 17 %
+ *   less time; AVIF effort 1 made 21 % more bytes, effort 3 up to 5.6 % more per
+ *   file at lower SSIM, for a quarter of effort 4's time. Bytes per file within
+ *   5 % of plain sharp at equal SSIM decided it: effort 4 for both.
+ * - GIF: without dithering, and letting a pixel keep the previous frame's value or
+ *   palette within a small error (interFrameMaxError 4, interPaletteMaxError 16).
+ *   With 8 instead of 16, a flat-colour 480x320 animation of 12 frames resized by
+ *   half came to 28.2 KB at SSIM 0.998, against plain sharp's 40.7 KB and
+ *   ImageMagick's -layers optimize 30.6 KB at 0.994 (unresized 34.1 KB against
+ *   43.2 KB and 36.0 KB), but the real-image suite's 400x300 animation stayed
+ *   0.2 % above ImageMagick; 16 brings it under.
+ */
+const ENCODERS: Record<ImageFormat, (image: Sharp, quality: number) => Sharp> = {
+  jpeg: (image, quality) => image.jpeg({ quality, mozjpeg: false, progressive: false }),
+  png: (image, quality) => image.png({ palette: true, quality, effort: 1, dither: 0, compressionLevel: 6 }),
+  webp: (image, quality) => image.webp({ quality, effort: 4 }),
+  avif: (image, quality) => image.avif({ quality, effort: 4 }),
+  gif: (image) => image.gif({ dither: 0, interFrameMaxError: 4, interPaletteMaxError: 16 }),
+};
+
+/**
+ * libvips writes a palette PNG as RGB; a grey picture is written as 8-bit grey,
+ * losslessly (a 16-bit one at half its bytes).
+ */
+const greyPng = (image: Sharp): Sharp => image.png({ palette: false, compressionLevel: 9, adaptiveFiltering: true });
+
+/**
+ * Up to this many pixels a PNG is quantised at sharp's default effort and zlib
+ * level 9: for icons and PngSuite-sized files the fast settings made outputs up
+ * to 20 % larger than a plain sharp script's, and the time is a few milliseconds.
+ */
+const SMALL_PNG_PIXELS = 250_000;
+const smallPng = (image: Sharp, quality: number): Sharp => image.png({ palette: true, quality, compressionLevel: 9 });
+
+export function encoderFor(
+  format: ImageFormat,
+  colour: Colour,
+  output: Size,
+): (image: Sharp, quality: number) => Sharp {
+  if (format !== 'png') return ENCODERS[format];
+  if (colour === 'grey') return greyPng;
+  return output.width * output.height <= SMALL_PNG_PIXELS ? smallPng : ENCODERS.png;
+}
