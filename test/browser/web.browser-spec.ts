@@ -690,6 +690,73 @@ describe('The web page, in Chromium, against the real service', () => {
     BUDGET_MS,
   );
 
+  it(
+    'Swagger UI: "Try it out" on the upload with only the file answers 202 and makes full-size images',
+    async () => {
+      await page.goto(`${base}/docs`);
+      // The key, through the page's own Authorize dialog, as a person with API_KEYS set does.
+      await page.locator('.auth-wrapper button.authorize').click();
+      const dialog = page.locator('.modal-ux');
+      await dialog.locator('input').first().fill(API_KEY);
+      await dialog.locator('.auth-btn-wrapper button.authorize').click();
+      await dialog.locator('button.btn-done').click();
+
+      const operation = page.locator('#operations-requests-createRequest');
+      await operation.locator('.opblock-summary-control').click();
+      await operation.getByRole('button', { name: 'Try it out' }).click();
+      // Every optional field without a default is left empty; quality and format hold their defaults.
+      const field = (name: string) =>
+        operation.locator(`tr[data-property-name="${name}"]`).locator('input:not([type=checkbox]), select');
+      await field('file').waitFor();
+      const shown: Record<string, string> = {};
+      for (const name of ['webhookUrl', 'webhookEvents', 'resize', 'maxWidth', 'maxHeight', 'quality', 'format'])
+        shown[name] = await field(name).inputValue();
+      expect(shown).toEqual({
+        webhookUrl: '',
+        webhookEvents: '',
+        resize: '',
+        maxWidth: '',
+        maxHeight: '',
+        quality: '50',
+        format: 'keep',
+      });
+
+      await field('file').setInputFiles({
+        name: 'from-swagger.csv',
+        mimeType: 'text/csv',
+        buffer: csv([`1,Swagger Mug,${images.url('/photo.jpg')}`]),
+      });
+      const [answer] = await Promise.all([
+        page.waitForResponse(
+          (response) => response.request().method() === 'POST' && response.url() === `${base}/api/v1/requests`,
+        ),
+        operation.getByRole('button', { name: 'Execute' }).click(),
+      ]);
+      expect(answer.status()).toBe(202);
+      await operation.locator('.live-responses-table .response-col_status', { hasText: '202' }).waitFor();
+      // What was sent, as the page's own curl line shows it (the browser does not expose a file upload's body):
+      // the empty fields go too ("Send empty value" starts ticked), which the server takes as absent.
+      const curl = (await operation.locator('.curl-command').textContent()) ?? '';
+      const sent = Object.fromEntries(
+        [...curl.matchAll(/-F '([^=']+)=([^']*)'/g)].map((match) => [match[1], match[2]]),
+      );
+      expect(Object.entries(sent).filter(([name, value]) => name !== 'file' && value !== '')).toEqual([
+        ['quality', '50'],
+        ['format', 'keep'],
+      ]);
+      const { requestId } = (await answer.json()) as { requestId: string };
+
+      await waitUntil('the request to finish', async () => (await statusOf(requestId))?.completed === true, 30_000);
+      expect((await statusOf(requestId))?.status).toBe('completed');
+      const products = (await fetch(`${base}/api/v1/requests/${requestId}/products`, {
+        headers: { 'x-api-key': API_KEY },
+      }).then((response) => response.json())) as { items: { images: { width: number; height: number }[] }[] };
+      // The image server's photo is 640×480: full size, not resized to a factor or a bound.
+      expect(products.items[0].images.map(({ width, height }) => [width, height])).toEqual([[640, 480]]);
+    },
+    BUDGET_MS,
+  );
+
   it('serves the page with a strict CSP and caching fit for it, leaving the API and docs as they were', async () => {
     const index = await fetch(`${base}/requests/${crypto.randomUUID()}`);
     expect(index.status).toBe(200);

@@ -532,25 +532,25 @@ export type ApiUploadLegacyData = {
          */
         file: Blob | File;
         /**
-         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook
          */
-        webhookUrl?: string;
+        webhookUrl?: string | '';
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
+         * Comma-separated event types; empty: all of them (request.completed, request.completed_with_errors, request.failed, request.cancelled). Only with webhookUrl
          */
-        webhookEvents?: string;
+        webhookEvents?: string | '';
         /**
-         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size
          */
-        resize?: number;
+        resize?: number | '';
         /**
-         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         * The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxWidth?: number;
+        maxWidth?: number | '';
         /**
-         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         * The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxHeight?: number;
+        maxHeight?: number | '';
         /**
          * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
          */
@@ -706,25 +706,25 @@ export type CreateRequestData = {
          */
         file: Blob | File;
         /**
-         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook
          */
-        webhookUrl?: string;
+        webhookUrl?: string | '';
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
+         * Comma-separated event types; empty: all of them (request.completed, request.completed_with_errors, request.failed, request.cancelled). Only with webhookUrl
          */
-        webhookEvents?: string;
+        webhookEvents?: string | '';
         /**
-         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size
          */
-        resize?: number;
+        resize?: number | '';
         /**
-         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         * The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxWidth?: number;
+        maxWidth?: number | '';
         /**
-         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         * The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxHeight?: number;
+        maxHeight?: number | '';
         /**
          * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
          */
@@ -803,25 +803,25 @@ export type ValidateRequestData = {
          */
         file: Blob | File;
         /**
-         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook
          */
-        webhookUrl?: string;
+        webhookUrl?: string | '';
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
+         * Comma-separated event types; empty: all of them (request.completed, request.completed_with_errors, request.failed, request.cancelled). Only with webhookUrl
          */
-        webhookEvents?: string;
+        webhookEvents?: string | '';
         /**
-         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size
          */
-        resize?: number;
+        resize?: number | '';
         /**
-         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         * The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxWidth?: number;
+        maxWidth?: number | '';
         /**
-         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         * The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxHeight?: number;
+        maxHeight?: number | '';
         /**
          * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
          */
@@ -1683,25 +1683,25 @@ export type UploadLegacyData = {
          */
         file: Blob | File;
         /**
-         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook
          */
-        webhookUrl?: string;
+        webhookUrl?: string | '';
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
+         * Comma-separated event types; empty: all of them (request.completed, request.completed_with_errors, request.failed, request.cancelled). Only with webhookUrl
          */
-        webhookEvents?: string;
+        webhookEvents?: string | '';
         /**
-         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size
          */
-        resize?: number;
+        resize?: number | '';
         /**
-         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         * The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxWidth?: number;
+        maxWidth?: number | '';
         /**
-         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         * The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxHeight?: number;
+        maxHeight?: number | '';
         /**
          * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
          */
