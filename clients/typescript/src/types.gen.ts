@@ -306,6 +306,10 @@ export type RequestListDto = {
      * Pass as `cursor` (with the same filters) for the next page; null on the last page
      */
     nextCursor: string | null;
+    /**
+     * Requests matching the filters, over every page (the cursor aside), counted when this page was read
+     */
+    total: number;
 };
 
 export type RequestStatus = 'pending' | 'processing' | 'completed' | 'completed_with_errors' | 'failed' | 'cancelled';
