@@ -21,6 +21,8 @@ WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# The sample image server, for compose's `images` service (profile samples); sharp is already here.
+COPY examples ./examples
 RUN mkdir -p /data/storage && chown -R node:node /data
 USER node
 EXPOSE 3000

@@ -1,11 +1,17 @@
 // A local stand-in for supplier image hosts, so the quick start needs no
 // internet: serves photo-like JPEGs, PNGs (with alpha), an animated GIF and a
-// WebP generated with sharp, plus a 404, on http://127.0.0.1:8099.
-//   node examples/image-server.mjs [port]      (or PORT=8099 node examples/image-server.mjs)
+// WebP generated with sharp, plus a 404, on http://127.0.0.1:8099, and at
+// /products.csv the sample CSV (examples/products.csv) naming them at
+// DEMO_IMAGES_URL, the address pixbatch fetches them from (default: this server's).
+//   node examples/image-server.mjs [port [host]]    (or DEMO_IMAGES_PORT=8099, or PORT=8099)
 import { createServer } from 'node:http';
 import sharp from 'sharp';
+import { sampleCsv } from './sample-csv.mjs';
 
-const port = Number(process.argv[2] ?? process.env.PORT ?? process.env.DEMO_IMAGES_PORT ?? 8099);
+const port = Number(process.argv[2] ?? process.env.DEMO_IMAGES_PORT ?? process.env.PORT ?? 8099);
+// Loopback unless told otherwise: compose's images service listens on every interface of its container.
+const host = process.argv[3] ?? '127.0.0.1';
+const imagesUrl = process.env.DEMO_IMAGES_URL ?? `http://127.0.0.1:${port}`;
 
 function photo(width, height, seed) {
   const data = Buffer.alloc(width * height * 3);
@@ -46,6 +52,7 @@ images.set('/products/spin.gif', [
     .toBuffer(),
 ]);
 images.set('/products/1.webp', ['image/webp', await photo(800, 600, 30).webp({ quality: 90 }).toBuffer()]);
+images.set('/products.csv', ['text/csv; charset=utf-8', Buffer.from(await sampleCsv(imagesUrl))]);
 
 const server = createServer((request, response) => {
   const found = images.get((request.url ?? '/').split('?')[0]);
@@ -56,9 +63,11 @@ const server = createServer((request, response) => {
 server.on('error', (error) => {
   const reason =
     error.code === 'EADDRINUSE'
-      ? `port ${port} is already in use; stop what holds it or choose another with PORT=<port>`
+      ? `port ${port} is already in use; stop what holds it or choose another with DEMO_IMAGES_PORT=<port>`
       : error.message;
-  console.error(`image-server: cannot listen on 127.0.0.1:${port}: ${reason}`);
+  console.error(`image-server: cannot listen on ${host}:${port}: ${reason}`);
   process.exit(1);
 });
-server.listen(port, '127.0.0.1', () => console.log(`demo images on http://127.0.0.1:${port}/products/1.jpg … 20.jpg`));
+server.listen(port, host, () =>
+  console.log(`demo images on http://${host}:${port}/products/1.jpg … 20.jpg, their CSV at /products.csv`),
+);

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // docker-compose.yml without Docker (none runs in CI): validated against the
-// Compose Specification's JSON schema, then, with --start-roles, each of its
+// Compose Specification's JSON schema and this project's rules (pinned images,
+// a .dockerignore that keeps the build context small, the sample image server
+// only on request), then, with --start-roles, each of its
 // pixbatch roles started natively once with the file's own environment, its
 // service hosts mapped to loopback (PostgreSQL, Redis, and s3rver for MinIO),
 // until /health/ready answers 200. Needs `npm run build` for --start-roles, and
@@ -52,7 +54,32 @@ if (!compose.services.minio || !compose.services['create-bucket']) fail('no mini
 // Clients come through Docker's port mapping, never from loopback: without keys the API would refuse them all.
 if (!/^\$\{API_KEYS:\?[^}]+\}$/.test(String(compose.services.api.environment.API_KEYS ?? '')))
   fail('api does not require API_KEYS (${API_KEYS:?message})');
-console.log(`${file}: valid against the Compose Specification schema`);
+// Pinned images: a tag naming a release, so `docker compose up` runs tomorrow what it runs today.
+for (const [name, service] of Object.entries(compose.services)) {
+  if (service.build) continue;
+  const tag = /:([^:/@]+)$/.exec(String(service.image ?? ''))?.[1];
+  if (!tag || tag === 'latest') fail(`${name} runs ${service.image ?? 'no image'}: pin a release tag, not latest`);
+}
+// The build context (`build: .`) without node_modules, data and history: hundreds of MB otherwise.
+const ignored = new Set(
+  readFileSync('.dockerignore', 'utf8')
+    .split('\n')
+    .map((line) => line.trim().replace(/\/$/, '')),
+);
+const mustIgnore = ['node_modules', 'data', '.git', 'dist', 'web/dist', 'test-artifacts'];
+if (mustIgnore.some((path) => !ignored.has(path)))
+  fail(`.dockerignore must list ${mustIgnore.filter((path) => !ignored.has(path)).join(', ')}`);
+// The sample image server is for a laptop: started only with --profile samples, and the
+// private-network guard, which it needs opened, stays closed unless asked.
+const images = compose.services.images;
+if (!images?.profiles?.includes('samples')) fail('no "images" service in the samples profile');
+if (!readFileSync('Dockerfile', 'utf8').includes('COPY examples ./examples'))
+  fail('the Dockerfile does not copy examples/, which the images service runs');
+for (const role of ['api', 'worker']) {
+  if (compose.services[role].environment.ALLOW_PRIVATE_NETWORKS !== '${ALLOW_PRIVATE_NETWORKS:-false}')
+    fail(`${role} must keep ALLOW_PRIVATE_NETWORKS false unless the environment says otherwise`);
+}
+console.log(`${file}: valid against the Compose Specification schema and this project's rules`);
 
 if (process.argv.includes('--start-roles')) await startRoles();
 

@@ -4,21 +4,52 @@
 // started, it stops. Start it through scripts/demo (npm run demo), which builds first.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { sampleCsv } from '../examples/sample-csv.mjs';
+
+/** A file of this repository, wherever the demo is run from (its outputs go under the working directory). */
+const repo = (path) => fileURLToPath(new URL(`../${path}`, import.meta.url));
 
 const SERVICE_URL = (process.env.PIXBATCH_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
-// examples/products.csv points at this address.
-const IMAGES_URL = 'http://127.0.0.1:8099/products/1.jpg';
+// examples/products.csv is written for the sample image server on its default port, 8099.
+const EXAMPLE_CSV = 'examples/products.csv';
+const IMAGES_PORT = imagesPort(process.env.DEMO_IMAGES_PORT);
+const IMAGES_URL = `http://127.0.0.1:${IMAGES_PORT}/products/1.jpg`;
 const OUT_DIR = 'data/demo';
 const RESULT = `${OUT_DIR}/products-result.csv`;
 const SERVICE_LOG = `${OUT_DIR}/service.log`;
 // The Node.js options `npm start` runs the service with.
-const NODE_FLAGS = JSON.parse(await readFile('package.json', 'utf8'))
+const NODE_FLAGS = JSON.parse(await readFile(repo('package.json'), 'utf8'))
   .config.nodeFlags.split(' ')
   .filter(Boolean);
 
 const started = [];
+
+/** DEMO_IMAGES_PORT, default 8099: where the sample image server listens (or already answers). */
+function imagesPort(text) {
+  if (text === undefined || text === '') return 8099;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    console.error(`demo: DEMO_IMAGES_PORT must be a port number from 1 to 65535, not ${JSON.stringify(text)}`);
+    process.exit(1);
+  }
+  return port;
+}
+
+/**
+ * The CSV to submit: the example itself on the default port, otherwise a copy
+ * under OUT_DIR (same name, so the result is still products-result.csv) whose
+ * image URLs name the chosen port.
+ */
+async function demoCsv() {
+  if (IMAGES_PORT === 8099) return EXAMPLE_CSV;
+  const copy = `${OUT_DIR}/products.csv`;
+  await writeFile(copy, await sampleCsv(`http://127.0.0.1:${IMAGES_PORT}`));
+  console.log(`Sample CSV: ${copy}, ${EXAMPLE_CSV} with its image URLs on port ${IMAGES_PORT}`);
+  return copy;
+}
 
 async function answers(url) {
   try {
@@ -65,14 +96,15 @@ async function stopAll() {
 
 async function main() {
   await mkdir(OUT_DIR, { recursive: true });
+  const csv = await demoCsv();
   if (await answers(IMAGES_URL)) {
-    console.log('Sample images: already served on 127.0.0.1:8099');
+    console.log(`Sample images: already served on 127.0.0.1:${IMAGES_PORT}`);
   } else {
-    console.log('Sample images: starting examples/image-server.mjs on 127.0.0.1:8099');
+    console.log(`Sample images: starting examples/image-server.mjs on 127.0.0.1:${IMAGES_PORT}`);
     // An explicit port: the image server reads PORT, which may be set for pixbatch itself.
     await startAndWait(
       'The image server',
-      ['examples/image-server.mjs', '8099'],
+      [repo('examples/image-server.mjs'), String(IMAGES_PORT)],
       {},
       IMAGES_URL,
       `${OUT_DIR}/image-server.log`,
@@ -92,17 +124,26 @@ async function main() {
     const env = { PORT: port, ALLOW_PRIVATE_NETWORKS: 'true' };
     await startAndWait(
       'pixbatch',
-      [...NODE_FLAGS, 'dist/src/main.js'],
+      [...NODE_FLAGS, repo('dist/src/main.js')],
       env,
       `${SERVICE_URL}/health/live`,
       SERVICE_LOG,
       90_000,
     );
   }
-  console.log(`\n$ pixbatch submit examples/products.csv --wait -o ${RESULT}`);
+  console.log(`\n$ pixbatch submit ${csv} --wait -o ${RESULT}`);
   const cli = spawn(
     process.execPath,
-    ['dist/src/cli/main.js', 'submit', 'examples/products.csv', '--wait', '-o', RESULT, '--url', SERVICE_URL],
+    [
+      repo('dist/src/cli/main.js'),
+      'submit',
+      csv === EXAMPLE_CSV ? repo(EXAMPLE_CSV) : csv,
+      '--wait',
+      '-o',
+      RESULT,
+      '--url',
+      SERVICE_URL,
+    ],
     {
       stdio: 'inherit',
     },

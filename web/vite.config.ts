@@ -16,10 +16,11 @@ function uploadFields(): Record<string, UploadField> {
   const schema = spec.paths?.['/api/v1/requests']?.post?.requestBody?.content?.['multipart/form-data']?.schema;
   const properties = schema?.properties ?? {};
   return Object.fromEntries(
-    Object.entries(properties).map(([name, field]) => [
-      name,
-      { enum: field.enum, minimum: field.minimum, maximum: field.maximum, default: field.default },
-    ]),
+    Object.entries(properties).map(([name, property]) => {
+      // A field Swagger UI must leave empty is "its values, or the empty string" (anyOf): the bounds are in the first.
+      const field = property.anyOf?.[0] ?? property;
+      return [name, { enum: field.enum, minimum: field.minimum, maximum: field.maximum, default: field.default }];
+    }),
   );
 }
 
@@ -41,7 +42,7 @@ interface Operation {
 }
 
 interface Schema {
-  properties?: Record<string, UploadField>;
+  properties?: Record<string, UploadField & { anyOf?: UploadField[] }>;
 }
 
 export default defineConfig({

@@ -22,7 +22,10 @@ export class RequestListQuery {
   async list(tenant: string | null, query: ListRequestsQuery): Promise<RequestListDto> {
     const after = query.cursor === undefined ? null : decodeCursor(query.cursor);
     // One row more than asked tells whether there is a next page.
-    const rows = await this.requests.listPage(tenant, query, after, query.limit + 1);
+    const [rows, total] = await Promise.all([
+      this.requests.listPage(tenant, query, after, query.limit + 1),
+      this.requests.countMatching(tenant, query),
+    ]);
     const page = rows.slice(0, query.limit);
     const last = page.at(-1);
     return {
@@ -31,6 +34,7 @@ export class RequestListQuery {
         rows.length > query.limit && last
           ? encodeCursor({ createdAt: last.cursorCreatedAt, id: last.request.id })
           : null,
+      total,
     };
   }
 }

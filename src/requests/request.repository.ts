@@ -148,28 +148,11 @@ export class RequestRepository {
    */
   async listPage(
     tenant: string | null,
-    filters: { status?: readonly string[]; createdAfter?: Date; createdBefore?: Date },
+    filters: ListFilters,
     after: ListPosition | null,
     limit: number,
   ): Promise<{ request: ProcessingRequest; cursorCreatedAt: string }[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (tenant !== null) {
-      where.push('tenant = ?');
-      params.push(tenant);
-    }
-    if (filters.status?.length) {
-      where.push(`status IN (${filters.status.map(() => '?').join(', ')})`);
-      params.push(...filters.status);
-    }
-    if (filters.createdAfter) {
-      where.push('created_at >= ?');
-      params.push(filters.createdAfter);
-    }
-    if (filters.createdBefore) {
-      where.push('created_at < ?');
-      params.push(filters.createdBefore);
-    }
+    const { where, params } = listConditions(tenant, filters);
     if (after) {
       where.push('(created_at, id) < (?::timestamptz, ?::uuid)');
       params.push(after.createdAt, after.id);
@@ -183,6 +166,18 @@ export class RequestRepository {
       [...params, limit],
     );
     return rows.map((row) => ({ request: em.map(ProcessingRequest, row), cursorCreatedAt: row.cursor_created_at }));
+  }
+
+  /** How many requests the list holds with these filters, over every page. */
+  async countMatching(tenant: string | null, filters: ListFilters): Promise<number> {
+    const { where, params } = listConditions(tenant, filters);
+    const [row] = await this.em
+      .fork()
+      .execute<{ n: string }[]>(
+        `SELECT count(*) AS n FROM processing_request ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
+        params,
+      );
+    return Number(row.n);
   }
 
   /** The tenant a request belongs to, or null when there is no such request. */
@@ -423,4 +418,34 @@ export class RequestRepository {
     );
     return rows.map((row) => ({ id: row.id, round: row.retry_round }));
   }
+}
+
+/** The list's filters: the caller's tenant (null: everyone's), statuses and a creation window. */
+export interface ListFilters {
+  status?: readonly string[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+/** The WHERE conditions of a list page and of its count: the same filters, so the count is of what is paged. */
+function listConditions(tenant: string | null, filters: ListFilters): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (tenant !== null) {
+    where.push('tenant = ?');
+    params.push(tenant);
+  }
+  if (filters.status?.length) {
+    where.push(`status IN (${filters.status.map(() => '?').join(', ')})`);
+    params.push(...filters.status);
+  }
+  if (filters.createdAfter) {
+    where.push('created_at >= ?');
+    params.push(filters.createdAfter);
+  }
+  if (filters.createdBefore) {
+    where.push('created_at < ?');
+    params.push(filters.createdBefore);
+  }
+  return { where, params };
 }

@@ -2,7 +2,6 @@ import { Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common
 import {
   ApiAcceptedResponse,
   ApiBody,
-  ApiBodyOptions,
   ApiConsumes,
   ApiHeader,
   ApiHeaderOptions,
@@ -14,9 +13,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
 import { RateLimit } from '../common/rate-limit.decorator.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
-import { DEFAULT_QUALITY, MAX_DIMENSION, OUTPUT_FORMATS } from '../requests/processing-options.js';
-import { WEBHOOK_EVENT_TYPES } from '../requests/request-events.js';
-import { WEBHOOK_URL_MAX_LENGTH } from '../webhooks/webhook-registration.service.js';
+import { UPLOAD_BODY } from './dto/create-request.dto.js';
 import { CsvCheckDto } from './dto/csv-check.dto.js';
 import { UploadIntake } from './upload-intake.service.js';
 
@@ -52,73 +49,6 @@ const IDEMPOTENCY_HEADER: ApiHeaderOptions = {
     '(with `Idempotent-Replayed: true`); the same key with a different upload is a 409. Scoped per API key.',
   // The same rule as IdempotencyService: 1-255 printable ASCII characters, no spaces.
   schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[!-~]+$' },
-};
-
-const EVENT_ALTERNATIVES = WEBHOOK_EVENT_TYPES.map((type) => type.replaceAll('.', '\\.')).join('|');
-
-const UPLOAD_BODY: ApiBodyOptions = {
-  schema: {
-    type: 'object',
-    required: ['file'],
-    properties: {
-      file: {
-        type: 'string',
-        format: 'binary',
-        description:
-          'The CSV: S. No., Product Name, Input Image Urls; separated by comma, semicolon, tab or "|"; UTF-8, or UTF-16 with a BOM',
-      },
-      webhookUrl: {
-        type: 'string',
-        format: 'uri',
-        maxLength: WEBHOOK_URL_MAX_LENGTH,
-        description: 'Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status',
-      },
-      webhookEvents: {
-        type: 'string',
-        description: `Comma-separated event types; default all: ${WEBHOOK_EVENT_TYPES.join(', ')}`,
-        // A comma-separated list in one form field, so the enum is written as a pattern of its values.
-        pattern: `^(${EVENT_ALTERNATIVES})(,(${EVENT_ALTERNATIVES}))*$`,
-      },
-      // Swagger UI's "Try it out" fills a field with its example and sends it: only values that a plain upload
-      // may carry as they are have one (webhookEvents alone is refused without a webhookUrl).
-      resize: {
-        type: 'number',
-        minimum: 0.01,
-        maximum: 1,
-        description: 'Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight',
-      },
-      maxWidth: {
-        type: 'integer',
-        minimum: 1,
-        maximum: MAX_DIMENSION,
-        description: 'The output fits inside this width, aspect kept, never enlarged; not with resize',
-      },
-      maxHeight: {
-        type: 'integer',
-        minimum: 1,
-        maximum: MAX_DIMENSION,
-        description: 'The output fits inside this height, aspect kept, never enlarged; not with resize',
-      },
-      quality: {
-        type: 'integer',
-        minimum: 1,
-        maximum: 100,
-        default: DEFAULT_QUALITY,
-        example: DEFAULT_QUALITY,
-        description: 'Encoder quality, 1 (smallest) to 100 (best); GIF output has none',
-      },
-      format: {
-        type: 'string',
-        enum: [...OUTPUT_FORMATS],
-        default: 'keep',
-        example: 'keep',
-        description:
-          '`keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, ' +
-          'when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an ' +
-          'image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame',
-      },
-    },
-  },
 };
 
 const CREATED_HEADERS = {

@@ -361,7 +361,7 @@ describe('The web page, in Chromium, against the real service', () => {
   );
 
   it(
-    'lists requests newest first, filters them by status, pages through them and follows one live',
+    'lists requests newest first in a table, filters and pages them with the place in the URL, and follows one live',
     async () => {
       // Twelve finished requests, alternately completed and failed, made after every other one in this suite.
       const made: { id: string; name: string; ok: boolean }[] = [];
@@ -383,39 +383,81 @@ describe('The web page, in Chromium, against the real service', () => {
 
       await withKey('/requests');
       const names = () => page.locator('.request-item .request-title a').allTextContents();
+      const pager = page.getByRole('navigation', { name: 'Requests pages' }).locator('span');
       await waitUntil('the first page', async () => (await names()).length === 10);
       expect(await names()).toEqual(newestFirst.slice(0, 10));
       expect(await page.getByRole('progressbar', { name: 'list-12.csv progress' }).getAttribute('aria-valuenow')).toBe(
         '100',
       );
+      // A table row per request: its short id and creation time tell two uploads of one file apart; counts in words.
+      const newest = page.locator('.request-item', { hasText: 'list-12.csv' });
+      const newestId = made[11].id;
+      expect(await newest.locator('.short-id').textContent()).toBe(newestId.slice(0, 8));
+      expect(await newest.locator('.short-id').getAttribute('title')).toBe(newestId);
+      expect(await newest.locator('time').getAttribute('datetime')).toMatch(/^\d{4}-\d{2}-\d{2}T/);
+      expect(await newest.textContent()).toContain('1 succeeded, 0 failed of 1 image');
+      expect(await newest.textContent()).toContain('1 product');
+      expect(await newest.textContent()).not.toMatch(/\b1 (products|images)\b/);
+      const total = (await fetch(`${base}/api/v1/requests?limit=1`, { headers: { 'x-api-key': API_KEY } }).then((r) =>
+        r.json(),
+      )) as { total: number };
+      expect(await pager.textContent()).toBe(`Page 1 of ${Math.ceil(total.total / 10)} · 1–10 of ${total.total}`);
       await screenshot(page, 'requests-list');
       expect(await seriousViolations(page)).toEqual([]);
 
+      // The page is in the URL: a reload keeps it, and Newer still knows the way back.
       await page.getByRole('button', { name: 'Older' }).click();
       await waitUntil('the second page', async () => (await names())[0] === newestFirst[10]);
+      expect(page.url()).toMatch(/\/requests\?page=2&cursor=[\w-]+$/);
+      await page.reload();
+      await waitUntil('the second page after a reload', async () => (await names())[0] === newestFirst[10]);
       expect((await names()).slice(0, 2)).toEqual(newestFirst.slice(10, 12));
+      expect(await pager.textContent()).toMatch(/^Page 2 of \d+ · 11–\d+ of \d+$/);
       expect(await page.getByRole('button', { name: 'Newer' }).isEnabled()).toBe(true);
       await page.getByRole('button', { name: 'Newer' }).click();
       await waitUntil('the first page again', async () => (await names())[0] === newestFirst[0]);
+      expect(page.url()).toBe(`${base}/requests`);
 
+      // The filter too; Back returns to the list as it was before it.
       await page.getByLabel('Status').selectOption('failed');
-      await waitUntil('only failed requests', async () => {
+      const onlyFailed = async () => {
         const shown = await names();
         return shown.length > 0 && shown[0] === 'list-11.csv';
-      });
+      };
+      await waitUntil('only failed requests', onlyFailed);
+      expect(page.url()).toBe(`${base}/requests?status=failed`);
+      await page.reload();
+      await waitUntil('only failed requests after a reload', onlyFailed);
+      expect(await page.getByLabel('Status').inputValue()).toBe('failed');
       expect((await names()).filter((name) => name.startsWith('list-'))).toEqual(
         newestFirst.filter((_, i) => i % 2 === 1),
       );
       expect(new Set(await page.locator('.request-item .badge').allTextContents())).toEqual(new Set(['Failed']));
+      await page.goBack();
+      await waitUntil('every status again', async () => (await names())[0] === newestFirst[0]);
+      expect(await page.getByLabel('Status').inputValue()).toBe('');
 
-      // A request still running on the list moves to its end without a reload.
-      await page.getByLabel('Status').selectOption('');
-      // Under the suite's FETCH_TIMEOUT_MS (3 s), long enough to see the request open first.
-      images.route('/list-slow.jpg', { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2200 });
-      const slow = await uploadThroughApi('list-slow.csv', csv([`1,Slow,${images.url('/list-slow.jpg')}`]));
-      await page.reload();
+      // A part of an id is refused with what to do, not sent.
+      await page.getByLabel('Request id').fill(newestId.slice(0, 8));
+      await page.getByRole('button', { name: 'Open' }).click();
+      await page.getByRole('alert').filter({ hasText: 'Enter the whole request id' }).waitFor();
+      expect(page.url()).toBe(`${base}/requests`);
+
+      // A request made elsewhere (here, through the API) appears in the open list without a reload, though
+      // everything listed has finished; while it runs it moves to its end, still without one.
+      // Two images of one host, fetched one after the other, each under the suite's FETCH_TIMEOUT_MS (3 s):
+      // over four seconds open, long enough to see the request open first.
+      for (const path of ['/list-slow.jpg', '/list-slow-2.jpg'])
+        images.route(path, { body: images.images.get('/photo.jpg')!, type: 'image/jpeg', delayMs: 2200 });
+      const navigations: string[] = [];
+      page.on('framenavigated', (frame) => navigations.push(frame.url()));
+      const slow = await uploadThroughApi(
+        'list-slow.csv',
+        csv([`1,Slow,"${images.url('/list-slow.jpg')},${images.url('/list-slow-2.jpg')}"`]),
+      );
       const slowItem = page.locator('.request-item', { hasText: 'list-slow.csv' });
-      await slowItem.waitFor();
+      await slowItem.waitFor({ timeout: 15_000 });
+      expect(navigations).toEqual([]);
       expect(await slowItem.locator('.badge').textContent()).not.toBe('Completed');
       await slowItem.locator('.badge', { hasText: 'Completed' }).waitFor({ timeout: 15_000 });
       expect(await slowItem.getByRole('progressbar').getAttribute('aria-valuenow')).toBe('100');
@@ -686,6 +728,73 @@ describe('The web page, in Chromium, against the real service', () => {
       }
       expect(focused).toContain('csv-file');
       await screenshot(page, 'upload-375px');
+    },
+    BUDGET_MS,
+  );
+
+  it(
+    'Swagger UI: "Try it out" on the upload with only the file answers 202 and makes full-size images',
+    async () => {
+      await page.goto(`${base}/docs`);
+      // The key, through the page's own Authorize dialog, as a person with API_KEYS set does.
+      await page.locator('.auth-wrapper button.authorize').click();
+      const dialog = page.locator('.modal-ux');
+      await dialog.locator('input').first().fill(API_KEY);
+      await dialog.locator('.auth-btn-wrapper button.authorize').click();
+      await dialog.locator('button.btn-done').click();
+
+      const operation = page.locator('#operations-requests-createRequest');
+      await operation.locator('.opblock-summary-control').click();
+      await operation.getByRole('button', { name: 'Try it out' }).click();
+      // Every optional field without a default is left empty; quality and format hold their defaults.
+      const field = (name: string) =>
+        operation.locator(`tr[data-property-name="${name}"]`).locator('input:not([type=checkbox]), select');
+      await field('file').waitFor();
+      const shown: Record<string, string> = {};
+      for (const name of ['webhookUrl', 'webhookEvents', 'resize', 'maxWidth', 'maxHeight', 'quality', 'format'])
+        shown[name] = await field(name).inputValue();
+      expect(shown).toEqual({
+        webhookUrl: '',
+        webhookEvents: '',
+        resize: '',
+        maxWidth: '',
+        maxHeight: '',
+        quality: '50',
+        format: 'keep',
+      });
+
+      await field('file').setInputFiles({
+        name: 'from-swagger.csv',
+        mimeType: 'text/csv',
+        buffer: csv([`1,Swagger Mug,${images.url('/photo.jpg')}`]),
+      });
+      const [answer] = await Promise.all([
+        page.waitForResponse(
+          (response) => response.request().method() === 'POST' && response.url() === `${base}/api/v1/requests`,
+        ),
+        operation.getByRole('button', { name: 'Execute' }).click(),
+      ]);
+      expect(answer.status()).toBe(202);
+      await operation.locator('.live-responses-table .response-col_status', { hasText: '202' }).waitFor();
+      // What was sent, as the page's own curl line shows it (the browser does not expose a file upload's body):
+      // the empty fields go too ("Send empty value" starts ticked), which the server takes as absent.
+      const curl = (await operation.locator('.curl-command').textContent()) ?? '';
+      const sent = Object.fromEntries(
+        [...curl.matchAll(/-F '([^=']+)=([^']*)'/g)].map((match) => [match[1], match[2]]),
+      );
+      expect(Object.entries(sent).filter(([name, value]) => name !== 'file' && value !== '')).toEqual([
+        ['quality', '50'],
+        ['format', 'keep'],
+      ]);
+      const { requestId } = (await answer.json()) as { requestId: string };
+
+      await waitUntil('the request to finish', async () => (await statusOf(requestId))?.completed === true, 30_000);
+      expect((await statusOf(requestId))?.status).toBe('completed');
+      const products = (await fetch(`${base}/api/v1/requests/${requestId}/products`, {
+        headers: { 'x-api-key': API_KEY },
+      }).then((response) => response.json())) as { items: { images: { width: number; height: number }[] }[] };
+      // The image server's photo is 640×480: full size, not resized to a factor or a bound.
+      expect(products.items[0].images.map(({ width, height }) => [width, height])).toEqual([[640, 480]]);
     },
     BUDGET_MS,
   );

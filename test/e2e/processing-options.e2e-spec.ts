@@ -144,27 +144,55 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
     expect(await requestCount()).toBe(before);
   });
 
-  it('documents every option in OpenAPI, with examples only where Try it out can send them as they are', async () => {
+  it('documents every option in OpenAPI, and what Try it out fills in makes a plain upload at full size', async () => {
     const served = (await harness.app.inject({ method: 'GET', url: '/docs-json' })).json<openapi.OpenAPIObject>();
     for (const path of ['/api/v1/requests', '/api/v1/requests/validate']) {
       const form = openapi.formSchema(openapi.operation(served, 'post', path));
-      expect(form.properties).toMatchObject({
-        maxWidth: { type: 'integer', minimum: 1, maximum: 16384 },
-        maxHeight: { type: 'integer', minimum: 1, maximum: 16384 },
+      const properties = form.properties as Record<string, openapi.SchemaObject>;
+      const values = (name: string) => properties[name].anyOf?.[0] ?? properties[name];
+      expect(values('maxWidth')).toMatchObject({ type: 'integer', minimum: 1, maximum: 16384 });
+      expect(values('maxHeight')).toMatchObject({ type: 'integer', minimum: 1, maximum: 16384 });
+      expect(values('resize')).toMatchObject({ type: 'number', minimum: 0.01, maximum: 1 });
+      expect(properties).toMatchObject({
         quality: { type: 'integer', minimum: 1, maximum: 100, default: 50 },
         format: { type: 'string', enum: ['keep', 'jpeg', 'webp', 'avif', 'png'], default: 'keep' },
       });
-      // Swagger UI fills a form field with its example: a pre-filled webhook or size would change a plain upload.
-      const prefilled = Object.entries(form.properties as Record<string, { example?: unknown }>)
-        .filter(([, property]) => property.example !== undefined)
-        .map(([name]) => name);
-      expect(prefilled.sort()).toEqual(['format', 'quality']);
-      // Sent as they are, the examples make a plain upload.
-      const response = await upload(productCsv([{ serial: 1, name: 'P', urls: [images.url('/photo.jpg')] }]), {
-        quality: String(openapi.property(form, 'quality').example),
-        format: String(openapi.property(form, 'format').example),
+      // Swagger UI fills each field with its examples[0], default or example, and makes one up from the schema
+      // (the minimum, https://example.com/) when there is none; it sends the fields that are not empty.
+      const filled = Object.fromEntries(
+        Object.entries(properties)
+          .filter(([name]) => name !== 'file')
+          .map(([name, property]) => {
+            const examples = property.examples as unknown[] | undefined;
+            return [name, examples?.[0] ?? property.default ?? property.example] as const;
+          }),
+      );
+      expect(Object.entries(filled).filter(([, value]) => value === undefined)).toEqual([]);
+      expect(filled).toEqual({
+        webhookUrl: '',
+        webhookEvents: '',
+        resize: '',
+        maxWidth: '',
+        maxHeight: '',
+        quality: 50,
+        format: 'keep',
       });
+      const sent = Object.fromEntries(
+        Object.entries(filled)
+          .filter(([, value]) => value !== '')
+          .map(([name, value]) => [name, String(value)]),
+      );
+      const response = await upload(productCsv([{ serial: 1, name: 'P', urls: [images.url('/photo.jpg')] }]), sent);
       expect(response.statusCode).toBe(202);
+      // The same upload with every field sent, the empty ones too (Swagger UI's "Send empty value"): the defaults.
+      const everything = Object.fromEntries(Object.entries(filled).map(([name, value]) => [name, String(value)]));
+      const created = await upload(
+        productCsv([{ serial: 1, name: 'P', urls: [images.url('/photo.jpg')] }]),
+        everything,
+      );
+      expect(created.statusCode).toBe(202);
+      const status = await waitForTerminal(harness.app, created.json<CreatedRequestDto>().requestId);
+      expect(status.options).toEqual({ resize: null, maxWidth: null, maxHeight: null, quality: 50, format: 'keep' });
     }
     expect(openapi.component(served, 'ProcessingOptionsDto').required).toEqual(
       expect.arrayContaining(['resize', 'maxWidth', 'maxHeight', 'quality', 'format']),

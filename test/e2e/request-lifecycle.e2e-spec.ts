@@ -85,6 +85,17 @@ describe('Requests over their life: list, delete, retention', () => {
       expect(pages).toBe(3);
     });
 
+    it('counts what the filters match over every page, the same on each page', async () => {
+      const total = async (query: string) => (await get(`/api/v1/requests?${query}`)).json<RequestListDto>().total;
+      const first = (await get('/api/v1/requests?limit=2')).json<RequestListDto>();
+      expect(first.total).toBe(5);
+      expect(await total(`limit=2&cursor=${first.nextCursor}`)).toBe(5);
+      expect(await total('status=processing')).toBe(2);
+      expect(await total('status=completed,failed&limit=1')).toBe(2);
+      expect(await total('createdAfter=2026-01-02T00:00:00Z&createdBefore=2026-01-03T00:00:00Z')).toBe(1);
+      expect(await total('status=cancelled')).toBe(0);
+    });
+
     it('gives each item the status summary', async () => {
       const body = (await get('/api/v1/requests?limit=1&status=failed')).json<RequestListDto>();
       expect(body.items).toEqual([

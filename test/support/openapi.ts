@@ -14,7 +14,7 @@ import type {
  * or has a `$ref` where the test reads the object itself.
  */
 
-export type { OpenAPIObject, OperationObject };
+export type { OpenAPIObject, OperationObject, SchemaObject };
 
 export type HttpMethod = 'get' | 'put' | 'post' | 'delete' | 'patch' | 'head' | 'options';
 

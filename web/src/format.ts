@@ -77,8 +77,21 @@ export function describeImageError(code: string | null): string {
   return `The image failed (${code}).`;
 }
 
+const englishPlural = new Intl.PluralRules('en');
+const count = new Intl.NumberFormat('en');
+
+/** "1 product", "2 products", "1,200 images": a count with its noun in the right number. */
+export function plural(n: number, noun: string, nouns = `${noun}s`): string {
+  return `${count.format(n)} ${englishPlural.select(n) === 'one' ? noun : nouns}`;
+}
+
 /** "6 succeeded, 1 failed, 3 cancelled of 10 images": cancelled named only when some were, so it is never hidden. */
 export function imageCounts(images: { total: number; succeeded: number; failed: number; cancelled: number }): string {
   const cancelled = images.cancelled > 0 ? `, ${images.cancelled} cancelled` : '';
-  return `${images.succeeded} succeeded, ${images.failed} failed${cancelled} of ${images.total} images`;
+  return `${images.succeeded} succeeded, ${images.failed} failed${cancelled} of ${plural(images.total, 'image')}`;
+}
+
+/** The first block of a request id, enough to tell two requests apart on a page; the whole id goes in a title. */
+export function shortId(id: string): string {
+  return id.slice(0, 8);
 }

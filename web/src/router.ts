@@ -11,8 +11,9 @@ export function parseRoute(pathname: string): Route {
   return { view: 'not-found' };
 }
 
-export function navigate(path: string): void {
-  history.pushState(null, '', path);
+/** A new history entry (Back returns to the one before), with `state` kept by the browser across reloads. */
+export function navigate(path: string, state: unknown = null): void {
+  history.pushState(state, '', path);
   dispatchEvent(new PopStateEvent('popstate'));
 }
 
@@ -24,4 +25,19 @@ export function useRoute(): Route {
     return () => removeEventListener('popstate', update);
   }, []);
   return route;
+}
+
+/** The query string and history state of the current entry, read again on every navigation and on Back/Forward. */
+export function useLocationState(): { search: string; state: unknown } {
+  const [current, setCurrent] = useState(readLocation);
+  useEffect(() => {
+    const update = () => setCurrent(readLocation());
+    addEventListener('popstate', update);
+    return () => removeEventListener('popstate', update);
+  }, []);
+  return current;
+}
+
+function readLocation(): { search: string; state: unknown } {
+  return { search: location.search, state: history.state as unknown };
 }

@@ -306,6 +306,10 @@ export type RequestListDto = {
      * Pass as `cursor` (with the same filters) for the next page; null on the last page
      */
     nextCursor: string | null;
+    /**
+     * Requests matching the filters, over every page (the cursor aside), counted when this page was read
+     */
+    total: number;
 };
 
 export type RequestStatus = 'pending' | 'processing' | 'completed' | 'completed_with_errors' | 'failed' | 'cancelled';
@@ -532,25 +536,25 @@ export type ApiUploadLegacyData = {
          */
         file: Blob | File;
         /**
-         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook
          */
-        webhookUrl?: string;
+        webhookUrl?: string | '';
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
+         * Comma-separated event types; empty: all of them (request.completed, request.completed_with_errors, request.failed, request.cancelled). Only with webhookUrl
          */
-        webhookEvents?: string;
+        webhookEvents?: string | '';
         /**
-         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size
          */
-        resize?: number;
+        resize?: number | '';
         /**
-         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         * The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxWidth?: number;
+        maxWidth?: number | '';
         /**
-         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         * The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxHeight?: number;
+        maxHeight?: number | '';
         /**
          * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
          */
@@ -706,25 +710,25 @@ export type CreateRequestData = {
          */
         file: Blob | File;
         /**
-         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook
          */
-        webhookUrl?: string;
+        webhookUrl?: string | '';
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
+         * Comma-separated event types; empty: all of them (request.completed, request.completed_with_errors, request.failed, request.cancelled). Only with webhookUrl
          */
-        webhookEvents?: string;
+        webhookEvents?: string | '';
         /**
-         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size
          */
-        resize?: number;
+        resize?: number | '';
         /**
-         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         * The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxWidth?: number;
+        maxWidth?: number | '';
         /**
-         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         * The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxHeight?: number;
+        maxHeight?: number | '';
         /**
          * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
          */
@@ -803,25 +807,25 @@ export type ValidateRequestData = {
          */
         file: Blob | File;
         /**
-         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook
          */
-        webhookUrl?: string;
+        webhookUrl?: string | '';
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
+         * Comma-separated event types; empty: all of them (request.completed, request.completed_with_errors, request.failed, request.cancelled). Only with webhookUrl
          */
-        webhookEvents?: string;
+        webhookEvents?: string | '';
         /**
-         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size
          */
-        resize?: number;
+        resize?: number | '';
         /**
-         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         * The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxWidth?: number;
+        maxWidth?: number | '';
         /**
-         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         * The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxHeight?: number;
+        maxHeight?: number | '';
         /**
          * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
          */
@@ -1683,25 +1687,25 @@ export type UploadLegacyData = {
          */
         file: Blob | File;
         /**
-         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status
+         * Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook
          */
-        webhookUrl?: string;
+        webhookUrl?: string | '';
         /**
-         * Comma-separated event types; default all: request.completed, request.completed_with_errors, request.failed, request.cancelled
+         * Comma-separated event types; empty: all of them (request.completed, request.completed_with_errors, request.failed, request.cancelled). Only with webhookUrl
          */
-        webhookEvents?: string;
+        webhookEvents?: string | '';
         /**
-         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight
+         * Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size
          */
-        resize?: number;
+        resize?: number | '';
         /**
-         * The output fits inside this width, aspect kept, never enlarged; not with resize
+         * The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxWidth?: number;
+        maxWidth?: number | '';
         /**
-         * The output fits inside this height, aspect kept, never enlarged; not with resize
+         * The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound
          */
-        maxHeight?: number;
+        maxHeight?: number | '';
         /**
          * Encoder quality, 1 (smallest) to 100 (best); GIF output has none
          */

@@ -23,4 +23,12 @@ export class RequestListDto {
     description: 'Pass as `cursor` (with the same filters) for the next page; null on the last page',
   })
   nextCursor: string | null;
+
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    description: 'Requests matching the filters, over every page (the cursor aside), counted when this page was read',
+    example: 45,
+  })
+  total: number;
 }

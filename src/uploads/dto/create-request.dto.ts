@@ -1,4 +1,4 @@
-import { ApiPropertyOptional } from '@nestjs/swagger';
+import type { ApiBodyOptions, SchemaObject } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
 import {
@@ -21,36 +21,21 @@ const QUALITY_MESSAGE = 'quality must be a whole number from 1 (smallest files) 
 const FORMAT_MESSAGE = `format must be one of ${OUTPUT_FORMATS.join(', ')}`;
 
 /**
- * The multipart fields that accompany the CSV file. The webhook fields are
- * only checked for presence here: WebhookRegistrar vets them, with a 422 and
- * a specific code per problem.
+ * The multipart fields that accompany the CSV file, as the server reads them
+ * (a field sent empty has been dropped before). The webhook fields are only
+ * checked for presence here: WebhookRegistrar vets them, with a 422 and a
+ * specific code per problem. UPLOAD_BODY below describes the same fields to
+ * OpenAPI.
  */
 export class CreateRequestDto {
-  @ApiPropertyOptional({
-    description:
-      'Called with a signed event when the request reaches a terminal status: http(s), no credentials, a public address',
-    example: 'https://example.com/hooks/pixbatch',
-    maxLength: WEBHOOK_URL_MAX_LENGTH,
-  })
   @IsOptional()
   @IsString()
   webhookUrl?: string;
 
-  @ApiPropertyOptional({
-    description: `Comma-separated event types to send; default all of them: ${WEBHOOK_EVENT_TYPES.join(', ')}`,
-    example: 'request.completed_with_errors,request.failed',
-  })
   @IsOptional()
   @IsString()
   webhookEvents?: string;
 
-  @ApiPropertyOptional({
-    description:
-      'Scale factor for both sides, greater than 0 and at most 1 (0.5 halves width and height). Omit to keep the size.',
-    example: 0.5,
-    minimum: 0.01,
-    maximum: 1,
-  })
   @IsOptional()
   @Type(() => Number)
   // One message whichever check fails: "50%" is not a number, nor out of range.
@@ -59,13 +44,6 @@ export class CreateRequestDto {
   @Max(1, { message: RESIZE_MESSAGE })
   resize?: number;
 
-  @ApiPropertyOptional({
-    description: 'The output fits inside this width, aspect kept, never enlarged. Not with resize.',
-    example: 1200,
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_DIMENSION,
-  })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: MAX_WIDTH_MESSAGE })
@@ -73,13 +51,6 @@ export class CreateRequestDto {
   @Max(MAX_DIMENSION, { message: MAX_WIDTH_MESSAGE })
   maxWidth?: number;
 
-  @ApiPropertyOptional({
-    description: 'The output fits inside this height, aspect kept, never enlarged. Not with resize.',
-    example: 1200,
-    type: 'integer',
-    minimum: 1,
-    maximum: MAX_DIMENSION,
-  })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: MAX_HEIGHT_MESSAGE })
@@ -87,14 +58,6 @@ export class CreateRequestDto {
   @Max(MAX_DIMENSION, { message: MAX_HEIGHT_MESSAGE })
   maxHeight?: number;
 
-  @ApiPropertyOptional({
-    description: `Encoder quality, 1-100 (default ${DEFAULT_QUALITY}); GIF output has none`,
-    example: DEFAULT_QUALITY,
-    default: DEFAULT_QUALITY,
-    type: 'integer',
-    minimum: 1,
-    maximum: 100,
-  })
   @IsOptional()
   @Type(() => Number)
   @IsInt({ message: QUALITY_MESSAGE })
@@ -102,15 +65,81 @@ export class CreateRequestDto {
   @Max(100, { message: QUALITY_MESSAGE })
   quality?: number;
 
-  @ApiPropertyOptional({
-    description:
-      'Output format; `keep` (default) writes each image in its own format. JPEG from an image with transparency is ' +
-      'flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame',
-    enum: OUTPUT_FORMATS,
-    default: 'keep',
-    example: 'keep',
-  })
   @IsOptional()
   @IsIn(OUTPUT_FORMATS, { message: FORMAT_MESSAGE })
   format?: OutputFormat;
 }
+
+/**
+ * An optional field with no default, as Swagger UI's "Try it out" must leave it: empty.
+ *
+ * Swagger UI (5.x) fills every form field before anyone types: with the field's
+ * `examples[0]`, `default` or `example` when it has one, and otherwise with a value
+ * it makes up from the schema (the minimum, `https://example.com/`, a string
+ * matching the pattern); then it sends every field that is not empty. A made-up
+ * webhook or size would change a plain upload (a refused webhook, 1-pixel
+ * images), so these fields carry the empty string as their example, which
+ * Swagger UI leaves unsent. The server takes an empty field as absent, and the
+ * schema says so: the field's values, or "".
+ */
+function leftEmpty(description: string, values: SchemaObject): SchemaObject {
+  return { description, anyOf: [values, { type: 'string', enum: [''] }], examples: [''] };
+}
+
+const EVENT_ALTERNATIVES = WEBHOOK_EVENT_TYPES.map((type) => type.replaceAll('.', '\\.')).join('|');
+
+/** The upload's multipart body in OpenAPI: the file, then the fields of CreateRequestDto. */
+export const UPLOAD_BODY: ApiBodyOptions = {
+  schema: {
+    type: 'object',
+    required: ['file'],
+    properties: {
+      file: {
+        type: 'string',
+        format: 'binary',
+        description:
+          'The CSV: S. No., Product Name, Input Image Urls; separated by comma, semicolon, tab or "|"; UTF-8, or UTF-16 with a BOM',
+      },
+      webhookUrl: leftEmpty(
+        'Receives a signed event (schema WebhookEventDto) when the request reaches a terminal status; empty: no webhook',
+        { type: 'string', format: 'uri', maxLength: WEBHOOK_URL_MAX_LENGTH },
+      ),
+      webhookEvents: leftEmpty(
+        `Comma-separated event types; empty: all of them (${WEBHOOK_EVENT_TYPES.join(', ')}). Only with webhookUrl`,
+        // A comma-separated list in one form field, so the enum is written as a pattern of its values.
+        { type: 'string', pattern: `^(${EVENT_ALTERNATIVES})(,(${EVENT_ALTERNATIVES}))*$` },
+      ),
+      resize: leftEmpty(
+        'Scale factor for both sides (0.5 halves them); not with maxWidth or maxHeight; empty: full size',
+        { type: 'number', minimum: 0.01, maximum: 1 },
+      ),
+      maxWidth: leftEmpty(
+        'The output fits inside this width, aspect kept, never enlarged; not with resize; empty: no bound',
+        { type: 'integer', minimum: 1, maximum: MAX_DIMENSION },
+      ),
+      maxHeight: leftEmpty(
+        'The output fits inside this height, aspect kept, never enlarged; not with resize; empty: no bound',
+        { type: 'integer', minimum: 1, maximum: MAX_DIMENSION },
+      ),
+      // A default Try it out may send as it is: the same as leaving the field out.
+      quality: {
+        type: 'integer',
+        minimum: 1,
+        maximum: 100,
+        default: DEFAULT_QUALITY,
+        example: DEFAULT_QUALITY,
+        description: 'Encoder quality, 1 (smallest) to 100 (best); GIF output has none',
+      },
+      format: {
+        type: 'string',
+        enum: [...OUTPUT_FORMATS],
+        default: 'keep',
+        example: 'keep',
+        description:
+          '`keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, ' +
+          'when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an ' +
+          'image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame',
+      },
+    },
+  },
+};

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'react';
 import { call } from '../api/client';
 import { ApiProblem, toProblem } from '../api/problem';
 import { ProblemView } from '../components/problem-view';
-import { describeImageError, formatBytes, formatSaving } from '../format';
+import { describeImageError, formatBytes, formatSaving, plural } from '../format';
 
 const PAGE_SIZE = 20;
 
@@ -105,7 +105,7 @@ export function ProductsTable({ requestId, refreshKey }: { requestId: string; re
               Previous page
             </button>
             <span>
-              Page {page} of {pages} · {data.total} products
+              Page {page} of {pages} · {plural(data.total, 'product')}
             </span>
             <button type="button" className="secondary" onClick={() => setPage((p) => p + 1)} disabled={page >= pages}>
               Next page
