@@ -44,4 +44,28 @@ export class ProblemDocumentDto {
   limitBytes?: number;
   @ApiPropertyOptional({ example: 'processing', description: 'REQUEST_NOT_FINISHED: the current status' })
   requestStatus?: string;
+  @ApiPropertyOptional({
+    format: 'uuid',
+    description: 'IDEMPOTENCY_KEY_REUSED: the request the key created first',
+  })
+  requestId?: string;
+  @ApiPropertyOptional({
+    type: 'integer',
+    example: 120000,
+    description: 'UPLOAD_TIMEOUT: how long the rest of the CSV had to arrive, in milliseconds',
+  })
+  timeoutMs?: number;
+  @ApiPropertyOptional({ enum: ['xlsx', 'xls'], description: 'SPREADSHEET_NOT_CSV: the workbook format sent' })
+  format?: 'xlsx' | 'xls';
+  @ApiPropertyOptional({
+    type: [String],
+    example: ['resize', 'maxWidth'],
+    description: 'OPTIONS_CONFLICT: the form fields that cannot be sent together',
+  })
+  fields?: string[];
+  @ApiPropertyOptional({
+    example: 'webhookUrl',
+    description: 'WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID: the form field at fault',
+  })
+  field?: string;
 }

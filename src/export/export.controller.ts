@@ -1,8 +1,9 @@
-import { Controller, Get, HttpStatus, Param, Res } from '@nestjs/common';
+import { applyDecorators, Controller, Get, HttpStatus, Param, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { LegacyAlias } from '../common/legacy-alias.decorator.js';
 import { ParseRequestIdPipe } from '../common/parse-request-id.pipe.js';
 import { isTerminal } from '../requests/request-status.js';
 import { RequestsService } from '../requests/requests.service.js';
@@ -14,6 +15,16 @@ const EXPORT_PROBLEMS = {
   404: 'Unknown request id',
   409: 'The request has not finished yet; poll its status',
 };
+
+/** The result CSV by request id: the v1 route and its alias answer alike. */
+function ResultCsvResponses(): MethodDecorator {
+  return applyDecorators(
+    ApiParam({ name: 'id', format: 'uuid' }),
+    ApiProduces('text/csv'),
+    ApiOkResponse({ description: 'The result CSV (UTF-8 with BOM, CRLF)', schema: { type: 'string' } }),
+    ApiProblemResponses(EXPORT_PROBLEMS),
+  );
+}
 
 @ApiTags('requests')
 @Controller()
@@ -31,25 +42,14 @@ export class ExportController {
     description:
       'Streams the result CSV (UTF-8 with a BOM, in the input delimiter) from the database; output URLs are derived from storage keys when asked. 409 REQUEST_NOT_FINISHED until the request is terminal.',
   })
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiProduces('text/csv')
-  @ApiOkResponse({ description: 'The result CSV (UTF-8 with BOM, CRLF)', schema: { type: 'string' } })
-  @ApiProblemResponses(EXPORT_PROBLEMS)
+  @ResultCsvResponses()
   exportRequest(@Param('id', ParseRequestIdPipe) id: string, @Res() reply: FastifyReply): Promise<void> {
     return this.send(id, reply);
   }
 
   @Get('export/:id')
-  @ApiOperation({
-    summary: 'Result CSV (alias of the original design)',
-    operationId: 'exportRequestLegacy',
-    description: 'Same as GET /api/v1/requests/{id}/export, kept for clients of the original design.',
-    deprecated: true,
-  })
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiProduces('text/csv')
-  @ApiOkResponse({ description: 'The result CSV', schema: { type: 'string' } })
-  @ApiProblemResponses(EXPORT_PROBLEMS)
+  @LegacyAlias('exportRequestLegacy', 'Result CSV', 'GET /api/v1/requests/{id}/export')
+  @ResultCsvResponses()
   exportRequestLegacy(@Param('id', ParseRequestIdPipe) id: string, @Res() reply: FastifyReply): Promise<void> {
     return this.send(id, reply);
   }

@@ -2,7 +2,7 @@ import { HttpStatus, Injectable } from '@nestjs/common';
 import { AppError, ErrorCode } from '../common/app-error.js';
 import { isRequestId } from '../common/parse-request-id.pipe.js';
 import type { ListRequestsQuery } from './dto/list-requests.query.js';
-import type { RequestListDto } from './dto/request-list.dto.js';
+import type { RequestListDto, RequestSummaryDto } from './dto/request-list.dto.js';
 import type { RequestStatusDto } from './dto/request-status.dto.js';
 import { type ListPosition, RequestRepository } from './request.repository.js';
 import { toRequestStatusDto } from './requests.service.js';
@@ -39,16 +39,25 @@ export class RequestListQuery {
   }
 }
 
-type RequestSummary = Omit<RequestStatusDto, 'errors' | 'pausedHosts' | 'webhook' | 'options'>;
-
-/** A status as the list shows it: without the per-request lookups (errors, paused hosts, webhook) and the options. */
-function toSummary(status: RequestStatusDto): RequestSummary {
-  const summary: RequestSummary & Partial<RequestStatusDto> = { ...status };
-  delete summary.errors;
-  delete summary.pausedHosts;
-  delete summary.webhook;
-  delete summary.options;
-  return summary;
+/**
+ * A status as the list shows it: without the per-request lookups (errors, paused
+ * hosts, webhook) and the options. Field by field, so that the response and its
+ * schema (RequestSummaryDto) cannot drift apart without a compile error.
+ */
+function toSummary(status: RequestStatusDto): RequestSummaryDto {
+  return {
+    requestId: status.requestId,
+    status: status.status,
+    completed: status.completed,
+    originalFilename: status.originalFilename,
+    counts: status.counts,
+    percent: status.percent,
+    round: status.round,
+    createdAt: status.createdAt,
+    startedAt: status.startedAt,
+    completedAt: status.completedAt,
+    links: status.links,
+  };
 }
 
 function encodeCursor(position: ListPosition): string {

@@ -1,4 +1,17 @@
-import { Controller, Delete, Get, Headers, HttpCode, HttpStatus, Param, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  applyDecorators,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  HttpStatus,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiHeader,
@@ -12,6 +25,7 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { LegacyAlias } from '../common/legacy-alias.decorator.js';
 import { RateLimit } from '../common/rate-limit.decorator.js';
 import { ParseRequestIdPipe } from '../common/parse-request-id.pipe.js';
 import { CallerTenant } from '../security/tenant.js';
@@ -26,6 +40,15 @@ import { RequestListQuery } from './request-list.query.js';
 import { RequestsService } from './requests.service.js';
 
 const STATUS_PROBLEMS = { 400: 'Malformed request id', 404: 'Unknown request id' };
+
+/** A request's status by its id: the v1 route and its alias answer alike. */
+function StatusResponses(): MethodDecorator {
+  return applyDecorators(
+    ApiParam({ name: 'id', format: 'uuid' }),
+    ApiOkResponse({ type: RequestStatusDto, description: 'Status, counts and the first errors' }),
+    ApiProblemResponses(STATUS_PROBLEMS),
+  );
+}
 
 @ApiTags('requests')
 @Controller()
@@ -170,23 +193,14 @@ export class RequestsController {
       'Status, image and product counts, percent done, timestamps and the first image errors of one request, ' +
       'and the source hosts its waiting images are paused on (`pausedHosts`).',
   })
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: RequestStatusDto, description: 'Status, counts and the first errors' })
-  @ApiProblemResponses(STATUS_PROBLEMS)
+  @StatusResponses()
   getRequest(@Param('id', ParseRequestIdPipe) id: string): Promise<RequestStatusDto> {
     return this.requests.getStatus(id);
   }
 
   @Get('status/:id')
-  @ApiOperation({
-    summary: 'Status (alias of the original design)',
-    operationId: 'getStatusLegacy',
-    description: 'Same as GET /api/v1/requests/{id}, kept for clients of the original design.',
-    deprecated: true,
-  })
-  @ApiParam({ name: 'id', format: 'uuid' })
-  @ApiOkResponse({ type: RequestStatusDto, description: 'Status, counts and the first errors' })
-  @ApiProblemResponses(STATUS_PROBLEMS)
+  @LegacyAlias('getStatusLegacy', 'Status', 'GET /api/v1/requests/{id}')
+  @StatusResponses()
   getStatusLegacy(@Param('id', ParseRequestIdPipe) id: string): Promise<RequestStatusDto> {
     return this.requests.getStatus(id);
   }

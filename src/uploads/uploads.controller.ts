@@ -1,4 +1,4 @@
-import { Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
+import { applyDecorators, Controller, HttpCode, HttpStatus, Post, Req, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBody,
@@ -11,8 +11,10 @@ import {
 } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiProblemResponses } from '../common/api-problem-responses.decorator.js';
+import { LegacyAlias } from '../common/legacy-alias.decorator.js';
 import { RateLimit } from '../common/rate-limit.decorator.js';
 import { CreatedRequestDto } from '../requests/dto/request-status.dto.js';
+import { REQUEST_ID_LINKS } from '../requests/request-links.js';
 import { UPLOAD_BODY } from './dto/create-request.dto.js';
 import { CsvCheckDto } from './dto/csv-check.dto.js';
 import { UploadIntake } from './upload-intake.service.js';
@@ -59,63 +61,46 @@ const CREATED_HEADERS = {
   },
 };
 
+/** The upload's rate limit, status and documentation: one stack for its route and the two aliases. */
+function UploadRoute(): MethodDecorator {
+  return applyDecorators(
+    RateLimit('uploads'),
+    HttpCode(HttpStatus.ACCEPTED),
+    ApiConsumes('multipart/form-data'),
+    ApiBody(UPLOAD_BODY),
+    ApiHeader(IDEMPOTENCY_HEADER),
+    ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS, links: REQUEST_ID_LINKS }),
+    ApiProblemResponses(UPLOAD_PROBLEMS),
+  );
+}
+
 @ApiTags('requests')
 @Controller()
 export class UploadsController {
   constructor(private readonly intake: UploadIntake) {}
 
   @Post('api/v1/requests')
-  @RateLimit('uploads')
-  @HttpCode(HttpStatus.ACCEPTED)
+  @UploadRoute()
   @ApiOperation({
     summary: 'Upload a CSV of products; images are processed in the background',
     operationId: 'createRequest',
     description:
       'Streams the CSV through the parser and stores the request, its products and images in one transaction, then answers 202 before any image is fetched. A rejected CSV stores nothing; every row error is listed at once.',
   })
-  @ApiConsumes('multipart/form-data')
-  @ApiBody(UPLOAD_BODY)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
-  @ApiProblemResponses(UPLOAD_PROBLEMS)
   createRequest(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.accept(request, reply);
   }
 
   @Post('upload')
-  @RateLimit('uploads')
-  @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({
-    summary: 'Upload (alias of the original design)',
-    operationId: 'uploadLegacy',
-    description:
-      'Same as POST /api/v1/requests, kept for clients of the original design; the answer also carries `request_id`.',
-    deprecated: true,
-  })
-  @ApiConsumes('multipart/form-data')
-  @ApiBody(UPLOAD_BODY)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
-  @ApiProblemResponses(UPLOAD_PROBLEMS)
+  @LegacyAlias('uploadLegacy', 'Upload', 'POST /api/v1/requests', '; the answer also carries `request_id`')
+  @UploadRoute()
   uploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.acceptLegacy(request, reply);
   }
 
   @Post('api/upload')
-  @RateLimit('uploads')
-  @HttpCode(HttpStatus.ACCEPTED)
-  @ApiOperation({
-    summary: 'Upload (alias of the original design)',
-    operationId: 'apiUploadLegacy',
-    description:
-      'Same as POST /api/v1/requests, kept for clients of the original design; the answer also carries `request_id`.',
-    deprecated: true,
-  })
-  @ApiConsumes('multipart/form-data')
-  @ApiBody(UPLOAD_BODY)
-  @ApiHeader(IDEMPOTENCY_HEADER)
-  @ApiAcceptedResponse({ type: CreatedRequestDto, headers: CREATED_HEADERS })
-  @ApiProblemResponses(UPLOAD_PROBLEMS)
+  @LegacyAlias('apiUploadLegacy', 'Upload', 'POST /api/v1/requests', '; the answer also carries `request_id`')
+  @UploadRoute()
   apiUploadLegacy(@Req() request: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply) {
     return this.acceptLegacy(request, reply);
   }

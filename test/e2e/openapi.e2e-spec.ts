@@ -173,6 +173,47 @@ describe('OpenAPI contract', () => {
     expect(key.schema).toMatchObject({ minLength: 1, maxLength: 255, pattern: expect.any(String) });
   });
 
+  it('types every count, size, row, line and position as an integer, wherever it appears', () => {
+    // Names that hold whole numbers; `percent` and the `resize` factor are the fractions among the numbers.
+    const whole =
+      /count|total|processed|succeeded|failed|cancelled|pending|size|bytes|^row$|^line$|index|width|height|round|attempt|seconds|ms$|limit/i;
+    const fractions = new Set(['percent', 'resize']);
+    const wrong: string[] = [];
+    const walk = (schema: unknown, where: string): void => {
+      if (schema === null || typeof schema !== 'object') return;
+      const node = schema as { type?: unknown; properties?: Record<string, unknown>; items?: unknown };
+      for (const [name, property] of Object.entries(node.properties ?? {})) {
+        const type = (property as { type?: unknown }).type;
+        const types = Array.isArray(type) ? type : [type];
+        if (whole.test(name) && !fractions.has(name) && types.includes('number')) wrong.push(`${where}.${name}`);
+        walk(property, `${where}.${name}`);
+      }
+      walk(node.items, `${where}[]`);
+    };
+    for (const [name, schema] of Object.entries(served.components?.schemas ?? {})) walk(schema, name);
+    expect(wrong).toEqual([]);
+  });
+
+  it('declares every member a problem document carries', () => {
+    const declared = Object.keys(openapi.component(served, 'ProblemDocumentDto').properties ?? {});
+    // The extension members the service sets (AppError's fifth argument, the rate limiter's, the filter's).
+    for (const member of [
+      'errors',
+      'errorCount',
+      'retryAfterSeconds',
+      'rateLimit',
+      'limitBytes',
+      'requestStatus',
+      'requestId',
+      'timeoutMs',
+      'format',
+      'fields',
+      'field',
+    ]) {
+      expect(declared).toContain(member);
+    }
+  });
+
   it('clients/typescript is what the generator makes from openapi.json, without warnings', async () => {
     const out = await mkdtemp(join(tmpdir(), 'pixbatch-sdk-'));
     try {

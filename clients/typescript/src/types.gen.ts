@@ -192,6 +192,26 @@ export type ProblemDocumentDto = {
      * REQUEST_NOT_FINISHED: the current status
      */
     requestStatus?: string;
+    /**
+     * IDEMPOTENCY_KEY_REUSED: the request the key created first
+     */
+    requestId?: string;
+    /**
+     * UPLOAD_TIMEOUT: how long the rest of the CSV had to arrive, in milliseconds
+     */
+    timeoutMs?: number;
+    /**
+     * SPREADSHEET_NOT_CSV: the workbook format sent
+     */
+    format?: 'xlsx' | 'xls';
+    /**
+     * OPTIONS_CONFLICT: the form fields that cannot be sent together
+     */
+    fields?: Array<string>;
+    /**
+     * WEBHOOK_URL_INVALID, WEBHOOK_URL_BLOCKED, WEBHOOK_EVENTS_INVALID: the form field at fault
+     */
+    field?: string;
 };
 
 export type ProblemIssueDto = {
@@ -363,6 +383,10 @@ export type RequestSummaryDto = {
      * Share of images in a terminal state, 0-100
      */
     percent: number;
+    /**
+     * The run the counts describe: 0 for the first, one more per retry
+     */
+    round: number;
     createdAt: string;
     startedAt?: string | null;
     completedAt?: string | null;
@@ -1396,7 +1420,7 @@ export type ExportRequestLegacyError = ExportRequestLegacyErrors[keyof ExportReq
 
 export type ExportRequestLegacyResponses = {
     /**
-     * The result CSV
+     * The result CSV (UTF-8 with BOM, CRLF)
      */
     200: string;
 };

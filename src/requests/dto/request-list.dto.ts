@@ -9,6 +9,7 @@ export class RequestSummaryDto extends PickType(RequestStatusDto, [
   'originalFilename',
   'counts',
   'percent',
+  'round',
   'createdAt',
   'startedAt',
   'completedAt',

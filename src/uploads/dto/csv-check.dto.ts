@@ -5,8 +5,9 @@ import { CSV_DELIMITERS, CsvSummary, ParsedProduct } from '../csv/csv-contract.j
 export const CHECK_PREVIEW_ROWS = 5;
 
 export class CsvPreviewRowDto {
-  @ApiProperty({ example: 1, description: 'Data row (1-based, header excluded)' }) row: number;
-  @ApiProperty({ example: 2, description: 'Line of the file where the row starts' }) line: number;
+  @ApiProperty({ type: 'integer', example: 1, description: 'Data row (1-based, header excluded)' }) row: number;
+  @ApiProperty({ type: 'integer', example: 2, description: 'Line of the file where the row starts' })
+  line: number;
   @ApiProperty({ example: '1' }) serialNumber: string;
   @ApiProperty({ example: 'SKU1' }) name: string;
   @ApiProperty({ type: [String], example: ['https://example.com/a.jpg', 'https://example.com/b.jpg'] }) urls: string[];
@@ -30,9 +31,10 @@ export class CsvCheckDto {
   @ApiProperty({ type: [String], example: ['S. No.', 'Product Name', 'Input Image Urls'] })
   columns: string[];
 
-  @ApiProperty({ example: 100 }) productCount: number;
+  @ApiProperty({ type: 'integer', example: 100 }) productCount: number;
 
-  @ApiProperty({ example: 300, description: 'Image URLs over all rows, repeats included' }) urlCount: number;
+  @ApiProperty({ type: 'integer', example: 300, description: 'Image URLs over all rows, repeats included' })
+  urlCount: number;
 
   @ApiProperty({
     type: [CsvPreviewRowDto],
