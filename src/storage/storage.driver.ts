@@ -99,7 +99,6 @@ export abstract class StorageDriver {
     }
     return join(folder, name);
   }
-
 }
 
 /** Removes a file that may already be gone; cheaper than rm({ force: true }), which walks it as a tree. */
