@@ -14,7 +14,6 @@ import { RequestRetentionModule } from './requests/request-retention.module.js';
 import { RequestsApiModule } from './requests/requests-api.module.js';
 import { SecurityModule } from './security/security.module.js';
 import { FilesModule } from './storage/files.module.js';
-import { StorageModule } from './storage/storage.module.js';
 import { UploadsModule } from './uploads/uploads.module.js';
 import { WebhooksApiModule } from './webhooks/webhooks-api.module.js';
 import { WebhooksWorkerModule } from './webhooks/webhooks-worker.module.js';
@@ -46,7 +45,6 @@ export class AppModule {
         HealthModule,
         DatabaseModule.forRoot(ENTITIES),
         QueueModule,
-        StorageModule,
         WebhooksModule,
         ProductsDataModule,
         ...(config.runsApi ? api : []),

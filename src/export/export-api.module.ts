@@ -3,10 +3,11 @@ import { ArchiveService } from './archive.service.js';
 import { ExportController } from './export.controller.js';
 import { ExportService } from './export.service.js';
 import { RequestsModule } from '../requests/requests.module.js';
+import { StorageModule } from '../storage/storage.module.js';
 
 /** The API role's exports: the result CSV and the ZIP of outputs, and their routes. No other role builds them. */
 @Module({
-  imports: [RequestsModule],
+  imports: [StorageModule, RequestsModule],
   controllers: [ExportController],
   providers: [ExportService, ArchiveService],
 })

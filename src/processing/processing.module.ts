@@ -8,10 +8,11 @@ import { FinalizeRequestProcessor } from './finalize-request.processor.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
 import { StuckWorkSweeper } from './stuck-work.sweeper.js';
 import { ImageTransformer, imageTransformerOptions } from './transform/image-transformer.js';
+import { StorageModule } from '../storage/storage.module.js';
 
 /** The worker role's jobs: dispatching and processing chunks of images, and the finalize jobs that RequestFinalizer (requests/) carries out. */
 @Module({
-  imports: [RequestsModule],
+  imports: [StorageModule, RequestsModule],
   providers: [
     {
       provide: ImageFetcher,

@@ -2,9 +2,10 @@ import { Module } from '@nestjs/common';
 import { RequestsModule } from '../requests/requests.module.js';
 import { ProductsController } from './products.controller.js';
 import { ProductsService } from './products.service.js';
+import { StorageModule } from '../storage/storage.module.js';
 
 @Module({
-  imports: [RequestsModule],
+  imports: [StorageModule, RequestsModule],
   controllers: [ProductsController],
   providers: [ProductsService],
 })

@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { type RequestProgressRow, RequestRepository } from './request.repository.js';
+import type { RequestCountsDto } from './dto/request-status.dto.js';
+import { imagesDone, percentDone, requestCounts } from './request-counts.js';
 import { isTerminal } from './request-status.js';
 
 /** A progress event at most this often: the watch reads the counters once per period. */
@@ -23,10 +25,7 @@ export interface ProgressEventData {
   status: string;
   /** 0 for the first run, then one more per retry. */
   round: number;
-  counts: {
-    products: { total: number; processed: number };
-    images: { total: number; succeeded: number; failed: number; cancelled: number; pending: number };
-  };
+  counts: RequestCountsDto;
   percent: number;
   /** Images given an outcome per second since this stream began watching; null until one was. */
   imagesPerSecond: number | null;
@@ -161,7 +160,7 @@ export class RequestEventStreams {
       if (closed) return;
       // Deleted while watched: there is nothing more to report.
       if (!row) return close();
-      const done = row.imagesSucceeded + row.imagesFailed + row.imagesCancelled;
+      const done = imagesDone(row);
       const now = Date.now();
       first ??= { at: now, done };
       const id = progressEventId(row);
@@ -194,24 +193,15 @@ function toEventData(
 ): ProgressEventData {
   const elapsedSeconds = (now - first.at) / 1000;
   const rate = done > first.done && elapsedSeconds > 0 ? (done - first.done) / elapsedSeconds : null;
-  const pending = row.imageCount - done;
+  const counts = requestCounts(row);
   return {
     requestId: row.id,
     status: row.status,
     round: row.retryRound,
-    counts: {
-      products: { total: row.productCount, processed: row.productsProcessed },
-      images: {
-        total: row.imageCount,
-        succeeded: row.imagesSucceeded,
-        failed: row.imagesFailed,
-        cancelled: row.imagesCancelled,
-        pending,
-      },
-    },
-    percent: row.imageCount === 0 ? 100 : Math.floor((done / row.imageCount) * 1000) / 10,
+    counts,
+    percent: percentDone(row),
     imagesPerSecond: rate === null ? null : Math.round(rate * 10) / 10,
-    etaSeconds: rate === null ? null : Math.ceil(pending / rate),
+    etaSeconds: rate === null ? null : Math.ceil(counts.images.pending / rate),
     completedAt: row.completedAt?.toISOString() ?? null,
   };
 }

@@ -7,6 +7,7 @@ import { RequestListQuery } from './request-list.query.js';
 import { RequestEventHub, RequestEventStreams } from './request-progress.service.js';
 import { RequestRepository } from './request.repository.js';
 import { RequestsService } from './requests.service.js';
+import { StorageModule } from '../storage/storage.module.js';
 
 const PROVIDERS = [
   RequestsService,
@@ -25,6 +26,7 @@ const PROVIDERS = [
  */
 @Global()
 @Module({
+  imports: [StorageModule],
   providers: [...PROVIDERS, { provide: RequestOwners, useExisting: RequestRepository }],
   exports: [...PROVIDERS, RequestOwners],
 })

@@ -8,6 +8,7 @@ import { RequestImageErrors } from './request-image-errors.js';
 import { RequestPausedHosts } from './request-paused-hosts.js';
 import { requestLinks } from './request-links.js';
 import { RequestRepository } from './request.repository.js';
+import { percentDone, requestCounts } from './request-counts.js';
 import { isTerminal } from './request-status.js';
 
 const FIRST_ERRORS = 10;
@@ -60,24 +61,14 @@ export function toRequestStatusDto(
   pausedHosts: PausedHostDto[],
   webhook: RequestWebhookDto | null,
 ): RequestStatusDto {
-  const done = request.imagesSucceeded + request.imagesFailed + request.imagesCancelled;
   return {
     requestId: request.id,
     status: request.status,
     completed: isTerminal(request.status),
     originalFilename: request.originalFilename,
     options: withDefaults(request.options),
-    counts: {
-      products: { total: request.productCount, processed: request.productsProcessed },
-      images: {
-        total: request.imageCount,
-        succeeded: request.imagesSucceeded,
-        failed: request.imagesFailed,
-        cancelled: request.imagesCancelled,
-        pending: request.imageCount - done,
-      },
-    },
-    percent: request.imageCount === 0 ? 100 : Math.floor((done / request.imageCount) * 1000) / 10,
+    counts: requestCounts(request),
+    percent: percentDone(request),
     round: request.retryRound,
     createdAt: request.createdAt.toISOString(),
     startedAt: request.startedAt?.toISOString() ?? null,

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { join } from 'node:path';
 import { AppConfig } from '../config/app-config.js';
 import { LocalStorageDriver } from './local-storage.driver.js';
@@ -15,7 +15,7 @@ export async function createStorageDriver(config: AppConfig): Promise<StorageDri
   return new LocalStorageDriver(config.storageDir);
 }
 
-@Global()
+/** The storage driver and public URLs, imported by each module that reads or writes outputs. */
 @Module({
   providers: [PublicUrls, { provide: StorageDriver, inject: [AppConfig], useFactory: createStorageDriver }],
   exports: [StorageDriver, PublicUrls],

@@ -1,3 +1,4 @@
+import type { RequestCountsDto } from '../requests/dto/request-status.dto.js';
 import type { RequestStatus } from '../requests/request-status.js';
 import type { WebhookEventType } from '../requests/request-events.js';
 
@@ -8,10 +9,7 @@ export interface WebhookEventPayload {
   data: {
     requestId: string;
     status: RequestStatus;
-    counts: {
-      products: { total: number; processed: number };
-      images: { total: number; succeeded: number; failed: number; cancelled: number; pending: number };
-    };
+    counts: RequestCountsDto;
     createdAt: string;
     completedAt: string;
     links: { status: string; export: string };

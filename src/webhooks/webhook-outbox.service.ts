@@ -2,6 +2,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { JobQueue } from '../queue/job-queue.service.js';
 import { PublicUrls } from '../storage/public-urls.js';
+import { requestCounts } from '../requests/request-counts.js';
 import { requestLinks } from '../requests/request-links.js';
 import { DEFAULT_WEBHOOK_EVENTS, RequestEventOutbox, eventForStatus } from '../requests/request-events.js';
 import type { TerminalRequest } from '../requests/request.repository.js';
@@ -43,16 +44,7 @@ export class WebhookOutbox implements RequestEventOutbox {
       data: {
         requestId: request.id,
         status: request.status,
-        counts: {
-          products: { total: request.productCount, processed: request.productsProcessed },
-          images: {
-            total: request.imageCount,
-            succeeded: request.imagesSucceeded,
-            failed: request.imagesFailed,
-            cancelled: request.imagesCancelled,
-            pending: request.imageCount - request.imagesSucceeded - request.imagesFailed - request.imagesCancelled,
-          },
-        },
+        counts: requestCounts(request),
         createdAt: request.createdAt.toISOString(),
         completedAt: request.completedAt.toISOString(),
         links: {

@@ -8,6 +8,7 @@ import { WebhookDeliveryRepository } from './webhook-delivery.repository.js';
 import { WebhookOutbox } from './webhook-outbox.service.js';
 import { WebhookRegistrar } from './webhook-registration.service.js';
 import { WebhookSigner } from './webhook-signer.js';
+import { StorageModule } from '../storage/storage.module.js';
 
 /**
  * What every role needs: the API registers webhooks and reports their state,
@@ -18,6 +19,7 @@ import { WebhookSigner } from './webhook-signer.js';
  */
 @Global()
 @Module({
+  imports: [StorageModule],
   providers: [
     {
       provide: WebhookSigner,

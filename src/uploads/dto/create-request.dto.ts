@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import type { ApiBodyOptions, SchemaObject } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsIn, IsInt, IsNumber, IsOptional, IsString, Max, Min } from 'class-validator';
@@ -13,10 +14,17 @@ import { WEBHOOK_URL_MAX_LENGTH } from '../../webhooks/webhook-registration.serv
 const RESIZE_MESSAGE =
   'resize must be a plain number from 0.01 to 1, the factor for width and height: 0.5 halves them ("50%" is not accepted)';
 
-const dimensionMessage = (field: string) =>
-  `${field} must be a whole number of pixels from 1 to ${MAX_DIMENSION}: the output fits inside it, never enlarged`;
-const MAX_WIDTH_MESSAGE = dimensionMessage('maxWidth');
-const MAX_HEIGHT_MESSAGE = dimensionMessage('maxHeight');
+/** maxWidth and maxHeight: an optional whole number of pixels, one message whichever check fails. */
+function PixelBound(field: 'maxWidth' | 'maxHeight'): PropertyDecorator {
+  const message = `${field} must be a whole number of pixels from 1 to ${MAX_DIMENSION}: the output fits inside it, never enlarged`;
+  return applyDecorators(
+    IsOptional(),
+    Type(() => Number),
+    IsInt({ message }),
+    Min(1, { message }),
+    Max(MAX_DIMENSION, { message }),
+  );
+}
 const QUALITY_MESSAGE = 'quality must be a whole number from 1 (smallest files) to 100 (best quality)';
 const FORMAT_MESSAGE = `format must be one of ${OUTPUT_FORMATS.join(', ')}`;
 
@@ -44,18 +52,10 @@ export class CreateRequestDto {
   @Max(1, { message: RESIZE_MESSAGE })
   resize?: number;
 
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: MAX_WIDTH_MESSAGE })
-  @Min(1, { message: MAX_WIDTH_MESSAGE })
-  @Max(MAX_DIMENSION, { message: MAX_WIDTH_MESSAGE })
+  @PixelBound('maxWidth')
   maxWidth?: number;
 
-  @IsOptional()
-  @Type(() => Number)
-  @IsInt({ message: MAX_HEIGHT_MESSAGE })
-  @Min(1, { message: MAX_HEIGHT_MESSAGE })
-  @Max(MAX_DIMENSION, { message: MAX_HEIGHT_MESSAGE })
+  @PixelBound('maxHeight')
   maxHeight?: number;
 
   @IsOptional()

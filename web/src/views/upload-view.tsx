@@ -13,12 +13,19 @@ const DELIMITERS: Record<CsvCheckDto['delimiter'], string> = {
   '|': 'vertical bar',
 };
 
-/** Options the server has learnt (issue 15) are offered only when its upload route lists them. */
+/** The upload route's fields as openapi.json describes them, read at build time: limits, default, formats. */
 // One reference: vite pastes the value wherever the name appears.
 const UPLOAD_FIELDS = __UPLOAD_FIELDS__;
-const offers = (field: string) => field in UPLOAD_FIELDS;
 const FORMATS = UPLOAD_FIELDS.format?.enum ?? ['keep'];
 const DEFAULT_QUALITY = UPLOAD_FIELDS.quality?.default;
+
+/** The two bounds an image is fitted inside; either or both, never with resize. */
+const BOUNDS = ['maxWidth', 'maxHeight'] as const;
+type Bound = (typeof BOUNDS)[number];
+const BOUND_LABELS: Record<Bound, { id: string; label: string }> = {
+  maxWidth: { id: 'max-width', label: 'Max width in pixels (optional)' },
+  maxHeight: { id: 'max-height', label: 'Max height in pixels (optional)' },
+};
 
 /** `rejected`: the server refused the file itself, so uploading it again would only be refused again. */
 type Outcome = { state: 'ok'; result: CsvCheckDto } | { state: 'failed'; rejected: boolean };
@@ -34,8 +41,7 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
   const [dragging, setDragging] = useState(false);
   const [webhookUrl, setWebhookUrl] = useState('');
   const [resize, setResize] = useState('');
-  const [maxWidth, setMaxWidth] = useState('');
-  const [maxHeight, setMaxHeight] = useState('');
+  const [bounds, setBounds] = useState<Record<Bound, string>>({ maxWidth: '', maxHeight: '' });
   const [quality, setQuality] = useState('');
   const [format, setFormat] = useState('keep');
   const [sending, setSending] = useState(false);
@@ -94,12 +100,10 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
     const options: Record<string, string | number> = {};
     if (webhookUrl.trim()) options.webhookUrl = webhookUrl.trim();
     if (resize.trim()) options.resize = Number(resize);
-    if (maxWidth.trim()) options.maxWidth = Number(maxWidth);
-    if (maxHeight.trim()) options.maxHeight = Number(maxHeight);
+    for (const bound of BOUNDS) if (bounds[bound].trim()) options[bound] = Number(bounds[bound]);
     if (quality.trim()) options.quality = Number(quality);
-    if (offers('format') && format !== 'keep') options.format = format;
+    if (format !== 'keep') options.format = format;
     try {
-      // The fields beyond the SDK's type are sent only when openapi.json lists them (offers()).
       const body = { file, ...options } as CreateRequestData['body'];
       const created = await call(createRequest({ body }));
       navigate(`/requests/${created.requestId}`);
@@ -181,46 +185,34 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
               Scales each image; leave empty to keep its size.
             </p>
           </div>
-          {offers('maxWidth') ? (
+          {BOUNDS.map((bound) => (
             <NumberField
-              id="max-width"
-              label="Max width in pixels (optional)"
-              value={maxWidth}
-              onChange={setMaxWidth}
-              max={UPLOAD_FIELDS.maxWidth?.maximum}
+              key={bound}
+              id={BOUND_LABELS[bound].id}
+              label={BOUND_LABELS[bound].label}
+              value={bounds[bound]}
+              onChange={(value) => setBounds((current) => ({ ...current, [bound]: value }))}
+              max={UPLOAD_FIELDS[bound]?.maximum}
             />
-          ) : null}
-          {offers('maxHeight') ? (
-            <NumberField
-              id="max-height"
-              label="Max height in pixels (optional)"
-              value={maxHeight}
-              onChange={setMaxHeight}
-              max={UPLOAD_FIELDS.maxHeight?.maximum}
-            />
-          ) : null}
-          {offers('quality') ? (
-            <NumberField
-              id="quality"
-              label="Quality, 1 to 100 (optional)"
-              value={quality}
-              onChange={setQuality}
-              max={UPLOAD_FIELDS.quality?.maximum ?? 100}
-              placeholder={typeof DEFAULT_QUALITY === 'number' ? `${DEFAULT_QUALITY} if left empty` : undefined}
-            />
-          ) : null}
-          {offers('format') ? (
-            <div className="field">
-              <label htmlFor="format">Output format</label>
-              <select id="format" value={format} onChange={(event) => setFormat(event.target.value)}>
-                {FORMATS.map((name) => (
-                  <option key={name} value={name}>
-                    {name === 'keep' ? 'Keep each image’s format' : name.toUpperCase()}
-                  </option>
-                ))}
-              </select>
-            </div>
-          ) : null}
+          ))}
+          <NumberField
+            id="quality"
+            label="Quality, 1 to 100 (optional)"
+            value={quality}
+            onChange={setQuality}
+            max={UPLOAD_FIELDS.quality?.maximum ?? 100}
+            placeholder={typeof DEFAULT_QUALITY === 'number' ? `${DEFAULT_QUALITY} if left empty` : undefined}
+          />
+          <div className="field">
+            <label htmlFor="format">Output format</label>
+            <select id="format" value={format} onChange={(event) => setFormat(event.target.value)}>
+              {FORMATS.map((name) => (
+                <option key={name} value={name}>
+                  {name === 'keep' ? 'Keep each image’s format' : name.toUpperCase()}
+                </option>
+              ))}
+            </select>
+          </div>
         </fieldset>
         <button
           type="submit"

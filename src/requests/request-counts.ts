@@ -1,0 +1,35 @@
+import type { RequestCountsDto } from './dto/request-status.dto.js';
+
+/** A request's counters as its row holds them; the entity, the terminal read and the progress read all have them. */
+export interface RequestCounters {
+  productCount: number;
+  productsProcessed: number;
+  imageCount: number;
+  imagesSucceeded: number;
+  imagesFailed: number;
+  imagesCancelled: number;
+}
+
+/** Images with an outcome: succeeded, failed or cancelled. */
+export function imagesDone(counters: RequestCounters): number {
+  return counters.imagesSucceeded + counters.imagesFailed + counters.imagesCancelled;
+}
+
+/** The counts every view of a request reports (status, list, progress events, webhook events) the same way. */
+export function requestCounts(counters: RequestCounters): RequestCountsDto {
+  return {
+    products: { total: counters.productCount, processed: counters.productsProcessed },
+    images: {
+      total: counters.imageCount,
+      succeeded: counters.imagesSucceeded,
+      failed: counters.imagesFailed,
+      cancelled: counters.imagesCancelled,
+      pending: counters.imageCount - imagesDone(counters),
+    },
+  };
+}
+
+/** Percent of the images with an outcome, to one decimal, rounded down so 100 means done; an empty request is done. */
+export function percentDone(counters: RequestCounters): number {
+  return counters.imageCount === 0 ? 100 : Math.floor((imagesDone(counters) / counters.imageCount) * 1000) / 10;
+}
