@@ -1,5 +1,5 @@
 // Dependency rules for src/ (issue 10, item 8), checked in CI by `npm run lint:deps`.
-// A rule here is the written-down intent of the layout in STYLE.md; fix the import, not the rule.
+// A rule here is the written-down intent of the layout in docs/contributing.md; fix the import, not the rule.
 
 // Feature folders: each owns tables, jobs or routes. The shared folders below must not know them.
 const FEATURES = '(uploads|requests|products|processing|export|webhooks|health|security|observability|cli|queue)';

@@ -15,7 +15,7 @@ COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
 FROM node:24-bookworm-slim
-# MALLOC_ARENA_MAX: see README, Performance (less worker memory with libvips' threads).
+# MALLOC_ARENA_MAX: see docs/operations.md, Performance (less worker memory with libvips' threads).
 ENV NODE_ENV=production STORAGE_DIR=/data/storage MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
@@ -26,5 +26,5 @@ COPY examples ./examples
 RUN mkdir -p /data/storage && chown -R node:node /data
 USER node
 EXPOSE 3000
-# The flags of package.json config.nodeFlags (what `npm start` uses); see README, Performance.
+# The flags of package.json config.nodeFlags (what `npm start` uses); see docs/operations.md, Performance.
 CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]

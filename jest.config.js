@@ -1,4 +1,5 @@
-// ESM mode: NestJS 12 and MikroORM 7 ship ESM only (see ../shared/TOOLCHAIN.md).
+// ESM mode: NestJS 12 and MikroORM 7 ship ESM only, so jest runs with
+// NODE_OPTIONS=--experimental-vm-modules on Node >= 24.9 (docs/contributing.md, "Toolchain facts").
 const base = {
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },

@@ -682,7 +682,8 @@ async function exists(path) {
  * memory a moment after the ack shows that nothing more happens after it. Then the export of
  * the 100 000-row request: every image is recorded as succeeded in SQL (as the
  * image jobs would have) and a worker runs only the request's finalize job,
- * which fills the output URLs and streams the result CSV from the database.
+ * which sets the terminal status and writes the webhook event (the result CSV
+ * is built when GET .../export asks for it, not by finalize).
  */
 async function ingest() {
   const out = {};

@@ -103,9 +103,9 @@ function IsDurationList(options?: ValidationOptions): PropertyDecorator {
 }
 
 /**
- * The environment as the operator writes it. Names are the contract of
- * DESIGN.md "Configuration"; every value is optional and defaults to what
- * works against the local PostgreSQL and Redis.
+ * The environment as the operator writes it. Names are the contract listed in
+ * docs/operations.md "Configuration" and .env.example; every value is optional
+ * and defaults to what works against the local PostgreSQL and Redis.
  */
 export class EnvironmentVariables {
   @IsOptional()

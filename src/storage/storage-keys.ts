@@ -29,9 +29,10 @@ export function requestPrefix(request: RequestFolder): string {
 }
 
 /**
- * `images/<token>/<fileName>.<ext>`: the token keeps the key unguessable and
- * says nothing of the request, the name (ImageNames) makes a folder of
- * downloads readable. Images uploaded before names existed have none and keep
+ * `images/<token>/<fileName>.<ext>`: the token keeps the folder unguessable
+ * and says nothing of the request, the name (ImageNames) makes a folder of
+ * downloads readable. The names follow from the CSV, so one output URL of a
+ * request lets its holder guess the others. Images uploaded before names existed have none and keep
  * their id.
  */
 export function imageKey(
@@ -95,7 +96,7 @@ export class ImageNames {
   }
 }
 
-/** Output images are served to anyone holding the (unguessable) key; nothing else in storage is. */
+/** Output images are served to anyone holding their key (its folder a random token); nothing else in storage is. */
 export function isPublicKey(key: string): boolean {
   return key.startsWith(IMAGES) && isSafeKey(key);
 }

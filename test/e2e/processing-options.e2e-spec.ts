@@ -14,7 +14,7 @@ const VALID_CSV = 'S. No.,Product Name,Input Image Urls\n1,SKU1,http://127.0.0.1
 
 /**
  * The processing options over HTTP: each one changes the stored images the way
- * the README says, is reported back by the status route, and a bad value is one
+ * docs/api-guide.md says, is reported back by the status route, and a bad value is one
  * clear 400 (or a 422 for resize with a bound); nothing is stored for either.
  */
 describe('processing options: maxWidth, maxHeight, quality, format', () => {

@@ -1,6 +1,6 @@
 /**
  * Why an outbound HTTP exchange produced no usable response. The codes are the
- * ones images record (DESIGN.md); each caller decides what it shows, but never
+ * ones images record (docs/api-guide.md, "Using the API"); each caller decides what it shows, but never
  * re-reads socket or DNS error codes itself.
  */
 export enum OutboundErrorCode {

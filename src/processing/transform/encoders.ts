@@ -13,7 +13,7 @@ export type Colour = 'grey' | 'untagged-cmyk' | 'rgb' | 'deep';
 /*
  * Encoder settings, measured with sharp 0.35.5 / libvips 8.18 on 2 cores
  * (per 1200x1200 image, one at a time):
- * - JPEG: mozjpeg would save 28-41 % more bytes at 2-4.5x the time (TOOLCHAIN.md).
+ * - JPEG: mozjpeg would save 28-41 % more bytes at 2-4.5x the time.
  * - PNG: lossless compressionLevel 9 kept a photo at 99 % of its input (and made an
  *   adaptively filtered one 2.7x larger); palette quantisation at effort 1 gives
  *   16-36 % in 0.53-0.56 s (about 1.9 images/s; effort 3 is 10-15 % slower for no

@@ -22,7 +22,7 @@ const RECORD_HEADROOM_BYTES = 1024 * 1024;
 
 /**
  * Streams an uploaded CSV through csv-parse, validates it against the CSV
- * contract (DESIGN.md) and hands each valid product to `sink` as it is read.
+ * contract (docs/api-guide.md, "CSV format") and hands each valid product to `sink` as it is read.
  * Every problem in the file is collected and thrown together as a
  * CsvValidationError; only a broken structure (bad quoting, a bad header, too
  * many rows) stops reading early.
