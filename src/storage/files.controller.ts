@@ -52,7 +52,9 @@ export class FilesController {
     summary: 'Download a stored output image',
     operationId: 'getFile',
     description:
-      'Serves an output image from local storage by its key. Keys are unguessable, so the files are public and can be embedded by product pages.',
+      "Serves an output image from local storage by its key. A key's folder is a random token per request " +
+      '(128 bits), so the files are public and can be embedded by product pages; the file names in a folder ' +
+      "follow from the CSV, so whoever holds one output URL can guess that request's others.",
   })
   // OpenAPI names the wildcard {path}; read through @Req so that `*` is not documented as a second path parameter.
   @ApiParam({

@@ -32,8 +32,8 @@ export function requestPrefix(request: RequestFolder): string {
  * `images/<token>/<fileName>.<ext>`: the token keeps the folder unguessable
  * and says nothing of the request, the name (ImageNames) makes a folder of
  * downloads readable. The names follow from the CSV, so one output URL of a
- * request lets its holder guess the others. Images uploaded before names existed have none and keep
- * their id.
+ * request lets its holder guess the others. Images uploaded before names
+ * existed have none and keep their id.
  */
 export function imageKey(
   request: RequestFolder,

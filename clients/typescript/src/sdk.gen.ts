@@ -225,7 +225,7 @@ export const exportRequestLegacy = <ThrowOnError extends boolean = false>(option
 /**
  * Download a stored output image
  *
- * Serves an output image from local storage by its key. Keys are unguessable, so the files are public and can be embedded by product pages.
+ * Serves an output image from local storage by its key. A key's folder is a random token per request (128 bits), so the files are public and can be embedded by product pages; the file names in a folder follow from the CSV, so whoever holds one output URL can guess that request's others.
  */
 export const getFile = <ThrowOnError extends boolean = false>(options: Options<GetFileData, ThrowOnError>): RequestResult<GetFileResponses, GetFileErrors, ThrowOnError> => (options.client ?? client).get<GetFileResponses, GetFileErrors, ThrowOnError>({ url: '/files/{path}', ...options });
 
