@@ -1,5 +1,6 @@
 # One image, three roles (APP_ROLE=all|api|worker).
-FROM node:24-bookworm-slim AS build
+# Pinned like the images in docker-compose.yml: a rebuild later gets the same Node; raise it on purpose.
+FROM node:24.21.0-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY scripts/complete-lockfile.mjs ./scripts/
@@ -14,7 +15,7 @@ COPY openapi.json ./
 COPY web ./web
 RUN npm run build && npm prune --omit=dev
 
-FROM node:24-bookworm-slim
+FROM node:24.21.0-bookworm-slim
 # MALLOC_ARENA_MAX: see docs/operations.md, Performance (less worker memory with libvips' threads).
 ENV NODE_ENV=production STORAGE_DIR=/data/storage MALLOC_ARENA_MAX=2
 WORKDIR /app
