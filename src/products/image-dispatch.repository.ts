@@ -1,9 +1,11 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { type PausedSourceHost, RequestPausedHosts } from '../requests/request-paused-hosts.js';
-import { OPEN_REQUEST_STATES } from '../requests/request.repository.js';
+import { OPEN_REQUEST_STATUSES } from '../requests/request.repository.js';
 import { ImageStatus } from './image-status.js';
 import { OPEN_IMAGE_STATES } from './image-work.repository.js';
+
+const OPEN_REQUEST_STATES = `(${OPEN_REQUEST_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /** Hashed with the deployment into the advisory lock key that one dispatcher at a time holds. */
 export const DISPATCH_LOCK_NAME = 'pixbatch:dispatch:';

@@ -2,7 +2,7 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { type PreparedStatement, PreparedStatements } from '../database/prepared-statements.js';
 import type { ProcessingOptions } from '../requests/processing-request.entity.js';
-import { type ReopenedCounts, allImagesRecorded } from '../requests/request.repository.js';
+import type { ReopenedCounts } from '../requests/request.repository.js';
 import { RequestStatus } from '../requests/request-status.js';
 import type { RequestFolder } from '../storage/storage-keys.js';
 import { type CancelledImages, RequestImageTransitions } from '../requests/request-image-transitions.js';
@@ -178,7 +178,7 @@ const RECORD_WORK: PreparedStatement = {
                         count(*) FILTER (WHERE status = '${ImageStatus.Failed}')::int AS failed
                    FROM done) c
           WHERE r.id = $3 AND c.succeeded + c.failed > 0
-         RETURNING ${allImagesRecorded('r')} AS done, r.retry_round
+         RETURNING (r.images_succeeded + r.images_failed + r.images_cancelled >= r.image_count) AS done, r.retry_round
        )
        SELECT COALESCE((SELECT array_agg(id::text) FROM finished), '{}') AS counted,
               (SELECT done FROM request_done) AS request_done,
