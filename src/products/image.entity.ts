@@ -58,7 +58,7 @@ export class Image {
    * Retry-After pause apply to. Written by the upload's INSERT
    * (ProductRepository.insertWithImages, hostAndPort), never changed.
    */
-  @Property({ type: 'text', persist: false })
+  @Property({ type: 'text' })
   sourceHost: string;
 
   /**
