@@ -68,6 +68,8 @@ export interface RecordedWork {
   round: number;
 }
 
+/** An image still waiting for, or getting, its outcome. */
+export const OPEN_IMAGE_STATUSES: readonly ImageStatus[] = [ImageStatus.Pending, ImageStatus.Processing];
 export const OPEN_IMAGE_STATES = `('${ImageStatus.Pending}', '${ImageStatus.Processing}')`;
 /**
  * Statements that lock several image (or product) rows lock them in id
