@@ -85,9 +85,12 @@ export interface PreparedQuery<Params, Row> {
 
 /**
  * Compiles a typed query once, at module load, for PreparedStatements: the
- * values the statement takes at run time are `param('name')`, compiled to
- * placeholders like any other value; constants stay bound values of their
- * own. PostgreSQL then parses and plans the text once per connection.
+ * values the statement takes at run time are `param('name')`, one `$n` per
+ * name however often it appears. The query's own constants (a LIMIT 1, the
+ * nulls it clears columns with, a `true`) are written into the text as
+ * literals, as a hand-written statement has them: a generic plan then sees
+ * them, and the caller binds only its own values. PostgreSQL parses and
+ * plans the text once per connection.
  */
 export function prepareQuery<DB, Params, C extends Compilable<unknown>>(
   name: string,
@@ -95,13 +98,28 @@ export function prepareQuery<DB, Params, C extends Compilable<unknown>>(
 ): PreparedQuery<Params, InferResult<C>[number]> {
   const param: Param<Params> = (key) => sql`${new Slot(key)}`;
   const compiled = build(compiler as Kysely<DB>, param).compile();
-  const parameters = compiled.parameters;
+  const keys: string[] = [];
+  // Kysely writes a value only as $n; no literal or identifier of ours contains a $.
+  const text = compiled.sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const value = compiled.parameters[Number(n) - 1];
+    if (!(value instanceof Slot)) return literal(value, name);
+    const index = keys.indexOf(value.key);
+    return `$${index >= 0 ? index + 1 : keys.push(value.key)}`;
+  });
   return {
     name,
-    text: compiled.sql,
-    bind: (params) =>
-      parameters.map((value) => (value instanceof Slot ? (params as Record<string, unknown>)[value.key] : value)),
+    text,
+    bind: (params) => keys.map((key) => (params as Record<string, unknown>)[key]),
   };
+}
+
+/** A constant of a prepared statement as SQL text. */
+function literal(value: unknown, statement: string): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  if (typeof value === 'string') return `'${value.replaceAll("'", "''")}'`;
+  throw new Error(`Prepared statement ${statement}: a constant of type ${typeof value} must be a param()`);
 }
 
 /** `value` as jsonb, bound as one text value (pg would send a JS array as a PostgreSQL array). */

@@ -6,9 +6,8 @@ import { type Tables, tryAdvisoryXactLock, typedSql } from '../database/typed-sq
 import type { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { type PausedSourceHost, RequestPausedHosts } from '../requests/request-paused-hosts.js';
 import { OPEN_REQUEST_STATUSES, type RequestTables } from '../requests/request.repository.js';
-import { ImageStatus } from './image-status.js';
+import { ImageStatus, OPEN_IMAGE_STATUSES } from './image-status.js';
 import type { Image } from './image.entity.js';
-import { OPEN_IMAGE_STATUSES } from './image-work.repository.js';
 import type { SourceHost } from './source-host.entity.js';
 import type { TenantTurn } from './tenant-turn.entity.js';
 
