@@ -54,6 +54,20 @@ export function typedSql<Entities, Extra = unknown>(em: EntityManager): Kysely<T
   return (em as EntityManagerOf<Entities>).getKysely() as Kysely<Tables<Entities> & Extra>;
 }
 
+/**
+ * Runs a typed statement whose failure a caller tells apart (a unique key
+ * taken, …): Kysely rejects with pg's own error, where em.execute() threw
+ * MikroORM's exception classes (UniqueConstraintViolationException, …), so
+ * the error is converted the way the ORM converts it.
+ */
+export async function withDriverErrors<T>(em: EntityManager, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw error instanceof Error ? em.getDriver().convertException(error) : error;
+  }
+}
+
 /** A Kysely that only compiles (PostgreSQL's dialect, no connection): for statements prepared once. */
 const compiler = new Kysely<unknown>({
   dialect: {

@@ -188,7 +188,8 @@ export class ImageDispatchRepository implements RequestPausedHosts {
                       requestServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('r.dispatched_at')}) * 1000`,
                     }),
                   ])
-                  .orderBy(['r.created_at', 'r.id']),
+                  .orderBy('r.created_at')
+                  .orderBy('r.id'),
                 sql<DispatchCandidate[]>`'[]'`,
               )
               .as('candidates'),

@@ -1,7 +1,14 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { type RawBuilder, sql } from 'kysely';
-import { type JsonColumns, type Tables, jsonb, tryAdvisoryXactLock, typedSql } from '../database/typed-sql.js';
+import {
+  type JsonColumns,
+  type Tables,
+  jsonb,
+  tryAdvisoryXactLock,
+  typedSql,
+  withDriverErrors,
+} from '../database/typed-sql.js';
 import type { ProcessingOptions } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
@@ -228,21 +235,24 @@ export class RequestRepository {
   }
 
   async completeDraft(tx: EntityManager, requestId: string, details: DraftDetails): Promise<void> {
-    await sqlOf(tx)
-      .updateTable('processing_request')
-      .set({
-        webhook_url: details.webhookUrl,
-        webhook_events: details.webhookEvents && jsonb([...details.webhookEvents]),
-        options: jsonb(details.options),
-        product_count: details.productCount,
-        image_count: details.imageCount,
-        idempotency_key: details.idempotencyKey,
-        upload_fingerprint: details.uploadFingerprint,
-        tenant: details.tenant,
-        deployment: details.deployment,
-      })
-      .where('id', '=', requestId)
-      .execute();
+    // A retry with the same idempotency key that committed first: UniqueConstraintViolationException.
+    await withDriverErrors(tx, () =>
+      sqlOf(tx)
+        .updateTable('processing_request')
+        .set({
+          webhook_url: details.webhookUrl,
+          webhook_events: details.webhookEvents && jsonb([...details.webhookEvents]),
+          options: jsonb(details.options),
+          product_count: details.productCount,
+          image_count: details.imageCount,
+          idempotency_key: details.idempotencyKey,
+          upload_fingerprint: details.uploadFingerprint,
+          tenant: details.tenant,
+          deployment: details.deployment,
+        })
+        .where('id', '=', requestId)
+        .execute(),
+    );
   }
 
   /** Deletes the request; its products and images go with it (foreign key cascade). */
