@@ -1,5 +1,6 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import type { PreparedQuery } from './typed-sql.js';
 
 /** A statement PostgreSQL parses and plans once per connection: `$1`, `$2`, … bind its values. */
 export interface PreparedStatement {
@@ -22,6 +23,11 @@ export interface PreparedStatement {
 @Injectable()
 export class PreparedStatements {
   constructor(private readonly em: EntityManager) {}
+
+  /** Runs a typed statement (typed-sql.ts prepareQuery) with its values by name. */
+  run<Params, Row>(query: PreparedQuery<Params, Row>, params: Params): Promise<Row[]> {
+    return this.rows<Row>(query, query.bind(params));
+  }
 
   async rows<Row>(statement: PreparedStatement, values: readonly unknown[]): Promise<Row[]> {
     const pool = await this.em.getConnection().getNativeClient();

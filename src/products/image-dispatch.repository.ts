@@ -1,9 +1,15 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely';
+import { jsonBuildObject } from 'kysely/helpers/postgres';
+import { type Tables, tryAdvisoryXactLock, typedSql } from '../database/typed-sql.js';
+import type { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { type PausedSourceHost, RequestPausedHosts } from '../requests/request-paused-hosts.js';
-import { OPEN_REQUEST_STATES } from '../requests/request.repository.js';
-import { ImageStatus } from './image-status.js';
-import { OPEN_IMAGE_STATES } from './image-work.repository.js';
+import { OPEN_REQUEST_STATUSES, type RequestTables } from '../requests/request.repository.js';
+import { ImageStatus, OPEN_IMAGE_STATUSES } from './image-status.js';
+import type { Image } from './image.entity.js';
+import type { SourceHost } from './source-host.entity.js';
+import type { TenantTurn } from './tenant-turn.entity.js';
 
 /** Hashed with the deployment into the advisory lock key that one dispatcher at a time holds. */
 export const DISPATCH_LOCK_NAME = 'pixbatch:dispatch:';
@@ -25,13 +31,6 @@ export interface DispatchState {
   pausedHosts: string[];
 }
 
-interface CandidateRow {
-  id: string;
-  tenant: string;
-  tenantServedAt: number | null;
-  requestServedAt: number | null;
-}
-
 /** An image whose chunk's lease ran out while it was being worked on: its worker died or hung. */
 export interface ExpiredImage {
   imageId: string;
@@ -40,13 +39,38 @@ export interface ExpiredImage {
   attempts: number;
 }
 
-/** An image waiting for a chunk (not leased, not a repeat), for SQL on the image row aliased `i`. */
-const WAITING = (i: string) =>
-  `${i}.status = '${ImageStatus.Pending}' AND ${i}.chunk_id IS NULL AND ${i}.source_image_id IS NULL`;
+type DispatchTables = Tables<typeof Image | typeof ProcessingRequest | typeof TenantTurn | typeof SourceHost> &
+  RequestTables;
+type ImageColumn = keyof DispatchTables['image'];
+
+function sqlOf(em: EntityManager) {
+  return typedSql<typeof Image | typeof ProcessingRequest | typeof TenantTurn | typeof SourceHost, RequestTables>(em);
+}
+
+/** `alias.column` of an image row, the column name checked against the entity. */
+function imageColumn(alias: string, column: ImageColumn): RawBuilder<unknown> {
+  return sql.ref(`${alias}.${column}`);
+}
+
+/**
+ * An image waiting for a chunk (not leased, not a repeat), for SQL on the
+ * image row aliased `i`: image_waiting_index's predicate, its status a
+ * literal so that the index's condition is provably implied.
+ */
+function waiting(i: string): RawBuilder<boolean> {
+  return sql<boolean>`(${imageColumn(i, 'status')} = ${sql.lit(ImageStatus.Pending)} AND ${imageColumn(i, 'chunk_id')} IS NULL AND ${imageColumn(i, 'source_image_id')} IS NULL)`;
+}
 /** …and not in backoff. */
-const DUE = (i: string) => `(${i}.not_before IS NULL OR ${i}.not_before <= now())`;
+function due(i: string): RawBuilder<boolean> {
+  return sql<boolean>`(${imageColumn(i, 'not_before')} IS NULL OR ${imageColumn(i, 'not_before')} <= now())`;
+}
 /** The requests a deployment's dispatcher serves: its own, and those stored before deployments were recorded. */
-const OF_DEPLOYMENT = (r: string) => `(${r}.deployment = ? OR ${r}.deployment IS NULL)`;
+function ofDeployment(
+  eb: ExpressionBuilder<DispatchTables & { r: DispatchTables['processing_request'] }, 'r'>,
+  deployment: string,
+) {
+  return eb.or([eb('r.deployment', '=', deployment), eb('r.deployment', 'is', null)]);
+}
 
 /**
  * The dispatcher's statements: which waiting image goes to which chunk. Owner
@@ -65,12 +89,8 @@ export class ImageDispatchRepository implements RequestPausedHosts {
   constructor(private readonly em: EntityManager) {}
 
   /** Takes the pass's transaction-scoped advisory lock, or answers false when another process holds it. */
-  async tryTakeDispatchLock(tx: EntityManager, deployment: string): Promise<boolean> {
-    const [lock] = await tx.execute<{ acquired: boolean }[]>(
-      'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
-      [DISPATCH_LOCK_NAME + deployment],
-    );
-    return lock?.acquired ?? false;
+  tryTakeDispatchLock(tx: EntityManager, deployment: string): Promise<boolean> {
+    return tryAdvisoryXactLock(tx, DISPATCH_LOCK_NAME + deployment);
   }
 
   /**
@@ -79,33 +99,46 @@ export class ImageDispatchRepository implements RequestPausedHosts {
    * should it still run, finds nothing to claim.
    */
   async releaseUnclaimed(tx: EntityManager, deployment: string): Promise<number> {
-    const rows = await tx.execute<{ id: string }[]>(
-      `UPDATE image SET chunk_id = NULL, lease_until = NULL
-        WHERE id IN (SELECT i.id FROM image i JOIN processing_request r ON r.id = i.request_id
-                      WHERE i.chunk_id IS NOT NULL AND i.status = '${ImageStatus.Pending}' AND i.lease_until < now()
-                        AND ${OF_DEPLOYMENT('r')}
-                      ORDER BY i.id FOR UPDATE OF i SKIP LOCKED)
-       RETURNING id`,
-      [deployment],
-    );
+    const rows = await sqlOf(tx)
+      .updateTable('image')
+      .set({ chunk_id: null, lease_until: null })
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('image as i')
+          .innerJoin('processing_request as r', 'r.id', 'i.request_id')
+          .select('i.id')
+          .where('i.chunk_id', 'is not', null)
+          .where('i.status', '=', ImageStatus.Pending)
+          .where('i.lease_until', '<', sql<string>`now()`)
+          .where((eb) => ofDeployment(eb, deployment))
+          .orderBy('i.id')
+          .forUpdate(['i'])
+          .skipLocked(),
+      )
+      .returning('id')
+      .execute();
     return rows.length;
   }
 
   /** Images being worked on whose lease ran out, oldest first, locked for `tx`. */
   async expiredImages(tx: EntityManager, deployment: string, limit: number): Promise<ExpiredImage[]> {
-    const rows = await tx.execute<{ id: string; chunk_id: string; request_id: string; attempts: number }[]>(
-      `SELECT i.id, i.chunk_id, i.request_id, i.attempts
-         FROM image i JOIN processing_request r ON r.id = i.request_id
-        WHERE i.status = '${ImageStatus.Processing}' AND i.lease_until < now() AND ${OF_DEPLOYMENT('r')}
-        ORDER BY i.lease_until LIMIT ? FOR UPDATE OF i SKIP LOCKED`,
-      [deployment, limit],
+    return (
+      sqlOf(tx)
+        .selectFrom('image as i')
+        .innerJoin('processing_request as r', 'r.id', 'i.request_id')
+        .select(['i.id as imageId', 'i.chunk_id as chunkId', 'i.request_id as requestId', 'i.attempts'])
+        // image_lease_index: the status a literal, as in its predicate.
+        .where('i.status', '=', sql.lit(ImageStatus.Processing))
+        .where('i.lease_until', '<', sql<string>`now()`)
+        .where((eb) => ofDeployment(eb, deployment))
+        .orderBy('i.lease_until')
+        .limit(limit)
+        .forUpdate(['i'])
+        .skipLocked()
+        // Being worked on: its chunk is set.
+        .$narrowType<{ chunkId: string }>()
+        .execute()
     );
-    return rows.map((row) => ({
-      imageId: row.id,
-      chunkId: row.chunk_id,
-      requestId: row.request_id,
-      attempts: row.attempts,
-    }));
   }
 
   /**
@@ -113,13 +146,19 @@ export class ImageDispatchRepository implements RequestPausedHosts {
    * its worker cannot take its neighbours' attempts with it again.
    */
   async redispatchAlone(tx: EntityManager, imageId: string, chunkId: string, leaseMs: number): Promise<boolean> {
-    const rows = await tx.execute<{ id: string }[]>(
-      `UPDATE image SET status = '${ImageStatus.Pending}', chunk_id = ?, lease_until = now() + ? * interval '1 millisecond'
-        WHERE id = ? AND status = '${ImageStatus.Processing}' AND lease_until < now()
-       RETURNING id`,
-      [chunkId, leaseMs, imageId],
-    );
-    return rows.length > 0;
+    const row = await sqlOf(tx)
+      .updateTable('image')
+      .set({
+        status: ImageStatus.Pending,
+        chunk_id: chunkId,
+        lease_until: sql<string>`now() + ${leaseMs}::int * interval '1 millisecond'`,
+      })
+      .where('id', '=', imageId)
+      .where('status', '=', ImageStatus.Processing)
+      .where('lease_until', '<', sql<string>`now()`)
+      .returning('id')
+      .executeTakeFirst();
+    return row !== undefined;
   }
 
   /**
@@ -130,30 +169,70 @@ export class ImageDispatchRepository implements RequestPausedHosts {
    * paused right now.
    */
   async passState(tx: EntityManager, deployment: string): Promise<DispatchState> {
-    const [row] = await tx.execute<{ candidates: CandidateRow[]; loads: Record<string, number>; paused: string[] }[]>(
-      `SELECT
-         (SELECT coalesce(json_agg(json_build_object(
-                   'id', r.id, 'tenant', r.tenant,
-                   'tenantServedAt', extract(epoch FROM t.served_at) * 1000,
-                   'requestServedAt', extract(epoch FROM r.dispatched_at) * 1000) ORDER BY r.created_at, r.id), '[]')
-            FROM processing_request r LEFT JOIN tenant_turn t ON t.deployment = ? AND t.tenant = r.tenant
-           WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${OF_DEPLOYMENT('r')}) AS candidates,
-         (SELECT coalesce(json_object_agg(l.host, l.chunks), '{}')
-            FROM (SELECT source_host AS host, count(DISTINCT chunk_id)::int AS chunks FROM image
-                   WHERE chunk_id IS NOT NULL AND status IN ${OPEN_IMAGE_STATES} GROUP BY source_host) l) AS loads,
-         (SELECT coalesce(array_agg(host), '{}') FROM source_host WHERE deployment = ? AND paused_until > now())
-           AS paused`,
-      [deployment, deployment, deployment],
-    );
+    const row = await sqlOf(tx)
+      .selectNoFrom((eb) => [
+        eb
+          .selectFrom('processing_request as r')
+          .leftJoin('tenant_turn as t', (join) =>
+            join.on('t.deployment', '=', deployment).onRef('t.tenant', '=', 'r.tenant'),
+          )
+          .select((eb) =>
+            eb.fn
+              .coalesce(
+                eb.fn
+                  .agg<DispatchCandidate[]>('json_agg', [
+                    jsonBuildObject({
+                      requestId: eb.ref('r.id'),
+                      tenant: eb.ref('r.tenant'),
+                      tenantServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('t.served_at')}) * 1000`,
+                      requestServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('r.dispatched_at')}) * 1000`,
+                    }),
+                  ])
+                  .orderBy('r.created_at')
+                  .orderBy('r.id'),
+                sql<DispatchCandidate[]>`'[]'`,
+              )
+              .as('candidates'),
+          )
+          .where('r.status', 'in', OPEN_REQUEST_STATUSES)
+          .where((eb) => ofDeployment(eb, deployment))
+          .as('candidates'),
+        eb
+          .selectFrom((eb) =>
+            eb
+              .selectFrom('image')
+              .select((eb) => [
+                'source_host as host',
+                eb.cast<number>(eb.fn.count('chunk_id').distinct(), 'integer').as('chunks'),
+              ])
+              .where('chunk_id', 'is not', null)
+              .where('status', 'in', OPEN_IMAGE_STATUSES)
+              .groupBy('source_host')
+              .as('l'),
+          )
+          .select((eb) =>
+            eb.fn
+              .coalesce(
+                sql<Record<string, number> | null>`json_object_agg(${eb.ref('l.host')}, ${eb.ref('l.chunks')})`,
+                sql<Record<string, number>>`'{}'`,
+              )
+              .as('loads'),
+          )
+          .as('loads'),
+        eb
+          .selectFrom('source_host')
+          .select((eb) =>
+            eb.fn.coalesce(eb.fn.agg<string[] | null>('array_agg', ['host']), sql<string[]>`'{}'`).as('paused'),
+          )
+          .where('deployment', '=', deployment)
+          .where('paused_until', '>', sql<string>`now()`)
+          .as('paused'),
+      ])
+      .executeTakeFirstOrThrow();
     return {
-      candidates: row.candidates.map((candidate) => ({
-        requestId: candidate.id,
-        tenant: candidate.tenant,
-        tenantServedAt: candidate.tenantServedAt,
-        requestServedAt: candidate.requestServedAt,
-      })),
-      hostLoads: new Map(Object.entries(row.loads)),
-      pausedHosts: row.paused,
+      candidates: row.candidates ?? [],
+      hostLoads: new Map(Object.entries(row.loads ?? {})),
+      pausedHosts: row.paused ?? [],
     };
   }
 
@@ -172,87 +251,169 @@ export class ImageDispatchRepository implements RequestPausedHosts {
     size: number,
     leaseMs: number,
   ): Promise<{ host: string; images: number } | null> {
-    const [row] = await tx.execute<{ host: string | null; images: number }[]>(
-      `WITH RECURSIVE hosts(host) AS (
-         SELECT min(i.source_host) FROM image i WHERE i.request_id = ? AND ${WAITING('i')}
-         UNION ALL
-         SELECT (SELECT min(i.source_host) FROM image i
-                  WHERE i.request_id = ? AND ${WAITING('i')} AND i.source_host > h.host)
-           FROM hosts h WHERE h.host IS NOT NULL
-       ), chosen AS (
-         SELECT h.host FROM hosts h
-          WHERE h.host IS NOT NULL AND h.host NOT IN (SELECT jsonb_array_elements_text(?::jsonb))
-            AND EXISTS (SELECT 1 FROM image i
-                         WHERE i.request_id = ? AND ${WAITING('i')} AND i.source_host = h.host AND ${DUE('i')})
-          LIMIT 1
-       ), picked AS (
-         SELECT i.id FROM image i
-          WHERE i.request_id = ? AND ${WAITING('i')} AND i.source_host = (SELECT host FROM chosen) AND ${DUE('i')}
-          ORDER BY i.id LIMIT ? FOR UPDATE SKIP LOCKED
-       ), leased AS (
-         UPDATE image i SET chunk_id = ?, lease_until = now() + ? * interval '1 millisecond'
-           FROM picked p WHERE i.id = p.id
-         RETURNING i.id
-       ), served AS (
-         -- clock_timestamp, not now(): several chunks are handed out in one transaction, in order.
-         UPDATE processing_request SET dispatched_at = clock_timestamp()
-          WHERE id = ? AND EXISTS (SELECT 1 FROM leased)
-       ), turn AS (
-         INSERT INTO tenant_turn (deployment, tenant, served_at)
-         SELECT ?, ?, clock_timestamp() WHERE EXISTS (SELECT 1 FROM leased)
-         ON CONFLICT (deployment, tenant) DO UPDATE SET served_at = excluded.served_at
-       )
-       SELECT (SELECT host FROM chosen) AS host, count(*)::int AS images FROM leased`,
-      [
-        chunk.requestId,
-        chunk.requestId,
-        JSON.stringify(blocked),
-        chunk.requestId,
-        chunk.requestId,
-        size,
-        chunk.chunkId,
-        leaseMs,
-        chunk.requestId,
-        chunk.deployment,
-        chunk.tenant,
-      ],
-    );
+    const row = await sqlOf(tx)
+      .withRecursive('hosts(host)', (db) =>
+        db
+          .selectFrom('image as i')
+          .select((eb) => eb.fn.min<string | null>('i.source_host').as('host'))
+          .where('i.request_id', '=', chunk.requestId)
+          .where(waiting('i'))
+          .unionAll(
+            db
+              .selectFrom('hosts as h')
+              .select((eb) =>
+                eb
+                  .selectFrom('image as i')
+                  .select((eb) => eb.fn.min('i.source_host').as('host'))
+                  .where('i.request_id', '=', chunk.requestId)
+                  .where(waiting('i'))
+                  .whereRef('i.source_host', '>', 'h.host')
+                  .as('host'),
+              )
+              .where('h.host', 'is not', null),
+          ),
+      )
+      .with('chosen', (db) =>
+        db
+          .selectFrom('hosts as h')
+          .select('h.host')
+          .where('h.host', 'is not', null)
+          .where('h.host', '<>', sql<string>`all(${[...blocked]}::text[])`)
+          .where((eb) =>
+            eb.exists(
+              eb
+                .selectFrom('image as i')
+                .select(sql.lit(1).as('one'))
+                .where('i.request_id', '=', chunk.requestId)
+                .where(waiting('i'))
+                .whereRef('i.source_host', '=', 'h.host')
+                .where(due('i')),
+            ),
+          )
+          .limit(1),
+      )
+      .with('picked', (db) =>
+        db
+          .selectFrom('image as i')
+          .select('i.id')
+          .where('i.request_id', '=', chunk.requestId)
+          .where(waiting('i'))
+          .where('i.source_host', '=', (eb) => eb.selectFrom('chosen').select('chosen.host'))
+          .where(due('i'))
+          .orderBy('i.id')
+          .limit(size)
+          .forUpdate()
+          .skipLocked(),
+      )
+      .with('leased', (db) =>
+        db
+          .updateTable('image as i')
+          .from('picked as p')
+          .set({
+            chunk_id: chunk.chunkId,
+            lease_until: sql<string>`now() + ${leaseMs}::int * interval '1 millisecond'`,
+          })
+          .whereRef('i.id', '=', 'p.id')
+          .returning('i.id'),
+      )
+      // clock_timestamp, not now(): several chunks are handed out in one transaction, in order.
+      .with('served', (db) =>
+        db
+          .updateTable('processing_request')
+          .set({ dispatched_at: sql<string>`clock_timestamp()` })
+          .where('id', '=', chunk.requestId)
+          .where((eb) => eb.exists(eb.selectFrom('leased').select('leased.id'))),
+      )
+      .with('turn', (db) =>
+        db
+          .insertInto('tenant_turn')
+          .columns(['deployment', 'tenant', 'served_at'])
+          .expression(
+            db
+              .selectNoFrom([
+                sql<string>`${chunk.deployment}`.as('deployment'),
+                sql<string>`${chunk.tenant}`.as('tenant'),
+                sql<string>`clock_timestamp()`.as('served_at'),
+              ])
+              .where((eb) => eb.exists(eb.selectFrom('leased').select('leased.id'))),
+          )
+          .onConflict((oc) =>
+            oc.columns(['deployment', 'tenant']).doUpdateSet((eb) => ({ served_at: eb.ref('excluded.served_at') })),
+          ),
+      )
+      .selectFrom('leased')
+      .select((eb) => [
+        eb.selectFrom('chosen').select('chosen.host').as('host'),
+        eb.cast<number>(eb.fn.countAll(), 'integer').as('images'),
+      ])
+      .executeTakeFirst();
     return row?.host && row.images > 0 ? { host: row.host, images: row.images } : null;
   }
 
   /** A host asked to be left alone until `until` (Retry-After); a later pause already recorded stands. */
   async pauseHost(deployment: string, host: string, until: Date): Promise<void> {
-    await this.em.getConnection().execute(
-      `INSERT INTO source_host (deployment, host, paused_until) VALUES (?, ?, ?)
-       ON CONFLICT (deployment, host) DO UPDATE SET paused_until = greatest(source_host.paused_until, excluded.paused_until)`,
-      [deployment, host, until],
-    );
+    await sqlOf(this.em.fork())
+      .insertInto('source_host')
+      .values({ deployment, host, paused_until: until })
+      .onConflict((oc) =>
+        oc.columns(['deployment', 'host']).doUpdateSet((eb) => ({
+          paused_until: eb.fn('greatest', ['source_host.paused_until', 'excluded.paused_until']),
+        })),
+      )
+      .execute();
   }
 
   /** The paused hosts the request has images waiting on, for its status. */
   async pausedHostsOf(requestId: string): Promise<PausedSourceHost[]> {
-    const rows = await this.em.fork().execute<{ host: string; paused_until: Date }[]>(
-      `SELECT h.host, h.paused_until FROM source_host h JOIN processing_request r ON r.id = ?
-        WHERE h.deployment = r.deployment AND h.paused_until > now() AND r.status IN ${OPEN_REQUEST_STATES}
-          AND EXISTS (SELECT 1 FROM image i WHERE i.request_id = r.id AND ${WAITING('i')} AND i.source_host = h.host)
-        ORDER BY h.host`,
-      [requestId],
-    );
-    return rows.map((row) => ({ host: row.host, until: new Date(row.paused_until) }));
+    const rows = await sqlOf(this.em.fork())
+      .selectFrom('source_host as h')
+      .innerJoin('processing_request as r', (join) => join.on('r.id', '=', requestId))
+      .select(['h.host', 'h.paused_until as until'])
+      .whereRef('h.deployment', '=', 'r.deployment')
+      .where('h.paused_until', '>', sql<string>`now()`)
+      .where('r.status', 'in', OPEN_REQUEST_STATUSES)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('image as i')
+            .select(sql.lit(1).as('one'))
+            .whereRef('i.request_id', '=', 'r.id')
+            .where(waiting('i'))
+            .whereRef('i.source_host', '=', 'h.host'),
+        ),
+      )
+      .orderBy('h.host')
+      .execute();
+    return rows.map((row) => ({ host: row.host, until: new Date(row.until) }));
   }
 
   /** Images dispatched to chunks and images waiting for one, across the deployment's open requests. */
   async workDepth(deployment: string): Promise<{ dispatched: number; waiting: number }> {
-    const [row] = await this.em.fork().execute<{ dispatched: number; left: number }[]>(
+    const row = await sqlOf(this.em.fork())
       // The counters give what is left without reading the image rows; only
       // the dispatched ones, a bounded window, are counted from the index.
-      `SELECT (SELECT count(*)::int FROM image i JOIN processing_request r ON r.id = i.request_id
-                WHERE i.chunk_id IS NOT NULL AND i.status IN ${OPEN_IMAGE_STATES} AND ${OF_DEPLOYMENT('r')})
-                AS dispatched,
-              (SELECT coalesce(sum(r.image_count - r.images_succeeded - r.images_failed - r.images_cancelled), 0)::int
-                 FROM processing_request r WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${OF_DEPLOYMENT('r')}) AS left`,
-      [deployment, deployment],
-    );
-    return { dispatched: row.dispatched, waiting: Math.max(0, row.left - row.dispatched) };
+      .selectNoFrom((eb) => [
+        eb
+          .selectFrom('image as i')
+          .innerJoin('processing_request as r', 'r.id', 'i.request_id')
+          .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('n'))
+          .where('i.chunk_id', 'is not', null)
+          .where('i.status', 'in', OPEN_IMAGE_STATUSES)
+          .where((eb) => ofDeployment(eb, deployment))
+          .as('dispatched'),
+        eb
+          .selectFrom('processing_request as r')
+          .select((eb) =>
+            sql<number>`coalesce(sum(${eb.ref('r.image_count')} - ${eb.ref('r.images_succeeded')} - ${eb.ref('r.images_failed')} - ${eb.ref('r.images_cancelled')}), 0)::int`.as(
+              'n',
+            ),
+          )
+          .where('r.status', 'in', OPEN_REQUEST_STATUSES)
+          .where((eb) => ofDeployment(eb, deployment))
+          .as('left'),
+      ])
+      .executeTakeFirstOrThrow();
+    const dispatched = row.dispatched ?? 0;
+    return { dispatched, waiting: Math.max(0, (row.left ?? 0) - dispatched) };
   }
 }

@@ -6,3 +6,6 @@ export enum ImageStatus {
   /** Stopped by a cancel of its request before it had an outcome. */
   Cancelled = 'cancelled',
 }
+
+/** An image still waiting for, or getting, its outcome. */
+export const OPEN_IMAGE_STATUSES: readonly ImageStatus[] = [ImageStatus.Pending, ImageStatus.Processing];

@@ -1,3 +1,4 @@
+import { EntityName } from '@mikro-orm/core';
 import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { ImageStatus } from './image-status.js';
@@ -29,6 +30,9 @@ import { Product } from './product.entity.js';
   expression: 'create index "image_chunk_index" on "image" ("chunk_id") where "chunk_id" is not null',
 })
 export class Image {
+  /** The name typed SQL infers the table from (database/typed-sql.ts): `image`. */
+  declare [EntityName]?: 'Image';
+
   @PrimaryKey({ type: 'uuid' })
   id: string;
 
@@ -54,7 +58,7 @@ export class Image {
    * Retry-After pause apply to. Written by the upload's INSERT
    * (ProductRepository.insertWithImages, hostAndPort), never changed.
    */
-  @Property({ type: 'text', persist: false })
+  @Property({ type: 'text' })
   sourceHost: string;
 
   /**

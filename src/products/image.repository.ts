@@ -1,7 +1,12 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { sql } from 'kysely';
+import { typedSql } from '../database/typed-sql.js';
+import type { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { type ImageErrorSummary, RequestImageErrors } from '../requests/request-image-errors.js';
 import { ImageStatus } from './image-status.js';
+import type { Image } from './image.entity.js';
+import type { Product } from './product.entity.js';
 
 /** An image as the product listing shows it. */
 export interface ListedImage {
@@ -34,83 +39,80 @@ export class ImageRepository implements RequestImageErrors {
    * points at the first (ids grow in file order) and takes its outcome.
    */
   async markRepeats(tx: EntityManager, requestId: string): Promise<void> {
-    await tx.execute(
-      `UPDATE image i SET source_image_id = d.first_id
-         FROM (SELECT id, first_value(id) OVER (PARTITION BY input_url ORDER BY id) AS first_id
-                 FROM image WHERE request_id = ?) d
-        WHERE i.id = d.id AND d.id <> d.first_id`,
-      [requestId],
-    );
+    const db = sqlOf(tx);
+    await db
+      .updateTable('image as i')
+      .from(
+        db
+          .selectFrom('image')
+          .select((eb) => [
+            'id',
+            eb.fn
+              .agg<string>('first_value', ['id'])
+              .over((ob) => ob.partitionBy('input_url').orderBy('id'))
+              .as('first_id'),
+          ])
+          .where('request_id', '=', requestId)
+          .as('d'),
+      )
+      .set((eb) => ({ source_image_id: eb.ref('d.first_id') }))
+      .whereRef('i.id', '=', 'd.id')
+      .whereRef('d.id', '<>', 'd.first_id')
+      .execute();
   }
 
   /** The images of the given products, by product then position. */
   async forProducts(productIds: readonly string[]): Promise<ListedImage[]> {
     if (productIds.length === 0) return [];
-    const rows = await this.em.fork().execute<
-      {
-        product_id: string;
-        position: number;
-        input_url: string;
-        status: ImageStatus;
-        output_key: string | null;
-        format: string | null;
-        width: number | null;
-        height: number | null;
-        bytes_in: number | null;
-        bytes_out: number | null;
-        attempts: number;
-        error_code: string | null;
-        error_message: string | null;
-      }[]
-    >(
-      `SELECT product_id, position, input_url, status, output_key, format, width, height,
-              bytes_in, bytes_out, attempts, error_code, error_message
-         FROM image WHERE product_id IN (?) ORDER BY product_id, position`,
-      [productIds],
-    );
-    return rows.map((row) => ({
-      productId: row.product_id,
-      position: row.position,
-      inputUrl: row.input_url,
-      status: row.status,
-      // Only a success has an output to show.
-      outputKey: row.status === ImageStatus.Succeeded ? row.output_key : null,
-      format: row.format,
-      width: row.width,
-      height: row.height,
-      bytesIn: row.bytes_in,
-      bytesOut: row.bytes_out,
-      attempts: row.attempts,
-      errorCode: row.error_code,
-      errorMessage: row.error_message,
-    }));
+    return sqlOf(this.em.fork())
+      .selectFrom('image')
+      .select((eb) => [
+        'product_id as productId',
+        'position',
+        'input_url as inputUrl',
+        'status',
+        // Only a success has an output to show.
+        eb.case().when('status', '=', ImageStatus.Succeeded).then(eb.ref('output_key')).end().as('outputKey'),
+        'format',
+        'width',
+        'height',
+        'bytes_in as bytesIn',
+        'bytes_out as bytesOut',
+        'attempts',
+        'error_code as errorCode',
+        'error_message as errorMessage',
+      ])
+      .where('product_id', '=', sql<string>`any(${[...productIds]}::uuid[])`)
+      .orderBy('product_id')
+      .orderBy('position')
+      .execute();
   }
 
   async firstErrors(requestId: string, limit: number): Promise<ImageErrorSummary[]> {
-    const rows = await this.em.fork().execute<
-      {
-        serial_number: string;
-        name: string;
-        row_number: number;
-        input_url: string;
-        error_code: string;
-        error_message: string;
-      }[]
-    >(
-      `SELECT p.serial_number, p.name, p.row_number, i.input_url, i.error_code, i.error_message
-         FROM image i JOIN product p ON p.id = i.product_id
-        WHERE i.request_id = ? AND i.status = ?
-        ORDER BY p.row_number, i.position
-        LIMIT ${limit}`,
-      [requestId, ImageStatus.Failed],
+    return (
+      sqlOf(this.em.fork())
+        .selectFrom('image as i')
+        .innerJoin('product as p', 'p.id', 'i.product_id')
+        .select([
+          'p.serial_number as serialNumber',
+          'p.name as productName',
+          'p.row_number as row',
+          'i.input_url as url',
+          'i.error_code as code',
+          'i.error_message as message',
+        ])
+        .where('i.request_id', '=', requestId)
+        .where('i.status', '=', ImageStatus.Failed)
+        .orderBy('p.row_number')
+        .orderBy('i.position')
+        .limit(limit)
+        // A failed image always has its error.
+        .$narrowType<{ code: string; message: string }>()
+        .execute()
     );
-    return rows.map((row) => ({
-      serialNumber: row.serial_number,
-      productName: row.name,
-      row: row.row_number,
-      url: row.input_url,
-      code: row.error_code,
-      message: row.error_message,
-    }));
   }
+}
+
+function sqlOf(em: EntityManager) {
+  return typedSql<typeof Image | typeof Product | typeof ProcessingRequest>(em);
 }

@@ -1,9 +1,13 @@
+import { EntityName } from '@mikro-orm/core';
 import { Entity, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { ProcessingRequest } from '../requests/processing-request.entity.js';
 
 @Entity({ tableName: 'product' })
 @Index({ properties: ['request', 'rowNumber'] })
 export class Product {
+  /** The name typed SQL infers the table from (database/typed-sql.ts): `product`. */
+  declare [EntityName]?: 'Product';
+
   @PrimaryKey({ type: 'uuid' })
   id: string;
 

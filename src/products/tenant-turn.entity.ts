@@ -1,3 +1,4 @@
+import { EntityName } from '@mikro-orm/core';
 import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 
 /**
@@ -8,6 +9,9 @@ import { Entity, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
  */
 @Entity({ tableName: 'tenant_turn' })
 export class TenantTurn {
+  /** The name typed SQL infers the table from (database/typed-sql.ts): `tenant_turn`. */
+  declare [EntityName]?: 'TenantTurn';
+
   @PrimaryKey({ type: 'text' })
   deployment: string;
 

@@ -1,3 +1,4 @@
+import { EntityName } from '@mikro-orm/core';
 import { Entity, Enum, Index, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { DEFAULT_TENANT } from '../config/api-keys.js';
 import type { ProcessingOptions } from './processing-options.js';
@@ -21,6 +22,9 @@ export type { ProcessingOptions };
 })
 @Index({ name: 'processing_request_completed_at_index', properties: ['completedAt'] })
 export class ProcessingRequest {
+  /** The name typed SQL infers the table from (database/typed-sql.ts): `processing_request`. */
+  declare [EntityName]?: 'ProcessingRequest';
+
   @PrimaryKey({ type: 'uuid' })
   id: string;
 

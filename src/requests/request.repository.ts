@@ -1,16 +1,44 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { type RawBuilder, sql } from 'kysely';
+import {
+  type JsonColumns,
+  type Tables,
+  jsonb,
+  tryAdvisoryXactLock,
+  typedSql,
+  withDriverErrors,
+} from '../database/typed-sql.js';
 import type { ProcessingOptions } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
 import { newPublicToken, type RequestFolder } from '../storage/storage-keys.js';
 
-export const OPEN_REQUEST_STATES = `('${RequestStatus.Pending}', '${RequestStatus.Processing}')`;
+/** The processing_request table as typed SQL sees it (options: see JsonColumns). */
+export type RequestTables = Tables<typeof ProcessingRequest> & {
+  processing_request: JsonColumns<ProcessingRequest, 'options'>;
+};
+type RequestColumn = keyof RequestTables['processing_request'];
 
 /** Where a page of the request list starts: after this row, newest first (request-list.query.ts). */
 export interface ListPosition {
   createdAt: string;
   id: string;
+}
+
+/** The list's filters: statuses and a creation window. */
+export interface ListFilters {
+  status?: readonly RequestStatus[];
+  createdAfter?: Date;
+  createdBefore?: Date;
+}
+
+/** A request still being worked on. */
+export const OPEN_REQUEST_STATUSES: readonly RequestStatus[] = [RequestStatus.Pending, RequestStatus.Processing];
+
+/** `alias.column` of a processing_request row, the column name checked against the entity. */
+export function requestColumn(alias: string, column: RequestColumn): RawBuilder<unknown> {
+  return sql.ref(`${alias}.${column}`);
 }
 
 /**
@@ -19,8 +47,9 @@ export interface ListPosition {
  * source of that fact: they are bumped by the same guarded statement that
  * records an image's outcome, so they never disagree with the image rows.
  */
-export function allImagesRecorded(alias: string): string {
-  return `(${alias}.images_succeeded + ${alias}.images_failed + ${alias}.images_cancelled >= ${alias}.image_count)`;
+export function allImagesRecorded(alias: string): RawBuilder<boolean> {
+  const column = (name: RequestColumn) => requestColumn(alias, name);
+  return sql<boolean>`(${column('images_succeeded')} + ${column('images_failed')} + ${column('images_cancelled')} >= ${column('image_count')})`;
 }
 
 /** What the upload knows only once the whole body has been read. */
@@ -85,47 +114,26 @@ export interface ReopenedCounts {
   productsReopened: number;
 }
 
-const TERMINAL_RETURNING = `status, webhook_url, webhook_events, product_count, products_processed, image_count,
-                 images_succeeded, images_failed, images_cancelled, retry_round, created_at, completed_at`;
-
-interface TerminalRow {
-  status: RequestStatus;
-  webhook_url: string | null;
-  webhook_events: string[] | null;
-  product_count: number;
-  products_processed: number;
-  image_count: number;
-  images_succeeded: number;
-  images_failed: number;
-  images_cancelled: number;
-  retry_round: number;
-  created_at: Date;
-  completed_at: Date;
-}
-
-function toTerminalRequest(requestId: string, row: TerminalRow): TerminalRequest {
-  return {
-    id: requestId,
-    status: row.status,
-    webhookUrl: row.webhook_url,
-    webhookEvents: row.webhook_events,
-    productCount: row.product_count,
-    productsProcessed: row.products_processed,
-    imageCount: row.image_count,
-    imagesSucceeded: row.images_succeeded,
-    imagesFailed: row.images_failed,
-    imagesCancelled: row.images_cancelled,
-    retryRound: row.retry_round,
-    createdAt: new Date(row.created_at),
-    completedAt: new Date(row.completed_at),
-  };
-}
+/** What a terminal transition returns, named as TerminalRequest names it. */
+const TERMINAL_RETURNING = [
+  'status',
+  'webhook_url as webhookUrl',
+  'webhook_events as webhookEvents',
+  'product_count as productCount',
+  'products_processed as productsProcessed',
+  'image_count as imageCount',
+  'images_succeeded as imagesSucceeded',
+  'images_failed as imagesFailed',
+  'images_cancelled as imagesCancelled',
+  'retry_round as retryRound',
+  'created_at as createdAt',
+  'completed_at as completedAt',
+] as const;
 
 /** Hashed with the deployment into the advisory lock key that one sweep at a time holds. */
 export const SWEEP_LOCK_NAME = 'pixbatch:stuck-work-sweep:';
 /** Hashed into the advisory lock key that one retention pass at a time holds. */
 export const RETENTION_LOCK_NAME = 'pixbatch:retention-sweep';
-const TERMINAL_REQUEST_STATES = `(${TERMINAL_REQUEST_STATUSES.map((status) => `'${status}'`).join(', ')})`;
 
 /**
  * Owner of the processing_request table. Statements that take part in a
@@ -152,40 +160,42 @@ export class RequestRepository {
     after: ListPosition | null,
     limit: number,
   ): Promise<{ request: ProcessingRequest; cursorCreatedAt: string }[]> {
-    const { where, params } = listConditions(tenant, filters);
-    if (after) {
-      where.push('(created_at, id) < (?::timestamptz, ?::uuid)');
-      params.push(after.createdAt, after.id);
-    }
     const em = this.em.fork();
-    const rows = await em.execute<(Record<string, unknown> & { cursor_created_at: string })[]>(
-      `SELECT *, created_at::text AS cursor_created_at FROM processing_request
-        ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-        ORDER BY created_at DESC, id DESC
-        LIMIT ?`,
-      [...params, limit],
-    );
-    return rows.map((row) => ({ request: em.map(ProcessingRequest, row), cursorCreatedAt: row.cursor_created_at }));
+    const rows = await listed(sqlOf(em), tenant, filters)
+      .selectAll()
+      .select((eb) => sql<string>`${eb.ref('created_at')}::text`.as('cursor_created_at'))
+      .$if(!!after, (qb) =>
+        qb.where(
+          (eb) =>
+            sql<boolean>`(${eb.ref('created_at')}, ${eb.ref('id')}) < (${after!.createdAt}::timestamptz, ${after!.id}::uuid)`,
+        ),
+      )
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit)
+      .execute();
+    return rows.map(({ cursor_created_at: cursorCreatedAt, ...row }) => ({
+      request: em.map(ProcessingRequest, row),
+      cursorCreatedAt,
+    }));
   }
 
   /** How many requests the list holds with these filters, over every page. */
   async countMatching(tenant: string | null, filters: ListFilters): Promise<number> {
-    const { where, params } = listConditions(tenant, filters);
-    const [row] = await this.em
-      .fork()
-      .execute<{ n: string }[]>(
-        `SELECT count(*) AS n FROM processing_request ${where.length ? `WHERE ${where.join(' AND ')}` : ''}`,
-        params,
-      );
-    return Number(row.n);
+    const row = await listed(sqlOf(this.em.fork()), tenant, filters)
+      .select((eb) => eb.cast<number>(eb.fn.countAll(), 'integer').as('n'))
+      .executeTakeFirstOrThrow();
+    return row.n;
   }
 
   /** The tenant a request belongs to, or null when there is no such request. */
   async ownerOf(requestId: string): Promise<string | null> {
-    const rows = await this.em
-      .fork()
-      .execute<{ tenant: string }[]>('SELECT tenant FROM processing_request WHERE id = ?', [requestId]);
-    return rows[0]?.tenant ?? null;
+    const row = await sqlOf(this.em.fork())
+      .selectFrom('processing_request')
+      .select('tenant')
+      .where('id', '=', requestId)
+      .executeTakeFirst();
+    return row?.tenant ?? null;
   }
 
   findByIdempotencyKey(scopedKey: string): Promise<ProcessingRequest | null> {
@@ -200,47 +210,64 @@ export class RequestRepository {
     columns: string[],
     csvDelimiter: string,
   ): Promise<void> {
-    await tx.execute(
-      `INSERT INTO processing_request
-         (id, status, public_token, original_filename, options, columns, csv_delimiter, product_count, image_count,
-          created_at)
-       VALUES (?, ?, ?, ?, '{}'::jsonb, ?::jsonb, ?, 0, 0, now())`,
-      [requestId, RequestStatus.Pending, newPublicToken(), originalFilename, JSON.stringify(columns), csvDelimiter],
-    );
+    const draft = new ProcessingRequest();
+    await sqlOf(tx)
+      .insertInto('processing_request')
+      .values({
+        id: requestId,
+        status: RequestStatus.Pending,
+        tenant: draft.tenant,
+        public_token: newPublicToken(),
+        original_filename: originalFilename,
+        options: sql<ProcessingOptions>`'{}'::jsonb`,
+        columns: jsonb(columns),
+        csv_delimiter: csvDelimiter,
+        product_count: 0,
+        products_processed: 0,
+        image_count: 0,
+        images_succeeded: 0,
+        images_failed: 0,
+        images_cancelled: 0,
+        retry_round: 0,
+        created_at: sql<Date>`now()`,
+      })
+      .execute();
   }
 
   async completeDraft(tx: EntityManager, requestId: string, details: DraftDetails): Promise<void> {
-    await tx.execute(
-      `UPDATE processing_request
-          SET webhook_url = ?, webhook_events = ?::jsonb, options = ?::jsonb, product_count = ?, image_count = ?,
-              idempotency_key = ?, upload_fingerprint = ?, tenant = ?, deployment = ?
-        WHERE id = ?`,
-      [
-        details.webhookUrl,
-        details.webhookEvents && JSON.stringify(details.webhookEvents),
-        JSON.stringify(details.options),
-        details.productCount,
-        details.imageCount,
-        details.idempotencyKey,
-        details.uploadFingerprint,
-        details.tenant,
-        details.deployment,
-        requestId,
-      ],
+    // A retry with the same idempotency key that committed first: UniqueConstraintViolationException.
+    await withDriverErrors(tx, () =>
+      sqlOf(tx)
+        .updateTable('processing_request')
+        .set({
+          webhook_url: details.webhookUrl,
+          webhook_events: details.webhookEvents && jsonb([...details.webhookEvents]),
+          options: jsonb(details.options),
+          product_count: details.productCount,
+          image_count: details.imageCount,
+          idempotency_key: details.idempotencyKey,
+          upload_fingerprint: details.uploadFingerprint,
+          tenant: details.tenant,
+          deployment: details.deployment,
+        })
+        .where('id', '=', requestId)
+        .execute(),
     );
   }
 
   /** Deletes the request; its products and images go with it (foreign key cascade). */
   async delete(requestId: string): Promise<void> {
-    await this.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
+    await sqlOf(this.em.fork()).deleteFrom('processing_request').where('id', '=', requestId).execute();
   }
 
   /** The request's status, its row locked for the rest of `tx` (a retry holds it while it reopens images). */
   async lockStatus(tx: EntityManager, requestId: string): Promise<RequestStatus | null> {
-    const [row] = await tx.execute<{ status: RequestStatus }[]>(
-      'SELECT status FROM processing_request WHERE id = ? FOR UPDATE',
-      [requestId],
-    );
+    const row = await sqlOf(tx)
+      .selectFrom('processing_request')
+      .select('status')
+      .where('id', '=', requestId)
+      .forUpdate()
+      .executeTakeFirst();
     return row?.status ?? null;
   }
 
@@ -249,16 +276,19 @@ export class RequestRepository {
     tx: EntityManager,
     requestId: string,
   ): Promise<{ status: RequestStatus; folder: RequestFolder } | null> {
-    const [row] = await tx.execute<{ status: RequestStatus; public_token: string | null }[]>(
-      'SELECT status, public_token FROM processing_request WHERE id = ? FOR UPDATE',
-      [requestId],
-    );
-    return row ? { status: row.status, folder: { id: requestId, publicToken: row.public_token } } : null;
+    const row = await sqlOf(tx)
+      .selectFrom('processing_request')
+      .select(['status', 'id', 'public_token as publicToken'])
+      .where('id', '=', requestId)
+      .forUpdate()
+      .executeTakeFirst();
+    return row ? { status: row.status, folder: { id: row.id, publicToken: row.publicToken } } : null;
   }
 
   /** Removes requests; their products, images, deliveries and attempts go with them (ON DELETE CASCADE). */
   async deleteMany(tx: EntityManager, requestIds: readonly string[]): Promise<void> {
-    if (requestIds.length > 0) await tx.execute('DELETE FROM processing_request WHERE id IN (?)', [requestIds]);
+    if (requestIds.length === 0) return;
+    await sqlOf(tx).deleteFrom('processing_request').where('id', '=', anyUuid(requestIds)).execute();
   }
 
   /**
@@ -267,45 +297,43 @@ export class RequestRepository {
    * holds; null when another process runs the pass.
    */
   async lockFinishedBefore(tx: EntityManager, days: number, limit: number): Promise<RequestFolder[] | null> {
-    const [lock] = await tx.execute<{ acquired: boolean }[]>(
-      'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
-      [RETENTION_LOCK_NAME],
-    );
-    if (!lock?.acquired) return null;
-    const rows = await tx.execute<{ id: string; public_token: string | null }[]>(
-      `SELECT id, public_token FROM processing_request
-        WHERE completed_at < now() - ? * interval '1 day' AND status IN ${TERMINAL_REQUEST_STATES}
-        ORDER BY completed_at LIMIT ? FOR UPDATE SKIP LOCKED`,
-      [days, limit],
-    );
-    return rows.map((row) => ({ id: row.id, publicToken: row.public_token }));
+    if (!(await tryAdvisoryXactLock(tx, RETENTION_LOCK_NAME))) return null;
+    return sqlOf(tx)
+      .selectFrom('processing_request')
+      .select(['id', 'public_token as publicToken'])
+      .where('completed_at', '<', sql<string>`now() - ${days}::float8 * interval '1 day'`)
+      .where('status', 'in', TERMINAL_REQUEST_STATUSES)
+      .orderBy('completed_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked()
+      .execute();
   }
 
   /** Locks the row for the rest of `tx`, so concurrent finalize jobs run one after the other. */
   async lockForFinalize(tx: EntityManager, requestId: string): Promise<LockedRequest | null> {
-    const [row] = await tx.execute<
-      { status: RequestStatus; images_succeeded: number; images_failed: number; all_recorded: boolean }[]
-    >(
-      `SELECT r.status, r.images_succeeded, r.images_failed, ${allImagesRecorded('r')} AS all_recorded
-         FROM processing_request r WHERE r.id = ? FOR UPDATE`,
-      [requestId],
-    );
-    if (!row) return null;
-    return {
-      status: row.status,
-      imagesSucceeded: row.images_succeeded,
-      imagesFailed: row.images_failed,
-      allRecorded: row.all_recorded,
-    };
+    const row = await sqlOf(tx)
+      .selectFrom('processing_request as r')
+      .select([
+        'r.status',
+        'r.images_succeeded as imagesSucceeded',
+        'r.images_failed as imagesFailed',
+        allImagesRecorded('r').as('allRecorded'),
+      ])
+      .where('r.id', '=', requestId)
+      .forUpdate()
+      .executeTakeFirst();
+    return row ?? null;
   }
 
   async markTerminal(tx: EntityManager, requestId: string, status: RequestStatus): Promise<TerminalRequest> {
-    const [row] = await tx.execute<TerminalRow[]>(
-      `UPDATE processing_request SET status = ?, completed_at = now() WHERE id = ?
-       RETURNING ${TERMINAL_RETURNING}`,
-      [status, requestId],
-    );
-    return toTerminalRequest(requestId, row);
+    const row = await sqlOf(tx)
+      .updateTable('processing_request')
+      .set({ status, completed_at: sql<Date>`now()` })
+      .where('id', '=', requestId)
+      .returning(TERMINAL_RETURNING)
+      .executeTakeFirstOrThrow();
+    return terminal(requestId, row);
   }
 
   /**
@@ -321,15 +349,19 @@ export class RequestRepository {
     cancelled: number,
     productsFinished: number,
   ): Promise<TerminalRequest | null> {
-    const [row] = await tx.execute<TerminalRow[]>(
-      `UPDATE processing_request
-          SET status = '${RequestStatus.Cancelled}', completed_at = now(),
-              images_cancelled = images_cancelled + ?, products_processed = products_processed + ?
-        WHERE id = ? AND status IN ${OPEN_REQUEST_STATES}
-       RETURNING ${TERMINAL_RETURNING}`,
-      [cancelled, productsFinished, requestId],
-    );
-    return row ? toTerminalRequest(requestId, row) : null;
+    const row = await sqlOf(tx)
+      .updateTable('processing_request')
+      .set((eb) => ({
+        status: RequestStatus.Cancelled,
+        completed_at: sql<Date>`now()`,
+        images_cancelled: eb('images_cancelled', '+', cancelled),
+        products_processed: eb('products_processed', '+', productsFinished),
+      }))
+      .where('id', '=', requestId)
+      .where('status', 'in', OPEN_REQUEST_STATUSES)
+      .returning(TERMINAL_RETURNING)
+      .executeTakeFirst();
+    return row ? terminal(requestId, row) : null;
   }
 
   /**
@@ -338,52 +370,41 @@ export class RequestRepository {
    * image stays counted once, in its last outcome.
    */
   async reopen(tx: EntityManager, requestId: string, reopened: ReopenedCounts): Promise<void> {
-    await tx.execute(
-      `UPDATE processing_request
-          SET status = '${RequestStatus.Processing}', completed_at = NULL, retry_round = retry_round + 1,
-              images_failed = images_failed - ?, images_cancelled = images_cancelled - ?,
-              products_processed = products_processed - ?
-        WHERE id = ?`,
-      [reopened.failed, reopened.cancelled, reopened.productsReopened, requestId],
-    );
+    await sqlOf(tx)
+      .updateTable('processing_request')
+      .set((eb) => ({
+        status: RequestStatus.Processing,
+        completed_at: null,
+        retry_round: eb('retry_round', '+', 1),
+        images_failed: eb('images_failed', '-', reopened.failed),
+        images_cancelled: eb('images_cancelled', '-', reopened.cancelled),
+        products_processed: eb('products_processed', '-', reopened.productsReopened),
+      }))
+      .where('id', '=', requestId)
+      .execute();
   }
 
   /** The counters of the given requests, in one indexed read: what every event stream of a process watches. */
   async progressOf(requestIds: readonly string[]): Promise<RequestProgressRow[]> {
     if (requestIds.length === 0) return [];
-    const rows = await this.em.fork().execute<
-      {
-        id: string;
-        status: RequestStatus;
-        retry_round: number;
-        product_count: number;
-        products_processed: number;
-        image_count: number;
-        images_succeeded: number;
-        images_failed: number;
-        images_cancelled: number;
-        started_at: Date | null;
-        completed_at: Date | null;
-      }[]
-    >(
-      `SELECT id, status, retry_round, product_count, products_processed, image_count, images_succeeded,
-              images_failed, images_cancelled, started_at, completed_at
-         FROM processing_request WHERE id IN (?)`,
-      [requestIds],
-    );
-    return rows.map((row) => ({
-      id: row.id,
-      status: row.status,
-      retryRound: row.retry_round,
-      productCount: row.product_count,
-      productsProcessed: row.products_processed,
-      imageCount: row.image_count,
-      imagesSucceeded: row.images_succeeded,
-      imagesFailed: row.images_failed,
-      imagesCancelled: row.images_cancelled,
-      startedAt: row.started_at && new Date(row.started_at),
-      completedAt: row.completed_at && new Date(row.completed_at),
-    }));
+    const rows = await sqlOf(this.em.fork())
+      .selectFrom('processing_request')
+      .select([
+        'id',
+        'status',
+        'retry_round as retryRound',
+        'product_count as productCount',
+        'products_processed as productsProcessed',
+        'image_count as imageCount',
+        'images_succeeded as imagesSucceeded',
+        'images_failed as imagesFailed',
+        'images_cancelled as imagesCancelled',
+        'started_at as startedAt',
+        'completed_at as completedAt',
+      ])
+      .where('id', '=', anyUuid(requestIds))
+      .execute();
+    return rows.map((row) => ({ ...row, startedAt: date(row.startedAt), completedAt: date(row.completedAt) }));
   }
 
   /**
@@ -392,60 +413,65 @@ export class RequestRepository {
    * ends the idle session so the lock cannot be held forever.
    */
   async tryTakeSweepLock(tx: EntityManager, deployment: string, idleTimeoutMs: number): Promise<boolean> {
-    await tx.execute(`SET LOCAL idle_in_transaction_session_timeout = ${Math.max(10_000, Math.round(idleTimeoutMs))}`);
-    const [lock] = await tx.execute<{ acquired: boolean }[]>(
-      'SELECT pg_try_advisory_xact_lock(hashtext(?)) AS acquired',
-      [SWEEP_LOCK_NAME + deployment],
-    );
-    return lock?.acquired ?? false;
+    // SET LOCAL, with the value bound: set_config(…, is_local => true).
+    await sqlOf(tx)
+      .selectNoFrom(
+        sql<string>`set_config('idle_in_transaction_session_timeout', ${String(Math.max(10_000, Math.round(idleTimeoutMs)))}, true)`.as(
+          'timeout',
+        ),
+      )
+      .execute();
+    return tryAdvisoryXactLock(tx, SWEEP_LOCK_NAME + deployment);
   }
 
   /**
    * Open requests whose every image has an outcome, with their round: their
    * finalize job was lost or gave up, or is running right now.
    */
-  async recordedButOpen(
-    tx: EntityManager,
-    deployment: string,
-    limit: number,
-  ): Promise<{ id: string; round: number }[]> {
-    const rows = await tx.execute<{ id: string; retry_round: number }[]>(
-      `SELECT r.id, r.retry_round FROM processing_request r
-        WHERE r.status IN ${OPEN_REQUEST_STATES} AND ${allImagesRecorded('r')}
-          AND (r.deployment = ? OR r.deployment IS NULL)
-        LIMIT ${limit}`,
-      [deployment],
-    );
-    return rows.map((row) => ({ id: row.id, round: row.retry_round }));
+  recordedButOpen(tx: EntityManager, deployment: string, limit: number): Promise<{ id: string; round: number }[]> {
+    return sqlOf(tx)
+      .selectFrom('processing_request as r')
+      .select(['r.id', 'r.retry_round as round'])
+      .where('r.status', 'in', OPEN_REQUEST_STATUSES)
+      .where(allImagesRecorded('r'))
+      .where((eb) => eb.or([eb('r.deployment', '=', deployment), eb('r.deployment', 'is', null)]))
+      .limit(limit)
+      .execute();
   }
 }
 
-/** The list's filters: the caller's tenant (null: everyone's), statuses and a creation window. */
-export interface ListFilters {
-  status?: readonly string[];
-  createdAfter?: Date;
-  createdBefore?: Date;
+function sqlOf(em: EntityManager) {
+  return typedSql<typeof ProcessingRequest, RequestTables>(em);
 }
 
-/** The WHERE conditions of a list page and of its count: the same filters, so the count is of what is paged. */
-function listConditions(tenant: string | null, filters: ListFilters): { where: string[]; params: unknown[] } {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  if (tenant !== null) {
-    where.push('tenant = ?');
-    params.push(tenant);
-  }
-  if (filters.status?.length) {
-    where.push(`status IN (${filters.status.map(() => '?').join(', ')})`);
-    params.push(...filters.status);
-  }
-  if (filters.createdAfter) {
-    where.push('created_at >= ?');
-    params.push(filters.createdAfter);
-  }
-  if (filters.createdBefore) {
-    where.push('created_at < ?');
-    params.push(filters.createdBefore);
-  }
-  return { where, params };
+/**
+ * The requests of a list page and of its count: the same filters, so the
+ * count is of what is paged. The caller's tenant, or everyone's when null.
+ */
+function listed(db: ReturnType<typeof sqlOf>, tenant: string | null, filters: ListFilters) {
+  return db
+    .selectFrom('processing_request')
+    .$if(tenant !== null, (qb) => qb.where('tenant', '=', tenant!))
+    .$if(!!filters.status?.length, (qb) =>
+      qb.where('status', '=', sql<RequestStatus>`any(${filters.status}::request_status[])`),
+    )
+    .$if(!!filters.createdAfter, (qb) => qb.where('created_at', '>=', filters.createdAfter!.toISOString()))
+    .$if(!!filters.createdBefore, (qb) => qb.where('created_at', '<', filters.createdBefore!.toISOString()));
+}
+
+/** `= any($1::uuid[])`: one bound array instead of a placeholder per id. */
+function anyUuid(ids: readonly string[]): RawBuilder<string> {
+  return sql<string>`any(${[...ids]}::uuid[])`;
+}
+
+function date(text: string | null): Date | null {
+  return text === null ? null : new Date(text);
+}
+
+function terminal(
+  requestId: string,
+  row: Omit<TerminalRequest, 'id' | 'createdAt' | 'completedAt'> & { createdAt: string; completedAt: string | null },
+): TerminalRequest {
+  // completed_at was set by the same statement.
+  return { id: requestId, ...row, createdAt: new Date(row.createdAt), completedAt: new Date(row.completedAt!) };
 }

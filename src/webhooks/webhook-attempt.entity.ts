@@ -1,3 +1,4 @@
+import { EntityName } from '@mikro-orm/core';
 import { Entity, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { WebhookDelivery } from './webhook-delivery.entity.js';
 
@@ -10,6 +11,9 @@ import { WebhookDelivery } from './webhook-delivery.entity.js';
 @Entity({ tableName: 'webhook_attempt' })
 @Unique({ properties: ['delivery', 'number'] })
 export class WebhookAttempt {
+  /** The name typed SQL infers the table from (database/typed-sql.ts): `webhook_attempt`. */
+  declare [EntityName]?: 'WebhookAttempt';
+
   @PrimaryKey({ type: 'uuid' })
   id: string;
 

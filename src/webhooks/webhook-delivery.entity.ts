@@ -1,3 +1,4 @@
+import { EntityName } from '@mikro-orm/core';
 import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property, Unique } from '@mikro-orm/decorators/legacy';
 import { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { WebhookDeliveryStatus } from './webhook-delivery-status.js';
@@ -14,6 +15,9 @@ import { WebhookDeliveryStatus } from './webhook-delivery-status.js';
 // The sweep's query: due pending rows and sending rows whose lease ran out.
 @Index({ properties: ['status', 'nextAttemptAt'] })
 export class WebhookDelivery {
+  /** The name typed SQL infers the table from (database/typed-sql.ts): `webhook_delivery`. */
+  declare [EntityName]?: 'WebhookDelivery';
+
   @PrimaryKey({ type: 'uuid' })
   id: string;
 

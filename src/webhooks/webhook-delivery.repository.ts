@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
+import { type Expression, sql } from 'kysely';
+import { typedSql } from '../database/typed-sql.js';
 import type { DeliveryDecision } from './retry-schedule.js';
 import { WebhookAttempt } from './webhook-attempt.entity.js';
 import { WebhookDeliveryStatus } from './webhook-delivery-status.js';
@@ -31,9 +33,18 @@ export interface DueDelivery {
 
 const SENDING = WebhookDeliveryStatus.Sending;
 const PENDING = WebhookDeliveryStatus.Pending;
-// now() is the transaction's start, so both statements of record() compute the same instant.
-const NEXT_ATTEMPT_AT = `CASE WHEN ?::bigint IS NULL THEN NULL ELSE now() + ?::bigint * interval '1 millisecond' END`;
-const FINISHED = `('${WebhookDeliveryStatus.Delivered}', '${WebhookDeliveryStatus.Failed}', '${WebhookDeliveryStatus.Exhausted}')`;
+const FINISHED = [WebhookDeliveryStatus.Delivered, WebhookDeliveryStatus.Failed, WebhookDeliveryStatus.Exhausted];
+
+function sqlOf(em: EntityManager) {
+  return typedSql<typeof WebhookDelivery | typeof WebhookAttempt>(em);
+}
+
+/** now() plus `ms` milliseconds (now() is the transaction's start); null when `ms` is. */
+function nowPlus(ms: number): Expression<string>;
+function nowPlus(ms: number | null): Expression<string | null>;
+function nowPlus(ms: number | null): Expression<string | null> {
+  return ms === null ? sql<null>`null` : sql<string>`now() + ${ms}::bigint * interval '1 millisecond'`;
+}
 
 /**
  * The delivery row is the lock. Every state change is one guarded UPDATE, so
@@ -52,47 +63,54 @@ export class WebhookDeliveryRepository {
    */
   async claim(deliveryId: string, leaseMs: number): Promise<ClaimResult> {
     return this.em.fork().transactional(async (tx) => {
-      const [row] = await tx.execute<
-        {
-          event_id: string;
-          url: string;
-          payload: string;
-          attempt_count: number;
-          attempts_allowed: number;
-          redelivery_requested: boolean;
-        }[]
-      >(
-        `UPDATE webhook_delivery
-            SET status = '${SENDING}', attempt_count = attempt_count + 1,
-                locked_until = now() + ?::bigint * interval '1 millisecond', next_attempt_at = NULL
-          WHERE id = ?
-            AND ((status = '${PENDING}' AND next_attempt_at <= now()) OR (status = '${SENDING}' AND locked_until < now()))
-        RETURNING event_id, url, payload, attempt_count, attempts_allowed, redelivery_requested`,
-        [leaseMs, deliveryId],
-      );
+      const db = sqlOf(tx);
+      const row = await db
+        .updateTable('webhook_delivery')
+        .set((eb) => ({
+          status: SENDING,
+          attempt_count: eb('attempt_count', '+', 1),
+          locked_until: nowPlus(leaseMs),
+          next_attempt_at: null,
+        }))
+        .where('id', '=', deliveryId)
+        .where((eb) =>
+          eb.or([
+            eb.and([eb('status', '=', PENDING), eb('next_attempt_at', '<=', sql<string>`now()`)]),
+            eb.and([eb('status', '=', SENDING), eb('locked_until', '<', sql<string>`now()`)]),
+          ]),
+        )
+        .returning([
+          'event_id as eventId',
+          'url',
+          'payload',
+          'attempt_count as number',
+          'attempts_allowed as attemptsAllowed',
+          'redelivery_requested as manual',
+        ])
+        .executeTakeFirst();
       if (!row) return this.whyNotClaimed(tx, deliveryId);
-      await tx.execute(
-        `UPDATE webhook_attempt
-            SET finished_at = now(), error_code = 'LEASE_EXPIRED',
-                error_message = 'The worker making this attempt stopped before recording its outcome'
-          WHERE delivery_id = ? AND finished_at IS NULL`,
-        [deliveryId],
-      );
-      await tx.execute(
-        `INSERT INTO webhook_attempt (id, delivery_id, number, manual, started_at) VALUES (?, ?, ?, ?, now())`,
-        [randomUUID(), deliveryId, row.attempt_count, row.redelivery_requested],
-      );
-      return {
-        kind: 'claimed',
-        attempt: {
-          deliveryId,
-          eventId: row.event_id,
-          url: row.url,
-          payload: row.payload,
-          number: row.attempt_count,
-          attemptsAllowed: row.attempts_allowed,
-        },
-      };
+      await db
+        .updateTable('webhook_attempt')
+        .set({
+          finished_at: sql<string>`now()`,
+          error_code: 'LEASE_EXPIRED',
+          error_message: 'The worker making this attempt stopped before recording its outcome',
+        })
+        .where('delivery_id', '=', deliveryId)
+        .where('finished_at', 'is', null)
+        .execute();
+      await db
+        .insertInto('webhook_attempt')
+        .values({
+          id: randomUUID(),
+          delivery_id: deliveryId,
+          number: row.number,
+          manual: row.manual,
+          started_at: sql<string>`now()`,
+        })
+        .execute();
+      const { eventId, url, payload, number, attemptsAllowed } = row;
+      return { kind: 'claimed', attempt: { deliveryId, eventId, url, payload, number, attemptsAllowed } };
     });
   }
 
@@ -104,58 +122,56 @@ export class WebhookDeliveryRepository {
     const delayMs = decision.status === PENDING ? decision.delayMs : null;
     const delivered = decision.status === WebhookDeliveryStatus.Delivered;
     return this.em.fork().transactional(async (tx) => {
-      const updated = await tx.execute<{ id: string }[]>(
-        `UPDATE webhook_delivery
-            SET status = ?, locked_until = NULL, redelivery_requested = false,
-                next_attempt_at = ${NEXT_ATTEMPT_AT},
-                last_status_code = ?, last_error = ?,
-                delivered_at = CASE WHEN ? THEN now() ELSE delivered_at END
-          WHERE id = ? AND status = '${SENDING}' AND attempt_count = ?
-        RETURNING id`,
-        [
-          decision.status,
-          delayMs,
-          delayMs,
-          sent.statusCode,
-          sent.errorMessage,
-          delivered,
-          attempt.deliveryId,
-          attempt.number,
-        ],
-      );
-      if (updated.length === 0) return false;
-      await tx.execute(
-        `UPDATE webhook_attempt
-            SET finished_at = now(), duration_ms = ?, status_code = ?, error_code = ?, error_message = ?,
-                response_body = ?, next_attempt_at = ${NEXT_ATTEMPT_AT}
-          WHERE delivery_id = ? AND number = ?`,
-        [
-          sent.durationMs,
-          sent.statusCode,
-          sent.errorCode,
-          sent.errorMessage,
-          sent.responseBody,
-          delayMs,
-          delayMs,
-          attempt.deliveryId,
-          attempt.number,
-        ],
-      );
+      const db = sqlOf(tx);
+      const updated = await db
+        .updateTable('webhook_delivery')
+        .set((eb) => ({
+          status: decision.status,
+          locked_until: null,
+          redelivery_requested: false,
+          next_attempt_at: nowPlus(delayMs),
+          last_status_code: sent.statusCode,
+          last_error: sent.errorMessage,
+          delivered_at: delivered ? sql<string>`now()` : eb.ref('delivered_at'),
+        }))
+        .where('id', '=', attempt.deliveryId)
+        .where('status', '=', SENDING)
+        .where('attempt_count', '=', attempt.number)
+        .returning('id')
+        .executeTakeFirst();
+      if (!updated) return false;
+      await db
+        .updateTable('webhook_attempt')
+        .set({
+          finished_at: sql<string>`now()`,
+          duration_ms: sent.durationMs,
+          status_code: sent.statusCode,
+          error_code: sent.errorCode,
+          error_message: sent.errorMessage,
+          response_body: sent.responseBody,
+          next_attempt_at: nowPlus(delayMs),
+        })
+        .where('delivery_id', '=', attempt.deliveryId)
+        .where('number', '=', attempt.number)
+        .execute();
       return true;
     });
   }
 
   /** Deliveries a job should be running for now: due ones, and ones whose sender's lease expired. */
   async findDue(limit: number): Promise<DueDelivery[]> {
-    const rows = await this.em.fork().execute<{ id: string; attempt_count: number }[]>(
-      `SELECT id, attempt_count FROM webhook_delivery
-        WHERE (status = '${PENDING}' AND next_attempt_at <= now())
-           OR (status = '${SENDING}' AND locked_until < now())
-        ORDER BY next_attempt_at NULLS FIRST
-        LIMIT ?`,
-      [limit],
-    );
-    return rows.map((row) => ({ id: row.id, nextAttempt: row.attempt_count + 1 }));
+    return sqlOf(this.em.fork())
+      .selectFrom('webhook_delivery')
+      .select((eb) => ['id', eb('attempt_count', '+', 1).as('nextAttempt')])
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('status', '=', PENDING), eb('next_attempt_at', '<=', sql<string>`now()`)]),
+          eb.and([eb('status', '=', SENDING), eb('locked_until', '<', sql<string>`now()`)]),
+        ]),
+      )
+      .orderBy('next_attempt_at', (ob) => ob.asc().nullsFirst())
+      .limit(limit)
+      .execute();
   }
 
   /**
@@ -170,24 +186,31 @@ export class WebhookDeliveryRepository {
     { redelivered: true; nextAttempt: number } | { redelivered: false; status: WebhookDeliveryStatus } | null
   > {
     return this.em.fork().transactional(async (tx) => {
-      const [current] = await tx.execute<{ status: WebhookDeliveryStatus }[]>(
-        `SELECT status FROM webhook_delivery WHERE id = ? AND request_id = ? FOR UPDATE`,
-        [deliveryId, requestId],
-      );
+      const db = sqlOf(tx);
+      const current = await db
+        .selectFrom('webhook_delivery')
+        .select('status')
+        .where('id', '=', deliveryId)
+        .where('request_id', '=', requestId)
+        .forUpdate()
+        .executeTakeFirst();
       if (!current) return null;
-      const [row] = await tx.execute<{ attempt_count: number }[]>(
-        `UPDATE webhook_delivery
-            SET status = '${PENDING}', next_attempt_at = now(), attempts_allowed = attempt_count + 1,
-                redelivery_requested = true
-          WHERE id = ? AND status IN ${FINISHED}
-        RETURNING attempt_count`,
-        [deliveryId],
-      );
+      const row = await db
+        .updateTable('webhook_delivery')
+        .set((eb) => ({
+          status: PENDING,
+          next_attempt_at: sql<string>`now()`,
+          attempts_allowed: eb('attempt_count', '+', 1),
+          redelivery_requested: true,
+        }))
+        .where('id', '=', deliveryId)
+        .where('status', 'in', FINISHED)
+        .returning((eb) => eb('attempt_count', '+', 1).as('nextAttempt'))
+        .executeTakeFirst();
       if (!row) return { redelivered: false, status: current.status };
-      return { redelivered: true, nextAttempt: row.attempt_count + 1 };
+      return { redelivered: true, nextAttempt: row.nextAttempt };
     });
   }
-
   /**
    * The delivery of the request's current round, for its status page: one
    * terminal event per round (the first run, then each retry), so a retried
@@ -229,36 +252,40 @@ export class WebhookDeliveryRepository {
     tx: EntityManager,
     event: { requestId: string; round: number; type: string; url: string; payload: unknown; attemptsAllowed: number },
   ): Promise<string | null> {
-    const [inserted] = await tx.execute<{ id: string }[]>(
-      `INSERT INTO webhook_delivery
-         (id, request_id, request_round, event_id, event_type, url, payload, status, attempts_allowed, next_attempt_at,
-          created_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, now(), now())
-       ON CONFLICT (request_id, request_round, event_type) DO NOTHING
-       RETURNING id`,
-      [
-        randomUUID(),
-        event.requestId,
-        event.round,
-        `msg_${randomUUID().replaceAll('-', '')}`,
-        event.type,
-        event.url,
-        JSON.stringify(event.payload),
-        event.attemptsAllowed,
-      ],
-    );
+    const inserted = await sqlOf(tx)
+      .insertInto('webhook_delivery')
+      .values({
+        id: randomUUID(),
+        request_id: event.requestId,
+        request_round: event.round,
+        event_id: `msg_${randomUUID().replaceAll('-', '')}`,
+        event_type: event.type,
+        url: event.url,
+        payload: JSON.stringify(event.payload),
+        status: PENDING,
+        attempt_count: 0,
+        attempts_allowed: event.attemptsAllowed,
+        redelivery_requested: false,
+        next_attempt_at: sql<string>`now()`,
+        created_at: sql<string>`now()`,
+      })
+      .onConflict((oc) => oc.columns(['request_id', 'request_round', 'event_type']).doNothing())
+      .returning('id')
+      .executeTakeFirst();
     return inserted?.id ?? null;
   }
 
   private async whyNotClaimed(tx: EntityManager, deliveryId: string): Promise<ClaimResult> {
-    const [row] = await tx.execute<{ status: WebhookDeliveryStatus; wait_ms: number | null }[]>(
-      `SELECT status, ceil(extract(epoch FROM next_attempt_at - now()) * 1000)::int AS wait_ms
-         FROM webhook_delivery WHERE id = ?`,
-      [deliveryId],
-    );
+    const row = await sqlOf(tx)
+      .selectFrom('webhook_delivery')
+      .select((eb) => [
+        'status',
+        sql<number | null>`ceil(extract(epoch FROM ${eb.ref('next_attempt_at')} - now()) * 1000)::int`.as('waitMs'),
+      ])
+      .where('id', '=', deliveryId)
+      .executeTakeFirst();
     if (!row) return { kind: 'skipped', reason: 'gone' };
-    if (row.status === PENDING && row.wait_ms !== null && row.wait_ms > 0)
-      return { kind: 'not-due', waitMs: row.wait_ms };
+    if (row.status === PENDING && row.waitMs !== null && row.waitMs > 0) return { kind: 'not-due', waitMs: row.waitMs };
     return { kind: 'skipped', reason: row.status };
   }
 }
