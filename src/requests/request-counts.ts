@@ -1,5 +1,3 @@
-import type { RequestCountsDto } from './dto/request-status.dto.js';
-
 /** A request's counters as its row holds them; the entity, the terminal read and the progress read all have them. */
 export interface RequestCounters {
   productCount: number;
@@ -10,13 +8,19 @@ export interface RequestCounters {
   imagesCancelled: number;
 }
 
+/** What every view of a request reports of its counters (RequestCountsDto documents it in the API). */
+export interface RequestCounts {
+  products: { total: number; processed: number };
+  images: { total: number; succeeded: number; failed: number; cancelled: number; pending: number };
+}
+
 /** Images with an outcome: succeeded, failed or cancelled. */
 export function imagesDone(counters: RequestCounters): number {
   return counters.imagesSucceeded + counters.imagesFailed + counters.imagesCancelled;
 }
 
 /** The counts every view of a request reports (status, list, progress events, webhook events) the same way. */
-export function requestCounts(counters: RequestCounters): RequestCountsDto {
+export function requestCounts(counters: RequestCounters): RequestCounts {
   return {
     products: { total: counters.productCount, processed: counters.productsProcessed },
     images: {

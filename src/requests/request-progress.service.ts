@@ -1,8 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { type RequestProgressRow, RequestRepository } from './request.repository.js';
-import type { RequestCountsDto } from './dto/request-status.dto.js';
-import { imagesDone, percentDone, requestCounts } from './request-counts.js';
+import { imagesDone, percentDone, type RequestCounts, requestCounts } from './request-counts.js';
 import { isTerminal } from './request-status.js';
 
 /** A progress event at most this often: the watch reads the counters once per period. */
@@ -25,7 +24,7 @@ export interface ProgressEventData {
   status: string;
   /** 0 for the first run, then one more per retry. */
   round: number;
-  counts: RequestCountsDto;
+  counts: RequestCounts;
   percent: number;
   /** Images given an outcome per second since this stream began watching; null until one was. */
   imagesPerSecond: number | null;

@@ -13,6 +13,7 @@ import type { ProcessingOptions } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
 import { newPublicToken, type RequestFolder } from '../storage/storage-keys.js';
+import type { RequestCounters } from './request-counts.js';
 
 /** The processing_request table as typed SQL sees it (options: see JsonColumns). */
 export type RequestTables = Tables<typeof ProcessingRequest> & {
@@ -76,33 +77,21 @@ export interface LockedRequest {
 }
 
 /** A request just made terminal: what its webhook event reports. */
-export interface TerminalRequest {
+export interface TerminalRequest extends RequestCounters {
   id: string;
   status: RequestStatus;
   webhookUrl: string | null;
   webhookEvents: string[] | null;
-  productCount: number;
-  productsProcessed: number;
-  imageCount: number;
-  imagesSucceeded: number;
-  imagesFailed: number;
-  imagesCancelled: number;
   retryRound: number;
   createdAt: Date;
   completedAt: Date;
 }
 
 /** A request's counters as its event stream reports them. */
-export interface RequestProgressRow {
+export interface RequestProgressRow extends RequestCounters {
   id: string;
   status: RequestStatus;
   retryRound: number;
-  productCount: number;
-  productsProcessed: number;
-  imageCount: number;
-  imagesSucceeded: number;
-  imagesFailed: number;
-  imagesCancelled: number;
   startedAt: Date | null;
   completedAt: Date | null;
 }

@@ -1,4 +1,4 @@
-import type { RequestCountsDto } from '../requests/dto/request-status.dto.js';
+import type { RequestCounts } from '../requests/request-counts.js';
 import type { RequestStatus } from '../requests/request-status.js';
 import type { WebhookEventType } from '../requests/request-events.js';
 
@@ -9,7 +9,7 @@ export interface WebhookEventPayload {
   data: {
     requestId: string;
     status: RequestStatus;
-    counts: RequestCountsDto;
+    counts: RequestCounts;
     createdAt: string;
     completedAt: string;
     links: { status: string; export: string };

@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { WebhookEventType } from '../request-events.js';
 import { OUTPUT_FORMATS, type OutputFormat } from '../processing-options.js';
+import type { RequestCounts } from '../request-counts.js';
 import { RequestStatus } from '../request-status.js';
 
 export class ImageCountsDto {
@@ -18,7 +19,7 @@ export class ProductCountsDto {
   processed: number;
 }
 
-export class RequestCountsDto {
+export class RequestCountsDto implements RequestCounts {
   @ApiProperty({ type: ProductCountsDto }) products: ProductCountsDto;
   @ApiProperty({ type: ImageCountsDto }) images: ImageCountsDto;
 }
