@@ -103,17 +103,22 @@ export interface ReopenedCounts {
   productsReopened: number;
 }
 
-/** What a terminal transition returns, named as TerminalRequest names it. */
-const TERMINAL_RETURNING = [
-  'status',
-  'webhook_url as webhookUrl',
-  'webhook_events as webhookEvents',
+/** The counters, named as RequestCounters names them. */
+const COUNTER_COLUMNS = [
   'product_count as productCount',
   'products_processed as productsProcessed',
   'image_count as imageCount',
   'images_succeeded as imagesSucceeded',
   'images_failed as imagesFailed',
   'images_cancelled as imagesCancelled',
+] as const;
+
+/** What a terminal transition returns, named as TerminalRequest names it. */
+const TERMINAL_RETURNING = [
+  'status',
+  'webhook_url as webhookUrl',
+  'webhook_events as webhookEvents',
+  ...COUNTER_COLUMNS,
   'retry_round as retryRound',
   'created_at as createdAt',
   'completed_at as completedAt',
@@ -382,12 +387,7 @@ export class RequestRepository {
         'id',
         'status',
         'retry_round as retryRound',
-        'product_count as productCount',
-        'products_processed as productsProcessed',
-        'image_count as imageCount',
-        'images_succeeded as imagesSucceeded',
-        'images_failed as imagesFailed',
-        'images_cancelled as imagesCancelled',
+        ...COUNTER_COLUMNS,
         'started_at as startedAt',
         'completed_at as completedAt',
       ])
