@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { ImageErrorCode, ImageJobError } from '../../src/processing/image-error.js';
 import type { ImageFormat } from '../../src/processing/transform/image-format.js';
 import { ImageTransformer } from '../../src/processing/transform/image-transformer.js';
+import { transformFailureDetail } from '../../src/processing/transform/transform-failure.js';
 import { meanDeltaE2000 } from '../support/delta-e.js';
 import { imageMagick, imageMagickGif, plainSharp, ssim } from '../../bench/lib/formats.mjs';
 
@@ -204,6 +205,27 @@ describe('real image files', () => {
         });
       }
     });
+  });
+
+  it('logs no libvips text for damaged JPEGs processed together, where it would mix their lines', async () => {
+    const jpeg = await readFile(join(root, 'go', 'image', 'video-001.progressive.jpeg'));
+    // Garbage over different stretches of the scan: each file fails with its own decoder lines.
+    const damaged = [0.3, 0.45, 0.6].map((start, n) => {
+      const copy = Buffer.from(jpeg);
+      for (let i = Math.floor(copy.length * start); i < Math.floor(copy.length * (start + 0.05)); i++) {
+        copy[i] = (i * (31 + 6 * n)) & 0xff;
+      }
+      return copy;
+    });
+
+    for (let round = 0; round < 3; round++) {
+      const together = await Promise.all(damaged.map((input) => failure(transformer, input)));
+      for (const error of together) {
+        expect(error.code).toBe(ImageErrorCode.DecodeError);
+        expect(error.message).toMatch(/JPEG file is (damaged|incomplete)/);
+        expect(transformFailureDetail(error)).toBeNull();
+      }
+    }
   });
 
   describe('bytes: no bigger than a plain sharp script at quality 50, at equal SSIM', () => {
