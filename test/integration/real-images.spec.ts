@@ -151,6 +151,37 @@ describe('real image files', () => {
     });
   });
 
+  describe('CMYK JPEGs with an embedded profile, made from a wallpaper with ImageMagick', () => {
+    // Ghostscript's default_cmyk.icc has colorimetric tables (A2B1), ps_cmyk.icc only a
+    // perceptual one (A2B0). Measured, mean R,G,B of Storm.jpg at 800 px (LittleCMS /
+    // plain sharp / before this test): default_cmyk 77.8,91.1,113.3 / 66.9,83.4,107.1 /
+    // 78.0,91.2,113.4; ps_cmyk 80.4,85.7,110.2 / 79.4,84.7,109.5 / 83.5,89.0,113.0.
+    it.each(['default_cmyk.icc', 'ps_cmyk.icc'])('%s: mean colour within 3 levels of LittleCMS', async (profile) => {
+      const convert: string | null = await imageMagick();
+      expect(convert).not.toBeNull();
+      const dir = await mkdtemp(join(tmpdir(), 'pixbatch-cmyk-'));
+      let input: Buffer;
+      try {
+        await run(convert!, [
+          join(root, 'mate', 'nature', 'Storm.jpg'),
+          ...['-resize', '800x', '-profile', join(icc, 'sRGB.icc')],
+          ...['-profile', join(icc, 'ghostscript', profile), '-quality', '95', join(dir, 'cmyk.jpg')],
+        ]);
+        input = await readFile(join(dir, 'cmyk.jpg'));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      expect(await sharp(input).metadata()).toMatchObject({ space: 'cmyk', hasProfile: true });
+      const mean = async (image: Buffer) =>
+        (await sharp(image).toColourspace('srgb').stats()).channels.slice(0, 3).map((channel) => channel.mean);
+
+      const ours = await mean((await transformer.transform(input, { resize: null })).data);
+      const reference = await mean(await lcmsReference(input));
+
+      ours.forEach((level, channel) => expect(Math.abs(level - reference[channel])).toBeLessThanOrEqual(3));
+    });
+  });
+
   it.each([
     'video-005.gray.jpeg',
     'video-005.gray.png',
