@@ -47,10 +47,25 @@ const ENCODERS: Record<ImageFormat, (image: Sharp, quality: number) => Sharp> = 
 };
 
 /**
- * libvips writes a palette PNG as RGB; a grey picture is written as 8-bit grey,
- * losslessly (a 16-bit one at half its bytes).
+ * A grey PNG is quantised like a colour one, its grey levels chosen by
+ * libimagequant without dithering (zlib level 0: only the levels are kept), then
+ * written again as one grey channel (greyPng), since libvips writes a palette PNG
+ * as RGB. Measured at quality 50 against a plain sharp script's palette PNG
+ * (real-image suite): MATE's Stripes.png (1920x1200, grey and alpha) 94 084 B at
+ * SSIM 0.968 against 279 187 B at 0.835, where the lossless 8-bit grey this
+ * replaces took 676 520 B; dithering brought back plain sharp's bytes and SSIM.
  */
-const greyPng = (image: Sharp): Sharp => image.png({ palette: false, compressionLevel: 9, adaptiveFiltering: true });
+const greyLevels =
+  (effort: number) =>
+  (image: Sharp, quality: number): Sharp =>
+    image.png({ palette: true, quality, effort, dither: 0, compressionLevel: 0 });
+
+/**
+ * The second pass for grey: the quantised levels as one channel, unfiltered
+ * (adaptive filtering made Stripes.png's dithered levels 44 % larger).
+ */
+export const greyPng = (image: Sharp): Sharp =>
+  image.toColourspace('b-w').png({ palette: false, compressionLevel: 9, adaptiveFiltering: false });
 
 /**
  * Up to this many pixels a PNG is quantised at sharp's default effort and zlib
@@ -66,6 +81,8 @@ export function encoderFor(
   output: Size,
 ): (image: Sharp, quality: number) => Sharp {
   if (format !== 'png') return ENCODERS[format];
-  if (colour === 'grey') return greyPng;
-  return output.width * output.height <= SMALL_PNG_PIXELS ? smallPng : ENCODERS.png;
+  const small = output.width * output.height <= SMALL_PNG_PIXELS;
+  // Grey: sharp's default effort for small pictures, as for colour; the levels are then written by greyPng.
+  if (colour === 'grey') return greyLevels(small ? 7 : 1);
+  return small ? smallPng : ENCODERS.png;
 }

@@ -7,7 +7,7 @@ import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp }
 import type { AppConfig } from '../../config/app-config.js';
 import { DEFAULT_QUALITY, type OutputFormat } from '../../requests/processing-options.js';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
-import { type Colour, encoderFor } from './encoders.js';
+import { type Colour, encoderFor, greyPng } from './encoders.js';
 import { fittedInside, scaled, shrinkOnLoadFactor, type Size } from './geometry.js';
 import { iccHasTag } from './icc-profile.js';
 import { type ImageFormat, sniffImageFormat } from './image-format.js';
@@ -322,7 +322,10 @@ export class ImageTransformer {
       // JPEG has no alpha: transparent areas become white, as on a web page, not libvips' black.
       if (output === 'jpeg' && source.hasAlpha) image.flatten({ background: '#ffffff' });
       const colour = GREY_OUTPUT.has(output) ? source.colour : 'rgb';
-      return await write(encoderFor(output, colour, size ?? source)(image, plan.quality));
+      const pipeline = encoderFor(output, colour, size ?? source)(image, plan.quality);
+      if (output !== 'png' || colour !== 'grey') return await write(pipeline);
+      // A grey PNG's quantised levels, written again as one grey channel (encoders.ts).
+      return await write(greyPng(this.load(await pipeline.toBuffer(), false)));
     } catch (error) {
       throw await this.failure(input, format, animated, error);
     } finally {
