@@ -335,6 +335,34 @@ describe('real image files', () => {
       }
     });
 
+    it('resizes still GIFs within 5 % of ImageMagick -coalesce -resize 50% -layers optimize, file by file', async () => {
+      const convert: string | null = await imageMagick();
+      expect(convert).not.toBeNull();
+      const dir = await mkdtemp(join(tmpdir(), 'pixbatch-gif-'));
+      let large: Buffer;
+      try {
+        // A large single-frame GIF: MATE's Storm.jpg (1920x1280) as ImageMagick writes it.
+        await run(convert!, [join(root, 'mate', 'nature', 'Storm.jpg'), join(dir, 'storm.gif')]);
+        large = await readFile(join(dir, 'storm.gif'));
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      const gifs = [
+        ...readable.filter((file) => file.format === 'gif'),
+        { name: 'Storm.gif', format: 'gif' as const, data: large },
+      ];
+      expect(gifs.length).toBeGreaterThanOrEqual(6);
+      const worse: string[] = [];
+      for (const file of gifs) {
+        const ours = await transformer.transform(file.data, { resize: 0.5 });
+        const magick: Buffer = await imageMagickGif(convert!, file.data, 0.5);
+        if (ours.data.length > magick.length * 1.05) {
+          worse.push(`${file.name}: ${ours.data.length} B against ImageMagick's ${magick.length} B`);
+        }
+      }
+      expect(worse).toEqual([]);
+    }, 60_000);
+
     it('makes flat-colour GIF animations no bigger than ImageMagick -layers optimize, frames and timing kept', async () => {
       const convert: string | null = await imageMagick();
       expect(convert).not.toBeNull();

@@ -7,7 +7,7 @@ import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp }
 import type { AppConfig } from '../../config/app-config.js';
 import { DEFAULT_QUALITY, type OutputFormat } from '../../requests/processing-options.js';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
-import { type Colour, encoderFor, greyPng } from './encoders.js';
+import { type Colour, encoderFor, gifLevels, greyPng } from './encoders.js';
 import { fittedInside, scaled, shrinkOnLoadFactor, type Size } from './geometry.js';
 import { iccHasTag } from './icc-profile.js';
 import { type ImageFormat, sniffImageFormat } from './image-format.js';
@@ -323,14 +323,30 @@ export class ImageTransformer {
       if (output === 'jpeg' && source.hasAlpha) image.flatten({ background: '#ffffff' });
       const colour = GREY_OUTPUT.has(output) ? source.colour : 'rgb';
       const pipeline = encoderFor(output, colour, size ?? source)(image, plan.quality);
-      if (output !== 'png' || colour !== 'grey') return await write(pipeline);
       // A grey PNG's quantised levels, written again as one grey channel (encoders.ts).
-      return await write(greyPng(this.load(await pipeline.toBuffer(), false)));
+      if (output === 'png' && colour === 'grey')
+        return await write(greyPng(this.load(await pipeline.toBuffer(), false)));
+      if (output === 'gif' && !animated) return await write(await this.stillGif(pipeline));
+      return await write(pipeline);
     } catch (error) {
       throw await this.failure(input, format, animated, error);
     } finally {
       if (scratch) await rm(scratch, { force: true });
     }
+  }
+
+  /**
+   * A still GIF written directly keeps to the input's palette where it can, which
+   * suits a GIF of few colours (Go's 32-colour video-001.5bpp.gif at half size:
+   * 1 856 B, from quantised levels 4 708 B); a photo or a smooth gradient comes out
+   * smaller from the levels gifLevels chooses. Both are encoded, and the smaller
+   * one's pipeline is returned to run again for writing (deterministic).
+   */
+  private async stillGif(direct: Sharp): Promise<Sharp> {
+    const levels = await gifLevels(direct.clone()).toBuffer();
+    const fromLevels = () => encoderFor('gif', 'rgb', { width: 1, height: 1 })(this.load(levels, false), 0);
+    const [directBytes, levelBytes] = await Promise.all([direct.clone().toBuffer(), fromLevels().toBuffer()]);
+    return levelBytes.length < directBytes.length ? fromLevels() : direct;
   }
 
   private load(loaded: Buffer | string, animated: boolean): Sharp {
