@@ -21,7 +21,8 @@ export interface ImageTransformerOptions {
   /**
    * libvips abandons an image after this many seconds (integer, 1-3600); unset means
    * no limit. It bounds decoding and pixel work, not PNG palette quantisation,
-   * which runs after them (measured: 2.2 s for 2500x2500 under a 1 s timeout).
+   * which runs after them (measured at effort 1: 2.2 s for 2500x2500 under a 1 s
+   * timeout; PNGs are now quantised at effort 6, 2-3.5x slower, encoders.ts).
    */
   timeoutSeconds?: number;
   /** Longer animations are refused: every frame is decoded into memory at once. Default MAX_FRAMES. */
