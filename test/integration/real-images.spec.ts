@@ -335,23 +335,53 @@ describe('real image files', () => {
       }
     });
 
-    it('resizes still GIFs within 5 % of ImageMagick -coalesce -resize 50% -layers optimize, file by file', async () => {
+    it('resizes GIFs within 5 % of ImageMagick -coalesce -resize 50% -layers optimize, file by file', async () => {
       const convert: string | null = await imageMagick();
       expect(convert).not.toBeNull();
       const dir = await mkdtemp(join(tmpdir(), 'pixbatch-gif-'));
-      let large: Buffer;
+      const made: RealFile[] = [];
       try {
-        // A large single-frame GIF: MATE's Storm.jpg (1920x1280) as ImageMagick writes it.
-        await run(convert!, [join(root, 'mate', 'nature', 'Storm.jpg'), join(dir, 'storm.gif')]);
-        large = await readFile(join(dir, 'storm.gif'));
+        const storm = join(root, 'mate', 'nature', 'Storm.jpg');
+        const frames = (name: string, delay: number, ...args: string[]) => [
+          ...args,
+          ...['+repage', '-set', 'delay', `${delay}`, '-loop', '0', join(dir, name)],
+        ];
+        const gifs: [string, string[]][] = [
+          // A large single-frame GIF: MATE's Storm.jpg (1920x1280) as ImageMagick writes it.
+          ['Storm.gif', [storm, join(dir, 'Storm.gif')]],
+          // Animations of real pictures: a pan over Storm.jpg, a slideshow of three wallpapers.
+          [
+            'pan.gif',
+            frames(
+              'pan.gif',
+              20,
+              ...[storm, '-resize', '640x'],
+              ...[0, 1, 2, 3].flatMap((i) => ['(', '-clone', '0', '-crop', `480x320+${40 * i}+${10 * i}`, ')']),
+              ...['-delete', '0'],
+            ),
+          ],
+          [
+            'slides.gif',
+            frames(
+              'slides.gif',
+              100,
+              ...['desktop/Float-into-MATE.png', 'abstract/Gulp.png', 'abstract/Silk.png'].map((name) =>
+                join(root, 'mate', name),
+              ),
+              ...['-resize', '480x320!'],
+            ),
+          ],
+        ];
+        for (const [name, args] of gifs) {
+          await run(convert!, args);
+          made.push({ name, format: 'gif', data: await readFile(join(dir, name)) });
+        }
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
-      const gifs = [
-        ...readable.filter((file) => file.format === 'gif'),
-        { name: 'Storm.gif', format: 'gif' as const, data: large },
-      ];
-      expect(gifs.length).toBeGreaterThanOrEqual(6);
+      expect((await sharp(made[1].data, { animated: true }).metadata()).pages).toBe(4);
+      const gifs = [...readable.filter((file) => file.format === 'gif'), ...made];
+      expect(gifs.length).toBeGreaterThanOrEqual(8);
       const worse: string[] = [];
       for (const file of gifs) {
         const ours = await transformer.transform(file.data, { resize: 0.5 });
