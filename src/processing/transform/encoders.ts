@@ -100,7 +100,8 @@ export function encoderFor(
 ): (image: Sharp, quality: number) => Sharp {
   if (format !== 'png') return ENCODERS[format];
   const small = output.width * output.height <= SMALL_PNG_PIXELS;
-  // Grey: sharp's default effort for small pictures, as for colour; the levels are then written by greyPng.
+  // Grey: sharp's default effort for small pictures, as for colour; above, effort 1 (effort 6
+  // made Stripes.png 7 % smaller at 0.002 lower SSIM, 5 % slower). greyPng writes the levels.
   if (colour === 'grey') return greyLevels(small ? 7 : 1);
   return small ? smallPng : ENCODERS.png;
 }
