@@ -7,8 +7,9 @@ import sharp, { type FailOnOptions, type Metadata, type OutputInfo, type Sharp }
 import type { AppConfig } from '../../config/app-config.js';
 import { DEFAULT_QUALITY, type OutputFormat } from '../../requests/processing-options.js';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
-import { type Colour, encoderFor } from './encoders.js';
+import { type Colour, encoderFor, gifLevels, greyPng } from './encoders.js';
 import { fittedInside, scaled, shrinkOnLoadFactor, type Size } from './geometry.js';
+import { iccHasTag } from './icc-profile.js';
 import { type ImageFormat, sniffImageFormat } from './image-format.js';
 import { stripMetadata } from './strip-metadata.js';
 import { endsWhereItShould } from './truncation.js';
@@ -20,7 +21,8 @@ export interface ImageTransformerOptions {
   /**
    * libvips abandons an image after this many seconds (integer, 1-3600); unset means
    * no limit. It bounds decoding and pixel work, not PNG palette quantisation,
-   * which runs after them (measured: 2.2 s for 2500x2500 under a 1 s timeout).
+   * which runs after them (measured at effort 1: 2.2 s for 2500x2500 under a 1 s
+   * timeout; PNGs are now quantised at effort 6, 2-3.5x slower, encoders.ts).
    */
   timeoutSeconds?: number;
   /** Longer animations are refused: every frame is decoded into memory at once. Default MAX_FRAMES. */
@@ -308,6 +310,9 @@ export class ImageTransformer {
         // with a profile at 5.4, against LittleCMS); an 'srgb' pipeline converts
         // from the profile first (0.0 and 0.3, test/integration/real-images.spec.ts).
         // Not for everything: it made 8-bit WebP outputs 8 % larger at lower SSIM.
+        // Nor for a CMYK profile with one table (A2B0, no colorimetric A2B1): the sRGB
+        // pipeline's relative import came out 3 levels lighter than LittleCMS through
+        // Ghostscript's ps_cmyk.icc, sharp's own conversion 1 level darker (colourOf).
         image.pipelineColourspace('srgb').toColourspace('srgb');
       } else {
         image.toColourspace('srgb');
@@ -318,12 +323,31 @@ export class ImageTransformer {
       // JPEG has no alpha: transparent areas become white, as on a web page, not libvips' black.
       if (output === 'jpeg' && source.hasAlpha) image.flatten({ background: '#ffffff' });
       const colour = GREY_OUTPUT.has(output) ? source.colour : 'rgb';
-      return await write(encoderFor(output, colour, size ?? source)(image, plan.quality));
+      const pipeline = encoderFor(output, colour, size ?? source)(image, plan.quality);
+      // A grey PNG's quantised levels, written again as one grey channel (encoders.ts).
+      if (output === 'png' && colour === 'grey')
+        return await write(greyPng(this.load(await pipeline.toBuffer(), false)));
+      if (output === 'gif' && !animated) return await write(await this.stillGif(pipeline));
+      return await write(pipeline);
     } catch (error) {
       throw await this.failure(input, format, animated, error);
     } finally {
       if (scratch) await rm(scratch, { force: true });
     }
+  }
+
+  /**
+   * A still GIF written directly keeps to the input's palette where it can, which
+   * suits a GIF of few colours (Go's 32-colour video-001.5bpp.gif at half size:
+   * 1 856 B, from quantised levels 4 708 B); a photo or a smooth gradient comes out
+   * smaller from the levels gifLevels chooses. Both are encoded, and the smaller
+   * one's pipeline is returned to run again for writing (deterministic).
+   */
+  private async stillGif(direct: Sharp): Promise<Sharp> {
+    const levels = await gifLevels(direct.clone()).toBuffer();
+    const fromLevels = () => encoderFor('gif', 'rgb', { width: 1, height: 1 })(this.load(levels, false), 0);
+    const [directBytes, levelBytes] = await Promise.all([direct.clone().toBuffer(), fromLevels().toBuffer()]);
+    return levelBytes.length < directBytes.length ? fromLevels() : direct;
   }
 
   private load(loaded: Buffer | string, animated: boolean): Sharp {
@@ -419,7 +443,8 @@ function colourOf(metadata: Metadata): Colour {
   ) {
     return 'grey';
   }
-  return metadata.depth !== 'uchar' || metadata.space === 'cmyk' ? 'deep' : 'rgb';
+  if (metadata.space === 'cmyk') return metadata.icc && !iccHasTag(metadata.icc, 'A2B1') ? 'rgb' : 'deep';
+  return metadata.depth !== 'uchar' ? 'deep' : 'rgb';
 }
 
 function encoded(plan: Plan, input: Buffer, info: OutputInfo): TransformInfo {

@@ -53,12 +53,24 @@ export function timeoutError(format: ImageFormat, seconds: number | undefined, c
   );
 }
 
-/** The library's own text behind a transform failure, for the logs only. */
+/**
+ * The library's own text behind a transform failure, for the logs only, each
+ * line once (libvips repeats a decoder's complaint for every tile that hits it).
+ * None for a decode error: libvips keeps one error buffer per process, so the
+ * text of a file that fails to decode holds the lines of every image failing
+ * beside it (three damaged JPEGs processed together each logged the others'
+ * lines, even when re-decoded one at a time), and the message already says what
+ * is wrong with the file.
+ */
 export function transformFailureDetail(error: unknown): string | null {
   if (!(error instanceof Error) || error.cause === undefined) return null;
+  if (error instanceof ImageJobError && error.code === String(ImageErrorCode.DecodeError)) return null;
   // Whatever the library threw: an Error, or some other value.
   const cause: unknown = error.cause;
-  return cause instanceof Error ? cause.message : String(cause);
+  const text = cause instanceof Error ? cause.message : String(cause);
+  const lines = new Set(text.split('\n').map((line) => line.trim()));
+  lines.delete('');
+  return [...lines].join('\n');
 }
 
 /** True when a complete PNG chunk's CRC does not match its type and data. */
