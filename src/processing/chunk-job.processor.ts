@@ -5,12 +5,7 @@ import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../observability/metrics.service.js';
 import { ImageStatus } from '../products/image-status.js';
-import {
-  type ClaimedImage,
-  type ImageOutcome,
-  ImageWorkRepository,
-  type StartedImage,
-} from '../products/image-work.repository.js';
+import { type ClaimedImage, type ImageOutcome, ImageWorkRepository } from '../products/image-work.repository.js';
 import { ImageDispatchRepository } from '../products/image-dispatch.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import type { ProcessingOptions } from '../requests/processing-options.js';
@@ -21,7 +16,7 @@ import { storageOutageWait } from '../storage/storage-outage.js';
 import { Dispatcher } from './dispatcher.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
-import { ChunkWorkLog, retryWhileLeased } from './chunk-work-log.js';
+import { ChunkWorkLog } from './chunk-work-log.js';
 import { EXTENSION } from './transform/image-format.js';
 import { lowerImageThreadPriority } from './thread-priority.js';
 import { ImageTransformer } from './transform/image-transformer.js';
@@ -114,18 +109,15 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
       for (const image of chunk.images) {
         if (this.stopping || hostPausedUntil > 0) {
           const delayMs = Math.max(0, hostPausedUntil - Date.now());
-          log.add({ imageId: image.imageId, requeue: { delayMs, notItsFault: false } });
+          log.add({ imageId: image.imageId, requeue: { delayMs, notItsFault: false, unstarted: true } });
           continue;
         }
-        // Also the cancellation check: a cancelled image is no longer this chunk's.
-        const started = await retryWhileLeased(`Starting image ${image.imageId}`, leaseMs, this.logger, () =>
-          this.work.startImage(image.imageId, chunkId),
-        );
-        if (!started) continue;
+        // A cancelled request's images, or a lease that ran out, end the chunk here.
+        if (!(await log.checkpoint())) break;
         // A context of its own replaces the chunk's, so it names the chunk again.
-        const bindings = { requestId: chunk.requestId, chunkId, imageId: image.imageId, attempt: started.attempt };
+        const bindings = { requestId: chunk.requestId, chunkId, imageId: image.imageId, attempt: image.attempt };
         hostPausedUntil = await this.pino.runInContext(
-          () => this.processImage(chunk.folder, image, started, chunk.options, log),
+          () => this.processImage(chunk.folder, image, chunk.options, log),
           { bindings },
         );
       }
@@ -144,7 +136,6 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
   private async processImage(
     folder: RequestFolder,
     image: ClaimedImage,
-    started: StartedImage,
     options: ProcessingOptions,
     log: ChunkWorkLog,
   ): Promise<number> {
@@ -156,7 +147,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
     } catch (error) {
       if (error instanceof StorageError) {
         const now = Date.now();
-        const since = started.waitingSince?.getTime() ?? now;
+        const since = image.waitingSince?.getTime() ?? now;
         const wait = storageOutageWait(since, now, this.config.jobBackoffMs);
         if (wait !== null) {
           this.logger.warn(`Storage unavailable, image waits ${wait} ms: ${error.message}`);
@@ -165,7 +156,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
         }
       }
       const failure = this.retries.classify(error);
-      const pauseMs = this.retries.hostPauseMs(failure, started.waitingSince);
+      const pauseMs = this.retries.hostPauseMs(failure, image.waitingSince);
       if (failure.pause && pauseMs !== null) {
         // The host's own limit, not the image's fault: the host is paused for
         // every worker of the deployment, and the image waits for it.
@@ -175,10 +166,10 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
         log.add({ imageId: image.imageId, requeue: { delayMs: pauseMs, notItsFault: true } });
         return until;
       }
-      if (this.retries.shouldRetry(failure, started.attempt)) {
+      if (this.retries.shouldRetry(failure, image.attempt)) {
         this.metrics.jobAttemptsFailed.inc({ code: failure.code });
         this.logger.warn(`Attempt failed, will retry: ${failure.code} ${failure.message}`);
-        const delayMs = this.retries.delayBeforeRetry(started.attempt);
+        const delayMs = this.retries.delayBeforeRetry(image.attempt);
         log.add({ imageId: image.imageId, requeue: { delayMs, notItsFault: false } });
         return 0;
       }

@@ -13,12 +13,24 @@ export const FLUSH_MS = 250;
  * A write that fails (PostgreSQL restarting) is tried again until the
  * chunk's lease would run out; after that the images are dispatched again,
  * and whatever this chunk still writes finds the guard closed.
+ *
+ * A write is also how the chunk learns that its images are no longer its
+ * own (checkpoint): no statement per image asks.
  */
 export class ChunkWorkLog {
   /** Outcomes that counted, with how long their image took (null: not measured). */
   readonly counted: { outcome: ImageOutcome; ms: number | null }[] = [];
   requestDone = false;
   round = 0;
+  /**
+   * False once a write found an outcome it could not count: the chunk no
+   * longer holds its images (the request was cancelled or deleted, or the
+   * lease ran out and they went to another chunk).
+   */
+  held = true;
+
+  /** When the last write ended; the claim counts as one. */
+  private lastWrite = performance.now();
 
   private readonly unwritten: { work: ImageWork; ms: number | null }[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -36,6 +48,18 @@ export class ChunkWorkLog {
   add(work: ImageWork, ms: number | null = null): void {
     this.unwritten.push({ work, ms });
     this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
+  }
+
+  /**
+   * Between two images: once the last write is FLUSH_MS old, what waits is
+   * written now rather than on the timer, and its answer says whether the
+   * chunk may go on. A cancel is thus noticed before the next fetch that
+   * follows it by FLUSH_MS or more, for no statement of its own. False when
+   * the chunk is to stop.
+   */
+  async checkpoint(): Promise<boolean> {
+    if (performance.now() - this.lastWrite >= FLUSH_MS) await this.flush();
+    return this.held && this.failure === null;
   }
 
   /** Writes what is left; throws if it could not be written. */
@@ -64,7 +88,9 @@ export class ChunkWorkLog {
       );
       const counted = new Set(recorded.counted);
       for (const { work, ms } of batch) {
-        if ('outcome' in work && counted.has(work.imageId)) this.counted.push({ outcome: work.outcome, ms });
+        if (!('outcome' in work)) continue;
+        if (counted.has(work.imageId)) this.counted.push({ outcome: work.outcome, ms });
+        else this.held = false;
       }
       if (recorded.requestDone) {
         this.requestDone = true;
@@ -72,6 +98,8 @@ export class ChunkWorkLog {
       }
     } catch (error) {
       this.failure = error instanceof Error ? error : new Error(String(error));
+    } finally {
+      this.lastWrite = performance.now();
     }
   }
 }

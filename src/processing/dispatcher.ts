@@ -36,9 +36,10 @@ const WORKER_COUNT_TTL_MS = 10_000;
  * one image at a time), and none while it is paused after a Retry-After, so
  * no worker lane waits on a host. An image whose chunk's lease ran out while it
  * was being worked on (its worker died or hung) is dispatched again in a
- * chunk of its own, so that an image that kills workers only spends its own
- * attempts; a waiting chunk whose job Redis lost is dispatched again like any
- * waiting work once its lease runs out.
+ * chunk of its own, its attempt given back if the chunk left others open,
+ * so that an image that kills workers only spends its own attempts; a
+ * waiting chunk whose job Redis lost is dispatched again like any waiting
+ * work once its lease runs out.
  */
 @Injectable()
 export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
@@ -127,6 +128,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       // Leases run out in seconds (JOB_LOCK_MS): looking for them once a tick is soon enough.
       if (kind === 'full') {
         await this.dispatch.releaseUnclaimed(tx, deployment);
+        await this.dispatch.splitExpiredChunks(tx, deployment);
         for (const image of await this.dispatch.expiredImages(tx, deployment, free)) {
           if (!this.retries.retriesAfterLostWorker(image.attempts)) {
             exhausted.push(image);

@@ -120,6 +120,49 @@ export class ImageDispatchRepository implements RequestPausedHosts {
     return rows.length;
   }
 
+  /**
+   * A chunk's claim counts an attempt for each of its images (ImageWorkRepository).
+   * When its worker died or hung with several of them still open, which one it
+   * was on is not known: each gets its attempt back and a chunk id of its own,
+   * so that expiredImages sees it alone, and the next death on it is its own.
+   * An image that kills its worker thus spends its own attempts, one run
+   * later, and never its neighbours'. Returns how many images were split off.
+   */
+  async splitExpiredChunks(tx: EntityManager, deployment: string): Promise<number> {
+    const expired = (eb: ExpressionBuilder<DispatchTables, 'image'>) =>
+      eb.and([
+        // image_lease_index: the status a literal, as in its predicate.
+        eb('status', '=', sql.lit(ImageStatus.Processing)),
+        eb('lease_until', '<', sql<string>`now()`),
+      ]);
+    const rows = await sqlOf(tx)
+      .updateTable('image')
+      .set((eb) => ({ attempts: eb('attempts', '-', 1), chunk_id: sql<string>`gen_random_uuid()` }))
+      .where('id', 'in', (eb) =>
+        eb
+          .selectFrom('image as i')
+          .innerJoin('processing_request as r', 'r.id', 'i.request_id')
+          .select('i.id')
+          .where('i.status', '=', sql.lit(ImageStatus.Processing))
+          .where('i.lease_until', '<', sql<string>`now()`)
+          .where((eb) => ofDeployment(eb, deployment))
+          .where('i.chunk_id', 'in', (eb) =>
+            eb
+              .selectFrom('image')
+              .select('chunk_id')
+              .where(expired)
+              .groupBy('chunk_id')
+              .having((eb) => eb.fn.countAll(), '>', 1),
+          )
+          .orderBy('i.id')
+          .forUpdate(['i'])
+          .skipLocked(),
+      )
+      .returning('id')
+      .execute();
+    return rows.length;
+  }
+
   /** Images being worked on whose lease ran out, oldest first, locked for `tx`. */
   async expiredImages(tx: EntityManager, deployment: string, limit: number): Promise<ExpiredImage[]> {
     return (

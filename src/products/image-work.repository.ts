@@ -13,7 +13,6 @@ import {
   OPEN,
   PENDING,
   RECORD_WORK,
-  START_IMAGE,
   type WorkColumns,
   countedOnProducts,
   sqlOf,
@@ -25,6 +24,10 @@ export interface ClaimedImage {
   inputUrl: string;
   /** What the output key ends in; null for images uploaded before names existed. */
   fileName: string | null;
+  /** This attempt's number, 1-based: the claim counted it. */
+  attempt: number;
+  /** When the image first found the store down or its host paused, while it waits for it; null otherwise. */
+  waitingSince: Date | null;
 }
 
 export interface ClaimedChunk {
@@ -33,14 +36,6 @@ export interface ClaimedChunk {
   folder: RequestFolder;
   options: ProcessingOptions;
   images: ClaimedImage[];
-}
-
-/** An image its worker has just started: the attempt is counted. */
-export interface StartedImage {
-  /** This attempt's number, 1-based. */
-  attempt: number;
-  /** When the image first found the store down, while it waits for it; null otherwise. */
-  waitingSince: Date | null;
 }
 
 export type ImageOutcome =
@@ -64,8 +59,13 @@ export type ImageOutcome =
 /** The image goes back to wait for another attempt. */
 export interface Requeue {
   delayMs: number;
-  /** The store was down: the attempt is given back, and the outage's start kept for the next wait. */
+  /**
+   * The store was down or the host paused us: the attempt is given back, and
+   * the wait's start kept for the next wait.
+   */
   notItsFault: boolean;
+  /** The chunk never started the image (its worker stopping, its host paused): the claim's attempt is given back. */
+  unstarted?: boolean;
 }
 
 /** What a chunk's worker found for one image: an outcome, or another try later. */
@@ -82,9 +82,9 @@ export interface RecordedWork {
 /**
  * Owner of every change to an image's status. An image is pending until
  * the dispatcher leases it to a chunk job (ImageDispatchRepository sets
- * chunk_id, lease_until); the chunk's worker claims it (processing), counts
- * an attempt when it starts it, and records its outcome or sends it back to
- * wait (not_before). Every outcome is a guarded UPDATE: only the chunk that
+ * chunk_id, lease_until); the chunk's worker claims it (processing), which
+ * counts an attempt, and records its outcome or sends it back to wait
+ * (not_before), giving the attempt back if it never started the image. Every outcome is a guarded UPDATE: only the chunk that
  * holds an image, and only while the image is open, moves it to a terminal
  * state, and only that move bumps the product and request counters, so a
  * chunk whose lease ran out, or that BullMQ delivered twice, never counts an
@@ -100,7 +100,10 @@ export interface RecordedWork {
 export class ImageWorkRepository implements RequestImageTransitions {
   constructor(private readonly prepared: PreparedStatements) {}
 
-  /** Marks the chunk's images as being worked on, and the request as started; null when none is left to do. */
+  /**
+   * Marks the chunk's images as being worked on, counting an attempt for each,
+   * and the request as started; null when none is left to do.
+   */
   async claimChunk(chunkId: string, leaseMs: number): Promise<ClaimedChunk | null> {
     const rows = await this.prepared.run(CLAIM_CHUNK, { leaseMs, chunkId });
     const first = rows[0];
@@ -109,19 +112,14 @@ export class ImageWorkRepository implements RequestImageTransitions {
       requestId: first.requestId,
       folder: { id: first.requestId, publicToken: first.publicToken },
       options: first.options,
-      images: rows.map(({ imageId, inputUrl, fileName }) => ({ imageId, inputUrl, fileName })),
+      images: rows.map(({ imageId, inputUrl, fileName, attempt, waitingSince }) => ({
+        imageId,
+        inputUrl,
+        fileName,
+        attempt,
+        waitingSince: waitingSince === null ? null : new Date(waitingSince),
+      })),
     };
-  }
-
-  /**
-   * Counts an attempt as the image starts, so that an image that kills its
-   * worker runs out of attempts like any other. Null when the image is no
-   * longer this chunk's to do: its request was cancelled or deleted meanwhile.
-   */
-  async startImage(imageId: string, chunkId: string): Promise<StartedImage | null> {
-    const [row] = await this.prepared.run(START_IMAGE, { imageId, chunkId });
-    if (!row) return null;
-    return { attempt: row.attempt, waitingSince: row.waitingSince === null ? null : new Date(row.waitingSince) };
   }
 
   /** The chunk's worker is alive: its images stay its own for another `leaseMs`. */
@@ -134,7 +132,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
    * outcomes, with the product and request counters, and images sent back
    * to wait. The images repeating an image's URL (source_image_id) take its
    * outcome in the same statement, counted with it. The batch travels as one
-   * array per column (15 parameters, whatever its size), unnested in SQL.
+   * array per column (16 parameters, whatever its size), unnested in SQL.
    */
   async recordWork(chunkId: string, requestId: string, work: readonly ImageWork[]): Promise<RecordedWork> {
     const columns: WorkColumns = {
@@ -151,6 +149,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
       errorTransient: [],
       delayMs: [],
       notItsFault: [],
+      givenBack: [],
       chunkId,
       requestId,
     };
@@ -172,6 +171,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
       columns.errorTransient.push(failed ? (failed.transient ?? null) : null);
       columns.delayMs.push(requeue?.delayMs ?? null);
       columns.notItsFault.push(requeue?.notItsFault ?? null);
+      columns.givenBack.push(requeue ? requeue.notItsFault || requeue.unstarted === true : null);
     }
     const [result] = await this.prepared.run(RECORD_WORK, columns);
     return {

@@ -94,9 +94,9 @@ export function countedOnProducts<DB extends WorkTables & { ended: EndedImage }>
 }
 
 /**
- * The statements a chunk runs for each image or batch, prepared (see
- * PreparedStatements): a chunk's claim, each image's start, the heartbeat,
- * and its outcomes. Compiled once from typed queries (prepareQuery).
+ * The statements a chunk runs, prepared (see PreparedStatements): its claim,
+ * the heartbeat, and its outcomes in batches. Compiled once from typed
+ * queries (prepareQuery).
  */
 export const CLAIM_CHUNK = prepareQuery(
   'image.claim_chunk',
@@ -105,10 +105,16 @@ export const CLAIM_CHUNK = prepareQuery(
       .with('claimed', (db) =>
         db
           .updateTable('image')
-          .set({
+          // Every image's attempt is counted here, as the chunk starts, not as each
+          // image starts: a statement per image was the largest share of PostgreSQL's
+          // CPU per image. What a chunk did not start is given back: by its worker
+          // when it hands images back, by the dispatcher when the worker died
+          // (ImageDispatchRepository.expiredImages).
+          .set((eb) => ({
             status: PROCESSING,
             lease_until: sql<string>`now() + ${param('leaseMs')}::int * interval '1 millisecond'`,
-          })
+            attempts: eb('attempts', '+', 1),
+          }))
           .where('id', 'in', (eb) =>
             eb
               .selectFrom('image')
@@ -118,7 +124,7 @@ export const CLAIM_CHUNK = prepareQuery(
               .orderBy('id')
               .forUpdate(),
           )
-          .returning(['id', 'request_id', 'input_url', 'file_name']),
+          .returning(['id', 'request_id', 'input_url', 'file_name', 'attempts', 'waiting_since']),
       )
       .with('started', (db) =>
         db
@@ -134,22 +140,12 @@ export const CLAIM_CHUNK = prepareQuery(
         'c.request_id as requestId',
         'c.input_url as inputUrl',
         'c.file_name as fileName',
+        'c.attempts as attempt',
+        'c.waiting_since as waitingSince',
         'r.options',
         'r.public_token as publicToken',
       ])
       .orderBy('c.id'),
-);
-
-export const START_IMAGE = prepareQuery(
-  'image.start',
-  (db: Kysely<WorkTables>, param: Param<{ imageId: string; chunkId: string }>) =>
-    db
-      .updateTable('image')
-      .set((eb) => ({ attempts: eb('attempts', '+', 1) }))
-      .where('id', '=', sql<string>`${param('imageId')}::uuid`)
-      .where('chunk_id', '=', sql<string>`${param('chunkId')}::uuid`)
-      .where('status', '=', PROCESSING)
-      .returning(['attempts as attempt', 'waiting_since as waitingSince']),
 );
 
 export const EXTEND_LEASE = prepareQuery(
@@ -184,6 +180,7 @@ export interface WorkColumns {
   errorTransient: (boolean | null)[];
   delayMs: (number | null)[];
   notItsFault: (boolean | null)[];
+  givenBack: (boolean | null)[];
   chunkId: string;
   requestId: string;
 }
@@ -202,7 +199,7 @@ type WorkRow = Pick<
   | 'error_code'
   | 'error_message'
   | 'error_transient'
-> & { delay_ms: number | null; not_its_fault: boolean | null };
+> & { delay_ms: number | null; not_its_fault: boolean | null; given_back: boolean | null };
 
 export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTables>, param: Param<WorkColumns>) => {
   const chunk = sql<string>`${param('chunkId')}::uuid`;
@@ -214,9 +211,10 @@ export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTab
             sql<WorkRow>`unnest(${param('ids')}::uuid[], ${param('statuses')}::image_status[], ${param('outputKeys')}::text[],
               ${param('formats')}::text[], ${param('bytesIn')}::int[], ${param('bytesOut')}::int[], ${param('widths')}::int[],
               ${param('heights')}::int[], ${param('errorCodes')}::text[], ${param('errorMessages')}::text[],
-              ${param('errorTransient')}::boolean[], ${param('delayMs')}::int[], ${param('notItsFault')}::boolean[])`.as<'x'>(
+              ${param('errorTransient')}::boolean[], ${param('delayMs')}::int[], ${param('notItsFault')}::boolean[],
+              ${param('givenBack')}::boolean[])`.as<'x'>(
               sql`x(id, status, output_key, format, bytes_in, bytes_out, width, height, error_code, error_message,
-                    error_transient, delay_ms, not_its_fault)`,
+                    error_transient, delay_ms, not_its_fault, given_back)`,
             ),
           )
           .selectAll(),
@@ -281,7 +279,7 @@ export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTab
             chunk_id: null,
             lease_until: null,
             not_before: sql<string>`now() + ${eb.ref('x.delay_ms')} * interval '1 millisecond'`,
-            attempts: sql<number>`${eb.ref('i.attempts')} - CASE WHEN ${eb.ref('x.not_its_fault')} THEN 1 ELSE 0 END`,
+            attempts: sql<number>`${eb.ref('i.attempts')} - CASE WHEN ${eb.ref('x.given_back')} THEN 1 ELSE 0 END`,
             waiting_since: sql<
               string | null
             >`CASE WHEN ${eb.ref('x.not_its_fault')} THEN coalesce(${eb.ref('i.waiting_since')}, now()) END`,

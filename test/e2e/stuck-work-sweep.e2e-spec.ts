@@ -185,6 +185,33 @@ describe('stuck work: lost chunk jobs, dead workers and lost finalize jobs', () 
     expect(images.hitCount('/dead-worker/neighbour.jpg')).toBe(1);
   }, 30_000);
 
+  it('gives every image of a dead chunk left with several open its attempt back, and runs each alone', async () => {
+    const deadChunk = randomUUID();
+    const urls = [photoAt('/dead-chunk/first.jpg'), photoAt('/dead-chunk/second.jpg')];
+    const { requestId } = await seed([2], async (tx, { requestId: id, imageIds }) => {
+      // The chunk's claim counted an attempt for both, then its worker died on one of them: which, is not known.
+      for (const [index, imageId] of imageIds[0].entries()) {
+        await tx.execute(
+          `UPDATE image SET input_url = ?, status = 'processing', chunk_id = ?,
+                  lease_until = now() - interval '1 second', attempts = ?
+            WHERE id = ?`,
+          [urls[index], deadChunk, api.config.jobAttempts, imageId],
+        );
+      }
+      await tx.execute(`UPDATE processing_request SET status = 'processing', started_at = now() WHERE id = ?`, [id]);
+    });
+
+    // At their last attempt, neither is failed for the death: each gets it back and succeeds alone.
+    const status = await waitForTerminal(api.app, requestId, 20_000);
+    expect(status).toMatchObject({ status: 'completed', counts: { images: { total: 2, succeeded: 2 } } });
+    await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
+    expect((await imageRows(requestId)).map((row) => row.attempts)).toEqual([
+      api.config.jobAttempts,
+      api.config.jobAttempts,
+    ]);
+    for (const url of urls) expect(images.hitCount(new URL(url).pathname)).toBe(1);
+  }, 30_000);
+
   it('fails with PROCESSING_ERROR an image whose worker died on its last attempt, and finalizes the request', async () => {
     const url = photoAt('/dead-worker/last-attempt.jpg');
     const { requestId } = await seed([1], async (tx, { requestId: id }) => {

@@ -16,13 +16,13 @@ const OUTAGE_MS = 5000;
  * PostgreSQL, a cluster of the test's own, stops for five seconds while a
  * batch is in flight; readiness reports the database down. A chunk whose
  * outcome write fails tries it again, with backoff, for as long as its lease
- * (JOB_LOCK_MS) would last; a chunk that cannot claim or start an image
+ * (JOB_LOCK_MS) would last; a chunk that cannot claim its images
  * ends, and its images wait for their leases to run out. PostgreSQL is the
  * record: once it is back, the dispatcher hands out again whatever no chunk
  * recorded, and every image is counted once. With a lease longer than the
  * outage the writes get through and the outage costs no image an attempt;
  * with a shorter one the outcomes in flight are lost, and each of those
- * images is tried again, alone, at the cost of one attempt.
+ * images is tried again, alone, at the cost of one attempt at most.
  */
 describe('fault: PostgreSQL stops mid-batch', () => {
   let postgres: PrivatePostgres;
@@ -111,8 +111,11 @@ describe('fault: PostgreSQL stops mid-batch', () => {
     const done = await waitForTerminalRow(databaseUrl, requestId, 90_000, [worker]);
     console.log(`batch ${done.status} ${seconds(upAt)} after PostgreSQL came back`);
     const book = await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
-    // The images whose outcome was lost ran a second time, and none more.
-    expect(book.maxAttempts).toBe(2);
+    // The images whose outcome was lost ran a second time, and none more. Their chunk's claim had
+    // counted one attempt each; a chunk that left several open gave them back (which image its
+    // worker was on is not known), an image left open alone kept it: one or two attempts.
+    expect(book.maxAttempts).toBeGreaterThanOrEqual(1);
+    expect(book.maxAttempts).toBeLessThanOrEqual(2);
     expect(worker.log()).toMatch(/Recording [1-9]\d* image\(s\) failed, trying again/);
     await expectChunkJobsGone(api.config.redisUrl, api.config.queuePrefix);
   }, 180_000);

@@ -65,8 +65,11 @@ describe('fault: a worker is killed mid-batch', () => {
     console.log(`batch ${done.status} ${seconds(killedAt)} after the kill (${seconds(started)} in all)`);
 
     const book = await expectCountedOnce(databaseUrl, api.config.storageDir, requestId);
-    // The images in flight at the kill were started twice (an attempt each time), fetched at most twice.
-    expect(book.maxAttempts).toBe(2);
+    // The images in flight at the kill were fetched at most twice. A chunk's claim counts an attempt
+    // for each of its images; the dead chunk's open images got theirs back when it left several
+    // open, and an image its worker died on alone kept it: one or two attempts, never more.
+    expect(book.maxAttempts).toBeGreaterThanOrEqual(1);
+    expect(book.maxAttempts).toBeLessThanOrEqual(2);
     for (const url of urls) {
       const hits = images.hitCount(new URL(url).pathname);
       expect(hits).toBeGreaterThanOrEqual(1);

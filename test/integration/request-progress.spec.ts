@@ -84,7 +84,8 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
 
   /**
    * Leases the images to a new chunk, as the dispatcher does, then claims the
-   * chunk and starts each image, as its worker does; returns the chunk id.
+   * chunk, which counts an attempt for each image, as its worker does; returns
+   * the chunk id.
    */
   async function take(imageIds: string[]): Promise<string> {
     const chunkId = randomUUID();
@@ -97,7 +98,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
       ]);
     const chunk = await work.claimChunk(chunkId, LEASE_MS);
     expect(chunk?.images.map((image) => image.imageId).sort()).toEqual([...imageIds].sort());
-    for (const imageId of imageIds) expect(await work.startImage(imageId, chunkId)).toMatchObject({ attempt: 1 });
+    for (const image of chunk!.images) expect(image).toMatchObject({ attempt: 1, waitingSince: null });
     return chunkId;
   }
 
@@ -170,14 +171,13 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
       expect(await new ImageDispatchRepository(orm.em).redispatchAlone(tx, image, again, LEASE_MS)).toBe(true);
     });
 
-    // The hung worker wakes up: the image is not its own to start or to record any more.
-    expect(await work.startImage(image, lost)).toBeNull();
+    // The hung worker wakes up: the image is not its own to record any more.
     expect(await record(lost, requestId, image, notFound)).toEqual({ counted: [], requestDone: false, round: 0 });
     expect(await imageRow(image)).toMatchObject({ status: 'pending', attempts: 1, chunk_id: again });
 
     const chunk = await work.claimChunk(again, LEASE_MS);
     expect(chunk?.images.map((claimed) => claimed.imageId)).toEqual([image]);
-    expect(await work.startImage(image, again)).toMatchObject({ attempt: 2 });
+    expect(chunk?.images[0]).toMatchObject({ attempt: 2 });
     expect(await record(again, requestId, image, success)).toEqual({ counted: [image], requestDone: true, round: 0 });
 
     // Whatever the lost chunk writes afterwards, an outcome or a requeue, changes nothing.
@@ -267,14 +267,75 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 0 });
   });
 
+  it("gives back the claim's attempt of an image the chunk never started, without starting an outage wait", async () => {
+    const { requestId, imageIds } = await seed([2]);
+    const [done, unstarted] = imageIds[0];
+    const chunk = await take(imageIds[0]);
+    await work.recordWork(chunk, requestId, [
+      { imageId: done, outcome: success },
+      { imageId: unstarted, requeue: { delayMs: 0, notItsFault: false, unstarted: true } },
+    ]);
+    expect(await imageRow(unstarted)).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+      chunk_id: null,
+      storage_down: false,
+    });
+    expect(await imageRow(done)).toMatchObject({ status: 'succeeded', attempts: 1 });
+  });
+
+  it("splits a dead worker's chunk: each image still open gets its attempt back and a chunk of its own", async () => {
+    const { requestId, imageIds } = await seed([3, 1]);
+    const [recorded, openA, openB] = imageIds[0];
+    const [alone] = imageIds[1];
+    const shared = await take([recorded, openA, openB]);
+    const single = await take([alone]);
+    // The worker recorded one image of the shared chunk, then died; the other chunk's worker died on its only image.
+    await record(shared, requestId, recorded, success);
+    await orm.em
+      .fork()
+      .execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE chunk_id IN (?, ?)`, [shared, single]);
+    const dispatch = new ImageDispatchRepository(orm.em);
+
+    const split = await orm.em.fork().transactional((tx: EntityManager) => dispatch.splitExpiredChunks(tx, deployment));
+    expect(split).toBe(2);
+    const rows = await Promise.all([openA, openB, alone].map(async (id) => ({ id, ...(await imageRow(id)) })));
+    expect(rows.map((row) => [row.status, row.attempts])).toEqual([
+      ['processing', 0],
+      ['processing', 0],
+      // Alone in its chunk: the death was on it, and its attempt stays spent.
+      ['processing', 1],
+    ]);
+    const chunks = new Set(rows.map((row) => row.chunk_id));
+    expect(chunks.size).toBe(3);
+    expect(chunks.has(shared)).toBe(false);
+    expect(chunks.has(single)).toBe(true);
+    // A second pass finds every expired image alone: nothing more is given back.
+    expect(await orm.em.fork().transactional((tx: EntityManager) => dispatch.splitExpiredChunks(tx, deployment))).toBe(
+      0,
+    );
+    const expired = await orm.em
+      .fork()
+      .transactional((tx: EntityManager) => dispatch.expiredImages(tx, deployment, 100));
+    const ours = expired.filter((image) => [openA, openB, alone].includes(image.imageId));
+    expect(ours.map((image) => [image.imageId, image.attempts]).sort()).toEqual(
+      [
+        [openA, 0],
+        [openB, 0],
+        [alone, 1],
+      ].sort(),
+    );
+    // The dead worker, should it wake up, holds none of them any more.
+    expect(await record(shared, requestId, openA, success)).toEqual({ counted: [], requestDone: false, round: 0 });
+  });
+
   it('does not restart an image that already reached a terminal state', async () => {
     const { requestId, imageIds } = await seed([1]);
     const image = imageIds[0][0];
     const chunk = await take([image]);
     expect(await record(chunk, requestId, image, success)).toEqual({ counted: [image], requestDone: true, round: 0 });
-    // BullMQ delivers the chunk again: nothing is left to claim, and the image does not start again.
+    // BullMQ delivers the chunk again: nothing is left to claim, and no attempt is counted.
     expect(await work.claimChunk(chunk, LEASE_MS)).toBeNull();
-    expect(await work.startImage(image, chunk)).toBeNull();
     expect(await imageRow(image)).toMatchObject({ status: 'succeeded', attempts: 1, chunk_id: null, leased: false });
   });
 
