@@ -1,18 +1,18 @@
 import { ConfigValidationError, loadConfig } from './app-config.js';
 
 describe('loadConfig: performance settings', () => {
-  it('defaults to JPEG shrink-on-load, image threads at nice 10 and a 120 s upload window', () => {
+  it('defaults to full JPEG decoding, image threads at nice 10 and a 120 s upload window', () => {
     const config = loadConfig({});
 
-    expect(config.jpegShrinkOnLoad).toBe(true);
+    expect(config.jpegShrinkOnLoad).toBe(false);
     expect(config.imageThreadNice).toBe(10);
     expect(config.limits.uploadTimeoutMs).toBe(120_000);
   });
 
   it('reads valid values', () => {
-    const config = loadConfig({ JPEG_SHRINK_ON_LOAD: 'false', IMAGE_THREAD_NICE: '0', UPLOAD_TIMEOUT_MS: '5000' });
+    const config = loadConfig({ JPEG_SHRINK_ON_LOAD: 'true', IMAGE_THREAD_NICE: '0', UPLOAD_TIMEOUT_MS: '5000' });
 
-    expect(config.jpegShrinkOnLoad).toBe(false);
+    expect(config.jpegShrinkOnLoad).toBe(true);
     expect(config.imageThreadNice).toBe(0);
     expect(config.limits.uploadTimeoutMs).toBe(5000);
   });

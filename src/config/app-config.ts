@@ -87,7 +87,7 @@ export class AppConfig {
   /** Output image URLs start here instead of the API's /files route (a CDN or public bucket). */
   readonly storagePublicBaseUrl: string | null;
   readonly allowPrivateNetworks: boolean;
-  /** Resizes decode JPEGs at 1/2, 1/4 or 1/8 size where the factor allows (ImageTransformerOptions). */
+  /** Opt-in: resizes decode JPEGs at 1/2, 1/4 or 1/8 size where the factor allows (ImageTransformerOptions). */
   readonly jpegShrinkOnLoad: boolean;
   /** Linux: the nice value of the image-encoding threads (0 leaves them as they are). */
   readonly imageThreadNice: number;
@@ -155,7 +155,7 @@ export class AppConfig {
         : null;
     this.storagePublicBaseUrl = env.STORAGE_PUBLIC_BASE_URL?.replace(/\/+$/, '') ?? null;
     this.allowPrivateNetworks = env.ALLOW_PRIVATE_NETWORKS ?? false;
-    this.jpegShrinkOnLoad = env.JPEG_SHRINK_ON_LOAD ?? true;
+    this.jpegShrinkOnLoad = env.JPEG_SHRINK_ON_LOAD ?? false;
     this.imageThreadNice = env.IMAGE_THREAD_NICE ?? 10;
     this.limits = {
       csvBytes: env.MAX_CSV_BYTES ?? 50 * 1024 * 1024,

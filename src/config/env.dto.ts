@@ -203,6 +203,13 @@ export class EnvironmentVariables {
   })
   TRUST_PROXY?: string;
 
+  /**
+   * `false` (default): a resized JPEG is decoded as plain sharp decodes it. `true`: a
+   * resize to 1/2 or less decodes at 1/2, 1/4 or 1/8 size (libjpeg's DCT scaling), for
+   * speed at the cost of bytes and fidelity. Measured at 50 % (bench/): 25 instead of
+   * 46 ms of CPU per 2000x1500 JPEG, but 1.34x plain sharp's bytes (worst file 1.42x)
+   * at SSIM 0.918 against 0.959 over the formats bench's JPEGs.
+   */
   @IsOptional()
   @Transform(toBool)
   @IsBoolean()

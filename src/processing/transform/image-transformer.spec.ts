@@ -401,15 +401,15 @@ describe('ImageTransformer', () => {
     });
   });
 
-  describe('JPEG shrink on load', () => {
+  describe('JPEG shrink on load (opt-in)', () => {
     let scratchDir: string;
     let shrinking: ImageTransformer;
     let decodingAll: ImageTransformer;
 
     beforeAll(async () => {
       scratchDir = await mkdtemp(join(tmpdir(), 'pixbatch-scratch-'));
-      shrinking = new ImageTransformer({ maxPixels: MAX_PIXELS, scratchDir });
-      decodingAll = new ImageTransformer({ maxPixels: MAX_PIXELS, jpegShrinkOnLoad: false });
+      shrinking = new ImageTransformer({ maxPixels: MAX_PIXELS, scratchDir, jpegShrinkOnLoad: true });
+      decodingAll = new ImageTransformer({ maxPixels: MAX_PIXELS });
     });
 
     afterEach(async () => {
@@ -462,6 +462,24 @@ describe('ImageTransformer', () => {
         .catch((e: unknown) => e);
 
       expect(error).toMatchObject({ code: ImageErrorCode.DecodeError, retryable: false });
+    });
+
+    it('is off by default: a JPEG resized by half comes out as from a plain sharp script, with no scratch file', async () => {
+      // A scratch directory that does not exist: the opt-in fails writing its copy there.
+      const missing = join(scratchDir, 'missing');
+      const input = await photo(800, 600).jpeg({ quality: 90 }).toBuffer();
+      const plain = await sharp(input)
+        .resize({ width: 400, height: 300, fit: 'fill' })
+        .jpeg({ quality: 50 })
+        .toBuffer();
+
+      const result = await new ImageTransformer({ maxPixels: MAX_PIXELS, scratchDir: missing }).transform(input, {
+        resize: 0.5,
+      });
+
+      expect(result.data.equals(plain)).toBe(true);
+      const optIn = new ImageTransformer({ maxPixels: MAX_PIXELS, scratchDir: missing, jpegShrinkOnLoad: true });
+      await expect(optIn.transform(input, { resize: 0.5 })).rejects.toBeInstanceOf(ImageJobError);
     });
 
     it('refuses a scratch directory that libvips would read load options from', () => {
