@@ -26,11 +26,11 @@ import { WebhooksModule } from './webhooks/webhooks.module.js';
  * holds controllers besides those two, so a worker's METRICS_PORT serves
  * /health and /metrics and nothing else.
  *
- * No feature module is global: each imports what it uses. RequestsModule is
- * the exception to importing it by name: requests/ declares ports that
- * products/ and webhooks/ implement, and both import requests/, so only this
- * root names all three; it builds RequestsModule once, bound to them, and
- * hands that module to each module that uses requests' providers.
+ * No feature module is global: each imports the modules it uses. Requests'
+ * providers are the one thing handed in from here: requests/ declares ports
+ * that products/ and webhooks/ implement, and both import requests/, so only
+ * this root may name all three. It builds RequestsModule once, bound to them,
+ * and passes that one module to each module that uses requests' providers.
  */
 @Module({})
 export class AppModule {
