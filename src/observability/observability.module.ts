@@ -4,6 +4,7 @@ import { Global, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import type { Options as PinoHttpOptions } from 'pino-http';
 import { AppConfig } from '../config/app-config.js';
+import { ProductsDataModule } from '../products/products-data.module.js';
 import { MetricsController } from './metrics.controller.js';
 import { MetricsService } from './metrics.service.js';
 
@@ -52,6 +53,8 @@ export function pinoHttpOptions(config: AppConfig): PinoHttpOptions {
 @Global()
 @Module({
   imports: [
+    // MetricsService reads the image backlog from ImageDispatchRepository.
+    ProductsDataModule,
     LoggerModule.forRootAsync({
       inject: [AppConfig],
       useFactory: (config: AppConfig) => ({ pinoHttp: pinoHttpOptions(config) }),

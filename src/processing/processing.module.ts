@@ -1,6 +1,6 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import { RequestsModule } from '../requests/requests.module.js';
+import { ProductsDataModule } from '../products/products-data.module.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
 import { ChunkJobProcessor } from './chunk-job.processor.js';
 import { Dispatcher } from './dispatcher.js';
@@ -12,7 +12,7 @@ import { StorageModule } from '../storage/storage.module.js';
 
 /** The worker role's jobs: dispatching and processing chunks of images, and the finalize jobs that RequestFinalizer (requests/) carries out. */
 @Module({
-  imports: [StorageModule, RequestsModule],
+  imports: [StorageModule, ProductsDataModule],
   providers: [
     {
       provide: ImageFetcher,
@@ -37,4 +37,9 @@ import { StorageModule } from '../storage/storage.module.js';
     StuckWorkSweeper,
   ],
 })
-export class ProcessingModule {}
+export class ProcessingModule {
+  /** `requests`: the one RequestsModule the composition root (app.module.ts) builds. */
+  static withRequests(requests: DynamicModule): DynamicModule {
+    return { module: ProcessingModule, imports: [requests] };
+  }
+}

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { RequestImageErrors } from '../requests/request-image-errors.js';
 import { RequestImageTransitions } from '../requests/request-image-transitions.js';
 import { RequestPausedHosts } from '../requests/request-paused-hosts.js';
@@ -8,13 +8,13 @@ import { ImageRepository } from './image.repository.js';
 import { ProductRepository } from './product.repository.js';
 
 /**
- * The product and image tables' owners, for every role. Global so that
- * requests/ gets its first errors (RequestImageErrors), its cancel and
- * retry transitions (RequestImageTransitions) and the paused source hosts
- * it waits on (RequestPausedHosts) without importing products/, which
- * already depends on requests/.
+ * The product and image tables' owners, for every role. It also implements
+ * three of requests/'s ports: its first errors (RequestImageErrors), its
+ * cancel and retry transitions (RequestImageTransitions) and the paused
+ * source hosts it waits on (RequestPausedHosts). products/ imports requests/,
+ * so requests/ does not import this module: the composition root passes it
+ * to RequestsModule.withPorts.
  */
-@Global()
 @Module({
   providers: [
     ImageRepository,

@@ -1,10 +1,13 @@
-import { Module } from '@nestjs/common';
-import { RequestsModule } from './requests.module.js';
+import { DynamicModule, Module } from '@nestjs/common';
 import { RetentionSweeper } from './retention.sweeper.js';
 
 /** The worker role's retention sweep. */
 @Module({
-  imports: [RequestsModule],
   providers: [RetentionSweeper],
 })
-export class RequestRetentionModule {}
+export class RequestRetentionModule {
+  /** `requests`: the one RequestsModule the composition root (app.module.ts) builds. */
+  static withRequests(requests: DynamicModule): DynamicModule {
+    return { module: RequestRetentionModule, imports: [requests] };
+  }
+}

@@ -1,10 +1,13 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { RequestsController } from './requests.controller.js';
-import { RequestsModule } from './requests.module.js';
 
 /** The API role's request routes. */
 @Module({
-  imports: [RequestsModule],
   controllers: [RequestsController],
 })
-export class RequestsApiModule {}
+export class RequestsApiModule {
+  /** `requests`: the one RequestsModule the composition root (app.module.ts) builds. */
+  static withRequests(requests: DynamicModule): DynamicModule {
+    return { module: RequestsApiModule, imports: [requests] };
+  }
+}

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { DynamicModule, Module, ModuleMetadata } from '@nestjs/common';
 import { RequestOwners } from '../security/request-owners.js';
 import { RequestDeletion } from './request-deletion.service.js';
 import { RequestFinalizer } from './request-finalizer.service.js';
@@ -22,12 +22,23 @@ const PROVIDERS = [
 
 /**
  * Requests' providers, for every role; the routes are in RequestsApiModule.
- * Global, because the API-wide tenant guard (security/) asks it who owns a request.
+ * It binds security/'s RequestOwners port, which the API-wide tenant guard asks.
  */
-@Global()
 @Module({
   imports: [StorageModule],
   providers: [...PROVIDERS, { provide: RequestOwners, useExisting: RequestRepository }],
   exports: [...PROVIDERS, RequestOwners],
 })
-export class RequestsModule {}
+export class RequestsModule {
+  /**
+   * `implementations` export the ports requests/ declares: RequestImageErrors,
+   * RequestImageTransitions and RequestPausedHosts (ProductsDataModule),
+   * RequestEventOutbox and RequestWebhookState (WebhooksModule). products/ and
+   * webhooks/ import requests/, so requests/ may not import them back: the
+   * composition root (app.module.ts) names them, builds this module once and
+   * passes that one module to every module that uses requests' providers.
+   */
+  static withPorts(implementations: NonNullable<ModuleMetadata['imports']>): DynamicModule {
+    return { module: RequestsModule, imports: implementations };
+  }
+}

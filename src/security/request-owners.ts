@@ -1,6 +1,7 @@
 /**
  * Who owns a request, as tenant isolation needs to know it. The requests
- * feature provides it (RequestsModule), so security/ imports nothing of requests/.
+ * feature provides it (RequestsModule, which the composition root hands to
+ * SecurityModule.withOwners), so security/ imports nothing of requests/.
  */
 export abstract class RequestOwners {
   /** The tenant a request belongs to, or null when there is no such request. */

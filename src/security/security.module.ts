@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AppConfig } from '../config/app-config.js';
 import { AccessController } from './access.controller.js';
@@ -27,4 +27,13 @@ import { RequestOwnerGuard } from './request-owner.guard.js';
     { provide: APP_GUARD, useClass: RequestOwnerGuard },
   ],
 })
-export class SecurityModule {}
+export class SecurityModule {
+  /**
+   * `owners` exports RequestOwners, the port the tenant guard asks: the
+   * composition root passes RequestsModule, which security/ may not import
+   * (requests/ imports security/).
+   */
+  static withOwners(owners: DynamicModule): DynamicModule {
+    return { module: SecurityModule, imports: [owners] };
+  }
+}

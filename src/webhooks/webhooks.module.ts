@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
 import { RequestEventOutbox } from '../requests/request-events.js';
 import { RequestWebhookState } from '../requests/webhook-state.port.js';
@@ -12,12 +12,11 @@ import { StorageModule } from '../storage/storage.module.js';
 
 /**
  * What every role needs: the API registers webhooks and reports their state,
- * the worker's finalizer writes events to the outbox. Global like the queue,
- * since uploads, requests and processing all reach it. It implements the
- * request lifecycle's two ports (request-events.ts), so requests/ needs no
- * import of webhooks/.
+ * the worker's finalizer writes events to the outbox. It implements requests/'s
+ * two webhook ports (request-events.ts, webhook-state.port.ts); webhooks/
+ * imports requests/, so requests/ does not import this module: the
+ * composition root passes it to RequestsModule.withPorts.
  */
-@Global()
 @Module({
   imports: [StorageModule],
   providers: [

@@ -1,10 +1,28 @@
 import { randomUUID } from 'node:crypto';
+import { ModulesContainer } from '@nestjs/core';
 import { RouteEntry, routesOf } from '../../src/common/route-catalog.js';
+import { RequestsModule } from '../../src/requests/requests.module.js';
 import { PUBLIC_ROUTES } from '../support/public-routes.js';
 import { TestApp, startTestApp } from '../support/test-app.js';
 import { testEnv } from '../support/test-env.js';
 
 const WORKER_SURFACE = [/^\/health\//, /^\/metrics$/];
+
+/**
+ * The only global modules: our infrastructure (config, logs and metrics, the
+ * ORM, the queues) and the libraries' own. A feature module made global would
+ * hide who depends on it; one that appears here must be imported instead.
+ */
+const GLOBAL_MODULES = [
+  'ConfigModule',
+  'ObservabilityModule',
+  'DatabaseModule',
+  'QueueModule',
+  'InternalCoreModule',
+  'MikroOrmCoreModule',
+  'LoggerModule',
+  'BullModule',
+];
 
 /** A concrete URL for a route template: every parameter filled with a plausible value. */
 function concrete(route: RouteEntry): string {
@@ -14,6 +32,10 @@ function concrete(route: RouteEntry): string {
 /** The routes a caller can reach (HEAD mirrors GET; OPTIONS is not routed by us). */
 function reachable(app: TestApp): RouteEntry[] {
   return routesOf(app.app.getHttpAdapter().getInstance()).filter((route) => route.method !== 'HEAD');
+}
+
+function modulesOf(app: TestApp) {
+  return [...app.app.get(ModulesContainer).values()];
 }
 
 describe('Each role serves only its own routes', () => {
@@ -64,6 +86,23 @@ describe('Each role serves only its own routes', () => {
         route: `${route.method} ${route.url}`,
         status: 404,
       });
+    }
+  });
+
+  it('no feature module is global, and each role builds RequestsModule once', async () => {
+    const all = await startTestApp({ API_KEYS: 'key-one', APP_ROLE: 'all' });
+    try {
+      for (const app of [api, worker, all]) {
+        const modules = modulesOf(app);
+        const globals = modules.filter((module) => module.isGlobal).map((module) => module.name);
+        expect(globals.filter((name) => !GLOBAL_MODULES.includes(name))).toEqual([]);
+        // Two would hold two of each of its providers: two counter watches (RequestEventHub) in one API process.
+        expect(
+          modules.filter((module) => module.metatype === RequestsModule).map((module) => module.token),
+        ).toHaveLength(1);
+      }
+    } finally {
+      await all.close();
     }
   });
 });
