@@ -1,11 +1,11 @@
 // npm run bench [-- --runs 3] [--only bare,script,split,all,status,formats,resize,memory,ingest,list,storage,archive,
-//                                     sse,fairness,queue-memory] [--lanes 4]
+//                                     sse,fairness,queue-memory,rerun] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs] [--smoke]
 //               [--resize 0.5]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 // --smoke (npm run bench:smoke): every section on tiny sizes (lib/sizes.mjs), for CI; exits non-zero when one fails.
 import { execFile } from 'node:child_process';
-import { access, link, mkdir, rm, writeFile } from 'node:fs/promises';
+import { access, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -40,6 +40,7 @@ const SECTIONS = [
   'sse',
   'fairness',
   'queue-memory',
+  'rerun',
 ];
 const { values: args } = parseArgs({
   options: {
@@ -111,7 +112,7 @@ if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')}; 
 const NO_CORPUS = new Set(['list', 'sse', 'queue-memory']);
 const needsCorpus = [...only].some((section) => !NO_CORPUS.has(section));
 const corpus = needsCorpus ? await loadCorpus(join(import.meta.dirname, size.corpusDir), log, size.sets) : {};
-const server = await startImageServer(corpus);
+const server = await startImageServer(corpus, { catalogueSet: THROUGHPUT_SET });
 const env = await BenchEnvironment.create();
 if (size.deadlineMs) {
   // A hung section (a service that never finishes a request, a stream that never ends) fails the run, not CI's clock.
@@ -145,6 +146,7 @@ try {
       sse: () => eventStreams(),
       fairness: () => fairness(),
       'queue-memory': () => queueMemory(),
+      rerun: () => rerun(),
     };
     for (const name of SECTIONS) {
       if (!only.has(name)) continue;
@@ -1215,6 +1217,98 @@ function othersShare(busy, ourCpuMs) {
 }
 
 /** Throws unless the request ended with every image done: a bench of failing images measures nothing. */
+/**
+ * A catalogue uploaded again (issue 31): RERUN_IMAGES distinct URLs, run
+ * once, then with every RERUN_CHANGED_EVERY-th file changed (new bytes, and a
+ * new ETag where the host sends one), as the same tenant, through an api +
+ * worker pair on the local driver. Twice: a host with ETags (the re-run asks
+ * with If-None-Match and copies on a 304) and one without validators (the
+ * re-run downloads everything, and the bytes' hash spares the encode).
+ * Checks that every unchanged output is byte-identical to the first run's and
+ * every changed one differs.
+ */
+async function rerun() {
+  const count = size.rerunImages;
+  const every = size.rerunChangedEvery;
+  const out = {};
+  for (const mode of ['etag', 'plain']) {
+    log(`rerun (${mode}): ${count} images, every ${every}th changed for the second run`);
+    await env.reset();
+    const options = { nodeArgs: nodeArgs(), env: serviceEnv() };
+    const [api] = [await env.start('api', options), await env.start('worker', options)];
+    const urls = Array.from({ length: count }, (_, n) => server.catalogueUrl(mode, n));
+    // Each URL once (a repeated URL is fetched once and copied, which this section does not measure).
+    if (count % URLS_PER_PRODUCT !== 0) throw new Error(`rerunImages must be a multiple of ${URLS_PER_PRODUCT}`);
+    const csv = productCsv(count / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls);
+    const timed = async () => {
+      const created = await upload(api.baseUrl, csv);
+      const status = await waitForTerminal(api.baseUrl, created.requestId, { ...WAIT, intervalMs: 100 });
+      mustComplete(status, `rerun (${mode})`);
+      return {
+        requestId: created.requestId,
+        seconds: (Date.parse(status.completedAt) - created.startedAt) / 1000,
+        status,
+      };
+    };
+    server.takeCounts();
+    const first = await timed();
+    const firstAsked = server.takeCounts();
+    const changed = new Set();
+    for (let n = 0; n < count; n += every) {
+      server.change(mode, n);
+      changed.add(urls[n]);
+    }
+    const second = await timed();
+    const asked = server.takeCounts();
+
+    // Every output of the second run against the first run's for the same URL.
+    const rows = await env.query(
+      `SELECT a.input_url, a.output_key AS first_key, b.output_key AS second_key
+         FROM image a JOIN image b ON b.input_url = a.input_url
+        WHERE a.request_id = $1 AND b.request_id = $2`,
+      [first.requestId, second.requestId],
+    );
+    const stored = (key) => readFile(join(env.dir, 'storage', ...key.split('/')));
+    let identical = 0;
+    let wrong = 0;
+    for (const row of rows) {
+      const same = (await stored(row.first_key)).equals(await stored(row.second_key));
+      if (same === !changed.has(row.input_url)) identical += same ? 1 : 0;
+      else wrong++;
+    }
+    if (rows.length !== count || wrong > 0) {
+      throw new Error(
+        `rerun (${mode}): ${wrong} of ${rows.length} outputs not as expected (unchanged identical, changed new)`,
+      );
+    }
+    const label = `rerun, ${mode === 'etag' ? 'host with ETags' : 'host without validators'}`;
+    const images = second.status.counts.images;
+    Object.assign(out, {
+      [`rerun.${mode}.first`]: metric(`${label}: first run`, first.seconds, 's', 2),
+      [`rerun.${mode}.second`]: metric(`${label}: run again, ${changed.size} changed`, second.seconds, 's', 2),
+      [`rerun.${mode}.speedup`]: metric(
+        `${label}: first / again${mode === 'etag' ? ' (target ≥ 10)' : ''}`,
+        first.seconds / second.seconds,
+        '×',
+        1,
+      ),
+      [`rerun.${mode}.firstFull`]: metric(`${label}: first run, full downloads`, firstAsked.fullBodies, '', 0),
+      [`rerun.${mode}.conditional`]: metric(`${label}: again, conditional requests`, asked.conditional, '', 0),
+      [`rerun.${mode}.notModified`]: metric(`${label}: again, answered 304`, asked.notModified, '', 0),
+      [`rerun.${mode}.full`]: metric(`${label}: again, full downloads`, asked.fullBodies, '', 0),
+      [`rerun.${mode}.encoded`]: metric(`${label}: again, encoded`, images.fetched ?? NaN, '', 0),
+      [`rerun.${mode}.identical`]: metric(
+        `${label}: again, outputs identical to the first run's`,
+        identical,
+        `/${count - changed.size}`,
+        0,
+      ),
+    });
+  }
+  await env.reset();
+  return out;
+}
+
 function mustComplete(status, what) {
   if (status.status !== 'completed')
     throw new Error(`${what} ended ${status.status}: ${JSON.stringify(status.errors)}`);

@@ -50,6 +50,10 @@ export const FULL = {
   // long after the 202 Redis and the API are measured.
   queueMemoryImages: [3_000, 300_000],
   queueMemorySettleSeconds: 2,
+  // rerun: a catalogue of this many images (the throughput set's files under distinct URLs),
+  // uploaded again with every 1/rerunChangedEvery-th file changed (5 %).
+  rerunImages: 3_000,
+  rerunChangedEvery: 20,
   // How long to wait for a request to finish, for jobs to be queued, for a finalize.
   terminalTimeoutMs: 600_000,
   queueTimeoutMs: 300_000,
@@ -102,6 +106,7 @@ export const SMOKE = {
   fairnessSettleSeconds: 1,
   fairnessWindowSeconds: 3,
   queueMemoryImages: [30, 3_000],
+  rerunImages: 42,
   terminalTimeoutMs: 120_000,
   queueTimeoutMs: 120_000,
   deadlineMs: 15 * 60_000,
