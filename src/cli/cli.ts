@@ -348,6 +348,8 @@ async function list(
     );
   }
   if (page.items.length === 0) say('No requests.');
+  // The list is paged by cursor, so a page knows the total but not its own offset.
+  else say(`${page.items.length} shown, ${page.total} in all${values.status ? ` with status ${values.status}` : ''}`);
   if (page.nextCursor)
     say(`More: pixbatch list --cursor ${page.nextCursor}${values.status ? ` --status ${values.status}` : ''}`);
   return ExitCode.Completed;

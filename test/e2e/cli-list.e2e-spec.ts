@@ -54,16 +54,18 @@ describe('pixbatch list', () => {
     const lines = first.stdout.trim().split('\n');
     expect(lines[0]).toMatch(new RegExp(`^${ids[2]}\\s+processing\\s+0%\\s+2026-02-03T00:00:00.000Z\\s+seed.csv$`));
     expect(lines[1]).toContain(ids[1]);
-    const cursor = /--cursor (\S+)/.exec(lines[2])?.[1];
+    expect(lines[2]).toBe('2 shown, 3 in all');
+    const cursor = /--cursor (\S+)/.exec(lines[3])?.[1];
     expect(cursor).toBeDefined();
     const second = await cli(['list', '--limit', '2', '--cursor', cursor!]);
-    expect(second.stdout.trim().split('\n')).toEqual([expect.stringContaining(ids[0])]);
+    expect(second.stdout.trim().split('\n')).toEqual([expect.stringContaining(ids[0]), '1 shown, 3 in all']);
   });
 
   it('filters by status, and exits 1 on a bad option with the API’s problem', async () => {
     const filtered = await cli(['list', '--status', 'completed,failed']);
     expect(filtered.stdout).not.toContain(ids[2]);
     expect(filtered.stdout).toContain(ids[0]);
+    expect(filtered.stdout).toMatch(/^\d+ shown, \d+ in all with status completed,failed$/m);
     const refused = await cli(['list', '--status', 'done']);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('VALIDATION_FAILED');
