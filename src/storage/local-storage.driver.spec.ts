@@ -74,6 +74,15 @@ describe('LocalStorageDriver', () => {
       }
     });
 
+    it('copies a key onto itself as a no-op, leaving no scratch file', async () => {
+      await storage.put('images/a/1.jpg', Buffer.from('pixels'), IMAGE);
+
+      expect(await storage.copy('images/a/1.jpg', 'images/a/1.jpg')).toBe(true);
+
+      expect(await readFile(join(root, 'images', 'a', '1.jpg'), 'utf8')).toBe('pixels');
+      expect(await readdir(join(root, '.scratch'))).toEqual([]);
+    });
+
     it('answers false and stores nothing when the source is gone', async () => {
       expect(await storage.copy('images/a/gone.jpg', 'images/b/1.jpg')).toBe(false);
 

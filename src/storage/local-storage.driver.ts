@@ -50,6 +50,8 @@ export class LocalStorageDriver extends StorageDriver {
    * the scratch folder and renamed into place, as putFile does.
    */
   async copy(from: string, to: string): Promise<boolean> {
+    // A rename onto another link of the same file does nothing (POSIX), which would leave the scratch link behind.
+    if (from === to) return (await this.head(to)) !== null;
     const source = this.pathOf(from);
     const path = await this.scratchPath(to);
     try {
