@@ -4,9 +4,11 @@ import type { Job } from 'bullmq';
 import { PinoLogger } from 'nestjs-pino';
 import { AppConfig } from '../config/app-config.js';
 import { MetricsService } from '../observability/metrics.service.js';
+import { ImageObtained } from '../products/image-obtained.js';
 import { ImageStatus } from '../products/image-status.js';
 import { type ClaimedImage, type ImageOutcome, ImageWorkRepository } from '../products/image-work.repository.js';
 import { ImageDispatchRepository } from '../products/image-dispatch.repository.js';
+import { type RememberedOutput, ReuseRepository } from '../products/reuse.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import type { ProcessingOptions } from '../requests/processing-options.js';
 import { type ProcessChunkJob, QueueName } from '../queue/queue.constants.js';
@@ -16,8 +18,10 @@ import { storageOutageWait } from '../storage/storage-outage.js';
 import { Dispatcher } from './dispatcher.js';
 import { ImageFetcher } from './fetch/image-fetcher.js';
 import { ImageRetryPolicy } from './image-retry-policy.js';
+import { ChunkReuse } from './chunk-reuse.js';
 import { ChunkWorkLog } from './chunk-work-log.js';
-import { EXTENSION } from './transform/image-format.js';
+import { EXTENSION, type ImageFormat } from './transform/image-format.js';
+import { PIPELINE_VERSION, outputOptionsKey } from './transform/output-identity.js';
 import { lowerImageThreadPriority } from './thread-priority.js';
 import { ImageTransformer } from './transform/image-transformer.js';
 import { transformFailureDetail } from './transform/transform-failure.js';
@@ -41,6 +45,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
   constructor(
     private readonly work: ImageWorkRepository,
     private readonly dispatch: ImageDispatchRepository,
+    private readonly reuseMemory: ReuseRepository,
     private readonly retries: ImageRetryPolicy,
     private readonly fetcher: ImageFetcher,
     private readonly transformer: ImageTransformer,
@@ -95,6 +100,20 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
     const chunk = await this.work.claimChunk(chunkId, leaseMs);
     if (!chunk) return 'gone';
     const log = new ChunkWorkLog(this.work, chunkId, chunk.requestId, this.logger, leaseMs);
+    // Off (reuse=false): no statement and no hash; on: one lookup now, one write at the end.
+    const reuse =
+      chunk.options.reuse === false
+        ? null
+        : await ChunkReuse.open(
+            this.reuseMemory,
+            {
+              tenant: chunk.tenant,
+              optionsKey: outputOptionsKey(chunk.options, this.config.jpegShrinkOnLoad),
+              pipelineVersion: PIPELINE_VERSION,
+            },
+            chunk.images.map((image) => image.inputUrl),
+            this.logger,
+          );
     // The lease covers the chunk while this process lives; a dead worker's runs out.
     const heartbeat = setInterval(
       () =>
@@ -117,10 +136,14 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
         // A context of its own replaces the chunk's, so it names the chunk again.
         const bindings = { requestId: chunk.requestId, chunkId, imageId: image.imageId, attempt: image.attempt };
         hostPausedUntil = await this.pino.runInContext(
-          () => this.processImage(chunk.folder, image, chunk.options, log),
+          () => this.processImage(chunk.folder, image, chunk.options, log, reuse),
           { bindings },
         );
       }
+      // Before the outcomes' last write, which may finish the request: once it is
+      // done, what its images taught is remembered. Their files exist whether or
+      // not every outcome still counts (a cancel keeps them; a delete takes both).
+      await reuse?.write(chunk.requestId);
       await log.close();
     } finally {
       clearInterval(heartbeat);
@@ -138,10 +161,11 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
     image: ClaimedImage,
     options: ProcessingOptions,
     log: ChunkWorkLog,
+    reuse: ChunkReuse | null,
   ): Promise<number> {
     const begun = performance.now();
     try {
-      const outcome = await this.fetchAndStore(folder, image, options);
+      const outcome = await this.fetchAndStore(folder, image, options, reuse);
       log.add({ imageId: image.imageId, outcome }, performance.now() - begun);
       return 0;
     } catch (error) {
@@ -185,31 +209,83 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
   /**
    * libvips writes the output file itself and the download buffer is reused
    * once libvips is done with it: no Buffer per image for V8 to account for.
+   *
+   * With `reuse`, a URL with a remembered output is asked for conditionally:
+   * a 304, or a body with the remembered SHA-256, copies that output under
+   * this image's own key instead of decoding (docs/architecture.md, "Re-runs").
    */
   private async fetchAndStore(
     folder: RequestFolder,
     image: ClaimedImage,
     options: ProcessingOptions,
+    reuse: ChunkReuse | null,
   ): Promise<ImageOutcome> {
-    const fetched = await this.fetcher.fetch(image.inputUrl);
+    const url = image.inputUrl;
+    const known = reuse?.known(url) ?? null;
+    const fetched = await this.fetcher.fetch(url, { validators: known?.validators ?? null, hash: reuse !== null });
+    if (fetched.notModified) {
+      // A 304 answers only a request that sent validators, which only a known output has.
+      const copied = await this.copyOutput(folder, image, known!.output, ImageObtained.Revalidated);
+      if (copied) {
+        reuse!.learn(url, fetched.validators, known!.output.sourceSha256, copied);
+        return copied;
+      }
+      reuse!.forgetOutput(url);
+      return this.fetchAndStore(folder, image, options, reuse);
+    }
     try {
+      if (known && fetched.sha256 === known.output.sourceSha256) {
+        const copied = await this.copyOutput(folder, image, known.output, ImageObtained.Reused);
+        if (copied) {
+          reuse!.learn(url, fetched.validators, fetched.sha256, copied);
+          return copied;
+        }
+        reuse!.forgetOutput(url);
+      }
       const extension = EXTENSION[this.transformer.outputFormat(fetched.data, options)];
       const key = imageKey(folder, image.imageId, extension, image.fileName);
       const result = await this.storage.writeThrough(key, imagePutOptions(key), (path) =>
         this.transformer.transformToFile(fetched.data, options, path),
       );
-      return {
+      const outcome = {
         status: ImageStatus.Succeeded,
         outputKey: key,
+        obtained: ImageObtained.Fetched,
         format: result.format,
         bytesIn: result.bytesIn,
         bytesOut: result.bytesOut,
         width: result.width,
         height: result.height,
-      };
+      } as const;
+      if (fetched.sha256 !== null) reuse?.learn(url, fetched.validators, fetched.sha256, outcome);
+      return outcome;
     } finally {
       fetched.release();
     }
+  }
+
+  /** Copies a remembered output under the image's own key; null when its file is gone. */
+  private async copyOutput(
+    folder: RequestFolder,
+    image: ClaimedImage,
+    output: RememberedOutput,
+    obtained: ImageObtained,
+  ) {
+    const key = imageKey(folder, image.imageId, EXTENSION[output.format as ImageFormat], image.fileName);
+    if (!(await this.storage.copy(output.outputKey, key, imagePutOptions(key)))) {
+      this.logger.warn(`The output remembered for this URL is gone (${output.outputKey}): fetching in full`);
+      return null;
+    }
+    return {
+      status: ImageStatus.Succeeded,
+      outputKey: key,
+      obtained,
+      format: output.format,
+      bytesIn: output.bytesIn,
+      bytesOut: output.bytesOut,
+      width: output.width,
+      height: output.height,
+    } as const;
   }
 
   private countMetrics({ outcome, ms }: { outcome: ImageOutcome; ms: number | null }): void {

@@ -1,5 +1,6 @@
 import { jest } from '@jest/globals';
 import { Logger } from '@nestjs/common';
+import { ImageObtained } from '../products/image-obtained.js';
 import { ImageStatus } from '../products/image-status.js';
 import type { ImageWork, ImageWorkRepository, RecordedWork } from '../products/image-work.repository.js';
 import { ChunkWorkLog, FLUSH_MS } from './chunk-work-log.js';
@@ -7,6 +8,7 @@ import { ChunkWorkLog, FLUSH_MS } from './chunk-work-log.js';
 const success = {
   status: ImageStatus.Succeeded,
   outputKey: 'k',
+  obtained: ImageObtained.Fetched,
   format: 'jpeg',
   bytesIn: 1,
   bytesOut: 1,

@@ -6,6 +6,7 @@ import type { ProcessingOptions } from '../requests/processing-request.entity.js
 import type { ReopenedCounts } from '../requests/request.repository.js';
 import type { RequestFolder } from '../storage/storage-keys.js';
 import { type CancelledImages, RequestImageTransitions } from '../requests/request-image-transitions.js';
+import type { ImageObtained } from './image-obtained.js';
 import { ImageStatus } from './image-status.js';
 import {
   CLAIM_CHUNK,
@@ -32,6 +33,8 @@ export interface ClaimedImage {
 
 export interface ClaimedChunk {
   requestId: string;
+  /** Whose request it is: what a chunk remembers of its URLs is the tenant's (ReuseRepository). */
+  tenant: string;
   /** Where the request's outputs go. */
   folder: RequestFolder;
   options: ProcessingOptions;
@@ -42,6 +45,8 @@ export type ImageOutcome =
   | {
       status: ImageStatus.Succeeded;
       outputKey: string;
+      /** Encoded from a download, or copied from an earlier request's output. */
+      obtained: ImageObtained;
       format: string;
       bytesIn: number;
       bytesOut: number;
@@ -110,6 +115,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
     if (!first) return null;
     return {
       requestId: first.requestId,
+      tenant: first.tenant,
       folder: { id: first.requestId, publicToken: first.publicToken },
       options: first.options,
       images: rows.map(({ imageId, inputUrl, fileName, attempt, waitingSince }) => ({
@@ -132,13 +138,14 @@ export class ImageWorkRepository implements RequestImageTransitions {
    * outcomes, with the product and request counters, and images sent back
    * to wait. The images repeating an image's URL (source_image_id) take its
    * outcome in the same statement, counted with it. The batch travels as one
-   * array per column (16 parameters, whatever its size), unnested in SQL.
+   * array per column (17 parameters, whatever its size), unnested in SQL.
    */
   async recordWork(chunkId: string, requestId: string, work: readonly ImageWork[]): Promise<RecordedWork> {
     const columns: WorkColumns = {
       ids: [],
       statuses: [],
       outputKeys: [],
+      obtained: [],
       formats: [],
       bytesIn: [],
       bytesOut: [],
@@ -161,6 +168,7 @@ export class ImageWorkRepository implements RequestImageTransitions {
       columns.ids.push(item.imageId);
       columns.statuses.push(outcome?.status ?? ImageStatus.Pending);
       columns.outputKeys.push(succeeded?.outputKey ?? null);
+      columns.obtained.push(succeeded?.obtained ?? null);
       columns.formats.push(succeeded?.format ?? null);
       columns.bytesIn.push(succeeded?.bytesIn ?? null);
       columns.bytesOut.push(succeeded?.bytesOut ?? null);

@@ -4,6 +4,7 @@ import { type Param, type Tables, prepareQuery, typedSql } from '../database/typ
 import type { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { type RequestTables, allImagesRecorded } from '../requests/request.repository.js';
 import { RequestStatus } from '../requests/request-status.js';
+import { ImageObtained } from './image-obtained.js';
 import { ImageStatus, OPEN_IMAGE_STATUSES } from './image-status.js';
 import type { Image } from './image.entity.js';
 import type { Product } from './product.entity.js';
@@ -144,6 +145,7 @@ export const CLAIM_CHUNK = prepareQuery(
         'c.waiting_since as waitingSince',
         'r.options',
         'r.public_token as publicToken',
+        'r.tenant',
       ])
       .orderBy('c.id'),
 );
@@ -170,6 +172,7 @@ export interface WorkColumns {
   ids: string[];
   statuses: ImageStatus[];
   outputKeys: (string | null)[];
+  obtained: (ImageObtained | null)[];
   formats: (string | null)[];
   bytesIn: (number | null)[];
   bytesOut: (number | null)[];
@@ -191,6 +194,7 @@ type WorkRow = Pick<
   | 'id'
   | 'status'
   | 'output_key'
+  | 'obtained'
   | 'format'
   | 'bytes_in'
   | 'bytes_out'
@@ -209,11 +213,11 @@ export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTab
         db
           .selectFrom(
             sql<WorkRow>`unnest(${param('ids')}::uuid[], ${param('statuses')}::image_status[], ${param('outputKeys')}::text[],
-              ${param('formats')}::text[], ${param('bytesIn')}::int[], ${param('bytesOut')}::int[], ${param('widths')}::int[],
+              ${param('obtained')}::image_obtained[], ${param('formats')}::text[], ${param('bytesIn')}::int[], ${param('bytesOut')}::int[], ${param('widths')}::int[],
               ${param('heights')}::int[], ${param('errorCodes')}::text[], ${param('errorMessages')}::text[],
               ${param('errorTransient')}::boolean[], ${param('delayMs')}::int[], ${param('notItsFault')}::boolean[],
               ${param('givenBack')}::boolean[])`.as<'x'>(
-              sql`x(id, status, output_key, format, bytes_in, bytes_out, width, height, error_code, error_message,
+              sql`x(id, status, output_key, obtained, format, bytes_in, bytes_out, width, height, error_code, error_message,
                     error_transient, delay_ms, not_its_fault, given_back)`,
             ),
           )
@@ -234,6 +238,7 @@ export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTab
           .set((eb) => ({
             status: eb.ref('x.status'),
             output_key: eb.ref('x.output_key'),
+            obtained: eb.ref('x.obtained'),
             format: eb.ref('x.format'),
             bytes_in: eb.ref('x.bytes_in'),
             bytes_out: eb.ref('x.bytes_out'),
@@ -258,6 +263,7 @@ export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTab
             'i.product_id',
             'i.status',
             'i.output_key',
+            'i.obtained',
             'i.format',
             'i.bytes_in',
             'i.bytes_out',
@@ -297,6 +303,7 @@ export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTab
           .set((eb) => ({
             status: eb.ref('f.status'),
             output_key: eb.ref('f.output_key'),
+            obtained: eb.ref('f.obtained'),
             format: eb.ref('f.format'),
             bytes_in: eb.ref('f.bytes_in'),
             bytes_out: eb.ref('f.bytes_out'),
@@ -310,13 +317,13 @@ export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTab
           }))
           .whereRef('d.source_image_id', '=', 'f.id')
           .where('d.status', 'in', OPEN)
-          .returning(['d.product_id', 'd.status']),
+          .returning(['d.product_id', 'd.status', 'd.obtained']),
       )
       .with('ended', (db) =>
         db
           .selectFrom('finished')
-          .select(['finished.product_id', 'finished.status'])
-          .unionAll(db.selectFrom('copies').select(['copies.product_id', 'copies.status'])),
+          .select(['finished.product_id', 'finished.status', 'finished.obtained'])
+          .unionAll(db.selectFrom('copies').select(['copies.product_id', 'copies.status', 'copies.obtained'])),
       ),
   )
     .with('request_done', (db) =>
@@ -332,12 +339,20 @@ export const RECORD_WORK = prepareQuery('image.record_work', (db: Kysely<WorkTab
               sql<number>`count(*) FILTER (WHERE ${eb.ref('ended.status')} = ${sql.lit(ImageStatus.Failed)})::int`.as(
                 'failed',
               ),
+              sql<number>`count(*) FILTER (WHERE ${eb.ref('ended.obtained')} = ${sql.lit(ImageObtained.Revalidated)})::int`.as(
+                'revalidated',
+              ),
+              sql<number>`count(*) FILTER (WHERE ${eb.ref('ended.obtained')} = ${sql.lit(ImageObtained.Reused)})::int`.as(
+                'reused',
+              ),
             ])
             .as('c'),
         )
         .set((eb) => ({
           images_succeeded: eb('r.images_succeeded', '+', eb.ref('c.succeeded')),
           images_failed: eb('r.images_failed', '+', eb.ref('c.failed')),
+          images_revalidated: eb('r.images_revalidated', '+', eb.ref('c.revalidated')),
+          images_reused: eb('r.images_reused', '+', eb.ref('c.reused')),
           products_processed: eb(
             'r.products_processed',
             '+',

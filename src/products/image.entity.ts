@@ -1,6 +1,7 @@
 import { EntityName } from '@mikro-orm/core';
 import { Entity, Enum, Index, ManyToOne, PrimaryKey, Property } from '@mikro-orm/decorators/legacy';
 import { ProcessingRequest } from '../requests/processing-request.entity.js';
+import { ImageObtained } from './image-obtained.js';
 import { ImageStatus } from './image-status.js';
 import { Product } from './product.entity.js';
 
@@ -90,6 +91,10 @@ export class Image {
   /** Whether the retry policy judged the failure transient; `retry?only=transient` retries only those. */
   @Property({ type: 'boolean', nullable: true })
   errorTransient: boolean | null = null;
+
+  /** How a succeeded image's output was obtained; null otherwise, and for images stored before re-runs. */
+  @Enum({ items: () => ImageObtained, nativeEnumName: 'image_obtained', nullable: true })
+  obtained: ImageObtained | null = null;
 
   @Property({ type: 'integer', nullable: true })
   bytesIn: number | null = null;

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { typedSql } from '../database/typed-sql.js';
 import type { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { type ImageErrorSummary, RequestImageErrors } from '../requests/request-image-errors.js';
+import { ImageObtained } from './image-obtained.js';
 import { ImageStatus } from './image-status.js';
 import type { Image } from './image.entity.js';
 import type { Product } from './product.entity.js';
@@ -15,6 +16,7 @@ export interface ListedImage {
   inputUrl: string;
   status: ImageStatus;
   outputKey: string | null;
+  obtained: ImageObtained | null;
   format: string | null;
   width: number | null;
   height: number | null;
@@ -73,6 +75,13 @@ export class ImageRepository implements RequestImageErrors {
         'status',
         // Only a success has an output to show.
         eb.case().when('status', '=', ImageStatus.Succeeded).then(eb.ref('output_key')).end().as('outputKey'),
+        // Successes stored before re-runs have none: they were all fetched.
+        eb
+          .case()
+          .when('status', '=', ImageStatus.Succeeded)
+          .then(eb.fn.coalesce('obtained', sql.lit(ImageObtained.Fetched)))
+          .end()
+          .as('obtained'),
         'format',
         'width',
         'height',

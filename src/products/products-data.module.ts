@@ -6,6 +6,7 @@ import { ImageDispatchRepository } from './image-dispatch.repository.js';
 import { ImageWorkRepository } from './image-work.repository.js';
 import { ImageRepository } from './image.repository.js';
 import { ProductRepository } from './product.repository.js';
+import { ReuseRepository } from './reuse.repository.js';
 
 /**
  * The product and image tables' owners, for every role. It also implements
@@ -21,6 +22,7 @@ import { ProductRepository } from './product.repository.js';
     ImageWorkRepository,
     ImageDispatchRepository,
     ProductRepository,
+    ReuseRepository,
     { provide: RequestImageErrors, useExisting: ImageRepository },
     { provide: RequestImageTransitions, useExisting: ImageWorkRepository },
     { provide: RequestPausedHosts, useExisting: ImageDispatchRepository },
@@ -30,6 +32,7 @@ import { ProductRepository } from './product.repository.js';
     ImageWorkRepository,
     ImageDispatchRepository,
     ProductRepository,
+    ReuseRepository,
     RequestImageErrors,
     RequestImageTransitions,
     RequestPausedHosts,

@@ -26,6 +26,7 @@ export class ProductsService {
         inputUrl: image.inputUrl,
         status: image.status,
         outputUrl: image.outputKey ? this.urls.file(image.outputKey) : null,
+        obtained: image.obtained,
         format: image.format,
         width: image.width,
         height: image.height,

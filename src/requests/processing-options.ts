@@ -21,15 +21,25 @@ export interface ProcessingOptions {
   /** Encoder quality, 1-100. */
   quality?: number;
   format?: OutputFormat;
+  /**
+   * Whether the request may copy an earlier request's output of the same URL
+   * and options (docs/architecture.md, "Re-runs"). Stored only when false, so
+   * absent means true, and the idempotency fingerprint of a request that did
+   * not turn it off is what it was before the option existed.
+   */
+  reuse?: false;
 }
 
 /** The options as the API reports them, the defaults filled in. */
-export function withDefaults(options: ProcessingOptions): Required<ProcessingOptions> {
+export function withDefaults(
+  options: ProcessingOptions,
+): Required<Omit<ProcessingOptions, 'reuse'>> & { reuse: boolean } {
   return {
     resize: options.resize ?? null,
     maxWidth: options.maxWidth ?? null,
     maxHeight: options.maxHeight ?? null,
     quality: options.quality ?? DEFAULT_QUALITY,
     format: options.format ?? 'keep',
+    reuse: options.reuse ?? true,
   };
 }

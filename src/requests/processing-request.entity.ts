@@ -96,6 +96,17 @@ export class ProcessingRequest {
   @Property({ type: 'integer' })
   imagesCancelled = 0;
 
+  /**
+   * Of the images succeeded, those copied from an earlier request's output:
+   * after a 304 to a conditional request (revalidated), or a body whose
+   * SHA-256 matched (reused). The rest were fetched and encoded.
+   */
+  @Property({ type: 'integer', default: 0 })
+  imagesRevalidated = 0;
+
+  @Property({ type: 'integer', default: 0 })
+  imagesReused = 0;
+
   /** 0 for the first run; each retry starts the next round, which gets its own terminal webhook event. */
   @Property({ type: 'integer' })
   retryRound = 0;

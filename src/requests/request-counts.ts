@@ -6,12 +6,25 @@ export interface RequestCounters {
   imagesSucceeded: number;
   imagesFailed: number;
   imagesCancelled: number;
+  /** Of the succeeded, copied from an earlier output after a 304 (revalidated) or a matching SHA-256 (reused). */
+  imagesRevalidated: number;
+  imagesReused: number;
 }
 
 /** What every view of a request reports of its counters (RequestCountsDto documents it in the API). */
 export interface RequestCounts {
   products: { total: number; processed: number };
-  images: { total: number; succeeded: number; failed: number; cancelled: number; pending: number };
+  images: {
+    total: number;
+    succeeded: number;
+    failed: number;
+    cancelled: number;
+    pending: number;
+    /** The succeeded by how each was obtained: downloaded and encoded, or copied after a 304 or a matching hash. */
+    fetched: number;
+    revalidated: number;
+    reused: number;
+  };
 }
 
 /** Images with an outcome: succeeded, failed or cancelled. */
@@ -29,6 +42,9 @@ export function requestCounts(counters: RequestCounters): RequestCounts {
       failed: counters.imagesFailed,
       cancelled: counters.imagesCancelled,
       pending: counters.imageCount - imagesDone(counters),
+      fetched: counters.imagesSucceeded - counters.imagesRevalidated - counters.imagesReused,
+      revalidated: counters.imagesRevalidated,
+      reused: counters.imagesReused,
     },
   };
 }

@@ -14,6 +14,8 @@ function row(id: string, succeeded: number): RequestProgressRow {
     imagesSucceeded: succeeded,
     imagesFailed: 0,
     imagesCancelled: 0,
+    imagesRevalidated: 0,
+    imagesReused: 0,
     startedAt: null,
     completedAt: null,
   };

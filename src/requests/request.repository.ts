@@ -111,6 +111,8 @@ const COUNTER_COLUMNS = [
   'images_succeeded as imagesSucceeded',
   'images_failed as imagesFailed',
   'images_cancelled as imagesCancelled',
+  'images_revalidated as imagesRevalidated',
+  'images_reused as imagesReused',
 ] as const;
 
 /** What a terminal transition returns, named as TerminalRequest names it. */
@@ -222,6 +224,8 @@ export class RequestRepository {
         images_succeeded: 0,
         images_failed: 0,
         images_cancelled: 0,
+        images_revalidated: 0,
+        images_reused: 0,
         retry_round: 0,
         created_at: sql<Date>`now()`,
       })

@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { text } from 'node:stream/consumers';
@@ -32,6 +32,63 @@ describe('LocalStorageDriver', () => {
     expect(given).not.toBe(join(root, 'images', 'r', '1.webp'));
     expect(await readFile(join(root, 'images', 'r', '1.webp'), 'utf8')).toBe('pixels');
     expect(await readdir(join(root, 'images', 'r'))).toEqual(['1.webp']);
+  });
+
+  describe('copy', () => {
+    it('links the file under the new key: no bytes copied, and either name outlives the other', async () => {
+      await storage.put('images/a/1.jpg', Buffer.from('pixels'), IMAGE);
+
+      expect(await storage.copy('images/a/1.jpg', 'images/b/1.jpg')).toBe(true);
+
+      const [from, to] = await Promise.all([stat(join(root, 'images/a/1.jpg')), stat(join(root, 'images/b/1.jpg'))]);
+      expect(to.ino).toBe(from.ino);
+      await storage.deleteByPrefix('images/a/');
+      expect(await readFile(join(root, 'images', 'b', '1.jpg'), 'utf8')).toBe('pixels');
+      expect(await readdir(join(root, '.scratch'))).toEqual([]);
+    });
+
+    it('replaces what the new key held', async () => {
+      await storage.put('images/a/1.jpg', Buffer.from('new'), IMAGE);
+      await storage.put('images/b/1.jpg', Buffer.from('old'), IMAGE);
+
+      expect(await storage.copy('images/a/1.jpg', 'images/b/1.jpg')).toBe(true);
+
+      expect(await readFile(join(root, 'images', 'b', '1.jpg'), 'utf8')).toBe('new');
+    });
+
+    it('copies the bytes where a link is refused: the source on another file system', async () => {
+      // A folder of the storage root that is a symbolic link to tmpfs: linking across devices fails (EXDEV).
+      const elsewhere = await mkdtemp(join('/dev/shm', 'pixbatch-storage-'));
+      try {
+        await mkdir(join(root, 'images'));
+        await symlink(elsewhere, join(root, 'images', 'a'));
+        await writeFile(join(elsewhere, '1.jpg'), 'pixels');
+
+        expect(await storage.copy('images/a/1.jpg', 'images/b/1.jpg')).toBe(true);
+
+        const [from, to] = await Promise.all([stat(join(elsewhere, '1.jpg')), stat(join(root, 'images/b/1.jpg'))]);
+        expect(to.dev).not.toBe(from.dev);
+        expect(await readFile(join(root, 'images', 'b', '1.jpg'), 'utf8')).toBe('pixels');
+      } finally {
+        await rm(elsewhere, { recursive: true, force: true });
+      }
+    });
+
+    it('copies a key onto itself as a no-op, leaving no scratch file', async () => {
+      await storage.put('images/a/1.jpg', Buffer.from('pixels'), IMAGE);
+
+      expect(await storage.copy('images/a/1.jpg', 'images/a/1.jpg')).toBe(true);
+
+      expect(await readFile(join(root, 'images', 'a', '1.jpg'), 'utf8')).toBe('pixels');
+      expect(await readdir(join(root, '.scratch'))).toEqual([]);
+    });
+
+    it('answers false and stores nothing when the source is gone', async () => {
+      expect(await storage.copy('images/a/gone.jpg', 'images/b/1.jpg')).toBe(false);
+
+      expect(await storage.head('images/b/1.jpg')).toBeNull();
+      expect(await readdir(join(root, '.scratch'))).toEqual([]);
+    });
   });
 
   it('replaces an earlier file under the same key', async () => {

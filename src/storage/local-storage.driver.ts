@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, constants, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, copyFile, link, mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { contentTypeOf } from './content-types.js';
-import { ByteRange, ObjectInfo, PutOptions, StorageDriver, StoredObject } from './storage.driver.js';
+import { ByteRange, ObjectInfo, PutOptions, removeFile, StorageDriver, StoredObject } from './storage.driver.js';
 import { isSafeKey } from './storage-keys.js';
 
 // Scratch files live on the storage volume (so storing one is a rename) in a
@@ -40,6 +40,39 @@ export class LocalStorageDriver extends StorageDriver {
       await mkdir(dirname(target), { recursive: true });
       await rename(path, target);
     }
+  }
+
+  /**
+   * A hard link: no bytes are copied and no space used, and deleting either
+   * name leaves the other (outputs are never written in place, only replaced
+   * by a rename). Where links are refused (another file system, a volume
+   * without them) the bytes are copied. Either way the new name is made in
+   * the scratch folder and renamed into place, as putFile does.
+   */
+  async copy(from: string, to: string): Promise<boolean> {
+    // A rename onto another link of the same file does nothing (POSIX), which would leave the scratch link behind.
+    if (from === to) return (await this.head(to)) !== null;
+    const source = this.pathOf(from);
+    const path = await this.scratchPath(to);
+    try {
+      await link(source, path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      try {
+        await copyFile(source, path);
+      } catch (copyError) {
+        await removeFile(path);
+        if ((copyError as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw copyError;
+      }
+    }
+    try {
+      await this.putFile(to, path);
+    } catch (error) {
+      await removeFile(path);
+      throw error;
+    }
+    return true;
   }
 
   async scratchPath(key: string): Promise<string> {

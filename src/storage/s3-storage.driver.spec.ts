@@ -47,6 +47,28 @@ describe('S3StorageDriver', () => {
     await rm(scratch, { recursive: true, force: true });
   });
 
+  it('copies an object server-side under the new key, with the put options, independent of the source', async () => {
+    const pixels = randomBytes(50_000);
+    await storage.put('images/a/1.jpg', pixels, { contentType: 'image/png' });
+
+    expect(await storage.copy('images/a/1.jpg', 'images/b/1-copy.jpg', IMAGE)).toBe(true);
+
+    await storage.deleteByPrefix('images/a/');
+    const copy = await storage.get('images/b/1-copy.jpg');
+    expect(copy).toMatchObject({ contentType: 'image/jpeg', size: pixels.length });
+    expect(sha256(await buffer(copy!.stream))).toBe(sha256(pixels));
+    const head = await s3
+      .client()
+      .send(new HeadObjectCommand({ Bucket: 'bucket', Key: 'pixbatch/images/b/1-copy.jpg' }));
+    expect(head.CacheControl).toBe(IMAGE.cacheControl);
+  });
+
+  it('answers false to a copy whose source is gone, storing nothing', async () => {
+    expect(await storage.copy('images/a/gone.jpg', 'images/b/1.jpg', IMAGE)).toBe(false);
+
+    expect(await s3.keys('bucket')).toEqual([]);
+  });
+
   it('stores what the writer wrote under the prefixed key, with its type and cache policy, and cleans the scratch file', async () => {
     const pixels = randomBytes(300_000);
     const result = await storage.writeThrough(

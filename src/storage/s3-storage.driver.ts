@@ -3,6 +3,7 @@ import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { Readable } from 'node:stream';
 import {
+  CopyObjectCommand,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
@@ -114,6 +115,29 @@ export class S3StorageDriver extends StorageDriver {
       await file.close();
     }
     await removeFile(path);
+  }
+
+  /** CopyObject: the store copies the bytes itself; the new object gets the put options, as a put would. */
+  async copy(from: string, to: string, options: PutOptions): Promise<boolean> {
+    const source = this.target(from);
+    return this.call(`copy ${from} to ${to}`, async () => {
+      try {
+        await this.client.send(
+          new CopyObjectCommand({
+            ...this.target(to),
+            // Keys are URL-safe (isSafeKey) and the slashes stay as they are: stores differ in decoding '%2F'.
+            CopySource: `${source.Bucket}/${source.Key}`,
+            MetadataDirective: 'REPLACE',
+            ContentType: options.contentType,
+            CacheControl: options.cacheControl,
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (isNotFound(error)) return false;
+        throw error;
+      }
+    });
   }
 
   async scratchPath(key: string): Promise<string> {

@@ -56,6 +56,13 @@ export abstract class StorageDriver {
    * The local driver hands out one on the storage volume, so putFile is a rename.
    */
   abstract scratchPath(key: string): Promise<string>;
+  /**
+   * Stores the object at `from` under `to` as well, server-side: no byte
+   * passes through this process. The two stay independent (deleting one
+   * leaves the other); writing `to` again replaces it. Resolves to false,
+   * storing nothing, when `from` does not exist.
+   */
+  abstract copy(from: string, to: string, options: PutOptions): Promise<boolean>;
   /** Resolves to null when the key does not exist. */
   abstract head(key: string): Promise<ObjectInfo | null>;
   /** Resolves to null when the key does not exist; `range` must lie within the object. */

@@ -286,6 +286,8 @@ function processingOptions(fields: CreateRequestDto): ProcessingOptions {
     maxHeight: fields.maxHeight ?? null,
     quality: fields.quality ?? DEFAULT_QUALITY,
     format: fields.format ?? 'keep',
+    // Only when off: absent means on, and the idempotency fingerprint stays what it was without it.
+    ...(fields.reuse === 'false' ? { reuse: false as const } : {}),
   };
 }
 

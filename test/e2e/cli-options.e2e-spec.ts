@@ -70,7 +70,14 @@ describe('pixbatch CLI: processing options', () => {
     expect(run).toMatchObject({ code: 0, stderr: '' });
     const id = run.stdout.match(UUID)![0];
     const status = (await testApp.app.inject({ url: `/api/v1/requests/${id}` })).json<RequestStatusDto>();
-    expect(status.options).toEqual({ resize: null, maxWidth: 300, maxHeight: 200, quality: 70, format: 'webp' });
+    expect(status.options).toEqual({
+      resize: null,
+      maxWidth: 300,
+      maxHeight: 200,
+      quality: 70,
+      format: 'webp',
+      reuse: true,
+    });
     const products = (await testApp.app.inject({ url: `/api/v1/requests/${id}/products` })).json<ProductPageDto>();
     const output = await testApp.app.inject({ url: new URL(products.items[0].images[0].outputUrl!).pathname });
     // photo2.jpg is 800x600: the height bound wins.

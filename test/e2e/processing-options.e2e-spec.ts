@@ -70,7 +70,14 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
       '/photo2.jpg',
       '/alpha.png',
     ]);
-    expect(status.options).toEqual({ resize: null, maxWidth: 400, maxHeight: 250, quality: 50, format: 'keep' });
+    expect(status.options).toEqual({
+      resize: null,
+      maxWidth: 400,
+      maxHeight: 250,
+      quality: 50,
+      format: 'keep',
+      reuse: true,
+    });
     const sizes = await Promise.all(
       files.map(async ({ data }) => (await sharp(data).metadata()) as { width: number; height: number }),
     );
@@ -176,6 +183,7 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
         maxHeight: '',
         quality: 50,
         format: 'keep',
+        reuse: true,
       });
       const sent = Object.fromEntries(
         Object.entries(filled)
@@ -192,7 +200,14 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
       );
       expect(created.statusCode).toBe(202);
       const status = await waitForTerminal(harness.app, created.json<CreatedRequestDto>().requestId);
-      expect(status.options).toEqual({ resize: null, maxWidth: null, maxHeight: null, quality: 50, format: 'keep' });
+      expect(status.options).toEqual({
+        resize: null,
+        maxWidth: null,
+        maxHeight: null,
+        quality: 50,
+        format: 'keep',
+        reuse: true,
+      });
     }
     expect(openapi.component(served, 'ProcessingOptionsDto').required).toEqual(
       expect.arrayContaining(['resize', 'maxWidth', 'maxHeight', 'quality', 'format']),
@@ -213,6 +228,7 @@ describe('processing options: maxWidth, maxHeight, quality, format', () => {
       maxHeight: null,
       quality: 50,
       format: 'keep',
+      reuse: true,
     });
   });
 });

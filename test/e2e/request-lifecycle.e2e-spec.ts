@@ -106,7 +106,16 @@ describe('Requests over their life: list, delete, retention', () => {
           originalFilename: 'seed.csv',
           counts: {
             products: { total: 1, processed: 0 },
-            images: { total: 1, succeeded: 0, failed: 0, cancelled: 0, pending: 1 },
+            images: {
+              total: 1,
+              succeeded: 0,
+              failed: 0,
+              cancelled: 0,
+              pending: 1,
+              fetched: 0,
+              revalidated: 0,
+              reused: 0,
+            },
           },
           percent: 0,
           round: 0,

@@ -139,7 +139,16 @@ describe('signed webhooks', () => {
           status: 'completed',
           counts: {
             products: { total: 1, processed: 1 },
-            images: { total: 1, succeeded: 1, failed: 0, cancelled: 0, pending: 0 },
+            images: {
+              total: 1,
+              succeeded: 1,
+              failed: 0,
+              cancelled: 0,
+              pending: 0,
+              fetched: 1,
+              revalidated: 0,
+              reused: 0,
+            },
           },
           createdAt: expect.any(String),
           completedAt: expect.any(String),

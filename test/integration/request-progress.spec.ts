@@ -8,6 +8,7 @@ import { ormOptions } from '../../src/database/orm-options.js';
 import { PreparedStatements } from '../../src/database/prepared-statements.js';
 import { ENTITIES } from '../../src/entities.js';
 import { ExportService } from '../../src/export/export.service.js';
+import { ImageObtained } from '../../src/products/image-obtained.js';
 import { ImageStatus } from '../../src/products/image-status.js';
 import { ImageDispatchRepository } from '../../src/products/image-dispatch.repository.js';
 import { type ImageOutcome, ImageWorkRepository } from '../../src/products/image-work.repository.js';
@@ -25,6 +26,7 @@ import { TEST_DATABASE_URL } from '../support/test-database.js';
 const success = {
   status: ImageStatus.Succeeded,
   outputKey: 'images/x/y.jpg',
+  obtained: ImageObtained.Fetched,
   format: 'jpeg',
   bytesIn: 1000,
   bytesOut: 400,

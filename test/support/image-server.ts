@@ -14,7 +14,12 @@ interface Route {
   dripMs?: number;
   /** Answer only once this settles: the test decides when a fetch may finish. */
   hold?: Promise<unknown>;
+  /** More response headers (ETag, Last-Modified, Cache-Control). */
+  headers?: Record<string, string>;
 }
+
+/** A route that decides per request: `hit` counts this path's requests from 1, `request` carries its headers. */
+type RouteHandler = (hit: number, request: IncomingMessage) => Route;
 
 /**
  * The suite's stand-in for supplier image hosts: a real HTTP server on
@@ -27,7 +32,7 @@ export class ImageServer {
   /** Every path requested, in the order the requests arrived. */
   readonly requested: string[] = [];
   readonly images = new Map<string, Buffer>();
-  private readonly routes = new Map<string, Route | ((hit: number) => Route)>();
+  private readonly routes = new Map<string, Route | RouteHandler>();
   private server?: Server;
   private onRequest?: (path: string) => void;
   baseUrl = '';
@@ -43,7 +48,7 @@ export class ImageServer {
     return `${this.baseUrl}${path}`;
   }
 
-  route(path: string, route: Route | ((hit: number) => Route)): void {
+  route(path: string, route: Route | RouteHandler): void {
     this.routes.set(path, route);
   }
 
@@ -104,7 +109,7 @@ export class ImageServer {
     this.requested.push(path);
     this.onRequest?.(path);
     const entry = this.routes.get(path);
-    const route = typeof entry === 'function' ? entry(hit) : entry;
+    const route = typeof entry === 'function' ? entry(hit, request) : entry;
     if (!route) {
       response.writeHead(404).end();
       return;
@@ -113,7 +118,7 @@ export class ImageServer {
     if (route.delayMs) await new Promise((resolve) => setTimeout(resolve, route.delayMs).unref());
     if (route.hold) await route.hold;
     if (response.destroyed) return;
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...route.headers };
     if (route.type) headers['content-type'] = route.type;
     if (route.location) headers.location = route.location;
     response.writeHead(route.status ?? 200, headers);

@@ -90,6 +90,18 @@ export type ImageCountsDto = {
      * Not yet in a terminal state
      */
     pending: number;
+    /**
+     * Of the succeeded: downloaded in full and encoded
+     */
+    fetched: number;
+    /**
+     * Of the succeeded: the source answered a conditional request with 304 Not Modified, and the output made from it by an earlier request with the same options was copied (see the upload field `reuse`)
+     */
+    revalidated: number;
+    /**
+     * Of the succeeded: downloaded, but the bytes were those an earlier request encoded with the same options (same SHA-256), so its output was copied instead of encoding again
+     */
+    reused: number;
 };
 
 export type ImageErrorSummaryDto = {
@@ -103,6 +115,11 @@ export type ImageErrorSummaryDto = {
     code: string;
     message: string;
 };
+
+/**
+ * How a succeeded image was obtained: `fetched` (downloaded and encoded), `revalidated` (the source answered 304 to a conditional request and an earlier output was copied) or `reused` (downloaded, same bytes as an earlier output was made from, which was copied); null unless succeeded
+ */
+export type ImageObtained = 'fetched' | 'revalidated' | 'reused';
 
 export type ImageStatus = 'pending' | 'processing' | 'succeeded' | 'failed' | 'cancelled';
 
@@ -257,6 +274,10 @@ export type ProcessingOptionsDto = {
      * `keep`: each image in its own format
      */
     format: OutputFormat;
+    /**
+     * Whether outputs of earlier requests of the same tenant, URL and options may be copied
+     */
+    reuse: boolean;
 };
 
 export type ProductCountsDto = {
@@ -289,6 +310,10 @@ export type ProductImageDto = {
     inputUrl: string;
     status: ImageStatus;
     outputUrl: string | null;
+    /**
+     * How a succeeded image was obtained: `fetched` (downloaded and encoded), `revalidated` (the source answered 304 to a conditional request and an earlier output was copied) or `reused` (downloaded, same bytes as an earlier output was made from, which was copied); null unless succeeded
+     */
+    obtained: ImageObtained | null;
     format: string | null;
     width: number | null;
     height: number | null;
@@ -587,6 +612,10 @@ export type ApiUploadLegacyData = {
          * `keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame
          */
         format?: 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
+        /**
+         * true: an image this tenant uploaded before (same URL, same options) is asked for only if changed (If-None-Match / If-Modified-Since), and when it has not changed (304, or the same bytes) the earlier output is copied instead of encoded again. false: every image is downloaded and encoded
+         */
+        reuse?: boolean;
     };
     headers?: {
         /**
@@ -761,6 +790,10 @@ export type CreateRequestData = {
          * `keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame
          */
         format?: 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
+        /**
+         * true: an image this tenant uploaded before (same URL, same options) is asked for only if changed (If-None-Match / If-Modified-Since), and when it has not changed (304, or the same bytes) the earlier output is copied instead of encoded again. false: every image is downloaded and encoded
+         */
+        reuse?: boolean;
     };
     headers?: {
         /**
@@ -858,6 +891,10 @@ export type ValidateRequestData = {
          * `keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame
          */
         format?: 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
+        /**
+         * true: an image this tenant uploaded before (same URL, same options) is asked for only if changed (If-None-Match / If-Modified-Since), and when it has not changed (304, or the same bytes) the earlier output is copied instead of encoded again. false: every image is downloaded and encoded
+         */
+        reuse?: boolean;
     };
     path?: never;
     query?: never;
@@ -1738,6 +1775,10 @@ export type UploadLegacyData = {
          * `keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame
          */
         format?: 'keep' | 'jpeg' | 'webp' | 'avif' | 'png';
+        /**
+         * true: an image this tenant uploaded before (same URL, same options) is asked for only if changed (If-None-Match / If-Modified-Since), and when it has not changed (304, or the same bytes) the earlier output is copied instead of encoded again. false: every image is downloaded and encoded
+         */
+        reuse?: boolean;
     };
     headers?: {
         /**

@@ -41,6 +41,12 @@ export interface OutboundRequest {
   redirects: number | 'none';
   /** Fail with HTTP_<status> on any status outside 2xx instead of handing the response over. */
   rejectUnsuccessful: boolean;
+  /**
+   * A conditional request's caller: a 304 Not Modified is handed over (with
+   * no body) instead of failing as HTTP_304. Only the final answer counts: a
+   * redirect is still followed, each hop vetted by the guard.
+   */
+  acceptNotModified?: boolean;
   /** Cap on the decoded body: a larger declared or actual body fails with TOO_LARGE. */
   maxBytes?: number;
   /** The caller's own cancellation; its reason is thrown as is, not translated. */
@@ -170,7 +176,8 @@ export class OutboundHttpClient {
         url = parseUrl(location, url);
         continue;
       }
-      if (request.rejectUnsuccessful && (status < 200 || status > 299)) {
+      const handedOver = (status >= 200 && status <= 299) || (status === 304 && request.acceptNotModified === true);
+      if (request.rejectUnsuccessful && !handedOver) {
         response.data.destroy();
         // The body is not quoted: it may carry the server's internals. A
         // Retry-After counts against the host that answered, redirects included.

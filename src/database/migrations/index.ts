@@ -12,6 +12,7 @@ import { Migration20261206143341 } from './Migration20261206143341.js';
 import { Migration20261206151850 } from './Migration20261206151850.js';
 import { Migration20261206174500 } from './Migration20261206174500.js';
 import { Migration20261206175543 } from './Migration20261206175543.js';
+import { Migration20261206234251 } from './Migration20261206234251.js';
 
 // Every migration, in order; the app applies this list rather than globbing files.
 export const migrationsList = [
@@ -29,4 +30,5 @@ export const migrationsList = [
   { name: 'Migration20261206151850', class: Migration20261206151850 },
   { name: 'Migration20261206174500', class: Migration20261206174500 },
   { name: 'Migration20261206175543', class: Migration20261206175543 },
+  { name: 'Migration20261206234251', class: Migration20261206234251 },
 ];

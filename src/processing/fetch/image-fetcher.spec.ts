@@ -1,6 +1,7 @@
 import { expect } from '@jest/globals';
 import type { AddressInfo } from 'node:net';
 import http from 'node:http';
+import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { ImageErrorCode, ImageJobError } from '../image-error.js';
 import type { ResolvedAddress } from '../../common/outbound/address-guard.js';
@@ -11,6 +12,7 @@ const MAX_BYTES = 1024;
 const LARGER_IMAGE = Buffer.concat([IMAGE, Buffer.alloc(900, 7)]);
 const TIMEOUT_MS = 500;
 const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
+const LAST_MODIFIED = 'Sun, 06 Dec 2026 10:00:00 GMT';
 
 interface SeenRequest {
   path: string;
@@ -113,6 +115,30 @@ describe('ImageFetcher', () => {
       case '/to-blocked-name':
         res.writeHead(302, { location: url('/target', 'blocked.test') }).end();
         return;
+      case '/validated': {
+        // Answers 304 to either validator when it matches, as a static file server does.
+        const headers = { etag: '"v1"', 'last-modified': LAST_MODIFIED };
+        if (req.headers['if-none-match'] === '"v1"' || req.headers['if-modified-since'] === LAST_MODIFIED) {
+          res.writeHead(304, headers).end();
+          return;
+        }
+        res.writeHead(200, { ...headers, 'content-type': 'image/png', 'content-length': IMAGE.length }).end(IMAGE);
+        return;
+      }
+      case '/weak-etag':
+        res.writeHead(200, { etag: 'W/"w1"', 'content-type': 'image/png' }).end(IMAGE);
+        return;
+      case '/no-store':
+        res
+          .writeHead(200, { etag: '"n1"', 'cache-control': 'private, no-store', 'content-type': 'image/png' })
+          .end(IMAGE);
+        return;
+      case '/to-validated':
+        res.writeHead(302, { location: '/validated' }).end();
+        return;
+      case '/to-blocked-validated':
+        res.writeHead(302, { location: url('/validated', 'blocked.test') }).end();
+        return;
       case '/to-other-host':
         res.writeHead(302, { location: url('/image', 'other.test') }).end();
         return;
@@ -185,6 +211,8 @@ describe('ImageFetcher', () => {
       const result = await fetcher().fetch(url('/image'));
       expect(result).toEqual({
         data: IMAGE,
+        sha256: null,
+        validators: { etag: null, lastModified: null, noStore: false },
         contentType: 'image/png',
         finalUrl: url('/image'),
         release: expect.any(Function),
@@ -229,6 +257,93 @@ describe('ImageFetcher', () => {
     it('uses a configured User-Agent', async () => {
       await fetcher({ userAgent: 'pixbatch-test/1' }).fetch(url('/image'));
       expect(seen[0].headers['user-agent']).toBe('pixbatch-test/1');
+    });
+  });
+
+  describe('conditional requests', () => {
+    const sha256 = createHash('sha256').update(IMAGE).digest('hex');
+
+    it('reports the validators and, when asked, the SHA-256 of the body', async () => {
+      const result = await fetcher().fetch(url('/validated'), { hash: true });
+      expect(result).toMatchObject({
+        data: IMAGE,
+        sha256,
+        validators: { etag: '"v1"', lastModified: LAST_MODIFIED, noStore: false },
+      });
+    });
+
+    it('sends a remembered ETag as If-None-Match and tells a 304 apart, with no body', async () => {
+      const result = await fetcher().fetch(url('/validated'), {
+        validators: { etag: '"v1"', lastModified: LAST_MODIFIED },
+        hash: true,
+      });
+      expect(result).toEqual({
+        notModified: true,
+        validators: { etag: '"v1"', lastModified: LAST_MODIFIED, noStore: false },
+      });
+      // If-Modified-Since is left out beside If-None-Match, which a server would weigh first.
+      expect(seen[0].headers).toMatchObject({ 'if-none-match': '"v1"' });
+      expect(seen[0].headers['if-modified-since']).toBeUndefined();
+    });
+
+    it('sends a remembered Last-Modified as If-Modified-Since when there is no ETag', async () => {
+      const result = await fetcher().fetch(url('/validated'), {
+        validators: { etag: null, lastModified: LAST_MODIFIED },
+      });
+      expect(result.notModified).toBe(true);
+      expect(seen[0].headers['if-modified-since']).toBe(LAST_MODIFIED);
+    });
+
+    it('takes a 200 to a conditional request as a full download', async () => {
+      const result = await fetcher().fetch(url('/validated'), { validators: { etag: '"v0"', lastModified: null } });
+      expect(result).toMatchObject({ data: IMAGE, validators: { etag: '"v1"' } });
+    });
+
+    it('sends a plain request when there is no validator to send', async () => {
+      const result = await fetcher().fetch(url('/validated'), { validators: { etag: null, lastModified: null } });
+      expect(result).toMatchObject({ data: IMAGE });
+      expect(seen[0].headers['if-none-match']).toBeUndefined();
+      expect(seen[0].headers['if-modified-since']).toBeUndefined();
+    });
+
+    it('fails a 304 to a request that was not conditional, as before', async () => {
+      const error = await failure(fetcher().fetch(url('/status/304')));
+      expect(error.code).toBe('HTTP_304');
+    });
+
+    it('keeps no weak ETag: it promises an equivalent body, not the same bytes', async () => {
+      const result = await fetcher().fetch(url('/weak-etag'));
+      expect(result).toMatchObject({ data: IMAGE, validators: { etag: null, lastModified: null } });
+    });
+
+    it('reports Cache-Control: no-store', async () => {
+      const result = await fetcher().fetch(url('/no-store'));
+      expect(result).toMatchObject({ validators: { etag: '"n1"', noStore: true } });
+    });
+
+    it('follows a redirect with the condition and hands over the 304 that ends it', async () => {
+      const result = await fetcher().fetch(url('/to-validated'), { validators: { etag: '"v1"', lastModified: null } });
+      expect(result.notModified).toBe(true);
+      expect(paths()).toEqual(['/to-validated', '/validated']);
+      expect(seen[1].headers['if-none-match']).toBe('"v1"');
+    });
+
+    it('vets a conditional request like any other: a redirect to a blocked address fails', async () => {
+      const guarded = fetcher({ allowPrivateNetworks: false, resolver, isAllowedAddress: (ip) => ip === '127.0.0.1' });
+      const error = await failure(
+        guarded.fetch(url('/to-blocked-validated', 'public.test'), {
+          validators: { etag: '"v1"', lastModified: null },
+        }),
+      );
+      expect(error.code).toBe(ImageErrorCode.BlockedAddress);
+      expect(paths()).toEqual(['/to-blocked-validated']);
+    });
+
+    it('fails an error status to a conditional request: nothing is handed over', async () => {
+      const error = await failure(
+        fetcher().fetch(url('/status/500'), { validators: { etag: '"v1"', lastModified: null } }),
+      );
+      expect(error.code).toBe('HTTP_500');
     });
   });
 
@@ -372,7 +487,9 @@ describe('ImageFetcher', () => {
       const controller = new AbortController();
       const reason = new Error('worker shutting down');
       setTimeout(() => controller.abort(reason), 50);
-      await expect(fetcher({ timeoutMs: 5000 }).fetch(url('/hang'), controller.signal)).rejects.toBe(reason);
+      await expect(fetcher({ timeoutMs: 5000 }).fetch(url('/hang'), { signal: controller.signal })).rejects.toBe(
+        reason,
+      );
     });
   });
 

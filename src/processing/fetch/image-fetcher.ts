@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { AddressPolicy, Resolver } from '../../common/outbound/address-guard.js';
 import { OutboundError, OutboundErrorCode } from '../../common/outbound/outbound-error.js';
@@ -21,8 +22,39 @@ export interface ImageFetcherOptions {
 /** Provider token for the options, for wiring ImageFetcher as a plain class provider. */
 export const IMAGE_FETCHER_OPTIONS = Symbol('IMAGE_FETCHER_OPTIONS');
 
+/** What the client remembers of a URL, sent back as If-None-Match and If-Modified-Since. */
+export interface Validators {
+  /** A strong ETag, quoted as the server sent it. */
+  etag: string | null;
+  lastModified: string | null;
+}
+
+/** The validators a response carried, and whether it may be remembered at all. */
+export interface ResponseValidators extends Validators {
+  /** `Cache-Control: no-store`: nothing of this URL may be kept. */
+  noStore: boolean;
+}
+
+export interface FetchOptions {
+  signal?: AbortSignal;
+  /** Makes the request conditional; a 304 then resolves to NotModified. */
+  validators?: Validators | null;
+  /** Compute the body's SHA-256 (FetchedImage.sha256). */
+  hash?: boolean;
+}
+
+/** The source answered a conditional request with 304: what was fetched before is still current. */
+export interface NotModified {
+  notModified: true;
+  validators: ResponseValidators;
+}
+
 export interface FetchedImage {
+  notModified?: false;
   data: Buffer;
+  /** SHA-256 of `data`, hex, when asked for; null otherwise. */
+  sha256: string | null;
+  validators: ResponseValidators;
   contentType: string | null;
   finalUrl: string;
   /** Hands `data` back for reuse by a later download; do not touch it afterwards. Optional: the GC frees it too. */
@@ -56,22 +88,34 @@ export class ImageFetcher {
     });
   }
 
-  async fetch(url: string, signal?: AbortSignal): Promise<FetchedImage> {
+  /** Downloads `url`; with validators, asks only for a changed body, through the same guard. */
+  fetch(url: string, options?: FetchOptions & { validators?: null }): Promise<FetchedImage>;
+  fetch(url: string, options: FetchOptions): Promise<FetchedImage | NotModified>;
+  async fetch(url: string, options: FetchOptions = {}): Promise<FetchedImage | NotModified> {
+    const conditions = conditionalHeaders(options.validators);
     const request: OutboundRequest = {
       method: 'GET',
       url,
+      headers: conditions,
       timeoutMs: this.options.timeoutMs,
       redirects: this.options.maxRedirects,
       rejectUnsuccessful: true,
+      acceptNotModified: conditions !== undefined,
       maxBytes: this.options.maxBytes,
-      signal,
+      signal: options.signal,
     };
     try {
-      return await this.client.exchange(request, async (response) => {
+      return await this.client.exchange(request, async (response): Promise<FetchedImage | NotModified> => {
+        const validators = responseValidators(response.headers);
+        if (response.status === 304) return { notModified: true, validators };
         const contentType = response.headers['content-type'];
         const data = await this.readBody(response.body, declaredLength(response.headers));
         return {
           data,
+          // On the main thread, synchronously: 0.3 ms for a 520 KB image. crypto.subtle
+          // would run it in libuv's pool, where it waits behind the encodes sharp runs there.
+          sha256: options.hash ? createHash('sha256').update(data).digest('hex') : null,
+          validators,
           contentType: typeof contentType === 'string' ? contentType : null,
           finalUrl: response.url.href,
           release: () => this.buffers.release(data),
@@ -131,6 +175,36 @@ export class ImageFetcher {
     if (preallocated) this.buffers.release(preallocated);
     return data;
   }
+}
+
+/**
+ * If-None-Match with a remembered ETag, else If-Modified-Since with a
+ * remembered Last-Modified (a server ignores the latter beside the former);
+ * undefined when there is neither, and the request is plain.
+ */
+function conditionalHeaders(validators: Validators | null | undefined): Record<string, string> | undefined {
+  if (validators?.etag) return { 'If-None-Match': validators.etag };
+  if (validators?.lastModified) return { 'If-Modified-Since': validators.lastModified };
+  return undefined;
+}
+
+/**
+ * The validators of a response. A weak ETag (W/"…") is dropped: it promises
+ * an equivalent representation, not the same bytes (servers mark an ETag
+ * weak when they re-compress or re-encode on the fly), and an output is
+ * reused only for the bytes it was made from. Such a URL is revalidated by
+ * its Last-Modified if it has one, else fetched in full and its SHA-256
+ * decides, which still saves the encode.
+ */
+function responseValidators(headers: Record<string, unknown>): ResponseValidators {
+  const etag = headers['etag'];
+  const lastModified = headers['last-modified'];
+  const cacheControl = headers['cache-control'];
+  return {
+    etag: typeof etag === 'string' && etag.startsWith('"') ? etag : null,
+    lastModified: typeof lastModified === 'string' && lastModified !== '' ? lastModified : null,
+    noStore: typeof cacheControl === 'string' && /(^|[\s,])no-store([\s,]|$)/i.test(cacheControl),
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { ImageObtained } from '../image-obtained.js';
 import { ImageStatus } from '../image-status.js';
 
 export class ProductImageDto {
@@ -6,6 +7,17 @@ export class ProductImageDto {
   @ApiProperty() inputUrl: string;
   @ApiProperty({ enum: ImageStatus, enumName: 'ImageStatus' }) status: ImageStatus;
   @ApiProperty({ nullable: true, type: String }) outputUrl: string | null;
+  @ApiProperty({
+    enum: ImageObtained,
+    enumName: 'ImageObtained',
+    nullable: true,
+    example: ImageObtained.Revalidated,
+    description:
+      'How a succeeded image was obtained: `fetched` (downloaded and encoded), `revalidated` (the source answered 304 ' +
+      'to a conditional request and an earlier output was copied) or `reused` (downloaded, same bytes as an earlier ' +
+      'output was made from, which was copied); null unless succeeded',
+  })
+  obtained: ImageObtained | null;
   @ApiProperty({ nullable: true, type: String, example: 'jpeg' }) format: string | null;
   @ApiProperty({ type: 'integer', nullable: true }) width: number | null;
   @ApiProperty({ type: 'integer', nullable: true }) height: number | null;

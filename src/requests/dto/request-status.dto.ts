@@ -11,6 +11,28 @@ export class ImageCountsDto {
   @ApiProperty({ type: 'integer', example: 0, description: 'Stopped by a cancel before they had an outcome' })
   cancelled: number;
   @ApiProperty({ type: 'integer', example: 57, description: 'Not yet in a terminal state' }) pending: number;
+  @ApiProperty({
+    type: 'integer',
+    example: 12,
+    description: 'Of the succeeded: downloaded in full and encoded',
+  })
+  fetched: number;
+  @ApiProperty({
+    type: 'integer',
+    example: 220,
+    description:
+      'Of the succeeded: the source answered a conditional request with 304 Not Modified, and the output made ' +
+      'from it by an earlier request with the same options was copied (see the upload field `reuse`)',
+  })
+  revalidated: number;
+  @ApiProperty({
+    type: 'integer',
+    example: 8,
+    description:
+      'Of the succeeded: downloaded, but the bytes were those an earlier request encoded with the same options ' +
+      '(same SHA-256), so its output was copied instead of encoding again',
+  })
+  reused: number;
 }
 
 export class ProductCountsDto {
@@ -73,6 +95,12 @@ export class ProcessingOptionsDto {
     description: '`keep`: each image in its own format',
   })
   format: OutputFormat;
+  @ApiProperty({
+    type: Boolean,
+    example: true,
+    description: 'Whether outputs of earlier requests of the same tenant, URL and options may be copied',
+  })
+  reuse: boolean;
 }
 
 export class RequestLinksDto {

@@ -27,6 +27,8 @@ function PixelBound(field: 'maxWidth' | 'maxHeight'): PropertyDecorator {
 }
 const QUALITY_MESSAGE = 'quality must be a whole number from 1 (smallest files) to 100 (best quality)';
 const FORMAT_MESSAGE = `format must be one of ${OUTPUT_FORMATS.join(', ')}`;
+const REUSE_MESSAGE =
+  'reuse must be true (copy what an earlier request made of an unchanged image) or false (fetch and encode every image)';
 
 /**
  * The multipart fields that accompany the CSV file, as the server reads them
@@ -68,6 +70,11 @@ export class CreateRequestDto {
   @IsOptional()
   @IsIn(OUTPUT_FORMATS, { message: FORMAT_MESSAGE })
   format?: OutputFormat;
+
+  /** A form field is text: the two words a boolean is sent as. */
+  @IsOptional()
+  @IsIn(['true', 'false'], { message: REUSE_MESSAGE })
+  reuse?: 'true' | 'false';
 }
 
 /**
@@ -139,6 +146,16 @@ export const UPLOAD_BODY: ApiBodyOptions = {
           '`keep` writes each image in its own format, never larger than its input (the input, stripped of metadata, ' +
           'when re-encoding does not shrink it). Another format is always written, even when larger. JPEG from an ' +
           'image with transparency is flattened onto white; an animation written as JPEG, PNG or AVIF keeps its first frame',
+      },
+      // A default Try it out may send as it is: the same as leaving the field out.
+      reuse: {
+        type: 'boolean',
+        default: true,
+        example: true,
+        description:
+          'true: an image this tenant uploaded before (same URL, same options) is asked for only if changed ' +
+          '(If-None-Match / If-Modified-Since), and when it has not changed (304, or the same bytes) the earlier ' +
+          'output is copied instead of encoded again. false: every image is downloaded and encoded',
       },
     },
   },
