@@ -35,6 +35,9 @@ describe('OutboundHttpClient', () => {
           case '/ok':
             res.writeHead(200, { 'content-type': 'text/plain' }).end('fine');
             return;
+          case '/unchanged':
+            res.writeHead(304, { etag: '"v1"' }).end();
+            return;
           case '/moved':
             res.writeHead(301, { location: '/ok' }).end();
             return;
@@ -203,6 +206,24 @@ describe('OutboundHttpClient', () => {
     const [a, b, c, d] = seen.map((entry) => entry.socket);
     expect(a).not.toBe(b);
     expect(c).toBe(d);
+  });
+
+  it('keeps the socket of a 304, and of a body read to its end, for the next request', async () => {
+    const pooled = client({ keepAlive: true });
+    const unchanged = request('/unchanged', { acceptNotModified: true, headers: { 'if-none-match': '"v1"' } });
+    // The 304's empty body is never read: the reader only looks at the status.
+    expect(await pooled.exchange(unchanged, (response) => Promise.resolve(response.status))).toBe(304);
+    expect(await pooled.exchange(unchanged, (response) => Promise.resolve(response.status))).toBe(304);
+    await pooled.exchange(request('/ok'), text);
+    expect(new Set(seen.map((entry) => entry.socket)).size).toBe(1);
+  });
+
+  it('drops the socket of a body left unread, which may still be arriving', async () => {
+    const pooled = client({ keepAlive: true });
+    await pooled.exchange(request('/drip', { timeoutMs: 3000 }), () => Promise.resolve(null));
+    await pooled.exchange(request('/ok'), text);
+    const [drip, ok] = seen.map((entry) => entry.socket);
+    expect(ok).not.toBe(drip);
   });
 
   it('ignores proxy settings in the environment, which would make the guard vet the proxy', async () => {

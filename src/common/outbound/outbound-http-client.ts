@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import {
   type AddressPolicy,
@@ -137,7 +138,7 @@ export class OutboundHttpClient {
         body: cappedBody(response.data, request.maxBytes, translate),
       });
     } finally {
-      response.data.destroy();
+      await release(response.data);
     }
   }
 
@@ -198,6 +199,26 @@ export class OutboundHttpClient {
       return { response, url };
     }
   }
+}
+
+/**
+ * Ends a response the reader is done with. A body the server sent in full
+ * (a 304 has none) is drained, so that its keep-alive socket goes back to
+ * the agent: destroying an unread response destroys its socket, and each
+ * conditional request of a re-run then opened a connection of its own. A
+ * body not read to its end is destroyed, socket and all.
+ */
+async function release(body: Readable): Promise<void> {
+  if (body.readableEnded) return;
+  if ((body as Partial<http.IncomingMessage>).complete !== true) {
+    body.destroy();
+    return;
+  }
+  // Its end, a tick away, is what frees the socket: the next request, often right
+  // after, would otherwise find it still busy and open another.
+  const ended = finished(body).catch(() => undefined);
+  body.resume();
+  await ended;
 }
 
 async function* cappedBody(
