@@ -76,7 +76,8 @@ export function formatRerun(
     images.revalidated > 0 ? `${images.revalidated} confirmed by the image host` : null,
     images.reused > 0 ? `${images.reused} downloaded with the same bytes` : null,
   ].filter((part) => part !== null);
-  return `Re-run: ${unchanged} unchanged, copied instead of compressed again (${how.join(', ')}), ${images.fetched} fetched anew`;
+  const copied = `Re-run: ${unchanged} unchanged, copied instead of compressed again (${how.join(', ')})`;
+  return `${copied}, ${images.fetched} fetched anew`;
 }
 
 /** One line redrawn in place on a terminal. */

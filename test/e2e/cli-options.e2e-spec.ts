@@ -106,7 +106,7 @@ describe('pixbatch CLI: processing options', () => {
     await expect(readFile(join(dir, 'none.zip.part'))).rejects.toThrow();
   });
 
-  it('prints a Re-run: line when a second upload copied unchanged images, and --no-reuse fetches them all', async () => {
+  it('prints a Re-run: line when an upload again copied unchanged images; --no-reuse fetches them all', async () => {
     const photo = images.images.get('/photo.jpg')!;
     // Sends an ETag and answers a matching If-None-Match with 304, as a supplier's CDN does.
     const conditional: string[] = [];
