@@ -668,7 +668,9 @@ describe('The web page, in Chromium, against the real service', () => {
       /** Uploads the catalogue through the form, reuse ticked or not, and waits for its end; answers its options. */
       async function upload(reuse: boolean): Promise<{ reuse: boolean }> {
         await page.goto(`${base}/`);
-        await page.getByLabel('CSV file').setInputFiles({ name: 'catalogue.csv', mimeType: 'text/csv', buffer: catalogue });
+        await page
+          .getByLabel('CSV file')
+          .setInputFiles({ name: 'catalogue.csv', mimeType: 'text/csv', buffer: catalogue });
         await page.getByRole('region', { name: 'What the service read' }).waitFor();
         // On by default: a re-run saves work unless someone asks otherwise.
         expect(await reuseBox.isChecked()).toBe(true);
@@ -855,10 +857,10 @@ describe('The web page, in Chromium, against the real service', () => {
       const sent = Object.fromEntries(
         [...curl.matchAll(/-F '([^=']+)=([^']*)'/g)].map((match) => [match[1], match[2]]),
       );
-      expect(Object.entries(sent).filter(([name, value]) => name !== 'file' && value !== '')).toEqual([
-        ['quality', '50'],
-        ['format', 'keep'],
-      ]);
+      // The defaults go as they are: quality 50, format keep and, since issue 31, reuse true (the server's default).
+      expect(
+        Object.fromEntries(Object.entries(sent).filter(([name, value]) => name !== 'file' && value !== '')),
+      ).toEqual({ quality: '50', format: 'keep', reuse: 'true' });
       const { requestId } = (await answer.json()) as { requestId: string };
 
       await waitUntil('the request to finish', async () => (await statusOf(requestId))?.completed === true, 30_000);
