@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RequestStatusDto } from '../../clients/typescript/src/index.js';
 import { ApiCallError, OUTPUT_FORMATS, PixbatchApi, type SubmitOptions } from './pixbatch-api.js';
-import { formatDuration, ProgressMeter, progressView } from './progress.js';
+import { formatDuration, formatRerun, ProgressMeter, progressView } from './progress.js';
 
 /** What the shell sees: scripts branch on these, so they never change meaning. */
 export enum ExitCode {
@@ -54,6 +54,8 @@ Options:
   --max-height PX       submit: fit inside this height, aspect kept, never enlarged (not with --resize)
   --quality Q           submit: encoder quality, 1 (smallest) to 100 (best); default 50
   --format F            submit: keep (default), jpeg, webp, avif or png
+  --no-reuse            submit: fetch and compress every image anew, even one unchanged since an
+                        earlier upload with the same options (by default its earlier output is copied)
   --status S[,S]        list: only these statuses (e.g. failed,completed_with_errors)
   --limit N             list: at most N requests (default 20, at most 200)
   --cursor C            list: the page after the one that printed this cursor
@@ -74,6 +76,7 @@ const OPTIONS = {
   'max-height': { type: 'string' },
   quality: { type: 'string' },
   format: { type: 'string' },
+  'no-reuse': { type: 'boolean' },
   status: { type: 'string' },
   limit: { type: 'string' },
   cursor: { type: 'string' },
@@ -187,6 +190,7 @@ interface SubmitFlags {
   'max-height'?: string;
   quality?: string;
   format?: string;
+  'no-reuse'?: boolean;
 }
 
 /**
@@ -211,6 +215,8 @@ function submitOptions(values: SubmitFlags): SubmitOptions {
     maxHeight: number('max-height'),
     quality: number('quality'),
     format: values.format as SubmitOptions['format'],
+    // Sent only when off, as the page does: an upload without the field is the server's default, copying on.
+    reuse: values['no-reuse'] ? false : undefined,
   };
 }
 
@@ -283,6 +289,9 @@ function summarize(request: RequestStatusDto, say: (line?: string) => void): voi
   const cancelled = images.cancelled > 0 ? `, ${images.cancelled} cancelled` : '';
   const { succeeded, failed, pending, total } = images;
   say(`Images: ${succeeded} succeeded, ${failed} failed${cancelled}, ${pending} pending, of ${total}`);
+  const rerun = formatRerun(images);
+  if (rerun) say(rerun);
+  if (!request.options.reuse) say('Reuse: off, every image fetched and compressed anew');
   say(`Products: ${products.processed} of ${products.total} processed`);
   if (request.webhook) {
     const { state, attempts, url } = request.webhook;

@@ -47,7 +47,7 @@ export class ApiCallError extends Error {
 
 export type SubmitOptions = Pick<
   CreateRequestData['body'],
-  'webhookUrl' | 'resize' | 'maxWidth' | 'maxHeight' | 'quality' | 'format'
+  'webhookUrl' | 'resize' | 'maxWidth' | 'maxHeight' | 'quality' | 'format' | 'reuse'
 >;
 
 /** The output formats the server accepts, as the generated SDK types them. */

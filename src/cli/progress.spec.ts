@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import type { RequestStatusDto } from '../../clients/typescript/src/index.js';
-import { formatBar, formatDuration, formatLine, ProgressMeter, progressView } from './progress.js';
+import { formatBar, formatDuration, formatLine, formatRerun, ProgressMeter, progressView } from './progress.js';
 
 function status(
   succeeded: number,
@@ -68,6 +68,18 @@ describe('formatting', () => {
     expect(formatLine({ status: 'completed', done: 0, total: 0, failed: 0, rate: null, etaSeconds: null })).toContain(
       '(100%)',
     );
+  });
+
+  it('names what a re-run copied, and only the kinds that happened', () => {
+    expect(formatRerun({ fetched: 150, revalidated: 2700, reused: 150 })).toBe(
+      'Re-run: 2850 unchanged, copied instead of compressed again ' +
+        '(2700 confirmed by the image host, 150 downloaded with the same bytes), 150 fetched anew',
+    );
+    expect(formatRerun({ fetched: 0, revalidated: 0, reused: 1 })).toBe(
+      'Re-run: 1 unchanged, copied instead of compressed again (1 downloaded with the same bytes), 0 fetched anew',
+    );
+    // A first upload, or one with reuse off: nothing to say about re-runs.
+    expect(formatRerun({ fetched: 3, revalidated: 0, reused: 0 })).toBeNull();
   });
 
   it.each([

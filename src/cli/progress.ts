@@ -63,6 +63,23 @@ function rateAndEta(progress: Progress): [string, string] {
   return [rate, eta];
 }
 
+/**
+ * What a re-run saved, e.g. "Re-run: 2850 unchanged, copied instead of compressed again (2700 confirmed by
+ * the image host, 150 downloaded with the same bytes), 150 fetched anew"; null when nothing was copied.
+ */
+export function formatRerun(
+  images: Pick<RequestStatusDto['counts']['images'], 'fetched' | 'revalidated' | 'reused'>,
+): string | null {
+  const unchanged = images.revalidated + images.reused;
+  if (unchanged === 0) return null;
+  const how = [
+    images.revalidated > 0 ? `${images.revalidated} confirmed by the image host` : null,
+    images.reused > 0 ? `${images.reused} downloaded with the same bytes` : null,
+  ].filter((part) => part !== null);
+  const copied = `Re-run: ${unchanged} unchanged, copied instead of compressed again (${how.join(', ')})`;
+  return `${copied}, ${images.fetched} fetched anew`;
+}
+
 /** One line redrawn in place on a terminal. */
 export function formatBar(progress: Progress, width = 30): string {
   const filled = progress.total === 0 ? width : Math.floor((progress.done / progress.total) * width);

@@ -640,6 +640,81 @@ describe('The web page, in Chromium, against the real service', () => {
   );
 
   it(
+    'shows on a re-run how many images were unchanged and copied, and unticking reuse fetches every image anew',
+    async () => {
+      const photo = images.images.get('/photo.jpg')!;
+      // Two files behind ETags, answered 304 when asked with If-None-Match, as a supplier's CDN does.
+      for (const path of ['/rerun-mug.jpg', '/rerun-lamp.jpg']) {
+        images.route(path, (_hit, request) =>
+          request.headers['if-none-match'] === `"${path}"`
+            ? { status: 304, headers: { etag: `"${path}"` } }
+            : { body: photo, type: 'image/jpeg', headers: { etag: `"${path}"` } },
+        );
+      }
+      // No validators: only its bytes tell that it has not changed.
+      images.route('/rerun-chair.jpg', { body: images.images.get('/photo2.jpg')!, type: 'image/jpeg' });
+      // Replaced after the first upload: new bytes, fetched anew.
+      images.route('/rerun-desk.jpg', (hit) =>
+        hit === 1 ? { body: photo, type: 'image/jpeg' } : { body: images.images.get('/alpha.png')!, type: 'image/png' },
+      );
+      const catalogue = csv([
+        `1,Mug,${images.url('/rerun-mug.jpg')}`,
+        `2,Lamp,${images.url('/rerun-lamp.jpg')}`,
+        `3,Chair,${images.url('/rerun-chair.jpg')}`,
+        `4,Desk,${images.url('/rerun-desk.jpg')}`,
+      ]);
+      const reuseBox = page.getByLabel('Reuse unchanged images from earlier uploads');
+
+      /** Uploads the catalogue through the form, reuse ticked or not, and waits for its end; answers its options. */
+      async function upload(reuse: boolean): Promise<{ reuse: boolean }> {
+        await page.goto(`${base}/`);
+        await page
+          .getByLabel('CSV file')
+          .setInputFiles({ name: 'catalogue.csv', mimeType: 'text/csv', buffer: catalogue });
+        await page.getByRole('region', { name: 'What the service read' }).waitFor();
+        // On by default: a re-run saves work unless someone asks otherwise.
+        expect(await reuseBox.isChecked()).toBe(true);
+        if (!reuse) await reuseBox.uncheck();
+        await page.getByRole('button', { name: 'Upload' }).click();
+        await page.waitForURL(/\/requests\/[0-9a-f-]{36}$/);
+        await page.locator('.badge', { hasText: /^Completed$/ }).waitFor({ timeout: 15_000 });
+        const requestId = page.url().split('/').pop()!;
+        const status = await fetch(`${base}/api/v1/requests/${requestId}`, { headers: { 'x-api-key': API_KEY } });
+        return ((await status.json()) as { options: { reuse: boolean } }).options;
+      }
+
+      await withKey('/');
+      expect(await upload(true)).toEqual(expect.objectContaining({ reuse: true }));
+      // A first upload has nothing to say about re-runs.
+      await page.locator('.products img').first().waitFor();
+      expect(await page.getByText('Re-run:').count()).toBe(0);
+      expect(await page.getByText(/^Copied:/).count()).toBe(0);
+
+      expect(await upload(true)).toEqual(expect.objectContaining({ reuse: true }));
+      await page
+        .getByText(
+          'Re-run: 3 images unchanged since an earlier upload, copied instead of compressed again ' +
+            '(2 confirmed by the image host, 1 downloaded with the same bytes); 1 fetched anew.',
+        )
+        .waitFor();
+      // Each copied image says how it was known to be unchanged.
+      await page.getByText('Copied: unchanged, the same bytes as before').waitFor();
+      expect(await page.getByText('Copied: unchanged, confirmed by the image host').count()).toBe(2);
+      await page.evaluate('window.scrollTo(0, 0)');
+      await screenshot(page, 'request-rerun');
+      expect(await seriousViolations(page)).toEqual([]);
+
+      // Unticked, the form sends reuse=false: the server stores it, and every image is fetched again.
+      expect(await upload(false)).toEqual(expect.objectContaining({ reuse: false }));
+      await page.getByText('Reuse was off for this upload: every image is fetched and compressed anew.').waitFor();
+      await page.locator('.products img').first().waitFor();
+      expect(await page.getByText('Re-run:').count()).toBe(0);
+      expect(await page.getByText(/^Copied:/).count()).toBe(0);
+    },
+    BUDGET_MS,
+  );
+
+  it(
     'follows the webhook log live, and offers Redeliver only once a delivery has finished',
     async () => {
       // Refused once, accepted on the scheduled retry four seconds later (WEBHOOK_RETRY_DELAYS).
@@ -782,10 +857,10 @@ describe('The web page, in Chromium, against the real service', () => {
       const sent = Object.fromEntries(
         [...curl.matchAll(/-F '([^=']+)=([^']*)'/g)].map((match) => [match[1], match[2]]),
       );
-      expect(Object.entries(sent).filter(([name, value]) => name !== 'file' && value !== '')).toEqual([
-        ['quality', '50'],
-        ['format', 'keep'],
-      ]);
+      // The defaults go as they are: quality 50, format keep and, since issue 31, reuse true (the server's default).
+      expect(
+        Object.fromEntries(Object.entries(sent).filter(([name, value]) => name !== 'file' && value !== '')),
+      ).toEqual({ quality: '50', format: 'keep', reuse: 'true' });
       const { requestId } = (await answer.json()) as { requestId: string };
 
       await waitUntil('the request to finish', async () => (await statusOf(requestId))?.completed === true, 30_000);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import type { IncomingMessage } from 'node:http';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ interface Run {
   stderr: string;
 }
 
-/** The CLI's processing options (--max-width, --max-height, --quality, --format), as a child process. */
+/** The CLI's processing options (--max-width, --max-height, --quality, --format, --no-reuse), as a child process. */
 describe('pixbatch CLI: processing options', () => {
   let images: ImageServer;
   let testApp: TestApp;
@@ -103,6 +104,60 @@ describe('pixbatch CLI: processing options', () => {
     expect(unknown.stderr).toContain('REQUEST_NOT_FOUND');
     await expect(readFile(join(dir, 'none.zip'))).rejects.toThrow();
     await expect(readFile(join(dir, 'none.zip.part'))).rejects.toThrow();
+  });
+
+  it('prints a Re-run: line when an upload again copied unchanged images; --no-reuse fetches them all', async () => {
+    const photo = images.images.get('/photo.jpg')!;
+    // Sends an ETag and answers a matching If-None-Match with 304, as a supplier's CDN does.
+    const conditional: string[] = [];
+    images.route('/rerun-etag.jpg', (_hit, request: IncomingMessage) => {
+      if (request.headers['if-none-match'] !== undefined) conditional.push(request.headers['if-none-match']);
+      return request.headers['if-none-match'] === '"r1"'
+        ? { status: 304, headers: { etag: '"r1"' } }
+        : { body: photo, type: 'image/jpeg', headers: { etag: '"r1"' } };
+    });
+    // No validators: only its bytes, hashed, tell that it has not changed.
+    images.route('/rerun-plain.jpg', { body: images.images.get('/photo2.jpg')!, type: 'image/jpeg' });
+    // Replaced between the uploads: new bytes, so it is fetched anew.
+    images.route('/rerun-changing.jpg', (hit) => ({
+      body: hit === 1 ? photo : images.images.get('/alpha.png')!,
+      type: hit === 1 ? 'image/jpeg' : 'image/png',
+    }));
+    const catalogue = join(dir, 'catalogue.csv');
+    await writeFile(
+      catalogue,
+      [
+        'S. No.,Product Name,Input Image Urls',
+        `1,Mug,${images.url('/rerun-etag.jpg')}`,
+        `2,Lamp,${images.url('/rerun-plain.jpg')}`,
+        `3,Chair,${images.url('/rerun-changing.jpg')}`,
+      ].join('\n') + '\n',
+    );
+
+    const first = await cli(['submit', catalogue, '--wait']);
+    expect(first).toMatchObject({ code: 0, stderr: '' });
+    expect(first.stdout).not.toContain('Re-run:');
+
+    const second = await cli(['submit', catalogue, '--wait']);
+    expect(second).toMatchObject({ code: 0, stderr: '' });
+    const rerun =
+      'Re-run: 2 unchanged, copied instead of compressed again ' +
+      '(1 confirmed by the image host, 1 downloaded with the same bytes), 1 fetched anew\n';
+    expect(second.stdout).toContain(`Images: 3 succeeded, 0 failed, 0 pending, of 3\n${rerun}`);
+    expect(conditional).toEqual(['"r1"']);
+    const status = await cli(['status', second.stdout.match(UUID)![0]]);
+    expect(status.stdout).toContain(rerun);
+
+    const third = await cli(['submit', catalogue, '--wait', '--no-reuse']);
+    expect(third).toMatchObject({ code: 0, stderr: '' });
+    expect(third.stdout).not.toContain('Re-run:');
+    expect(third.stdout).toContain('Reuse: off, every image fetched and compressed anew\n');
+    // Not even asked conditionally: every image was downloaded and encoded.
+    expect(conditional).toHaveLength(1);
+    const id = third.stdout.match(UUID)![0];
+    const sent = (await testApp.app.inject({ url: `/api/v1/requests/${id}` })).json<RequestStatusDto>();
+    expect(sent.options.reuse).toBe(false);
+    expect(sent.counts.images).toMatchObject({ succeeded: 3, fetched: 3, revalidated: 0, reused: 0 });
   });
 
   it.each([

@@ -95,3 +95,21 @@ export function imageCounts(images: { total: number; succeeded: number; failed: 
 export function shortId(id: string): string {
   return id.slice(0, 8);
 }
+
+/**
+ * What a re-run saved, for a catalogue manager: "Re-run: 2,850 images unchanged since an earlier upload,
+ * copied instead of compressed again (2,700 confirmed by the image host, 150 downloaded with the same bytes);
+ * 150 fetched anew." Null when nothing was copied, so a first upload says nothing about re-runs.
+ */
+export function rerunSummary(images: { fetched: number; revalidated: number; reused: number }): string | null {
+  const unchanged = images.revalidated + images.reused;
+  if (unchanged === 0) return null;
+  const how = [
+    images.revalidated > 0 ? `${count.format(images.revalidated)} confirmed by the image host` : null,
+    images.reused > 0 ? `${count.format(images.reused)} downloaded with the same bytes` : null,
+  ].filter((part) => part !== null);
+  return (
+    `Re-run: ${plural(unchanged, 'image')} unchanged since an earlier upload, copied instead of compressed again ` +
+    `(${how.join(', ')}); ${count.format(images.fetched)} fetched anew.`
+  );
+}

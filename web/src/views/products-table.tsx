@@ -1,4 +1,4 @@
-import { listProducts, type ImageStatus, type ProductPageDto } from '@pixbatch/sdk';
+import { listProducts, type ImageObtained, type ImageStatus, type ProductPageDto } from '@pixbatch/sdk';
 import { useEffect, useState } from 'react';
 import { call } from '../api/client';
 import { ApiProblem, toProblem } from '../api/problem';
@@ -19,6 +19,12 @@ const IMAGE_STATE: Record<ImageStatus, string> = {
   succeeded: 'Done',
   failed: 'Failed',
   cancelled: 'Cancelled before it was processed',
+};
+
+/** Said under a succeeded image that was copied from an earlier upload; a fetched one needs no note. */
+const OBTAINED_NOTE: Partial<Record<ImageObtained, string>> = {
+  revalidated: 'Copied: unchanged, confirmed by the image host',
+  reused: 'Copied: unchanged, the same bytes as before',
 };
 
 export function ProductsTable({ requestId, refreshKey }: { requestId: string; refreshKey: string }) {
@@ -73,10 +79,15 @@ export function ProductsTable({ requestId, refreshKey }: { requestId: string; re
                       )}
                       <div className="image-facts">
                         {image.status === 'succeeded' ? (
-                          <p>
-                            {formatBytes(image.bytesIn)} → {formatBytes(image.bytesOut)}{' '}
-                            <strong className="saving">{formatSaving(image.bytesIn, image.bytesOut)}</strong>
-                          </p>
+                          <>
+                            <p>
+                              {formatBytes(image.bytesIn)} → {formatBytes(image.bytesOut)}{' '}
+                              <strong className="saving">{formatSaving(image.bytesIn, image.bytesOut)}</strong>
+                            </p>
+                            {image.obtained && OBTAINED_NOTE[image.obtained] ? (
+                              <p className="obtained muted">{OBTAINED_NOTE[image.obtained]}</p>
+                            ) : null}
+                          </>
                         ) : image.status === 'failed' ? (
                           <p className="error-text">
                             <code>{image.errorCode}</code> {describeImageError(image.errorCode)}

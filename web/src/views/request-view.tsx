@@ -7,7 +7,7 @@ import { useRequestProgress } from '../api/use-request-progress';
 import { ProblemView } from '../components/problem-view';
 import { ProgressBar } from '../components/progress-bar';
 import { saveBlob } from '../download';
-import { describeImageError, formatDuration, formatRate } from '../format';
+import { describeImageError, formatDuration, formatRate, rerunSummary } from '../format';
 import { navigate } from '../router';
 import { PausedHostsNotice } from './paused-hosts-notice';
 import { ProductsTable } from './products-table';
@@ -95,6 +95,7 @@ export function RequestView({ id }: { id: string }) {
     });
 
   const retryable = images.failed + images.cancelled;
+  const rerun = rerunSummary(images);
   return (
     <section aria-labelledby="request-heading">
       <h1 id="request-heading">{status.originalFilename}</h1>
@@ -143,6 +144,10 @@ export function RequestView({ id }: { id: string }) {
             <dd>{status.completed ? 'Done' : formatDuration(throughput.etaSeconds)}</dd>
           </div>
         </dl>
+        {rerun ? <p>{rerun}</p> : null}
+        {status.options.reuse ? null : (
+          <p className="muted">Reuse was off for this upload: every image is fetched and compressed anew.</p>
+        )}
         <div className="actions">
           <button type="button" onClick={() => void downloadCsv()} disabled={!status.completed || busy !== null}>
             Download result CSV

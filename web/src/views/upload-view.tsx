@@ -18,6 +18,8 @@ const DELIMITERS: Record<CsvCheckDto['delimiter'], string> = {
 const UPLOAD_FIELDS = __UPLOAD_FIELDS__;
 const FORMATS = UPLOAD_FIELDS.format?.enum ?? ['keep'];
 const DEFAULT_QUALITY = UPLOAD_FIELDS.quality?.default;
+/** Offered when the server knows the field; ticked as its default says (copying is on unless turned off). */
+const REUSE_FIELD = UPLOAD_FIELDS.reuse;
 
 /** The two bounds an image is fitted inside; either or both, never with resize. */
 const BOUNDS = ['maxWidth', 'maxHeight'] as const;
@@ -44,6 +46,7 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
   const [bounds, setBounds] = useState<Record<Bound, string>>({ maxWidth: '', maxHeight: '' });
   const [quality, setQuality] = useState('');
   const [format, setFormat] = useState('keep');
+  const [reuse, setReuse] = useState(REUSE_FIELD?.default !== false);
   const [sending, setSending] = useState(false);
   // The latest check's outcome with what it checked: a file or key newer than that is still being checked.
   const [checked, setChecked] = useState<{ file: File; authGeneration: number; outcome: Outcome } | null>(null);
@@ -97,12 +100,14 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
     if (!file) return;
     setSending(true);
     setProblem(null);
-    const options: Record<string, string | number> = {};
+    const options: Record<string, string | number | boolean> = {};
     if (webhookUrl.trim()) options.webhookUrl = webhookUrl.trim();
     if (resize.trim()) options.resize = Number(resize);
     for (const bound of BOUNDS) if (bounds[bound].trim()) options[bound] = Number(bounds[bound]);
     if (quality.trim()) options.quality = Number(quality);
     if (format !== 'keep') options.format = format;
+    // Sent only when off: the default needs no field, and an upload without it matches a retry of it (idempotency).
+    if (REUSE_FIELD && !reuse) options.reuse = false;
     try {
       const body = { file, ...options } as CreateRequestData['body'];
       const created = await call(createRequest({ body }));
@@ -213,6 +218,23 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
               ))}
             </select>
           </div>
+          {REUSE_FIELD ? (
+            <div className="field">
+              <label className="checkbox">
+                <input
+                  type="checkbox"
+                  checked={reuse}
+                  onChange={(event) => setReuse(event.target.checked)}
+                  aria-describedby="reuse-hint"
+                />
+                Reuse unchanged images from earlier uploads
+              </label>
+              <p id="reuse-hint" className="hint">
+                An image uploaded before with the same options is copied, not compressed again, when its host confirms
+                it is unchanged or sends the same bytes; untick to fetch and compress every image anew.
+              </p>
+            </div>
+          ) : null}
         </fieldset>
         <button
           type="submit"
