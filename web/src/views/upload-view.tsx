@@ -18,8 +18,8 @@ const DELIMITERS: Record<CsvCheckDto['delimiter'], string> = {
 const UPLOAD_FIELDS = __UPLOAD_FIELDS__;
 const FORMATS = UPLOAD_FIELDS.format?.enum ?? ['keep'];
 const DEFAULT_QUALITY = UPLOAD_FIELDS.quality?.default;
-/** Offered when the server knows the field; ticked as its default says (copying is on unless turned off). */
-const REUSE_FIELD = UPLOAD_FIELDS.reuse;
+/** Ticked as the API's default says: copying is on unless turned off. */
+const REUSE_DEFAULT = UPLOAD_FIELDS.reuse?.default !== false;
 
 /** The two bounds an image is fitted inside; either or both, never with resize. */
 const BOUNDS = ['maxWidth', 'maxHeight'] as const;
@@ -46,7 +46,7 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
   const [bounds, setBounds] = useState<Record<Bound, string>>({ maxWidth: '', maxHeight: '' });
   const [quality, setQuality] = useState('');
   const [format, setFormat] = useState('keep');
-  const [reuse, setReuse] = useState(REUSE_FIELD?.default !== false);
+  const [reuse, setReuse] = useState(REUSE_DEFAULT);
   const [sending, setSending] = useState(false);
   // The latest check's outcome with what it checked: a file or key newer than that is still being checked.
   const [checked, setChecked] = useState<{ file: File; authGeneration: number; outcome: Outcome } | null>(null);
@@ -107,7 +107,7 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
     if (quality.trim()) options.quality = Number(quality);
     if (format !== 'keep') options.format = format;
     // Sent only when off: the default needs no field, and an upload without it matches a retry of it (idempotency).
-    if (REUSE_FIELD && !reuse) options.reuse = false;
+    if (!reuse) options.reuse = false;
     try {
       const body = { file, ...options } as CreateRequestData['body'];
       const created = await call(createRequest({ body }));
@@ -218,23 +218,21 @@ export function UploadView({ authGeneration }: { authGeneration: number }) {
               ))}
             </select>
           </div>
-          {REUSE_FIELD ? (
-            <div className="field">
-              <label className="checkbox">
-                <input
-                  type="checkbox"
-                  checked={reuse}
-                  onChange={(event) => setReuse(event.target.checked)}
-                  aria-describedby="reuse-hint"
-                />
-                Reuse unchanged images from earlier uploads
-              </label>
-              <p id="reuse-hint" className="hint">
-                An image uploaded before with the same options is copied, not compressed again, when its host confirms
-                it is unchanged or sends the same bytes; untick to fetch and compress every image anew.
-              </p>
-            </div>
-          ) : null}
+          <div className="field">
+            <label className="checkbox">
+              <input
+                type="checkbox"
+                checked={reuse}
+                onChange={(event) => setReuse(event.target.checked)}
+                aria-describedby="reuse-hint"
+              />
+              Reuse unchanged images from earlier uploads
+            </label>
+            <p id="reuse-hint" className="hint">
+              An image uploaded before with the same options is copied, not compressed again, when its host confirms it
+              is unchanged or sends the same bytes; untick to fetch and compress every image anew.
+            </p>
+          </div>
         </fieldset>
         <button
           type="submit"
