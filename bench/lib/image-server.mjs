@@ -2,7 +2,7 @@
 // /<set>/<file>, with Content-Length and keep-alive.
 //
 // And a catalogue for the rerun section: /catalogue/<mode>/<n>.jpg is the
-// throughput set's image n (modulo its size), or the next one once n is
+// throughput set's image n (modulo its size), or a later one each time n is
 // changed. Mode `etag` sends a strong ETag (a hash of the bytes) and answers a
 // matching If-None-Match with 304, as most CDNs do; mode `plain` sends no
 // validator at all, so only the bytes can tell whether a file changed. What
@@ -19,11 +19,12 @@ export async function startImageServer(corpus, { catalogueSet } = {}) {
   }
   const catalogueImages = (catalogueSet && corpus[catalogueSet]) || [];
   const etags = catalogueImages.map((image) => `"${createHash('sha256').update(image.data).digest('base64url')}"`);
-  const changed = new Set();
+  /** Per catalogue path, how many times its file was changed. */
+  const versions = new Map();
   const counts = { requests: 0, conditional: 0, notModified: 0, fullBodies: 0 };
 
   function catalogue(request, response, mode, n) {
-    const index = (n + (changed.has(`${mode}/${n}`) ? 1 : 0)) % catalogueImages.length;
+    const index = (n + (versions.get(`${mode}/${n}`) ?? 0)) % catalogueImages.length;
     const data = catalogueImages[index].data;
     counts.requests++;
     const conditional = request.headers['if-none-match'] ?? request.headers['if-modified-since'];
@@ -55,8 +56,8 @@ export async function startImageServer(corpus, { catalogueSet } = {}) {
     urlOf: (set, image) => `${base}/${set}/${image.name}`,
     /** The catalogue's n-th URL in `mode` (etag or plain). */
     catalogueUrl: (mode, n) => `${base}/catalogue/${mode}/${n}.jpg`,
-    /** From now on the n-th file of `mode` has new bytes (and a new ETag). */
-    change: (mode, n) => changed.add(`${mode}/${n}`),
+    /** From now on the n-th file of `mode` has new bytes (and a new ETag): the next image of the set. */
+    change: (mode, n) => versions.set(`${mode}/${n}`, (versions.get(`${mode}/${n}`) ?? 0) + 1),
     /** What was asked for since the last call. */
     takeCounts: () => {
       const taken = { ...counts };
