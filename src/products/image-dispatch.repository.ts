@@ -64,6 +64,14 @@ function waiting(i: string): RawBuilder<boolean> {
 function due(i: string): RawBuilder<boolean> {
   return sql<boolean>`(${imageColumn(i, 'not_before')} IS NULL OR ${imageColumn(i, 'not_before')} <= now())`;
 }
+/**
+ * An image being worked on whose chunk's lease ran out (its worker died or
+ * hung), for SQL on the image row aliased `i`: image_lease_index's
+ * predicate, the status a literal as in the index.
+ */
+function leaseRanOut(i: string): RawBuilder<boolean> {
+  return sql<boolean>`(${imageColumn(i, 'status')} = ${sql.lit(ImageStatus.Processing)} AND ${imageColumn(i, 'lease_until')} < now())`;
+}
 /** The requests a deployment's dispatcher serves: its own, and those stored before deployments were recorded. */
 function ofDeployment(
   eb: ExpressionBuilder<DispatchTables & { r: DispatchTables['processing_request'] }, 'r'>,
@@ -129,12 +137,6 @@ export class ImageDispatchRepository implements RequestPausedHosts {
    * later, and never its neighbours'. Returns how many images were split off.
    */
   async splitExpiredChunks(tx: EntityManager, deployment: string): Promise<number> {
-    const expired = (eb: ExpressionBuilder<DispatchTables, 'image'>) =>
-      eb.and([
-        // image_lease_index: the status a literal, as in its predicate.
-        eb('status', '=', sql.lit(ImageStatus.Processing)),
-        eb('lease_until', '<', sql<string>`now()`),
-      ]);
     const rows = await sqlOf(tx)
       .updateTable('image')
       .set((eb) => ({ attempts: eb('attempts', '-', 1), chunk_id: sql<string>`gen_random_uuid()` }))
@@ -143,15 +145,14 @@ export class ImageDispatchRepository implements RequestPausedHosts {
           .selectFrom('image as i')
           .innerJoin('processing_request as r', 'r.id', 'i.request_id')
           .select('i.id')
-          .where('i.status', '=', sql.lit(ImageStatus.Processing))
-          .where('i.lease_until', '<', sql<string>`now()`)
+          .where(leaseRanOut('i'))
           .where((eb) => ofDeployment(eb, deployment))
           .where('i.chunk_id', 'in', (eb) =>
             eb
-              .selectFrom('image')
-              .select('chunk_id')
-              .where(expired)
-              .groupBy('chunk_id')
+              .selectFrom('image as o')
+              .select('o.chunk_id')
+              .where(leaseRanOut('o'))
+              .groupBy('o.chunk_id')
               .having((eb) => eb.fn.countAll(), '>', 1),
           )
           .orderBy('i.id')
@@ -170,9 +171,7 @@ export class ImageDispatchRepository implements RequestPausedHosts {
         .selectFrom('image as i')
         .innerJoin('processing_request as r', 'r.id', 'i.request_id')
         .select(['i.id as imageId', 'i.chunk_id as chunkId', 'i.request_id as requestId', 'i.attempts'])
-        // image_lease_index: the status a literal, as in its predicate.
-        .where('i.status', '=', sql.lit(ImageStatus.Processing))
-        .where('i.lease_until', '<', sql<string>`now()`)
+        .where(leaseRanOut('i'))
         .where((eb) => ofDeployment(eb, deployment))
         .orderBy('i.lease_until')
         .limit(limit)
