@@ -1235,7 +1235,7 @@ async function rerun() {
     log(`rerun (${mode}): ${count} images, every ${every}th changed for the second run`);
     await env.reset();
     const options = { nodeArgs: nodeArgs(), env: serviceEnv() };
-    const [api] = [await env.start('api', options), await env.start('worker', options)];
+    const [api, worker] = [await env.start('api', options), await env.start('worker', options)];
     const urls = Array.from({ length: count }, (_, n) => server.catalogueUrl(mode, n));
     // Each URL once (a repeated URL is fetched once and copied, which this section does not measure).
     if (count % URLS_PER_PRODUCT !== 0) throw new Error(`rerunImages must be a multiple of ${URLS_PER_PRODUCT}`);
@@ -1258,7 +1258,17 @@ async function rerun() {
       server.change(mode, n);
       changed.add(urls[n]);
     }
+    // Where the second run's time goes: the machine's busy share and each process's CPU.
+    const procs = [api, worker];
+    const before = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+    const cpu = await CpuMeter.start();
+    const benchCpu = process.cpuUsage();
+    const servicesBefore = await cpuSecondsByCommand(SERVICES);
     const second = await timed();
+    const busy = await cpu.stop();
+    const benchCpuSeconds = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(benchCpu));
+    const servicesAfter = await cpuSecondsByCommand(SERVICES);
+    const after = await Promise.all(procs.map((proc) => processStats(proc.pid)));
     const asked = server.takeCounts();
 
     // Every output of the second run against the first run's for the same URL.
@@ -1303,7 +1313,28 @@ async function rerun() {
         `/${count - changed.size}`,
         0,
       ),
+      [`rerun.${mode}.cpuBusy`]: metric(`${label}: again, machine CPU busy`, busy.share * 100, '%', 0),
     });
+    const perImage = (seconds) => (seconds / count) * 1000;
+    procs.forEach((proc, index) => {
+      const used = (field) => after[index][field] - before[index][field];
+      out[`rerun.${mode}.${proc.role}.cpu`] = metric(
+        `${label}: again, ${proc.role} CPU per image (JS thread ${perImage(used('mainCpuSeconds')).toFixed(2)})`,
+        perImage(used('cpuSeconds')),
+        'ms',
+        2,
+      );
+    });
+    for (const name of SERVICES) {
+      const seconds = cpuBetween(servicesBefore[name], servicesAfter[name]);
+      out[`rerun.${mode}.${name}.cpu`] = metric(`${label}: again, ${name} CPU per image`, perImage(seconds), 'ms', 2);
+    }
+    out[`rerun.${mode}.bench.cpu`] = metric(
+      `${label}: again, bench CPU per image (image server, status polls)`,
+      perImage(benchCpuSeconds),
+      'ms',
+      2,
+    );
   }
   await env.reset();
   return out;

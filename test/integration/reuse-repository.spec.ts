@@ -3,7 +3,8 @@ import { prepareDatabase } from '../../src/database/prepare-database.js';
 import { ormOptions } from '../../src/database/orm-options.js';
 import { PreparedStatements } from '../../src/database/prepared-statements.js';
 import { ENTITIES } from '../../src/entities.js';
-import { type Learnt, ReuseRepository, type ReuseScope } from '../../src/products/reuse.repository.js';
+import { type Learnt, ReuseRepository, type ReuseScope, urlHash } from '../../src/products/reuse.repository.js';
+import { LOOKUP, REMEMBER } from '../../src/products/reuse.statements.js';
 import { seedRequest } from '../factories/request.factory.js';
 import { TEST_DATABASE_URL } from '../support/test-database.js';
 
@@ -165,4 +166,102 @@ describe('ReuseRepository on PostgreSQL', () => {
       'images/t/b-2.jpg',
     );
   });
+  /**
+   * Plans as a pooled connection runs them (prepared, generic after five runs), on tables
+   * PostgreSQL has no statistics for yet, as in a catalogue's first run or a re-run minutes
+   * later: the lookup must read its URLs' rows by key, and a write with nothing to forget
+   * must not read the tenant's rows at all. A join planned without statistics read all 3 000.
+   */
+  it('reads only its URLs by key, even before the tables have statistics', async () => {
+    const requestId = await request();
+    const hashes = Array.from({ length: 3000 }, (_, i) => urlHash(`http://images.test/${i}.jpg`));
+    const pool = await orm.em.getConnection().getNativeClient();
+    const client = await pool.connect();
+    const plans = await (async () => {
+      await client.query('BEGIN');
+      // Temporary tables come first on the search path, and autovacuum never analyzes them.
+      for (const table of ['source_validator', 'reusable_output']) {
+        await client.query(`CREATE TEMP TABLE ${table} (LIKE public.${table} INCLUDING ALL) ON COMMIT DROP`);
+      }
+      await client.query(
+        `INSERT INTO source_validator SELECT $1, h, '"e"', NULL, h, $2, now() FROM unnest($3::text[]) h`,
+        [scope.tenant, requestId, hashes],
+      );
+      await client.query(
+        `INSERT INTO reusable_output SELECT $1, h, $2, $3, h, 'k/' || h, 'jpeg', 1000, 400, 10, 8, $4
+           FROM unnest($5::text[]) h`,
+        [scope.tenant, scope.optionsKey, scope.pipelineVersion, requestId, hashes],
+      );
+      await client.query('SET LOCAL plan_cache_mode = force_generic_plan');
+      const explain = async (name: string, text: string, values: unknown[]) => {
+        await client.query(`PREPARE ${name} AS ${text}`);
+        // EXECUTE takes its values as SQL text, not as bound parameters.
+        const literal = (value: unknown): string => {
+          if (value === null) return 'NULL';
+          if (Array.isArray(value)) {
+            const elements = (value as (string | number | null)[]).map((e) =>
+              e === null ? 'NULL' : JSON.stringify(`${e}`),
+            );
+            return client.escapeLiteral(`{${elements.join(',')}}`);
+          }
+          return client.escapeLiteral(`${value as string | number}`);
+        };
+        const result = await client.query(
+          `EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE ${name}(${values.map(literal).join(', ')})`,
+        );
+        return (result.rows[0] as { 'QUERY PLAN': { Plan: PlanNode }[] })['QUERY PLAN'][0].Plan;
+      };
+      const wanted = hashes.slice(100, 108);
+      const lookup = await explain('lookup_plan', LOOKUP.text, LOOKUP.bind({ ...scope, urlHashes: wanted }));
+      const remember = await explain(
+        'remember_plan',
+        REMEMBER.text,
+        REMEMBER.bind({
+          ...scope,
+          requestId,
+          validatorUrls: [wanted[0]],
+          etags: ['"f"'],
+          lastModified: [null],
+          sha256s: ['sha'],
+          outputUrls: [],
+          sourceSha256s: [],
+          outputKeys: [],
+          formats: [],
+          bytesIn: [],
+          bytesOut: [],
+          widths: [],
+          heights: [],
+          forgetUrls: [],
+          forgetOutputUrls: [],
+        }),
+      );
+      return { lookup, remember };
+    })().finally(async () => {
+      await client.query('ROLLBACK; DEALLOCATE ALL');
+      client.release();
+    });
+    expect(rowsRead(plans.lookup)).toBeLessThanOrEqual(16);
+    expect(plans.lookup['Actual Rows']).toBe(8);
+    expect(rowsRead(plans.remember)).toBeLessThanOrEqual(2);
+  });
 });
+
+interface PlanNode {
+  'Node Type': string;
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  'Rows Removed by Join Filter'?: number;
+  'Rows Removed by Index Recheck'?: number;
+  Plans?: PlanNode[];
+}
+
+/** Rows the plan's scans read from tables: what they returned plus what their filters threw away. */
+function rowsRead(node: PlanNode): number {
+  const own =
+    /Scan$/.test(node['Node Type']) && node['Node Type'] !== 'Function Scan'
+      ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops']
+      : 0;
+  const joinFiltered = (node['Rows Removed by Join Filter'] ?? 0) * node['Actual Loops'];
+  return own + joinFiltered + (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), 0);
+}
