@@ -21,6 +21,9 @@ export interface DispatchCandidate {
   /** Epoch ms; null when never served. */
   tenantServedAt: number | null;
   requestServedAt: number | null;
+  /** Images with an outcome so far (succeeded or failed), and of those, copied from an earlier output. */
+  imagesDone: number;
+  imagesCopied: number;
 }
 
 /** What a pass decides from (ImageDispatchRepository.passState). */
@@ -228,6 +231,8 @@ export class ImageDispatchRepository implements RequestPausedHosts {
                       tenant: eb.ref('r.tenant'),
                       tenantServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('t.served_at')}) * 1000`,
                       requestServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('r.dispatched_at')}) * 1000`,
+                      imagesDone: sql<number>`${eb.ref('r.images_succeeded')} + ${eb.ref('r.images_failed')}`,
+                      imagesCopied: sql<number>`${eb.ref('r.images_revalidated')} + ${eb.ref('r.images_reused')}`,
                     }),
                   ])
                   .orderBy('r.created_at')
