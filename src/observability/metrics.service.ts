@@ -23,8 +23,10 @@ export class MetricsService {
 
   readonly imagesProcessed = new Counter({
     name: 'pixbatch_images_processed_total',
-    help: 'Images that reached a terminal state, by outcome and error code',
-    labelNames: ['outcome', 'code'] as const,
+    help:
+      'Images that reached a terminal state, by outcome, error code and how a success was obtained ' +
+      '(fetched and encoded, or copied after a 304 or matching bytes)',
+    labelNames: ['outcome', 'code', 'obtained'] as const,
     registers: [this.registry],
   });
 
@@ -37,7 +39,7 @@ export class MetricsService {
 
   readonly imageDuration = new Histogram({
     name: 'pixbatch_image_processing_seconds',
-    help: 'Time to fetch, compress and store one image, by format',
+    help: 'Time to fetch, compress and store one image that was encoded (not copied), by format',
     labelNames: ['format'] as const,
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
@@ -45,7 +47,7 @@ export class MetricsService {
 
   readonly imageBytes = new Counter({
     name: 'pixbatch_image_bytes_total',
-    help: 'Bytes of images downloaded (in) and stored (out)',
+    help: 'Bytes of images downloaded (in; nothing for a 304) and stored (out)',
     labelNames: ['direction'] as const,
     registers: [this.registry],
   });

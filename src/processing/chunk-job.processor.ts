@@ -290,12 +290,17 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
 
   private countMetrics({ outcome, ms }: { outcome: ImageOutcome; ms: number | null }): void {
     if (outcome.status === ImageStatus.Failed) {
-      this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: outcome.errorCode });
+      this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Failed, code: outcome.errorCode, obtained: '' });
       return;
     }
-    this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Succeeded, code: '' });
-    if (ms !== null) this.metrics.imageDuration.observe({ format: outcome.format }, ms / 1000);
-    this.metrics.imageBytes.inc({ direction: 'in' }, outcome.bytesIn);
+    const { obtained } = outcome;
+    this.metrics.imagesProcessed.inc({ outcome: ImageStatus.Succeeded, code: '', obtained });
+    // A copy takes milliseconds: among the encodes' durations it would only hide them.
+    if (ms !== null && obtained === ImageObtained.Fetched) {
+      this.metrics.imageDuration.observe({ format: outcome.format }, ms / 1000);
+    }
+    // A 304 brought no body; bytesIn is the remembered source's size.
+    if (obtained !== ImageObtained.Revalidated) this.metrics.imageBytes.inc({ direction: 'in' }, outcome.bytesIn);
     this.metrics.imageBytes.inc({ direction: 'out' }, outcome.bytesOut);
   }
 }

@@ -315,8 +315,12 @@ describe('upload → process → status → export', () => {
     const text = response.body;
     const value = (line: RegExp) => Number(text.match(line)?.[1] ?? NaN);
     // The earlier tests in this file processed images, some failing with 404.
-    expect(value(/^pixbatch_images_processed_total\{outcome="succeeded",code=""\} (\d+)/m)).toBeGreaterThan(0);
-    expect(value(/^pixbatch_images_processed_total\{outcome="failed",code="HTTP_404"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(
+      value(/^pixbatch_images_processed_total\{outcome="succeeded",code="",obtained="fetched"\} (\d+)/m),
+    ).toBeGreaterThan(0);
+    expect(
+      value(/^pixbatch_images_processed_total\{outcome="failed",code="HTTP_404",obtained=""\} (\d+)/m),
+    ).toBeGreaterThan(0);
     expect(text).toMatch(
       /pixbatch_http_request_duration_seconds_count\{method="GET",route="\/api\/v1\/requests\/:id",status_code="200"\} \d+/,
     );

@@ -206,6 +206,23 @@ describe.each(['local', 's3'] as const)('Re-runs, %s storage', (driver) => {
     });
   });
 
+  it('counts copies apart in the metrics: by how they were obtained, out of the encode durations', async () => {
+    // This app's registry, after the first run (5 encoded) and the second (2 encoded, 3 copied).
+    const text = (await harness.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const value = (line: RegExp) => Number(text.match(line)?.[1] ?? NaN);
+    const processed = (obtained: string) =>
+      value(
+        new RegExp(
+          `^pixbatch_images_processed_total\\{outcome="succeeded",code="",obtained="${obtained}"\\} (\\d+)`,
+          'm',
+        ),
+      );
+    expect(processed('fetched')).toBe(7);
+    expect(processed('revalidated')).toBe(2);
+    expect(processed('reused')).toBe(1);
+    expect(value(/^pixbatch_image_processing_seconds_count\{format="jpeg"\} (\d+)/m)).toBe(7);
+  });
+
   it('unchanged outputs are byte-identical to the first run’s, each under the new request’s own key', async () => {
     for (const path of ['/etag.jpg', '/last-modified.jpg', '/plain.jpg', '/no-store.jpg']) {
       expect(sha256(secondOutputs.get(path)!)).toBe(sha256(firstOutputs.get(path)!));
