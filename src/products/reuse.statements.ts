@@ -91,135 +91,134 @@ export interface RememberColumns {
  * Everything a chunk learnt, in one statement: validators and outputs
  * upserted (each row now the chunk's request's), and what is to be forgotten
  * deleted. PostgreSQL runs every data-modifying CTE, referenced or not.
+ * The deletes read nothing when there is nothing to forget (a one-time
+ * filter on their arrays): their generic plan, before the tables have
+ * statistics, would scan every row of the tenant.
  */
 export const REMEMBER = prepareQuery('reuse.remember', (db: Kysely<ReuseTables>, param: Param<RememberColumns>) => {
   const tenant = sql<string>`${param('tenant')}::text`;
   const request = sql<string>`${param('requestId')}::uuid`;
   const optionsKey = sql<string>`${param('optionsKey')}::text`;
   const pipelineVersion = sql<number>`${param('pipelineVersion')}::int`;
-  return (
-    db
-      .with('validators', (db) =>
-        db
-          .insertInto('source_validator')
-          .columns(['tenant', 'url_hash', 'etag', 'last_modified', 'sha256', 'request_id', 'updated_at'])
-          .expression(
-            db
-              .selectFrom(
-                sql<{ url_hash: string; etag: string | null; last_modified: string | null; sha256: string }>`unnest(
+  return db
+    .with('validators', (db) =>
+      db
+        .insertInto('source_validator')
+        .columns(['tenant', 'url_hash', 'etag', 'last_modified', 'sha256', 'request_id', 'updated_at'])
+        .expression(
+          db
+            .selectFrom(
+              sql<{ url_hash: string; etag: string | null; last_modified: string | null; sha256: string }>`unnest(
                 ${param('validatorUrls')}::text[], ${param('etags')}::text[], ${param('lastModified')}::text[],
                 ${param('sha256s')}::text[])`.as<'x'>(sql`x(url_hash, etag, last_modified, sha256)`),
-              )
-              .select((eb) => [
-                tenant.as('tenant'),
-                'x.url_hash',
-                'x.etag',
-                'x.last_modified',
-                'x.sha256',
-                request.as('request_id'),
-                eb.fn<string>('now').as('updated_at'),
-              ]),
-          )
-          .onConflict((oc) =>
-            oc.columns(['tenant', 'url_hash']).doUpdateSet((eb) => ({
-              etag: eb.ref('excluded.etag'),
-              last_modified: eb.ref('excluded.last_modified'),
-              sha256: eb.ref('excluded.sha256'),
-              request_id: eb.ref('excluded.request_id'),
-              updated_at: eb.ref('excluded.updated_at'),
-            })),
-          ),
-      )
-      .with('outputs', (db) =>
-        db
-          .insertInto('reusable_output')
-          .columns([
-            'tenant',
-            'url_hash',
-            'options_key',
-            'pipeline_version',
-            'source_sha256',
-            'output_key',
-            'format',
-            'bytes_in',
-            'bytes_out',
-            'width',
-            'height',
-            'request_id',
-          ])
-          .expression(
-            db
-              .selectFrom(
-                sql<{
-                  url_hash: string;
-                  source_sha256: string;
-                  output_key: string;
-                  format: string;
-                  bytes_in: number;
-                  bytes_out: number;
-                  width: number;
-                  height: number;
-                }>`unnest(${param('outputUrls')}::text[], ${param('sourceSha256s')}::text[], ${param('outputKeys')}::text[],
+            )
+            .select((eb) => [
+              tenant.as('tenant'),
+              'x.url_hash',
+              'x.etag',
+              'x.last_modified',
+              'x.sha256',
+              request.as('request_id'),
+              eb.fn<string>('now').as('updated_at'),
+            ]),
+        )
+        .onConflict((oc) =>
+          oc.columns(['tenant', 'url_hash']).doUpdateSet((eb) => ({
+            etag: eb.ref('excluded.etag'),
+            last_modified: eb.ref('excluded.last_modified'),
+            sha256: eb.ref('excluded.sha256'),
+            request_id: eb.ref('excluded.request_id'),
+            updated_at: eb.ref('excluded.updated_at'),
+          })),
+        ),
+    )
+    .with('outputs', (db) =>
+      db
+        .insertInto('reusable_output')
+        .columns([
+          'tenant',
+          'url_hash',
+          'options_key',
+          'pipeline_version',
+          'source_sha256',
+          'output_key',
+          'format',
+          'bytes_in',
+          'bytes_out',
+          'width',
+          'height',
+          'request_id',
+        ])
+        .expression(
+          db
+            .selectFrom(
+              sql<{
+                url_hash: string;
+                source_sha256: string;
+                output_key: string;
+                format: string;
+                bytes_in: number;
+                bytes_out: number;
+                width: number;
+                height: number;
+              }>`unnest(${param('outputUrls')}::text[], ${param('sourceSha256s')}::text[], ${param('outputKeys')}::text[],
                 ${param('formats')}::text[], ${param('bytesIn')}::int[], ${param('bytesOut')}::int[],
                 ${param('widths')}::int[], ${param('heights')}::int[])`.as<'y'>(
-                  sql`y(url_hash, source_sha256, output_key, format, bytes_in, bytes_out, width, height)`,
-                ),
-              )
-              .select([
-                tenant.as('tenant'),
-                'y.url_hash',
-                optionsKey.as('options_key'),
-                pipelineVersion.as('pipeline_version'),
-                'y.source_sha256',
-                'y.output_key',
-                'y.format',
-                'y.bytes_in',
-                'y.bytes_out',
-                'y.width',
-                'y.height',
-                request.as('request_id'),
-              ]),
-          )
-          .onConflict((oc) =>
-            oc.columns(['tenant', 'url_hash', 'options_key', 'pipeline_version']).doUpdateSet((eb) => ({
-              source_sha256: eb.ref('excluded.source_sha256'),
-              output_key: eb.ref('excluded.output_key'),
-              format: eb.ref('excluded.format'),
-              bytes_in: eb.ref('excluded.bytes_in'),
-              bytes_out: eb.ref('excluded.bytes_out'),
-              width: eb.ref('excluded.width'),
-              height: eb.ref('excluded.height'),
-              request_id: eb.ref('excluded.request_id'),
-            })),
-          ),
-      )
-      // The deletes run only when there is something to forget (a one-time filter on the arrays):
-      // their generic plan, before the tables have statistics, would scan the tenant's rows.
-      .with('forgotten_validators', (db) =>
-        db
-          .deleteFrom('source_validator')
-          .where(sql<boolean>`cardinality(${param('forgetUrls')}::text[]) > 0`)
-          .where('tenant', '=', tenant)
-          .where('url_hash', '=', sql<string>`any(${param('forgetUrls')}::text[])`),
-      )
-      .with('forgotten_outputs', (db) =>
-        db
-          .deleteFrom('reusable_output')
-          .where(
-            sql<boolean>`cardinality(${param('forgetUrls')}::text[]) + cardinality(${param('forgetOutputUrls')}::text[]) > 0`,
-          )
-          .where('tenant', '=', tenant)
-          .where((eb) =>
-            eb.or([
-              eb('url_hash', '=', sql<string>`any(${param('forgetUrls')}::text[])`),
-              eb.and([
-                eb('url_hash', '=', sql<string>`any(${param('forgetOutputUrls')}::text[])`),
-                eb('options_key', '=', optionsKey),
-                eb('pipeline_version', '=', pipelineVersion),
-              ]),
+                sql`y(url_hash, source_sha256, output_key, format, bytes_in, bytes_out, width, height)`,
+              ),
+            )
+            .select([
+              tenant.as('tenant'),
+              'y.url_hash',
+              optionsKey.as('options_key'),
+              pipelineVersion.as('pipeline_version'),
+              'y.source_sha256',
+              'y.output_key',
+              'y.format',
+              'y.bytes_in',
+              'y.bytes_out',
+              'y.width',
+              'y.height',
+              request.as('request_id'),
             ]),
-          ),
-      )
-      .selectNoFrom(sql<boolean>`true`.as('written'))
-  );
+        )
+        .onConflict((oc) =>
+          oc.columns(['tenant', 'url_hash', 'options_key', 'pipeline_version']).doUpdateSet((eb) => ({
+            source_sha256: eb.ref('excluded.source_sha256'),
+            output_key: eb.ref('excluded.output_key'),
+            format: eb.ref('excluded.format'),
+            bytes_in: eb.ref('excluded.bytes_in'),
+            bytes_out: eb.ref('excluded.bytes_out'),
+            width: eb.ref('excluded.width'),
+            height: eb.ref('excluded.height'),
+            request_id: eb.ref('excluded.request_id'),
+          })),
+        ),
+    )
+    .with('forgotten_validators', (db) =>
+      db
+        .deleteFrom('source_validator')
+        .where(sql<boolean>`cardinality(${param('forgetUrls')}::text[]) > 0`)
+        .where('tenant', '=', tenant)
+        .where('url_hash', '=', sql<string>`any(${param('forgetUrls')}::text[])`),
+    )
+    .with('forgotten_outputs', (db) =>
+      db
+        .deleteFrom('reusable_output')
+        .where(
+          sql<boolean>`cardinality(${param('forgetUrls')}::text[]) + cardinality(${param('forgetOutputUrls')}::text[]) > 0`,
+        )
+        .where('tenant', '=', tenant)
+        .where((eb) =>
+          eb.or([
+            eb('url_hash', '=', sql<string>`any(${param('forgetUrls')}::text[])`),
+            eb.and([
+              eb('url_hash', '=', sql<string>`any(${param('forgetOutputUrls')}::text[])`),
+              eb('options_key', '=', optionsKey),
+              eb('pipeline_version', '=', pipelineVersion),
+            ]),
+          ]),
+        ),
+    )
+    .selectNoFrom(sql<boolean>`true`.as('written'));
 });
