@@ -276,17 +276,11 @@ async function pipeline(mode, previous) {
   await waitForTerminal(api.baseUrl, warmUp.requestId, WAIT);
 
   for (const proc of procs) await resetPeak(proc.pid);
-  const before = await Promise.all(procs.map((proc) => processStats(proc.pid)));
-  const cpu = await CpuMeter.start();
-  const benchCpu = process.cpuUsage();
-  const servicesBefore = await cpuSecondsByCommand(SERVICES);
+  const stopAccount = await startCpuAccount(procs);
   const csv = productCsv(images.length / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls);
   const created = await upload(api.baseUrl, csv, RESIZE === null ? {} : { resize: RESIZE });
   const status = await waitForTerminal(api.baseUrl, created.requestId, { ...WAIT, intervalMs: 250 });
-  const busy = await cpu.stop();
-  const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
-  const servicesAfter = await cpuSecondsByCommand(SERVICES);
-  const after = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+  const { busy, benchCpuMs, services, before, after } = await stopAccount();
   mustComplete(status, `pipeline (${mode})`);
 
   const seconds = (Date.parse(status.completedAt) - created.startedAt) / 1000;
@@ -342,7 +336,7 @@ async function pipeline(mode, previous) {
   // the cost of the whole pipeline per image against the bare loop's.
   let pipelineCpuMs = procs.reduce((sum, _, i) => sum + after[i].cpuSeconds - before[i].cpuSeconds, 0);
   for (const name of SERVICES) {
-    const seconds = cpuBetween(servicesBefore[name], servicesAfter[name]);
+    const seconds = services[name];
     pipelineCpuMs += seconds;
     out[`${mode}.${name}.cpu`] = metric(`${label}, ${name} CPU per image`, (seconds / images.length) * 1000, 'ms', 1);
   }
@@ -1275,15 +1269,9 @@ async function rerun() {
     }
     // Where the second run's time goes: the machine's busy share and each process's CPU.
     const procs = [api, worker];
-    const before = await Promise.all(procs.map((proc) => processStats(proc.pid)));
-    const cpu = await CpuMeter.start();
-    const benchCpu = process.cpuUsage();
-    const servicesBefore = await cpuSecondsByCommand(SERVICES);
+    const stopAccount = await startCpuAccount(procs);
     const second = await timed();
-    const busy = await cpu.stop();
-    const benchCpuSeconds = (({ user, system }) => (user + system) / 1e6)(process.cpuUsage(benchCpu));
-    const servicesAfter = await cpuSecondsByCommand(SERVICES);
-    const after = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+    const { busy, benchCpuMs, services, before, after } = await stopAccount();
     const asked = server.takeCounts();
 
     // Every output of the second run against the first run's for the same URL.
@@ -1341,18 +1329,46 @@ async function rerun() {
       );
     });
     for (const name of SERVICES) {
-      const seconds = cpuBetween(servicesBefore[name], servicesAfter[name]);
-      out[`rerun.${mode}.${name}.cpu`] = metric(`${label}: again, ${name} CPU per image`, perImage(seconds), 'ms', 2);
+      out[`rerun.${mode}.${name}.cpu`] = metric(
+        `${label}: again, ${name} CPU per image`,
+        perImage(services[name]),
+        'ms',
+        2,
+      );
     }
     out[`rerun.${mode}.bench.cpu`] = metric(
       `${label}: again, bench CPU per image (image server, status polls)`,
-      perImage(benchCpuSeconds),
+      perImage(benchCpuMs / 1000),
       'ms',
       2,
     );
   }
   await env.reset();
   return out;
+}
+
+/**
+ * Starts counting the CPU that the service processes `procs`, PostgreSQL, Redis,
+ * this bench process (the image server, status polls) and the whole machine
+ * spend; the function it returns stops and gives: the machine's busy share
+ * (CpuMeter), the bench's CPU in ms, each of SERVICES' CPU in seconds, and each
+ * process's stats before and after (processStats).
+ */
+async function startCpuAccount(procs) {
+  const before = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+  const cpu = await CpuMeter.start();
+  const benchCpu = process.cpuUsage();
+  const servicesBefore = await cpuSecondsByCommand(SERVICES);
+  return async () => {
+    const busy = await cpu.stop();
+    const { user, system } = process.cpuUsage(benchCpu);
+    const servicesAfter = await cpuSecondsByCommand(SERVICES);
+    const after = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+    const services = Object.fromEntries(
+      SERVICES.map((name) => [name, cpuBetween(servicesBefore[name], servicesAfter[name])]),
+    );
+    return { busy, benchCpuMs: (user + system) / 1000, services, before, after };
+  };
 }
 
 function mustComplete(status, what) {
