@@ -8,6 +8,7 @@ import { loadConfig } from '../../src/config/app-config.js';
 import { ImageErrorCode, ImageJobError } from '../../src/processing/image-error.js';
 import type { ImageFormat } from '../../src/processing/transform/image-format.js';
 import { ImageTransformer, imageTransformerOptions } from '../../src/processing/transform/image-transformer.js';
+import { readJpegHeader } from '../../src/processing/transform/jpeg-header.js';
 import { transformFailureDetail } from '../../src/processing/transform/transform-failure.js';
 import { meanDeltaE2000 } from '../support/delta-e.js';
 import { imageMagick, imageMagickGif, plainSharp, ssim } from '../../bench/lib/formats.mjs';
@@ -116,6 +117,29 @@ describe('real image files', () => {
       expect((await sharp(result.data).metadata()).exif).toBeUndefined();
     }
   }, 60_000);
+
+  it('reads every JPEG header as libvips does, or leaves it to libvips', async () => {
+    const jpegs = readable.filter((file) => file.format === 'jpeg');
+    expect(jpegs.length).toBeGreaterThan(10);
+    let read = 0;
+    for (const file of jpegs) {
+      const header = readJpegHeader(file.data);
+      if (header === null) continue;
+      read++;
+      const metadata = await sharp(file.data).metadata();
+      expect([file.name, header]).toMatchObject([
+        file.name,
+        {
+          ...metadata.autoOrient,
+          colour: metadata.space === 'b-w' ? 'grey' : 'rgb',
+          orientation: metadata.orientation ?? 1,
+          hasMetadata: Boolean(metadata.exif ?? metadata.xmp ?? metadata.iptc),
+        },
+      ]);
+    }
+    // Most of Go's JPEGs are the common case the reader is for (the CMYK one is not).
+    expect(read).toBeGreaterThan(jpegs.length / 2);
+  });
 
   describe('colour: re-encoded outputs within mean dE2000 1 of LittleCMS', () => {
     const adobe = () => join(icc, 'compatibleWithAdobeRGB1998.icc');

@@ -10,6 +10,7 @@ import { ImageErrorCode, ImageJobError } from '../image-error.js';
 import { type Colour, encoderFor, gifLevels, greyPng } from './encoders.js';
 import { fittedInside, scaled, shrinkOnLoadFactor, type Size } from './geometry.js';
 import { iccHasTag } from './icc-profile.js';
+import { readJpegHeader } from './jpeg-header.js';
 import { type ImageFormat, sniffImageFormat } from './image-format.js';
 import { stripMetadata } from './strip-metadata.js';
 import { endsWhereItShould } from './truncation.js';
@@ -236,9 +237,32 @@ export class ImageTransformer {
    * one frame.
    */
   private async inspect(input: Buffer, format: ImageFormat, animated: boolean): Promise<Source> {
+    const jpeg = format === 'jpeg' ? readJpegHeader(input) : null;
+    const source = jpeg ? { ...jpeg, frames: 1, hasAlpha: false } : await this.header(input, format, animated);
+    if (!endsWhereItShould(format, input)) throw truncatedError(format);
+
+    // One frame's size as shown: the count is the same as stored.
+    const { width, height, frames } = source;
+    const maxFrames = this.options.maxFrames ?? MAX_FRAMES;
+    if (frames > maxFrames) {
+      throw permanent(ImageErrorCode.TooManyFrames, `${frames} frames exceed the limit of ${maxFrames}`);
+    }
+    const pixels = width * height * frames;
+    if (pixels > this.options.maxPixels) {
+      const size = `${width}x${height}${frames > 1 ? ` x ${frames} frames` : ''}`;
+      throw permanent(
+        ImageErrorCode.TooManyPixels,
+        `${size} = ${pixels} pixels exceed the limit of ${this.options.maxPixels}`,
+      );
+    }
+    return source;
+  }
+
+  /** The header as libvips reads it, for every format and every JPEG that readJpegHeader leaves to it. */
+  private async header(input: Buffer, format: ImageFormat, animated: boolean): Promise<Source> {
     let metadata: Metadata;
     try {
-      // No pixel limit here: the count is checked below, frames included, with the
+      // No pixel limit here: inspect checks the count, frames included, with the
       // dimensions in the message.
       metadata = await sharp(input, { failOn: FAIL_ON, animated, limitInputPixels: false }).metadata();
     } catch (error) {
@@ -249,35 +273,18 @@ export class ImageTransformer {
       const actual = metadata.compression ? `${metadata.format}/${metadata.compression}` : metadata.format;
       throw permanent(ImageErrorCode.UnsupportedFormat, `Content is ${actual}, not the ${format} its signature claims`);
     }
-
-    if (!endsWhereItShould(format, input)) throw truncatedError(format);
-
     const frames = animated ? (metadata.pages ?? 1) : 1;
     const frameHeight = animated ? (metadata.pageHeight ?? metadata.height) : metadata.height;
-    const maxFrames = this.options.maxFrames ?? MAX_FRAMES;
-    if (frames > maxFrames) {
-      throw permanent(ImageErrorCode.TooManyFrames, `${frames} frames exceed the limit of ${maxFrames}`);
-    }
-    const pixels = metadata.width * frameHeight * frames;
-    if (pixels > this.options.maxPixels) {
-      const size = `${metadata.width}x${frameHeight}${frames > 1 ? ` x ${frames} frames` : ''}`;
-      throw permanent(
-        ImageErrorCode.TooManyPixels,
-        `${size} = ${pixels} pixels exceed the limit of ${this.options.maxPixels}`,
-      );
-    }
-    // libvips cannot rotate a multi-frame image ("Rotate is not supported for
-    // multi-page images"), so an animation keeps its stored orientation.
-    const details = {
+    return {
+      // libvips cannot rotate a multi-frame image ("Rotate is not supported for
+      // multi-page images"), so an animation keeps its stored orientation.
+      ...(frames > 1 ? { width: metadata.width, height: frameHeight } : metadata.autoOrient),
       frames,
       colour: colourOf(metadata),
       hasAlpha: metadata.hasAlpha,
       orientation: metadata.orientation ?? 1,
       hasMetadata: Boolean(metadata.exif ?? metadata.xmp ?? metadata.iptc),
     };
-    return frames > 1
-      ? { width: metadata.width, height: frameHeight, ...details }
-      : { ...metadata.autoOrient, ...details };
   }
 
   /**
