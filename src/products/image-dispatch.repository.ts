@@ -1,8 +1,9 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
-import { type ExpressionBuilder, type RawBuilder, sql } from 'kysely';
+import { type ExpressionBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
-import { type Tables, tryAdvisoryXactLock, typedSql } from '../database/typed-sql.js';
+import { PreparedStatements } from '../database/prepared-statements.js';
+import { type Param, type Tables, prepareQuery, tryAdvisoryXactLock, typedSql } from '../database/typed-sql.js';
 import type { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { type PausedSourceHost, RequestPausedHosts } from '../requests/request-paused-hosts.js';
 import { OPEN_REQUEST_STATUSES, type RequestTables } from '../requests/request.repository.js';
@@ -95,9 +96,39 @@ function ofDeployment(
  * host, id): a request's hosts are walked one index probe each, so a host at
  * its limit or paused is skipped without reading its images, however many.
  */
+/**
+ * A status read's paused hosts, prepared: the API runs it on every GET of an
+ * open request, beside the request row (bench, status section).
+ */
+const PAUSED_HOSTS_OF = prepareQuery(
+  'source_host.paused_hosts_of',
+  (db: Kysely<DispatchTables>, param: Param<{ requestId: string }>) =>
+    db
+      .selectFrom('source_host as h')
+      .innerJoin('processing_request as r', (join) => join.on('r.id', '=', param('requestId')))
+      .select(['h.host', 'h.paused_until as until'])
+      .whereRef('h.deployment', '=', 'r.deployment')
+      .where('h.paused_until', '>', sql<string>`now()`)
+      .where('r.status', 'in', OPEN_REQUEST_STATUSES)
+      .where((eb) =>
+        eb.exists(
+          eb
+            .selectFrom('image as i')
+            .select(sql.lit(1).as('one'))
+            .whereRef('i.request_id', '=', 'r.id')
+            .where(waiting('i'))
+            .whereRef('i.source_host', '=', 'h.host'),
+        ),
+      )
+      .orderBy('h.host'),
+);
+
 @Injectable()
 export class ImageDispatchRepository implements RequestPausedHosts {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly prepared: PreparedStatements,
+  ) {}
 
   /** Takes the pass's transaction-scoped advisory lock, or answers false when another process holds it. */
   tryTakeDispatchLock(tx: EntityManager, deployment: string): Promise<boolean> {
@@ -412,25 +443,7 @@ export class ImageDispatchRepository implements RequestPausedHosts {
 
   /** The paused hosts the request has images waiting on, for its status. */
   async pausedHostsOf(requestId: string): Promise<PausedSourceHost[]> {
-    const rows = await sqlOf(this.em.fork())
-      .selectFrom('source_host as h')
-      .innerJoin('processing_request as r', (join) => join.on('r.id', '=', requestId))
-      .select(['h.host', 'h.paused_until as until'])
-      .whereRef('h.deployment', '=', 'r.deployment')
-      .where('h.paused_until', '>', sql<string>`now()`)
-      .where('r.status', 'in', OPEN_REQUEST_STATUSES)
-      .where((eb) =>
-        eb.exists(
-          eb
-            .selectFrom('image as i')
-            .select(sql.lit(1).as('one'))
-            .whereRef('i.request_id', '=', 'r.id')
-            .where(waiting('i'))
-            .whereRef('i.source_host', '=', 'h.host'),
-        ),
-      )
-      .orderBy('h.host')
-      .execute();
+    const rows = await this.prepared.run(PAUSED_HOSTS_OF, { requestId });
     return rows.map((row) => ({ host: row.host, until: new Date(row.until) }));
   }
 

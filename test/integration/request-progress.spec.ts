@@ -164,13 +164,22 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     await orm.em.fork().execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE id = ?`, [image]);
     const again = randomUUID();
     await orm.em.fork().transactional(async (tx: EntityManager) => {
-      expect(await new ImageDispatchRepository(orm.em).expiredImages(tx, deployment, 1000)).toContainEqual({
+      expect(
+        await new ImageDispatchRepository(orm.em, new PreparedStatements(orm.em)).expiredImages(tx, deployment, 1000),
+      ).toContainEqual({
         imageId: image,
         chunkId: lost,
         requestId,
         attempts: 1,
       });
-      expect(await new ImageDispatchRepository(orm.em).redispatchAlone(tx, image, again, LEASE_MS)).toBe(true);
+      expect(
+        await new ImageDispatchRepository(orm.em, new PreparedStatements(orm.em)).redispatchAlone(
+          tx,
+          image,
+          again,
+          LEASE_MS,
+        ),
+      ).toBe(true);
     });
 
     // The hung worker wakes up: the image is not its own to record any more.
@@ -297,7 +306,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     await orm.em
       .fork()
       .execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE chunk_id IN (?, ?)`, [shared, single]);
-    const dispatch = new ImageDispatchRepository(orm.em);
+    const dispatch = new ImageDispatchRepository(orm.em, new PreparedStatements(orm.em));
 
     const split = await orm.em.fork().transactional((tx: EntityManager) => dispatch.splitExpiredChunks(tx, deployment));
     expect(split).toBe(2);
