@@ -10,11 +10,15 @@ export interface RateLimitResult {
 
 // A fixed window per key: the first hit starts the window, later hits count
 // in it. One atomic script, so every API instance shares the same counters.
+// Defined as a command, it is sent by its SHA (EVALSHA), not as text with
+// every API call (ioredis sends the text once if Redis has not seen it).
 const HIT = `
 local hits = redis.call('INCR', KEYS[1])
 if hits == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { hits, redis.call('PTTL', KEYS[1]) }
 `;
+
+type WithHit = Redis & { rateLimitHit(key: string, windowMs: number): Promise<[number, number]> };
 
 /**
  * Rate-limit counters in Redis. When Redis does not answer, requests are let
@@ -34,12 +38,13 @@ export class RedisRateLimiter implements OnModuleDestroy {
       connectTimeout: 1000,
     });
     this.redis.on('error', () => undefined);
+    this.redis.defineCommand('rateLimitHit', { numberOfKeys: 1, lua: HIT });
   }
 
   async hit(key: string, limit: number, windowMs: number): Promise<RateLimitResult> {
     try {
       if (this.redis.status === 'wait') await this.redis.connect();
-      const [hits, remainingMs] = (await this.redis.eval(HIT, 1, key, windowMs)) as [number, number];
+      const [hits, remainingMs] = await (this.redis as WithHit).rateLimitHit(key, windowMs);
       return {
         allowed: hits <= limit,
         remaining: Math.max(0, limit - hits),
