@@ -447,13 +447,17 @@ async function statusUnderLoad() {
   await waitForTerminal(api.baseUrl, warmUp.requestId, WAIT);
   const created = await upload(api.baseUrl, productCsv((images.length * 2) / URLS_PER_PRODUCT, URLS_PER_PRODUCT, urls));
   const target = `${api.baseUrl}/api/v1/requests/${created.requestId}`;
+  // What a GET costs the API: its CPU over the load, which is all it serves then.
+  const stopAccount = await startCpuAccount([api]);
   const { stdout } = await run(process.execPath, [
     join(import.meta.dirname, 'lib/status-load.mjs'),
     target,
     String(STATUS_RATE),
     String(STATUS_SECONDS),
   ]);
+  const { before, after } = await stopAccount();
   const { latencies, failures, busyAtEnd } = JSON.parse(stdout);
+  const perGet = (field) => ((after[0][field] - before[0][field]) / latencies.length) * 1000;
   mustComplete(await waitForTerminal(api.baseUrl, created.requestId, WAIT), 'status');
   await env.reset();
   latencies.sort((a, b) => a - b);
@@ -465,6 +469,8 @@ async function statusUnderLoad() {
     'status.p99': metric(`${label}: p99 (target < 20)`, at(0.99), 'ms', 1),
     'status.max': metric(`${label}: max`, latencies.at(-1), 'ms', 1),
     'status.failures': metric(`${label}: failed`, failures, `/${STATUS_RATE * STATUS_SECONDS}`, 0),
+    'status.apiCpu': metric(`${label}: API CPU per GET`, perGet('cpuSeconds'), 'ms', 2),
+    'status.apiMainCpu': metric(`${label}: API JS thread CPU per GET`, perGet('mainCpuSeconds'), 'ms', 2),
   };
 }
 
