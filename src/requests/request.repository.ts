@@ -1,6 +1,8 @@
 import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { type RawBuilder, sql } from 'kysely';
+import { PreparedStatements } from '../database/prepared-statements.js';
+import { FIND_BY_ID } from './request.statements.js';
 import {
   type JsonColumns,
   type Tables,
@@ -138,10 +140,15 @@ export const RETENTION_LOCK_NAME = 'pixbatch:retention-sweep';
  */
 @Injectable()
 export class RequestRepository {
-  constructor(private readonly em: EntityManager) {}
+  constructor(
+    private readonly em: EntityManager,
+    private readonly prepared: PreparedStatements,
+  ) {}
 
-  findById(requestId: string): Promise<ProcessingRequest | null> {
-    return this.em.fork().findOne(ProcessingRequest, { id: requestId });
+  /** Read-only: the entity belongs to no context a caller could flush. */
+  async findById(requestId: string): Promise<ProcessingRequest | null> {
+    const [row] = await this.prepared.run(FIND_BY_ID, { requestId });
+    return row ? this.em.fork().map(ProcessingRequest, row) : null;
   }
 
   /**

@@ -15,6 +15,7 @@ import { type ImageOutcome, ImageWorkRepository } from '../../src/products/image
 import { ProductRepository } from '../../src/products/product.repository.js';
 import type { JobQueue } from '../../src/queue/job-queue.service.js';
 import { RequestFinalizer } from '../../src/requests/request-finalizer.service.js';
+import { ProcessingRequest } from '../../src/requests/processing-request.entity.js';
 import { RequestRepository } from '../../src/requests/request.repository.js';
 import { PublicUrls } from '../../src/storage/public-urls.js';
 import { RetrySchedule } from '../../src/webhooks/retry-schedule.js';
@@ -71,7 +72,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
       new RetrySchedule(config.webhooks.retryDelaysMs),
       new WebhookDeliveryRepository(orm.em),
     );
-    finalizer = new RequestFinalizer(orm.em, new RequestRepository(orm.em), outbox);
+    finalizer = new RequestFinalizer(orm.em, new RequestRepository(orm.em, new PreparedStatements(orm.em)), outbox);
     exporter = new ExportService(new ProductRepository(orm.em), urls);
   });
 
@@ -198,6 +199,23 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     ).toEqual({ counted: [], requestDone: false, round: 0 });
     expect(await imageRow(image)).toMatchObject({ status: 'succeeded', attempts: 2, chunk_id: null, leased: false });
     expect(await counters(requestId)).toMatchObject({ images_succeeded: 1, images_failed: 0, products_processed: 1 });
+  });
+
+  it('reads a request by id with every column the ORM maps, as its own findOne does', async () => {
+    const { requestId } = await seed([2, 1]);
+    const requests = new RequestRepository(orm.em, new PreparedStatements(orm.em));
+    const read = await requests.findById(requestId);
+    const loaded = await orm.em.fork().findOneOrFail(ProcessingRequest, { id: requestId });
+    // Every property, so a column added to the entity and not to the prepared statement fails here.
+    const properties = orm
+      .getMetadata()
+      .get(ProcessingRequest)
+      .props.map((prop) => prop.name);
+    expect(properties.length).toBeGreaterThan(20);
+    for (const property of properties) {
+      expect([property, read?.[property]]).toEqual([property, loaded[property]]);
+    }
+    expect(await requests.findById(randomUUID())).toBeNull();
   });
 
   it('reports the request done exactly once when its last images finish together', async () => {
