@@ -13,6 +13,7 @@ export const FULL = {
   // status: GETs per second, for how long.
   statusRate: 200,
   statusSeconds: 5,
+  statusWarmUpSeconds: 3,
   // formats vs plain sharp: real-image fixture files per format, corpus files per set,
   // AVIFs made from corpus JPEGs, runs per file (the median is reported).
   realFilesPerFormat: Infinity,
@@ -82,6 +83,7 @@ export const SMOKE = {
   warmUpImages: 2,
   statusRate: 20,
   statusSeconds: 2,
+  statusWarmUpSeconds: 1,
   realFilesPerFormat: 2,
   corpusFilesPerSet: 1,
   avifFiles: 1,
