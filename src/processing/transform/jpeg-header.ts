@@ -4,8 +4,8 @@ import type { Size } from './geometry.js';
  * What ImageTransformer needs to know of a JPEG before decoding it, read from
  * its markers in JavaScript: sharp's metadata() for the same answer cost
  * 0.56 ms of CPU per 1600x1200 photo (a libvips header load, and option
- * parsing on the event loop), a tenth of all the work the pipeline does
- * beside the encoder (bench/README.md, "Throughput").
+ * parsing on the event loop), this reader 2 µs (bench/README.md,
+ * "Throughput and status on another VM").
  *
  * Only the common case is read here: 8-bit baseline, extended or progressive
  * data with one (grey) or three (colour) components, and at most one EXIF
