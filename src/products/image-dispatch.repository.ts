@@ -85,18 +85,6 @@ function ofDeployment(
 }
 
 /**
- * The dispatcher's statements: which waiting image goes to which chunk. Owner
- * of the image columns that lease work (chunk_id, lease_until, as handed
- * out), of the tenants' turns (tenant_turn) and of the source hosts' pauses
- * (source_host). Every statement runs in the dispatch pass's transaction,
- * under its advisory lock, so one dispatcher at a time per deployment reads
- * and writes them.
- *
- * Waiting images are found through image_waiting_index (request, source
- * host, id): a request's hosts are walked one index probe each, so a host at
- * its limit or paused is skipped without reading its images, however many.
- */
-/**
  * A status read's paused hosts, prepared: the API runs it on every GET of an
  * open request, beside the request row (bench, status section).
  */
@@ -123,6 +111,18 @@ const PAUSED_HOSTS_OF = prepareQuery(
       .orderBy('h.host'),
 );
 
+/**
+ * The dispatcher's statements: which waiting image goes to which chunk. Owner
+ * of the image columns that lease work (chunk_id, lease_until, as handed
+ * out), of the tenants' turns (tenant_turn) and of the source hosts' pauses
+ * (source_host). Every statement runs in the dispatch pass's transaction,
+ * under its advisory lock, so one dispatcher at a time per deployment reads
+ * and writes them.
+ *
+ * Waiting images are found through image_waiting_index (request, source
+ * host, id): a request's hosts are walked one index probe each, so a host at
+ * its limit or paused is skipped without reading its images, however many.
+ */
 @Injectable()
 export class ImageDispatchRepository implements RequestPausedHosts {
   constructor(
