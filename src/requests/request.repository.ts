@@ -2,25 +2,15 @@ import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable } from '@nestjs/common';
 import { type RawBuilder, sql } from 'kysely';
 import { PreparedStatements } from '../database/prepared-statements.js';
-import { FIND_BY_ID } from './request.statements.js';
-import {
-  type JsonColumns,
-  type Tables,
-  jsonb,
-  tryAdvisoryXactLock,
-  typedSql,
-  withDriverErrors,
-} from '../database/typed-sql.js';
+import { FIND_BY_ID, type RequestTables } from './request.statements.js';
+import { jsonb, tryAdvisoryXactLock, typedSql, withDriverErrors } from '../database/typed-sql.js';
 import type { ProcessingOptions } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
 import { newPublicToken, type RequestFolder } from '../storage/storage-keys.js';
 import type { RequestCounters } from './request-counts.js';
 
-/** The processing_request table as typed SQL sees it (options: see JsonColumns). */
-export type RequestTables = Tables<typeof ProcessingRequest> & {
-  processing_request: JsonColumns<ProcessingRequest, 'options'>;
-};
+export type { RequestTables } from './request.statements.js';
 type RequestColumn = keyof RequestTables['processing_request'];
 
 /** Where a page of the request list starts: after this row, newest first (request-list.query.ts). */

@@ -1,8 +1,16 @@
 import type { Kysely } from 'kysely';
-import { type Param, prepareQuery } from '../database/typed-sql.js';
-import type { RequestTables } from './request.repository.js';
+import { type JsonColumns, type Param, type Tables, prepareQuery } from '../database/typed-sql.js';
+import type { ProcessingRequest } from './processing-request.entity.js';
 
-/* The prepared statements of RequestRepository (request.repository.ts), which owns them. */
+/*
+ * The prepared statements of RequestRepository (request.repository.ts), which
+ * owns them, and the table type they and the repository's other statements use.
+ */
+
+/** The processing_request table as typed SQL sees it (options: see JsonColumns). */
+export type RequestTables = Tables<typeof ProcessingRequest> & {
+  processing_request: JsonColumns<ProcessingRequest, 'options'>;
+};
 
 /**
  * A request by id, prepared: every status GET reads it (bench, status
