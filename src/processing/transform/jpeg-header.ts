@@ -1,4 +1,5 @@
 import type { Size } from './geometry.js';
+import { jpegMarkers } from './jpeg-markers.js';
 
 /**
  * What ImageTransformer needs to know of a JPEG before decoding it, read from
@@ -34,30 +35,16 @@ const ORIENTATION_TAG = 0x0112;
 const SHORT = 3;
 
 export function readJpegHeader(jpeg: Buffer): JpegHeader | null {
-  if (jpeg.length < 4 || jpeg[0] !== 0xff || jpeg[1] !== 0xd8) return null;
+  const markers = jpegMarkers(jpeg);
+  if (markers === null || markers.filled) return null;
+  const { segments, scan } = markers;
+  if (scan === null || scan.end < scan.start + 4 || scan.end > jpeg.length) return null;
   let frame: { width: number; height: number; grey: boolean } | null = null;
   let orientation: number | null = 1;
   let exifBlocks = 0;
   let hasMetadata = false;
-  let offset = 2;
-  // Markers up to the first scan, as libjpeg reads them before any pixel.
-  while (offset + 4 <= jpeg.length) {
-    // Fill bytes and length-less markers are legal but rare: libvips reads those.
-    if (jpeg[offset] !== 0xff) return null;
-    const marker = jpeg[offset + 1];
-    if (marker === 0xff || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9)) return null;
-    const length = jpeg.readUInt16BE(offset + 2);
-    const start = offset + 4;
-    const end = offset + 2 + length;
-    if (length < 2 || end > jpeg.length) return null;
-    if (marker === 0xda) {
-      if (frame === null || orientation === null) return null;
-      const { width, height, grey } = frame;
-      // Orientations 5-8 turn the picture a quarter.
-      const displayed = orientation >= 5 ? { width: height, height: width } : { width, height };
-      return { ...displayed, colour: grey ? 'grey' : 'rgb', orientation, hasMetadata };
-    }
-    const segment = jpeg.subarray(start, end);
+  for (const { marker, start, end } of segments) {
+    const segment = jpeg.subarray(start + 4, end);
     if (SOF_READ.has(marker)) {
       if (frame !== null) return null;
       frame = startOfFrame(segment);
@@ -79,9 +66,12 @@ export function readJpegHeader(jpeg: Buffer): JpegHeader | null {
     } else if (marker === 0xed && startsWith(segment, PHOTOSHOP)) {
       hasMetadata = true;
     }
-    offset = end;
   }
-  return null;
+  if (frame === null || orientation === null) return null;
+  const { width, height, grey } = frame;
+  // Orientations 5-8 turn the picture a quarter.
+  const displayed = orientation >= 5 ? { width: height, height: width } : { width, height };
+  return { ...displayed, colour: grey ? 'grey' : 'rgb', orientation, hasMetadata };
 }
 
 function startOfFrame(segment: Buffer): { width: number; height: number; grey: boolean } | null {

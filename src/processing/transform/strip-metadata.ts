@@ -1,5 +1,6 @@
 import { gifBlocks } from './gif-structure.js';
 import type { ImageFormat } from './image-format.js';
+import { jpegMarkers } from './jpeg-markers.js';
 
 /**
  * A kept original (re-encoding did not make it smaller) without personal
@@ -51,27 +52,22 @@ function strippedParts(
 const JPEG_KEPT_APP = new Set([0xe0, 0xe2, 0xee]);
 
 function stripJpeg(jpeg: Buffer, orientation: number): Buffer[] | null {
+  const markers = jpegMarkers(jpeg);
+  // No scan where the walk stopped, or fill bytes: too unusual to rewrite safely.
+  if (markers === null || markers.scan === null || markers.filled) return null;
   const parts: Buffer[] = [jpeg.subarray(0, 2)];
-  let offset = 2;
   let inserted = orientation === 1;
-  while (offset + 4 <= jpeg.length && jpeg[offset] === 0xff) {
-    const marker = jpeg[offset + 1];
-    // Start of scan: entropy-coded data follows, and metadata sits before it.
-    if (marker === 0xda) break;
-    // Fill bytes or a marker without a length here: too unusual to rewrite safely.
-    if (marker === 0xff || marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9)) return null;
-    const end = offset + 2 + jpeg.readUInt16BE(offset + 2);
-    if (end > jpeg.length) return null;
+  for (const { marker, start, end } of markers.segments) {
     const isApp = (marker >= 0xe0 && marker <= 0xef) || marker === 0xfe;
     if (!inserted && marker !== 0xe0) {
       parts.push(orientationExif(orientation));
       inserted = true;
     }
-    if (!isApp || JPEG_KEPT_APP.has(marker)) parts.push(jpeg.subarray(offset, end));
-    offset = end;
+    if (!isApp || JPEG_KEPT_APP.has(marker)) parts.push(jpeg.subarray(start, end));
   }
   if (!inserted) parts.push(orientationExif(orientation));
-  parts.push(jpeg.subarray(offset));
+  // The scan and everything after it, as they were.
+  parts.push(jpeg.subarray(markers.scan.start));
   return parts;
 }
 

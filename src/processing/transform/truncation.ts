@@ -1,5 +1,8 @@
 import { gifIsComplete } from './gif-structure.js';
 import type { ImageFormat } from './image-format.js';
+import { jpegMarkers } from './jpeg-markers.js';
+
+const EOI = Buffer.from([0xff, 0xd9]);
 
 /**
  * False when the file ends before its format says it does. libvips decodes some
@@ -24,18 +27,10 @@ export function endsWhereItShould(format: ImageFormat, input: Buffer): boolean {
 
 /** An EOI marker after the first scan's header (an EXIF thumbnail before it has its own EOI). */
 function jpegHasEnd(jpeg: Buffer): boolean {
-  let offset = 2;
-  while (offset + 4 <= jpeg.length && jpeg[offset] === 0xff) {
-    const marker = jpeg[offset + 1];
-    if (marker === 0xff) {
-      offset++;
-      continue;
-    }
-    if (marker === 0xda) return jpeg.lastIndexOf(Buffer.from([0xff, 0xd9])) > offset;
-    offset += 2 + jpeg.readUInt16BE(offset + 2);
-  }
+  const scan = jpegMarkers(jpeg)?.scan;
   // No scan where one should be: libvips decides, and fails it.
-  return true;
+  if (!scan) return true;
+  return jpeg.lastIndexOf(EOI) > scan.start;
 }
 
 function pngHasEnd(png: Buffer): boolean {
