@@ -53,19 +53,16 @@ type ProductRecord = Pick<ProductColumns, 'id' | 'row_number' | 'serial_number' 
   file_names: NonNullable<ImageColumns['file_name']>[];
 };
 
-/** Owner of the product table; the image rows are inserted with their products. */
-@Injectable()
-export class ProductRepository {
-  constructor(private readonly em: EntityManager) {}
+/**
+ * A chunk of products serialised for insertWithImages. Made apart from the
+ * INSERT so that an upload can build the next chunk while the previous one is
+ * still being written.
+ */
+export class ProductChunk {
+  /** The rows as one JSON array, bound as a single jsonb value. */
+  readonly json: string;
 
-  /**
-   * One statement per chunk: the image rows are unfolded from the product
-   * rows by PostgreSQL, so each URL crosses the wire once; the foreign key to
-   * the product is checked at the end of the statement, when the product
-   * rows exist. The chunk travels as one bound jsonb value (two parameters
-   * in all, however large the chunk), which pg sends as it is: no escaping.
-   */
-  async insertWithImages(tx: EntityManager, requestId: string, products: readonly NewProduct[]): Promise<void> {
+  constructor(products: readonly NewProduct[]) {
     const records: ProductRecord[] = products.map((product) => ({
       id: product.id,
       row_number: product.rowNumber,
@@ -78,12 +75,30 @@ export class ProductRepository {
       cells: product.cells,
       image_count: product.urls.length,
     }));
+    this.json = JSON.stringify(records);
+  }
+}
+
+/** Owner of the product table; the image rows are inserted with their products. */
+@Injectable()
+export class ProductRepository {
+  constructor(private readonly em: EntityManager) {}
+
+  /**
+   * One statement per chunk: the image rows are unfolded from the product
+   * rows by PostgreSQL, so each URL crosses the wire once; the image rows'
+   * product check runs at the end of the statement (image.entity.ts), when
+   * the product rows exist. The chunk travels as one bound jsonb value (two
+   * parameters in all, however large the chunk), which pg sends as it is: no
+   * escaping.
+   */
+  async insertWithImages(tx: EntityManager, requestId: string, chunk: ProductChunk): Promise<void> {
     const request = sql<string>`${requestId}::uuid`;
     await sqlOf(tx)
       .with('t', (db) =>
         db
           .selectFrom(
-            sql<ProductRecord>`jsonb_to_recordset(${JSON.stringify(records)}::jsonb)`.as<'t'>(
+            sql<ProductRecord>`jsonb_to_recordset(${chunk.json}::jsonb)`.as<'t'>(
               sql`t(id uuid, row_number int, serial_number text, name text, input_urls jsonb, source_hosts jsonb,
                     image_ids jsonb, file_names jsonb, cells jsonb, image_count int)`,
             ),

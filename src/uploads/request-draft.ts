@@ -2,7 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { hostAndPort } from '../common/outbound/retry-after.js';
 import type { ImageRepository } from '../products/image.repository.js';
-import type { ProductRepository } from '../products/product.repository.js';
+import { ProductChunk, type ProductRepository } from '../products/product.repository.js';
 import type { DraftDetails, RequestRepository } from '../requests/request.repository.js';
 import { ImageNames } from '../storage/storage-keys.js';
 import type { CsvDialect, ParsedProduct, ProductSink } from './csv/csv-contract.js';
@@ -53,8 +53,7 @@ export class UploadTimeoutError extends Error {
  * the client does) and `signal` aborts the read.
  *
  * One INSERT is in flight at a time while the next chunk is parsed, so the
- * JavaScript parser and PostgreSQL work side by side and memory holds at most
- * two chunks.
+ * JavaScript parser and PostgreSQL work side by side (writeBuffer).
  */
 export class RequestDraft implements ProductSink {
   readonly requestId = randomUUID();
@@ -97,8 +96,7 @@ export class RequestDraft implements ProductSink {
 
   async ready(): Promise<void> {
     if (this.buffer.length < (this.tx ? INSERT_CHUNK : OPEN_AFTER)) return;
-    await this.writing;
-    this.writeBuffer();
+    await this.writeBuffer();
   }
 
   /** Stores the rest, completes the request row and commits. */
@@ -107,11 +105,8 @@ export class RequestDraft implements ProductSink {
     this.arrived = true;
     clearTimeout(this.timer);
     if (this.expired) throw new UploadTimeoutError(this.timeoutMs);
+    if (this.buffer.length > 0) void this.writeBuffer();
     await this.writing;
-    if (this.buffer.length > 0) {
-      this.writeBuffer();
-      await this.writing;
-    }
     const tx = this.tx ?? (await this.open());
     // The options arrive in multipart fields that may follow the file, and the
     // fingerprint hashes the whole file; the idempotency key is set last too, so
@@ -142,21 +137,17 @@ export class RequestDraft implements ProductSink {
     return this.ended;
   }
 
-  private writeBuffer(): void {
-    const products = this.buffer;
-    this.buffer = [];
-    this.writing = this.insert(products);
-    // Awaited by the next ready() or by commit(); until then it must not count as unhandled.
-    this.writing.catch(() => {});
-  }
-
-  private async insert(products: ParsedProduct[]): Promise<void> {
-    if (this.expired) throw new UploadTimeoutError(this.timeoutMs);
-    const tx = this.tx ?? (await this.open());
-    await this.repositories.products.insertWithImages(
-      tx,
-      this.requestId,
-      products.map((product) => ({
+  /**
+   * Builds the buffered products' chunk (ids, source hosts, file names, its
+   * JSON) now, while the INSERT before it is still running, and queues its
+   * INSERT right behind that one, so PostgreSQL does not wait for the event
+   * loop to build it. Resolves when the INSERT before it ends: a parser that
+   * waits for that holds at most three chunks (one being written, one queued,
+   * one being read).
+   */
+  private writeBuffer(): Promise<void> {
+    const chunk = new ProductChunk(
+      this.buffer.map((product) => ({
         id: this.nextId(),
         rowNumber: product.rowNumber,
         serialNumber: product.serialNumber,
@@ -168,6 +159,18 @@ export class RequestDraft implements ProductSink {
         fileNames: this.names.forProduct(product.serialNumber, product.name, product.urls.length),
       })),
     );
+    this.buffer = [];
+    const previous = this.writing;
+    this.writing = previous.then(() => this.insert(chunk));
+    // Awaited by the next ready() or by commit(); until then it must not count as unhandled.
+    this.writing.catch(() => {});
+    return previous;
+  }
+
+  private async insert(chunk: ProductChunk): Promise<void> {
+    if (this.expired) throw new UploadTimeoutError(this.timeoutMs);
+    const tx = this.tx ?? (await this.open());
+    await this.repositories.products.insertWithImages(tx, this.requestId, chunk);
   }
 
   /** Begins the transaction with the request row; the details follow at commit. */
