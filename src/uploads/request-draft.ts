@@ -169,6 +169,8 @@ export class RequestDraft implements ProductSink {
 
   private async insert(chunk: ProductChunk): Promise<void> {
     if (this.expired) throw new UploadTimeoutError(this.timeoutMs);
+    // Queued before an abort: it would store rows, or open a transaction, that the rollback has already missed.
+    if (this.ended) return;
     const tx = this.tx ?? (await this.open());
     await this.repositories.products.insertWithImages(tx, this.requestId, chunk);
   }
