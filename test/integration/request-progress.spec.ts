@@ -52,6 +52,8 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
   let work: ImageWorkRepository;
   let finalizer: RequestFinalizer;
   let exporter: ExportService;
+  let dispatch: ImageDispatchRepository;
+  let requests: RequestRepository;
   /**
    * The seeded requests' deployment, which no dispatcher serves: e2e suites
    * sharing this database run dispatchers that take the images of any
@@ -62,7 +64,10 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
   beforeAll(async () => {
     await prepareDatabase(TEST_DATABASE_URL);
     orm = await MikroORM.init(ormOptions(TEST_DATABASE_URL, ENTITIES));
-    work = new ImageWorkRepository(new PreparedStatements(orm.em));
+    const prepared = new PreparedStatements(orm.em);
+    work = new ImageWorkRepository(prepared);
+    dispatch = new ImageDispatchRepository(orm.em, prepared);
+    requests = new RequestRepository(orm.em, prepared);
     const config = loadConfig({ DATABASE_URL: TEST_DATABASE_URL, PUBLIC_BASE_URL: 'http://cdn.test' });
     // The seeded requests have no webhook, so the outbox never reaches for the queue.
     const urls = new PublicUrls(config);
@@ -72,7 +77,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
       new RetrySchedule(config.webhooks.retryDelaysMs),
       new WebhookDeliveryRepository(orm.em),
     );
-    finalizer = new RequestFinalizer(orm.em, new RequestRepository(orm.em, new PreparedStatements(orm.em)), outbox);
+    finalizer = new RequestFinalizer(orm.em, requests, outbox);
     exporter = new ExportService(new ProductRepository(orm.em), urls);
   });
 
@@ -165,22 +170,13 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     await orm.em.fork().execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE id = ?`, [image]);
     const again = randomUUID();
     await orm.em.fork().transactional(async (tx: EntityManager) => {
-      expect(
-        await new ImageDispatchRepository(orm.em, new PreparedStatements(orm.em)).expiredImages(tx, deployment, 1000),
-      ).toContainEqual({
+      expect(await dispatch.expiredImages(tx, deployment, 1000)).toContainEqual({
         imageId: image,
         chunkId: lost,
         requestId,
         attempts: 1,
       });
-      expect(
-        await new ImageDispatchRepository(orm.em, new PreparedStatements(orm.em)).redispatchAlone(
-          tx,
-          image,
-          again,
-          LEASE_MS,
-        ),
-      ).toBe(true);
+      expect(await dispatch.redispatchAlone(tx, image, again, LEASE_MS)).toBe(true);
     });
 
     // The hung worker wakes up: the image is not its own to record any more.
@@ -203,7 +199,6 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
 
   it('reads a request by id with every column the ORM maps, as its own findOne does', async () => {
     const { requestId } = await seed([2, 1]);
-    const requests = new RequestRepository(orm.em, new PreparedStatements(orm.em));
     const read = await requests.findById(requestId);
     const loaded = await orm.em.fork().findOneOrFail(ProcessingRequest, { id: requestId });
     // Every property, so a column added to the entity and not to the prepared statement fails here.
@@ -324,7 +319,6 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     await orm.em
       .fork()
       .execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE chunk_id IN (?, ?)`, [shared, single]);
-    const dispatch = new ImageDispatchRepository(orm.em, new PreparedStatements(orm.em));
 
     const split = await orm.em.fork().transactional((tx: EntityManager) => dispatch.splitExpiredChunks(tx, deployment));
     expect(split).toBe(2);
