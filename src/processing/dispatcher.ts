@@ -1,12 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { EntityManager } from '@mikro-orm/postgresql';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { AppConfig } from '../config/app-config.js';
-import {
-  type DispatchCandidate,
-  type ExpiredImage,
-  ImageDispatchRepository,
-} from '../products/image-dispatch.repository.js';
+import { type PreparedRunner, PreparedStatements } from '../database/prepared-statements.js';
+import { type ExpiredImage, ImageDispatchRepository } from '../products/image-dispatch.repository.js';
+import type { DispatchCandidate } from '../products/image-dispatch.statements.js';
 import { ImageWorkRepository } from '../products/image-work.repository.js';
 import { JobQueue } from '../queue/job-queue.service.js';
 import type { ProcessChunkJob } from '../queue/queue.constants.js';
@@ -78,7 +75,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
   private workers = { count: 1, at: -Infinity };
 
   constructor(
-    private readonly em: EntityManager,
+    private readonly prepared: PreparedStatements,
     private readonly dispatch: ImageDispatchRepository,
     private readonly work: ImageWorkRepository,
     private readonly queue: JobQueue,
@@ -147,7 +144,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     const free = window - (await this.queue.chunksOutstanding());
     if (free <= 0 || (kind === 'refill' && free < window / 2)) return 0;
     const { deployment, jobLockMs: leaseMs } = this.config;
-    const { chunks, exhausted } = await this.em.fork().transactional(async (tx) => {
+    const { chunks, exhausted } = await this.prepared.transaction(async (tx) => {
       const chunks: ProcessChunkJob[] = [];
       const exhausted: ExpiredImage[] = [];
       if (!(await this.dispatch.tryTakeDispatchLock(tx, deployment))) return { chunks, exhausted };
@@ -197,7 +194,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
    * pass, since hosts only close during a pass.
    */
   private async nextChunk(
-    tx: EntityManager,
+    tx: PreparedRunner,
     turns: Turns,
     blocked: ReadonlySet<string>,
   ): Promise<{ chunkId: string; requestId: string; host: string } | null> {

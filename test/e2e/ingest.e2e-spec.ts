@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { MikroORM } from '@mikro-orm/postgresql';
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import type { ProblemDocumentDto } from '../../src/common/problem-document.dto.js';
+import { PreparedStatements } from '../../src/database/prepared-statements.js';
 import { Dispatcher } from '../../src/processing/dispatcher.js';
 import { ImageRetryPolicy } from '../../src/processing/image-retry-policy.js';
 import { ImageDispatchRepository } from '../../src/products/image-dispatch.repository.js';
@@ -55,7 +56,7 @@ describe('ingest of CSVs larger than one chunk', () => {
   function dispatcher(): Dispatcher {
     const { config } = harness;
     return new Dispatcher(
-      harness.app.get(EntityManager),
+      harness.app.get(PreparedStatements),
       dispatch,
       work,
       harness.app.get(JobQueue),
@@ -161,7 +162,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     const distinct = (OPEN_AFTER + 500) * 2 - 3;
     // Everything dispatchable, leased as the dispatcher would (no one chunk is this large): the distinct URLs, each once.
     const { deployment, jobLockMs } = harness.config;
-    const leased = await orm.em.fork().transactional(async (tx: EntityManager) => {
+    const leased = await harness.app.get(PreparedStatements).transaction(async (tx) => {
       const chunk = { chunkId: randomUUID(), requestId, tenant: 'default', deployment };
       return dispatch.leaseNextChunk(tx, chunk, [], distinct + 10, jobLockMs);
     });
@@ -177,9 +178,9 @@ describe('ingest of CSVs larger than one chunk', () => {
     ).toBe(0);
     // The repeats stay pending without a chunk, and nothing is left to dispatch.
     expect(
-      await orm.em
-        .fork()
-        .transactional((tx: EntityManager) =>
+      await harness.app
+        .get(PreparedStatements)
+        .transaction((tx) =>
           dispatch.leaseNextChunk(
             tx,
             { chunkId: randomUUID(), requestId, tenant: 'default', deployment },

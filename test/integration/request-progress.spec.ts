@@ -52,6 +52,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
   let work: ImageWorkRepository;
   let finalizer: RequestFinalizer;
   let exporter: ExportService;
+  let prepared: PreparedStatements;
   let dispatch: ImageDispatchRepository;
   let requests: RequestRepository;
   /**
@@ -64,7 +65,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
   beforeAll(async () => {
     await prepareDatabase(TEST_DATABASE_URL);
     orm = await MikroORM.init(ormOptions(TEST_DATABASE_URL, ENTITIES));
-    const prepared = new PreparedStatements(orm.em);
+    prepared = new PreparedStatements(orm.em);
     work = new ImageWorkRepository(prepared);
     dispatch = new ImageDispatchRepository(orm.em, prepared);
     requests = new RequestRepository(orm.em, prepared);
@@ -169,7 +170,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     // Its worker hung and stopped extending the lease, which runs out; the image goes to a chunk of its own.
     await orm.em.fork().execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE id = ?`, [image]);
     const again = randomUUID();
-    await orm.em.fork().transactional(async (tx: EntityManager) => {
+    await prepared.transaction(async (tx) => {
       expect(await dispatch.expiredImages(tx, deployment, 1000)).toContainEqual({
         imageId: image,
         chunkId: lost,
@@ -320,7 +321,7 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
       .fork()
       .execute(`UPDATE image SET lease_until = now() - interval '1 second' WHERE chunk_id IN (?, ?)`, [shared, single]);
 
-    const split = await orm.em.fork().transactional((tx: EntityManager) => dispatch.splitExpiredChunks(tx, deployment));
+    const split = await prepared.transaction((tx) => dispatch.splitExpiredChunks(tx, deployment));
     expect(split).toBe(2);
     const rows = await Promise.all([openA, openB, alone].map(async (id) => ({ id, ...(await imageRow(id)) })));
     expect(rows.map((row) => [row.status, row.attempts])).toEqual([
@@ -334,12 +335,8 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     expect(chunks.has(shared)).toBe(false);
     expect(chunks.has(single)).toBe(true);
     // A second pass finds every expired image alone: nothing more is given back.
-    expect(await orm.em.fork().transactional((tx: EntityManager) => dispatch.splitExpiredChunks(tx, deployment))).toBe(
-      0,
-    );
-    const expired = await orm.em
-      .fork()
-      .transactional((tx: EntityManager) => dispatch.expiredImages(tx, deployment, 100));
+    expect(await prepared.transaction((tx) => dispatch.splitExpiredChunks(tx, deployment))).toBe(0);
+    const expired = await prepared.transaction((tx) => dispatch.expiredImages(tx, deployment, 100));
     const ours = expired.filter((image) => [openA, openB, alone].includes(image.imageId));
     expect(ours.map((image) => [image.imageId, image.attempts]).sort()).toEqual(
       [
