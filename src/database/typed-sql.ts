@@ -147,8 +147,11 @@ export function jsonb<T>(value: T): RawBuilder<T> {
  * transaction the lock is for.
  */
 export async function tryAdvisoryXactLock(em: EntityManager, name: string): Promise<boolean> {
-  const row = await typedSql<never>(em)
-    .selectNoFrom(sql<boolean>`pg_try_advisory_xact_lock(hashtext(${name}))`.as('acquired'))
-    .executeTakeFirst();
+  const row = await typedSql<never>(em).selectNoFrom(advisoryXactLock(name).as('acquired')).executeTakeFirst();
   return row?.acquired ?? false;
+}
+
+/** The expression tryAdvisoryXactLock selects, for a prepared statement that takes the lock (a `param`). */
+export function advisoryXactLock(name: string | RawBuilder<string>): RawBuilder<boolean> {
+  return sql<boolean>`pg_try_advisory_xact_lock(hashtext(${name}))`;
 }

@@ -42,17 +42,15 @@ export interface ExpiredImage {
  * The dispatcher's statements: which waiting image goes to which chunk. Owner
  * of the image columns that lease work (chunk_id, lease_until, as handed
  * out), of the tenants' turns (tenant_turn) and of the source hosts' pauses
- * (source_host). Every statement runs in the dispatch pass's transaction,
- * under its advisory lock, so one dispatcher at a time per deployment reads
- * and writes them.
+ * (source_host). A pass's statements (image-dispatch.statements.ts) are
+ * prepared and run in the pass's own transaction (PreparedStatements.transaction,
+ * the `tx` each of them takes), under its advisory lock, so one dispatcher at a
+ * time per deployment hands out work; a pause, the status read's paused hosts
+ * and the work depth stand alone.
  *
  * Waiting images are found through image_waiting_index (request, source
  * host, id): a request's hosts are walked one index probe each, so a host at
  * its limit or paused is skipped without reading its images, however many.
- *
- * A pass's statements (image-dispatch.statements.ts) are prepared and run in
- * the pass's own transaction (PreparedStatements.transaction), the `tx` each
- * method takes.
  */
 @Injectable()
 export class ImageDispatchRepository implements RequestPausedHosts {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type ExpressionBuilder, type Kysely, type RawBuilder, sql } from 'kysely';
 import { jsonBuildObject } from 'kysely/helpers/postgres';
-import { type Param, type Tables, prepareQuery, typedSql } from '../database/typed-sql.js';
+import { type Param, type Tables, advisoryXactLock, prepareQuery, typedSql } from '../database/typed-sql.js';
 import type { ProcessingRequest } from '../requests/processing-request.entity.js';
 import { OPEN_REQUEST_STATUSES, type RequestTables } from '../requests/request.repository.js';
 import { ImageStatus, OPEN_IMAGE_STATUSES } from './image-status.js';
@@ -110,7 +110,7 @@ export const PAUSED_HOSTS_OF = prepareQuery(
 export const TAKE_DISPATCH_LOCK = prepareQuery(
   'dispatch.take_lock',
   (db: Kysely<DispatchTables>, param: Param<{ lock: string }>) =>
-    db.selectNoFrom(sql<boolean>`pg_try_advisory_xact_lock(hashtext(${param('lock')}))`.as('acquired')),
+    db.selectNoFrom(advisoryXactLock(param('lock')).as('acquired')),
 );
 
 /** ImageDispatchRepository.releaseUnclaimed. */
