@@ -96,10 +96,10 @@ it('names a bad API_KEYS without printing the keys', () => {
 });
 
 describe('loadConfig: scheduling settings', () => {
-  it('defaults to chunks of 8, a 1 s dispatch tick, 8 fetches per host and pauses of at most 5 minutes', () => {
+  it('defaults to chunks of 16, a 1 s dispatch tick, 8 fetches per host and pauses of at most 5 minutes', () => {
     const config = loadConfig({});
 
-    expect(config.chunkSize).toBe(8);
+    expect(config.chunkSize).toBe(16);
     expect(config.dispatchIntervalMs).toBe(1000);
     expect(config.sourceHostConcurrency).toBe(8);
     expect(config.sourceHostMaxPauseMs).toBe(300_000);

@@ -182,7 +182,7 @@ export class AppConfig {
     this.workerConcurrency = env.WORKER_CONCURRENCY ?? Math.max(2, availableParallelism() * 2);
     // Small enough that a request arriving behind a big one waits for a few
     // images per lane, large enough that dispatching costs little per image.
-    this.chunkSize = env.CHUNK_SIZE ?? 8;
+    this.chunkSize = env.CHUNK_SIZE ?? 16;
     this.dispatchIntervalMs = env.DISPATCH_INTERVAL_MS ?? 1000;
     // A browser opens 6 connections per host; a batch job may take a little
     // more of a CDN, not a whole cluster's worth of lanes.

@@ -140,7 +140,11 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
 
   /** One pass, if this process gets the deployment's lock; returns the chunks queued. */
   async pass(kind: PassKind = 'full'): Promise<number> {
-    const window = await this.window();
+    const lanes = await this.lanes();
+    // Chunks allowed in Redis at once: two per lane, so that a lane finds its next
+    // chunk waiting while the refill runs, and work arriving later waits behind
+    // two chunks per lane at most.
+    const window = 2 * lanes;
     const free = window - (await this.queue.chunksOutstanding());
     if (free <= 0 || (kind === 'refill' && free < window / 2)) return 0;
     const { deployment, jobLockMs: leaseMs } = this.config;
@@ -169,7 +173,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
       const blocked = new Set(state.pausedHosts);
       for (const [host, load] of loads) if (load >= this.config.sourceHostConcurrency) blocked.add(host);
       while (chunks.length < free) {
-        const chunk = await this.nextChunk(tx, turns, blocked);
+        const chunk = await this.nextChunk(tx, turns, blocked, lanes);
         if (!chunk) break;
         chunks.push({ chunkId: chunk.chunkId, requestId: chunk.requestId });
         const load = (loads.get(chunk.host) ?? 0) + 1;
@@ -197,6 +201,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     tx: PreparedRunner,
     turns: Turns,
     blocked: ReadonlySet<string>,
+    lanes: number,
   ): Promise<{ chunkId: string; requestId: string; host: string } | null> {
     for (const candidate of turns.inOrder()) {
       const chunkId = randomUUID();
@@ -205,6 +210,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
         { chunkId, requestId: candidate.requestId, tenant: candidate.tenant, deployment: this.config.deployment },
         [...blocked],
         chunkSizeFor(candidate, this.config.chunkSize),
+        lanes,
         this.config.jobLockMs,
       );
       if (leased) {
@@ -225,16 +231,12 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
     if (recorded.requestDone) await this.queue.enqueueFinalize(image.requestId, recorded.round);
   }
 
-  /**
-   * Chunks allowed in Redis at once: two per lane of every worker, so that a
-   * lane finds its next chunk waiting while the refill runs, and so that
-   * work arriving later waits behind two chunks per lane at most.
-   */
-  private async window(): Promise<number> {
+  /** The lanes of every worker of the deployment (WORKER_CONCURRENCY each). */
+  private async lanes(): Promise<number> {
     if (performance.now() - this.workers.at > WORKER_COUNT_TTL_MS) {
       this.workers = { count: Math.max(1, await this.queue.imageWorkerCount()), at: performance.now() };
     }
-    return 2 * this.config.workerConcurrency * this.workers.count;
+    return this.config.workerConcurrency * this.workers.count;
   }
 }
 

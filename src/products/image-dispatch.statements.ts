@@ -271,6 +271,8 @@ export interface LeaseColumns {
   /** Source hosts the chunk may not take: paused, or at their limit. */
   blocked: string[];
   size: number;
+  /** Worker lanes of the deployment: a request's last waiting images are spread over them. */
+  lanes: number;
   leaseMs: number;
 }
 
@@ -328,7 +330,23 @@ export const LEASE_NEXT_CHUNK = prepareQuery(
           .where('i.source_host', '=', (eb) => eb.selectFrom('chosen').select('chosen.host'))
           .where(due('i'))
           .orderBy('i.id')
-          .limit(param('size'))
+          .limit(
+            (eb) =>
+              // Full chunks while the request has at least a chunk per lane waiting; below
+              // that, its waiting images over the lanes (rounded up): its last images go to
+              // every lane at once rather than finishing in one. Counted up to that point only.
+              sql<number>`least(${param('size')}::int, ceil(${eb
+                .selectFrom((eb) =>
+                  eb
+                    .selectFrom('image as w')
+                    .select(sql.lit(1).as('one'))
+                    .where('w.request_id', '=', param('requestId'))
+                    .where(waiting('w'))
+                    .limit(sql<number>`${param('size')}::int * ${param('lanes')}::int`)
+                    .as('w'),
+                )
+                .select((eb) => eb.fn.countAll().as('n'))}::numeric / ${param('lanes')}::int))::int`,
+          )
           .forUpdate()
           .skipLocked(),
       )

@@ -164,7 +164,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     const { deployment, jobLockMs } = harness.config;
     const leased = await harness.app.get(PreparedStatements).transaction(async (tx) => {
       const chunk = { chunkId: randomUUID(), requestId, tenant: 'default', deployment };
-      return dispatch.leaseNextChunk(tx, chunk, [], distinct + 10, jobLockMs);
+      return dispatch.leaseNextChunk(tx, chunk, [], distinct + 10, 1, jobLockMs);
     });
     expect(leased).toEqual({ host: 'images.invalid:80', images: distinct });
     expect(
@@ -186,6 +186,7 @@ describe('ingest of CSVs larger than one chunk', () => {
             { chunkId: randomUUID(), requestId, tenant: 'default', deployment },
             [],
             10,
+            1,
             jobLockMs,
           ),
         ),
