@@ -211,7 +211,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
    * once libvips is done with it: no Buffer per image for V8 to account for.
    *
    * With `reuse`, a URL with a remembered output is asked for conditionally:
-   * a 304, or a body with the remembered SHA-256, copies that output under
+   * a 304, or a body with the remembered XXH3-128 digest, copies that output under
    * this image's own key instead of decoding (docs/architecture.md, "Re-runs").
    */
   private async fetchAndStore(
@@ -227,17 +227,17 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
       // A 304 answers only a request that sent validators, which only a known output has.
       const copied = await this.copyOutput(folder, image, known!.output, ImageObtained.Revalidated);
       if (copied) {
-        reuse!.learn(url, fetched.validators, known!.output.sourceSha256, copied);
+        reuse!.learn(url, fetched.validators, known!.output.sourceXxh3, copied);
         return copied;
       }
       reuse!.forgetOutput(url);
       return this.fetchAndStore(folder, image, options, reuse);
     }
     try {
-      if (known && fetched.sha256 === known.output.sourceSha256) {
+      if (known && fetched.xxh3 === known.output.sourceXxh3) {
         const copied = await this.copyOutput(folder, image, known.output, ImageObtained.Reused);
         if (copied) {
-          reuse!.learn(url, fetched.validators, fetched.sha256, copied);
+          reuse!.learn(url, fetched.validators, fetched.xxh3, copied);
           return copied;
         }
         reuse!.forgetOutput(url);
@@ -257,7 +257,7 @@ export class ChunkJobProcessor extends WorkerHost implements OnApplicationBootst
         width: result.width,
         height: result.height,
       } as const;
-      if (fetched.sha256 !== null) reuse?.learn(url, fetched.validators, fetched.sha256, outcome);
+      if (fetched.xxh3 !== null) reuse?.learn(url, fetched.validators, fetched.xxh3, outcome);
       return outcome;
     } finally {
       fetched.release();

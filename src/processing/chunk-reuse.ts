@@ -17,7 +17,7 @@ type Succeeded = Extract<ImageOutcome, { status: ImageStatus.Succeeded }>;
 export interface KnownSource {
   /** Sent with the request: a 304 then means `output` is current. Null: ask plainly, the hash decides. */
   validators: Validators | null;
-  /** The output made for the chunk's options from the bytes hashing to `output.sourceSha256`. */
+  /** The output made for the chunk's options from the bytes hashing to `output.sourceXxh3`. */
   output: RememberedOutput;
 }
 
@@ -58,7 +58,7 @@ export class ChunkReuse {
     const source = this.remembered.get(url);
     if (!source?.output) return null;
     // The last fetch (maybe for other options) brought other bytes than this output's: a 304 would vouch for those.
-    const current = source.output.sourceSha256 === source.sha256;
+    const current = source.output.sourceXxh3 === source.xxh3;
     const validators = current && (source.etag || source.lastModified) ? source : null;
     return {
       validators: validators && { etag: validators.etag, lastModified: validators.lastModified },
@@ -74,9 +74,9 @@ export class ChunkReuse {
 
   /**
    * A success: `validators` as the response left them (a 304 may leave out
-   * what it did not change), `sha256` of the bytes the outcome was made from.
+   * what it did not change), `xxh3` of the bytes the outcome was made from.
    */
-  learn(url: string, validators: ResponseValidators, sha256: string, outcome: Succeeded): void {
+  learn(url: string, validators: ResponseValidators, xxh3: string, outcome: Succeeded): void {
     if (validators.noStore) {
       this.learnt.forgetUrls.push(url);
       return;
@@ -86,11 +86,11 @@ export class ChunkReuse {
       url,
       etag: validators.etag ?? before?.etag ?? null,
       lastModified: validators.lastModified ?? before?.lastModified ?? null,
-      sha256,
+      xxh3,
     });
     this.learnt.outputs.push({
       url,
-      sourceSha256: sha256,
+      sourceXxh3: xxh3,
       outputKey: outcome.outputKey,
       format: outcome.format,
       bytesIn: outcome.bytesIn,

@@ -5,7 +5,7 @@ import { ProcessingRequest } from '../requests/processing-request.entity.js';
 /**
  * An output a later request of the same tenant may copy instead of encoding
  * (docs/architecture.md, "Re-runs"): made from the bytes hashing to
- * `sourceSha256` with the options `optionsKey` stands for, by the image
+ * `sourceXxh3` with the options `optionsKey` stands for, by the image
  * pipeline `pipelineVersion`. `outputKey` is the copy of the newest request
  * that used it, whose row it goes with (ON DELETE CASCADE): each reuse points
  * it at the new request's own copy, so deleting an older request breaks nothing.
@@ -30,7 +30,7 @@ export class ReusableOutput {
   pipelineVersion: number;
 
   @Property({ type: 'text' })
-  sourceSha256: string;
+  sourceXxh3: string;
 
   @Property({ type: 'text' })
   outputKey: string;

@@ -18,9 +18,9 @@ export interface SourceValidators {
   lastModified: string | null;
 }
 
-/** An output a request may copy, made from the bytes hashing to `sourceSha256`. */
+/** An output a request may copy, made from the bytes hashing to `sourceXxh3`. */
 export interface RememberedOutput {
-  sourceSha256: string;
+  sourceXxh3: string;
   outputKey: string;
   format: string;
   bytesIn: number;
@@ -31,13 +31,13 @@ export interface RememberedOutput {
 
 /** What the tenant knows of a URL: the source as last fetched and, for the scope's options, an output. */
 export interface RememberedSource extends SourceValidators {
-  sha256: string;
+  xxh3: string;
   output: RememberedOutput | null;
 }
 
 /** What a chunk learnt, written at its end (ReuseRepository.remember). */
 export interface Learnt {
-  validators: (SourceValidators & { url: string; sha256: string })[];
+  validators: (SourceValidators & { url: string; xxh3: string })[];
   outputs: (RememberedOutput & { url: string })[];
   /** Answered with `Cache-Control: no-store`: nothing is kept of them. */
   forgetUrls: string[];
@@ -74,7 +74,7 @@ export class ReuseRepository {
         row.outputKey === null
           ? null
           : {
-              sourceSha256: row.sourceSha256!,
+              sourceXxh3: row.sourceXxh3!,
               outputKey: row.outputKey,
               format: row.format!,
               bytesIn: row.bytesIn!,
@@ -82,7 +82,7 @@ export class ReuseRepository {
               width: row.width!,
               height: row.height!,
             };
-      found.set(url, { etag: row.etag, lastModified: row.lastModified, sha256: row.sha256, output });
+      found.set(url, { etag: row.etag, lastModified: row.lastModified, xxh3: row.xxh3, output });
     }
     return found;
   }
@@ -101,9 +101,9 @@ export class ReuseRepository {
       validatorUrls: validators.map(([hash]) => hash),
       etags: validators.map(([, v]) => v.etag),
       lastModified: validators.map(([, v]) => v.lastModified),
-      sha256s: validators.map(([, v]) => v.sha256),
+      xxh3s: validators.map(([, v]) => v.xxh3),
       outputUrls: outputs.map(([hash]) => hash),
-      sourceSha256s: outputs.map(([, o]) => o.sourceSha256),
+      sourceXxh3s: outputs.map(([, o]) => o.sourceXxh3),
       outputKeys: outputs.map(([, o]) => o.outputKey),
       formats: outputs.map(([, o]) => o.format),
       bytesIn: outputs.map(([, o]) => o.bytesIn),

@@ -28,7 +28,7 @@ export const LOOKUP = prepareQuery(
         (eb) =>
           eb
             .selectFrom('source_validator')
-            .select(['etag', 'last_modified', 'sha256'])
+            .select(['etag', 'last_modified', 'xxh3'])
             .where('tenant', '=', param('tenant'))
             .whereRef('url_hash', '=', 'h.url_hash')
             .limit(1)
@@ -39,7 +39,7 @@ export const LOOKUP = prepareQuery(
         (eb) =>
           eb
             .selectFrom('reusable_output')
-            .select(['source_sha256', 'output_key', 'format', 'bytes_in', 'bytes_out', 'width', 'height'])
+            .select(['source_xxh3', 'output_key', 'format', 'bytes_in', 'bytes_out', 'width', 'height'])
             .where('tenant', '=', param('tenant'))
             .whereRef('url_hash', '=', 'h.url_hash')
             .where('options_key', '=', param('optionsKey'))
@@ -52,8 +52,8 @@ export const LOOKUP = prepareQuery(
         'h.url_hash as urlHash',
         'v.etag',
         'v.last_modified as lastModified',
-        'v.sha256',
-        'o.source_sha256 as sourceSha256',
+        'v.xxh3',
+        'o.source_xxh3 as sourceXxh3',
         'o.output_key as outputKey',
         'o.format',
         'o.bytes_in as bytesIn',
@@ -72,9 +72,9 @@ export interface RememberColumns {
   validatorUrls: string[];
   etags: (string | null)[];
   lastModified: (string | null)[];
-  sha256s: string[];
+  xxh3s: string[];
   outputUrls: string[];
-  sourceSha256s: string[];
+  sourceXxh3s: string[];
   outputKeys: string[];
   formats: string[];
   bytesIn: number[];
@@ -104,20 +104,20 @@ export const REMEMBER = prepareQuery('reuse.remember', (db: Kysely<ReuseTables>,
     .with('validators', (db) =>
       db
         .insertInto('source_validator')
-        .columns(['tenant', 'url_hash', 'etag', 'last_modified', 'sha256', 'request_id', 'updated_at'])
+        .columns(['tenant', 'url_hash', 'etag', 'last_modified', 'xxh3', 'request_id', 'updated_at'])
         .expression(
           db
             .selectFrom(
-              sql<{ url_hash: string; etag: string | null; last_modified: string | null; sha256: string }>`unnest(
+              sql<{ url_hash: string; etag: string | null; last_modified: string | null; xxh3: string }>`unnest(
                 ${param('validatorUrls')}::text[], ${param('etags')}::text[], ${param('lastModified')}::text[],
-                ${param('sha256s')}::text[])`.as<'x'>(sql`x(url_hash, etag, last_modified, sha256)`),
+                ${param('xxh3s')}::text[])`.as<'x'>(sql`x(url_hash, etag, last_modified, xxh3)`),
             )
             .select((eb) => [
               tenant.as('tenant'),
               'x.url_hash',
               'x.etag',
               'x.last_modified',
-              'x.sha256',
+              'x.xxh3',
               request.as('request_id'),
               eb.fn<string>('now').as('updated_at'),
             ]),
@@ -126,7 +126,7 @@ export const REMEMBER = prepareQuery('reuse.remember', (db: Kysely<ReuseTables>,
           oc.columns(['tenant', 'url_hash']).doUpdateSet((eb) => ({
             etag: eb.ref('excluded.etag'),
             last_modified: eb.ref('excluded.last_modified'),
-            sha256: eb.ref('excluded.sha256'),
+            xxh3: eb.ref('excluded.xxh3'),
             request_id: eb.ref('excluded.request_id'),
             updated_at: eb.ref('excluded.updated_at'),
           })),
@@ -140,7 +140,7 @@ export const REMEMBER = prepareQuery('reuse.remember', (db: Kysely<ReuseTables>,
           'url_hash',
           'options_key',
           'pipeline_version',
-          'source_sha256',
+          'source_xxh3',
           'output_key',
           'format',
           'bytes_in',
@@ -154,17 +154,17 @@ export const REMEMBER = prepareQuery('reuse.remember', (db: Kysely<ReuseTables>,
             .selectFrom(
               sql<{
                 url_hash: string;
-                source_sha256: string;
+                source_xxh3: string;
                 output_key: string;
                 format: string;
                 bytes_in: number;
                 bytes_out: number;
                 width: number;
                 height: number;
-              }>`unnest(${param('outputUrls')}::text[], ${param('sourceSha256s')}::text[], ${param('outputKeys')}::text[],
+              }>`unnest(${param('outputUrls')}::text[], ${param('sourceXxh3s')}::text[], ${param('outputKeys')}::text[],
                 ${param('formats')}::text[], ${param('bytesIn')}::int[], ${param('bytesOut')}::int[],
                 ${param('widths')}::int[], ${param('heights')}::int[])`.as<'y'>(
-                sql`y(url_hash, source_sha256, output_key, format, bytes_in, bytes_out, width, height)`,
+                sql`y(url_hash, source_xxh3, output_key, format, bytes_in, bytes_out, width, height)`,
               ),
             )
             .select([
@@ -172,7 +172,7 @@ export const REMEMBER = prepareQuery('reuse.remember', (db: Kysely<ReuseTables>,
               'y.url_hash',
               optionsKey.as('options_key'),
               pipelineVersion.as('pipeline_version'),
-              'y.source_sha256',
+              'y.source_xxh3',
               'y.output_key',
               'y.format',
               'y.bytes_in',
@@ -184,7 +184,7 @@ export const REMEMBER = prepareQuery('reuse.remember', (db: Kysely<ReuseTables>,
         )
         .onConflict((oc) =>
           oc.columns(['tenant', 'url_hash', 'options_key', 'pipeline_version']).doUpdateSet((eb) => ({
-            source_sha256: eb.ref('excluded.source_sha256'),
+            source_xxh3: eb.ref('excluded.source_xxh3'),
             output_key: eb.ref('excluded.output_key'),
             format: eb.ref('excluded.format'),
             bytes_in: eb.ref('excluded.bytes_in'),

@@ -4,7 +4,7 @@ import { ProcessingRequest } from '../requests/processing-request.entity.js';
 
 /**
  * What a tenant last learnt of a source URL (docs/architecture.md, "Re-runs"):
- * its validators and the SHA-256 of the bytes it sent. Written only by a
+ * its validators and the XXH3-128 digest of the bytes it sent. Written only by a
  * successful fetch; a URL answered with `Cache-Control: no-store` has no row.
  * The row belongs to the newest request that fetched the URL and goes with it
  * (ON DELETE CASCADE), so it lives no longer than the tenant's requests.
@@ -30,9 +30,14 @@ export class SourceValidator {
   @Property({ type: 'text', nullable: true })
   lastModified: string | null = null;
 
-  /** SHA-256 of the bytes last fetched, hex. */
+  /**
+   * XXH3-128 of the bytes last fetched, hex (32 digits). A re-run compares the
+   * bytes a URL sends now with those of the same tenant's last fetch of it: the
+   * URL's own host could send the old bytes anyway, so a collision it crafted
+   * would gain it nothing, and a non-cryptographic hash costs a third of SHA-256.
+   */
   @Property({ type: 'text' })
-  sha256: string;
+  xxh3: string;
 
   @ManyToOne({ entity: () => ProcessingRequest, deleteRule: 'cascade' })
   request: ProcessingRequest;

@@ -99,7 +99,7 @@ export class ProcessingRequest {
   /**
    * Of the images succeeded, those copied from an earlier request's output:
    * after a 304 to a conditional request (revalidated), or a body whose
-   * SHA-256 matched (reused). The rest were fetched and encoded.
+   * digest matched (reused). The rest were fetched and encoded.
    */
   @Property({ type: 'integer', default: 0 })
   imagesRevalidated = 0;

@@ -6,7 +6,7 @@ export interface RequestCounters {
   imagesSucceeded: number;
   imagesFailed: number;
   imagesCancelled: number;
-  /** Of the succeeded, copied from an earlier output after a 304 (revalidated) or a matching SHA-256 (reused). */
+  /** Of the succeeded, copied from an earlier output after a 304 (revalidated) or a matching digest (reused). */
   imagesRevalidated: number;
   imagesReused: number;
 }

@@ -12,7 +12,7 @@ const URL_A = 'http://images.test/a.jpg';
 const URL_B = 'http://images.test/b.jpg';
 
 function output(key: string, sha: string) {
-  return { sourceSha256: sha, outputKey: key, format: 'jpeg', bytesIn: 1000, bytesOut: 400, width: 10, height: 8 };
+  return { sourceXxh3: sha, outputKey: key, format: 'jpeg', bytesIn: 1000, bytesOut: 400, width: 10, height: 8 };
 }
 
 function learnt(parts: Partial<Learnt>): Learnt {
@@ -62,8 +62,8 @@ describe('ReuseRepository on PostgreSQL', () => {
       requestId,
       learnt({
         validators: [
-          { url: URL_A, etag: '"a1"', lastModified: null, sha256: 'sha-a' },
-          { url: URL_B, etag: null, lastModified: 'Sun, 06 Dec 2026 10:00:00 GMT', sha256: 'sha-b' },
+          { url: URL_A, etag: '"a1"', lastModified: null, xxh3: 'sha-a' },
+          { url: URL_B, etag: null, lastModified: 'Sun, 06 Dec 2026 10:00:00 GMT', xxh3: 'sha-b' },
         ],
         outputs: [{ url: URL_A, ...output('images/t/a.jpg', 'sha-a') }],
       }),
@@ -74,7 +74,7 @@ describe('ReuseRepository on PostgreSQL', () => {
     expect(found.get(URL_A)).toEqual({
       etag: '"a1"',
       lastModified: null,
-      sha256: 'sha-a',
+      xxh3: 'sha-a',
       output: output('images/t/a.jpg', 'sha-a'),
     });
     // Validators without an output for these options: the URL is known, nothing to copy.
@@ -87,7 +87,7 @@ describe('ReuseRepository on PostgreSQL', () => {
       scope,
       requestId,
       learnt({
-        validators: [{ url: URL_A, etag: '"a1"', lastModified: null, sha256: 'sha-a' }],
+        validators: [{ url: URL_A, etag: '"a1"', lastModified: null, xxh3: 'sha-a' }],
         outputs: [{ url: URL_A, ...output('images/t/a.jpg', 'sha-a') }],
       }),
     );
@@ -101,7 +101,7 @@ describe('ReuseRepository on PostgreSQL', () => {
     const first = await request();
     const second = await request();
     const both = learnt({
-      validators: [{ url: URL_A, etag: '"a1"', lastModified: null, sha256: 'sha-a' }],
+      validators: [{ url: URL_A, etag: '"a1"', lastModified: null, xxh3: 'sha-a' }],
       outputs: [{ url: URL_A, ...output('images/first/a.jpg', 'sha-a') }],
     });
     await repository.remember(scope, first, both);
@@ -123,7 +123,7 @@ describe('ReuseRepository on PostgreSQL', () => {
       scope,
       requestId,
       learnt({
-        validators: [{ url: URL_A, etag: '"a1"', lastModified: null, sha256: 'sha-a' }],
+        validators: [{ url: URL_A, etag: '"a1"', lastModified: null, xxh3: 'sha-a' }],
         outputs: [{ url: URL_A, ...output('images/t/a.jpg', 'sha-a') }],
       }),
     );
@@ -141,8 +141,8 @@ describe('ReuseRepository on PostgreSQL', () => {
       requestId,
       learnt({
         validators: [
-          { url: URL_A, etag: '"a1"', lastModified: null, sha256: 'sha-a' },
-          { url: URL_B, etag: '"b1"', lastModified: null, sha256: 'sha-b' },
+          { url: URL_A, etag: '"a1"', lastModified: null, xxh3: 'sha-a' },
+          { url: URL_B, etag: '"b1"', lastModified: null, xxh3: 'sha-b' },
         ],
         outputs: [
           { url: URL_A, ...output('images/t/a.jpg', 'sha-a') },
@@ -224,9 +224,9 @@ describe('ReuseRepository on PostgreSQL', () => {
           validatorUrls: [wanted[0]],
           etags: ['"f"'],
           lastModified: [null],
-          sha256s: ['sha'],
+          xxh3s: ['sha'],
           outputUrls: [],
-          sourceSha256s: [],
+          sourceXxh3s: [],
           outputKeys: [],
           formats: [],
           bytesIn: [],

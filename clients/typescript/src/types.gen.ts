@@ -99,7 +99,7 @@ export type ImageCountsDto = {
      */
     revalidated: number;
     /**
-     * Of the succeeded: downloaded, but the bytes were those an earlier request encoded with the same options (same SHA-256), so its output was copied instead of encoding again
+     * Of the succeeded: downloaded, but the bytes were those an earlier request encoded with the same options (same XXH3-128 digest), so its output was copied instead of encoding again
      */
     reused: number;
 };

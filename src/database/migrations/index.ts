@@ -14,6 +14,7 @@ import { Migration20261206174500 } from './Migration20261206174500.js';
 import { Migration20261206175543 } from './Migration20261206175543.js';
 import { Migration20261206234251 } from './Migration20261206234251.js';
 import { Migration20261207081500 } from './Migration20261207081500.js';
+import { Migration20261207132841 } from './Migration20261207132841.js';
 
 // Every migration, in order; the app applies this list rather than globbing files.
 export const migrationsList = [
@@ -33,4 +34,5 @@ export const migrationsList = [
   { name: 'Migration20261206175543', class: Migration20261206175543 },
   { name: 'Migration20261206234251', class: Migration20261206234251 },
   { name: 'Migration20261207081500', class: Migration20261207081500 },
+  { name: 'Migration20261207132841', class: Migration20261207132841 },
 ];

@@ -30,7 +30,7 @@ export class ImageCountsDto {
     example: 8,
     description:
       'Of the succeeded: downloaded, but the bytes were those an earlier request encoded with the same options ' +
-      '(same SHA-256), so its output was copied instead of encoding again',
+      '(same XXH3-128 digest), so its output was copied instead of encoding again',
   })
   reused: number;
 }
