@@ -6,7 +6,8 @@ import type { ImageOutcome, ImageWork, ImageWorkRepository } from '../products/i
  * be written. A write is the dearest of a chunk's statements (about 1.5 ms of
  * PostgreSQL's time); at 250 ms every lane wrote four times a second, and
  * those writes were half of PostgreSQL's CPU per image (bench/README.md,
- * "Chunks of 16, a write a second"). A cancel is noticed this late at most.
+ * "Chunks of 16, a write a second"). A chunk learns of a cancel at its next
+ * write, so this is also how long it may go on starting images after one.
  */
 export const FLUSH_MS = 1000;
 

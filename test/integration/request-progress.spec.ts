@@ -349,6 +349,19 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     expect(await record(shared, requestId, openA, success)).toEqual({ counted: [], requestDone: false, round: 0 });
   });
 
+  it("leases full chunks while a chunk per lane is waiting, then spreads a request's last images over the lanes", async () => {
+    const { requestId } = await seed([40, 30]);
+    const sizes: number[] = [];
+    for (;;) {
+      const chunk = { chunkId: randomUUID(), requestId, tenant: 'default', deployment };
+      const leased = await prepared.transaction((tx) => dispatch.leaseNextChunk(tx, chunk, [], 16, 4, LEASE_MS));
+      if (!leased) break;
+      sizes.push(leased.images);
+    }
+    // Chunks of 16 for 4 lanes: the waiting images over the lanes, rounded up, once fewer than 64 wait.
+    expect(sizes).toEqual([16, 14, 10, 8, 6, 4, 3, 3, 2, 1, 1, 1, 1]);
+  });
+
   it('does not restart an image that already reached a terminal state', async () => {
     const { requestId, imageIds } = await seed([1]);
     const image = imageIds[0][0];
