@@ -321,6 +321,24 @@ export const LEASE_NEXT_CHUNK = prepareQuery(
           )
           .limit(1),
       )
+      // Full chunks while the request has at least a chunk per lane waiting; below that,
+      // its waiting images over the lanes, rounded up: its last images go to every lane at
+      // once rather than finishing in one. Counted up to that point only.
+      .with('waiting_now', (db) =>
+        db
+          .selectFrom('image as w')
+          .select(sql.lit(1).as('one'))
+          .where('w.request_id', '=', param('requestId'))
+          .where(waiting('w'))
+          .limit(sql<number>`${param('size')}::int * ${param('lanes')}::int`),
+      )
+      .with('spread', (db) =>
+        db
+          .selectFrom('waiting_now')
+          .select(
+            sql<number>`least(${param('size')}::int, ceil(count(*)::numeric / ${param('lanes')}::int))::int`.as('size'),
+          ),
+      )
       .with('picked', (db) =>
         db
           .selectFrom('image as i')
@@ -330,23 +348,7 @@ export const LEASE_NEXT_CHUNK = prepareQuery(
           .where('i.source_host', '=', (eb) => eb.selectFrom('chosen').select('chosen.host'))
           .where(due('i'))
           .orderBy('i.id')
-          .limit(
-            (eb) =>
-              // Full chunks while the request has at least a chunk per lane waiting; below
-              // that, its waiting images over the lanes (rounded up): its last images go to
-              // every lane at once rather than finishing in one. Counted up to that point only.
-              sql<number>`least(${param('size')}::int, ceil(${eb
-                .selectFrom((eb) =>
-                  eb
-                    .selectFrom('image as w')
-                    .select(sql.lit(1).as('one'))
-                    .where('w.request_id', '=', param('requestId'))
-                    .where(waiting('w'))
-                    .limit(sql<number>`${param('size')}::int * ${param('lanes')}::int`)
-                    .as('w'),
-                )
-                .select((eb) => eb.fn.countAll().as('n'))}::numeric / ${param('lanes')}::int))::int`,
-          )
+          .limit((eb) => eb.selectFrom('spread').select('spread.size'))
           .forUpdate()
           .skipLocked(),
       )
