@@ -1,15 +1,17 @@
 // npm run bench [-- --runs 3] [--only bare,script,split,all,status,formats,resize,memory,ingest,list,storage,archive,
-//                                     sse,fairness,queue-memory,rerun] [--lanes 4]
+//                                     sse,fairness,queue-memory,rerun,dispatch] [--lanes 4]
 //               [--profile DIR] [--node-args='--trace-gc'] [--service-env=KEY=VALUE,...] [--keep-logs] [--smoke]
 //               [--resize 0.5]
 // Needs a build (npm run bench does it), PostgreSQL and Redis; see bench/README.md.
 // --smoke (npm run bench:smoke): every section on tiny sizes (lib/sizes.mjs), for CI; exits non-zero when one fails.
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { access, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
+import pg from 'pg';
 import sharp from 'sharp';
 import { bareLoop, serviceTransformer } from './lib/bare.mjs';
 import { meanPsnr, productShots } from './lib/quality.mjs';
@@ -41,6 +43,7 @@ const SECTIONS = [
   'fairness',
   'queue-memory',
   'rerun',
+  'dispatch',
 ];
 const { values: args } = parseArgs({
   options: {
@@ -114,9 +117,9 @@ console.log(
 const unknown = [...only].filter((section) => !SECTIONS.includes(section));
 if (unknown.length > 0) throw new Error(`unknown section ${unknown.join(', ')}; sections: ${SECTIONS.join(', ')}`);
 
-// The list and sse sections make their rows in SQL, queue-memory's URLs are never fetched: on their own
+// The list, sse and dispatch sections make their rows in SQL, queue-memory's URLs are never fetched: on their own
 // they skip generating the image corpus.
-const NO_CORPUS = new Set(['list', 'sse', 'queue-memory']);
+const NO_CORPUS = new Set(['list', 'sse', 'queue-memory', 'dispatch']);
 const needsCorpus = [...only].some((section) => !NO_CORPUS.has(section));
 const corpus = needsCorpus ? await loadCorpus(join(import.meta.dirname, size.corpusDir), log, size.sets) : {};
 const server = await startImageServer(corpus, { catalogueSet: THROUGHPUT_SET });
@@ -154,6 +157,7 @@ try {
       fairness: () => fairness(),
       'queue-memory': () => queueMemory(),
       rerun: () => rerun(),
+      dispatch: () => dispatchAtScale(),
     };
     for (const name of SECTIONS) {
       if (!only.has(name)) continue;
@@ -1376,6 +1380,89 @@ async function rerun() {
   }
   await env.reset();
   return out;
+}
+
+/**
+ * A dispatch pass's two statements that grow with the deployment, timed on
+ * PostgreSQL alone: a request of `dispatchImages` waiting images (lib/sizes.mjs),
+ * with a full window of `dispatchLanes` lanes in flight (two chunks of 16 per
+ * lane: 400 lanes are 100 worker hosts of 4). The pass's state reads every image in
+ * flight (the hosts' loads, the requests' waiting counts); a lease reads the
+ * images it takes. Each lease is rolled back, so every one sees the same table.
+ */
+async function dispatchAtScale() {
+  const { dispatchImages: images, dispatchLanes: lanes, dispatchCalls: calls } = size;
+  const chunkSize = 16;
+  const inFlight = 2 * lanes * chunkSize;
+  log(`dispatch: ${thousands(images)} images waiting, ${thousands(inFlight)} in flight for ${lanes} lanes`);
+  await env.reset();
+  // The API creates and migrates the database; the statements then run on it alone.
+  await env.stop(await env.start('api', { nodeArgs: nodeArgs(), env: serviceEnv() }));
+  const { LEASE_NEXT_CHUNK, PASS_STATE } = await import('./.dist/src/products/image-dispatch.statements.js');
+  const [{ id: requestId }] = await env.query(
+    `INSERT INTO processing_request (id, options, columns, product_count, image_count, created_at, original_filename, status)
+     VALUES (gen_random_uuid(), '{"resize":null}', '["S. No.","Product Name","Input Image Urls"]', $1, $1, now(), 'big.csv',
+             'processing')
+     RETURNING id`,
+    [images],
+  );
+  await env.query(
+    `INSERT INTO product (id, request_id, row_number, serial_number, name, cells, image_count)
+     SELECT gen_random_uuid(), $1, n, n::text, 'SKU ' || n, '[]', 1 FROM generate_series(1, $2) AS n`,
+    [requestId, images],
+  );
+  await env.query(
+    `INSERT INTO image (id, request_id, product_id, position, input_url, source_host)
+     SELECT gen_random_uuid(), $1, p.id, 0, 'http://images.example/' || p.row_number || '.jpg', 'images.example:80'
+       FROM product p WHERE p.request_id = $1`,
+    [requestId],
+  );
+  // The window: the last images of the request, CHUNK_SIZE to a chunk, leased.
+  await env.query(
+    `WITH last AS (SELECT id, (row_number() OVER (ORDER BY id DESC) - 1) / $1 AS chunk FROM image LIMIT $2),
+          chunks AS (SELECT DISTINCT chunk, gen_random_uuid() AS chunk_id FROM last)
+     UPDATE image i SET chunk_id = c.chunk_id, lease_until = now() + interval '1 hour'
+       FROM last l JOIN chunks c USING (chunk) WHERE i.id = l.id`,
+    [chunkSize, inFlight],
+  );
+  await env.query('VACUUM ANALYZE image');
+  const client = new pg.Client({ connectionString: env.databaseUrl });
+  await client.connect();
+  const timed = async (statement, values, { rollBack }) => {
+    const latencies = [];
+    for (let n = 0; n < calls; n++) {
+      if (rollBack) await client.query('BEGIN');
+      const started = performance.now();
+      await client.query({ name: statement.name, text: statement.text, values: statement.bind(values) });
+      latencies.push(performance.now() - started);
+      if (rollBack) await client.query('ROLLBACK');
+    }
+    return latencies.sort((a, b) => a - b)[Math.floor(calls / 2)];
+  };
+  try {
+    const state = await timed(PASS_STATE, { deployment: 'bench' }, { rollBack: false });
+    const lease = await timed(
+      LEASE_NEXT_CHUNK,
+      {
+        chunkId: randomUUID(),
+        requestId,
+        tenant: 'default',
+        deployment: 'bench',
+        blocked: [],
+        size: chunkSize,
+        leaseMs: 60_000,
+      },
+      { rollBack: true },
+    );
+    const label = `dispatch, ${thousands(images)} images waiting, ${thousands(inFlight)} in flight (${lanes} lanes)`;
+    return {
+      'dispatch.passState': metric(`${label}: pass state p50`, state, 'ms', 2),
+      'dispatch.lease': metric(`${label}: lease of ${chunkSize} p50`, lease, 'ms', 2),
+    };
+  } finally {
+    await client.end();
+    await env.reset();
+  }
 }
 
 /**

@@ -55,6 +55,10 @@ export const FULL = {
   // uploaded again with every 1/rerunChangedEvery-th file changed (5 %).
   rerunImages: 3_000,
   rerunChangedEvery: 20,
+  // dispatch: a request's waiting images, the lanes whose window is in flight, calls timed per statement.
+  dispatchImages: 100_000,
+  dispatchLanes: 400,
+  dispatchCalls: 50,
   // How long to wait for a request to finish, for jobs to be queued, for a finalize.
   terminalTimeoutMs: 600_000,
   queueTimeoutMs: 300_000,
@@ -109,6 +113,9 @@ export const SMOKE = {
   fairnessWindowSeconds: 3,
   queueMemoryImages: [30, 3_000],
   rerunImages: 42,
+  dispatchImages: 2_000,
+  dispatchLanes: 8,
+  dispatchCalls: 5,
   terminalTimeoutMs: 120_000,
   queueTimeoutMs: 120_000,
   deadlineMs: 15 * 60_000,

@@ -32,13 +32,26 @@ const COPY_COST = 1 / 15;
  * comes from the request's own outcomes so far; should its remaining images
  * turn out to need encoding, a chunk holds a lane MAX_CHUNK_GROWTH times
  * longer than usual, and the next pass sees the new counts.
+ *
+ * Fewer once less than a chunk per lane of the request's images wait: its
+ * waiting images over the lanes, rounded up (guided self-scheduling), so
+ * that its last images go to every lane at once rather than finishing in
+ * one while the others idle. Counted from the request's counters, not its
+ * rows, so that a lease reads no more than it takes however many lanes.
  */
-export function chunkSizeFor(candidate: Pick<DispatchCandidate, 'imagesDone' | 'imagesCopied'>, base: number): number {
-  const { imagesDone: done, imagesCopied: copied } = candidate;
-  if (done < base || copied === 0) return base;
-  const copiedShare = copied / done;
-  const costPerImage = 1 - copiedShare + copiedShare * COPY_COST;
-  return Math.round(base * Math.min(MAX_CHUNK_GROWTH, Math.max(1, 1 / costPerImage)));
+export function chunkSizeFor(
+  candidate: Pick<DispatchCandidate, 'imagesDone' | 'imagesCopied' | 'imagesWaiting'>,
+  base: number,
+  lanes: number,
+): number {
+  const { imagesDone: done, imagesCopied: copied, imagesWaiting: waiting } = candidate;
+  let size = base;
+  if (done >= base && copied > 0) {
+    const copiedShare = copied / done;
+    const costPerImage = 1 - copiedShare + copiedShare * COPY_COST;
+    size = Math.round(base * Math.min(MAX_CHUNK_GROWTH, Math.max(1, 1 / costPerImage)));
+  }
+  return Math.max(1, Math.min(size, Math.ceil(waiting / lanes)));
 }
 
 /**
@@ -209,11 +222,11 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
         tx,
         { chunkId, requestId: candidate.requestId, tenant: candidate.tenant, deployment: this.config.deployment },
         [...blocked],
-        chunkSizeFor(candidate, this.config.chunkSize),
-        lanes,
+        chunkSizeFor(candidate, this.config.chunkSize, lanes),
         this.config.jobLockMs,
       );
       if (leased) {
+        candidate.imagesWaiting -= leased.images;
         turns.served(candidate);
         return { chunkId, requestId: candidate.requestId, host: leased.host };
       }

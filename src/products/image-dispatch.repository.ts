@@ -117,9 +117,7 @@ export class ImageDispatchRepository implements RequestPausedHosts {
 
   /**
    * Leases up to `size` due images of the request to a new chunk, all on one
-   * source host outside `blocked`, in file order (fewer once less than `size`
-   * per lane are waiting: the waiting images over `lanes`, rounded up, so
-   * that a request's last images spread over the lanes), and records the request and
+   * source host outside `blocked`, in file order, and records the request and
    * its tenant as served now. The host is the first of the request's hosts
    * with an image due: the request's hosts in order, one index probe each (a
    * loose index scan), stopping at the first that has work. Returns the host
@@ -130,10 +128,9 @@ export class ImageDispatchRepository implements RequestPausedHosts {
     chunk: { chunkId: string; requestId: string; tenant: string; deployment: string },
     blocked: readonly string[],
     size: number,
-    lanes: number,
     leaseMs: number,
   ): Promise<{ host: string; images: number } | null> {
-    const [row] = await tx.run(LEASE_NEXT_CHUNK, { ...chunk, blocked: [...blocked], size, lanes, leaseMs });
+    const [row] = await tx.run(LEASE_NEXT_CHUNK, { ...chunk, blocked: [...blocked], size, leaseMs });
     return row?.host && row.images > 0 ? { host: row.host, images: row.images } : null;
   }
 

@@ -34,6 +34,12 @@ export interface DispatchCandidate {
   /** Images with an outcome so far (succeeded or failed), and of those, copied from an earlier output. */
   imagesDone: number;
   imagesCopied: number;
+  /**
+   * Images neither done nor in a chunk: the request's count less its
+   * outcomes and its images in flight. Repeats of a URL count as waiting
+   * until their first occurrence's outcome, though they are never leased.
+   */
+  imagesWaiting: number;
 }
 
 /** `alias.column` of an image row, the column name checked against the entity. */
@@ -200,66 +206,84 @@ export const REDISPATCH_ALONE = prepareQuery(
 export const PASS_STATE = prepareQuery(
   'dispatch.pass_state',
   (db: Kysely<DispatchTables>, param: Param<{ deployment: string }>) =>
-    db.selectNoFrom((eb) => [
-      eb
-        .selectFrom('processing_request as r')
-        .leftJoin('tenant_turn as t', (join) =>
-          join.on('t.deployment', '=', param('deployment')).onRef('t.tenant', '=', 'r.tenant'),
-        )
-        .select((eb) =>
-          eb.fn
-            .coalesce(
-              eb.fn
-                .agg<DispatchCandidate[]>('json_agg', [
-                  jsonBuildObject({
-                    requestId: eb.ref('r.id'),
-                    tenant: eb.ref('r.tenant'),
-                    tenantServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('t.served_at')}) * 1000`,
-                    requestServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('r.dispatched_at')}) * 1000`,
-                    imagesDone: sql<number>`${eb.ref('r.images_succeeded')} + ${eb.ref('r.images_failed')}`,
-                    imagesCopied: sql<number>`${eb.ref('r.images_revalidated')} + ${eb.ref('r.images_reused')}`,
-                  }),
-                ])
-                .orderBy('r.created_at')
-                .orderBy('r.id'),
-              sql<DispatchCandidate[]>`'[]'`,
-            )
-            .as('candidates'),
-        )
-        .where('r.status', 'in', OPEN_REQUEST_STATUSES)
-        .where((eb) => ofDeployment(eb, param('deployment')))
-        .as('candidates'),
-      eb
-        .selectFrom((eb) =>
-          eb
-            .selectFrom('image')
-            .select((eb) => [
-              'source_host as host',
-              eb.cast<number>(eb.fn.count('chunk_id').distinct(), 'integer').as('chunks'),
-            ])
-            .where('chunk_id', 'is not', null)
-            .where('status', 'in', OPEN_IMAGE_STATUSES)
-            .groupBy('source_host')
-            .as('l'),
-        )
-        .select((eb) =>
-          eb.fn
-            .coalesce(
-              sql<Record<string, number> | null>`json_object_agg(${eb.ref('l.host')}, ${eb.ref('l.chunks')})`,
-              sql<Record<string, number>>`'{}'`,
-            )
-            .as('loads'),
-        )
-        .as('loads'),
-      eb
-        .selectFrom('source_host')
-        .select((eb) =>
-          eb.fn.coalesce(eb.fn.agg<string[] | null>('array_agg', ['host']), sql<string[]>`'{}'`).as('paused'),
-        )
-        .where('deployment', '=', param('deployment'))
-        .where('paused_until', '>', sql<string>`now()`)
-        .as('paused'),
-    ]),
+    db
+      // The images in chunks not yet ended, of every deployment, per request and host: read
+      // once for the hosts' loads and the requests' waiting images. At most the windows' worth.
+      .with('in_flight', (db) =>
+        db
+          .selectFrom('image')
+          .select((eb) => [
+            'request_id',
+            'source_host as host',
+            eb.cast<number>(eb.fn.count('chunk_id').distinct(), 'integer').as('chunks'),
+            eb.cast<number>(eb.fn.countAll(), 'integer').as('images'),
+          ])
+          .where('chunk_id', 'is not', null)
+          .where('status', 'in', OPEN_IMAGE_STATUSES)
+          .groupBy(['request_id', 'source_host']),
+      )
+      .selectNoFrom((eb) => [
+        eb
+          .selectFrom('processing_request as r')
+          .leftJoin('tenant_turn as t', (join) =>
+            join.on('t.deployment', '=', param('deployment')).onRef('t.tenant', '=', 'r.tenant'),
+          )
+          .select((eb) =>
+            eb.fn
+              .coalesce(
+                eb.fn
+                  .agg<DispatchCandidate[]>('json_agg', [
+                    jsonBuildObject({
+                      requestId: eb.ref('r.id'),
+                      tenant: eb.ref('r.tenant'),
+                      tenantServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('t.served_at')}) * 1000`,
+                      requestServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('r.dispatched_at')}) * 1000`,
+                      imagesDone: sql<number>`${eb.ref('r.images_succeeded')} + ${eb.ref('r.images_failed')}`,
+                      imagesCopied: sql<number>`${eb.ref('r.images_revalidated')} + ${eb.ref('r.images_reused')}`,
+                      imagesWaiting: sql<number>`${eb.ref('r.image_count')} - ${eb.ref('r.images_succeeded')} - ${eb.ref('r.images_failed')} - ${eb.ref('r.images_cancelled')} - ${eb.fn.coalesce(
+                        eb
+                          .selectFrom('in_flight as f')
+                          .select((eb) => eb.fn.sum<number>('f.images').as('images'))
+                          .whereRef('f.request_id', '=', 'r.id'),
+                        sql.lit(0),
+                      )}`,
+                    }),
+                  ])
+                  .orderBy('r.created_at')
+                  .orderBy('r.id'),
+                sql<DispatchCandidate[]>`'[]'`,
+              )
+              .as('candidates'),
+          )
+          .where('r.status', 'in', OPEN_REQUEST_STATUSES)
+          .where((eb) => ofDeployment(eb, param('deployment')))
+          .as('candidates'),
+        eb
+          .selectFrom((eb) =>
+            eb
+              .selectFrom('in_flight')
+              .select((eb) => ['host', eb.fn.sum<number>('chunks').as('chunks')])
+              .groupBy('host')
+              .as('l'),
+          )
+          .select((eb) =>
+            eb.fn
+              .coalesce(
+                sql<Record<string, number> | null>`json_object_agg(${eb.ref('l.host')}, ${eb.ref('l.chunks')})`,
+                sql<Record<string, number>>`'{}'`,
+              )
+              .as('loads'),
+          )
+          .as('loads'),
+        eb
+          .selectFrom('source_host')
+          .select((eb) =>
+            eb.fn.coalesce(eb.fn.agg<string[] | null>('array_agg', ['host']), sql<string[]>`'{}'`).as('paused'),
+          )
+          .where('deployment', '=', param('deployment'))
+          .where('paused_until', '>', sql<string>`now()`)
+          .as('paused'),
+      ]),
 );
 
 /** ImageDispatchRepository.leaseNextChunk's values. */
@@ -271,8 +295,6 @@ export interface LeaseColumns {
   /** Source hosts the chunk may not take: paused, or at their limit. */
   blocked: string[];
   size: number;
-  /** Worker lanes of the deployment: a request's last waiting images are spread over them. */
-  lanes: number;
   leaseMs: number;
 }
 
@@ -321,24 +343,6 @@ export const LEASE_NEXT_CHUNK = prepareQuery(
           )
           .limit(1),
       )
-      // Full chunks while the request has at least a chunk per lane waiting; below that,
-      // its waiting images over the lanes, rounded up: its last images go to every lane at
-      // once rather than finishing in one. Counted up to that point only.
-      .with('waiting_now', (db) =>
-        db
-          .selectFrom('image as w')
-          .select(sql.lit(1).as('one'))
-          .where('w.request_id', '=', param('requestId'))
-          .where(waiting('w'))
-          .limit(sql<number>`${param('size')}::int * ${param('lanes')}::int`),
-      )
-      .with('spread', (db) =>
-        db
-          .selectFrom('waiting_now')
-          .select(
-            sql<number>`least(${param('size')}::int, ceil(count(*)::numeric / ${param('lanes')}::int))::int`.as('size'),
-          ),
-      )
       .with('picked', (db) =>
         db
           .selectFrom('image as i')
@@ -348,16 +352,17 @@ export const LEASE_NEXT_CHUNK = prepareQuery(
           .where('i.source_host', '=', (eb) => eb.selectFrom('chosen').select('chosen.host'))
           .where(due('i'))
           .orderBy('i.id')
-          .limit((eb) => eb.selectFrom('spread').select('spread.size'))
+          .limit(param('size'))
           .forUpdate()
           .skipLocked(),
       )
+      // By key, one probe per picked image: joined instead, a plan made before the size is
+      // known (a generic plan guesses a tenth of the table) reads every image row.
       .with('leased', (db) =>
         db
           .updateTable('image as i')
-          .from('picked as p')
           .set({ chunk_id: param('chunkId'), lease_until: leaseEnd(param('leaseMs')) })
-          .whereRef('i.id', '=', 'p.id')
+          .where('i.id', '=', sql<string>`any(array(${db.selectFrom('picked').select('picked.id')}))`)
           .returning('i.id'),
       )
       // clock_timestamp, not now(): several chunks are handed out in one transaction, in order.

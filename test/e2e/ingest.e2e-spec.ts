@@ -40,6 +40,8 @@ describe('ingest of CSVs larger than one chunk', () => {
       APP_ROLE: 'api',
       DATABASE_URL: databaseUrl,
       UPLOAD_TIMEOUT_MS: String(UPLOAD_TIMEOUT_MS),
+      // Every URL here is on one host: more chunks out on it than a window holds, so that no pass waits on it.
+      SOURCE_HOST_CONCURRENCY: '64',
     });
     orm = harness.app.get(MikroORM);
     work = harness.app.get(ImageWorkRepository);
@@ -131,6 +133,35 @@ describe('ingest of CSVs larger than one chunk', () => {
     expect(await count('SELECT count(*) AS n FROM image WHERE request_id = ?', [requestId])).toBe(0);
   });
 
+  it("spreads a request's last images over the lanes, counting those already in chunks as taken", async () => {
+    await imageQueue.drain();
+    const response = await post(multipart({}, { content: productCsv(rows(35)) }));
+    expect(response.statusCode).toBe(202);
+    const { requestId } = response.json<CreatedRequestDto>();
+    const chunkSizes = async () => {
+      const chunks = await orm.em
+        .fork()
+        .execute<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM image WHERE request_id = ? AND chunk_id IS NOT NULL GROUP BY chunk_id ORDER BY n DESC`,
+          [requestId],
+        );
+      return chunks.map((chunk) => chunk.n);
+    };
+    // 70 images, chunks of 16 for 4 lanes: full while a chunk per lane waits, then the waiting over the lanes.
+    expect({ chunkSize: harness.config.chunkSize, lanes: harness.config.workerConcurrency }).toEqual({
+      chunkSize: 16,
+      lanes: 4,
+    });
+    expect(await dispatcher().pass()).toBe(8);
+    expect(await chunkSizes()).toEqual([16, 14, 10, 8, 6, 4, 3, 3]);
+    // Its chunks gone from Redis but their leases held: the next pass counts 6 waiting, not 70.
+    await imageQueue.drain();
+    expect(await dispatcher().pass()).toBe(5);
+    expect(await chunkSizes()).toEqual([16, 14, 10, 8, 6, 4, 3, 3, 2, 1, 1, 1, 1]);
+    await imageQueue.drain();
+    await orm.em.fork().execute('DELETE FROM processing_request WHERE id = ?', [requestId]);
+  });
+
   it('dispatches each distinct URL once and points every repeat at its first occurrence, with no work of its own', async () => {
     const list = rows(OPEN_AFTER + 500);
     // The first row's URL again in a later chunk, and twice in the last row.
@@ -164,7 +195,7 @@ describe('ingest of CSVs larger than one chunk', () => {
     const { deployment, jobLockMs } = harness.config;
     const leased = await harness.app.get(PreparedStatements).transaction(async (tx) => {
       const chunk = { chunkId: randomUUID(), requestId, tenant: 'default', deployment };
-      return dispatch.leaseNextChunk(tx, chunk, [], distinct + 10, 1, jobLockMs);
+      return dispatch.leaseNextChunk(tx, chunk, [], distinct + 10, jobLockMs);
     });
     expect(leased).toEqual({ host: 'images.invalid:80', images: distinct });
     expect(
@@ -186,7 +217,6 @@ describe('ingest of CSVs larger than one chunk', () => {
             { chunkId: randomUUID(), requestId, tenant: 'default', deployment },
             [],
             10,
-            1,
             jobLockMs,
           ),
         ),

@@ -349,17 +349,24 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     expect(await record(shared, requestId, openA, success)).toEqual({ counted: [], requestDone: false, round: 0 });
   });
 
-  it("leases full chunks while a chunk per lane is waiting, then spreads a request's last images over the lanes", async () => {
+  it("tells a pass how many of a request's images wait: its count less its outcomes and its images in chunks", async () => {
     const { requestId } = await seed([40, 30]);
-    const sizes: number[] = [];
-    for (;;) {
-      const chunk = { chunkId: randomUUID(), requestId, tenant: 'default', deployment };
-      const leased = await prepared.transaction((tx) => dispatch.leaseNextChunk(tx, chunk, [], 16, 4, LEASE_MS));
-      if (!leased) break;
-      sizes.push(leased.images);
-    }
-    // Chunks of 16 for 4 lanes: the waiting images over the lanes, rounded up, once fewer than 64 wait.
-    expect(sizes).toEqual([16, 14, 10, 8, 6, 4, 3, 3, 2, 1, 1, 1, 1]);
+    const waiting = async () => {
+      const state = await prepared.transaction((tx) => dispatch.passState(tx, deployment));
+      return state.candidates.find((candidate) => candidate.requestId === requestId)?.imagesWaiting;
+    };
+    expect(await waiting()).toBe(70);
+    const chunk = { chunkId: randomUUID(), requestId, tenant: 'default', deployment };
+    expect(await prepared.transaction((tx) => dispatch.leaseNextChunk(tx, chunk, [], 16, LEASE_MS))).toMatchObject({
+      images: 16,
+    });
+    expect(await waiting()).toBe(54);
+    // Claimed, then two outcomes written: 14 still in the chunk, 2 done, counted once either way.
+    const claimed = await work.claimChunk(chunk.chunkId, LEASE_MS);
+    const [first, second] = claimed!.images.map((image) => image.imageId);
+    await record(chunk.chunkId, requestId, first, success);
+    await record(chunk.chunkId, requestId, second, notFound);
+    expect(await waiting()).toBe(54);
   });
 
   it('does not restart an image that already reached a terminal state', async () => {
