@@ -226,6 +226,7 @@ export class Dispatcher implements OnApplicationBootstrap, OnModuleDestroy {
         this.config.jobLockMs,
       );
       if (leased) {
+        // The pass's state was read once: what this lease took no longer waits for its next chunk.
         candidate.imagesWaiting -= leased.images;
         turns.served(candidate);
         return { chunkId, requestId: candidate.requestId, host: leased.host };
