@@ -794,14 +794,31 @@ describe('The web page, in Chromium, against the real service', () => {
       }
       await screenshot(page, 'requests-375px');
 
-      await page.goto(`${base}/`);
-      // Skip link, brand, three navigation links, then the file input: every control on the way is reachable.
+      // With the key stored nothing is asked for, so the order is the page's own: without it, the
+      // prompt's input takes the focus whenever the access check answers, between two key presses or not.
+      await withKey('/');
+      await page.locator('#csv-file').waitFor({ state: 'attached' });
       const focused: string[] = [];
-      for (let i = 0; i < 6; i++) {
+      for (let i = 0; i < 12 && focused.at(-1) !== 'csv-file'; i++) {
         await page.keyboard.press('Tab');
-        focused.push(await page.evaluate<string>(`document.activeElement.id || document.activeElement.textContent`));
+        focused.push(
+          await page.evaluate<string>(
+            `document.activeElement === document.body ? '' : document.activeElement.id || document.activeElement.textContent`,
+          ),
+        );
       }
-      expect(focused).toContain('csv-file');
+      // A first press may only bring the focus into the page. Then every control on the way, in order.
+      if (focused[0] === '') focused.shift();
+      expect(focused).toEqual([
+        'Skip to content',
+        'pixbatch',
+        'Upload',
+        'Requests',
+        'API docs',
+        'Change API key',
+        'Forget API key',
+        'csv-file',
+      ]);
       await screenshot(page, 'upload-375px');
     },
     BUDGET_MS,
