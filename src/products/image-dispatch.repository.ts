@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { sql } from 'kysely';
 import { type PreparedRunner, PreparedStatements } from '../database/prepared-statements.js';
 import { type PausedSourceHost, RequestPausedHosts } from '../requests/request-paused-hosts.js';
-import { OPEN_REQUEST_STATUSES } from '../requests/request.repository.js';
+import { OPEN_REQUEST_STATUSES, imagesWithoutOutcome } from '../requests/request.repository.js';
 import { OPEN_IMAGE_STATUSES } from './image-status.js';
 import {
   type DispatchCandidate,
@@ -169,11 +169,7 @@ export class ImageDispatchRepository implements RequestPausedHosts {
           .as('dispatched'),
         eb
           .selectFrom('processing_request as r')
-          .select((eb) =>
-            sql<number>`coalesce(sum(${eb.ref('r.image_count')} - ${eb.ref('r.images_succeeded')} - ${eb.ref('r.images_failed')} - ${eb.ref('r.images_cancelled')}), 0)::int`.as(
-              'n',
-            ),
-          )
+          .select(sql<number>`coalesce(sum(${imagesWithoutOutcome('r')}), 0)::int`.as('n'))
           .where('r.status', 'in', OPEN_REQUEST_STATUSES)
           .where((eb) => ofDeployment(eb, deployment))
           .as('left'),

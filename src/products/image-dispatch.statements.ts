@@ -3,7 +3,7 @@ import { type ExpressionBuilder, type Kysely, type RawBuilder, sql } from 'kysel
 import { jsonBuildObject } from 'kysely/helpers/postgres';
 import { type Param, type Tables, advisoryXactLock, prepareQuery, typedSql } from '../database/typed-sql.js';
 import type { ProcessingRequest } from '../requests/processing-request.entity.js';
-import { OPEN_REQUEST_STATUSES, type RequestTables } from '../requests/request.repository.js';
+import { OPEN_REQUEST_STATUSES, type RequestTables, imagesWithoutOutcome } from '../requests/request.repository.js';
 import { ImageStatus, OPEN_IMAGE_STATUSES } from './image-status.js';
 import type { Image } from './image.entity.js';
 import type { SourceHost } from './source-host.entity.js';
@@ -240,7 +240,7 @@ export const PASS_STATE = prepareQuery(
                       requestServedAt: sql<number | null>`extract(epoch FROM ${eb.ref('r.dispatched_at')}) * 1000`,
                       imagesDone: sql<number>`${eb.ref('r.images_succeeded')} + ${eb.ref('r.images_failed')}`,
                       imagesCopied: sql<number>`${eb.ref('r.images_revalidated')} + ${eb.ref('r.images_reused')}`,
-                      imagesWaiting: sql<number>`${eb.ref('r.image_count')} - ${eb.ref('r.images_succeeded')} - ${eb.ref('r.images_failed')} - ${eb.ref('r.images_cancelled')} - ${eb.fn.coalesce(
+                      imagesWaiting: sql<number>`${imagesWithoutOutcome('r')} - ${eb.fn.coalesce(
                         eb
                           .selectFrom('in_flight as f')
                           .select((eb) => eb.fn.sum<number>('f.images').as('images'))

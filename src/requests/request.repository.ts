@@ -41,8 +41,13 @@ export function requestColumn(alias: string, column: RequestColumn): RawBuilder<
  * records an image's outcome, so they never disagree with the image rows.
  */
 export function allImagesRecorded(alias: string): RawBuilder<boolean> {
+  return sql<boolean>`(${imagesWithoutOutcome(alias)} <= 0)`;
+}
+
+/** How many of the request's images have no outcome yet, from the same counters, for SQL on the row aliased `alias`. */
+export function imagesWithoutOutcome(alias: string): RawBuilder<number> {
   const column = (name: RequestColumn) => requestColumn(alias, name);
-  return sql<boolean>`(${column('images_succeeded')} + ${column('images_failed')} + ${column('images_cancelled')} >= ${column('image_count')})`;
+  return sql<number>`(${column('image_count')} - ${column('images_succeeded')} - ${column('images_failed')} - ${column('images_cancelled')})`;
 }
 
 /** What the upload knows only once the whole body has been read. */
