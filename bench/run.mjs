@@ -19,7 +19,16 @@ import { compareFormats, imageMagick, imageMagickGif, plainSharp, realImageFiles
 import { loadCorpus } from './lib/corpus.mjs';
 import { startImageServer } from './lib/image-server.mjs';
 import { startPlainScript } from './lib/script-runner.mjs';
-import { BenchEnvironment, processStats, productCsv, resetPeak, upload, waitForTerminal } from './lib/service.mjs';
+import {
+  BenchEnvironment,
+  THREAD_KINDS,
+  processStats,
+  productCsv,
+  resetPeak,
+  threadCpuSeconds,
+  upload,
+  waitForTerminal,
+} from './lib/service.mjs';
 import { finalize, markAllSucceeded } from './lib/ingest.mjs';
 import { CpuMeter, cpuBetween, cpuSecondsByCommand, printTable, summarize } from './lib/report.mjs';
 import { startRedisServer } from './lib/redis-server.mjs';
@@ -190,7 +199,9 @@ async function bare() {
   log(`bare sharp: ${images.length} × ${describeSet(THROUGHPUT_SET)}, ${lanes} lanes${RESIZED}`);
   await bareLoop(images.slice(0, WARM_UP_IMAGES), { lanes, resize: RESIZE });
   const cpu = await CpuMeter.start();
+  const threadsBefore = await threadCpuSeconds(process.pid);
   const result = await bareLoop(images, { lanes, resize: RESIZE });
+  const threadsAfter = await threadCpuSeconds(process.pid);
   const busy = await cpu.stop();
   return {
     'bare.others': metric(
@@ -201,8 +212,19 @@ async function bare() {
     ),
     'bare.perSecond': metric(`bare sharp, ${lanes} lanes${RESIZED}`, result.perSecond, 'img/s', 1),
     'bare.cpu': metric('bare sharp, CPU per image', result.cpuMsPerImage, 'ms', 1),
+    ...threadRows('bare', 'bare sharp,', threadsBefore, threadsAfter, images.length),
     'bare.outIn': metric('bare sharp output/input bytes', result.bytesOut / result.bytesIn, '', 3),
   };
+}
+
+/** CPU per image by kind of thread (threadCpuSeconds) between two readings of one process. */
+function threadRows(key, prefix, before, after, images) {
+  return Object.fromEntries(
+    THREAD_KINDS.map(([, kind]) => [
+      `${key}.${kind}`,
+      metric(`${prefix} ${kind} threads CPU per image`, ((after[kind] - before[kind]) / images) * 1000, 'ms', 1),
+    ]),
+  );
 }
 
 /**
@@ -254,6 +276,7 @@ async function plainScript(previous) {
     'script.perSecond': metric(`${label} (fetch, sharp q50, write), ${lanes} lanes${RESIZED}`, perSecond, 'img/s', 1),
     'script.cpu': metric(`${label}, CPU per image`, cpuMs, 'ms', 1),
     'script.mainCpu': metric(`${label}, JS thread CPU per image`, perImage('mainCpuSeconds'), 'ms', 1),
+    ...threadRows('script', `${label},`, before.threadCpuSeconds, after.threadCpuSeconds, result.images),
     'script.peak': metric(`${label}, peak RSS`, after.peakMb, 'MB', 0),
     'script.outIn': metric(`${label}, output/input bytes`, result.bytesOut / result.bytesIn, '', 3),
   };
@@ -306,6 +329,7 @@ async function pipeline(mode, previous) {
   const out = {
     [`${mode}.perSecond`]: metric(`${label}, upload→terminal${RESIZED}`, perSecond, 'img/s', 1),
     [`${mode}.startMs`]: metric(`${label}, upload→first chunk claimed`, phases.started - created.startedAt, 'ms', 0),
+    [`${mode}.endMs`]: metric(`${label}, last outcome→terminal`, phases.completed - phases.last, 'ms', 0),
     [`${mode}.ack`]: metric(`${label}, upload ack (${images.length} URLs)`, created.ackMs, 'ms', 0),
     [`${mode}.cpuBusy`]: metric(`${label}, machine CPU busy`, busy.share * 100, '%', 0),
     [`${mode}.outIn`]: metric(`${label}, output/input bytes`, bytes.bytes_out / bytes.bytes_in, '', 3),
@@ -336,6 +360,11 @@ async function pipeline(mode, previous) {
       'ms',
       1,
     );
+    if (proc.role !== 'api') {
+      const key = `${mode}.${proc.role}`;
+      const { threadCpuSeconds: from } = before[index];
+      Object.assign(out, threadRows(key, `${label}, ${proc.role}`, from, after[index].threadCpuSeconds, images.length));
+    }
   });
   // CPU time, unlike wall time, barely moves when other work shares the machine:
   // the cost of the whole pipeline per image against the bare loop's.

@@ -3,7 +3,7 @@
 // three afterwards.
 import { spawn } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -244,7 +244,10 @@ export async function waitForTerminal(
   }
 }
 
-/** Memory and CPU of a process from /proc (Linux); `mainCpuSeconds` is its JavaScript thread's share. */
+/**
+ * Memory and CPU of a process from /proc (Linux); `mainCpuSeconds` is its
+ * JavaScript thread's share, `threadCpuSeconds` its CPU by kind of thread.
+ */
 export async function processStats(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
@@ -253,11 +256,46 @@ export async function processStats(pid) {
     peakMb: kb('VmHWM') / 1024,
     cpuSeconds: await cpuSeconds(`/proc/${pid}/stat`),
     mainCpuSeconds: await cpuSeconds(`/proc/${pid}/task/${pid}/stat`),
+    threadCpuSeconds: await threadCpuSeconds(pid),
   };
 }
 
+/** Kinds of thread by the name Node.js, libuv and libvips give them. */
+export const THREAD_KINDS = [
+  ['libvips', 'libvips'],
+  ['libuv', 'libuv pool'],
+  ['V8', 'V8 helpers'],
+];
+
+/**
+ * CPU seconds of a process's live threads by kind: libvips (the encoder's
+ * pixels), libuv's pool (sharp's calls into libvips, which decode and write,
+ * and file I/O), V8's helpers (garbage collection, compiling). The kinds
+ * tell a pipeline's own work from the encoder's, and show when a whole run
+ * was slower (the same images cost more CPU in libvips) rather than the
+ * service heavier.
+ */
+export async function threadCpuSeconds(pid) {
+  const kinds = Object.fromEntries(THREAD_KINDS.map(([, kind]) => [kind, 0]));
+  for (const tid of await readdir(`/proc/${pid}/task`)) {
+    if (tid === String(pid)) continue;
+    // A thread may end between the listing and the read.
+    const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => null);
+    const kind = stat && THREAD_KINDS.find(([prefix]) => threadName(stat).startsWith(prefix))?.[1];
+    if (kind) kinds[kind] += statCpuSeconds(stat);
+  }
+  return kinds;
+}
+
 async function cpuSeconds(statPath) {
-  const stat = await readFile(statPath, 'utf8');
+  return statCpuSeconds(await readFile(statPath, 'utf8'));
+}
+
+function threadName(stat) {
+  return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+}
+
+function statCpuSeconds(stat) {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
   return (Number(fields[11]) + Number(fields[12])) / 100;
