@@ -33,10 +33,9 @@ export async function cpuSecondsByCommand(names) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-      const command = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const command = statName(stat);
       if (!(command in sample)) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      sample[command].set(entry, (Number(fields[11]) + Number(fields[12])) / 100);
+      sample[command].set(entry, statCpuSeconds(stat));
     } catch {
       // The process ended while we looked.
     }
@@ -53,6 +52,18 @@ export function cpuBetween(before, after) {
   let seconds = 0;
   for (const [pid, total] of after) seconds += total - (before.get(pid) ?? 0);
   return seconds;
+}
+
+/** The command (or thread) name of a /proc/PID/stat or /proc/PID/task/TID/stat line. */
+export function statName(stat) {
+  return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+}
+
+/** The CPU seconds of a /proc/PID/stat or /proc/PID/task/TID/stat line. */
+export function statCpuSeconds(stat) {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function sample() {

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import pg from 'pg';
+import { statCpuSeconds, statName } from './report.mjs';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 // The bench compiles its own copy (npm run bench), so a build running beside it
@@ -281,7 +282,7 @@ export async function threadCpuSeconds(pid) {
     if (tid === String(pid)) continue;
     // A thread may end between the listing and the read.
     const stat = await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => null);
-    const kind = stat && THREAD_KINDS.find(([prefix]) => threadName(stat).startsWith(prefix))?.[1];
+    const kind = stat && THREAD_KINDS.find(([prefix]) => statName(stat).startsWith(prefix))?.[1];
     if (kind) kinds[kind] += statCpuSeconds(stat);
   }
   return kinds;
@@ -289,16 +290,6 @@ export async function threadCpuSeconds(pid) {
 
 async function cpuSeconds(statPath) {
   return statCpuSeconds(await readFile(statPath, 'utf8'));
-}
-
-function threadName(stat) {
-  return stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-}
-
-function statCpuSeconds(stat) {
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  // utime and stime, fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Resets the kernel's peak-RSS mark, so VmHWM covers only what follows. */
