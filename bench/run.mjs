@@ -22,6 +22,7 @@ import { startPlainScript } from './lib/script-runner.mjs';
 import {
   BenchEnvironment,
   THREAD_KINDS,
+  processAndThreadStats,
   processStats,
   productCsv,
   resetPeak,
@@ -246,13 +247,13 @@ async function plainScript(previous) {
   let exit;
   try {
     await resetPeak(proc.pid);
-    const before = await processStats(proc.pid);
+    const before = await processAndThreadStats(proc.pid);
     const cpu = await CpuMeter.start();
     const benchCpu = process.cpuUsage();
     const result = await proc.run();
     const busy = await cpu.stop();
     const benchCpuMs = (({ user, system }) => (user + system) / 1000)(process.cpuUsage(benchCpu));
-    const after = await processStats(proc.pid);
+    const after = await processAndThreadStats(proc.pid);
     measured = { result, busy, benchCpuMs, before, after };
   } finally {
     exit = await proc.close();
@@ -1499,10 +1500,10 @@ async function dispatchAtScale() {
  * this bench process (the image server, status polls) and the whole machine
  * spend; the function it returns stops and gives: the machine's busy share
  * (CpuMeter), the bench's CPU in ms, each of SERVICES' CPU in seconds, and each
- * process's stats before and after (processStats).
+ * process's stats before and after (processAndThreadStats).
  */
 async function startCpuAccount(procs) {
-  const before = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+  const before = await Promise.all(procs.map((proc) => processAndThreadStats(proc.pid)));
   const cpu = await CpuMeter.start();
   const benchCpu = process.cpuUsage();
   const servicesBefore = await cpuSecondsByCommand(SERVICES);
@@ -1510,7 +1511,7 @@ async function startCpuAccount(procs) {
     const busy = await cpu.stop();
     const { user, system } = process.cpuUsage(benchCpu);
     const servicesAfter = await cpuSecondsByCommand(SERVICES);
-    const after = await Promise.all(procs.map((proc) => processStats(proc.pid)));
+    const after = await Promise.all(procs.map((proc) => processAndThreadStats(proc.pid)));
     const services = Object.fromEntries(
       SERVICES.map((name) => [name, cpuBetween(servicesBefore[name], servicesAfter[name])]),
     );

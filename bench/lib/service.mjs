@@ -245,10 +245,7 @@ export async function waitForTerminal(
   }
 }
 
-/**
- * Memory and CPU of a process from /proc (Linux); `mainCpuSeconds` is its
- * JavaScript thread's share, `threadCpuSeconds` its CPU by kind of thread.
- */
+/** Memory and CPU of a process from /proc (Linux); `mainCpuSeconds` is its JavaScript thread's share. */
 export async function processStats(pid) {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
@@ -257,7 +254,6 @@ export async function processStats(pid) {
     peakMb: kb('VmHWM') / 1024,
     cpuSeconds: await cpuSeconds(`/proc/${pid}/stat`),
     mainCpuSeconds: await cpuSeconds(`/proc/${pid}/task/${pid}/stat`),
-    threadCpuSeconds: await threadCpuSeconds(pid),
   };
 }
 
@@ -286,6 +282,11 @@ export async function threadCpuSeconds(pid) {
     if (kind) kinds[kind] += statCpuSeconds(stat);
   }
   return kinds;
+}
+
+/** processStats, and the process's CPU by kind of thread (`threadCpuSeconds`): for the throughput sections. */
+export async function processAndThreadStats(pid) {
+  return { ...(await processStats(pid)), threadCpuSeconds: await threadCpuSeconds(pid) };
 }
 
 async function cpuSeconds(statPath) {
