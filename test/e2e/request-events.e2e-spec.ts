@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { FLUSH_MS } from '../../src/processing/chunk-work-log.js';
 import { productCsv } from '../factories/csv.factory.js';
 import { AppProcess } from '../support/app-process.js';
 import { freePort } from '../support/free-port.js';
@@ -11,7 +12,14 @@ import { testEnv } from '../support/test-env.js';
 import { waitUntil } from '../support/wait-until.js';
 
 const SLOW = 90_000;
-const IMAGES = 8;
+// A chunk writes its outcomes between two images once FLUSH_MS has passed since its
+// last write, and when it ends. Each image takes at least half of FLUSH_MS here, so
+// a write comes at most one and a half FLUSH_MS after the one before, and 12 images
+// (6 FLUSH_MS of work, one lane) give at least three writes before the last, however
+// fast the machine: three progress events, whether or not the stream opens early
+// enough to see the request pending. (8 images of a quarter each gave two, sometimes.)
+const IMAGES = 12;
+const IMAGE_DELAY_MS = FLUSH_MS / 2;
 
 interface ProgressData {
   status: string;
@@ -83,7 +91,11 @@ describe('GET /api/v1/requests/{id}/events (Server-Sent Events)', () => {
 
     beforeAll(async () => {
       for (let i = 1; i <= IMAGES; i++) {
-        images.route(`/sse/${i}.jpg`, { body: images.images.get('/photo.jpg'), type: 'image/jpeg', delayMs: 250 });
+        images.route(`/sse/${i}.jpg`, {
+          body: images.images.get('/photo.jpg'),
+          type: 'image/jpeg',
+          delayMs: IMAGE_DELAY_MS,
+        });
       }
       requestId = await submit(Array.from({ length: IMAGES }, (_, i) => `/sse/${i + 1}.jpg`));
       stream = await readEvents(`${base}/api/v1/requests/${requestId}/events`);
