@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { type RawBuilder, sql } from 'kysely';
 import { PreparedStatements } from '../database/prepared-statements.js';
 import { jsonb, tryAdvisoryXactLock, typedSql, withDriverErrors } from '../database/typed-sql.js';
-import { FIND_BY_ID, type RequestTables } from './request.statements.js';
+import { COUNTER_COLUMNS, FIND_BY_ID, STATUS_OF, type RequestTables } from './request.statements.js';
 import type { ProcessingOptions } from './processing-options.js';
 import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestStatus, TERMINAL_REQUEST_STATUSES } from './request-status.js';
@@ -84,6 +84,22 @@ export interface TerminalRequest extends RequestCounters {
   completedAt: Date;
 }
 
+/** What a request's status shows of it: the entity has every one of these, so either can be shown. */
+export type RequestStatusRow = Pick<
+  ProcessingRequest,
+  | 'id'
+  | 'status'
+  | 'originalFilename'
+  | 'webhookUrl'
+  | 'webhookEvents'
+  | 'options'
+  | keyof RequestCounters
+  | 'retryRound'
+  | 'createdAt'
+  | 'startedAt'
+  | 'completedAt'
+>;
+
 /** A request's counters as its event stream reports them. */
 export interface RequestProgressRow extends RequestCounters {
   id: string;
@@ -99,18 +115,6 @@ export interface ReopenedCounts {
   cancelled: number;
   productsReopened: number;
 }
-
-/** The counters, named as RequestCounters names them. */
-const COUNTER_COLUMNS = [
-  'product_count as productCount',
-  'products_processed as productsProcessed',
-  'image_count as imageCount',
-  'images_succeeded as imagesSucceeded',
-  'images_failed as imagesFailed',
-  'images_cancelled as imagesCancelled',
-  'images_revalidated as imagesRevalidated',
-  'images_reused as imagesReused',
-] as const;
 
 /** What a terminal transition returns, named as TerminalRequest names it. */
 const TERMINAL_RETURNING = [
@@ -144,6 +148,18 @@ export class RequestRepository {
   async findById(requestId: string): Promise<ProcessingRequest | null> {
     const [row] = await this.prepared.run(FIND_BY_ID, { requestId });
     return row ? this.em.fork().map(ProcessingRequest, row) : null;
+  }
+
+  /** What a status shows of a request, as a plain row (no entity), or null. */
+  async statusOf(requestId: string): Promise<RequestStatusRow | null> {
+    const [row] = await this.prepared.run(STATUS_OF, { requestId });
+    if (!row) return null;
+    return {
+      ...row,
+      createdAt: new Date(row.createdAt),
+      startedAt: date(row.startedAt),
+      completedAt: date(row.completedAt),
+    };
   }
 
   /**

@@ -7,7 +7,7 @@ import { ProcessingRequest } from './processing-request.entity.js';
 import { RequestImageErrors } from './request-image-errors.js';
 import { RequestPausedHosts } from './request-paused-hosts.js';
 import { requestLinks } from './request-links.js';
-import { RequestRepository } from './request.repository.js';
+import { RequestRepository, type RequestStatusRow } from './request.repository.js';
 import { percentDone, requestCounts } from './request-counts.js';
 import { isTerminal } from './request-status.js';
 
@@ -35,13 +35,15 @@ export class RequestsService {
    * The paused hosts are read beside the request row rather than after it, so
    * that a status read during a batch waits for one round trip, not two (bench,
    * section status); they come back empty for a request that is terminal, and
-   * are dropped with the 404 of one the caller may not see.
+   * are dropped with the 404 of one the caller may not see. The request is
+   * read as a plain row, not an entity (RequestRepository.statusOf).
    */
   async getStatus(requestId: string): Promise<RequestStatusDto> {
     const [request, paused] = await Promise.all([
-      this.findOrFail(requestId),
+      this.requests.statusOf(requestId),
       this.pausedHosts.pausedHostsOf(requestId),
     ]);
+    if (!request) throw requestNotFound(requestId);
     const [errors, webhook] = await Promise.all([
       request.imagesFailed > 0 ? this.imageErrors.firstErrors(requestId, FIRST_ERRORS) : [],
       request.webhookUrl ? this.webhooks.stateOf(request) : null,
@@ -56,7 +58,7 @@ export class RequestsService {
 }
 
 export function toRequestStatusDto(
-  request: ProcessingRequest,
+  request: RequestStatusRow,
   errors: ImageErrorSummaryDto[],
   pausedHosts: PausedHostDto[],
   webhook: RequestWebhookDto | null,

@@ -1,5 +1,5 @@
 import type { RequestWebhookDto } from './dto/request-status.dto.js';
-import type { ProcessingRequest } from './processing-request.entity.js';
+import type { RequestStatusRow } from './request.repository.js';
 
 /**
  * What a request's status reports about its webhook: a port the webhooks
@@ -7,5 +7,5 @@ import type { ProcessingRequest } from './processing-request.entity.js';
  * from them because it answers with a DTO, and the DTOs import the event names.
  */
 export abstract class RequestWebhookState {
-  abstract stateOf(request: ProcessingRequest): Promise<RequestWebhookDto>;
+  abstract stateOf(request: RequestStatusRow): Promise<RequestWebhookDto>;
 }

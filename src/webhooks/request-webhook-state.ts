@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { RequestWebhookDto, WebhookState } from '../requests/dto/request-status.dto.js';
-import type { ProcessingRequest } from '../requests/processing-request.entity.js';
+import type { RequestStatusRow } from '../requests/request.repository.js';
 import { DEFAULT_WEBHOOK_EVENTS, type WebhookEventType } from '../requests/request-events.js';
 import { RequestWebhookState } from '../requests/webhook-state.port.js';
 import { requestLinks } from '../requests/request-links.js';
@@ -16,7 +16,7 @@ const reportable = (status: WebhookDeliveryStatus): WebhookState => status;
 export class WebhookStateReporter implements RequestWebhookState {
   constructor(private readonly deliveries: WebhookDeliveryRepository) {}
 
-  async stateOf(request: ProcessingRequest): Promise<RequestWebhookDto> {
+  async stateOf(request: RequestStatusRow): Promise<RequestWebhookDto> {
     const delivery = isTerminal(request.status)
       ? await this.deliveries.summaryForRequest(request.id, request.retryRound)
       : null;

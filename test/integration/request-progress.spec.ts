@@ -214,6 +214,46 @@ describe('ImageWorkRepository and RequestFinalizer on PostgreSQL', () => {
     expect(await requests.findById(randomUUID())).toBeNull();
   });
 
+  it('reads what a status shows of a request as plain values equal to what the ORM maps', async () => {
+    const { requestId } = await seed([2, 1]);
+    // Every kind of value set: a date where there can be null, JSON, text.
+    await orm.em.fork().execute(
+      `UPDATE processing_request SET started_at = now(), webhook_url = 'https://hooks.example/x',
+           webhook_events = '["request.completed"]', options = '{"resize":0.5}' WHERE id = ?`,
+      [requestId],
+    );
+    const row = await requests.statusOf(requestId);
+    const loaded = await orm.em.fork().findOneOrFail(ProcessingRequest, { id: requestId });
+    expect(row).not.toBeNull();
+    expect(Object.keys(row!).sort()).toEqual(
+      [
+        'id',
+        'status',
+        'originalFilename',
+        'webhookUrl',
+        'webhookEvents',
+        'options',
+        'productCount',
+        'productsProcessed',
+        'imageCount',
+        'imagesSucceeded',
+        'imagesFailed',
+        'imagesCancelled',
+        'imagesRevalidated',
+        'imagesReused',
+        'retryRound',
+        'createdAt',
+        'startedAt',
+        'completedAt',
+      ].sort(),
+    );
+    for (const [property, value] of Object.entries(row!)) {
+      expect([property, value]).toEqual([property, loaded[property as keyof ProcessingRequest]]);
+    }
+    expect(row!.startedAt).toBeInstanceOf(Date);
+    expect(await requests.statusOf(randomUUID())).toBeNull();
+  });
+
   it('reports the request done exactly once when its last images finish together', async () => {
     const { requestId, imageIds } = await seed([2, 1]);
     const all = imageIds.flat();
