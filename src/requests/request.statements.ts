@@ -25,11 +25,12 @@ export const COUNTER_COLUMNS = [
 ] as const;
 
 /**
- * A request by id, prepared: every status GET reads it (bench, status
- * section), and the ORM's findOne built and planned the query each time.
- * Its columns are named, not `*`: a column added by a newer version's
- * migration would make PostgreSQL refuse a prepared `SELECT *` on the
- * connections of processes still running the old one ("cached plan must
+ * A request by id, prepared, for the callers that need the entity (cancel,
+ * retry, export, products, webhook deliveries; a status GET reads STATUS_OF
+ * below): the ORM's findOne built and planned the query each time. Its
+ * columns are named, not `*` (STATUS_OF's too): a column added by a newer
+ * version's migration would make PostgreSQL refuse a prepared `SELECT *` on
+ * the connections of processes still running the old one ("cached plan must
  * not change result type"). request-progress.spec.ts checks that the list
  * holds every column of the entity.
  */
