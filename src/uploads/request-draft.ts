@@ -6,6 +6,7 @@ import { ProductChunk, type ProductRepository } from '../products/product.reposi
 import type { DraftDetails, RequestRepository } from '../requests/request.repository.js';
 import { ImageNames } from '../storage/storage-keys.js';
 import type { CsvDialect, ParsedProduct, ProductSink } from './csv/csv-contract.js';
+import { UrlRepeats } from './url-repeats.js';
 
 /**
  * Products buffered before the transaction is opened: a CSV up to this size
@@ -59,6 +60,7 @@ export class RequestDraft implements ProductSink {
   readonly requestId = randomUUID();
   private readonly nextId = uuidV7Sequence();
   private readonly names = new ImageNames();
+  private readonly repeats = new UrlRepeats();
   private readonly aborter = new AbortController();
   private columns: string[] = [];
   private delimiter = ',';
@@ -92,6 +94,7 @@ export class RequestDraft implements ProductSink {
 
   add(product: ParsedProduct): void {
     this.buffer.push(product);
+    for (const url of product.urls) this.repeats.add(url);
   }
 
   async ready(): Promise<void> {
@@ -112,7 +115,8 @@ export class RequestDraft implements ProductSink {
     // fingerprint hashes the whole file; the idempotency key is set last too, so
     // a concurrent retry waits on its unique index only for this commit.
     await this.repositories.requests.completeDraft(tx, this.requestId, { ...details, deployment: this.deployment });
-    await this.repositories.images.markRepeats(tx, this.requestId);
+    // Most catalogues repeat no URL; then the statement, a sort of every image by URL, would find nothing.
+    if (this.repeats.possible) await this.repositories.images.markRepeats(tx, this.requestId);
     await this.end(() => tx.commit());
   }
 
